@@ -1,0 +1,38 @@
+// Typed errors. Every message names the operation first and then the shapes, dtypes or bytes at fault,
+// e.g. `matmul: inner dimensions differ: [32,784] @ [128,10]`, so a user can find the line that caused it.
+
+export class MoxError extends Error {
+  /** The operation that raised the error, e.g. 'matmul' or 'safetensors'. */
+  readonly op: string;
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+    this.op = op;
+    this.name = new.target.name;
+  }
+}
+
+/** Shapes that do not fit together: broadcasting, matmul dimensions, reshape sizes, concat. */
+export class ShapeError extends MoxError {}
+
+/** A dtype the operation does not accept, or two dtypes that cannot be combined. */
+export class DTypeError extends MoxError {}
+
+/** An index or axis out of range. */
+export class IndexError extends MoxError {}
+
+/** An argument with a bad value (negative size, unknown option, ...). */
+export class ValueError extends MoxError {}
+
+/** Use of a tensor after dispose(). */
+export class DisposedError extends MoxError {}
+
+/** Misuse of autograd: backward on a non-scalar without a gradient, on a tensor that needs no grad, ... */
+export class AutogradError extends MoxError {}
+
+/** A malformed or unsupported safetensors file. */
+export class SafetensorsError extends MoxError {}
+
+/** Formats a shape the way messages show it: [32,784]. */
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}

@@ -1,0 +1,42 @@
+// mox: deep learning in TypeScript. The public surface, in PyTorch's shape:
+//   import * as mox from 'mox';
+//   const x = mox.randn([64, 784]);  mox.nn.functional.relu(x);  loss.backward();
+
+export { Tensor, type NestedArray, type TensorOrScalar } from './tensor/tensor.js';
+export type { DType, TypedArray } from './tensor/dtype.js';
+export {
+  tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike,
+  rand, randn, randint, randLike, randnLike,
+  type CreateOptions, type TensorOptions, type RandomOptions,
+} from './tensor/create.js';
+export { Generator, seed, globalGenerator } from './tensor/random.js';
+export { scope, keep, memory } from './tensor/memory.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
+export { gradcheck, gradcheckDetailed, type GradcheckOptions } from './autograd/gradcheck.js';
+export { getBackend, setDevice, listDevices, registerBackend } from './backend/registry.js';
+export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, Window2d } from './backend/backend.js';
+export * from './errors.js';
+
+export {
+  neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, sin, cos, tanh, sigmoid,
+  relu, leakyRelu, gelu, silu, erf, softplus, floor, ceil, round, clamp, powScalar, logicalNot,
+} from './ops/unary.js';
+export {
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, where, maskedFill,
+} from './ops/binary.js';
+export { sum, mean, max, min, prod, argmax, argmin, variance as var, std, logsumexp, type VarOptions } from './ops/reduce.js';
+export { matmul, linear } from './ops/matmul.js';
+export { reshape, transpose, permute, expand, squeeze, unsqueeze, flatten, slice, narrow, movedim, contiguous, clone, type SliceSpec } from './ops/view.js';
+export { concat, concat as cat, stack, split, chunk, pad } from './ops/join.js';
+export { indexSelect, gather, scatterAdd, embedding } from './ops/indexing.js';
+export { softmax, logSoftmax } from './ops/softmax.js';
+export { dropout } from './ops/dropout.js';
+export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsSync } from './io/safetensors.js';
+
+import * as functional from './nn/functional.js';
+export const nn = { functional };
+
+/** Which kernels run: the backend name and, for the CPU, the instruction set in use. */
+export function backendInfo(): { device: string; kernels: string } {
+  return { device: 'cpu', kernels: 'typescript' };
+}

@@ -1,0 +1,118 @@
+// Loading and saving mox tensors as safetensors files. The byte format lives in safetensors.ts; this
+// file adds the file system (with atomic writes) and the conversion to and from Tensor.
+
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SafetensorsError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors.js';
+
+export interface LoadedSafetensors {
+  tensors: Record<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses a safetensors file's bytes into mox tensors (each owns a copy of its data). */
+export function tensorsFromSafetensors(bytes: Uint8Array, source?: string): LoadedSafetensors {
+  const { metadata, entries } = parseSafetensors(bytes, source);
+  const pairs: [string, Tensor][] = [];
+  for (const [name, entry] of entries) {
+    const { dtype, data } = decodeEntry(entry, name);
+    pairs.push([name, tensor(data, { shape: entry.shape.slice(), dtype })]);
+  }
+  // fromEntries defines own properties, so a tensor named "__proto__" is stored like any other.
+  return { tensors: Object.fromEntries(pairs), metadata };
+}
+
+/** Encodes mox tensors (float32, float64, int32, bool) as safetensors bytes. */
+export function safetensorsFromTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+  if (typeof tensors !== 'object' || tensors === null) {
+    throw new SafetensorsError('safetensors', `expected an object of tensors, got ${tensors === null ? 'null' : typeof tensors}`);
+  }
+  const raw: [string, RawTensor][] = [];
+  for (const name of Object.keys(tensors)) {
+    const t = tensors[name] as unknown;
+    if (typeof t !== 'object' || t === null || typeof (t as Tensor).dataSync !== 'function') {
+      throw new SafetensorsError('safetensors', `'${name}' is not a Tensor`);
+    }
+    const x = t as Tensor;
+    raw.push([name, { dtype: x.dtype, shape: x.shape, data: x.dataSync() }]);
+  }
+  return encodeSafetensors(Object.fromEntries(raw), metadata);
+}
+
+function readError(file: string, e: unknown): SafetensorsError {
+  return new SafetensorsError('safetensors', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+function writeError(file: string, e: unknown): SafetensorsError {
+  return new SafetensorsError('safetensors', `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+export async function loadSafetensors(file: string): Promise<LoadedSafetensors> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch (e) {
+    throw readError(file, e);
+  }
+  return tensorsFromSafetensors(bytes, file);
+}
+
+export function loadSafetensorsSync(file: string): LoadedSafetensors {
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw readError(file, e);
+  }
+  return tensorsFromSafetensors(bytes, file);
+}
+
+/** A fresh name next to `file`, so the final rename stays on one file system and is atomic. */
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes the file under a temporary name, flushes it to disk and renames it into place, so a crash
+ * leaves either the old file or the complete new one, never half of one.
+ */
+export async function saveSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  const bytes = safetensorsFromTensors(tensors, metadata);
+  const tmp = tempName(file);
+  try {
+    const handle = await fsp.open(tmp, 'wx');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(file, e);
+  }
+}
+
+export function saveSafetensorsSync(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  const bytes = safetensorsFromTensors(tensors, metadata);
+  const tmp = tempName(file);
+  try {
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      fs.writeFileSync(fd, bytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* the original error matters more */ }
+    throw writeError(file, e);
+  }
+}

@@ -1,0 +1,151 @@
+// Loss functions with PyTorch's semantics and reductions ('mean' | 'sum' | 'none').
+
+import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import { sameShape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { where } from './binary.js';
+import { gather } from './indexing.js';
+import { logSoftmax } from './softmax.js';
+import { movedim, reshape } from './view.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
+  switch (reduction) {
+    case 'mean': return loss.mean();
+    case 'sum': return loss.sum();
+    case 'none': return loss;
+    default: throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+  }
+}
+
+function checkSame(op: string, input: Tensor, target: Tensor): void {
+  if (!sameShape(input.shape, target.shape)) {
+    throw new ShapeError(op, `input ${fmtShape(input.shape)} and target ${fmtShape(target.shape)} must have the same shape`);
+  }
+}
+
+export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkSame('mseLoss', input, target);
+  return reduce('mseLoss', input.sub(target).square(), reduction);
+}
+
+export function l1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
+  checkSame('l1Loss', input, target);
+  return reduce('l1Loss', input.sub(target).abs(), reduction);
+}
+
+export interface NllOptions {
+  /** Per-class weights [C]. */
+  weight?: Tensor | null;
+  ignoreIndex?: number;
+  reduction?: Reduction;
+}
+
+export interface CrossEntropyOptions extends NllOptions {
+  labelSmoothing?: number;
+}
+
+/**
+ * Brings (input [N, C, d...] or [C], target [N, d...] or []) to rows: logp [M, C] and ids [M], with the
+ * original per-element shape for reduction 'none'.
+ */
+function rows(op: string, input: Tensor, target: Tensor): { lp: Tensor; ids: Tensor; shape: number[] } {
+  if (target.dtype !== 'int32') throw new DTypeError(op, `target must hold int32 class indices, got ${target.dtype}`);
+  if (input.ndim === 1) {
+    if (target.ndim !== 0) throw new ShapeError(op, `for input ${fmtShape(input.shape)} the target must be a scalar, got ${fmtShape(target.shape)}`);
+    return { lp: reshape(input, [1, input.shape[0]!]), ids: reshape(target, [1]), shape: [] };
+  }
+  const n = input.shape[0]!;
+  const c = input.shape[1]!;
+  const rest = input.shape.slice(2);
+  if (target.ndim !== input.ndim - 1 || target.shape[0] !== n || rest.some((d, i) => target.shape[i + 1] !== d)) {
+    throw new ShapeError(op, `target ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)} (expected ${fmtShape([n, ...rest])})`);
+  }
+  const lp = rest.length ? reshape(movedim(input, 1, -1), [-1, c]) : input;
+  return { lp, ids: reshape(target, [target.size]), shape: [...target.shape] };
+}
+
+/** Negative log-likelihood of log-probabilities `input` at class indices `target`. */
+export function nllLoss(input: Tensor, target: Tensor, opts: NllOptions = {}): Tensor {
+  return nllCore('nllLoss', input, target, opts, 0);
+}
+
+/** log-softmax over the class axis (1, or 0 for unbatched input) followed by NLL, with label smoothing. */
+export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const ls = opts.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls <= 1)) throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${ls}`);
+  if (input.ndim < 1) throw new ShapeError('crossEntropy', `input must have a class dimension, got ${fmtShape(input.shape)}`);
+  return nllCore('crossEntropy', logSoftmax(input, input.ndim === 1 ? 0 : 1), target, opts, ls);
+}
+
+function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, smoothing: number): Tensor {
+  const reduction = opts.reduction ?? 'mean';
+  const ignore = opts.ignoreIndex ?? -100;
+  const { lp, ids, shape } = rows(op, input, target);
+  const c = lp.shape[1]!;
+  if (opts.weight && (opts.weight.ndim !== 1 || opts.weight.shape[0] !== c)) {
+    throw new ShapeError(op, `weight must have shape [${c}], got ${fmtShape(opts.weight.shape)}`);
+  }
+  const valid = ids.ne(ignore);
+  const vals = ids.dataSync();
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i]!;
+    if (v !== ignore && (v < 0 || v >= c)) throw new ShapeError(op, `target ${v} is out of bounds for ${c} classes`);
+  }
+  const safeIds = where(valid, ids, 0);
+  const picked = reshape(gather(lp, 1, reshape(safeIds, [-1, 1])), [-1]);
+  // per-row weight: weight[target] (1 without class weights), 0 on ignored rows
+  const w = opts.weight ? where(valid, opts.weight.gather(0, safeIds), 0) : valid.to(lp.dtype);
+  let loss = picked.mul(w).neg();
+  if (smoothing > 0) {
+    const smooth = (opts.weight ? lp.mul(opts.weight) : lp).sum(1).neg().mul(valid.to(lp.dtype));
+    if (reduction === 'mean') {
+      const denom = w.sum();
+      return loss.sum().div(denom).mul(1 - smoothing).add(smooth.sum().div(denom).mul(smoothing / c));
+    }
+    loss = loss.mul(1 - smoothing).add(smooth.mul(smoothing / c));
+  }
+  if (reduction === 'mean') return loss.sum().div(w.sum());
+  if (reduction === 'sum') return loss.sum();
+  if (reduction === 'none') return reshape(loss, shape);
+  throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+}
+
+export interface BceOptions {
+  weight?: Tensor | null;
+  posWeight?: Tensor | null;
+  reduction?: Reduction;
+}
+
+/** Sigmoid + binary cross-entropy in one stable expression: max(x,0) - x*y + log(1 + exp(-|x|)). */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts: BceOptions = {}): Tensor {
+  checkSame('binaryCrossEntropyWithLogits', input, target);
+  const softplusNeg = input.abs().neg().exp().log1p().add(input.neg().relu()); // log(1 + exp(-x))
+  let loss: Tensor;
+  if (opts.posWeight) {
+    const lw = opts.posWeight.sub(1).mul(target).add(1);
+    loss = target.neg().add(1).mul(input).add(lw.mul(softplusNeg));
+  } else {
+    loss = input.relu().sub(input.mul(target)).add(input.abs().neg().exp().log1p());
+  }
+  if (opts.weight) loss = loss.mul(opts.weight);
+  return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
+}
+
+export interface KlDivOptions {
+  reduction?: Reduction | 'batchmean';
+  /** The target holds log-probabilities. */
+  logTarget?: boolean;
+}
+
+/** KL(target || exp(input)) with `input` as log-probabilities, like torch.nn.functional.kl_div. */
+export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): Tensor {
+  checkSame('klDiv', input, target);
+  const reduction = opts.reduction ?? 'mean';
+  const pointwise = opts.logTarget
+    ? target.exp().mul(target.sub(input))
+    : where(target.gt(0), target.mul(where(target.gt(0), target, 1).log().sub(input)), 0); // xlogy: 0 where target == 0
+  if (reduction === 'batchmean') return pointwise.sum().div(input.ndim ? input.shape[0]! : 1);
+  return reduce('klDiv', pointwise, reduction);
+}

@@ -1,0 +1,118 @@
+// Reductions over any set of axes, with keepdim. sum/max/min/prod/argmax/argmin are kernels; mean,
+// var, std and logsumexp are composed from them so their gradients come for free.
+
+import type { ReduceOp } from '../backend/backend.js';
+import { ValueError, fmtShape } from '../errors.js';
+import { isFloat, type DType } from '../tensor/dtype.js';
+import { normAxes, numel } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { record, wrap } from './make.js';
+import { expand, reshape } from './view.js';
+import { where } from './binary.js';
+
+type Axes = number | readonly number[] | null | undefined;
+
+function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean, outDtype: DType): Tensor {
+  if (numel(x.shape) === 0 && (op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin')) {
+    throw new ValueError(op, `cannot reduce an empty tensor ${fmtShape(x.shape)}`);
+  }
+  const reduced = x.shape.filter((_, i) => !axes.includes(i));
+  const buf = x.backend.reduce(op, x.view_(), axes, outDtype);
+  const out = wrap(x.backend, buf, reduced, outDtype);
+  return keepdim ? reshapeNoGrad(out, keptShape(x.shape, axes)) : out;
+}
+
+function reshapeNoGrad(t: Tensor, shape: number[]): Tensor {
+  return noGrad(() => reshape(t, shape));
+}
+
+/** Expands a reduced gradient back over the reduced axes of `shape`. */
+function spread(g: Tensor, shape: readonly number[], axes: number[]): Tensor {
+  return expand(reshape(g, keptShape(shape, axes)), shape);
+}
+
+export function sum(x: Tensor, axis?: Axes, keepdim = false): Tensor {
+  const axes = normAxes('sum', axis, x.ndim);
+  const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
+  const out = reduceRaw('sum', x, axes, keepdim, dtype);
+  return record(out, 'sum', [x], (g) => [spread(g, x.shape, axes)]);
+}
+
+export function mean(x: Tensor, axis?: Axes, keepdim = false): Tensor {
+  const axes = normAxes('mean', axis, x.ndim);
+  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  const xf = isFloat(x.dtype) ? x : x.float();
+  return sum(xf, axes, keepdim).div(n);
+}
+
+export function prod(x: Tensor, axis?: Axes, keepdim = false): Tensor {
+  const axes = normAxes('prod', axis, x.ndim);
+  const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
+  const out = reduceRaw('prod', x, axes, keepdim, dtype);
+  // d/dx_i prod = prod / x_i (inputs with zeros get no special treatment here)
+  return record(out, 'prod', [x], (g) => [spread(g.mul(out), x.shape, axes).div(x)], [out]);
+}
+
+function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepdim: boolean): Tensor {
+  const axes = normAxes(op, axis, x.ndim);
+  const out = reduceRaw(op, x, axes, keepdim, x.dtype);
+  return record(out, op, [x], (g) => {
+    // The gradient goes to the elements equal to the result, shared evenly between ties (torch.amax).
+    const outK = keepdim ? out : reshape(out, keptShape(x.shape, axes));
+    const mask = x.eq(expand(outK, x.shape)).to(g.dtype);
+    const count = mask.sum(axes, true);
+    return [spread(g, x.shape, axes).mul(mask).div(count)];
+  }, [out]);
+}
+
+export const max = (x: Tensor, axis?: Axes, keepdim = false): Tensor => extremum('max', x, axis, keepdim);
+export const min = (x: Tensor, axis?: Axes, keepdim = false): Tensor => extremum('min', x, axis, keepdim);
+
+function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number | null | undefined, keepdim: boolean): Tensor {
+  if (axis === undefined || axis === null) {
+    // over the flattened tensor, like torch.argmax(x)
+    const flat = reshapeNoGrad(x.contiguous(), [x.size]);
+    const r = reduceRaw(op, flat, [0], false, 'int32');
+    return keepdim ? reshapeNoGrad(r, x.shape.map(() => 1)) : r;
+  }
+  const axes = normAxes(op, axis, x.ndim);
+  return reduceRaw(op, x, axes, keepdim, 'int32');
+}
+export const argmax = (x: Tensor, axis?: number | null, keepdim = false): Tensor => argExtremum('argmax', x, axis, keepdim);
+export const argmin = (x: Tensor, axis?: number | null, keepdim = false): Tensor => argExtremum('argmin', x, axis, keepdim);
+
+export interface VarOptions {
+  /** Subtract this from the count in the denominator: 1 (default) is the unbiased estimate, 0 the population variance. */
+  correction?: number;
+  /** PyTorch's older flag: false means correction 0. */
+  unbiased?: boolean;
+  keepdim?: boolean;
+}
+
+export function variance(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor {
+  const axes = normAxes('var', axis, x.ndim);
+  const correction = opts.correction ?? (opts.unbiased === false ? 0 : 1);
+  const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
+  const d = x.sub(mean(x, axes, true));
+  return d.square().sum(axes, opts.keepdim ?? false).div(Math.max(n - correction, 0));
+}
+
+export function std(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor {
+  return variance(x, axis, opts).sqrt();
+}
+
+/** log(sum(exp(x))) computed stably by factoring out the maximum. */
+export function logsumexp(x: Tensor, axis?: Axes, keepdim = false): Tensor {
+  const axes = normAxes('logsumexp', axis, x.ndim);
+  const m = noGrad(() => {
+    const mx = x.max(axes, true);
+    return where(mx.abs().eq(Infinity), 0, mx); // all -inf (or +inf) rows: no shift
+  });
+  const s = x.sub(m).exp().sum(axes, true).log().add(m);
+  return keepdim ? s : reshape(s, x.shape.filter((_, i) => !axes.includes(i)));
+}

@@ -1,0 +1,118 @@
+// Memory without ceremony. Ordinary code never calls dispose(): `scope(fn)` frees every tensor made
+// inside fn that does not escape (returned, kept, or needed by the autograd graph of something that
+// escapes), and a FinalizationRegistry returns the storage of tensors nobody disposed once they are
+// collected. dispose() stays available for code that wants memory back at a precise point.
+
+import type { Tensor } from './tensor.js';
+import type { Storage } from './storage.js';
+import { memoryStats } from './storage.js';
+
+type ScopeSet = Set<Tensor>;
+const scopes: ScopeSet[] = [];
+
+const registry = new FinalizationRegistry<Storage>((storage) => {
+  memoryStats.tensors--;
+  storage.release();
+});
+
+/** Called by the Tensor constructor: counts, tracks in the innermost scope, arms the backstop. */
+export function trackTensor(t: Tensor, storage: Storage): void {
+  memoryStats.tensors++;
+  registry.register(t, storage, t);
+  const s = scopes[scopes.length - 1];
+  if (s) {
+    s.add(t);
+    t._scope = s;
+  }
+}
+
+/** Called by Tensor.dispose(). */
+export function untrackTensor(t: Tensor): void {
+  registry.unregister(t);
+  memoryStats.tensors--;
+  t._scope?.delete(t);
+  t._scope = null;
+}
+
+/** Keeps a tensor alive past every enclosing scope (e.g. parameters, optimizer state, gradients). */
+export function keep<T extends Tensor>(t: T): T {
+  t._scope?.delete(t);
+  t._scope = null;
+  return t;
+}
+
+/** Collects the tensors inside a returned value (tensor, array, plain object, Map). */
+function collectTensors(value: unknown, out: Tensor[], seen: Set<unknown>, TensorClass: Function): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof TensorClass) {
+    out.push(value as Tensor);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectTensors(v, out, seen, TensorClass);
+  else if (value instanceof Map) for (const v of value.values()) collectTensors(v, out, seen, TensorClass);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectTensors(v, out, seen, TensorClass);
+  }
+}
+
+let tensorClass: Function = Object;
+export function registerTensorClass(cls: Function): void {
+  tensorClass = cls;
+}
+
+/**
+ * Runs fn and disposes every tensor created inside it that does not escape. Escaping: tensors in the
+ * return value, tensors passed to keep(), and tensors the autograd graph of an escaping tensor still
+ * needs for backward. Escaping tensors move to the enclosing scope, if any. fn must be synchronous:
+ * an async fn would let unrelated work create tensors inside the scope.
+ */
+export function scope<T>(fn: () => T): T {
+  const s: ScopeSet = new Set();
+  scopes.push(s);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    disposeAll(s, new Set());
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    throw new TypeError('scope: fn returned a Promise; scope() takes a synchronous function');
+  }
+  const escaping: Tensor[] = [];
+  collectTensors(result, escaping, new Set(), tensorClass);
+  const keepSet = new Set<Tensor>();
+  // Walk the graph of each escaping tensor: what its backward needs must live on.
+  const stack = [...escaping];
+  while (stack.length) {
+    const t = stack.pop()!;
+    if (keepSet.has(t)) continue;
+    keepSet.add(t);
+    const node = t._node;
+    if (node) {
+      for (const i of node.inputs) if (i) stack.push(i);
+      for (const i of node.saved) stack.push(i);
+    }
+  }
+  disposeAll(s, keepSet);
+  const parent = scopes[scopes.length - 1];
+  for (const t of keepSet) {
+    if (t._scope === s) {
+      t._scope = parent ?? null;
+      parent?.add(t);
+    }
+  }
+  return result;
+}
+
+function disposeAll(s: ScopeSet, keepSet: Set<Tensor>): void {
+  for (const t of [...s]) if (!keepSet.has(t)) t.dispose();
+}
+
+/** Live tensors, storages and bytes: what `mox.memory()` reports. */
+export function memory(): { numTensors: number; numStorages: number; numBytes: number } {
+  return { numTensors: memoryStats.tensors, numStorages: memoryStats.storages, numBytes: memoryStats.bytes };
+}
