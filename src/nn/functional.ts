@@ -13,3 +13,4 @@ export {
   mseLoss, l1Loss, crossEntropy, nllLoss, binaryCrossEntropyWithLogits, klDiv,
   type Reduction, type CrossEntropyOptions, type NllOptions, type BceOptions, type KlDivOptions,
 } from '../ops/loss.js';
+export { scaledDotProductAttention, causalMask, type AttentionOptions } from '../ops/attention.js';

@@ -2,8 +2,8 @@
 //
 // Operands may be any strided views (transposed, sliced, batch-broadcast with stride 0); the result is
 // a new contiguous [...B, M, N]. Accumulation is float64. Two loop orders, picked by b's layout:
-// - b's columns contiguous (b is a transposed view, typical of x @ W^T): each output element is a dot
-//   product of a row of a with a contiguous column of b, read in place.
+// - b's columns contiguous (a transposed view, as in x @ W^T) and only a few rows in a: each output
+//   element is a dot product of a row of a with a contiguous column of b, read in place.
 // - otherwise: b is packed once per distinct batch (a weight shared across a broadcast batch is packed
 //   once) into a contiguous float64 [K, N], and each output row is accumulated in i-k-j order, which
 //   streams through b's rows instead of striding down its columns.
@@ -47,8 +47,9 @@ export function matmul(a: View, b: View, outDtype: DType): TypedArray {
   const nInner = plan.n;
   const [aBs, bBs] = plan.inner as [number, number];
 
-  // b with contiguous columns (and N > 1 so the choice matters): dot products, no packing.
-  const dotOrder = bk === 1 && bn !== 1 && N > 1;
+  // b with contiguous columns and few rows of a: dot products read b in place, where packing b
+  // (K*N strided reads) would cost as much as the product itself. With more rows, packing pays off.
+  const dotOrder = bk === 1 && bn !== 1 && N > 1 && M < 8;
   const aRow = new Float64Array(K);
   const acc = new Float64Array(N);
   const packed = dotOrder ? new Float64Array(0) : new Float64Array(K * N);
@@ -56,38 +57,14 @@ export function matmul(a: View, b: View, outDtype: DType): TypedArray {
 
   const one = (aOff: number, bOff: number, oOff: number): void => {
     if (dotOrder) {
-      for (let i = 0; i < M; i++) {
-        const ai = aOff + i * am;
-        for (let k = 0; k < K; k++) aRow[k] = ad[ai + k * ak]!;
-        const o = oOff + i * N;
-        for (let j = 0; j < N; j++) {
-          const bj = bOff + j * bn;
-          let s = 0;
-          for (let k = 0; k < K; k++) s += aRow[k]! * bd[bj + k]!;
-          out[o + j] = s;
-        }
-      }
+      dotProducts(ad, aOff, am, ak, bd, bOff, bn, out, oOff, M, K, N, aRow);
       return;
     }
     if (bOff !== packedFrom) {
-      for (let k = 0; k < K; k++) {
-        const src = bOff + k * bk;
-        const dst = k * N;
-        for (let j = 0; j < N; j++) packed[dst + j] = bd[src + j * bn]!;
-      }
+      packRows(bd, bOff, bk, bn, packed, K, N);
       packedFrom = bOff;
     }
-    for (let i = 0; i < M; i++) {
-      acc.fill(0);
-      const ai = aOff + i * am;
-      for (let k = 0; k < K; k++) {
-        const aik = ad[ai + k * ak]!;
-        const row = k * N;
-        for (let j = 0; j < N; j++) acc[j]! += aik * packed[row + j]!;
-      }
-      const o = oOff + i * N;
-      for (let j = 0; j < N; j++) out[o + j] = acc[j]!;
-    }
+    rowsTimesPacked(ad, aOff, am, ak, packed, out, oOff, M, K, N, acc);
   };
 
   forEachRow(plan, [a.offset, b.offset], (offs, row) => {
@@ -96,4 +73,61 @@ export function matmul(a: View, b: View, outDtype: DType): TypedArray {
     }
   });
   return outDtype === 'bool' ? storeAs('bool', out as Float64Array) : out;
+}
+
+// The loops live in top-level functions with everything passed as arguments, so V8 keeps the arrays
+// and bounds in registers instead of reloading them from a closure context on every iteration.
+
+/** out[i, j] = sum_k a[i, k] * b[k, j] with b's columns contiguous (bk == 1). */
+function dotProducts(
+  ad: TypedArray, aOff: number, am: number, ak: number, bd: TypedArray, bOff: number, bn: number,
+  out: TypedArray, oOff: number, M: number, K: number, N: number, aRow: Float64Array,
+): void {
+  for (let i = 0; i < M; i++) {
+    const ai = aOff + i * am;
+    for (let k = 0; k < K; k++) aRow[k] = ad[ai + k * ak]!;
+    const o = oOff + i * N;
+    for (let j = 0; j < N; j++) {
+      const bj = bOff + j * bn;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += aRow[k]! * bd[bj + k]!;
+      out[o + j] = s;
+    }
+  }
+}
+
+/** Copies the [K, N] matrix b (any strides) into a contiguous float64 array. */
+function packRows(bd: TypedArray, bOff: number, bk: number, bn: number, packed: Float64Array, K: number, N: number): void {
+  for (let k = 0; k < K; k++) {
+    const src = bOff + k * bk;
+    const dst = k * N;
+    for (let j = 0; j < N; j++) packed[dst + j] = bd[src + j * bn]!;
+  }
+}
+
+/** out = a @ packed, row by row in i-k-j order with a float64 row accumulator. */
+function rowsTimesPacked(
+  ad: TypedArray, aOff: number, am: number, ak: number, packed: Float64Array,
+  out: TypedArray, oOff: number, M: number, K: number, N: number, acc: Float64Array,
+): void {
+  for (let i = 0; i < M; i++) {
+    acc.fill(0);
+    const ai = aOff + i * am;
+    let k = 0;
+    // Four rows of b per sweep: a quarter of the accumulator loads and stores.
+    for (; k + 4 <= K; k += 4) {
+      const a0 = ad[ai + k * ak]!, a1 = ad[ai + (k + 1) * ak]!, a2 = ad[ai + (k + 2) * ak]!, a3 = ad[ai + (k + 3) * ak]!;
+      const r0 = k * N, r1 = r0 + N, r2 = r1 + N, r3 = r2 + N;
+      for (let j = 0; j < N; j++) {
+        acc[j] += a0 * packed[r0 + j]! + a1 * packed[r1 + j]! + a2 * packed[r2 + j]! + a3 * packed[r3 + j]!;
+      }
+    }
+    for (; k < K; k++) {
+      const aik = ad[ai + k * ak]!;
+      const row = k * N;
+      for (let j = 0; j < N; j++) acc[j] += aik * packed[row + j]!;
+    }
+    const o = oOff + i * N;
+    for (let j = 0; j < N; j++) out[o + j] = acc[j]!;
+  }
 }

@@ -1,0 +1,191 @@
+// Every case PyTorch computed in ../shared/golden (or $MOX_GOLDEN_DIR): run the op in mox, feed the
+// stored upstream gradient into backward, and compare outputs and gradients at the case's tolerance.
+// Prints `golden: P passed, F failed, N not covered` and fails on any failure.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import * as mox from '../src/index.js';
+import { loadSafetensorsSync } from '../src/io/safetensors.js';
+import type { Tensor } from '../src/index.js';
+
+const F = mox.nn.functional;
+const dir = process.env.MOX_GOLDEN_DIR ?? path.resolve(process.cwd(), '../shared/golden');
+
+interface Case {
+  file: string;
+  op: string;
+  args: Record<string, any>;
+  rtol: number;
+  atol: number;
+  grads: string[];
+}
+
+/** Module and optimizer cases that later issues (layers, optimizers, sequence models) take on. */
+const NOT_COVERED = new Set(['lstm', 'gru', 'multihead_attention', 'gpt_block', 'sgd', 'adam', 'adamw', 'rmsprop']);
+
+type Runner = (ins: Tensor[], params: Record<string, Tensor>, a: Record<string, any>) => Record<string, Tensor>;
+const one = (f: (ins: Tensor[], p: Record<string, Tensor>, a: Record<string, any>) => Tensor): Runner => (ins, p, a) => ({ out: f(ins, p, a) });
+const unary = (f: (x: Tensor, a: Record<string, any>) => Tensor): Runner => one(([x], _p, a) => f(x!, a));
+const binary = (f: (x: Tensor, y: Tensor) => Tensor): Runner => one(([x, y]) => f(x!, y!));
+const dims = (d: unknown): number | number[] | null => (d === null || d === undefined ? null : (d as number | number[]));
+
+const RUNNERS: Record<string, Runner> = {
+  neg: unary((x) => x.neg()),
+  exp: unary((x) => x.exp()),
+  log: unary((x) => x.log()),
+  sqrt: unary((x) => x.sqrt()),
+  tanh: unary((x) => x.tanh()),
+  sigmoid: unary((x) => x.sigmoid()),
+  relu: unary((x) => x.relu()),
+  abs: unary((x) => x.abs()),
+  silu: unary((x) => x.silu()),
+  gelu: unary((x, a) => x.gelu(a.approximate)),
+  gelu_tanh: unary((x) => x.gelu('tanh')),
+  pow_scalar: unary((x, a) => x.pow(a.exponent)),
+  add: binary((x, y) => x.add(y)),
+  sub: binary((x, y) => x.sub(y)),
+  mul: binary((x, y) => x.mul(y)),
+  div: binary((x, y) => x.div(y)),
+  maximum: binary((x, y) => x.maximum(y)),
+  pow: binary((x, y) => x.pow(y)),
+  sum: unary((x, a) => x.sum(dims(a.dim), a.keepdim)),
+  mean: unary((x, a) => x.mean(dims(a.dim), a.keepdim)),
+  max: unary((x, a) => x.max(dims(a.dim), a.keepdim)),
+  var: unary((x, a) => x.var(dims(a.dim), { unbiased: a.unbiased, keepdim: a.keepdim })),
+  softmax: unary((x, a) => x.softmax(a.dim)),
+  log_softmax: unary((x, a) => x.logSoftmax(a.dim)),
+  matmul: binary((x, y) => x.matmul(y)),
+  view_chain: unary((x, a) => {
+    let t = x;
+    for (const [name, arg] of a.steps as [string, number[]][]) {
+      if (name === 'permute') t = t.permute(arg);
+      else if (name === 'reshape') t = t.reshape(arg);
+      else if (name === 'transpose') t = t.transpose(arg[0], arg[1]);
+      else throw new Error(`unknown view step ${name}`);
+    }
+    return t;
+  }),
+  cat: one((ins, _p, a) => mox.concat(ins, a.dim)),
+  stack: one((ins, _p, a) => mox.stack(ins, a.dim)),
+  slice: unary((x, a) => x.slice(...(a.slices as [number | null, number | null, number | null][]))),
+  index_select: one(([x, i], _p, a) => x!.indexSelect(a.dim, i!)),
+  gather: one(([x, i], _p, a) => x!.gather(a.dim, i!)),
+  linear: one(([x], p) => F.linear(x!, p.weight!, p.bias)),
+  conv2d: one(([x], p, a) => F.conv2d(x!, p.weight!, p.bias, { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups })),
+  conv_transpose2d: one(([x], p, a) =>
+    F.convTranspose2d(x!, p.weight!, p.bias, { stride: a.stride, padding: a.padding, outputPadding: a.output_padding, dilation: a.dilation, groups: a.groups })),
+  max_pool2d: unary((x, a) => F.maxPool2d(x, a.kernel_size, { stride: a.stride, padding: a.padding })),
+  avg_pool2d: unary((x, a) => F.avgPool2d(x, a.kernel_size, { stride: a.stride, padding: a.padding, countIncludePad: a.count_include_pad })),
+  adaptive_avg_pool2d: unary((x, a) => F.adaptiveAvgPool2d(x, a.output_size)),
+  batch_norm: ([x, rm, rv], p, a) => {
+    const runningMean = rm!.detach().clone();
+    const runningVar = rv!.detach().clone();
+    const out = F.batchNorm(x!, runningMean, runningVar, { weight: p.weight, bias: p.bias, training: a.training, momentum: a.momentum, eps: a.eps });
+    const outs: Record<string, Tensor> = { out };
+    if (a.training) Object.assign(outs, { 'out.running_mean': runningMean, 'out.running_var': runningVar });
+    return outs;
+  },
+  layer_norm: one(([x], p, a) => F.layerNorm(x!, a.normalized_shape, p.weight, p.bias, a.eps)),
+  embedding: one(([ids], p, a) => F.embedding(ids!, p.weight!, a.padding_idx)),
+  mse_loss: one(([x, y], _p, a) => F.mseLoss(x!, y!, a.reduction)),
+  l1_loss: one(([x, y], _p, a) => F.l1Loss(x!, y!, a.reduction)),
+  cross_entropy: one(([x, y], _p, a) => F.crossEntropy(x!, y!, { ignoreIndex: a.ignore_index, labelSmoothing: a.label_smoothing, reduction: a.reduction })),
+  nll_loss: one(([x, y], _p, a) => F.nllLoss(x!, y!, { ignoreIndex: a.ignore_index, reduction: a.reduction })),
+  binary_cross_entropy_with_logits: one(([x, y], _p, a) => F.binaryCrossEntropyWithLogits(x!, y!, { reduction: a.reduction })),
+  kl_div: one(([x, y], _p, a) => F.klDiv(x!, y!, { reduction: a.reduction, logTarget: a.log_target })),
+  scaled_dot_product_attention: one(([q, k, v], _p, a) => F.scaledDotProductAttention(q!, k!, v!, { isCausal: a.is_causal, scale: a.scale, dropoutP: a.dropout_p })),
+};
+
+function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): string | null {
+  if (actual.shape.join(',') !== expected.shape.join(',')) return `${name}: shape [${actual.shape}] != expected [${expected.shape}]`;
+  const a = actual.dataSync();
+  const e = expected.dataSync();
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < e.length; i++) {
+    const diff = Math.abs(a[i]! - e[i]!);
+    const excess = diff - (atol + rtol * Math.abs(e[i]!));
+    if (!(excess <= 0) && (worst < 0 || excess > worstExcess || Number.isNaN(diff))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  return worst < 0 ? null : `${name}: element ${worst}: got ${a[worst]}, expected ${e[worst]} (rtol ${rtol}, atol ${atol})`;
+}
+
+/** Runs one case; returns a list of mismatches (empty when it passes). */
+function runCase(c: Case): string[] {
+  return mox.scope(() => {
+    const { tensors } = loadSafetensorsSync(path.join(dir, c.file));
+    const ins: Tensor[] = [];
+    for (let i = 0; tensors[`in.${i}`]; i++) {
+      const t = tensors[`in.${i}`]!;
+      if (c.grads.includes(`grad.in.${i}`)) t.requiresGrad = true;
+      ins.push(t);
+    }
+    const params: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(tensors)) {
+      if (k.startsWith('param.')) params[k.slice(6)] = t.requiresGrad_(true);
+    }
+    const args = c.args;
+    const leaves = [...ins];
+    if (args.transpose_in0) ins[0] = ins[0]!.transpose(args.transpose_in0[0], args.transpose_in0[1]);
+    const outs = RUNNERS[c.op]!(ins, params, args);
+    const problems: string[] = [];
+    let total: Tensor | null = null;
+    for (const [name, out] of Object.entries(outs)) {
+      const expected = tensors[name];
+      if (!expected) {
+        problems.push(`${name}: missing in the golden file`);
+        continue;
+      }
+      const p = compare(name, out, expected, c.rtol, c.atol);
+      if (p) problems.push(p);
+      const gout = tensors[name.replace(/^out/, 'gout')];
+      if (gout && out.requiresGrad) {
+        const term = out.mul(gout).sum();
+        total = total ? total.add(term) : term;
+      }
+    }
+    if (total) total.backward();
+    for (const g of c.grads) {
+      const key = g.slice('grad.'.length);
+      const leaf = key.startsWith('in.') ? leaves[Number(key.slice(3))] : params[key.slice('param.'.length)];
+      if (!leaf?.grad) {
+        problems.push(`${g}: no gradient computed`);
+        continue;
+      }
+      const p = compare(g, leaf.grad, tensors[g]!, c.rtol, c.atol);
+      if (p) problems.push(p);
+    }
+    return problems;
+  });
+}
+
+const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { cases: Case[] };
+const tally = { passed: 0, failed: 0, notCovered: 0 };
+const device = mox.getBackend().name;
+
+for (const c of manifest.cases) {
+  if (NOT_COVERED.has(c.op) || !RUNNERS[c.op]) {
+    tally.notCovered++;
+    continue;
+  }
+  test(`golden ${c.file.replace('.safetensors', '')}: ${c.op}`, () => {
+    let problems: string[];
+    try {
+      problems = runCase(c);
+    } catch (e) {
+      problems = [`threw ${(e as Error).stack}`];
+    }
+    if (problems.length) tally.failed++;
+    else tally.passed++;
+    assert.deepEqual(problems, [], `${c.file}: ${problems.join('; ')}`);
+  });
+}
+
+after(() => {
+  console.log(`golden: ${tally.passed} passed, ${tally.failed} failed, ${tally.notCovered} not covered (device ${device})`);
+});
