@@ -5,6 +5,7 @@
 import { AutogradError, ShapeError, fmtShape } from '../errors.js';
 import { keep } from '../tensor/memory.js';
 import { sameShape } from '../tensor/shape.js';
+import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
 import { filled } from '../ops/make.js';
@@ -55,16 +56,17 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
     // Every value in `grads` is a handle owned by this function (a fresh tensor or an aliasing view),
     // so any of them can be disposed or handed to a leaf without touching another's memory.
     const grads = new Map<Tensor, Tensor>([[root, gradient ? seed.clone() : seed]]);
+    const handedToLeaves = new Set<Storage>();
     for (const t of order) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
       const node = t._node;
       if (!node) {
-        accumulate(t, g);
+        accumulate(t, g, handedToLeaves);
         continue;
       }
-      if (t._retainGrad) accumulate(t, g.clone());
+      if (t._retainGrad) accumulate(t, g.clone(), handedToLeaves);
       if (!node.backward) {
         g.dispose();
         throw new AutogradError('backward', `trying to backward through the graph a second time (node '${node.name}'); pass retainGraph: true to the first backward()`);
@@ -94,10 +96,14 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
   });
 }
 
-/** Adds g (a handle this takes over) into t.grad, kept alive outside any scope like parameter state. */
-function accumulate(t: Tensor, g: Tensor): void {
+/**
+ * Adds g (a handle this takes over) into t.grad, kept alive outside any scope like parameter state.
+ * A .grad owns its memory: one gradient tensor can reach two leaves (a.add(b) hands g to both), and
+ * an in-place update of one .grad (zero_, clipping) must not change the other.
+ */
+function accumulate(t: Tensor, g: Tensor, handedToLeaves: Set<Storage>): void {
   let own = g;
-  if (!g.isContiguous() || g.dtype !== t.dtype || g.strides.some((s) => s === 0)) {
+  if (!g.isContiguous() || g.dtype !== t.dtype || g.strides.some((s) => s === 0) || handedToLeaves.has(g.storage)) {
     own = g.dtype !== t.dtype ? g.to(t.dtype) : g.clone();
     g.dispose();
   }
@@ -108,5 +114,6 @@ function accumulate(t: Tensor, g: Tensor): void {
     t.grad = keep(sum);
   } else {
     t.grad = keep(own);
+    handedToLeaves.add(own.storage);
   }
 }

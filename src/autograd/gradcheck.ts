@@ -64,7 +64,8 @@ export function gradcheckDetailed(fn: (...xs: Tensor[]) => Tensor, inputs: reado
         base[i] = orig;
         const err = Math.abs(analytic[i]! - numeric);
         maxError = Math.max(maxError, err);
-        if (err > atol + rtol * Math.abs(numeric) && problems.length < 5) {
+        // written as !(err <= tol) so a NaN gradient (analytic or numeric) counts as a mismatch
+        if (!(err <= atol + rtol * Math.abs(numeric)) && problems.length < 5) {
           problems.push(`input ${k} ${fmtShape(x.shape)} element ${i}: analytic ${analytic[i]} vs numeric ${numeric}`);
         }
       }

@@ -116,7 +116,7 @@ export function where(cond: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tenso
 
 /** x with `value` wherever mask is true (mask broadcasts to x's shape). */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
-  if (mask.dtype !== 'bool') throw new DTypeError('maskedFill', `mask must be bool, got ${mask.dtype}`);
+  if (mask.dtype !== 'bool') throw new DTypeError('maskedFill', `mask must be bool, got ${mask.dtype} ${fmtShape(mask.shape)}`);
   const shape = broadcastShapes('maskedFill', x.shape, mask.shape);
   if (!sameShape(shape, x.shape)) {
     throw new ValueError('maskedFill', `mask ${fmtShape(mask.shape)} must broadcast to the input ${fmtShape(x.shape)}`);

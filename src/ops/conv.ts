@@ -33,6 +33,12 @@ function check4d(op: string, x: Tensor): void {
   if (x.ndim !== 4) throw new ShapeError(op, `expected input [N, C, H, W], got ${fmtShape(x.shape)}`);
 }
 
+function checkBias(op: string, bias: Tensor | null | undefined, outChannels: number): void {
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outChannels)) {
+    throw new ShapeError(op, `bias must have shape [${outChannels}] (the output channels), got ${fmtShape(bias.shape)}`);
+  }
+}
+
 /** [N, C, H, W] -> [N, C*kh*kw, OH*OW]; taps outside the image read padValue. */
 export function unfold(x: Tensor, w: Window2d, outH: number, outW: number, padValue = 0): Tensor {
   check4d('unfold', x);
@@ -76,6 +82,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   if (cg * groups !== c) {
     throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} has ${c} channels but weight ${fmtShape(weight.shape)} expects ${cg * groups} (groups=${groups})`);
   }
+  checkBias('conv2d', bias, o);
   const stride = pair('conv2d', 'stride', opts.stride ?? 1, 1);
   const dilation = pair('conv2d', 'dilation', opts.dilation ?? 1, 1);
   let padding: [number, number];
@@ -132,6 +139,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const outW = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + outPad[1] + 1;
   if (outH <= 0 || outW <= 0) throw new ShapeError('convTranspose2d', `output size ${outH}x${outW} is not positive for input ${fmtShape(x.shape)}`);
   const o = og * groups;
+  checkBias('convTranspose2d', bias, o);
   const xg = reshape(x, [n, groups, c / groups, h * width]);
   const wT = transpose(reshape(weight, [groups, c / groups, og * kh * kw]), 1, 2);
   const cols = reshape(matmul(wT, xg), [n, o * kh * kw, h * width]);

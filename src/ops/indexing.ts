@@ -1,7 +1,7 @@
 // Integer indexing: indexSelect, gather, scatterAdd and embedding. Each forward is one kernel; the
 // gradients are the adjoint kernels (indexAdd for indexSelect, scatterAdd for gather).
 
-import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { DTypeError, IndexError, ShapeError, fmtShape } from '../errors.js';
 import { normAxis } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { filled, record, sameDevice, wrap } from './make.js';
@@ -70,7 +70,14 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number | nul
   checkIndex('embedding', ids);
   if (weight.ndim !== 2) throw new ShapeError('embedding', `weight must be 2-D [num_embeddings, dim], got ${fmtShape(weight.shape)}`);
   const flat = reshape(ids, [ids.size]);
-  const rows = indexSelect(weight, 0, flat);
+  let rows: Tensor;
+  try {
+    rows = indexSelect(weight, 0, flat);
+  } catch (e) {
+    // name the layer-level op and shapes rather than the kernel underneath
+    if (e instanceof IndexError) throw new IndexError('embedding', `${e.message.replace(/^indexSelect: /, '')} (ids ${fmtShape(ids.shape)}, weight ${fmtShape(weight.shape)})`);
+    throw e;
+  }
   const out = reshape(rows, [...ids.shape, weight.shape[1]!]);
   if (paddingIdx === undefined || paddingIdx === null) return out;
   const pad = paddingIdx < 0 ? paddingIdx + weight.shape[0]! : paddingIdx;

@@ -1,6 +1,6 @@
 // Loss functions with PyTorch's semantics and reductions ('mean' | 'sum' | 'none').
 
-import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { sameShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { where } from './binary.js';
@@ -51,7 +51,7 @@ export interface CrossEntropyOptions extends NllOptions {
  * original per-element shape for reduction 'none'.
  */
 function rows(op: string, input: Tensor, target: Tensor): { lp: Tensor; ids: Tensor; shape: number[] } {
-  if (target.dtype !== 'int32') throw new DTypeError(op, `target must hold int32 class indices, got ${target.dtype}`);
+  if (target.dtype !== 'int32') throw new DTypeError(op, `target must hold int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
   if (input.ndim === 1) {
     if (target.ndim !== 0) throw new ShapeError(op, `for input ${fmtShape(input.shape)} the target must be a scalar, got ${fmtShape(target.shape)}`);
     return { lp: reshape(input, [1, input.shape[0]!]), ids: reshape(target, [1]), shape: [] };
@@ -91,7 +91,9 @@ function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, sm
   const vals = ids.dataSync();
   for (let i = 0; i < vals.length; i++) {
     const v = vals[i]!;
-    if (v !== ignore && (v < 0 || v >= c)) throw new ShapeError(op, `target ${v} is out of bounds for ${c} classes`);
+    if (v !== ignore && (v < 0 || v >= c)) {
+      throw new IndexError(op, `target ${v} is out of bounds for ${c} classes (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`);
+    }
   }
   const safeIds = where(valid, ids, 0);
   const picked = reshape(gather(lp, 1, reshape(safeIds, [-1, 1])), [-1]);

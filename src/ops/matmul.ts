@@ -48,6 +48,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError('linear', `input features ${x.shape[x.ndim - 1]} do not match weight ${fmtShape(weight.shape)} (input ${fmtShape(x.shape)})`);
   }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new ShapeError('linear', `bias must have shape [${weight.shape[0]}] to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+  }
   const y = matmul(x, transpose(weight, 0, 1));
   return bias ? y.add(bias) : y;
 }

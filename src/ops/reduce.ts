@@ -54,8 +54,16 @@ export function prod(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   const axes = normAxes('prod', axis, x.ndim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
   const out = reduceRaw('prod', x, axes, keepdim, dtype);
-  // d/dx_i prod = prod / x_i (inputs with zeros get no special treatment here)
-  return record(out, 'prod', [x], (g) => [spread(g.mul(out), x.shape, axes).div(x)], [out]);
+  // d/dx_i prod = the product of the other elements. Not prod / x_i, which is 0/0 at a zero: take the
+  // product of the nonzero elements, which is the answer at a slice's only zero, and 0 elsewhere in it.
+  return record(out, 'prod', [x], (g) => {
+    const zero = x.eq(0);
+    const nonzero = where(zero, 1, x);
+    const zeros = zero.to(x.dtype).sum(axes, true);
+    const prodNonzero = prod(nonzero, axes, true);
+    const others = where(zero, where(zeros.eq(1), prodNonzero, 0), where(zeros.eq(0), prodNonzero, 0).div(nonzero));
+    return [spread(g, x.shape, axes).mul(others)];
+  });
 }
 
 function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepdim: boolean): Tensor {

@@ -123,7 +123,10 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = normAxis('unsqueeze', axis, x.ndim + 1);
   const shape = [...x.shape];
   shape.splice(a, 0, 1);
-  return reshape(x, shape);
+  // PyTorch's stride for the new axis: the extent of the axis it now precedes, 1 at the end
+  const strides = [...x.strides];
+  strides.splice(a, 0, a < x.ndim ? x.shape[a]! * x.strides[a]! : 1);
+  return record(viewOf(x, shape, strides, x.offset), 'reshape', [x], (g) => [reshape(g, x.shape)]);
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {

@@ -95,13 +95,18 @@ function convert(src: TypedArray, dtype: DType): TypedArray {
   return out;
 }
 
+/** opts.dtype, checked so a bad name (from untyped callers) is a DTypeError naming the op; or the default. */
+function dtypeArg(op: string, opts: CreateOptions, dflt: DType): DType {
+  return opts.dtype === undefined ? dflt : checkDType(op, opts.dtype);
+}
+
 function shapeArgs(op: string, shape: readonly number[]): number[] {
   return checkShape(op, shape);
 }
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = shapeArgs('full', shape);
-  const dtype = opts.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
+  const dtype = dtypeArg('full', opts, typeof value === 'boolean' ? 'bool' : 'float32');
   const arr = typedArrayFor(dtype, numel(s));
   if (value !== 0) arr.fill(value);
   return fromTyped(arr, s, opts);
@@ -120,7 +125,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   if (step === 0 || !Number.isFinite(step)) throw new ValueError('arange', `step must be a non-zero finite number, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const allInt = [start, end, step].every(Number.isInteger);
-  const arr = typedArrayFor(opts.dtype ?? (allInt ? 'int32' : 'float32'), n);
+  const arr = typedArrayFor(dtypeArg('arange', opts, allInt ? 'int32' : 'float32'), n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromTyped(arr, [n], opts);
 }
@@ -128,7 +133,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
 /** `steps` evenly spaced values from start to end, both included. */
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   if (!Number.isInteger(steps) || steps < 0) throw new ValueError('linspace', `steps must be a non-negative integer, got ${steps}`);
-  const arr = typedArrayFor(opts.dtype ?? 'float32', steps);
+  const arr = typedArrayFor(dtypeArg('linspace', opts, 'float32'), steps);
   const delta = steps > 1 ? (end - start) / (steps - 1) : 0;
   // fill from both ends so the last value is exactly `end`, as PyTorch does
   for (let i = 0; i < steps; i++) arr[i] = i < steps / 2 ? start + i * delta : end - (steps - 1 - i) * delta;
@@ -137,7 +142,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
 
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const s = shapeArgs('eye', [n, m]);
-  const arr = typedArrayFor(opts.dtype ?? 'float32', n * m);
+  const arr = typedArrayFor(dtypeArg('eye', opts, 'float32'), n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
   return fromTyped(arr, s, opts);
 }
@@ -150,7 +155,7 @@ export interface RandomOptions extends CreateOptions {
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   const s = shapeArgs('rand', shape);
   const g = opts.generator ?? globalGenerator;
-  const arr = typedArrayFor(opts.dtype ?? 'float32', numel(s));
+  const arr = typedArrayFor(dtypeArg('rand', opts, 'float32'), numel(s));
   for (let i = 0; i < arr.length; i++) arr[i] = g.random();
   return fromTyped(arr, s, opts);
 }
@@ -159,7 +164,7 @@ export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
   const s = shapeArgs('randn', shape);
   const g = opts.generator ?? globalGenerator;
-  const arr = typedArrayFor(opts.dtype ?? 'float32', numel(s));
+  const arr = typedArrayFor(dtypeArg('randn', opts, 'float32'), numel(s));
   for (let i = 0; i < arr.length; i++) arr[i] = g.normal();
   return fromTyped(arr, s, opts);
 }
@@ -171,7 +176,7 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   }
   const s = shapeArgs('randint', shape);
   const g = opts.generator ?? globalGenerator;
-  const arr = typedArrayFor(opts.dtype ?? 'int32', numel(s));
+  const arr = typedArrayFor(dtypeArg('randint', opts, 'int32'), numel(s));
   for (let i = 0; i < arr.length; i++) arr[i] = g.int(low, high);
   return fromTyped(arr, s, opts);
 }

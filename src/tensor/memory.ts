@@ -80,19 +80,22 @@ export function scope<T>(fn: () => T): T {
   }
   scopes.pop();
   if (result instanceof Promise) {
+    disposeAll(s, new Set());
     throw new TypeError('scope: fn returned a Promise; scope() takes a synchronous function');
   }
   const escaping: Tensor[] = [];
   collectTensors(result, escaping, new Set(), tensorClass);
   const keepSet = new Set<Tensor>();
-  // Walk the graph of each escaping tensor: what its backward needs must live on.
+  // Walk the graph of each escaping tensor: what its backward needs must live on. A graph that
+  // backward() already freed (no retainGraph) needs nothing: a loss returned after backward keeps
+  // only itself, not the whole forward pass.
   const stack = [...escaping];
   while (stack.length) {
     const t = stack.pop()!;
     if (keepSet.has(t)) continue;
     keepSet.add(t);
     const node = t._node;
-    if (node) {
+    if (node && node.backward) {
       for (const i of node.inputs) if (i) stack.push(i);
       for (const i of node.saved) stack.push(i);
     }

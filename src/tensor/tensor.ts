@@ -3,9 +3,9 @@
 
 import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
-import { DisposedError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from './dtype.js';
-import { isFloat } from './dtype.js';
+import { checkDType, isFloat } from './dtype.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
 import { Storage } from './storage.js';
 import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
@@ -91,7 +91,7 @@ export class Tensor {
     return this._requiresGrad;
   }
   set requiresGrad(v: boolean) {
-    if (v && !isFloat(this.dtype)) throw new ValueError('requiresGrad', `only floating-point tensors can require gradients, got ${this.dtype}`);
+    if (v && !isFloat(this.dtype)) throw new DTypeError('requiresGrad', `only floating-point tensors can require gradients, got ${this.dtype}`);
     if (!v && this._node) throw new ValueError('requiresGrad', 'cannot turn off requiresGrad on a non-leaf tensor; use detach()');
     this._requiresGrad = v;
   }
@@ -179,7 +179,7 @@ export class Tensor {
   narrow(axis: number, start: number, length: number): Tensor { return V.narrow(this, axis, start, length); }
   contiguous(): Tensor { return V.contiguous(this); }
   clone(): Tensor { return V.clone(this); }
-  to(dtype: DType): Tensor { return V.cast(this, dtype); }
+  to(dtype: DType): Tensor { return V.cast(this, checkDType('to', dtype)); }
   float(): Tensor { return V.cast(this, 'float32'); }
   double(): Tensor { return V.cast(this, 'float64'); }
   int(): Tensor { return V.cast(this, 'int32'); }

@@ -1,0 +1,13 @@
+// `mox info`: what this mox is and what it runs on.
+
+import * as mox from '../../index.js';
+
+export function runInfo(version: string, log: (line: string) => void = console.log): void {
+  const { device, kernels } = mox.backendInfo();
+  const mem = mox.memory();
+  log(`mox ${version}`);
+  log(`node ${process.versions.node} (${process.platform}-${process.arch})`);
+  log(`device: ${device}, kernels: ${kernels}`);
+  log(`devices registered: ${mox.listDevices().join(', ')}`);
+  log(`live memory: ${mem.numTensors} tensors, ${mem.numStorages} storages, ${mem.numBytes} bytes`);
+}

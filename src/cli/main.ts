@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// The `mox` command. Each command lives in commands/; this file parses arguments (node:util parseArgs,
+// no dependency) and maps failures to exit codes: 0 ok, 1 the command failed (a mox error: its message
+// and no stack), 2 a usage error (unknown command or flag, bad value).
+
+import * as fs from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MoxError } from '../errors.js';
+import { runDemo } from './commands/demo.js';
+import { runInfo } from './commands/info.js';
+import { runInspect } from './commands/inspect.js';
+
+class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  /** Positional arguments as the overview shows them. */
+  args?: string;
+  summary: string;
+  usage: string;
+  options: Options;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): void;
+}
+
+function version(): string {
+  // dist/src/cli/main.js -> the package root, three levels up
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function intOption(name: string, value: string | boolean | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer >= ${min}, got '${String(value)}'`);
+  }
+  return n;
+}
+
+function noPositionals(cmd: string, positionals: string[]): void {
+  if (positionals.length > 0) throw new UsageError(`${cmd}: unexpected argument '${positionals[0]}'`);
+}
+
+const COMMANDS: Record<string, Command> = {
+  info: {
+    summary: 'version, Node.js, device and kernels, live memory',
+    usage: 'usage: mox info',
+    options: {},
+    run(_values, positionals) {
+      noPositionals('info', positionals);
+      runInfo(version());
+    },
+  },
+  inspect: {
+    args: 'FILE.safetensors',
+    summary: 'metadata and a table of the tensors in a safetensors file',
+    usage: `usage: mox inspect FILE.safetensors [--values]
+
+  --values   also print each tensor's values (truncated when large)`,
+    options: { values: { type: 'boolean' } },
+    run(values, positionals) {
+      if (positionals.length === 0) throw new UsageError('inspect: missing FILE.safetensors');
+      if (positionals.length > 1) throw new UsageError(`inspect: unexpected argument '${positionals[1]}'`);
+      runInspect(positionals[0]!, { values: values['values'] === true });
+    },
+  },
+  demo: {
+    summary: 'train a small MLP on two spirals with mox\'s autograd',
+    usage: `usage: mox demo [--steps N] [--seed S]
+
+  --steps N   full-batch SGD steps (default 600)
+  --seed S    seed for the data and the initial weights (default 0)`,
+    options: { steps: { type: 'string' }, seed: { type: 'string' } },
+    run(values, positionals) {
+      noPositionals('demo', positionals);
+      runDemo({ steps: intOption('steps', values['steps'], 600, 1), seed: intOption('seed', values['seed'], 0, 0) });
+    },
+  },
+};
+
+const USAGE = `usage: mox <command> [options]
+
+commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${(name + (c.args ? ' ' + c.args : '')).padEnd(26)}${c.summary}`).join('\n')}
+
+options:
+  -h, --help                show help (also: mox <command> --help)
+  -V, --version             print the version`;
+
+/** The usage printed with a usage error: the command's own once the command is known. */
+let usageForErrors = (): string => USAGE;
+
+function main(argv: string[]): number {
+  const first = argv[0];
+  if (first === undefined) throw new UsageError('missing command');
+  if (first.startsWith('-')) {
+    const { values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
+    });
+    if (values.version) console.log(version());
+    else console.log(USAGE);
+    return 0;
+  }
+  if (first === 'help') {
+    const topic = argv[1] !== undefined ? COMMANDS[argv[1]] : undefined;
+    console.log(topic ? topic.usage : USAGE);
+    return 0;
+  }
+  const cmd = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!cmd) throw new UsageError(`unknown command '${first}'`);
+  usageForErrors = () => `${cmd.usage}\n\nrun 'mox --help' for all commands`;
+  const { values, positionals } = parseArgs({
+    args: argv.slice(1), strict: true, allowPositionals: true,
+    options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values['help']) {
+    console.log(cmd.usage);
+    return 0;
+  }
+  cmd.run(values, positionals);
+  return 0;
+}
+
+// `mox inspect big.safetensors | head` closes stdout early; that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  const code = (e as { code?: unknown }).code;
+  if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+    // parseArgs adds advice about '--' to unknown options; for a typo it only gets in the way.
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    console.error(`mox: ${message}\n\n${usageForErrors()}`);
+    process.exitCode = 2;
+  } else if (e instanceof MoxError) {
+    console.error(`mox: ${e.message}`);
+    process.exitCode = 1;
+  } else {
+    console.error(e); // not a mox error: a bug, so keep the stack
+    process.exitCode = 1;
+  }
+}
