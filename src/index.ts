@@ -16,6 +16,7 @@ export { gradcheck, gradcheckDetailed, type GradcheckOptions } from './autograd/
 export { getBackend, setDevice, listDevices, registerBackend } from './backend/registry.js';
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, Window2d } from './backend/backend.js';
 export * from './errors.js';
+import { ValueError } from './errors.js';
 
 export {
   neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, sin, cos, tanh, sigmoid,
@@ -36,7 +37,22 @@ export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsS
 import * as functional from './nn/functional.js';
 export const nn = { functional };
 
-/** Which kernels run: the backend name and, for the CPU, the instruction set in use. */
-export function backendInfo(): { device: string; kernels: string } {
-  return { device: 'cpu', kernels: 'typescript' };
+import { getBackend as currentBackend } from './backend/registry.js';
+import { cpuBackend } from './backend/cpu/cpu-backend.js';
+
+/** What runs the kernels of the current device, e.g. { device: 'cpu', kernels: 'wasm-relaxed-simd', threads: 2 }. */
+export function backendInfo(): Record<string, string | number> {
+  const b = currentBackend();
+  return b.info ? b.info() : { device: b.name };
+}
+
+/** Sets how many threads the CPU kernels may use (the calling thread included), like torch.set_num_threads. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new ValueError('setNumThreads', `expected a positive integer, got ${n}`);
+  cpuBackend.setThreads(n);
+}
+
+/** The number of threads the CPU kernels use. */
+export function getNumThreads(): number {
+  return Number(cpuBackend.info().threads);
 }

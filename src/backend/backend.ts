@@ -43,8 +43,15 @@ export interface Window2d {
   dilation: [number, number];
 }
 
+export interface MatmulEpilogue {
+  bias?: View | null;
+  relu?: boolean;
+}
+
 export interface Backend {
   readonly name: string;
+  /** What runs the kernels, e.g. { kernels: 'wasm-relaxed-simd', threads: 2 }. */
+  info?(): Record<string, string | number>;
 
   // memory
   alloc(dtype: DType, size: number): Buffer; // zero-filled
@@ -67,8 +74,11 @@ export interface Backend {
   // reductions: output shape is x.shape without `axes` (keepdim is a view concern)
   reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): Buffer;
 
-  /** a: [...B, M, K], b: [...B, K, N] with equal batch shapes (stride 0 where broadcast) -> [...B, M, N]. */
-  matmul(a: View, b: View, outDtype: DType): Buffer;
+  /**
+   * a: [...B, M, K], b: [...B, K, N] with equal batch shapes (stride 0 where broadcast) -> [...B, M, N].
+   * The optional epilogue adds bias [N] to every row and then applies relu, in the same pass.
+   */
+  matmul(a: View, b: View, outDtype: DType, epilogue?: MatmulEpilogue): Buffer;
 
   // indexing
   /** torch.gather: out[i][j][k] = x[i][idx[i][j][k]][k] for dim=1; out has idx's shape. */

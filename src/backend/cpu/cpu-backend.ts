@@ -1,35 +1,59 @@
-// The CPU reference backend: every kernel in plain TypeScript over typed arrays.
-//
-// It is the correctness baseline that faster backends (WASM SIMD, WebGPU) are tested against, and the
-// fallback where they are unavailable. A buffer is simply a typed array of its dtype (Float32Array,
-// Float64Array, Int32Array, Uint8Array for bool). Kernels address it only through a view's offset and
-// strides, so a later allocator can hand out typed arrays that are slices of one shared
-// WebAssembly.Memory without any kernel changing.
+// The CPU backend: tensors live in one shared WebAssembly.Memory (wasm/heap.ts) and each kernel runs
+// on the WASM SIMD module when it has a fast path for the case at hand (float32, the layouts that
+// matter), split across worker threads when it is big enough, and on the TypeScript reference kernels
+// otherwise. Without WASM SIMD or SharedArrayBuffer it is the reference backend over plain arrays.
+// MOX_CPU_KERNELS=typescript forces the reference kernels.
 
-import type { Backend, BinaryOp, Buffer, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
+import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
-import { ValueError } from '../../errors.js';
-import { binary, fill, unary, where } from './elementwise.js';
-import { reduce } from './reduce.js';
-import { matmul } from './matmul.js';
-import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
-import { softmax } from './softmax.js';
-import { col2im, im2col } from './window.js';
-import { contiguousCopy, contiguousStrides, dataOf, sameShape, sizeOf, stridedCopy } from './strided.js';
+import { referenceBackend } from './reference-backend.js';
+import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
+import { matmulF32 } from './wasm/matmul.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  private readonly ref = referenceBackend;
+  private rtCache: WasmRuntime | null | undefined;
+
+  /** The WASM runtime, or null when the reference kernels are all there is. */
+  get rt(): WasmRuntime | null {
+    if (this.rtCache === undefined) this.rtCache = wasmRuntime();
+    return this.rtCache;
+  }
+
+  info(): Record<string, string | number> {
+    const rt = this.rt;
+    return rt ? { device: 'cpu', kernels: `wasm-${rt.kind}`, threads: rt.threads } : { device: 'cpu', kernels: 'typescript', threads: 1 };
+  }
+
+  /** Threads the big kernels may use, the calling thread included. */
+  setThreads(n: number): void {
+    this.rt?.pool.resize(n);
+  }
+
+  /** Moves a reference kernel's result into the heap (a no-op when it is there already). */
+  private adopt(arr: Buffer): Buffer {
+    const rt = this.rt;
+    const a = arr as TypedArray;
+    if (!rt || rt.heap.owns(a)) return a;
+    const dtype: DType = a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : a instanceof Int32Array ? 'int32' : 'bool';
+    const out = rt.heap.allocArray(dtype, a.length, false);
+    out.set(a as never);
+    return out;
+  }
 
   // memory
 
   alloc(dtype: DType, size: number): Buffer {
-    if (!Number.isInteger(size) || size < 0) throw new ValueError('alloc', `size must be a non-negative integer, got ${size}`);
-    return typedArrayFor(dtype, size);
+    const rt = this.rt;
+    if (!rt) return this.ref.alloc(dtype, size);
+    this.ref.alloc(dtype, 0); // validates size the same way
+    if (!Number.isInteger(size) || size < 0) return this.ref.alloc(dtype, size);
+    return rt.heap.allocArray(dtype, size);
   }
 
-  free(_buf: Buffer): void {
-    // Typed arrays are garbage collected; a pooled/wasm allocator will reclaim here.
+  free(buf: Buffer): void {
+    this.rt?.heap.freeArray(buf as TypedArray);
   }
 
   byteLength(buf: Buffer): number {
@@ -37,11 +61,11 @@ export class CpuBackend implements Backend {
   }
 
   fromArray(data: TypedArray): Buffer {
-    return data.slice();
+    return this.adopt(this.ref.fromArray(data));
   }
 
   read(view: View): TypedArray {
-    return contiguousCopy(view);
+    return this.ref.read(view);
   }
 
   readAsync(view: View): Promise<TypedArray> {
@@ -49,77 +73,70 @@ export class CpuBackend implements Backend {
   }
 
   copy(src: View, dst: View): void {
-    sameShape('copy', src.shape, dst.shape);
-    if (sizeOf(src.shape) === 0) return;
-    let s = dataOf(src);
-    let sOff = src.offset;
-    let sStrides = src.strides;
-    // Source and destination in one buffer may overlap; read the source out first so no element is
-    // overwritten before it is read.
-    if (s === dst.buf) {
-      s = contiguousCopy(src);
-      sOff = 0;
-      sStrides = contiguousStrides(src.shape);
-    }
-    stridedCopy(s, sOff, sStrides, dataOf(dst), dst.offset, dst.strides, dst.shape, dst.dtype === 'bool');
+    this.ref.copy(src, dst);
   }
 
   fill(dst: View, value: number): void {
-    fill(dst, value);
+    this.ref.fill(dst, value);
   }
 
   // elementwise
 
   unary(op: UnaryOp, x: View, outDtype: DType, params?: readonly number[]): Buffer {
-    return unary(op, x, outDtype, params);
+    return this.adopt(this.ref.unary(op, x, outDtype, params));
   }
 
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): Buffer {
-    return binary(op, a, b, outDtype);
+    return this.adopt(this.ref.binary(op, a, b, outDtype));
   }
 
   where(cond: View, a: View, b: View, outDtype: DType): Buffer {
-    return where(cond, a, b, outDtype);
+    return this.adopt(this.ref.where(cond, a, b, outDtype));
   }
 
   // reductions, matmul, indexing
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): Buffer {
-    return reduce(op, x, axes, outDtype);
+    return this.adopt(this.ref.reduce(op, x, axes, outDtype));
   }
 
-  matmul(a: View, b: View, outDtype: DType): Buffer {
-    return matmul(a, b, outDtype);
+  matmul(a: View, b: View, outDtype: DType, epilogue?: MatmulEpilogue): Buffer {
+    const rt = this.rt;
+    if (rt && outDtype === 'float32') {
+      const out = matmulF32(rt, a, b, epilogue);
+      if (out) return out;
+    }
+    return this.adopt(this.ref.matmul(a, b, outDtype, epilogue));
   }
 
   gather(x: View, dim: number, idx: View): Buffer {
-    return gather(x, dim, idx);
+    return this.adopt(this.ref.gather(x, dim, idx));
   }
 
   scatterAdd(base: View, dim: number, idx: View, src: View): Buffer {
-    return scatterAdd(base, dim, idx, src);
+    return this.adopt(this.ref.scatterAdd(base, dim, idx, src));
   }
 
   indexSelect(x: View, dim: number, idx: View): Buffer {
-    return indexSelect(x, dim, idx);
+    return this.adopt(this.ref.indexSelect(x, dim, idx));
   }
 
   indexAdd(shape: readonly number[], dim: number, idx: View, src: View): Buffer {
-    return indexAdd(shape, dim, idx, src);
+    return this.adopt(this.ref.indexAdd(shape, dim, idx, src));
   }
 
   // fused
 
   softmax(x: View, axis: number, log: boolean): Buffer {
-    return softmax(x, axis, log);
+    return this.adopt(this.ref.softmax(x, axis, log));
   }
 
   im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number): Buffer {
-    return im2col(x, w, outH, outW, padValue);
+    return this.adopt(this.ref.im2col(x, w, outH, outW, padValue));
   }
 
   col2im(cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): Buffer {
-    return col2im(cols, w, channels, h, width, outH, outW);
+    return this.adopt(this.ref.col2im(cols, w, channels, h, width, outH, outW));
   }
 }
 

@@ -1,0 +1,49 @@
+// Finds and compiles the best kernel module this engine runs: relaxed SIMD, then plain SIMD. Returns
+// null where WebAssembly SIMD or SharedArrayBuffer is missing; the backend then uses its TypeScript
+// kernels. MOX_CPU_KERNELS=typescript|simd|relaxed-simd forces a choice (for tests and benchmarks).
+
+import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
+
+export type KernelKind = 'relaxed-simd' | 'simd';
+
+export interface KernelModule {
+  kind: KernelKind;
+  module: WebAssembly.Module;
+}
+
+let relaxedFlagSet = false;
+
+function load(file: string): Uint8Array | null {
+  try {
+    return readFileSync(new URL(`../../../../wasm/${file}`, import.meta.url));
+  } catch {
+    return null;
+  }
+}
+
+export function requestedKernels(): string | undefined {
+  return typeof process !== 'undefined' ? process.env.MOX_CPU_KERNELS : undefined;
+}
+
+export function compileKernels(): KernelModule | null {
+  const want = requestedKernels();
+  if (want === 'typescript') return null;
+  if (typeof SharedArrayBuffer === 'undefined' || typeof WebAssembly === 'undefined') return null;
+  if (want !== 'simd') {
+    // Node 20's V8 has relaxed SIMD behind a flag; it must be set before the module is compiled.
+    if (!relaxedFlagSet) {
+      try {
+        v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      } catch {
+        /* not V8 */
+      }
+      relaxedFlagSet = true;
+    }
+    const bytes = load('mox-relaxed.wasm');
+    if (bytes && WebAssembly.validate(bytes)) return { kind: 'relaxed-simd', module: new WebAssembly.Module(bytes) };
+  }
+  const bytes = load('mox-simd.wasm');
+  if (bytes && WebAssembly.validate(bytes)) return { kind: 'simd', module: new WebAssembly.Module(bytes) };
+  return null;
+}

@@ -1,0 +1,82 @@
+// float32 matmul on the WASM GEMM: batches whose strides collapse to one uniform step run as a single
+// batched call; the work is split across threads by batch, by rows, or (for few rows) by columns.
+
+import type { View } from '../../backend.js';
+import { contiguousStrides, forEachRow, planRows, sizeOf } from '../strided.js';
+import type { WasmRuntime } from './runtime.js';
+
+/** Below this many multiply-adds a matmul stays on the calling thread (dispatch costs ~10-20 us). */
+export const PARALLEL_MIN_MACS = 1 << 18;
+
+export interface Epilogue {
+  /** [N] float32, added to every row. */
+  bias?: View | null;
+  relu?: boolean;
+}
+
+const ptr = (v: View, extra = 0): number => (v.buf as Float32Array).byteOffset + (v.offset + extra) * 4;
+
+/** a [...B, M, K] @ b [...B, K, N] -> contiguous [...B, M, N] in the heap, or null if not applicable. */
+export function matmulF32(rt: WasmRuntime, a: View, b: View, epi: Epilogue = {}): Float32Array | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const heap = rt.heap;
+  if (!heap.owns(a.buf as Float32Array) || !heap.owns(b.buf as Float32Array)) return null;
+  if (epi.bias && (epi.bias.dtype !== 'float32' || !heap.owns(epi.bias.buf as Float32Array) || epi.bias.strides[0] !== 1)) return null;
+  const r = a.shape.length;
+  const M = a.shape[r - 2]!;
+  const K = a.shape[r - 1]!;
+  const N = b.shape[r - 1]!;
+  const batchShape = a.shape.slice(0, -2);
+  const nBatch = sizeOf(batchShape);
+  const out = heap.allocArray('float32', nBatch * M * N, false) as Float32Array;
+  if (out.length === 0) return out;
+  const flags = (epi.bias ? 2 : 0) | (epi.relu ? 4 : 0);
+  const biasPtr = epi.bias ? ptr(epi.bias) : 0;
+  const [rsA, csA] = [a.strides[r - 2]!, a.strides[r - 1]!];
+  const [rsB, csB] = [b.strides[r - 2]!, b.strides[r - 1]!];
+  const plan = planRows(batchShape, [a.strides.slice(0, -2), b.strides.slice(0, -2), contiguousStrides(batchShape).map((s) => s * M * N)]);
+  const [sA, sB, sC] = plan.inner as [number, number, number];
+  const run = plan.n;
+  forEachRow(plan, [a.offset, b.offset, 0], (offs) => {
+    const aP = (a.buf as Float32Array).byteOffset + offs[0]! * 4;
+    const bP = (b.buf as Float32Array).byteOffset + offs[1]! * 4;
+    const cP = out.byteOffset + offs[2]! * 4;
+    gemmParallel(rt, run, sA, sB, sC, M, N, K, aP, rsA, csA, bP, rsB, csB, cP, N, biasPtr, flags);
+  });
+  return out;
+}
+
+function gemmParallel(rt: WasmRuntime, nb: number, sA: number, sB: number, sC: number, M: number, N: number, K: number,
+  a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number, ldc: number, bias: number, flags: number): void {
+  const macs = nb * M * N * Math.max(K, 1);
+  const T = Math.min(rt.threads, Math.max(1, Math.floor(macs / PARALLEL_MIN_MACS)));
+  const jobs: number[][] = [];
+  const job = (nbj: number, aj: number, bj: number, cj: number, Mj: number, Nj: number, biasJ: number): void => {
+    jobs.push([nbj, sA, sB, sC, Mj, Nj, K, aj, rsA, csA, bj, rsB, csB, cj, ldc, biasJ, flags, rt.scratchFor(jobs.length)]);
+  };
+  if (T <= 1) {
+    job(nb, a, b, c, M, N, bias);
+  } else if (nb >= T) {
+    // whole products per thread
+    for (let t = 0, at = 0; t < T; t++) {
+      const n = Math.floor((nb * (t + 1)) / T) - at;
+      if (n > 0) job(n, a + at * sA * 4, b + at * sB * 4, c + at * sC * 4, M, N, bias);
+      at += n;
+    }
+  } else if (M >= 4 * T && M >= N / 2) {
+    // bands of rows, in multiples of the 4-row micro-tile
+    const band = Math.ceil(M / T / 4) * 4;
+    for (let i0 = 0; i0 < M; i0 += band) {
+      job(nb, a + i0 * rsA * 4, b, c + i0 * ldc * 4, Math.min(band, M - i0), N, bias);
+    }
+  } else {
+    // bands of columns, in multiples of the 8-column micro-tile
+    const band = Math.max(8, Math.ceil(N / T / 8) * 8);
+    for (let j0 = 0; j0 < N; j0 += band) {
+      job(nb, a, b + j0 * csB * 4, c + j0 * 4, M, Math.min(band, N - j0), bias ? bias + j0 * 4 : 0);
+    }
+  }
+  rt.pool.run('sgemmBatched', jobs);
+}
+
+export { ptr as f32Pointer };

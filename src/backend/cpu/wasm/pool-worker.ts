@@ -1,0 +1,31 @@
+// A kernel thread: instantiates the kernel module on the shared memory and runs whatever the main
+// thread posts in its control slot, forever (the pool unref()s it, so it never holds the process).
+
+import { workerData } from 'node:worker_threads';
+import { MAX_ARGS } from './pool.js';
+
+const { module, memory, ctrl, index, names } = workerData as {
+  module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; index: number; names: string[];
+};
+const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('abort'); } } });
+const fns = names.map((n) => instance.exports[n] as (...a: number[]) => void);
+const base = 16 + index * (16 + MAX_ARGS * 8);
+const head = new Int32Array(ctrl, base, 4);
+const args = new Float64Array(ctrl, base + 16, MAX_ARGS);
+const done = new Int32Array(ctrl, 0, 4);
+
+let seen = 0;
+for (;;) {
+  Atomics.wait(head, 0, seen);
+  seen = Atomics.load(head, 0);
+  const n = head[2]!;
+  try {
+    const a: number[] = [];
+    for (let i = 0; i < n; i++) a.push(args[i]!);
+    fns[head[1]!]!(...a);
+  } catch {
+    head[3] = 1;
+  }
+  Atomics.add(done, 0, 1);
+  Atomics.notify(done, 0);
+}

@@ -1,0 +1,100 @@
+// Worker threads that run the same kernel module on the same shared memory, so a big kernel can be
+// split by rows across every core. Dispatch is a few Atomics operations on a shared control block, not
+// a message: the main thread writes each worker's arguments, bumps its sequence number and notifies,
+// runs its own share, then waits for the done counter. Workers are unref()'d, so an idle pool never
+// keeps the process alive.
+
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import type { KernelModule } from './loader.js';
+
+export const MAX_ARGS = 24;
+// per worker: [seq, fn, nargs, failed] as int32, then MAX_ARGS float64 arguments
+const SLOT_BYTES = 16 + MAX_ARGS * 8;
+const MAX_WORKERS = 64;
+
+export type Exports = Record<string, (...args: number[]) => number | void>;
+
+export class ThreadPool {
+  private readonly workers: Worker[] = [];
+  private readonly ctrl = new SharedArrayBuffer(16 + MAX_WORKERS * SLOT_BYTES);
+  private readonly done = new Int32Array(this.ctrl, 0, 4);
+  private readonly names: string[];
+  private threads: number;
+
+  constructor(
+    private readonly kernels: KernelModule,
+    private readonly memory: WebAssembly.Memory,
+    private readonly exports: Exports,
+    threads = availableParallelism(),
+  ) {
+    this.names = Object.keys(exports).filter((k) => typeof exports[k] === 'function').sort();
+    this.threads = Math.max(1, Math.min(threads, MAX_WORKERS + 1));
+  }
+
+  get size(): number {
+    return this.threads;
+  }
+
+  /** Sets the number of threads kernels may use (the calling thread counts as one). */
+  resize(threads: number): void {
+    this.threads = Math.max(1, Math.min(Math.floor(threads), MAX_WORKERS + 1));
+    while (this.workers.length > this.threads - 1) void this.workers.pop()!.terminate();
+  }
+
+  private slot(i: number): { head: Int32Array; args: Float64Array } {
+    const base = 16 + i * SLOT_BYTES;
+    return { head: new Int32Array(this.ctrl, base, 4), args: new Float64Array(this.ctrl, base + 16, MAX_ARGS) };
+  }
+
+  private ensureWorkers(n: number): void {
+    while (this.workers.length < n) {
+      const index = this.workers.length;
+      const w = new Worker(new URL('./pool-worker.js', import.meta.url), {
+        workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
+      });
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /**
+   * Runs `fn` once per argument list, in parallel: the first on this thread, the rest on workers.
+   * Returns when all have finished. Never call with more lists than `size`.
+   */
+  run(fn: string, jobs: readonly (readonly number[])[]): void {
+    if (jobs.length === 0) return;
+    const f = this.exports[fn]!;
+    if (jobs.length === 1) {
+      f(...jobs[0]!);
+      return;
+    }
+    const fnIndex = this.names.indexOf(fn);
+    const extra = jobs.length - 1;
+    this.ensureWorkers(extra);
+    Atomics.store(this.done, 0, 0);
+    for (let w = 0; w < extra; w++) {
+      const { head, args } = this.slot(w);
+      const job = jobs[w + 1]!;
+      for (let i = 0; i < job.length; i++) args[i] = job[i]!;
+      head[1] = fnIndex;
+      head[2] = job.length;
+      head[3] = 0;
+      Atomics.add(head, 0, 1);
+      Atomics.notify(head, 0);
+    }
+    let error: unknown = null;
+    try {
+      f(...jobs[0]!);
+    } catch (e) {
+      error = e;
+    }
+    for (let cur = Atomics.load(this.done, 0); cur < extra; cur = Atomics.load(this.done, 0)) {
+      Atomics.wait(this.done, 0, cur);
+    }
+    if (error) throw error;
+    for (let w = 0; w < extra; w++) {
+      if (this.slot(w).head[3] !== 0) throw new Error(`cpu kernel ${fn} failed in worker ${w}`);
+    }
+  }
+}

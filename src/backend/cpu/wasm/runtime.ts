@@ -1,0 +1,52 @@
+// The live WASM runtime of the CPU backend: the heap every CPU tensor lives in, the main thread's
+// instance of the kernel module, the thread pool, and per-thread scratch space.
+
+import { availableParallelism } from 'node:os';
+import { WasmHeap } from './heap.js';
+import { compileKernels, type KernelKind } from './loader.js';
+import { ThreadPool, type Exports } from './pool.js';
+
+export class WasmRuntime {
+  readonly heap: WasmHeap;
+  readonly exports: Exports;
+  readonly pool: ThreadPool;
+  private readonly scratch: number[] = [];
+  private readonly scratchBytes: number;
+
+  constructor(readonly kind: KernelKind, module: WebAssembly.Module) {
+    this.heap = new WasmHeap();
+    const instance = new WebAssembly.Instance(module, {
+      env: { memory: this.heap.memory, abort: () => { throw new Error('mox wasm kernel aborted'); } },
+    });
+    this.exports = instance.exports as unknown as Exports;
+    this.pool = new ThreadPool({ kind, module }, this.heap.memory, this.exports, defaultThreads());
+    const floats = (instance.exports.SCRATCH_FLOATS as WebAssembly.Global).value as number;
+    this.scratchBytes = floats * 4 + 64;
+  }
+
+  get threads(): number {
+    return this.pool.size;
+  }
+
+  /** Thread t's private scratch block (packing buffers), allocated on first use and kept. */
+  scratchFor(t: number): number {
+    while (this.scratch.length <= t) this.scratch.push(this.heap.malloc(this.scratchBytes, false));
+    return this.scratch[t]!;
+  }
+}
+
+function defaultThreads(): number {
+  const env = typeof process !== 'undefined' ? Number(process.env.MOX_NUM_THREADS) : NaN;
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+
+let runtime: WasmRuntime | null | undefined;
+
+/** The runtime, created on first use; null where WASM SIMD or shared memory is unavailable. */
+export function wasmRuntime(): WasmRuntime | null {
+  if (runtime === undefined) {
+    const k = compileKernels();
+    runtime = k ? new WasmRuntime(k.kind, k.module) : null;
+  }
+  return runtime;
+}
