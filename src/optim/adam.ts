@@ -1,0 +1,81 @@
+// Adam (L2 weight decay added to the gradient) and AdamW (weight decay applied to the weights,
+// decoupled from the gradient): torch.optim.Adam / AdamW's update rules (PyTorch 1.13), amsgrad
+// included. Where the backend has a fused adamUpdate kernel the step is one pass over memory per
+// parameter; `fused: false` forces the composed tensor-op version, which stays as the reference.
+
+import type { AdamHyper } from '../backend/backend.js';
+import { ValueError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface AdamOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+  /** Use the backend's fused kernel (undefined: where it has one; false: always the composed ops). */
+  fused?: boolean;
+}
+
+export class Adam extends Optimizer<AdamOptions> {
+  /** AdamW decays the weights directly; Adam adds weightDecay * param to the gradient. */
+  protected readonly decoupled: boolean = false;
+
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
+  }
+
+  protected override validate(g: AdamOptions): void {
+    super.validate(g);
+    const name = this.constructor.name;
+    if (!(g.eps >= 0)) throw new ValueError(name, `invalid epsilon value: ${g.eps}`);
+    g.betas.forEach((b, i) => {
+      if (!(b >= 0 && b < 1)) throw new ValueError(name, `invalid beta parameter at index ${i}: ${b}`);
+    });
+    if (!(g.weightDecay >= 0)) throw new ValueError(name, `invalid weightDecay value: ${g.weightDecay}`);
+  }
+
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<AdamOptions>, st: ParamState): void {
+    const step = (st.step = ((st.step as number | undefined) ?? 0) + 1);
+    const m = this.zerosState(st, 'exp_avg', p);
+    const v = this.zerosState(st, 'exp_avg_sq', p);
+    const vmax = g.amsgrad ? this.zerosState(st, 'max_exp_avg_sq', p) : null;
+    const h: AdamHyper = {
+      lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
+      decoupled: this.decoupled, step, maximize: g.maximize,
+    };
+    const b = p.backend;
+    if (g.fused !== false && b.adamUpdate && p.isContiguous() && grad.dtype === p.dtype && grad.backend === b) {
+      b.adamUpdate(p.view_(), grad.contiguous().view_(), m.view_(), v.view_(), h, vmax?.view_());
+      return;
+    }
+    this.composed(p, grad, h, st, m, v, vmax);
+  }
+
+  /** The update in tensor ops, statement by statement as PyTorch's _single_tensor_adam(w). */
+  private composed(p: Tensor, grad: Tensor, h: AdamHyper, st: ParamState, m: Tensor, v: Tensor, vmax: Tensor | null): void {
+    let d = h.maximize ? grad.neg() : grad;
+    if (h.decoupled) {
+      if (h.weightDecay !== 0) p.copy_(p.mul(1 - h.lr * h.weightDecay));
+    } else if (h.weightDecay !== 0) {
+      d = d.add(p.mul(h.weightDecay));
+    }
+    m = this.setState(st, 'exp_avg', m.mul(h.beta1).add(d.mul(1 - h.beta1)));
+    v = this.setState(st, 'exp_avg_sq', v.mul(h.beta2).add(d.mul(d).mul(1 - h.beta2)));
+    const stepSize = h.lr / (1 - h.beta1 ** h.step);
+    const bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
+    const s = vmax ? this.setState(st, 'max_exp_avg_sq', vmax.maximum(v)) : v;
+    const denom = s.sqrt().div(bc2Sqrt).add(h.eps);
+    p.copy_(p.add(m.mul(-stepSize).div(denom)));
+  }
+}
+
+export class AdamW extends Adam {
+  protected override readonly decoupled: boolean = true;
+
+  constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { weightDecay: 1e-2, ...opts });
+  }
+}

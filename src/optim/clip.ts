@@ -1,0 +1,36 @@
+// Gradient clipping by total norm, as torch.nn.utils.clip_grad_norm_ (PyTorch 1.13).
+
+import { ValueError } from '../errors.js';
+import { scope } from '../tensor/memory.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { tensor } from '../tensor/create.js';
+import { stack } from '../ops/join.js';
+
+function norm(t: Tensor, p: number): Tensor {
+  if (p === Infinity) return t.abs().max();
+  if (p === 2) return t.square().sum().sqrt();
+  if (p === 1) return t.abs().sum();
+  return t.abs().pow(p).sum().pow(1 / p);
+}
+
+/**
+ * Scales the gradients of `params` in place so that their norm, taken together as one vector, is at
+ * most `maxNorm`. Returns the total norm before clipping, as a scalar tensor. Parameters without a
+ * gradient are skipped. `normType` may be Infinity (the largest absolute value).
+ */
+export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): Tensor {
+  if (!(normType > 0)) throw new ValueError('clipGradNorm', `normType must be positive, got ${normType}`);
+  const grads = (params instanceof Tensor ? [params] : [...params]).flatMap((p) => (p.grad ? [p.grad] : []));
+  if (grads.length === 0) return tensor(0);
+  return scope(() => noGrad(() => {
+    const dtype = grads[0]!.dtype;
+    const total = norm(stack(grads.map((g) => norm(g, normType).to(dtype))), normType);
+    if (opts.errorIfNonfinite && !Number.isFinite(total.item())) {
+      throw new ValueError('clipGradNorm', `the total norm of order ${normType} of the gradients is non-finite (${total.item()}), so it cannot be clipped`);
+    }
+    const coef = total.add(1e-6).reciprocal().mul(maxNorm).clamp(null, 1);
+    for (const g of grads) g.copy_(g.mul(coef));
+    return total;
+  }));
+}

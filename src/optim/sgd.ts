@@ -1,0 +1,42 @@
+// Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay:
+// torch.optim.SGD's update rule (PyTorch 1.13). The momentum buffer starts as the first gradient.
+
+import { ValueError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+}
+
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
+    if (opts?.lr === undefined) throw new ValueError('SGD', 'lr is required');
+    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts });
+  }
+
+  protected override validate(g: SGDOptions): void {
+    super.validate(g);
+    if (!(g.momentum >= 0)) throw new ValueError('SGD', `invalid momentum value: ${g.momentum}`);
+    if (!(g.weightDecay >= 0)) throw new ValueError('SGD', `invalid weightDecay value: ${g.weightDecay}`);
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new ValueError('SGD', 'nesterov momentum requires a momentum and zero dampening');
+  }
+
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, st: ParamState): void {
+    let d = g.maximize ? grad.neg() : grad;
+    if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
+    if (g.momentum !== 0) {
+      const prev = st.momentum_buffer;
+      const buf = prev === undefined
+        ? this.setState(st, 'momentum_buffer', d.contiguous().clone())
+        : this.setState(st, 'momentum_buffer', (prev as Tensor).mul(g.momentum).add(d.mul(1 - g.dampening)));
+      d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
+    }
+    p.copy_(p.sub(d.mul(g.lr)));
+  }
+}
