@@ -7,6 +7,9 @@ import { where } from './binary.js';
 import { gather } from './indexing.js';
 import { logSoftmax } from './softmax.js';
 import { movedim, reshape } from './view.js';
+import { isFloat } from '../tensor/dtype.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { needsGrad, record, sameDevice, wrap } from './make.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -76,7 +79,62 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const ls = opts.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${ls}`);
   if (input.ndim < 1) throw new ShapeError('crossEntropy', `input must have a class dimension, got ${fmtShape(input.shape)}`);
+  if (input.ndim === 2 && !opts.weight && isFloat(input.dtype) && input.backend.crossEntropy && input.backend.crossEntropyBackward) {
+    return crossEntropyFused(input, target, opts, ls);
+  }
   return nllCore('crossEntropy', logSoftmax(input, input.ndim === 1 ? 0 : 1), target, opts, ls);
+}
+
+/**
+ * Logits [N, C] without class weights, as one kernel and one graph node: the composed path above
+ * records log-softmax, gather, masks and reductions; this keeps only each row's logsumexp for backward,
+ * where dlogits = (softmax - smoothed one-hot) * the row's upstream gradient.
+ */
+function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOptions, smoothing: number): Tensor {
+  const op = 'crossEntropy';
+  const reduction = opts.reduction ?? 'mean';
+  const ignore = opts.ignoreIndex ?? -100;
+  const { ids } = rows(op, input, target);
+  const n = input.shape[0]!;
+  const c = input.shape[1]!;
+  const valid = checkTargets(op, ids, ignore, c, input, target);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+  }
+  const b = sameDevice(op, input, ids);
+  const r = b.crossEntropy!(input.view_(), ids.view_(), ignore, smoothing);
+  const perRow = wrap(b, r.loss, [n], input.dtype);
+  const lse = wrap(b, r.lse, [n], input.dtype);
+  const out = reduction === 'none' ? perRow : noGrad(() => {
+    const s = perRow.sum();
+    perRow.dispose();
+    return reduction === 'sum' ? s : s.div(valid);
+  });
+  if (!needsGrad(input)) {
+    lse.dispose();
+    return out;
+  }
+  return record(out, op, [input], (g) => {
+    // one upstream value per row: g itself for 'none', else a scalar read with stride 0 by the kernel
+    const gRow = reduction === 'mean' ? g.div(valid) : g;
+    const dx = b.crossEntropyBackward!(gRow.view_(), input.view_(), ids.view_(), lse.view_(), ignore, smoothing);
+    return [wrap(b, dx, input.shape, input.dtype)];
+  }, [lse, ids]);
+}
+
+/** Throws IndexError for a target outside [0, c) other than `ignore`; returns how many are not ignored. */
+function checkTargets(op: string, ids: Tensor, ignore: number, c: number, input: Tensor, target: Tensor): number {
+  const vals = ids.dataSync();
+  let valid = 0;
+  for (let i = 0; i < vals.length; i++) {
+    const v = vals[i]!;
+    if (v === ignore) continue;
+    if (v < 0 || v >= c) {
+      throw new IndexError(op, `target ${v} is out of bounds for ${c} classes (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`);
+    }
+    valid++;
+  }
+  return valid;
 }
 
 function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, smoothing: number): Tensor {
@@ -88,13 +146,7 @@ function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, sm
     throw new ShapeError(op, `weight must have shape [${c}], got ${fmtShape(opts.weight.shape)}`);
   }
   const valid = ids.ne(ignore);
-  const vals = ids.dataSync();
-  for (let i = 0; i < vals.length; i++) {
-    const v = vals[i]!;
-    if (v !== ignore && (v < 0 || v >= c)) {
-      throw new IndexError(op, `target ${v} is out of bounds for ${c} classes (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`);
-    }
-  }
+  checkTargets(op, ids, ignore, c, input, target);
   const safeIds = where(valid, ids, 0);
   const picked = reshape(gather(lp, 1, reshape(safeIds, [-1, 1])), [-1]);
   // per-row weight: weight[target] (1 without class weights), 0 on ignored rows

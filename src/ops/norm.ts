@@ -4,6 +4,8 @@ import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { reshape } from './view.js';
+import { isFloat } from '../tensor/dtype.js';
+import { needsGrad, record, wrap } from './make.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -62,6 +64,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
       throw new ShapeError('layerNorm', `${name} must have shape ${fmtShape(ns)}, got ${fmtShape(t.shape)}`);
     }
   }
+  if (ns.length === 1 && canFuse(x, weight, bias)) return layerNormFused(x, weight ?? null, bias ?? null, eps);
   const axes = ns.map((_, i) => x.ndim - ns.length + i);
   const mean = x.mean(axes, true);
   const centered = x.sub(mean);
@@ -70,4 +73,35 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;
+}
+
+function canFuse(x: Tensor, weight?: Tensor | null, bias?: Tensor | null): boolean {
+  if (!x.backend.layerNorm || !x.backend.layerNormBackward || !isFloat(x.dtype)) return false;
+  return [weight, bias].every((t) => !t || (t.dtype === x.dtype && t.backend === x.backend));
+}
+
+/**
+ * Layer norm over the last axis as one kernel and one graph node: the composed form above records six
+ * nodes and makes as many full-size temporaries; this keeps only the per-row mean and rstd for backward.
+ */
+function layerNormFused(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  const b = x.backend;
+  const r = b.layerNorm!(x.view_(), weight?.view_() ?? null, bias?.view_() ?? null, eps);
+  const y = wrap(b, r.y, x.shape, x.dtype);
+  const rowShape = x.shape.slice(0, -1);
+  const mean = wrap(b, r.mean, rowShape, x.dtype);
+  const rstd = wrap(b, r.rstd, rowShape, x.dtype);
+  if (!needsGrad(x, weight, bias)) {
+    mean.dispose();
+    rstd.dispose();
+    return y;
+  }
+  return record(y, 'layerNorm', [x, weight, bias], (g) => {
+    const d = b.layerNormBackward!(g.view_(), x.view_(), mean.view_(), rstd.view_(), weight?.view_() ?? null, bias !== null);
+    return [
+      wrap(b, d.dx, x.shape, x.dtype),
+      weight && d.dweight !== null ? wrap(b, d.dweight, weight.shape, x.dtype) : null,
+      bias && d.dbias !== null ? wrap(b, d.dbias, bias.shape, x.dtype) : null,
+    ];
+  }, [mean, rstd]);
 }
