@@ -7,7 +7,7 @@ import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, sameDevice, wrap } from './make.js';
 import { matmul } from './matmul.js';
-import { reshape, transpose } from './view.js';
+import { permute, reshape, transpose } from './view.js';
 import { pad } from './join.js';
 
 export type Pair = number | readonly [number, number];
@@ -54,6 +54,20 @@ export function fold(cols: Tensor, w: Window2d, channels: number, h: number, wid
   const b = cols.backend;
   const out = wrap(b, b.col2im(cols.view_(), w, channels, h, width, outH, outW), [cols.shape[0]!, channels, h, width], cols.dtype);
   return record(out, 'fold', [cols], (g) => [unfold(g, w, outH, outW, 0)]);
+}
+
+/**
+ * [N, C, H, W] -> [C*kh*kw, N*OH*OW]: unfold with the batch laid along the columns, so a convolution
+ * is one GEMM over the whole batch instead of N small ones (and its weight gradient one GEMM with a
+ * long inner dimension rather than N products summed afterwards).
+ */
+function unfoldBatch(x: Tensor, w: Window2d, outH: number, outW: number): Tensor {
+  const [n, c, h, width] = x.shape as [number, number, number, number];
+  const b = x.backend;
+  const rows = c * w.kernel[0] * w.kernel[1];
+  const out = wrap(b, b.im2col(x.view_(), w, outH, outW, 0, true), [rows, n * outH * outW], x.dtype);
+  // fold reads the [N, rows, P] view of these columns through strides, no copy
+  return record(out, 'unfold', [x], (g) => [fold(transpose(reshape(g, [rows, n, outH * outW]), 0, 1), w, c, h, width, outH, outW)]);
 }
 
 export interface Conv2dOptions {
@@ -103,6 +117,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     throw new ShapeError('conv2d', `kernel ${kh}x${kw} (dilation ${dilation.join('x')}) is larger than the padded input ${fmtShape(x.shape)}`);
   }
   const win: Window2d = { kernel: [kh, kw], stride, padding, dilation };
+  if (groups === 1) {
+    // y^T [O, N*P] = W [O, C*kh*kw] @ cols, then viewed as [N, O, OH, OW]; the bias adds along rows
+    let yt = matmul(reshape(weight, [o, cg * kh * kw]), unfoldBatch(input, win, outH, outW));
+    if (bias) yt = yt.add(reshape(bias, [o, 1]));
+    return permute(reshape(yt, [o, n, outH, outW]), [1, 0, 2, 3]);
+  }
   const cols = reshape(unfold(input, win, outH, outW), [n, groups, cg * kh * kw, outH * outW]);
   const wmat = reshape(weight, [groups, o / groups, cg * kh * kw]);
   let y = reshape(matmul(wmat, cols), [n, o, outH, outW]);

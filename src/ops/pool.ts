@@ -1,15 +1,16 @@
-// Pooling, on the same unfold as convolution: each window becomes a column, then a reduction.
-// maxPool2d routes its gradient to one element per window (the first maximum), as PyTorch does.
+// Pooling: direct window kernels (backend maxPool2d / avgPool2d), each one autograd node whose
+// backward is one more kernel. maxPool2d keeps the argmax of every window and routes its gradient to
+// that one element (the first maximum), as PyTorch does.
 
-import type { Window2d } from '../backend/backend.js';
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { typedArrayFor } from '../tensor/dtype.js';
+import type { AvgPoolDivisor, Window2d } from '../backend/backend.js';
+import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import { isFloat, typedArrayFor } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { wrap } from './make.js';
+import { record, viewOf, wrap } from './make.js';
 import { gather } from './indexing.js';
 import { matmul } from './matmul.js';
 import { reshape, transpose } from './view.js';
-import { pair, unfold, windowOut, type Pair } from './conv.js';
+import { pair, windowOut, type Pair } from './conv.js';
 
 export interface Pool2dOptions {
   /** Defaults to the kernel size. */
@@ -38,43 +39,49 @@ function geometry(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions): Geo
   return { n, c, h, w, win: { kernel: k, stride, padding, dilation }, outH, outW, squeeze };
 }
 
-/** Unfolds every channel separately: [N*C, kh*kw, OH*OW]. */
-function windows(x: Tensor, g: Geometry, padValue: number): Tensor {
-  return unfold(reshape(x, [g.n * g.c, 1, g.h, g.w]), g.win, g.outH, g.outW, padValue);
+/** x as [N, C, H, W] (a view of an unbatched [C, H, W] input). */
+function as4d(x: Tensor, g: Geometry): Tensor {
+  return g.squeeze ? reshape(x, [1, ...x.shape]) : x;
 }
 
 function finish(y: Tensor, g: Geometry): Tensor {
-  return reshape(y, g.squeeze ? [g.c, g.outH, g.outW] : [g.n, g.c, g.outH, g.outW]);
+  return g.squeeze ? reshape(y, [g.c, g.outH, g.outW]) : y;
+}
+
+/** One kernel forward, one scatter-add backward; argmax is saved rather than recomputed. */
+function maxPoolNode(x: Tensor, g: Geometry): [Tensor, Tensor] {
+  const b = x.backend;
+  const shape = [g.n, g.c, g.outH, g.outW];
+  const r = b.maxPool2d(x.view_(), g.win, g.outH, g.outW);
+  const argmax = wrap(b, r.argmax, shape, 'int32');
+  const out = wrap(b, r.out, shape, x.dtype);
+  return [record(out, 'maxPool2d', [x], (gy) => [maxPoolGrad(gy, argmax, x.shape)], [argmax]), argmax];
+}
+
+/** The gradient of maxPool2d: gy added at each window's argmax. Its own gradient gathers there. */
+function maxPoolGrad(gy: Tensor, argmax: Tensor, inShape: readonly number[]): Tensor {
+  const b = gy.backend;
+  const out = wrap(b, b.maxPool2dBackward(gy.view_(), argmax.view_(), inShape), inShape, gy.dtype);
+  return record(out, 'maxPool2dBackward', [gy], (gg) => {
+    const [n, c, h, w] = inShape as [number, number, number, number];
+    const [, , oh, ow] = argmax.shape as [number, number, number, number];
+    const picked = gather(reshape(gg, [n * c, h * w]), 1, reshape(argmax, [n * c, oh * ow]));
+    return [reshape(picked, argmax.shape)];
+  }, [argmax]);
 }
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
-  const cols = windows(x, g, -Infinity);
-  const idx = cols.argmax(1, true);
-  return finish(gather(cols, 1, idx), g);
+  return finish(maxPoolNode(as4d(x, g), g)[0], g);
 }
 
 /** maxPool2d that also returns, for each output, the flat index (h*W + w) of its input element. */
 export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): [Tensor, Tensor] {
   const g = geometry('maxPool2d', x, kernelSize, opts);
-  const cols = windows(x, g, -Infinity);
-  const idx = cols.argmax(1, true);
-  const out = finish(gather(cols, 1, idx), g);
-  const k = idx.dataSync();
-  const flat = new Int32Array(k.length);
-  const kw = g.win.kernel[1];
-  for (let i = 0; i < k.length; i++) {
-    const l = i % (g.outH * g.outW);
-    const oh = Math.floor(l / g.outW);
-    const ow = l % g.outW;
-    const ki = Math.floor(k[i]! / kw);
-    const kj = k[i]! % kw;
-    const hh = oh * g.win.stride[0] - g.win.padding[0] + ki * g.win.dilation[0];
-    const ww = ow * g.win.stride[1] - g.win.padding[1] + kj * g.win.dilation[1];
-    flat[i] = hh * g.w + ww;
-  }
-  const indices = finish(wrap(x.backend, x.backend.fromArray(flat), [flat.length], 'int32'), g);
-  return [out, indices];
+  const [out, argmax] = maxPoolNode(as4d(x, g), g);
+  // a separate handle on the same storage: disposing the returned indices leaves backward's copy alive
+  const indices = viewOf(argmax, argmax.shape, argmax.strides, argmax.offset);
+  return [finish(out, g), finish(indices, g)];
 }
 
 export interface AvgPool2dOptions extends Pool2dOptions {
@@ -85,38 +92,23 @@ export interface AvgPool2dOptions extends Pool2dOptions {
 
 export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = {}): Tensor {
   if (opts.dilation !== undefined && opts.dilation !== 1) throw new ValueError('avgPool2d', 'dilation is not an option of average pooling');
+  if (!isFloat(x.dtype)) throw new DTypeError('avgPool2d', `expected a floating-point input, got ${x.dtype}`);
   const g = geometry('avgPool2d', x, kernelSize, opts);
-  const sums = windows(x, g, 0).sum(1); // [N*C, L]
-  const div = divisors(g, opts.countIncludePad ?? true, opts.divisorOverride);
-  return finish(sums.div(wrap(x.backend, x.backend.fromArray(div), [div.length], 'float32').to(x.dtype)), g);
+  const div: AvgPoolDivisor = { countIncludePad: opts.countIncludePad ?? true, divisorOverride: opts.divisorOverride };
+  return finish(avgPoolNode(as4d(x, g), g, div), g);
 }
 
-/** PyTorch's avg-pool divisor per output position: window area, clipped to the padded or real input. */
-function divisors(g: Geometry, includePad: boolean, override?: number): Float32Array {
-  const out = typedArrayFor('float32', g.outH * g.outW) as Float32Array;
-  const [kh, kw] = g.win.kernel;
-  const [sh, sw] = g.win.stride;
-  const [ph, pw] = g.win.padding;
-  for (let oh = 0; oh < g.outH; oh++) {
-    for (let ow = 0; ow < g.outW; ow++) {
-      if (override) {
-        out[oh * g.outW + ow] = override;
-        continue;
-      }
-      let hs = oh * sh - ph;
-      let ws = ow * sw - pw;
-      let he = Math.min(hs + kh, g.h + ph);
-      let we = Math.min(ws + kw, g.w + pw);
-      if (!includePad) {
-        hs = Math.max(hs, 0);
-        ws = Math.max(ws, 0);
-        he = Math.min(he, g.h);
-        we = Math.min(we, g.w);
-      }
-      out[oh * g.outW + ow] = (he - hs) * (we - ws);
-    }
-  }
-  return out;
+// avgPool2d and its gradient are a linear map and its transpose, so each is the other's gradient.
+function avgPoolNode(x: Tensor, g: Geometry, div: AvgPoolDivisor): Tensor {
+  const b = x.backend;
+  const out = wrap(b, b.avgPool2d(x.view_(), g.win, g.outH, g.outW, div), [g.n, g.c, g.outH, g.outW], x.dtype);
+  return record(out, 'avgPool2d', [x], (gy) => [avgPoolGrad(gy, g, div, x.shape)]);
+}
+
+function avgPoolGrad(gy: Tensor, g: Geometry, div: AvgPoolDivisor, inShape: readonly number[]): Tensor {
+  const b = gy.backend;
+  const out = wrap(b, b.avgPool2dBackward(gy.view_(), g.win, inShape, div), inShape, gy.dtype);
+  return record(out, 'avgPool2dBackward', [gy], (gg) => [avgPoolNode(gg, g, div)]);
 }
 
 /**

@@ -21,7 +21,7 @@ function validRange(j: number, stride: number, pad: number, dil: number, size: n
   return [lo, Math.max(lo, hi)];
 }
 
-export function im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number): TypedArray {
+export function im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns = false): TypedArray {
   if (x.shape.length !== 4) throw new ShapeError('im2col', `expected [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const [sN, sC, sH, sW] = x.strides as [number, number, number, number];
@@ -43,7 +43,8 @@ export function im2col(x: View, w: Window2d, outH: number, outW: number, padValu
         const [ohLo, ohHi] = validRange(i, strH, ph, dh, H, outH);
         for (let j = 0; j < kw; j++) {
           const [owLo, owHi] = validRange(j, strW, pw, dw, W, outW);
-          const rowBase = (n * rows + (c * kh + i) * kw + j) * P;
+          const r = (c * kh + i) * kw + j;
+          const rowBase = batchInColumns ? (r * N + n) * P : (n * rows + r) * P;
           for (let oh = ohLo; oh < ohHi; oh++) {
             const ih = oh * strH - ph + i * dh;
             const xRow = xBase + ih * sH + (j * dw - pw) * sW;
