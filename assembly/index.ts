@@ -3,3 +3,10 @@
 // so the main thread and the worker threads run the same code on the same tensors.
 
 export { sgemm, sgemmBatched, SCRATCH_FLOATS } from './gemm';
+export { unaryF32, binaryF32, compareF32, whereF32 } from './elementwise';
+export { reduceRowsF32, reduceColsF32 } from './reduce';
+export { adamStepF32 } from './optim';
+export { im2colF32, col2imF32, maxPool2dF32, maxPool2dBackwardF32, avgPool2dF32, avgPool2dBackwardF32 } from './conv';
+export { gatherRowsF32, scatterAddRowsF32 } from './embedding';
+export { vexp } from './vmath';
+export { softmaxRows, layerNormRows, layerNormBackwardRows, layerNormParams, crossEntropyRows, crossEntropyBackwardRows } from './rows';

@@ -37,6 +37,9 @@ export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsS
 import * as functional from './nn/functional.js';
 export const nn = { functional };
 
+/** Optimizers (SGD, Adam, AdamW, RMSprop) and clipGradNorm, in torch.optim's shape. */
+export * as optim from './optim/index.js';
+
 import { getBackend as currentBackend } from './backend/registry.js';
 import { cpuBackend } from './backend/cpu/cpu-backend.js';
 

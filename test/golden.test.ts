@@ -22,14 +22,30 @@ interface Case {
   grads: string[];
 }
 
-/** Module and optimizer cases that later issues (layers, optimizers, sequence models) take on. */
-const NOT_COVERED = new Set(['lstm', 'gru', 'multihead_attention', 'gpt_block', 'sgd', 'adam', 'adamw', 'rmsprop']);
+/** Module cases that later issues (sequence models, GPT) take on. */
+const NOT_COVERED = new Set(['lstm', 'gru', 'multihead_attention', 'gpt_block']);
 
-type Runner = (ins: Tensor[], params: Record<string, Tensor>, a: Record<string, any>) => Record<string, Tensor>;
+// `all` is every tensor in the case file (the optimizer cases read their per-step gradients from it)
+type Runner = (ins: Tensor[], params: Record<string, Tensor>, a: Record<string, any>, all: Record<string, Tensor>) => Record<string, Tensor>;
 const one = (f: (ins: Tensor[], p: Record<string, Tensor>, a: Record<string, any>) => Tensor): Runner => (ins, p, a) => ({ out: f(ins, p, a) });
 const unary = (f: (x: Tensor, a: Record<string, any>) => Tensor): Runner => one(([x], _p, a) => f(x!, a));
 const binary = (f: (x: Tensor, y: Tensor) => Tensor): Runner => one(([x, y]) => f(x!, y!));
 const dims = (d: unknown): number | number[] | null => (d === null || d === undefined ? null : (d as number | number[]));
+
+/** Optimizer cases: from param.w, for each step set the gradient to grad.step<i>, step, snapshot the weights. */
+const optimizerCase = (make: (w: Tensor, a: Record<string, any>) => mox.optim.Optimizer<any>): Runner => (_ins, p, a, all) => {
+  const w = p.w!;
+  const opt = make(w, a);
+  const outs: Record<string, Tensor> = {};
+  for (let i = 0; all[`grad.step${i}`]; i++) {
+    w.grad = all[`grad.step${i}`]!;
+    opt.step();
+    outs[`out.step${i}`] = w.detach().clone();
+  }
+  w.grad = null;
+  return outs;
+};
+const adamOpts = (a: Record<string, any>) => ({ lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weight_decay, amsgrad: a.amsgrad });
 
 const RUNNERS: Record<string, Runner> = {
   neg: unary((x) => x.neg()),
@@ -96,6 +112,10 @@ const RUNNERS: Record<string, Runner> = {
   binary_cross_entropy_with_logits: one(([x, y], _p, a) => F.binaryCrossEntropyWithLogits(x!, y!, { reduction: a.reduction })),
   kl_div: one(([x, y], _p, a) => F.klDiv(x!, y!, { reduction: a.reduction, logTarget: a.log_target })),
   scaled_dot_product_attention: one(([q, k, v], _p, a) => F.scaledDotProductAttention(q!, k!, v!, { isCausal: a.is_causal, scale: a.scale, dropoutP: a.dropout_p })),
+  sgd: optimizerCase((w, a) => new mox.optim.SGD([w], { lr: a.lr, momentum: a.momentum, dampening: a.dampening, nesterov: a.nesterov, weightDecay: a.weight_decay })),
+  adam: optimizerCase((w, a) => new mox.optim.Adam([w], adamOpts(a))),
+  adamw: optimizerCase((w, a) => new mox.optim.AdamW([w], adamOpts(a))),
+  rmsprop: optimizerCase((w, a) => new mox.optim.RMSprop([w], { lr: a.lr, alpha: a.alpha, eps: a.eps, weightDecay: a.weight_decay, momentum: a.momentum, centered: a.centered })),
 };
 
 function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): string | null {
@@ -132,7 +152,7 @@ function runCase(c: Case): string[] {
     const args = c.args;
     const leaves = [...ins];
     if (args.transpose_in0) ins[0] = ins[0]!.transpose(args.transpose_in0[0], args.transpose_in0[1]);
-    const outs = RUNNERS[c.op]!(ins, params, args);
+    const outs = RUNNERS[c.op]!(ins, params, args, tensors);
     const problems: string[] = [];
     let total: Tensor | null = null;
     for (const [name, out] of Object.entries(outs)) {

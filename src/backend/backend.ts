@@ -43,9 +43,30 @@ export interface Window2d {
   dilation: [number, number];
 }
 
+/** How average pooling divides each window's sum (PyTorch's avg_pool2d rules). */
+export interface AvgPoolDivisor {
+  /** Count padding taps in the window area (clipped to the padded input). */
+  countIncludePad: boolean;
+  /** When set (non-zero), every window divides by this instead. */
+  divisorOverride?: number;
+}
+
 export interface MatmulEpilogue {
   bias?: View | null;
   relu?: boolean;
+}
+
+/** One Adam/AdamW step's hyperparameters (PyTorch 1.13's rule); `step` counts from 1. */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding weightDecay * param to the gradient. */
+  decoupled: boolean;
+  step: number;
+  maximize?: boolean;
 }
 
 export interface Backend {
@@ -93,8 +114,52 @@ export interface Backend {
   // fused hot paths (each has an unfused composition in the tests)
   /** softmax or log-softmax along `axis`. */
   softmax(x: View, axis: number, log: boolean): Buffer;
-  /** x: [N, C, H, W] -> [N, C*kh*kw, OH*OW], out-of-image taps read `padValue`. */
-  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number): Buffer;
+  /**
+   * x: [N, C, H, W] -> [N, C*kh*kw, OH*OW], out-of-image taps read `padValue`. With batchInColumns the
+   * result is [C*kh*kw, N*OH*OW] instead (image n's columns at n*OH*OW): one GEMM covers the batch.
+   */
+  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer;
   /** The adjoint of im2col: cols [N, C*kh*kw, OH*OW] summed back into [N, C, H, W]. */
   col2im(cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): Buffer;
+  /**
+   * Max pooling of x [N, C, H, W] -> out [N, C, outH, outW] and argmax (int32, same shape): the flat
+   * index h*W + w, within its plane, of each output's input element. The first maximum in the window
+   * wins and NaN propagates (the first NaN wins); taps outside the image never win. A window with no
+   * tap inside the image (possible with dilation) gives -inf and argmax -1, which the backward skips.
+   */
+  maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer };
+  /** zeros(inShape) [N, C, H, W] with each g [N, C, outH, outW] added at its argmax position in its plane. */
+  maxPool2dBackward(g: View, argmax: View, inShape: readonly number[]): Buffer;
+  /** Average pooling of x [N, C, H, W] -> [N, C, outH, outW]; out-of-image taps add nothing. */
+  avgPool2d(x: View, w: Window2d, outH: number, outW: number, div: AvgPoolDivisor): Buffer;
+  /** The adjoint of avgPool2d: g [N, C, outH, outW] spread back over zeros(inShape). */
+  avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer;
+
+  /**
+   * Fused in-place Adam/AdamW step: updates param, m, v (and vmax, for amsgrad) where they lie; unlike
+   * the other kernels it returns nothing. All views contiguous, one float dtype, one shape. Optional:
+   * optimizers compose tensor ops where a backend lacks it.
+   */
+  adamUpdate?(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void;
+
+  /**
+   * Fused layer norm over the last axis of x [..., D] (optional; ops compose it where a backend lacks
+   * it): y = (x - mean) * rstd * weight + bias, with weight and bias [D] or null, and per-row mean and
+   * rstd = 1/sqrt(biased var + eps), shaped x.shape without its last axis. All of x's float dtype.
+   */
+  layerNorm?(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer };
+  /** Gradients of layerNorm from g (x's shape) and the forward's mean and rstd; dbias only when withBias. */
+  layerNormBackward?(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
+    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null };
+  /**
+   * Fused cross-entropy with logits [N, C] and int32 targets [N] (optional): per-row loss
+   * (1 - s) * (lse - x[t]) + s * (lse - mean(x)) for label smoothing s, and lse = logsumexp of the row;
+   * both 0 where t == ignoreIndex. Targets must be in [0, C) or ignoreIndex.
+   */
+  crossEntropy?(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer };
+  /**
+   * dlogits [N, C] = gout[r] * (softmax(x) - (1 - s) * onehot(t) - s / C), zero rows where t == ignoreIndex;
+   * gout is [N] (stride 0 for one shared value) and lse the forward's.
+   */
+  crossEntropyBackward?(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer;
 }

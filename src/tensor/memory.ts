@@ -15,20 +15,32 @@ const registry = new FinalizationRegistry<Storage>((storage) => {
   storage.release();
 });
 
-/** Called by the Tensor constructor: counts, tracks in the innermost scope, arms the backstop. */
-export function trackTensor(t: Tensor, storage: Storage): void {
+// A tensor inside a scope is held by the scope's set until the scope disposes it, so it cannot be
+// collected first: only tensors outside every scope need the (not free) finalization backstop.
+const registered = new WeakSet<Tensor>();
+
+function arm(t: Tensor): void {
+  if (!registered.has(t)) {
+    registered.add(t);
+    registry.register(t, t.storage, t);
+  }
+}
+
+/** Called by the Tensor constructor: counts, tracks in the innermost scope or arms the backstop. */
+export function trackTensor(t: Tensor, _storage: Storage): void {
   memoryStats.tensors++;
-  registry.register(t, storage, t);
   const s = scopes[scopes.length - 1];
   if (s) {
     s.add(t);
     t._scope = s;
+  } else {
+    arm(t);
   }
 }
 
 /** Called by Tensor.dispose(). */
 export function untrackTensor(t: Tensor): void {
-  registry.unregister(t);
+  if (registered.delete(t)) registry.unregister(t);
   memoryStats.tensors--;
   t._scope?.delete(t);
   t._scope = null;
@@ -36,8 +48,11 @@ export function untrackTensor(t: Tensor): void {
 
 /** Keeps a tensor alive past every enclosing scope (e.g. parameters, optimizer state, gradients). */
 export function keep<T extends Tensor>(t: T): T {
-  t._scope?.delete(t);
-  t._scope = null;
+  if (t._scope) {
+    t._scope.delete(t);
+    t._scope = null;
+    arm(t);
+  }
   return t;
 }
 
@@ -105,7 +120,8 @@ export function scope<T>(fn: () => T): T {
   for (const t of keepSet) {
     if (t._scope === s) {
       t._scope = parent ?? null;
-      parent?.add(t);
+      if (parent) parent.add(t);
+      else arm(t);
     }
   }
   return result;

@@ -9,6 +9,13 @@ import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { referenceBackend } from './reference-backend.js';
 import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
 import { matmulF32 } from './wasm/matmul.js';
+import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNormF32, softmaxRowsF32 } from './wasm/rows.js';
+import type { AvgPoolDivisor } from '../backend.js';
+import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/conv.js';
+import { indexAddF32, indexSelectF32 } from './wasm/embedding.js';
+import type { AdamHyper } from '../backend.js';
+import { adamUpdateF32 } from './wasm/optim.js';
+import { binaryF32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -83,20 +90,32 @@ export class CpuBackend implements Backend {
   // elementwise
 
   unary(op: UnaryOp, x: View, outDtype: DType, params?: readonly number[]): Buffer {
+    const rt = this.rt;
+    const fast = rt && unaryF32(rt, op, x, outDtype, params);
+    if (fast) return fast;
     return this.adopt(this.ref.unary(op, x, outDtype, params));
   }
 
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): Buffer {
+    const rt = this.rt;
+    const fast = rt && binaryF32(rt, op, a, b, outDtype);
+    if (fast) return fast;
     return this.adopt(this.ref.binary(op, a, b, outDtype));
   }
 
   where(cond: View, a: View, b: View, outDtype: DType): Buffer {
+    const rt = this.rt;
+    const fast = rt && whereF32(rt, cond, a, b, outDtype);
+    if (fast) return fast;
     return this.adopt(this.ref.where(cond, a, b, outDtype));
   }
 
   // reductions, matmul, indexing
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): Buffer {
+    const rt = this.rt;
+    const fast = rt && reduceF32(rt, op, x, axes, outDtype);
+    if (fast) return fast;
     return this.adopt(this.ref.reduce(op, x, axes, outDtype));
   }
 
@@ -118,25 +137,94 @@ export class CpuBackend implements Backend {
   }
 
   indexSelect(x: View, dim: number, idx: View): Buffer {
+    const fast = this.rt && indexSelectF32(this.rt, x, dim, idx);
+    if (fast) return fast;
     return this.adopt(this.ref.indexSelect(x, dim, idx));
   }
 
   indexAdd(shape: readonly number[], dim: number, idx: View, src: View): Buffer {
+    const fast = this.rt && indexAddF32(this.rt, shape, dim, idx, src);
+    if (fast) return fast;
     return this.adopt(this.ref.indexAdd(shape, dim, idx, src));
   }
 
   // fused
 
   softmax(x: View, axis: number, log: boolean): Buffer {
+    const fast = this.rt && softmaxRowsF32(this.rt, x, axis, log);
+    if (fast) return fast;
     return this.adopt(this.ref.softmax(x, axis, log));
   }
 
-  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number): Buffer {
-    return this.adopt(this.ref.im2col(x, w, outH, outW, padValue));
+  layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
+    const fast = this.rt && layerNormF32(this.rt, x, weight, bias, eps);
+    if (fast) return fast;
+    const r = this.ref.layerNorm(x, weight, bias, eps);
+    return { y: this.adopt(r.y), mean: this.adopt(r.mean), rstd: this.adopt(r.rstd) };
+  }
+
+  layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
+    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
+    const fast = this.rt && layerNormBackwardF32(this.rt, g, x, mean, rstd, weight, withBias);
+    if (fast) return fast;
+    const r = this.ref.layerNormBackward(g, x, mean, rstd, weight, withBias);
+    return { dx: this.adopt(r.dx), dweight: r.dweight && this.adopt(r.dweight), dbias: r.dbias && this.adopt(r.dbias) };
+  }
+
+  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
+    const fast = this.rt && crossEntropyF32(this.rt, logits, target, ignoreIndex, labelSmoothing);
+    if (fast) return fast;
+    const r = this.ref.crossEntropy(logits, target, ignoreIndex, labelSmoothing);
+    return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
+  }
+
+  crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer {
+    const fast = this.rt && crossEntropyBackwardF32(this.rt, gout, logits, target, lse, ignoreIndex, labelSmoothing);
+    if (fast) return fast;
+    return this.adopt(this.ref.crossEntropyBackward(gout, logits, target, lse, ignoreIndex, labelSmoothing));
+  }
+
+  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer {
+    const fast = this.rt && im2colF32(this.rt, x, w, outH, outW, padValue, batchInColumns);
+    if (fast) return fast;
+    return this.adopt(this.ref.im2col(x, w, outH, outW, padValue, batchInColumns));
   }
 
   col2im(cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): Buffer {
+    const fast = this.rt && col2imF32(this.rt, cols, w, channels, h, width, outH, outW);
+    if (fast) return fast;
     return this.adopt(this.ref.col2im(cols, w, channels, h, width, outH, outW));
+  }
+
+  maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer } {
+    const fast = this.rt && maxPool2dF32(this.rt, x, w, outH, outW);
+    if (fast) return fast;
+    const r = this.ref.maxPool2d(x, w, outH, outW);
+    return { out: this.adopt(r.out), argmax: this.adopt(r.argmax) };
+  }
+
+  maxPool2dBackward(g: View, argmax: View, inShape: readonly number[]): Buffer {
+    const fast = this.rt && maxPool2dBackwardF32(this.rt, g, argmax, inShape);
+    if (fast) return fast;
+    return this.adopt(this.ref.maxPool2dBackward(g, argmax, inShape));
+  }
+
+  avgPool2d(x: View, w: Window2d, outH: number, outW: number, div: AvgPoolDivisor): Buffer {
+    const fast = this.rt && avgPool2dF32(this.rt, x, w, outH, outW, div);
+    if (fast) return fast;
+    return this.adopt(this.ref.avgPool2d(x, w, outH, outW, div));
+  }
+
+  avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer {
+    const fast = this.rt && avgPool2dBackwardF32(this.rt, g, w, inShape, div);
+    if (fast) return fast;
+    return this.adopt(this.ref.avgPool2dBackward(g, w, inShape, div));
+  }
+
+  adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
+    const rt = this.rt;
+    if (rt && adamUpdateF32(rt, param, grad, m, v, h, vmax)) return;
+    this.ref.adamUpdate(param, grad, m, v, h, vmax);
   }
 }
 

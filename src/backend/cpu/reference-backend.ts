@@ -15,7 +15,12 @@ import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { softmax } from './softmax.js';
+import { crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './rows.js';
 import { col2im, im2col } from './window.js';
+import type { AvgPoolDivisor } from '../backend.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
+import type { AdamHyper } from '../backend.js';
+import { adamUpdate } from './optim.js';
 import { contiguousCopy, contiguousStrides, dataOf, sameShape, sizeOf, stridedCopy } from './strided.js';
 
 export class ReferenceBackend implements Backend {
@@ -124,12 +129,49 @@ export class ReferenceBackend implements Backend {
     return softmax(x, axis, log);
   }
 
-  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number): Buffer {
-    return im2col(x, w, outH, outW, padValue);
+  layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
+    return layerNorm(x, weight, bias, eps);
+  }
+
+  layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
+    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
+    return layerNormBackward(g, x, mean, rstd, weight, withBias);
+  }
+
+  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
+    return crossEntropy(logits, target, ignoreIndex, labelSmoothing);
+  }
+
+  crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer {
+    return crossEntropyBackward(gout, logits, target, lse, ignoreIndex, labelSmoothing);
+  }
+
+  im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer {
+    return im2col(x, w, outH, outW, padValue, batchInColumns);
   }
 
   col2im(cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): Buffer {
     return col2im(cols, w, channels, h, width, outH, outW);
+  }
+
+  maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer } {
+    return maxPool2d(x, w, outH, outW);
+  }
+
+  maxPool2dBackward(g: View, argmax: View, inShape: readonly number[]): Buffer {
+    return maxPool2dBackward(g, argmax, inShape);
+  }
+
+  avgPool2d(x: View, w: Window2d, outH: number, outW: number, div: AvgPoolDivisor): Buffer {
+    return avgPool2d(x, w, outH, outW, div);
+  }
+
+  avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer {
+    return avgPool2dBackward(g, w, inShape, div);
+  }
+
+  adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
+    adamUpdate(param, grad, m, v, h, vmax);
   }
 }
 

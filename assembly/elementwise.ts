@@ -1,0 +1,227 @@
+// float32 elementwise kernels over a 2-D iteration space: `rows` rows of `n` elements, each operand
+// addressed as base + 4*(r*rowStride + i*colStride). Callers collapse any tensor layout to this form
+// (contiguous tensors become one row). Column strides of 0 (a broadcast) or 1 (contiguous) take the
+// SIMD loop; anything else takes the scalar loop. The op switch is resolved at compile time: each
+// `case` instantiates its own loop with a constant op code, which the optimizer folds.
+
+// unary op codes (kept in sync with src/backend/cpu/wasm/elementwise.ts)
+const NEG = 0, ABS = 1, SQRT = 2, RSQRT = 3, SQUARE = 4, RECIPROCAL = 5, RELU = 6, LEAKY_RELU = 7,
+  AFFINE = 8, CLAMP = 9, EXP = 10, LOG = 11, TANH = 12, SIGMOID = 13, SILU = 14, SOFTPLUS = 15,
+  SIN = 16, COS = 17, LOG1P = 18, EXPM1 = 19;
+// binary op codes
+const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAX = 4, MIN = 5, POW = 6;
+// comparison op codes (result: 0/1 bytes)
+const EQ = 0, NE = 1, LT = 2, LE = 3, GT = 4, GE = 5;
+
+import { expV } from './vmath';
+
+@inline function ld(p: usize, cs: i32): v128 {
+  return cs == 1 ? v128.load(p) : v128.load32_splat(p);
+}
+
+@inline function sigmoid(x: f32): f32 {
+  // split by sign so exp never overflows
+  if (x >= 0) return 1 / (1 + Mathf.exp(-x));
+  const e = Mathf.exp(x);
+  return e / (1 + e);
+}
+
+@inline function unaryS(op: i32, x: f32, p0: f32, p1: f32): f32 {
+  switch (op) {
+    case NEG: return -x;
+    case ABS: return Mathf.abs(x);
+    case SQRT: return Mathf.sqrt(x);
+    case RSQRT: return 1 / Mathf.sqrt(x);
+    case SQUARE: return x * x;
+    case RECIPROCAL: return 1 / x;
+    case RELU: return x > 0 ? x : (x != x ? x : 0);
+    case LEAKY_RELU: return x > 0 ? x : x * p0;
+    case AFFINE: return x * p0 + p1;
+    case CLAMP: return x != x ? x : min(max(x, p0), p1);
+    case EXP: return Mathf.exp(x);
+    case LOG: return Mathf.log(x);
+    case TANH: return Mathf.tanh(x);
+    case SIGMOID: return sigmoid(x);
+    case SILU: return x * sigmoid(x);
+    case SOFTPLUS: return x > 20 ? x : Mathf.log1p(Mathf.exp(x));
+    case SIN: return Mathf.sin(x);
+    case COS: return Mathf.cos(x);
+    case LOG1P: return Mathf.log1p(x);
+    case EXPM1: return Mathf.expm1(x);
+    default: return x;
+  }
+}
+
+/** Whether op has a SIMD form here (the rest run the scalar loop, still without leaving wasm). */
+@inline function unaryHasV(op: i32): bool {
+  return op <= CLAMP || op == EXP || op == SIGMOID || op == SILU;
+}
+
+@inline function sigmoidV(x: v128): v128 {
+  // 1 / (1 + e^-x): e^-x overflows to inf for x < -88 and the quotient is then 0, as it should be
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expV(f32x4.neg(x))));
+}
+
+@inline function unaryV(op: i32, x: v128, p0: v128, p1: v128): v128 {
+  switch (op) {
+    case NEG: return f32x4.neg(x);
+    case ABS: return f32x4.abs(x);
+    case SQRT: return f32x4.sqrt(x);
+    case RSQRT: return f32x4.div(f32x4.splat(1), f32x4.sqrt(x));
+    case SQUARE: return f32x4.mul(x, x);
+    case RECIPROCAL: return f32x4.div(f32x4.splat(1), x);
+    // keep NaN: select x where x > 0 or x != x
+    case RELU: return v128.bitselect(x, f32x4.splat(0), v128.or(f32x4.gt(x, f32x4.splat(0)), f32x4.ne(x, x)));
+    case LEAKY_RELU: return v128.bitselect(x, f32x4.mul(x, p0), f32x4.gt(x, f32x4.splat(0)));
+    case AFFINE: return f32x4.add(f32x4.mul(x, p0), p1);
+    case CLAMP: return v128.bitselect(x, f32x4.min(f32x4.max(x, p0), p1), f32x4.ne(x, x));
+    case EXP: return expV(x);
+    case SIGMOID: return sigmoidV(x);
+    case SILU: return f32x4.mul(x, sigmoidV(x));
+    default: return x;
+  }
+}
+
+@inline function unary2d(op: i32, rows: i32, n: i32, x: usize, rsX: i32, csX: i32, o: usize, p0: f32, p1: f32): void {
+  const v0 = f32x4.splat(p0);
+  const v1 = f32x4.splat(p1);
+  const simd = unaryHasV(op) && (csX == 1 || csX == 0);
+  for (let r = 0; r < rows; r++) {
+    const px = x + ((<usize>r * rsX) << 2);
+    const po = o + ((<usize>r * n) << 2);
+    let i = 0;
+    if (simd) {
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), unaryV(op, ld(px + ((<usize>i * csX) << 2), csX), v0, v1));
+    }
+    for (; i < n; i++) store<f32>(po + (<usize>i << 2), unaryS(op, load<f32>(px + ((<usize>i * csX) << 2)), p0, p1));
+  }
+}
+
+export function unaryF32(op: i32, rows: i32, n: i32, x: usize, rsX: i32, csX: i32, o: usize, p0: f32, p1: f32): void {
+  switch (op) {
+    case NEG: unary2d(NEG, rows, n, x, rsX, csX, o, p0, p1); break;
+    case ABS: unary2d(ABS, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SQRT: unary2d(SQRT, rows, n, x, rsX, csX, o, p0, p1); break;
+    case RSQRT: unary2d(RSQRT, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SQUARE: unary2d(SQUARE, rows, n, x, rsX, csX, o, p0, p1); break;
+    case RECIPROCAL: unary2d(RECIPROCAL, rows, n, x, rsX, csX, o, p0, p1); break;
+    case RELU: unary2d(RELU, rows, n, x, rsX, csX, o, p0, p1); break;
+    case LEAKY_RELU: unary2d(LEAKY_RELU, rows, n, x, rsX, csX, o, p0, p1); break;
+    case AFFINE: unary2d(AFFINE, rows, n, x, rsX, csX, o, p0, p1); break;
+    case CLAMP: unary2d(CLAMP, rows, n, x, rsX, csX, o, p0, p1); break;
+    case EXP: unary2d(EXP, rows, n, x, rsX, csX, o, p0, p1); break;
+    case LOG: unary2d(LOG, rows, n, x, rsX, csX, o, p0, p1); break;
+    case TANH: unary2d(TANH, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SIGMOID: unary2d(SIGMOID, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SILU: unary2d(SILU, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SOFTPLUS: unary2d(SOFTPLUS, rows, n, x, rsX, csX, o, p0, p1); break;
+    case SIN: unary2d(SIN, rows, n, x, rsX, csX, o, p0, p1); break;
+    case COS: unary2d(COS, rows, n, x, rsX, csX, o, p0, p1); break;
+    case LOG1P: unary2d(LOG1P, rows, n, x, rsX, csX, o, p0, p1); break;
+    case EXPM1: unary2d(EXPM1, rows, n, x, rsX, csX, o, p0, p1); break;
+  }
+}
+
+@inline function binaryS(op: i32, a: f32, b: f32): f32 {
+  switch (op) {
+    case ADD: return a + b;
+    case SUB: return a - b;
+    case MUL: return a * b;
+    case DIV: return a / b;
+    case MAX: return max(a, b);
+    case MIN: return min(a, b);
+    case POW: return Mathf.pow(a, b);
+    default: return a;
+  }
+}
+
+@inline function binaryV(op: i32, a: v128, b: v128): v128 {
+  switch (op) {
+    case ADD: return f32x4.add(a, b);
+    case SUB: return f32x4.sub(a, b);
+    case MUL: return f32x4.mul(a, b);
+    case DIV: return f32x4.div(a, b);
+    case MAX: return f32x4.max(a, b);
+    case MIN: return f32x4.min(a, b);
+    default: return a;
+  }
+}
+
+@inline function binary2d(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i32, b: usize, rsB: i32, csB: i32, o: usize): void {
+  const simd = op != POW && (csA == 0 || csA == 1) && (csB == 0 || csB == 1);
+  for (let r = 0; r < rows; r++) {
+    const pa = a + ((<usize>r * rsA) << 2);
+    const pb = b + ((<usize>r * rsB) << 2);
+    const po = o + ((<usize>r * n) << 2);
+    let i = 0;
+    if (simd) {
+      for (; i + 4 <= n; i += 4) {
+        v128.store(po + (<usize>i << 2), binaryV(op, ld(pa + ((<usize>i * csA) << 2), csA), ld(pb + ((<usize>i * csB) << 2), csB)));
+      }
+    }
+    for (; i < n; i++) {
+      store<f32>(po + (<usize>i << 2), binaryS(op, load<f32>(pa + ((<usize>i * csA) << 2)), load<f32>(pb + ((<usize>i * csB) << 2))));
+    }
+  }
+}
+
+export function binaryF32(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i32, b: usize, rsB: i32, csB: i32, o: usize): void {
+  switch (op) {
+    case ADD: binary2d(ADD, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case SUB: binary2d(SUB, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case MUL: binary2d(MUL, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case DIV: binary2d(DIV, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case MAX: binary2d(MAX, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case MIN: binary2d(MIN, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case POW: binary2d(POW, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+  }
+}
+
+@inline function compareS(op: i32, a: f32, b: f32): bool {
+  switch (op) {
+    case EQ: return a == b;
+    case NE: return a != b;
+    case LT: return a < b;
+    case LE: return a <= b;
+    case GT: return a > b;
+    default: return a >= b;
+  }
+}
+
+@inline function compare2d(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i32, b: usize, rsB: i32, csB: i32, o: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const pa = a + ((<usize>r * rsA) << 2);
+    const pb = b + ((<usize>r * rsB) << 2);
+    const po = o + <usize>r * n;
+    for (let i = 0; i < n; i++) {
+      store<u8>(po + i, <u8>compareS(op, load<f32>(pa + ((<usize>i * csA) << 2)), load<f32>(pb + ((<usize>i * csB) << 2))));
+    }
+  }
+}
+
+/** Comparisons of float32 operands into 0/1 bytes. */
+export function compareF32(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i32, b: usize, rsB: i32, csB: i32, o: usize): void {
+  switch (op) {
+    case EQ: compare2d(EQ, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case NE: compare2d(NE, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case LT: compare2d(LT, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case LE: compare2d(LE, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case GT: compare2d(GT, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+    case GE: compare2d(GE, rows, n, a, rsA, csA, b, rsB, csB, o); break;
+  }
+}
+
+/** o = cond ? a : b, cond as bytes (any nonzero is true), a and b float32. */
+export function whereF32(rows: i32, n: i32, c: usize, rsC: i32, csC: i32, a: usize, rsA: i32, csA: i32,
+  b: usize, rsB: i32, csB: i32, o: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const pc = c + <usize>r * rsC;
+    const pa = a + ((<usize>r * rsA) << 2);
+    const pb = b + ((<usize>r * rsB) << 2);
+    const po = o + ((<usize>r * n) << 2);
+    for (let i = 0; i < n; i++) {
+      const v = load<u8>(pc + <usize>i * csC) != 0 ? load<f32>(pa + ((<usize>i * csA) << 2)) : load<f32>(pb + ((<usize>i * csB) << 2));
+      store<f32>(po + (<usize>i << 2), v);
+    }
+  }
+}

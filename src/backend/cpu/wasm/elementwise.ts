@@ -1,0 +1,190 @@
+// float32 elementwise and reduction fast paths on the WASM kernels in assembly/elementwise.ts and
+// assembly/reduce.ts. Every layout is first collapsed (planRows) to rows x n with one stride per
+// operand and axis; the rare layouts that need more than two levels loop over the outer ones here.
+// Big tensors are split across threads by rows, or by column ranges when there is a single row.
+
+import type { BinaryOp, ReduceOp, UnaryOp, View } from '../../backend.js';
+import type { DType, TypedArray } from '../../../tensor/dtype.js';
+import { bytesPerElement } from '../../../tensor/dtype.js';
+import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
+import type { WasmRuntime } from './runtime.js';
+
+/** Below this many elements an elementwise kernel stays on the calling thread. */
+export const PARALLEL_MIN_ELEMENTS = 1 << 16;
+
+const UNARY: Partial<Record<UnaryOp, number>> = {
+  neg: 0, abs: 1, sqrt: 2, rsqrt: 3, square: 4, reciprocal: 5, relu: 6, leakyRelu: 7, affine: 8, clamp: 9,
+  exp: 10, log: 11, tanh: 12, sigmoid: 13, silu: 14, softplus: 15, sin: 16, cos: 17, log1p: 18, expm1: 19,
+};
+const BINARY: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6 };
+const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
+const REDUCE: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
+
+const base = (v: View): number => (v.buf as TypedArray).byteOffset;
+
+/** 1 when the view is contiguous, 0 when every stride is 0 (a broadcast scalar), else -1. */
+function flatStride(v: View): number {
+  const { shape, strides } = v;
+  let zero = true;
+  let contiguous = true;
+  let expect = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    const d = shape[i]!;
+    if (d === 1) continue;
+    if (strides[i] !== 0) zero = false;
+    if (strides[i] !== expect) contiguous = false;
+    expect *= d;
+  }
+  return contiguous ? 1 : zero ? 0 : -1;
+}
+
+/** The row plan, skipping the general planner in the common flat layouts (it costs as much as a small kernel). */
+function plan(shape: readonly number[], views: readonly View[]): RowPlan {
+  const flat = views.map(flatStride);
+  if (flat.every((f) => f >= 0)) {
+    return { outerShape: [], outerStrides: [...flat.map(() => []), []], n: sizeOf(shape), inner: [...flat, 1], rows: 1 };
+  }
+  return planRows(shape, [...views.map((v) => v.strides), contiguous(shape)]);
+}
+
+function owned(rt: WasmRuntime, views: readonly View[], dtypes: readonly DType[]): boolean {
+  return views.every((v, i) => v.dtype === dtypes[i] && rt.heap.owns(v.buf as TypedArray));
+}
+
+/**
+ * Runs `kernel` over the plan as 2-D pieces: for each combination of the outer-outer dims, one call
+ * covering rows x n (split across threads when large). `args(offs, rows, rowStrides, n)` builds the
+ * argument list for one piece starting at element offsets `offs` (one per operand, output last).
+ */
+function run2d(rt: WasmRuntime, kernel: string, plan: RowPlan, offsets: number[],
+  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => number[]): void {
+  const outer = plan.outerShape;
+  const rows = outer.length ? outer[outer.length - 1]! : 1;
+  const rowStrides = plan.outerStrides.map((s) => (s.length ? s[s.length - 1]! : 0));
+  const head: RowPlan = {
+    outerShape: outer.slice(0, -1),
+    outerStrides: plan.outerStrides.map((s) => s.slice(0, -1)),
+    n: 1, inner: plan.inner.map(() => 0), rows: sizeOf(outer.slice(0, -1)),
+  };
+  const n = plan.n;
+  const total = rows * n;
+  const T = Math.min(rt.threads, Math.max(1, Math.floor(total / PARALLEL_MIN_ELEMENTS)));
+  forEachRow(head, offsets, (offs) => {
+    if (T <= 1) {
+      rt.exports[kernel]!(...args(offs, rows, rowStrides, n));
+      return;
+    }
+    const jobs: number[][] = [];
+    if (rows >= T) {
+      for (let t = 0, at = 0; t < T; t++) {
+        const cnt = Math.floor((rows * (t + 1)) / T) - at;
+        const o = offs.map((x, k) => x + at * rowStrides[k]!);
+        jobs.push(args(o, cnt, rowStrides, n));
+        at += cnt;
+      }
+    } else {
+      // one (or few) long rows: split the columns; keep SIMD-friendly multiples of 16
+      for (let r = 0; r < rows; r++) {
+        const band = Math.ceil(n / T / 16) * 16;
+        for (let j0 = 0; j0 < n; j0 += band) {
+          const o = offs.map((x, k) => x + r * rowStrides[k]! + j0 * plan.inner[k]!);
+          jobs.push(args(o, 1, rowStrides, Math.min(band, n - j0)));
+        }
+      }
+    }
+    for (let i = 0; i < jobs.length; i += rt.threads) rt.pool.run(kernel, jobs.slice(i, i + rt.threads));
+  });
+}
+
+export function unaryF32(rt: WasmRuntime, op: UnaryOp, x: View, outDtype: DType, params?: readonly number[]): TypedArray | null {
+  const code = UNARY[op];
+  if (code === undefined || outDtype !== 'float32' || !owned(rt, [x], ['float32'])) return null;
+  const size = sizeOf(x.shape);
+  const out = rt.heap.allocArray('float32', size, false);
+  if (size === 0) return out;
+  let p0 = params?.[0] ?? 0;
+  let p1 = params?.[1] ?? 0;
+  if (op === 'clamp') {
+    p0 = params?.[0] ?? -Infinity;
+    p1 = params?.[1] ?? Infinity;
+  }
+  const p = plan(x.shape, [x]);
+  const xb = base(x);
+  run2d(rt, 'unaryF32', p, [x.offset, 0], (o, rows, rs, n) =>
+    [code, rows, n, xb + o[0]! * 4, rs[0]!, p.inner[0]!, out.byteOffset + o[1]! * 4, p0, p1]);
+  return out;
+}
+
+export function binaryF32(rt: WasmRuntime, op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray | null {
+  const arith = BINARY[op];
+  const cmp = COMPARE[op];
+  if (arith === undefined && cmp === undefined) return null;
+  if (!owned(rt, [a, b], ['float32', 'float32'])) return null;
+  if (arith !== undefined ? outDtype !== 'float32' : outDtype !== 'bool') return null;
+  const size = sizeOf(a.shape);
+  const out = rt.heap.allocArray(outDtype, size, false);
+  if (size === 0) return out;
+  const p = plan(a.shape, [a, b]);
+  const [ab, bb] = [base(a), base(b)];
+  const ob = out.byteOffset;
+  const ebytes = bytesPerElement(outDtype);
+  run2d(rt, arith !== undefined ? 'binaryF32' : 'compareF32', p, [a.offset, b.offset, 0], (o, rows, rs, n) =>
+    [arith ?? cmp!, rows, n, ab + o[0]! * 4, rs[0]!, p.inner[0]!, bb + o[1]! * 4, rs[1]!, p.inner[1]!, ob + o[2]! * ebytes]);
+  return out;
+}
+
+export function whereF32(rt: WasmRuntime, cond: View, a: View, b: View, outDtype: DType): TypedArray | null {
+  if (outDtype !== 'float32' || !owned(rt, [cond, a, b], ['bool', 'float32', 'float32'])) return null;
+  const size = sizeOf(a.shape);
+  const out = rt.heap.allocArray('float32', size, false);
+  if (size === 0) return out;
+  const p = plan(a.shape, [cond, a, b]);
+  const [cb, ab, bb] = [base(cond), base(a), base(b)];
+  run2d(rt, 'whereF32', p, [cond.offset, a.offset, b.offset, 0], (o, rows, rs, n) =>
+    [rows, n, cb + o[0]!, rs[0]!, p.inner[0]!, ab + o[1]! * 4, rs[1]!, p.inner[1]!, bb + o[2]! * 4, rs[2]!, p.inner[2]!, out.byteOffset + o[3]! * 4]);
+  return out;
+}
+
+/**
+ * sum/max/min of float32 over `axes`, when the reduced dims and the kept dims each collapse to one
+ * strided run (true of reducing the innermost or the outermost dims of a contiguous tensor).
+ */
+export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): TypedArray | null {
+  const code = REDUCE[op];
+  if (code === undefined || outDtype !== 'float32' || axes.length === 0 || !owned(rt, [x], ['float32'])) return null;
+  const keptAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outSize = sizeOf(keptAxes.map((a) => x.shape[a]!));
+  const redSize = sizeOf(axes.map((a) => x.shape[a]!));
+  if (outSize === 0 || redSize === 0) return null;
+  const redPlan = planRows(axes.map((a) => x.shape[a]!), [axes.map((a) => x.strides[a]!)]);
+  const keptPlan = planRows(keptAxes.map((a) => x.shape[a]!), [keptAxes.map((a) => x.strides[a]!)]);
+  if (redPlan.outerShape.length > 0 || keptPlan.outerShape.length > 0) return null;
+  const out = rt.heap.allocArray('float32', outSize, false);
+  const xb = base(x) + x.offset * 4;
+  const keptStride = keptPlan.inner[0]!;
+  const redStride = redPlan.inner[0]!;
+  if (redStride !== 1 && keptStride === 1) {
+    // reducing over outer rows: combine whole rows, SIMD across the contiguous columns
+    rt.exports.reduceColsF32!(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
+    return out;
+  }
+  const T = Math.min(rt.threads, outSize, Math.max(1, Math.floor((outSize * redSize) / PARALLEL_MIN_ELEMENTS)));
+  const jobs: number[][] = [];
+  for (let t = 0, at = 0; t < T; t++) {
+    const cnt = Math.floor((outSize * (t + 1)) / T) - at;
+    jobs.push([code, cnt, redSize, xb + at * keptStride * 4, keptStride, redStride, out.byteOffset + at * 4]);
+    at += cnt;
+  }
+  rt.pool.run('reduceRowsF32', jobs);
+  return out;
+}
+
+function contiguous(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
