@@ -188,12 +188,34 @@ export function binaryF32(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i
   }
 }
 
+@inline function compareV(op: i32, a: v128, b: v128): v128 {
+  switch (op) {
+    case EQ: return f32x4.eq(a, b);
+    case NE: return f32x4.ne(a, b);
+    case LT: return f32x4.lt(a, b);
+    case LE: return f32x4.le(a, b);
+    case GT: return f32x4.gt(a, b);
+    default: return f32x4.ge(a, b);
+  }
+}
+
 @inline function compare2d(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: i32, b: usize, rsB: i32, csB: i32, o: usize): void {
+  const simd = (csA == 0 || csA == 1) && (csB == 0 || csB == 1);
   for (let r = 0; r < rows; r++) {
     const pa = a + ((<usize>r * rsA) << 2);
     const pb = b + ((<usize>r * rsB) << 2);
     const po = o + <usize>r * n;
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    if (simd) {
+      for (; i + 4 <= n; i += 4) {
+        // all-ones lanes -> 1 byte each: narrow 32 -> 16 -> 8 bits and keep the low 4 bytes
+        const m = compareV(op, ld(pa + ((<usize>i * csA) << 2), csA), ld(pb + ((<usize>i * csB) << 2), csB));
+        const m16 = i16x8.narrow_i32x4_s(m, m);
+        const m8 = v128.and(i8x16.narrow_i16x8_s(m16, m16), i8x16.splat(1));
+        v128.store32_lane(po + i, m8, 0);
+      }
+    }
+    for (; i < n; i++) {
       store<u8>(po + i, <u8>compareS(op, load<f32>(pa + ((<usize>i * csA) << 2)), load<f32>(pb + ((<usize>i * csB) << 2))));
     }
   }
@@ -214,14 +236,44 @@ export function compareF32(op: i32, rows: i32, n: i32, a: usize, rsA: i32, csA: 
 /** o = cond ? a : b, cond as bytes (any nonzero is true), a and b float32. */
 export function whereF32(rows: i32, n: i32, c: usize, rsC: i32, csC: i32, a: usize, rsA: i32, csA: i32,
   b: usize, rsB: i32, csB: i32, o: usize): void {
+  // branch-free: widen four condition bytes to lane masks and select
+  const simd = csC == 1 && (csA == 0 || csA == 1) && (csB == 0 || csB == 1);
   for (let r = 0; r < rows; r++) {
     const pc = c + <usize>r * rsC;
     const pa = a + ((<usize>r * rsA) << 2);
     const pb = b + ((<usize>r * rsB) << 2);
     const po = o + ((<usize>r * n) << 2);
-    for (let i = 0; i < n; i++) {
+    let i = 0;
+    if (simd) {
+      for (; i + 4 <= n; i += 4) {
+        const bytes = v128.load32_zero(pc + i);
+        const mask = i32x4.ne(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(bytes)), i32x4.splat(0));
+        const va = ld(pa + ((<usize>i * csA) << 2), csA);
+        const vb = ld(pb + ((<usize>i * csB) << 2), csB);
+        v128.store(po + (<usize>i << 2), v128.bitselect(va, vb, mask));
+      }
+    }
+    for (; i < n; i++) {
       const v = load<u8>(pc + <usize>i * csC) != 0 ? load<f32>(pa + ((<usize>i * csA) << 2)) : load<f32>(pb + ((<usize>i * csB) << 2));
       store<f32>(po + (<usize>i << 2), v);
     }
+  }
+}
+
+/** Strided copy of 4-byte elements (float32 or int32, bit for bit) into o, row stride rsO. */
+export function copy32(rows: i32, n: i32, x: usize, rsX: i32, csX: i32, o: usize, rsO: i32, csO: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const px = x + ((<usize>r * rsX) << 2);
+    const po = o + ((<usize>r * rsO) << 2);
+    let i = 0;
+    if (csX == 1 && csO == 1) {
+      memory.copy(po, px, <usize>n << 2);
+      continue;
+    }
+    if (csO == 1 && csX == 0) {
+      const v = v128.load32_splat(px);
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), v);
+    }
+    for (; i < n; i++) store<u32>(po + ((<usize>i * csO) << 2), load<u32>(px + ((<usize>i * csX) << 2)));
   }
 }

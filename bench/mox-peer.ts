@@ -1,6 +1,6 @@
-// The mox side of the CPU benchmark. mox has no nn.Module or optimizer yet, so the models are leaf
-// tensors with PyTorch's default init and mox.nn.functional ops, and Adam is written here with
-// tensor ops under mox.noGrad. Every step runs in mox.scope, so nothing leaks between reps.
+// The mox side of the CPU benchmark. mox has no nn.Module yet, so the models are leaf tensors with
+// PyTorch's default init and mox.nn.functional ops, trained with mox.optim.Adam. Every step runs in
+// mox.scope, so nothing leaks between reps.
 
 import * as mox from '../src/index.js';
 import {
@@ -43,52 +43,6 @@ function clearGrads(ts: Tensor[]): void {
   }
 }
 
-/** Adam (PyTorch's formulation, no weight decay): m, v kept outside every scope, grads set to null after. */
-export class Adam {
-  private readonly m: Tensor[];
-  private readonly v: Tensor[];
-  private t = 0;
-  constructor(
-    private readonly params: Tensor[],
-    private readonly lr = 1e-3,
-    private readonly beta1 = 0.9,
-    private readonly beta2 = 0.999,
-    private readonly eps = 1e-8,
-  ) {
-    this.m = params.map((p) => mox.keep(mox.zerosLike(p)));
-    this.v = params.map((p) => mox.keep(mox.zerosLike(p)));
-  }
-
-  step(): void {
-    this.t++;
-    const bc1 = 1 - this.beta1 ** this.t;
-    const bc2 = 1 - this.beta2 ** this.t;
-    const stepSize = this.lr / bc1;
-    const sqrtBc2 = Math.sqrt(bc2);
-    mox.scope(() =>
-      mox.noGrad(() => {
-        this.params.forEach((p, i) => {
-          const g = p.grad;
-          if (!g) return;
-          const m = this.m[i]!;
-          const v = this.v[i]!;
-          m.copy_(m.mul(this.beta1).add(g.mul(1 - this.beta1)));
-          v.copy_(v.mul(this.beta2).add(g.mul(g).mul(1 - this.beta2)));
-          const denom = v.sqrt().div(sqrtBc2).add(this.eps);
-          p.copy_(p.sub(m.div(denom).mul(stepSize)));
-        });
-      }),
-    );
-  }
-
-  zeroGrad(): void {
-    clearGrads(this.params);
-  }
-
-  dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
-  }
-}
 
 interface Prepared {
   step: () => void;
@@ -129,7 +83,7 @@ function mlp(rng: Rng): Prepared {
   const w2 = param(rng, [10, 128], 128);
   const b2 = param(rng, [10], 128);
   const params = [w1, b1, w2, b2];
-  const opt = new Adam(params);
+  const opt = new mox.optim.Adam(params, { lr: 1e-3 });
   return {
     step: () => {
       mox.scope(() => {
@@ -157,7 +111,7 @@ function cnn(rng: Rng): Prepared {
   const d2w = param(rng, [10, 64], 64);
   const d2b = param(rng, [10], 64);
   const params = [c1w, c1b, c2w, c2b, c3w, c3b, d1w, d1b, d2w, d2b];
-  const opt = new Adam(params);
+  const opt = new mox.optim.Adam(params, { lr: 1e-3 });
   return {
     step: () => {
       mox.scope(() => {

@@ -75,7 +75,8 @@ export interface Backend {
   info?(): Record<string, string | number>;
 
   // memory
-  alloc(dtype: DType, size: number): Buffer; // zero-filled
+  /** A buffer of `size` elements, zero-filled unless `zero` is false (then its contents are undefined). */
+  alloc(dtype: DType, size: number, zero?: boolean): Buffer;
   free(buf: Buffer): void;
   byteLength(buf: Buffer): number;
   fromArray(data: TypedArray): Buffer; // copies

@@ -6,7 +6,7 @@ import { promote } from '../tensor/dtype.js';
 import { normAxis } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { filled, record, sameDevice } from './make.js';
+import { empty, filled, record, sameDevice } from './make.js';
 import { copyInto, narrow, slice, unsqueeze, type SliceSpec } from './view.js';
 
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
@@ -26,7 +26,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = total;
-  const out = filled(backend, shape, dtype, 0);
+  const out = empty(backend, shape, dtype); // the pieces cover it
   let at = 0;
   noGrad(() => {
     for (const t of tensors) {

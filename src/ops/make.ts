@@ -24,10 +24,15 @@ export function viewOf(x: Tensor, shape: readonly number[], strides: readonly nu
 
 /** A tensor filled with one value on the given backend. */
 export function filled(backend: Backend, shape: readonly number[], dtype: DType, value: number): Tensor {
-  const buf = backend.alloc(dtype, numel(shape));
+  const buf = backend.alloc(dtype, numel(shape), value === 0);
   const t = wrap(backend, buf, shape, dtype);
   if (value !== 0) backend.fill(t.view_(), value);
   return t;
+}
+
+/** A tensor whose contents are undefined: for outputs the caller writes completely. */
+export function empty(backend: Backend, shape: readonly number[], dtype: DType): Tensor {
+  return wrap(backend, backend.alloc(dtype, numel(shape), false), shape, dtype);
 }
 
 /** Lifts a number to a 0-d tensor of a dtype suitable next to `like`. */

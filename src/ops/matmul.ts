@@ -6,6 +6,7 @@ import { promote } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, sameDevice, wrap } from './make.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { broadcastView } from './binary.js';
 import { reshape, sumTo, transpose, unsqueeze } from './view.js';
 
@@ -51,6 +52,25 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError('linear', `bias must have shape [${weight.shape[0]}] to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
   }
-  const y = matmul(x, transpose(weight, 0, 1));
-  return bias ? y.add(bias) : y;
+  if (!bias || x.ndim < 2 || x.dtype !== weight.dtype || bias.dtype !== weight.dtype) {
+    const y = matmul(x, transpose(weight, 0, 1));
+    return bias ? y.add(bias) : y;
+  }
+  // One GEMM with the bias added in its epilogue and one autograd node, instead of matmul + add
+  // (two kernels, two nodes, and a broadcast sum in backward): this is every dense layer's hot path.
+  const backend = sameDevice('linear', x, weight, bias);
+  const [inF, outF] = [weight.shape[1]!, weight.shape[0]!];
+  const x2 = noGrad(() => reshape(x, [-1, inF]));
+  const wT = weight.view_();
+  const b = { ...wT, shape: [inF, outF], strides: [wT.strides[1]!, wT.strides[0]!] };
+  const buf = backend.matmul(x2.view_(), b, weight.dtype, { bias: bias.view_() });
+  const out = wrap(backend, buf, [...x.shape.slice(0, -1), outF], weight.dtype);
+  return record(out, 'linear', [x, weight, bias], (g) => {
+    const g2 = reshape(g, [-1, outF]);
+    return [
+      x.requiresGrad ? matmul(g, weight) : null,
+      weight.requiresGrad ? matmul(transpose(g2, 0, 1), x2) : null,
+      bias.requiresGrad ? g2.sum(0) : null,
+    ];
+  }, [x2]);
 }

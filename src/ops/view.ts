@@ -206,7 +206,7 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
 
 function copyContiguous(x: Tensor, dtype: DType = x.dtype): Tensor {
   const b = x.backend;
-  const out = wrap(b, b.alloc(dtype, x.size), x.shape, dtype);
+  const out = wrap(b, b.alloc(dtype, x.size, false), x.shape, dtype); // every element is written below
   b.copy(x.view_(), out.view_());
   return out;
 }

@@ -149,6 +149,14 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
    * A copy of the state and hyperparameters. State tensors are cloned, so the snapshot does not
    * change as training goes on (PyTorch hands out live references; mox updates some state in place).
    */
+  /** Frees the state tensors (moments, momentum buffers); stepping again starts from fresh state. */
+  dispose(): void {
+    for (const st of this.state.values()) {
+      for (const v of Object.values(st)) if (typeof v !== 'number') v.dispose();
+    }
+    this.state.clear();
+  }
+
   stateDict(): OptimizerStateDict {
     const state: Record<number, ParamState> = {};
     const paramGroups: OptimizerStateDict['paramGroups'] = [];

@@ -15,7 +15,7 @@ import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBack
 import { indexAddF32, indexSelectF32 } from './wasm/embedding.js';
 import type { AdamHyper } from '../backend.js';
 import { adamUpdateF32 } from './wasm/optim.js';
-import { binaryF32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
+import { binaryF32, copy32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -51,12 +51,11 @@ export class CpuBackend implements Backend {
 
   // memory
 
-  alloc(dtype: DType, size: number): Buffer {
+  alloc(dtype: DType, size: number, zero = true): Buffer {
     const rt = this.rt;
-    if (!rt) return this.ref.alloc(dtype, size);
-    this.ref.alloc(dtype, 0); // validates size the same way
-    if (!Number.isInteger(size) || size < 0) return this.ref.alloc(dtype, size);
-    return rt.heap.allocArray(dtype, size);
+    // the reference validates the size and throws the same error for a bad one
+    if (!rt || !Number.isInteger(size) || size < 0) return this.ref.alloc(dtype, size);
+    return rt.heap.allocArray(dtype, size, zero);
   }
 
   free(buf: Buffer): void {
@@ -80,6 +79,8 @@ export class CpuBackend implements Backend {
   }
 
   copy(src: View, dst: View): void {
+    const rt = this.rt;
+    if (rt && copy32(rt, src, dst)) return;
     this.ref.copy(src, dst);
   }
 

@@ -179,6 +179,18 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   return out;
 }
 
+/** Strided copy between two different heap buffers of the same 4-byte dtype (float32 or int32). */
+export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
+  if (src.dtype !== dst.dtype || (src.dtype !== 'float32' && src.dtype !== 'int32')) return false;
+  if (src.buf === dst.buf || !rt.heap.owns(src.buf as TypedArray) || !rt.heap.owns(dst.buf as TypedArray)) return false;
+  if (sizeOf(dst.shape) === 0) return true;
+  const p = planRows(dst.shape, [src.strides, dst.strides]);
+  const [sb, db] = [base(src), base(dst)];
+  run2d(rt, 'copy32', p, [src.offset, dst.offset], (o, rows, rs, n) =>
+    [rows, n, sb + o[0]! * 4, rs[0]!, p.inner[0]!, db + o[1]! * 4, rs[1]!, p.inner[1]!]);
+  return true;
+}
+
 function contiguous(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
