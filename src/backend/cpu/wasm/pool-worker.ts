@@ -2,17 +2,21 @@
 // thread posts in its control slot, forever (the pool unref()s it, so it never holds the process).
 
 import { workerData } from 'node:worker_threads';
-import { MAX_ARGS } from './pool.js';
+import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS } from './pool.js';
 
 const { module, memory, ctrl, index, names } = workerData as {
   module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; index: number; names: string[];
 };
 const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('abort'); } } });
 const fns = names.map((n) => instance.exports[n] as (...a: number[]) => void);
-const base = 16 + index * (16 + MAX_ARGS * 8);
-const head = new Int32Array(ctrl, base, 4);
-const args = new Float64Array(ctrl, base + 16, MAX_ARGS);
+const base = 16 + index * SLOT_BYTES;
+const head = new Int32Array(ctrl, base, SLOT_HEAD_INTS);
+const args = new Float64Array(ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS);
 const done = new Int32Array(ctrl, 0, 4);
+
+// tell the pool this thread is up (it waits for this before handing it work)
+Atomics.store(head, 4, 1);
+Atomics.notify(head, 4);
 
 let seen = 0;
 for (;;) {

@@ -9,8 +9,11 @@ import { availableParallelism } from 'node:os';
 import type { KernelModule } from './loader.js';
 
 export const MAX_ARGS = 24;
-// per worker: [seq, fn, nargs, failed] as int32, then MAX_ARGS float64 arguments
-const SLOT_BYTES = 16 + MAX_ARGS * 8;
+// per worker: [seq, fn, nargs, failed, ready, -, -, -] as int32, then MAX_ARGS float64 arguments
+export const SLOT_HEAD_INTS = 8;
+export const SLOT_BYTES = SLOT_HEAD_INTS * 4 + MAX_ARGS * 8;
+/** How long a new worker may take to come up before the pool gives up on it and runs without it. */
+const STARTUP_TIMEOUT_MS = 20_000;
 const MAX_WORKERS = 64;
 
 export type Exports = Record<string, (...args: number[]) => number | void>;
@@ -44,19 +47,37 @@ export class ThreadPool {
 
   private slot(i: number): { head: Int32Array; args: Float64Array } {
     const base = 16 + i * SLOT_BYTES;
-    return { head: new Int32Array(this.ctrl, base, 4), args: new Float64Array(this.ctrl, base + 16, MAX_ARGS) };
+    return { head: new Int32Array(this.ctrl, base, SLOT_HEAD_INTS), args: new Float64Array(this.ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS) };
   }
 
-  private ensureWorkers(n: number): void {
-    while (this.workers.length < n) {
+  /**
+   * Starts workers up to n and waits until each has instantiated the module. A worker that cannot
+   * start (a blocked file, an odd execArgv) must not leave run() waiting forever on a job nobody
+   * takes: the pool shrinks to the workers that did come up and says so once.
+   */
+  private ensureWorkers(n: number): number {
+    while (this.workers.length < n && !this.startFailed) {
       const index = this.workers.length;
       const w = new Worker(new URL('./pool-worker.js', import.meta.url), {
         workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
+        execArgv: [], // the parent's flags (e.g. --input-type) may not apply to a worker file
       });
+      w.on('error', () => { /* reported through the ready flag or the failed flag */ });
       w.unref();
+      const { head } = this.slot(index);
+      if (Atomics.wait(head, 4, 0, STARTUP_TIMEOUT_MS) === 'timed-out' && Atomics.load(head, 4) === 0) {
+        void w.terminate();
+        this.startFailed = true;
+        this.threads = this.workers.length + 1;
+        process.emitWarning(`mox: a CPU worker thread did not start; running kernels on ${this.threads} thread(s)`);
+        break;
+      }
       this.workers.push(w);
     }
+    return Math.min(n, this.workers.length);
   }
+
+  private startFailed = false;
 
   /**
    * Runs `fn` once per argument list, in parallel: the first on this thread, the rest on workers.
@@ -70,8 +91,11 @@ export class ThreadPool {
       return;
     }
     const fnIndex = this.names.indexOf(fn);
-    const extra = jobs.length - 1;
-    this.ensureWorkers(extra);
+    const extra = this.ensureWorkers(jobs.length - 1);
+    if (extra < jobs.length - 1) {
+      // fewer workers than jobs: this thread takes the jobs no worker can
+      for (const job of jobs.slice(extra + 1)) f(...job);
+    }
     Atomics.store(this.done, 0, 0);
     for (let w = 0; w < extra; w++) {
       const { head, args } = this.slot(w);
