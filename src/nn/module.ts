@@ -1,0 +1,204 @@
+// Module: the base of every layer and model, as torch.nn.Module. Parameters, buffers and submodules
+// are found from the module's own properties (a Parameter, a Module, or an array of Modules) plus
+// anything registered by name, so `this.weight = new Parameter(...)` is all a layer writes. Names in
+// stateDict() follow PyTorch's dotted keys ('0.weight', 'bn.running_mean'), so checkpoints map 1:1.
+
+import { ValueError, ShapeError, fmtShape } from '../errors.js';
+import { keep } from '../tensor/memory.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { Parameter } from './parameter.js';
+
+export abstract class Module {
+  /** Training mode (dropout active, batch norm updating its statistics) or evaluation mode. */
+  training = true;
+  private readonly _buffers = new Map<string, Tensor | null>();
+  private readonly _extraParams = new Map<string, Parameter | null>();
+  private readonly _extraModules = new Map<string, Module>();
+  private readonly _nonPersistent = new Set<string>();
+
+  abstract forward(...inputs: any[]): any;
+
+  /** Registers a state tensor that is not a parameter (e.g. batch norm's running_mean), kept alive. */
+  registerBuffer(name: string, t: Tensor | null, persistent = true): void {
+    this._buffers.set(name, t ? keep(t) : null);
+    if (!persistent) this._nonPersistent.add(name);
+  }
+
+  /** A registered buffer by name (layers expose them through getters). */
+  buffer(name: string): Tensor | null {
+    return this._buffers.get(name) ?? null;
+  }
+
+  /** Replaces a buffer's tensor (e.g. after loading), keeping it alive. */
+  setBuffer(name: string, t: Tensor | null): void {
+    if (!this._buffers.has(name)) throw new ValueError('setBuffer', `no buffer named '${name}'`);
+    this._buffers.set(name, t ? keep(t) : null);
+  }
+
+  registerParameter(name: string, p: Parameter | null): void {
+    this._extraParams.set(name, p);
+  }
+
+  registerModule(name: string, m: Module): void {
+    this._extraModules.set(name, m);
+  }
+
+  /** Direct parameters of this module, by name. */
+  protected ownParameters(): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [k, v] of Object.entries(this)) if (v instanceof Parameter) out.push([k, v]);
+    for (const [k, v] of this._extraParams) if (v) out.push([k, v]);
+    return out;
+  }
+
+  /** Direct submodules, by name; arrays of modules are numbered ('layers.0', 'layers.1', ...). */
+  namedChildren(): [string, Module][] {
+    const out: [string, Module][] = [];
+    for (const [k, v] of Object.entries(this)) {
+      if (v instanceof Module) out.push([k, v]);
+      else if (Array.isArray(v) && v.length > 0 && v.every((m) => m instanceof Module)) {
+        v.forEach((m: Module, i) => out.push([`${k}.${i}`, m]));
+      }
+    }
+    for (const kv of this._extraModules) out.push(kv);
+    return out;
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and every module below it, depth first, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k));
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** Every parameter, with dotted names; a parameter shared by two modules is listed once. */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const seen = new Set<Parameter>();
+    const out: [string, Parameter][] = [];
+    for (const [mp, m] of this.namedModules(prefix)) {
+      for (const [k, p] of m.ownParameters()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push([mp ? `${mp}.${k}` : k, p]);
+      }
+    }
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [mp, m] of this.namedModules(prefix)) {
+      for (const [k, b] of m._buffers) if (b) out.push([mp ? `${mp}.${k}` : k, b]);
+    }
+    return out;
+  }
+
+  /** Total number of parameter elements (trainable only, by default). */
+  numParameters(trainableOnly = true): number {
+    return this.parameters().filter((p) => !trainableOnly || p.requiresGrad).reduce((s, p) => s + p.size, 0);
+  }
+
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears every parameter's gradient (set to none, freeing it, as PyTorch's default). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameters and persistent buffers by PyTorch-style dotted name. The tensors are the live ones. */
+  stateDict(): Record<string, Tensor> {
+    const sd: Record<string, Tensor> = {};
+    for (const [k, p] of this.namedParameters()) sd[k] = p;
+    for (const [mp, m] of this.namedModules()) {
+      for (const [k, b] of m._buffers) {
+        if (b && !m._nonPersistent.has(k)) sd[mp ? `${mp}.${k}` : k] = b;
+      }
+    }
+    return sd;
+  }
+
+  /**
+   * Copies tensors into this module's parameters and buffers (in place, so optimizers keep working).
+   * strict: every key must match and none may be missing, as in PyTorch.
+   */
+  loadStateDict(sd: Record<string, Tensor>, strict = true): { missingKeys: string[]; unexpectedKeys: string[] } {
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in sd));
+    const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
+    if (strict && (missingKeys.length || unexpectedKeys.length)) {
+      throw new ValueError('loadStateDict', `missing keys [${missingKeys.join(', ')}], unexpected keys [${unexpectedKeys.join(', ')}]`);
+    }
+    for (const [k, t] of Object.entries(own)) {
+      const src = sd[k];
+      if (!src) continue;
+      if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
+        throw new ShapeError('loadStateDict', `size mismatch for ${k}: checkpoint ${fmtShape(src.shape)}, model ${fmtShape(t.shape)}`);
+      }
+    }
+    noGrad(() => {
+      for (const [k, t] of Object.entries(own)) if (sd[k]) t.copy_(sd[k]!);
+    });
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** Applies fn to every module (children first, then this one), like torch's Module.apply. */
+  apply(fn: (m: Module) => void): this {
+    for (const m of this.children()) m.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** The class name, as layers print in summaries. */
+  get name(): string {
+    return this.constructor.name;
+  }
+
+  /** One line describing the layer's configuration, e.g. 'in_features=784, out_features=128'. */
+  extraRepr(): string {
+    return '';
+  }
+
+  toString(): string {
+    const kids = this.namedChildren();
+    const head = `${this.name}(${this.extraRepr()}`;
+    if (!kids.length) return `${head})`;
+    const body = kids.map(([k, m]) => `  (${k}): ${m.toString().replace(/\n/g, '\n  ')}`).join('\n');
+    return `${head}\n${body}\n)`;
+  }
+}
+
+/** Runs fn with a module in evaluation mode and restores its mode afterwards. */
+export function withEval<T>(m: Module, fn: () => T): T {
+  const prev = m.training;
+  m.eval();
+  try {
+    return fn();
+  } finally {
+    m.train(prev);
+  }
+}
+
+export { Tensor };
