@@ -41,8 +41,9 @@ export class ThreadPool {
 
   /** Sets the number of threads kernels may use (the calling thread counts as one). */
   resize(threads: number): void {
+    // Workers beyond the new count stay up, idle and unref'd: starting one again costs far more
+    // (a thread, an instance, cold code) than keeping it.
     this.threads = Math.max(1, Math.min(Math.floor(threads), MAX_WORKERS + 1));
-    while (this.workers.length > this.threads - 1) void this.workers.pop()!.terminate();
   }
 
   private slot(i: number): { head: Int32Array; args: Float64Array } {
