@@ -8,6 +8,7 @@ import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Parameter } from './parameter.js';
+import { summary as summarize, type SummaryOptions } from './summary.js';
 
 export abstract class Module {
   /** Training mode (dropout active, batch norm updating its statistics) or evaluation mode. */
@@ -130,9 +131,15 @@ export abstract class Module {
 
   /** Parameters and persistent buffers by PyTorch-style dotted name. The tensors are the live ones. */
   stateDict(): Record<string, Tensor> {
+    // module by module, parameters then buffers: the order of PyTorch's state_dict()
     const sd: Record<string, Tensor> = {};
-    for (const [k, p] of this.namedParameters()) sd[k] = p;
+    const seen = new Set<Parameter>();
     for (const [mp, m] of this.namedModules()) {
+      for (const [k, p] of m.ownParameters()) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        sd[mp ? `${mp}.${k}` : k] = p;
+      }
       for (const [k, b] of m._buffers) {
         if (b && !m._nonPersistent.has(k)) sd[mp ? `${mp}.${k}` : k] = b;
       }
@@ -171,6 +178,14 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * Prints and returns a Keras-style table of the layers, their output shapes (from one forward pass
+   * on zeros of [1, ...inputShape]; omit it to list layers only) and parameter counts.
+   */
+  summary(inputShape?: readonly number[] | readonly (readonly number[])[] | null, opts: SummaryOptions = {}): string {
+    return summarize(this, inputShape, opts);
+  }
+
   /** The class name, as layers print in summaries. */
   get name(): string {
     return this.constructor.name;
@@ -179,6 +194,11 @@ export abstract class Module {
   /** One line describing the layer's configuration, e.g. 'in_features=784, out_features=128'. */
   extraRepr(): string {
     return '';
+  }
+
+  /** console.log(model) prints the PyTorch-style tree rather than the object's fields. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   toString(): string {

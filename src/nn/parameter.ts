@@ -3,6 +3,7 @@
 
 import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
+import { zeros, type CreateOptions } from '../tensor/create.js';
 
 export class Parameter extends Tensor {
   /** Wraps `data`'s storage (no copy) as a parameter; `requiresGrad` defaults to true, as in PyTorch. */
@@ -10,5 +11,13 @@ export class Parameter extends Tensor {
     super(data.storage, data.shape, data.strides, data.offset);
     if (requiresGrad) this.requiresGrad = true;
     keep(this);
+  }
+
+  /** A zero-filled parameter of the given shape, for a layer to initialise (the temporary is freed). */
+  static zeros(shape: readonly number[], opts: Pick<CreateOptions, 'dtype' | 'device'> = {}): Parameter {
+    const t = zeros(shape, opts);
+    const p = new Parameter(t);
+    t.dispose();
+    return p;
   }
 }

@@ -1,0 +1,98 @@
+// Containers: Sequential chains layers; ModuleList holds submodules for a custom forward. Children are
+// registered under '0', '1', ... (or given names), so state-dict keys match PyTorch's ('0.weight').
+
+import { IndexError, ValueError } from '../../errors.js';
+import { Module } from '../module.js';
+
+function checkModule(op: string, m: unknown, where: string): Module {
+  if (!(m instanceof Module)) throw new ValueError(op, `${where} is not a Module (got ${m === null ? 'null' : typeof m})`);
+  return m;
+}
+
+/**
+ * Layers applied in order: `new Sequential(a, b, c)`, `new Sequential([a, b, c])`, or with names,
+ * `new Sequential({ conv: a, act: b })`. forward(x) = c(b(a(x))).
+ */
+export class Sequential extends Module {
+  // a private field, so the base class's property scan does not list the layers a second time
+  readonly #layers: Module[] = [];
+  readonly #names = new Set<string>();
+
+  constructor(...layers: Module[] | [readonly Module[]] | [Record<string, Module>]) {
+    super();
+    const first = layers[0];
+    if (layers.length === 1 && Array.isArray(first)) for (const m of first) this.add(m);
+    else if (layers.length === 1 && first && !(first instanceof Module) && typeof first === 'object') {
+      for (const [k, m] of Object.entries(first as Record<string, Module>)) this.add(m, k);
+    } else for (const m of layers as Module[]) this.add(m);
+  }
+
+  /** Appends a layer (named by its position unless a name is given); returns this, for chaining. */
+  add(layer: Module, name = String(this.#layers.length)): this {
+    checkModule('Sequential', layer, `layer ${name}`);
+    if (this.#names.has(name)) throw new ValueError('Sequential', `a layer named '${name}' already exists`);
+    if (!name || name.includes('.')) throw new ValueError('Sequential', `layer names must be non-empty and contain no '.', got '${name}'`);
+    this.#names.add(name);
+    this.#layers.push(layer);
+    this.registerModule(name, layer);
+    return this;
+  }
+
+  get length(): number {
+    return this.#layers.length;
+  }
+
+  /** The layer at position i (negative counts from the end). */
+  at(i: number): Module {
+    const j = i < 0 ? i + this.#layers.length : i;
+    const m = this.#layers[j];
+    if (!m) throw new IndexError('Sequential', `index ${i} is out of range for ${this.#layers.length} layers`);
+    return m;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.#layers[Symbol.iterator]();
+  }
+
+  forward(...inputs: any[]): any {
+    if (!this.#layers.length) return inputs[0];
+    let x = this.#layers[0]!.forward(...inputs);
+    for (let i = 1; i < this.#layers.length; i++) x = this.#layers[i]!.forward(x);
+    return x;
+  }
+}
+
+/** A list of submodules registered as '0', '1', ...; forward is the owner's to write. */
+export class ModuleList extends Module {
+  readonly #items: Module[] = [];
+
+  constructor(modules: readonly Module[] = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  append(m: Module): this {
+    checkModule('ModuleList', m, `item ${this.#items.length}`);
+    this.registerModule(String(this.#items.length), m);
+    this.#items.push(m);
+    return this;
+  }
+
+  get length(): number {
+    return this.#items.length;
+  }
+
+  at(i: number): Module {
+    const m = this.#items[i < 0 ? i + this.#items.length : i];
+    if (!m) throw new IndexError('ModuleList', `index ${i} is out of range for ${this.#items.length} modules`);
+    return m;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return this.#items[Symbol.iterator]();
+  }
+
+  forward(): never {
+    throw new ValueError('ModuleList', 'a ModuleList has no forward; iterate over it in the owner\'s forward');
+  }
+}

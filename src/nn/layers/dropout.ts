@@ -1,0 +1,29 @@
+// Dropout: active in training mode only (model.eval() turns it into the identity).
+
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Generator } from '../../tensor/random.js';
+import { ValueError } from '../../errors.js';
+import { dropout } from '../../ops/dropout.js';
+import { Module } from '../module.js';
+import { pyNum } from './repr.js';
+
+export class Dropout extends Module {
+  readonly p: number;
+  /** Draw masks from this generator instead of the global one. */
+  generator: Generator | undefined;
+
+  constructor(p = 0.5, opts: { generator?: Generator } = {}) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new ValueError('Dropout', `probability must be in [0, 1], got ${p}`);
+    this.p = p;
+    this.generator = opts.generator;
+  }
+
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.training, this.generator);
+  }
+
+  override extraRepr(): string {
+    return `p=${pyNum(this.p)}, inplace=False`;
+  }
+}

@@ -1,0 +1,173 @@
+// BatchNorm1d/2d and LayerNorm. Batch norm keeps PyTorch's buffers and key names (running_mean,
+// running_var, num_batches_tracked), so its state dict loads a PyTorch checkpoint's and vice versa.
+
+import type { Tensor } from '../../tensor/tensor.js';
+import { ShapeError, ValueError, fmtShape } from '../../errors.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { full, ones, zeros } from '../../tensor/create.js';
+import { batchNorm, layerNorm } from '../../ops/norm.js';
+import { ones_, zeros_ } from '../init.js';
+import { Module } from '../module.js';
+import { Parameter } from '../parameter.js';
+import { checkFeatures, type LayerOptions } from './linear.js';
+import { pyBool, pyNum } from './repr.js';
+
+export interface BatchNormLayerOptions extends LayerOptions {
+  eps?: number;
+  /** Weight of the newest batch in the running statistics (default 0.1); null: a cumulative average. */
+  momentum?: number | null;
+  /** Learnable per-channel scale and shift (default true). */
+  affine?: boolean;
+  /** Keep running statistics for evaluation (default true); without them evaluation uses batch statistics. */
+  trackRunningStats?: boolean;
+}
+
+abstract class BatchNormBase extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  weight: Parameter | null;
+  bias: Parameter | null;
+
+  constructor(numFeatures: number, opts: BatchNormLayerOptions = {}) {
+    super();
+    checkFeatures(this.constructor.name, { numFeatures });
+    this.numFeatures = numFeatures;
+    this.eps = opts.eps ?? 1e-5;
+    this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
+    this.affine = opts.affine ?? true;
+    this.trackRunningStats = opts.trackRunningStats ?? true;
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) {
+      throw new ValueError(this.constructor.name, `momentum must be in [0, 1] or null, got ${this.momentum}`);
+    }
+    const dt = { dtype: opts.dtype, device: opts.device };
+    this.weight = this.affine ? Parameter.zeros([numFeatures], dt) : null;
+    this.bias = this.affine ? Parameter.zeros([numFeatures], dt) : null;
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([numFeatures], dt));
+      this.registerBuffer('running_var', ones([numFeatures], dt));
+      this.registerBuffer('num_batches_tracked', full([], 0, { dtype: 'int32', device: opts.device }));
+    } else {
+      this.registerBuffer('running_mean', null);
+      this.registerBuffer('running_var', null);
+      this.registerBuffer('num_batches_tracked', null);
+    }
+    this.resetParameters();
+  }
+
+  get runningMean(): Tensor | null {
+    return this.buffer('running_mean');
+  }
+  get runningVar(): Tensor | null {
+    return this.buffer('running_var');
+  }
+  get numBatchesTracked(): Tensor | null {
+    return this.buffer('num_batches_tracked');
+  }
+
+  resetRunningStats(): void {
+    if (!this.trackRunningStats) return;
+    noGrad(() => {
+      this.runningMean!.zero_();
+      this.runningVar!.fill_(1);
+      this.numBatchesTracked!.zero_();
+    });
+  }
+
+  resetParameters(): void {
+    this.resetRunningStats();
+    if (this.weight) ones_(this.weight);
+    if (this.bias) zeros_(this.bias);
+  }
+
+  protected abstract checkInput(x: Tensor): void;
+
+  forward(x: Tensor): Tensor {
+    this.checkInput(x);
+    if (x.shape[1] !== this.numFeatures) {
+      throw new ShapeError(this.constructor.name, `expected ${this.numFeatures} channels in dim 1, got input ${fmtShape(x.shape)}`);
+    }
+    // as PyTorch: batch statistics while training, or always when no running statistics are kept
+    const useBatchStats = this.training || !this.trackRunningStats;
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.trackRunningStats) {
+      const nbt = this.numBatchesTracked!;
+      noGrad(() => {
+        const next = nbt.add(1);
+        nbt.copy_(next);
+        next.dispose();
+      });
+      if (this.momentum === null) momentum = 1 / nbt.item();
+    }
+    // in training the running statistics (when kept) are updated in place; in evaluation they normalise
+    return batchNorm(x, this.runningMean, this.runningVar, {
+      weight: this.weight, bias: this.bias, training: useBatchStats, momentum, eps: this.eps,
+    });
+  }
+
+  override extraRepr(): string {
+    const m = this.momentum === null ? 'None' : pyNum(this.momentum);
+    return `${this.numFeatures}, eps=${pyNum(this.eps)}, momentum=${m}, affine=${pyBool(this.affine)}, track_running_stats=${pyBool(this.trackRunningStats)}`;
+  }
+}
+
+/** Batch norm over [N, C] or [N, C, L] (per channel C). */
+export class BatchNorm1d extends BatchNormBase {
+  protected checkInput(x: Tensor): void {
+    if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError('BatchNorm1d', `expected 2D or 3D input [N, C] or [N, C, L], got ${fmtShape(x.shape)}`);
+  }
+}
+
+/** Batch norm over [N, C, H, W] (per channel C). */
+export class BatchNorm2d extends BatchNormBase {
+  protected checkInput(x: Tensor): void {
+    if (x.ndim !== 4) throw new ShapeError('BatchNorm2d', `expected 4D input [N, C, H, W], got ${fmtShape(x.shape)}`);
+  }
+}
+
+export interface LayerNormLayerOptions extends LayerOptions {
+  eps?: number;
+  /** Learnable per-element scale (and shift) over normalizedShape (default true). */
+  elementwiseAffine?: boolean;
+  /** With elementwiseAffine, whether to learn the shift too (default true). */
+  bias?: boolean;
+}
+
+/** Layer norm over the trailing normalizedShape dims. */
+export class LayerNorm extends Module {
+  readonly normalizedShape: readonly number[];
+  readonly eps: number;
+  readonly elementwiseAffine: boolean;
+  weight: Parameter | null;
+  bias: Parameter | null;
+
+  constructor(normalizedShape: number | readonly number[], opts: LayerNormLayerOptions = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    if (!this.normalizedShape.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new ValueError('LayerNorm', `normalizedShape must be positive integers, got ${JSON.stringify(normalizedShape)}`);
+    }
+    this.eps = opts.eps ?? 1e-5;
+    this.elementwiseAffine = opts.elementwiseAffine ?? true;
+    const dt = { dtype: opts.dtype, device: opts.device };
+    this.weight = this.elementwiseAffine ? Parameter.zeros(this.normalizedShape, dt) : null;
+    this.bias = this.elementwiseAffine && opts.bias !== false ? Parameter.zeros(this.normalizedShape, dt) : null;
+    this.resetParameters();
+  }
+
+  resetParameters(): void {
+    if (this.weight) ones_(this.weight);
+    if (this.bias) zeros_(this.bias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+
+  override extraRepr(): string {
+    const ns = this.normalizedShape.length === 1 ? `(${this.normalizedShape[0]},)` : `(${this.normalizedShape.join(', ')})`;
+    return `${ns}, eps=${pyNum(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
+  }
+}

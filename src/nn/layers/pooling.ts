@@ -1,0 +1,97 @@
+// Pooling layers over [N, C, H, W] (or [C, H, W]); the stride defaults to the kernel size, as in PyTorch.
+
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Pair } from '../../ops/conv.js';
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../../ops/pool.js';
+import { Module } from '../module.js';
+import { pyBool, pyValue } from './repr.js';
+
+export interface MaxPool2dLayerOptions {
+  stride?: Pair | null;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+export interface AvgPool2dLayerOptions {
+  stride?: Pair | null;
+  padding?: Pair;
+  ceilMode?: boolean;
+  /** Count padding zeros in the divisor (default true, as PyTorch). */
+  countIncludePad?: boolean;
+  divisorOverride?: number;
+}
+
+export class MaxPool2d extends Module {
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly dilation: Pair;
+  readonly ceilMode: boolean;
+
+  constructor(kernelSize: Pair, opts: MaxPool2dLayerOptions = {}) {
+    super();
+    this.kernelSize = kernelSize;
+    this.stride = opts.stride ?? kernelSize;
+    this.padding = opts.padding ?? 0;
+    this.dilation = opts.dilation ?? 1;
+    this.ceilMode = opts.ceilMode ?? false;
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding, dilation: this.dilation, ceilMode: this.ceilMode });
+  }
+
+  override extraRepr(): string {
+    return `kernel_size=${pyValue(this.kernelSize)}, stride=${pyValue(this.stride)}, padding=${pyValue(this.padding)}, ` +
+      `dilation=${pyValue(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`;
+  }
+}
+
+export class AvgPool2d extends Module {
+  readonly kernelSize: Pair;
+  readonly stride: Pair;
+  readonly padding: Pair;
+  readonly ceilMode: boolean;
+  readonly countIncludePad: boolean;
+  readonly divisorOverride: number | undefined;
+
+  constructor(kernelSize: Pair, opts: AvgPool2dLayerOptions = {}) {
+    super();
+    this.kernelSize = kernelSize;
+    this.stride = opts.stride ?? kernelSize;
+    this.padding = opts.padding ?? 0;
+    this.ceilMode = opts.ceilMode ?? false;
+    this.countIncludePad = opts.countIncludePad ?? true;
+    this.divisorOverride = opts.divisorOverride;
+  }
+
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, this.kernelSize, {
+      stride: this.stride, padding: this.padding, ceilMode: this.ceilMode,
+      countIncludePad: this.countIncludePad, divisorOverride: this.divisorOverride,
+    });
+  }
+
+  override extraRepr(): string {
+    return `kernel_size=${pyValue(this.kernelSize)}, stride=${pyValue(this.stride)}, padding=${pyValue(this.padding)}`;
+  }
+}
+
+/** Average pooling to a fixed output size whatever the input size (null keeps that axis's size). */
+export class AdaptiveAvgPool2d extends Module {
+  readonly outputSize: Pair | readonly [number | null, number | null];
+
+  constructor(outputSize: Pair | readonly [number | null, number | null]) {
+    super();
+    this.outputSize = outputSize;
+  }
+
+  forward(x: Tensor): Tensor {
+    return adaptiveAvgPool2d(x, this.outputSize);
+  }
+
+  override extraRepr(): string {
+    return `output_size=${pyValue(this.outputSize)}`;
+  }
+}
