@@ -5,3 +5,9 @@ export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { RMSprop, type RMSpropOptions } from './rmsprop.js';
 export { clipGradNorm } from './clip.js';
+export {
+  LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR, CosineWithWarmup, ReduceLROnPlateau,
+  type CosineWithWarmupOptions, type ReduceLROnPlateauOptions, type SchedulerStateDict,
+} from './schedulers.js';
+/** The schedules under PyTorch's module name too: mox.optim.lrScheduler.StepLR. */
+export * as lrScheduler from './schedulers.js';
