@@ -32,6 +32,9 @@ export class AutogradError extends MoxError {}
 /** A malformed or unsupported safetensors file. */
 export class SafetensorsError extends MoxError {}
 
+/** A data file that is missing, truncated or malformed, or a dataset that cannot be found or downloaded. */
+export class DataError extends MoxError {}
+
 /** Formats a shape the way messages show it: [32,784]. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -1,0 +1,362 @@
+// Named datasets: loadDataset('mnist' | 'fashion-mnist' | 'cifar10' | 'tinyshakespeare', {split}).
+// The files are looked for, in order, in the `dataDir` option, in $MOX_DATA_DIR, and in the cache
+// folder ($XDG_CACHE_HOME/mox or ~/.cache/mox), each under the dataset's folder name (docs/data.md
+// lists the layouts); a file found nowhere is downloaded from its canonical URL into the cache, with
+// a sha256 check. Offline, the error names every folder searched and the reason the download failed.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DataError, ValueError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { TensorDataset } from './dataset.js';
+import { readMnistImages, readMnistLabels } from './formats/idx.js';
+import { CIFAR10_CLASSES, readCifar10 } from './formats/cifar.js';
+import { readText } from './formats/text.js';
+import { readTar } from './formats/tar.js';
+import { readBytes } from './formats/file.js';
+import { downloadFile } from './download.js';
+
+export type ImageDatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
+export type DatasetName = ImageDatasetName | 'tinyshakespeare';
+
+export interface RemoteFile {
+  /** The file name, as saved in the cache. */
+  file: string;
+  /** Where it can be fetched, tried in order. */
+  urls: string[];
+  sha256: string;
+}
+
+interface Source {
+  /** Folder names tried under each root, the first is the one the cache uses. */
+  folders: string[];
+  remote: RemoteFile[];
+}
+
+const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'https://storage.googleapis.com/cvdf-datasets/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
+const FASHION_MIRRORS = ['https://fashion-mnist.s3.eu-central-1.amazonaws.com/', 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'];
+const idxFiles = (mirrors: string[], sums: Record<string, string>): RemoteFile[] =>
+  Object.entries(sums).map(([file, sha256]) => ({ file, sha256, urls: mirrors.map((m) => m + file) }));
+
+/** Where each dataset comes from, with the sha256 of every file. */
+export const DATASET_SOURCES: Readonly<Record<DatasetName, Source>> = {
+  mnist: {
+    folders: ['mnist', 'MNIST/raw', 'MNIST'],
+    remote: idxFiles(MNIST_MIRRORS, {
+      'train-images-idx3-ubyte.gz': '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
+      'train-labels-idx1-ubyte.gz': '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
+      't10k-images-idx3-ubyte.gz': '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
+      't10k-labels-idx1-ubyte.gz': 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
+    }),
+  },
+  'fashion-mnist': {
+    folders: ['fashion-mnist', 'fashion_mnist', 'FashionMNIST/raw', 'FashionMNIST'],
+    remote: idxFiles(FASHION_MIRRORS, {
+      'train-images-idx3-ubyte.gz': '3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84',
+      'train-labels-idx1-ubyte.gz': 'a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845',
+      't10k-images-idx3-ubyte.gz': '346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073',
+      't10k-labels-idx1-ubyte.gz': '67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5',
+    }),
+  },
+  cifar10: {
+    folders: ['cifar10', 'cifar10/cifar-10-batches-bin', 'cifar-10-batches-bin', 'cifar-10', 'cifar-10/cifar-10-batches-bin'],
+    remote: [{
+      file: 'cifar-10-binary.tar.gz',
+      urls: ['https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'],
+      sha256: 'c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd',
+    }],
+  },
+  tinyshakespeare: {
+    folders: ['tinyshakespeare', 'shakespeare'],
+    remote: [{
+      file: 'input.txt',
+      urls: ['https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'],
+      sha256: '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed',
+    }],
+  },
+};
+
+const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+
+export interface LoadDatasetOptions {
+  /** 'train' (default) or 'test'; tinyshakespeare: the first 90% of the text, the last 10%, or 'all'. */
+  split?: 'train' | 'test' | 'all';
+  /** Searched first: the folder holding the files, or a folder holding `<dataset>/`. */
+  dataDir?: string;
+  /** Where downloads go and are looked for; default $XDG_CACHE_HOME/mox or ~/.cache/mox. */
+  cacheDir?: string;
+  /** Download files found nowhere (default true; false when $MOX_DATA_OFFLINE is set). */
+  download?: boolean;
+  /** A base URL to fetch every file from by its name instead of the canonical URLs (or $MOX_DATA_MIRROR). */
+  mirror?: string;
+  /** sha256 per file name, replacing the known ones (null: no check), for a mirror serving other builds. */
+  checksums?: Record<string, string | null>;
+  /** Images only: keep the first `limit` examples. */
+  limit?: number;
+  /** Images only: 'float' (default) float32 in [0, 1]; 'raw' float32 values 0..255. */
+  scale?: 'float' | 'raw';
+  /** Print download progress to stderr (default true). */
+  verbose?: boolean;
+}
+
+/** Images [N, C, H, W] float32 and labels [N] int32, usable directly as a TensorDataset of [image, label]. */
+export class ImageDataset extends TensorDataset {
+  constructor(
+    readonly name: ImageDatasetName,
+    readonly split: 'train' | 'test',
+    readonly x: Tensor,
+    readonly y: Tensor,
+    readonly classes: readonly string[],
+    /** The files read. */
+    readonly files: readonly string[],
+  ) {
+    super(x, y);
+  }
+}
+
+export interface TextDataset {
+  name: 'tinyshakespeare';
+  split: 'train' | 'test' | 'all';
+  text: string;
+  files: string[];
+}
+
+/** The cache folder: $XDG_CACHE_HOME/mox, or ~/.cache/mox. */
+export function defaultCacheDir(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return xdg ? join(xdg, 'mox') : join(homedir(), '.cache', 'mox');
+}
+
+interface Root {
+  /** How the error message names it: `MOX_DATA_DIR (/x/mnist)`. */
+  label: string;
+  dirs: string[];
+}
+
+function roots(name: DatasetName, opts: LoadDatasetOptions): Root[] {
+  const { folders } = DATASET_SOURCES[name];
+  const out: Root[] = [];
+  if (opts.dataDir) out.push({ label: `dataDir (${join(opts.dataDir, folders[0]!)})`, dirs: [...folders.map((f) => join(opts.dataDir!, f)), opts.dataDir] });
+  const env = process.env.MOX_DATA_DIR;
+  if (env) out.push({ label: `MOX_DATA_DIR (${join(env, folders[0]!)})`, dirs: folders.map((f) => join(env, f)) });
+  else out.push({ label: 'MOX_DATA_DIR (not set)', dirs: [] });
+  const cache = cacheFolder(name, opts);
+  out.push({ label: cache, dirs: [cache] });
+  return out;
+}
+
+const cacheFolder = (name: DatasetName, opts: LoadDatasetOptions): string => join(opts.cacheDir ?? defaultCacheDir(), DATASET_SOURCES[name].folders[0]!);
+
+/** The first existing path among dirs x names. */
+function findFile(rs: Root[], names: readonly string[]): string | null {
+  for (const r of rs) for (const d of r.dirs) for (const n of names) if (existsSync(join(d, n))) return join(d, n);
+  return null;
+}
+
+function where(rs: Root[]): string {
+  const labels = rs.map((r) => r.label);
+  return labels.length > 1 ? `${labels.slice(0, -1).join(', ')} or ${labels[labels.length - 1]}` : labels[0]!;
+}
+
+/** A file that has to come from the network, with what to say if it cannot. */
+interface Missing {
+  remote: RemoteFile;
+  /** How the error names it. */
+  display: string;
+}
+
+type Located<T> = { ok: true; read: () => T } | { ok: false; missing: Missing[] };
+
+function checkSplit(name: string, split: string, allowed: readonly string[]): void {
+  if (!allowed.includes(split)) throw new ValueError('loadDataset', `${name}: unknown split '${split}' (expected ${allowed.map((s) => `'${s}'`).join(' or ')})`);
+}
+
+function remoteFile(name: DatasetName, file: string): RemoteFile {
+  return DATASET_SOURCES[name].remote.find((r) => r.file === file)!;
+}
+
+function locateIdx(name: 'mnist' | 'fashion-mnist', opts: LoadDatasetOptions): Located<ImageDataset> {
+  const split = opts.split ?? 'train';
+  checkSplit(name, split, ['train', 'test']);
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const rs = roots(name, opts);
+  const images = findFile(rs, [`${prefix}-images-idx3-ubyte.gz`, `${prefix}-images-idx3-ubyte`, `${prefix}-images.idx3-ubyte`]);
+  const labels = findFile(rs, [`${prefix}-labels-idx1-ubyte.gz`, `${prefix}-labels-idx1-ubyte`, `${prefix}-labels.idx1-ubyte`]);
+  const missing: Missing[] = [];
+  if (!images) missing.push({ remote: remoteFile(name, `${prefix}-images-idx3-ubyte.gz`), display: `${prefix}-images-idx3-ubyte.gz` });
+  if (!labels) missing.push({ remote: remoteFile(name, `${prefix}-labels-idx1-ubyte.gz`), display: `${prefix}-labels-idx1-ubyte.gz` });
+  if (missing.length) return { ok: false, missing };
+  return {
+    ok: true,
+    read: () => {
+      const x = readMnistImages(images!, { limit: opts.limit, scale: opts.scale });
+      const y = readMnistLabels(labels!, { limit: opts.limit });
+      if (x.shape[0] !== y.shape[0]) throw new DataError(name, `${images} has ${x.shape[0]} images but ${labels} has ${y.shape[0]} labels`);
+      const classes = name === 'mnist' ? Array.from({ length: 10 }, (_, i) => String(i)) : FASHION_CLASSES;
+      return new ImageDataset(name, split as 'train' | 'test', x, y, classes, [images!, labels!]);
+    },
+  };
+}
+
+/** data_batch_<k>.bin files of a folder, in order of k. */
+function trainBatches(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => /^data_batch_(\d+)\.bin(\.gz)?$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(a[1]) - Number(b[1]) || a[0].length - b[0].length)
+    .filter((m, i, all) => i === 0 || all[i - 1]![1] !== m[1])
+    .map((m) => join(dir, m[0]));
+}
+
+/** Takes the .bin members and batches.meta.txt out of a CIFAR-10 tarball into `dest`. */
+function extractCifar(tarball: string, dest: string): void {
+  const entries = readTar(readBytes('cifar10', tarball), tarball);
+  const wanted = entries.filter((e) => e.type === 'file' && /(^|\/)(data_batch_\d+\.bin|test_batch\.bin|batches\.meta\.txt)$/.test(e.name));
+  if (!wanted.some((e) => e.name.endsWith('test_batch.bin'))) throw new DataError('cifar10', `${tarball}: the archive holds no test_batch.bin; is it the CIFAR-10 binary version?`);
+  mkdirSync(dest, { recursive: true });
+  for (const e of wanted) {
+    const base = e.name.slice(e.name.lastIndexOf('/') + 1);
+    const tmp = join(dest, `${base}.${process.pid}.part`);
+    writeFileSync(tmp, e.data);
+    renameSync(tmp, join(dest, base));
+  }
+}
+
+function locateCifar(opts: LoadDatasetOptions): Located<ImageDataset> {
+  const split = opts.split ?? 'train';
+  checkSplit('cifar10', split, ['train', 'test']);
+  const rs = roots('cifar10', opts);
+  const findBatches = (): { files: string[]; dir: string } | null => {
+    for (const r of rs) {
+      for (const d of r.dirs) {
+        const files = split === 'train' ? trainBatches(d) : ['test_batch.bin', 'test_batch.bin.gz'].map((f) => join(d, f)).filter(existsSync).slice(0, 1);
+        if (files.length) return { files, dir: d };
+      }
+    }
+    return null;
+  };
+  let found = findBatches();
+  if (!found) {
+    const tarball = findFile(rs, ['cifar-10-binary.tar.gz']);
+    if (tarball) {
+      extractCifar(tarball, cacheFolder('cifar10', opts));
+      found = findBatches();
+    }
+  }
+  if (!found) {
+    const display = split === 'train' ? 'data_batch_*.bin (or cifar-10-binary.tar.gz)' : 'test_batch.bin (or cifar-10-binary.tar.gz)';
+    return { ok: false, missing: [{ remote: DATASET_SOURCES.cifar10.remote[0]!, display }] };
+  }
+  const { files, dir } = found;
+  return {
+    ok: true,
+    read: () => {
+      const { images, labels } = readCifar10(files, { limit: opts.limit, scale: opts.scale });
+      const meta = join(dir, 'batches.meta.txt');
+      let classes: string[] = [...CIFAR10_CLASSES];
+      if (existsSync(meta)) {
+        const names = readFileSync(meta, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+        if (names.length === 10) classes = names;
+      }
+      return new ImageDataset('cifar10', split as 'train' | 'test', images, labels, classes, files);
+    },
+  };
+}
+
+function locateText(opts: LoadDatasetOptions): Located<TextDataset> {
+  const split = opts.split ?? 'train';
+  checkSplit('tinyshakespeare', split, ['train', 'test', 'all']);
+  const rs = roots('tinyshakespeare', opts);
+  const env = process.env.MOX_DATA_DIR;
+  const path = findFile(rs, ['input.txt', 'tinyshakespeare.txt']) ?? (env && existsSync(join(env, 'tinyshakespeare.txt')) ? join(env, 'tinyshakespeare.txt') : null);
+  if (!path) return { ok: false, missing: [{ remote: DATASET_SOURCES.tinyshakespeare.remote[0]!, display: 'input.txt' }] };
+  return {
+    ok: true,
+    read: () => {
+      const all = readText(path);
+      const cut = Math.floor(all.length * 0.9);
+      const text = split === 'all' ? all : split === 'train' ? all.slice(0, cut) : all.slice(cut);
+      return { name: 'tinyshakespeare', split: split as TextDataset['split'], text, files: [path] };
+    },
+  };
+}
+
+function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDataset | TextDataset> {
+  switch (name) {
+    case 'mnist': case 'fashion-mnist': return locateIdx(name, opts);
+    case 'cifar10': return locateCifar(opts);
+    case 'tinyshakespeare': return locateText(opts);
+    default: throw new ValueError('loadDataset', `unknown dataset '${String(name)}' (expected one of ${Object.keys(DATASET_SOURCES).join(', ')})`);
+  }
+}
+
+function notFound(name: DatasetName, opts: LoadDatasetOptions, missing: Missing[], why: string): DataError {
+  const files = missing.map((m) => m.display).join(' and ');
+  return new DataError(name, `${files} not found in ${where(roots(name, opts))}, and ${why}: put the files in one of those folders (see docs/data.md)`);
+}
+
+function downloadAllowed(opts: LoadDatasetOptions): boolean {
+  if (opts.download !== undefined) return opts.download;
+  const off = process.env.MOX_DATA_OFFLINE;
+  return !off || off === '0' || off.toLowerCase() === 'false';
+}
+
+/** Fetches one missing file into the cache, trying each URL; returns why each failed, or null on success. */
+async function fetchMissing(name: DatasetName, m: Missing, opts: LoadDatasetOptions): Promise<string | null> {
+  const mirror = opts.mirror ?? process.env.MOX_DATA_MIRROR;
+  const urls = mirror ? [`${mirror.replace(/\/+$/, '')}/${m.remote.file}`] : m.remote.urls;
+  const sha256 = opts.checksums && m.remote.file in opts.checksums ? opts.checksums[m.remote.file] : m.remote.sha256;
+  const dest = join(cacheFolder(name, opts), m.remote.file);
+  const reasons: string[] = [];
+  for (const url of urls) {
+    try {
+      await downloadFile(url, dest, { sha256, verbose: opts.verbose ?? true });
+      return null;
+    } catch (e) {
+      reasons.push(e instanceof DataError ? e.message.replace(/^download: /, '') : `${url}: ${(e as Error).message}`);
+    }
+  }
+  return reasons.join('; ');
+}
+
+/**
+ * Loads a named dataset, downloading what is missing. Images come as an ImageDataset (x [N,C,H,W]
+ * float32, y [N] int32, a TensorDataset of [image, label]); tinyshakespeare as its text.
+ */
+export async function loadDataset(name: 'tinyshakespeare', opts?: LoadDatasetOptions): Promise<TextDataset>;
+export async function loadDataset(name: ImageDatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset>;
+export async function loadDataset(name: DatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset | TextDataset>;
+export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): Promise<ImageDataset | TextDataset> {
+  let found = locate(name, opts);
+  if (found.ok) return found.read();
+  if (!downloadAllowed(opts)) throw notFound(name, opts, found.missing, 'downloading is off');
+  for (const m of found.missing) {
+    const failure = await fetchMissing(name, m, opts);
+    if (failure !== null) throw notFound(name, opts, found.missing, `the download failed (${failure})`);
+  }
+  if (name === 'cifar10') {
+    const tarball = join(cacheFolder(name, opts), 'cifar-10-binary.tar.gz');
+    extractCifar(tarball, cacheFolder(name, opts));
+    rmSync(tarball, { force: true });
+  }
+  found = locate(name, opts);
+  if (!found.ok) throw notFound(name, opts, found.missing, 'the downloaded files were not usable');
+  return found.read();
+}
+
+/** loadDataset without the download: reads local files only, and says where to put them when they are missing. */
+export function loadDatasetSync(name: 'tinyshakespeare', opts?: LoadDatasetOptions): TextDataset;
+export function loadDatasetSync(name: ImageDatasetName, opts?: LoadDatasetOptions): ImageDataset;
+export function loadDatasetSync(name: DatasetName, opts?: LoadDatasetOptions): ImageDataset | TextDataset;
+export function loadDatasetSync(name: DatasetName, opts: LoadDatasetOptions = {}): ImageDataset | TextDataset {
+  const found = locate(name, opts);
+  if (!found.ok) throw notFound(name, opts, found.missing, 'loadDatasetSync does not download (use await loadDataset)');
+  return found.read();
+}
