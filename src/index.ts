@@ -34,11 +34,17 @@ export { softmax, logSoftmax } from './ops/softmax.js';
 export { dropout } from './ops/dropout.js';
 export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsSync } from './io/safetensors.js';
 
-import * as functional from './nn/functional.js';
-export const nn = { functional };
+/** Module, Parameter, layers, init, summary, and nn.functional (the stateless forms), in torch.nn's shape. */
+export * as nn from './nn/index.js';
 
-/** Optimizers (SGD, Adam, AdamW, RMSprop) and clipGradNorm, in torch.optim's shape. */
+/** Optimizers (SGD, Adam, AdamW, RMSprop), LR schedules and clipGradNorm, in torch.optim's shape. */
 export * as optim from './optim/index.js';
+
+/** Dataset, DataLoader, transforms and augmentation, file readers (IDX, CIFAR-10, CSV, text) and named datasets. */
+export * as data from './data/index.js';
+
+/** The Keras-style loop (model.compile/fit/evaluate/predict, installed on every nn.Module), callbacks and metrics. */
+export * as train from './train/index.js';
 
 import { getBackend as currentBackend } from './backend/registry.js';
 import { cpuBackend } from './backend/cpu/cpu-backend.js';

@@ -1,0 +1,80 @@
+// The Callback base, as Keras's: fit() calls these hooks with the model attached, and each may be
+// async (fit awaits it). Epochs and batches are counted from 0, as in Keras; `logs` hold the numbers
+// of the moment: running 'loss' and metrics after a batch, the epoch's figures (and 'val_*') at its end.
+
+import type { Module } from '../nn/module.js';
+
+export type Logs = Record<string, number>;
+
+export interface TrainParams {
+  epochs: number;
+  /** Steps (batches) per epoch, when known. */
+  steps: number | undefined;
+  verbose: 0 | 1 | 2;
+}
+
+type Hook<A extends unknown[]> = (...args: A) => void | Promise<void>;
+
+export class Callback {
+  /** The model being trained; set by fit() before onTrainBegin. */
+  model!: Module;
+  params: TrainParams = { epochs: 0, steps: undefined, verbose: 0 };
+
+  setModel(model: Module): void {
+    this.model = model;
+  }
+  setParams(params: TrainParams): void {
+    this.params = params;
+  }
+
+  onTrainBegin(_logs: Logs): void | Promise<void> {}
+  onTrainEnd(_logs: Logs): void | Promise<void> {}
+  onEpochBegin(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onBatchBegin(_batch: number, _logs: Logs): void | Promise<void> {}
+  onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
+}
+
+/** Calls every callback's hook in order, awaiting only those that return a promise. */
+export class CallbackList {
+  constructor(readonly callbacks: Callback[]) {}
+
+  private async each<A extends unknown[]>(pick: (c: Callback) => Hook<A>, args: A): Promise<void> {
+    for (const c of this.callbacks) {
+      const r = pick(c).apply(c, args);
+      if (r instanceof Promise) await r;
+    }
+  }
+
+  setup(model: Module, params: TrainParams): void {
+    for (const c of this.callbacks) {
+      c.setModel(model);
+      c.setParams(params);
+    }
+  }
+
+  trainBegin(logs: Logs): Promise<void> { return this.each((c) => c.onTrainBegin, [logs]); }
+  trainEnd(logs: Logs): Promise<void> { return this.each((c) => c.onTrainEnd, [logs]); }
+  epochBegin(epoch: number, logs: Logs): Promise<void> { return this.each((c) => c.onEpochBegin, [epoch, logs]); }
+  epochEnd(epoch: number, logs: Logs): Promise<void> { return this.each((c) => c.onEpochEnd, [epoch, logs]); }
+  batchBegin(batch: number, logs: Logs): Promise<void> { return this.each((c) => c.onBatchBegin, [batch, logs]); }
+  batchEnd(batch: number, logs: Logs): Promise<void> { return this.each((c) => c.onBatchEnd, [batch, logs]); }
+}
+
+/**
+ * What fit() returns: `history.loss[i]`, `history.val_accuracy[i]`, ... for each epoch run, and
+ * `epoch`, the epoch numbers (from 0, or from initialEpoch). Also a Callback, as in Keras.
+ */
+export class History extends Callback {
+  history: Record<string, number[]> = {};
+  epoch: number[] = [];
+
+  override onEpochEnd(epoch: number, logs: Logs): void {
+    this.epoch.push(epoch);
+    for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
+  }
+
+  toJSON(): { history: Record<string, number[]>; epoch: number[]; params: TrainParams } {
+    return { history: this.history, epoch: this.epoch, params: this.params };
+  }
+}

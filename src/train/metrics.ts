@@ -1,0 +1,340 @@
+// Classification metrics: accuracy, precision, recall, F1 and the confusion matrix, usable standalone
+// (sklearn's argument order: yTrue, yPred) and as accumulating Metric objects in compile(). Metrics
+// that are ratios keep integer counts over every batch and divide once at the end, so a result over
+// many batches equals the result over the whole data (a mean of per-batch ratios would not).
+//
+// What counts as a prediction:
+// - int32/bool yPred: class labels already.
+// - float yPred [N, C, ...] with C > 1 (logits or probabilities): the argmax over axis 1.
+// - float yPred [N] or [N, 1]: binary, class 1 where yPred >= threshold (0.5 for probabilities;
+//   0 when `fromLogits`, i.e. sigmoid(logit) >= 0.5).
+// yTrue holds int labels, or one-hot rows shaped like a multi-class yPred (argmax is taken).
+
+import { ShapeError, ValueError, fmtShape } from '../errors.js';
+import { isFloat } from '../tensor/dtype.js';
+import { scope } from '../tensor/memory.js';
+import { tensor } from '../tensor/create.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/grad-mode.js';
+
+export interface LabelOptions {
+  /** Binary outputs are logits: threshold them at 0 instead of `threshold`. */
+  fromLogits?: boolean;
+  /** Decision threshold for binary probability outputs (default 0.5). */
+  threshold?: number;
+}
+
+function isBinaryScores(t: Tensor): boolean {
+  return isFloat(t.dtype) && (t.ndim <= 1 || (t.ndim === 2 && t.shape[1] === 1));
+}
+
+/** Predicted labels as an Int32Array (see the file comment for the rules). */
+export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Array {
+  return scope(() => noGrad(() => {
+    let labels: Tensor;
+    if (!isFloat(yPred.dtype)) labels = yPred.int();
+    else if (isBinaryScores(yPred)) labels = yPred.ge(opts.fromLogits ? 0 : opts.threshold ?? 0.5).int();
+    else labels = yPred.argmax(1);
+    return Int32Array.from(labels.dataSync());
+  }));
+}
+
+/** True labels as an Int32Array: int labels as they are, one-hot (or probability) rows by argmax. */
+export function trueLabels(yTrue: Tensor, yPred?: Tensor): Int32Array {
+  return scope(() => noGrad(() => {
+    let labels: Tensor;
+    // rows shaped like multi-class scores are one-hot (or soft) targets, whatever their dtype
+    const oneHot = yPred && isFloat(yPred.dtype) && yPred.ndim >= 2 && yPred.shape[1]! > 1 && yTrue.ndim === yPred.ndim;
+    if (oneHot) labels = yTrue.argmax(1);
+    else if (isFloat(yTrue.dtype)) labels = yTrue.ge(0.5).int(); // binary targets stored as floats
+    else labels = yTrue.int();
+    return Int32Array.from(labels.dataSync());
+  }));
+}
+
+function pairs(op: string, yTrue: Tensor, yPred: Tensor, opts: LabelOptions): [Int32Array, Int32Array] {
+  const p = predictedLabels(yPred, opts);
+  const t = trueLabels(yTrue, yPred);
+  if (p.length !== t.length) {
+    throw new ShapeError(op, `yTrue ${fmtShape(yTrue.shape)} holds ${t.length} labels but yPred ${fmtShape(yPred.shape)} gives ${p.length} predictions`);
+  }
+  return [t, p];
+}
+
+/**
+ * Counts of (true, predicted) label pairs, growing as larger labels appear. Row = true class,
+ * column = predicted class, as sklearn's confusion_matrix.
+ */
+export class ConfusionCounts {
+  numClasses: number;
+  counts: Float64Array;
+  /** Classes seen in yTrue or yPred so far (sklearn averages over these unless labels are given). */
+  readonly seen = new Set<number>();
+
+  constructor(numClasses = 0) {
+    this.numClasses = numClasses;
+    this.counts = new Float64Array(numClasses * numClasses);
+  }
+
+  private grow(c: number): void {
+    if (c <= this.numClasses) return;
+    const next = new Float64Array(c * c);
+    for (let i = 0; i < this.numClasses; i++) {
+      for (let j = 0; j < this.numClasses; j++) next[i * c + j] = this.counts[i * this.numClasses + j]!;
+    }
+    this.numClasses = c;
+    this.counts = next;
+  }
+
+  add(t: Int32Array, p: Int32Array, op = 'confusionMatrix'): void {
+    let maxLabel = -1;
+    for (let i = 0; i < t.length; i++) {
+      const a = t[i]!, b = p[i]!;
+      if (a < 0 || b < 0) throw new ValueError(op, `labels must be non-negative, got ${a < 0 ? a : b}`);
+      if (a > maxLabel) maxLabel = a;
+      if (b > maxLabel) maxLabel = b;
+    }
+    this.grow(maxLabel + 1);
+    const c = this.numClasses;
+    for (let i = 0; i < t.length; i++) {
+      this.counts[t[i]! * c + p[i]!]!++;
+      this.seen.add(t[i]!);
+      this.seen.add(p[i]!);
+    }
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.seen.clear();
+  }
+
+  /** Per-class true positives, predicted counts (column sums) and actual counts (row sums). */
+  perClass(): { tp: number[]; predicted: number[]; actual: number[] } {
+    const c = this.numClasses;
+    const tp = new Array<number>(c).fill(0), predicted = new Array<number>(c).fill(0), actual = new Array<number>(c).fill(0);
+    for (let i = 0; i < c; i++) {
+      for (let j = 0; j < c; j++) {
+        const n = this.counts[i * c + j]!;
+        actual[i]! += n;
+        predicted[j]! += n;
+        if (i === j) tp[i]! += n;
+      }
+    }
+    return { tp, predicted, actual };
+  }
+}
+
+export type Average = 'macro' | 'micro' | 'binary';
+export type ScoreKind = 'precision' | 'recall' | 'f1';
+
+export interface ScoreOptions extends LabelOptions {
+  /**
+   * 'macro' (default): the unweighted mean over classes of the per-class score; the classes are
+   * 0..numClasses-1 when `numClasses` is given, else those that occur in yTrue or yPred (sklearn).
+   * 'micro': from the pooled counts (equals accuracy for single-label data). 'binary': class
+   * `posLabel` (default 1) only.
+   */
+  average?: Average;
+  numClasses?: number;
+  posLabel?: number;
+}
+
+const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b); // sklearn's zero_division=0
+
+function classScore(kind: ScoreKind, tp: number, predicted: number, actual: number): number {
+  const p = ratio(tp, predicted), r = ratio(tp, actual);
+  if (kind === 'precision') return p;
+  if (kind === 'recall') return r;
+  return ratio(2 * p * r, p + r);
+}
+
+/** The score from accumulated counts. */
+export function scoreFromCounts(kind: ScoreKind, cm: ConfusionCounts, opts: ScoreOptions = {}): number {
+  const average = opts.average ?? 'macro';
+  const { tp, predicted, actual } = cm.perClass();
+  if (average === 'binary') {
+    const k = opts.posLabel ?? 1;
+    return classScore(kind, tp[k] ?? 0, predicted[k] ?? 0, actual[k] ?? 0);
+  }
+  if (average === 'micro') {
+    const sum = (a: number[]): number => a.reduce((s, v) => s + v, 0);
+    return classScore(kind, sum(tp), sum(predicted), sum(actual));
+  }
+  if (average !== 'macro') throw new ValueError(kind, `average must be 'macro', 'micro' or 'binary', got '${average as string}'`);
+  const classes = opts.numClasses !== undefined
+    ? Array.from({ length: opts.numClasses }, (_, i) => i)
+    : [...cm.seen].sort((a, b) => a - b);
+  if (classes.length === 0) return 0;
+  let s = 0;
+  for (const k of classes) s += classScore(kind, tp[k] ?? 0, predicted[k] ?? 0, actual[k] ?? 0);
+  return s / classes.length;
+}
+
+// ---- standalone functions ----
+
+/** Fraction of predictions equal to the true labels. */
+export function accuracy(yTrue: Tensor, yPred: Tensor, opts: LabelOptions = {}): number {
+  const [t, p] = pairs('accuracy', yTrue, yPred, opts);
+  let ok = 0;
+  for (let i = 0; i < t.length; i++) if (t[i] === p[i]) ok++;
+  return ratio(ok, t.length);
+}
+
+function standalone(kind: ScoreKind, yTrue: Tensor, yPred: Tensor, opts: ScoreOptions): number {
+  const [t, p] = pairs(kind, yTrue, yPred, opts);
+  const cm = new ConfusionCounts(opts.numClasses ?? 0);
+  cm.add(t, p, kind);
+  return scoreFromCounts(kind, cm, opts);
+}
+
+/** Precision, macro-averaged over classes by default (sklearn's precision_score with zero_division=0). */
+export function precision(yTrue: Tensor, yPred: Tensor, opts: ScoreOptions = {}): number {
+  return standalone('precision', yTrue, yPred, opts);
+}
+
+/** Recall, macro-averaged over classes by default. */
+export function recall(yTrue: Tensor, yPred: Tensor, opts: ScoreOptions = {}): number {
+  return standalone('recall', yTrue, yPred, opts);
+}
+
+/** F1, per class from that class's precision and recall, then macro-averaged by default. */
+export function f1Score(yTrue: Tensor, yPred: Tensor, opts: ScoreOptions = {}): number {
+  return standalone('f1', yTrue, yPred, opts);
+}
+
+/**
+ * The confusion matrix as an int32 tensor [C, C]: entry [i, j] counts samples of true class i
+ * predicted as class j. C is `numClasses`, or 1 + the largest label seen. `.tolist()` gives the
+ * nested array.
+ */
+export function confusionMatrix(yTrue: Tensor, yPred: Tensor, numClasses?: number, opts: LabelOptions = {}): Tensor {
+  const [t, p] = pairs('confusionMatrix', yTrue, yPred, opts);
+  const cm = new ConfusionCounts(numClasses ?? 0);
+  cm.add(t, p);
+  if (numClasses !== undefined && cm.numClasses > numClasses) {
+    throw new ValueError('confusionMatrix', `a label ${cm.numClasses - 1} is outside [0, ${numClasses})`);
+  }
+  const c = cm.numClasses;
+  return tensor(Int32Array.from(cm.counts), { shape: [c, c] });
+}
+
+// ---- accumulating metrics, for compile() and for streaming use ----
+
+/**
+ * A metric accumulated over batches: update() with each batch, result() at any point, reset() to
+ * start over. Subclass it for a custom metric; compile() also accepts a plain function.
+ */
+export abstract class Metric {
+  constructor(readonly name: string) {}
+  abstract update(yTrue: Tensor, yPred: Tensor): void;
+  abstract result(): number;
+  abstract reset(): void;
+}
+
+export class Accuracy extends Metric {
+  private correct = 0;
+  private total = 0;
+  constructor(private readonly opts: LabelOptions & { name?: string } = {}) {
+    super(opts.name ?? 'accuracy');
+  }
+  update(yTrue: Tensor, yPred: Tensor): void {
+    const [t, p] = pairs(this.name, yTrue, yPred, this.opts);
+    for (let i = 0; i < t.length; i++) if (t[i] === p[i]) this.correct++;
+    this.total += t.length;
+  }
+  result(): number {
+    return ratio(this.correct, this.total);
+  }
+  reset(): void {
+    this.correct = this.total = 0;
+  }
+}
+
+/** Precision / recall / F1 from a confusion matrix accumulated over every batch. */
+class CountingScore extends Metric {
+  protected readonly cm: ConfusionCounts;
+  constructor(private readonly kind: ScoreKind, private readonly opts: ScoreOptions & { name?: string }) {
+    super(opts.name ?? kind);
+    this.cm = new ConfusionCounts(opts.numClasses ?? 0);
+  }
+  update(yTrue: Tensor, yPred: Tensor): void {
+    const [t, p] = pairs(this.name, yTrue, yPred, this.opts);
+    this.cm.add(t, p, this.name);
+  }
+  result(): number {
+    return scoreFromCounts(this.kind, this.cm, this.opts);
+  }
+  reset(): void {
+    this.cm.reset();
+  }
+}
+
+export class Precision extends CountingScore {
+  constructor(opts: ScoreOptions & { name?: string } = {}) {
+    super('precision', opts);
+  }
+}
+
+export class Recall extends CountingScore {
+  constructor(opts: ScoreOptions & { name?: string } = {}) {
+    super('recall', opts);
+  }
+}
+
+export class F1Score extends CountingScore {
+  constructor(opts: ScoreOptions & { name?: string } = {}) {
+    super('f1', opts);
+  }
+}
+
+/** A per-sample function of (yTrue, yPred), averaged over samples (batch results weighted by size). */
+export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor | number;
+
+export class MeanMetric extends Metric {
+  private sum = 0;
+  private count = 0;
+  constructor(name: string, private readonly fn: MetricFn) {
+    super(name);
+  }
+  update(yTrue: Tensor, yPred: Tensor): void {
+    const n = yPred.ndim > 0 ? yPred.shape[0]! : 1;
+    const v = scope(() => noGrad(() => {
+      const r = this.fn(yTrue, yPred);
+      return typeof r === 'number' ? r : r.mean().item();
+    }));
+    this.sum += v * n;
+    this.count += n;
+  }
+  result(): number {
+    return ratio(this.sum, this.count);
+  }
+  reset(): void {
+    this.sum = this.count = 0;
+  }
+}
+
+/** yTrue brought to yPred's shape and dtype, for regression metrics and losses. */
+export function alignTarget(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
+  let y = yTrue.dtype === yPred.dtype ? yTrue : yTrue.to(yPred.dtype);
+  if (y.shape.join() !== yPred.shape.join()) {
+    if (y.size !== yPred.size) throw new ShapeError(op, `target ${fmtShape(yTrue.shape)} does not match output ${fmtShape(yPred.shape)}`);
+    y = y.reshape(yPred.shape);
+  }
+  return y;
+}
+
+export type MetricName = 'accuracy' | 'acc' | 'precision' | 'recall' | 'f1' | 'f1Score' | 'mse' | 'mae';
+
+/** A metric by its Keras-style name; `fromLogits` sets how binary outputs are thresholded. */
+export function metricByName(name: string, opts: LabelOptions = {}): Metric {
+  switch (name) {
+    case 'accuracy': case 'acc': return new Accuracy({ ...opts, name });
+    case 'precision': return new Precision({ ...opts, name });
+    case 'recall': return new Recall({ ...opts, name });
+    case 'f1': case 'f1Score': case 'f1_score': return new F1Score({ ...opts, name });
+    case 'mse': return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).square());
+    case 'mae': return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).abs());
+    default:
+      throw new ValueError('compile', `unknown metric '${name}' (known: accuracy, precision, recall, f1, mse, mae)`);
+  }
+}
