@@ -1,0 +1,161 @@
+// What the classifier examples share: the command line, Keras's initialisation, and the
+// compile -> fit -> evaluate -> `RESULT {json}` sequence. Each example file keeps only its data and model.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import * as mox from '../src/index.js';
+
+/** A bad command line: exit code 2. */
+export class UsageError extends Error {}
+
+export function positiveInt(name: string, v: string | undefined, dflt: number): number;
+export function positiveInt(name: string, v: string | undefined, dflt: undefined): number | undefined;
+export function positiveInt(name: string, v: string | undefined, dflt: number | undefined): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+}
+
+export function positiveNumber(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${name} must be a positive number, got '${v}'`);
+  return n;
+}
+
+export function integer(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got '${v}'`);
+  return n;
+}
+
+export interface ClassifierArgs {
+  epochs: number;
+  batchSize: number;
+  limit?: number;
+  testLimit?: number;
+  lr: number;
+  seed: number;
+  dataDir?: string;
+  /** Every parsed flag, for options an example adds. */
+  values: Record<string, string | boolean | undefined>;
+}
+
+/**
+ * Parses --epochs --batch-size --limit --test-limit --lr --seed --data-dir --threads (and `extra`)
+ * and applies --threads.
+ */
+export function parseClassifierArgs(defaults: { epochs: number; batchSize: number }, extra: ParseArgsConfig['options'] = {}): ClassifierArgs {
+  const { values } = parseArgs({
+    options: {
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      limit: { type: 'string' },
+      'test-limit': { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      'data-dir': { type: 'string' },
+      threads: { type: 'string' },
+      ...extra,
+    },
+    strict: true,
+  });
+  const v = values as Record<string, string | boolean | undefined>;
+  const str = (k: string): string | undefined => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  if (str('threads') !== undefined) mox.setNumThreads(positiveInt('threads', str('threads'), 1));
+  return {
+    epochs: positiveInt('epochs', str('epochs'), defaults.epochs),
+    batchSize: positiveInt('batch-size', str('batch-size'), defaults.batchSize),
+    limit: positiveInt('limit', str('limit'), undefined),
+    testLimit: positiveInt('test-limit', str('test-limit'), undefined),
+    lr: positiveNumber('lr', str('lr'), 1e-3),
+    seed: integer('seed', str('seed'), 0),
+    dataDir: str('data-dir'),
+    values: v,
+  };
+}
+
+/** Keras's Dense/Conv2D defaults: Glorot-uniform kernels, zero biases (the tutorials' numbers assume them). */
+export function kerasInit(model: mox.nn.Module): void {
+  for (const m of model.modules()) {
+    if (m instanceof mox.nn.Linear || m instanceof mox.nn.Conv2d) {
+      mox.nn.init.xavierUniform_(m.weight);
+      if (m.bias) mox.nn.init.zeros_(m.bias);
+    }
+  }
+}
+
+export interface TrainAndReport {
+  name: string;
+  model: mox.nn.Module;
+  /** Input shape without the batch, for the summary. */
+  inputShape: number[];
+  /** Training data: tensors, or a DataLoader (which brings its own batching and shuffling). */
+  train: { x: mox.Tensor; y: mox.Tensor } | mox.data.DataLoader<readonly mox.Tensor[], mox.Tensor[]>;
+  test: { x: mox.Tensor; y: mox.Tensor };
+  args: ClassifierArgs;
+  /** The accuracy the example should reach with its defaults, for the closing line. */
+  target: string;
+  /** Extra fields for the RESULT line. */
+  extra?: Record<string, unknown>;
+  start: number;
+}
+
+/** Adam + sparse categorical cross-entropy on logits, fit, evaluate, and the RESULT line. */
+export async function trainAndReport(o: TrainAndReport): Promise<void> {
+  const { model, args } = o;
+  kerasInit(model);
+  model.summary(o.inputShape);
+  model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const fitStart = performance.now();
+  const history = 'x' in o.train
+    ? await model.fit(o.train.x, o.train.y, { epochs: args.epochs, batchSize: args.batchSize, seed: args.seed })
+    : await model.fit(o.train, { epochs: args.epochs });
+  const fitSeconds = (performance.now() - fitStart) / 1000;
+
+  console.log('Evaluating on the test set');
+  const { loss, accuracy } = model.evaluate(o.test.x, o.test.y, { batchSize: 256, verbose: 1 });
+  console.log(`test accuracy ${(100 * accuracy!).toFixed(2)}% (target ${o.target}), test loss ${loss!.toFixed(4)}`);
+
+  const round = (v: number, d = 4): number => Number(v.toFixed(d));
+  const last = (k: string): number => history.history[k]!.at(-1)!;
+  const result = {
+    example: o.name,
+    epochs: args.epochs,
+    batch_size: args.batchSize,
+    train_examples: 'x' in o.train ? o.train.x.shape[0] : undefined,
+    test_examples: o.test.x.shape[0],
+    seed: args.seed,
+    ...o.extra,
+    train_loss: round(last('loss')),
+    train_accuracy: round(last('accuracy')),
+    test_loss: round(loss!),
+    test_accuracy: round(accuracy!),
+    fit_seconds: round(fitSeconds, 1),
+    seconds: round((performance.now() - o.start) / 1000, 1),
+    threads: mox.getNumThreads(),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+/** One split with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */
+export async function loadMnist(split: 'train' | 'test', dataDir: string | undefined, limit: number | undefined): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
+  const ds = await mox.data.loadDataset('mnist', { split, dataDir, limit, scale: 'raw' });
+  const x = ds.x.div(255);
+  ds.x.dispose();
+  return { x, y: ds.y };
+}
+
+/** Runs main: usage errors exit 2, mox's own errors (a missing dataset, ...) exit 1 with the message only. */
+export function runMain(name: string, main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    if (usage || e instanceof mox.MoxError) {
+      console.error(`${name}: ${(e as Error).message}`);
+      process.exit(usage ? 2 : 1);
+    }
+    console.error(e);
+    process.exit(1);
+  });
+}

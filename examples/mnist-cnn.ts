@@ -1,0 +1,47 @@
+// MNIST with the small CNN of Keras's convolutional tutorial, Keras-style:
+//
+//   Conv(32, 3x3, relu) -> MaxPool(2) -> Conv(64, 3x3, relu) -> MaxPool(2) -> Conv(64, 3x3, relu)
+//   -> Flatten -> Dense(64, relu) -> Dense(10)
+//   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] })
+//
+// 28x28 -> 26 -> 13 -> 11 -> 5 -> 3, so the Flatten gives 64*3*3 = 576 features (93,322 parameters).
+// The layers use Keras's initialisation (Glorot-uniform kernels, zero biases), the model outputs
+// logits, and the pixels are scaled from 0..255 to [0, 1]. Target: test accuracy >= 99.0% after 5
+// epochs (batch 64) on the 60,000 images.
+//
+//   npm run example:mnist-cnn                        # 5 epochs, the full training set
+//   npm run example:mnist-cnn -- --epochs 1 --limit 2000
+//
+// The files are found by mox.data.loadDataset('mnist'): --data-dir DIR (the folder with the four IDX
+// files, or a folder holding mnist/), then $MOX_DATA_DIR/mnist, then ~/.cache/mox/mnist, and otherwise
+// they are downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
+//
+// Options: --epochs N (default 5), --batch-size N (default 64), --limit N (training examples, default
+// all), --test-limit N (test examples, default all), --lr X (default 1e-3, Keras's Adam), --seed S
+// (default 0), --data-dir DIR, --threads N (default: every core).
+// The last line of output is `RESULT {json}`.
+
+import * as mox from '../src/index.js';
+import { loadMnist, parseClassifierArgs, runMain, trainAndReport } from './common.js';
+
+const { nn } = mox;
+
+runMain('mnist-cnn', async () => {
+  const args = parseClassifierArgs({ epochs: 5, batchSize: 64 });
+  const start = performance.now();
+  const train = await loadMnist('train', args.dataDir, args.limit);
+  const test = await loadMnist('test', args.dataDir, args.testLimit);
+  console.log(`MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
+  mox.seed(args.seed); // the initial weights
+  const model = new nn.Sequential(
+    new nn.Conv2d(1, 32, 3), new nn.ReLU(),     // [N, 32, 26, 26]
+    new nn.MaxPool2d(2),                        // [N, 32, 13, 13]
+    new nn.Conv2d(32, 64, 3), new nn.ReLU(),    // [N, 64, 11, 11]
+    new nn.MaxPool2d(2),                        // [N, 64, 5, 5]
+    new nn.Conv2d(64, 64, 3), new nn.ReLU(),    // [N, 64, 3, 3]
+    new nn.Flatten(),                           // [N, 576]
+    new nn.Linear(576, 64), new nn.ReLU(),
+    new nn.Linear(64, 10),                      // logits
+  );
+  await trainAndReport({ name: 'mnist-cnn', model, inputShape: [1, 28, 28], train, test, args, target: '>= 99.0% with the defaults', start });
+});

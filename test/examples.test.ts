@@ -1,0 +1,203 @@
+// The examples of examples/, run as a user runs them: child processes on the compiled
+// dist/examples/<name>.js, each ending its output with one `RESULT {json}` line. linear-regression and
+// simple-net run on their own synthetic data; the MNIST and CIFAR-10 examples run their smoke versions
+// (--epochs 1 --limit 64) on tiny IDX and CIFAR binary files written here (learnable synthetic
+// patterns), and once without any data, where they must fail with the loader's "where to put the
+// files" message. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
+// nothing here touches the network or the real cache.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as mox from '../src/index.js';
+
+const EXAMPLES = resolve(process.cwd(), 'dist/examples');
+const tmp = mkdtempSync(join(tmpdir(), 'mox-examples-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const emptyCache = join(tmp, 'cache');
+mkdirSync(emptyCache);
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  result: Record<string, unknown> | null;
+}
+
+function runExample(name: string, args: string[], env: Record<string, string | undefined> = {}): Run {
+  const script = join(EXAMPLES, `${name}.js`);
+  assert.ok(existsSync(script), `${script} is missing: build with npm run build`);
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    MOX_DATA_OFFLINE: '1',
+    XDG_CACHE_HOME: emptyCache,
+    MOX_DATA_DIR: join(tmp, 'no-such-dir'),
+    ...env,
+  };
+  for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
+  const r = spawnSync(process.execPath, [script, '--threads', '1', ...args], { encoding: 'utf8', timeout: 60_000, env: childEnv as NodeJS.ProcessEnv });
+  if (r.error) throw r.error;
+  const lines = r.stdout.trimEnd().split('\n');
+  const last = lines.at(-1) ?? '';
+  let result: Record<string, unknown> | null = null;
+  if (last.startsWith('RESULT ')) result = JSON.parse(last.slice('RESULT '.length)) as Record<string, unknown>;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, result };
+}
+
+function ok(r: Run, name: string): Record<string, unknown> {
+  assert.equal(r.code, 0, `${name} exited with ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  assert.ok(r.result, `${name}: the last line of output is not RESULT {json}:\n${r.stdout}`);
+  assert.equal(r.stdout.split('\n').filter((l) => l.startsWith('RESULT ')).length, 1, 'exactly one RESULT line');
+  assert.equal(r.result.example, name);
+  return r.result;
+}
+
+// ---- tiny datasets -------------------------------------------------------------------------------
+
+/** A seeded stream of bytes (xorshift), so the files are the same on every run. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+function idx(type: number, dims: number[], body: Uint8Array): Uint8Array {
+  const head = new Uint8Array(4 + 4 * dims.length);
+  const v = new DataView(head.buffer);
+  v.setUint32(0, (type << 8) | dims.length, false);
+  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+/** n 28x28 images: label k is a bright 8x8 square at cell (k % 5, k / 5) over dim noise. */
+function mnistLike(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
+  const r = rng(seed);
+  const images = new Uint8Array(n * 784);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = i % 10;
+    labels[i] = k;
+    const top = 2 + 14 * Math.floor(k / 5);
+    const left = 1 + 5 * (k % 5);
+    for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.floor(r() * 40);
+    for (let y = top; y < top + 8 && y < 28; y++) for (let x = left; x < left + 4; x++) images[i * 784 + y * 28 + x] = 200 + Math.floor(r() * 55);
+  }
+  return { images, labels };
+}
+
+/** CIFAR-10 binary records (1 label byte + 3x32x32 pixels): label k tints channel k % 3 by k. */
+function cifarLike(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  const out = new Uint8Array(n * 3073);
+  for (let i = 0; i < n; i++) {
+    const k = i % 10;
+    const rec = out.subarray(i * 3073, (i + 1) * 3073);
+    rec[0] = k;
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < 1024; p++) {
+        const base = c === k % 3 ? 60 + 18 * k : 40;
+        rec[1 + c * 1024 + p] = Math.min(255, base + Math.floor(r() * 40));
+      }
+    }
+  }
+  return out;
+}
+
+const dataRoot = join(tmp, 'data');
+const mnistDir = join(dataRoot, 'mnist');
+const cifarDir = join(dataRoot, 'cifar10');
+mkdirSync(mnistDir, { recursive: true });
+mkdirSync(cifarDir, { recursive: true });
+{
+  const tr = mnistLike(64, 1);
+  const te = mnistLike(32, 2);
+  // the training files gzip'd (as downloaded), the test files raw (as unpacked): both are read
+  writeFileSync(join(mnistDir, 'train-images-idx3-ubyte.gz'), gzipSync(idx(0x08, [64, 28, 28], tr.images)));
+  writeFileSync(join(mnistDir, 'train-labels-idx1-ubyte.gz'), gzipSync(idx(0x08, [64], tr.labels)));
+  writeFileSync(join(mnistDir, 't10k-images-idx3-ubyte'), idx(0x08, [32, 28, 28], te.images));
+  writeFileSync(join(mnistDir, 't10k-labels-idx1-ubyte'), idx(0x08, [32], te.labels));
+  writeFileSync(join(cifarDir, 'data_batch_1.bin'), cifarLike(48, 3));
+  writeFileSync(join(cifarDir, 'data_batch_2.bin'), cifarLike(32, 4));
+  writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));
+}
+
+// ---- the examples --------------------------------------------------------------------------------
+
+test('linear-regression recovers the generating weights', () => {
+  const r = ok(runExample('linear-regression', ['--epochs', '60', '--limit', '500', '--seed', '1']), 'linear-regression');
+  assert.deepEqual(r.true_w, [3, -2]);
+  assert.equal(r.true_b, 0.5);
+  const w = r.w as number[];
+  assert.ok(Math.abs(w[0]! - 3) < 0.05 && Math.abs(w[1]! + 2) < 0.05, `w = ${w}`);
+  assert.ok(Math.abs((r.b as number) - 0.5) < 0.05, `b = ${r.b}`);
+  assert.ok((r.max_abs_error as number) < 0.05);
+  assert.ok((r.final_loss as number) < (r.initial_loss as number));
+  assert.equal(r.train_examples, 500);
+  assert.equal(r.epochs, 60);
+});
+
+test('simple-net: the zeroGrad/backward/step loop lowers the loss, and the saved state dict reloads', () => {
+  const out = join(tmp, 'simple-net.safetensors');
+  const run = runExample('simple-net', ['--epochs', '5', '--limit', '256', '--batch-size', '16', '--out', out]);
+  const r = ok(run, 'simple-net');
+  assert.match(run.stdout, /^Epoch 5\/5$/m);
+  assert.match(run.stdout, /^16\/16 \[=+\] - .* - loss: \d/m);
+  assert.ok((r.final_loss as number) < (r.initial_loss as number) / 10, `loss ${r.initial_loss} -> ${r.final_loss}`);
+  assert.equal(r.saved, out);
+  assert.equal(r.reloaded_equal, true);
+  // the file holds PyTorch's names and the learned values
+  const { tensors } = mox.loadSafetensorsSync(out);
+  assert.deepEqual(Object.keys(tensors).sort(), ['bias', 'weight']);
+  assert.deepEqual(tensors.weight!.shape, [1, 2]);
+  const weight = Array.from(tensors.weight!.dataSync());
+  (r.weight as number[]).forEach((v, i) => assert.ok(Math.abs(v - weight[i]!) < 1e-5));
+  assert.ok(Math.abs((r.bias as number) - tensors.bias!.item()) < 1e-5);
+});
+
+for (const name of ['mnist-mlp', 'mnist-cnn', 'cifar10-cnn']) {
+  test(`${name}: the smoke version runs on a tiny dataset given by --data-dir`, () => {
+    const run = runExample(name, ['--epochs', '1', '--limit', '64', '--data-dir', dataRoot]);
+    const r = ok(run, name);
+    assert.match(run.stdout, /^Epoch 1\/1$/m);
+    assert.match(run.stdout, /Total params: [\d,]+/);
+    const acc = r.test_accuracy as number;
+    assert.ok(typeof acc === 'number' && acc >= 0 && acc <= 1, `test_accuracy ${acc}`);
+    assert.ok(Number.isFinite(r.test_loss as number));
+    assert.equal(r.epochs, 1);
+    assert.equal(r.train_examples, 64);
+    assert.equal(r.test_examples, name === 'cifar10-cnn' ? 24 : 32);
+  });
+}
+
+test('without data, the data examples fail with the loader\'s "where to put the files" message', () => {
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty, { recursive: true });
+  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10']] as const) {
+    const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });
+    assert.equal(r.code, 1, `${name} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    assert.equal(r.result, null);
+    assert.match(r.stderr, new RegExp(`^${name}: ${dataset}: .* not found in MOX_DATA_DIR \\(${join(empty, dataset).replace(/[\\/.]/g, '\\$&')}\\) or .*, and downloading is off: put the files in one of those folders \\(see docs/data.md\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  }
+});
+
+test('a bad command line is a usage error (exit code 2, no stack trace)', () => {
+  for (const args of [['--bogus'], ['--epochs', '0']]) {
+    const r = runExample('mnist-cnn', args);
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    assert.match(r.stderr, /^mnist-cnn: (Unknown option '--bogus'|--epochs must be a positive integer, got '0')/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+  }
+});
