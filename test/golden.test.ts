@@ -22,8 +22,8 @@ interface Case {
   grads: string[];
 }
 
-/** Module cases that later issues (sequence models, GPT) take on. */
-const NOT_COVERED = new Set(['lstm', 'gru', 'multihead_attention', 'gpt_block']);
+/** Cases no runner takes on yet (none now). */
+const NOT_COVERED = new Set<string>([]);
 
 // `all` is every tensor in the case file (the optimizer cases read their per-step gradients from it)
 type Runner = (ins: Tensor[], params: Record<string, Tensor>, a: Record<string, any>, all: Record<string, Tensor>) => Record<string, Tensor>;
@@ -46,6 +46,20 @@ const optimizerCase = (make: (w: Tensor, a: Record<string, any>) => mox.optim.Op
   return outs;
 };
 const adamOpts = (a: Record<string, any>) => ({ lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weight_decay, amsgrad: a.amsgrad });
+
+/**
+ * Module cases: the module built from the case's args, its parameters loaded from param.* by name
+ * (a strict load, so the key names are checked too), zero initial state. The gradients are read from
+ * the module's own parameters, so `params` is pointed at them.
+ */
+const moduleCase = (make: (a: Record<string, any>) => mox.nn.Module, run: (m: any, ins: Tensor[], a: Record<string, any>) => Tensor[]): Runner => (ins, p, a) => {
+  const m = make(a);
+  m.loadStateDict(p);
+  for (const [k, t] of m.namedParameters()) p[k] = t;
+  const outs = run(m, ins, a);
+  return outs.length === 1 ? { out: outs[0]! } : Object.fromEntries(outs.map((t, i) => [`out.${i}`, t]));
+};
+const rnnOpts = (a: Record<string, any>) => ({ numLayers: a.num_layers, batchFirst: a.batch_first, bias: a.bias ?? true });
 
 const RUNNERS: Record<string, Runner> = {
   neg: unary((x) => x.neg()),
@@ -116,6 +130,19 @@ const RUNNERS: Record<string, Runner> = {
   adam: optimizerCase((w, a) => new mox.optim.Adam([w], adamOpts(a))),
   adamw: optimizerCase((w, a) => new mox.optim.AdamW([w], adamOpts(a))),
   rmsprop: optimizerCase((w, a) => new mox.optim.RMSprop([w], { lr: a.lr, alpha: a.alpha, eps: a.eps, weightDecay: a.weight_decay, momentum: a.momentum, centered: a.centered })),
+  lstm: moduleCase((a) => new mox.nn.LSTM(a.input_size, a.hidden_size, rnnOpts(a)), (m, [x]) => {
+    const [out, [h, c]] = m.forward(x!);
+    return [out, h, c];
+  }),
+  gru: moduleCase((a) => new mox.nn.GRU(a.input_size, a.hidden_size, rnnOpts(a)), (m, [x]) => m.forward(x!)),
+  multihead_attention: moduleCase((a) => new mox.nn.MultiheadAttention(a.embed_dim, a.num_heads, { batchFirst: a.batch_first }), (m, [x], a) => {
+    // the case's mask: torch.triu(ones(L, L, bool), diagonal=1), true where key j > query i (not allowed)
+    const l = x!.shape[a.batch_first ? 1 : 0]!;
+    const attnMask = a.causal ? mox.arange(l).unsqueeze(0).gt(mox.arange(l).unsqueeze(1)) : null;
+    const [out, w] = m.forward(x!, x!, x!, { attnMask, needWeights: a.need_weights, averageAttnWeights: a.average_attn_weights });
+    return a.need_weights ? [out, w] : [out];
+  }),
+  gpt_block: moduleCase((a) => new mox.nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps, causal: a.causal }), (m, [x]) => [m.forward(x!)]),
 };
 
 function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): string | null {

@@ -1,6 +1,6 @@
 // Tests for mox.nn: parameter discovery and PyTorch key names, stateDict round trips, train/eval,
 // batch norm's running statistics, default and explicit initialisation, summary(), the layers against
-// PyTorch's golden cases (and a GPT block assembled from layers), a short training loop, and scopes.
+// PyTorch's golden cases (and nn.TransformerBlock on the gpt_block cases), a short training loop, and scopes.
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -287,43 +287,8 @@ function layerFor(c: GoldenCase, t: Record<string, Tensor>): Module | null {
     case 'sigmoid': return new Sigmoid();
     case 'tanh': return new Tanh();
     case 'softmax': return new Softmax(a.dim);
-    case 'gpt_block': return new GptBlock(a.n_embd, a.n_head);
+    case 'gpt_block': return new nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps });
     default: return null;
-  }
-}
-
-/** The golden pre-LayerNorm GPT block, written with nn layers; attribute names give PyTorch's keys. */
-class CausalSelfAttention extends Module {
-  c_attn: InstanceType<typeof Linear>;
-  c_proj: InstanceType<typeof Linear>;
-  constructor(readonly nEmbd: number, readonly nHead: number) {
-    super();
-    this.c_attn = new Linear(nEmbd, 3 * nEmbd);
-    this.c_proj = new Linear(nEmbd, nEmbd);
-  }
-  forward(x: Tensor): Tensor {
-    const [b, t, c] = x.shape as [number, number, number];
-    const [q, k, v] = this.c_attn.forward(x).split(c, 2).map((z) => z.reshape([b, t, this.nHead, c / this.nHead]).transpose(1, 2));
-    const y = F.scaledDotProductAttention(q!, k!, v!, { isCausal: true });
-    return this.c_proj.forward(y.transpose(1, 2).reshape([b, t, c]));
-  }
-}
-
-class GptBlock extends Module {
-  ln_1: InstanceType<typeof LayerNorm>;
-  attn: CausalSelfAttention;
-  ln_2: InstanceType<typeof LayerNorm>;
-  mlp: InstanceType<typeof Sequential>;
-  constructor(nEmbd: number, nHead: number) {
-    super();
-    this.ln_1 = new LayerNorm(nEmbd);
-    this.attn = new CausalSelfAttention(nEmbd, nHead);
-    this.ln_2 = new LayerNorm(nEmbd);
-    this.mlp = new Sequential({ c_fc: new Linear(nEmbd, 4 * nEmbd), act: new GELU('tanh'), c_proj: new Linear(4 * nEmbd, nEmbd) });
-  }
-  forward(x: Tensor): Tensor {
-    const h = x.add(this.attn.forward(this.ln_1.forward(x)));
-    return h.add(this.mlp.forward(this.ln_2.forward(h)));
   }
 }
 

@@ -14,3 +14,5 @@ export {
   type Reduction, type CrossEntropyOptions, type NllOptions, type BceOptions, type KlDivOptions,
 } from '../ops/loss.js';
 export { scaledDotProductAttention, causalMask, type AttentionOptions } from '../ops/attention.js';
+export { lstm, gru, type RNNFunctionalOptions } from './layers/rnn.js';
+export { multiHeadAttention, type MultiheadAttentionFunctionalOptions } from './layers/attention.js';

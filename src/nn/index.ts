@@ -15,3 +15,8 @@ export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormLayerOptions, type L
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
 export { ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax } from './layers/activation.js';
 export { Sequential, ModuleList } from './layers/containers.js';
+export { LSTM, GRU, type RNNOptions } from './layers/rnn.js';
+export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './layers/attention.js';
+export {
+  TransformerBlock, GPTBlock, CausalSelfAttention, TransformerMLP, KVCache, type TransformerBlockOptions,
+} from './layers/transformer.js';

@@ -1,0 +1,179 @@
+// The pre-LayerNorm Transformer block of GPT-2 / nanoGPT:
+//   x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))
+// with causal multi-head self-attention (one packed c_attn Linear for q, k, v, then c_proj) and a
+// GELU-tanh MLP (c_fc, c_proj). Linear weights are [out, in] as in torch.nn.Linear, and the module tree
+// gives the keys of nanoGPT's state dict: ln_1.weight, attn.c_attn.weight, mlp.c_fc.bias, ...
+// An optional KVCache lets generation feed one new token at a time.
+
+import { ValueError } from '../../errors.js';
+import { isGradEnabled } from '../../autograd/grad-mode.js';
+import type { DType } from '../../tensor/dtype.js';
+import { keep } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { Generator } from '../../tensor/random.js';
+import { scaledDotProductAttention } from '../../ops/attention.js';
+import { concat } from '../../ops/join.js';
+import { wrap } from '../../ops/make.js';
+import { reshape, transpose } from '../../ops/view.js';
+import { Module } from '../module.js';
+import { Linear, checkFeatures } from './linear.js';
+import { LayerNorm } from './normalization.js';
+import { GELU } from './activation.js';
+import { Dropout } from './dropout.js';
+
+export interface TransformerBlockOptions {
+  /** Dropout on the attention weights and on both residual branches, in training only (default 0). */
+  dropout?: number;
+  /** Biases in the Linear layers and LayerNorms (default true). */
+  bias?: boolean;
+  /** LayerNorm epsilon (default 1e-5). */
+  lnEps?: number;
+  /** MLP hidden width (default 4 * nEmbd). */
+  mlpHidden?: number;
+  /** Causal self-attention (default true). */
+  causal?: boolean;
+  dtype?: DType;
+  device?: string;
+  generator?: Generator;
+}
+
+/**
+ * Keys and values of the positions seen so far, per attention layer, for incremental decoding. The
+ * tensors are kept alive across scopes; append() frees the previous ones when no graph is being
+ * recorded (generation runs under noGrad), and clear() frees them.
+ */
+export class KVCache {
+  k: Tensor | null = null;
+  v: Tensor | null = null;
+
+  /** Number of cached positions. */
+  get length(): number {
+    return this.k ? this.k.shape[2]! : 0;
+  }
+
+  /** k, v [B, heads, T, hd]: returns the keys and values of every position so far. */
+  append(k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const nk = this.k ? concat([this.k, k], 2) : k;
+    const nv = this.v ? concat([this.v, v], 2) : v;
+    if (!isGradEnabled()) {
+      if (this.k && this.k !== nk) this.k.dispose();
+      if (this.v && this.v !== nv) this.v.dispose();
+    }
+    this.k = keep(nk);
+    this.v = keep(nv);
+    return [nk, nv];
+  }
+
+  clear(): void {
+    this.k?.dispose();
+    this.v?.dispose();
+    this.k = null;
+    this.v = null;
+  }
+}
+
+/** [lq, lk] bool, true where key j <= past + i (query i sits at position past + i). */
+function offsetCausalMask(like: Tensor, lq: number, lk: number): Tensor {
+  const past = lk - lq;
+  const m = new Uint8Array(lq * lk);
+  for (let i = 0; i < lq; i++) m.fill(1, i * lk, i * lk + Math.min(past + i + 1, lk));
+  return wrap(like.backend, like.backend.fromArray(m), [lq, lk], 'bool');
+}
+
+/** Multi-head self-attention with a packed q, k, v projection (nanoGPT's CausalSelfAttention). */
+export class CausalSelfAttention extends Module {
+  readonly nEmbd: number;
+  readonly nHead: number;
+  readonly causal: boolean;
+  readonly dropoutP: number;
+  c_attn: Linear;
+  c_proj: Linear;
+  resid_dropout: Dropout;
+  generator: Generator | undefined;
+
+  constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
+    super();
+    checkFeatures('CausalSelfAttention', { nEmbd, nHead });
+    if (nEmbd % nHead !== 0) throw new ValueError('CausalSelfAttention', `nEmbd ${nEmbd} must be divisible by nHead ${nHead}`);
+    this.nEmbd = nEmbd;
+    this.nHead = nHead;
+    this.causal = opts.causal ?? true;
+    this.dropoutP = opts.dropout ?? 0;
+    const dt = { dtype: opts.dtype, device: opts.device };
+    const bias = opts.bias ?? true;
+    this.c_attn = new Linear(nEmbd, 3 * nEmbd, bias, dt);
+    this.c_proj = new Linear(nEmbd, nEmbd, bias, dt);
+    this.resid_dropout = new Dropout(this.dropoutP, { generator: opts.generator });
+    this.generator = opts.generator;
+  }
+
+  /** x [B, T, C] -> [B, T, C]; with a cache, attends to the cached positions too and extends the cache. */
+  forward(x: Tensor, cache?: KVCache | null): Tensor {
+    const [b, t, c] = x.shape as [number, number, number];
+    const hd = c / this.nHead;
+    const split = (z: Tensor): Tensor => transpose(reshape(z, [b, t, this.nHead, hd]), 1, 2);
+    const [q0, k0, v0] = this.c_attn.forward(x).split(c, 2) as [Tensor, Tensor, Tensor];
+    const q = split(q0);
+    let k = split(k0);
+    let v = split(v0);
+    if (cache) [k, v] = cache.append(k, v);
+    const lk = k.shape[2]!;
+    const opts = { dropoutP: this.dropoutP, training: this.training, generator: this.generator };
+    let y: Tensor;
+    if (!this.causal || (lk > t && t === 1)) y = scaledDotProductAttention(q, k, v, opts);
+    else if (lk === t) y = scaledDotProductAttention(q, k, v, { ...opts, isCausal: true });
+    else y = scaledDotProductAttention(q, k, v, { ...opts, attnMask: offsetCausalMask(q, t, lk) });
+    return this.resid_dropout.forward(this.c_proj.forward(reshape(transpose(y, 1, 2), [b, t, c])));
+  }
+
+  override extraRepr(): string {
+    return `n_embd=${this.nEmbd}, n_head=${this.nHead}, causal=${this.causal ? 'True' : 'False'}`;
+  }
+}
+
+/** The block's feed-forward part: c_fc, GELU (tanh approximation), c_proj, dropout. */
+export class TransformerMLP extends Module {
+  c_fc: Linear;
+  gelu: GELU;
+  c_proj: Linear;
+  dropout: Dropout;
+
+  constructor(nEmbd: number, opts: TransformerBlockOptions = {}) {
+    super();
+    const dt = { dtype: opts.dtype, device: opts.device };
+    const bias = opts.bias ?? true;
+    const hidden = opts.mlpHidden ?? 4 * nEmbd;
+    this.c_fc = new Linear(nEmbd, hidden, bias, dt);
+    this.gelu = new GELU('tanh');
+    this.c_proj = new Linear(hidden, nEmbd, bias, dt);
+    this.dropout = new Dropout(opts.dropout ?? 0, { generator: opts.generator });
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.c_proj.forward(this.gelu.forward(this.c_fc.forward(x))));
+  }
+}
+
+/** Pre-LayerNorm Transformer (GPT-2) block; forward(x [B, T, C], cache?) -> [B, T, C]. */
+export class TransformerBlock extends Module {
+  ln_1: LayerNorm;
+  attn: CausalSelfAttention;
+  ln_2: LayerNorm;
+  mlp: TransformerMLP;
+
+  constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
+    super();
+    const ln = { eps: opts.lnEps ?? 1e-5, bias: opts.bias ?? true, dtype: opts.dtype, device: opts.device };
+    this.ln_1 = new LayerNorm(nEmbd, ln);
+    this.attn = new CausalSelfAttention(nEmbd, nHead, opts);
+    this.ln_2 = new LayerNorm(nEmbd, ln);
+    this.mlp = new TransformerMLP(nEmbd, opts);
+  }
+
+  forward(x: Tensor, cache?: KVCache | null): Tensor {
+    const h = x.add(this.attn.forward(this.ln_1.forward(x), cache));
+    return h.add(this.mlp.forward(this.ln_2.forward(h)));
+  }
+}
+
+export { TransformerBlock as GPTBlock };
