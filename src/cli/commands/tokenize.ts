@@ -1,0 +1,104 @@
+// `mox tokenize --tokenizer DIR|gpt2 [--decode]`: text on stdin to a JSON array of ids on stdout, or
+// (--decode) ids on stdin to text. A byte-level BPE tokenizer decodes to the exact bytes.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import { DataError, ValueError } from '../../errors.js';
+import { GPT2Tokenizer } from '../../text/gpt2.js';
+import { gpt2VocabDir, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
+
+type Values = Record<string, string | boolean | undefined>;
+
+export interface TokenizeOptions {
+  tokenizer: string;
+  decode?: boolean;
+  vocabDir?: string;
+  allowSpecial?: boolean;
+}
+
+/** The tokenizer named by --tokenizer: 'gpt2' (from --vocab-dir, $MOX_DATA_DIR/gpt2-bpe or ../shared/data/gpt2-bpe) or a folder. */
+export function resolveCliTokenizer(spec: string, vocabDir?: string): Tokenizer {
+  if (spec === 'gpt2') {
+    const dir = gpt2VocabDir(vocabDir);
+    for (const f of ['encoder.json', 'vocab.bpe']) {
+      if (!fs.existsSync(path.join(dir, f))) {
+        throw new DataError('tokenize', `GPT-2's ${f} not found in ${dir} (pass --vocab-dir DIR or set MOX_DATA_DIR)`);
+      }
+    }
+    return GPT2Tokenizer.fromDir(dir);
+  }
+  return loadTokenizerDir(spec);
+}
+
+/** Parses ids given as a JSON array or as integers separated by spaces or commas. */
+export function parseIds(text: string): number[] {
+  const t = text.trim();
+  if (t === '') return [];
+  let items: unknown[];
+  if (t.startsWith('[')) {
+    try {
+      const v = JSON.parse(t) as unknown;
+      if (!Array.isArray(v)) throw new Error('not an array');
+      items = v;
+    } catch (e) {
+      throw new ValueError('tokenize', `--decode expects a JSON array of ids on stdin: ${(e as Error).message}`);
+    }
+  } else {
+    items = t.split(/[\s,]+/).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  }
+  return items.map((x, i) => {
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
+      throw new ValueError('tokenize', `--decode: item ${i} is not a token id: ${JSON.stringify(x)}`);
+    }
+    return x;
+  });
+}
+
+export function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): void {
+  const tok = resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
+  if (opts.decode) {
+    const ids = parseIds(input.toString('utf8'));
+    write(tok instanceof GPT2Tokenizer ? tok.decodeBytes(ids) : tok.decode(ids));
+    return;
+  }
+  const text = input.toString('utf8');
+  const ids = tok instanceof GPT2Tokenizer && opts.allowSpecial ? tok.encode(text, { allowedSpecial: 'all' }) : tok.encode(text);
+  write(JSON.stringify(ids) + '\n');
+}
+
+export function tokenizeCommand(bad: (message: string) => Error) {
+  return {
+    summary: 'text on stdin to token ids (or back, with --decode)',
+    usage: `usage: mox tokenize --tokenizer DIR|gpt2 [--decode] [--vocab-dir DIR] [--allow-special]
+
+Reads stdin and writes stdout: text -> a JSON array of token ids, or with --decode
+ids (a JSON array, or integers separated by spaces/commas) -> the text.
+
+  --tokenizer DIR|gpt2   a folder a tokenizer was saved to (tokenizer.json; a GPT checkpoint folder
+                         works too), or 'gpt2': GPT-2's encoder.json + vocab.bpe from --vocab-dir,
+                         $MOX_DATA_DIR/gpt2-bpe or ../shared/data/gpt2-bpe
+  --decode               ids to text (byte-level BPE writes the exact bytes)
+  --vocab-dir DIR        where 'gpt2' finds encoder.json and vocab.bpe
+  --allow-special        encode special tokens such as <|endoftext|> as their ids (default: plain text)`,
+    options: {
+      tokenizer: { type: 'string' }, decode: { type: 'boolean' }, 'vocab-dir': { type: 'string' },
+      'allow-special': { type: 'boolean' },
+    } satisfies NonNullable<ParseArgsConfig['options']>,
+    run(values: Values, positionals: string[]): void {
+      if (positionals.length > 0) throw bad(`tokenize: unexpected argument '${positionals[0]}' (the text comes on stdin)`);
+      const spec = values['tokenizer'];
+      if (typeof spec !== 'string' || spec === '') throw bad('tokenize: missing --tokenizer DIR|gpt2');
+      if (spec === 'char' || spec.startsWith('bpe:')) {
+        throw bad(`tokenize: '${spec}' is built from a corpus; pass the folder it was saved to (e.g. a GPT checkpoint) or 'gpt2'`);
+      }
+      const vocabDir = values['vocab-dir'];
+      if (vocabDir !== undefined && spec !== 'gpt2') throw bad('tokenize: --vocab-dir goes with --tokenizer gpt2');
+      const input = fs.readFileSync(0);
+      runTokenize({
+        tokenizer: spec, decode: values['decode'] === true, allowSpecial: values['allow-special'] === true,
+        ...(typeof vocabDir === 'string' ? { vocabDir } : {}),
+      }, input, (d) => { process.stdout.write(d); });
+    },
+  };
+}

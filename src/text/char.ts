@@ -1,0 +1,86 @@
+// Character-level tokenizer, as nanoGPT's shakespeare_char: the vocabulary is the sorted set of the
+// corpus's characters (code points, sorted by code point), and a character's id is its index.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataError, ValueError } from '../errors.js';
+import type { Tokenizer } from './tokenizer.js';
+
+function describe(ch: string): string {
+  return `${JSON.stringify(ch)} (U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`;
+}
+
+export class CharTokenizer implements Tokenizer {
+  readonly kind = 'char' as const;
+  /** The vocabulary: chars[id] is the character of id. */
+  readonly chars: readonly string[];
+  private readonly index = new Map<string, number>();
+
+  constructor(chars: readonly string[]) {
+    chars.forEach((c, i) => {
+      if ([...c].length !== 1) throw new ValueError('CharTokenizer', `vocabulary entry ${i} is not one character: ${JSON.stringify(c)}`);
+      if (this.index.has(c)) throw new ValueError('CharTokenizer', `character ${describe(c)} appears twice in the vocabulary`);
+      this.index.set(c, i);
+    });
+    this.chars = [...chars];
+  }
+
+  /** The tokenizer of a corpus: its unique characters sorted by code point. */
+  static fromCorpus(text: string): CharTokenizer {
+    const set = new Set<string>(text); // iterates by code point
+    const chars = [...set].sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
+    return new CharTokenizer(chars);
+  }
+
+  /** Reads what save() wrote: dir/tokenizer.json, or a tokenizer.json path. */
+  static load(dirOrFile: string): CharTokenizer {
+    const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
+    let obj: { type?: unknown; chars?: unknown };
+    try {
+      obj = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof obj;
+    } catch (e) {
+      throw new DataError('tokenizer', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return CharTokenizer.fromJSON(obj, file);
+  }
+
+  static fromJSON(obj: { type?: unknown; chars?: unknown }, name = 'tokenizer.json'): CharTokenizer {
+    if (obj.type !== 'char' || !Array.isArray(obj.chars) || !obj.chars.every((c) => typeof c === 'string')) {
+      throw new DataError('tokenizer', `${name}: expected {"type": "char", "chars": [...]}`);
+    }
+    return new CharTokenizer(obj.chars as string[]);
+  }
+
+  get vocabSize(): number {
+    return this.chars.length;
+  }
+
+  encode(text: string): number[] {
+    const out: number[] = [];
+    for (const ch of text) {
+      const id = this.index.get(ch);
+      if (id === undefined) throw new ValueError('CharTokenizer.encode', `character ${describe(ch)} is not in the vocabulary`);
+      out.push(id);
+    }
+    return out;
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    let s = '';
+    for (let i = 0; i < ids.length; i++) {
+      const c = this.chars[ids[i]!];
+      if (c === undefined) throw new ValueError('CharTokenizer.decode', `unknown token id ${ids[i]} (vocabulary size ${this.vocabSize})`);
+      s += c;
+    }
+    return s;
+  }
+
+  toJSON(): { type: 'char'; chars: string[] } {
+    return { type: 'char', chars: [...this.chars] };
+  }
+
+  save(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(this.toJSON()) + '\n');
+  }
+}
