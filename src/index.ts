@@ -46,6 +46,12 @@ export * as data from './data/index.js';
 /** The Keras-style loop (model.compile/fit/evaluate/predict, installed on every nn.Module), callbacks and metrics. */
 export * as train from './train/index.js';
 
+/** Tokenizers: character-level, GPT-2's byte-level BPE (loaded from encoder.json + vocab.bpe, or trained), word-level. */
+export * as text from './text/index.js';
+
+/** Complete models: GPT (nanoGPT's, with generate() and a KV cache) and its checkpoint folders. */
+export * as models from './models/index.js';
+
 import { getBackend as currentBackend } from './backend/registry.js';
 import { cpuBackend } from './backend/cpu/cpu-backend.js';
 

@@ -9,6 +9,8 @@ import { MoxError } from '../errors.js';
 import { runDemo } from './commands/demo.js';
 import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
+import { trainGptCommand, generateCommand } from './commands/gpt-cli.js';
+import { tokenizeCommand } from './commands/tokenize.js';
 
 class UsageError extends Error {}
 
@@ -77,6 +79,9 @@ const COMMANDS: Record<string, Command> = {
       runDemo({ steps: intOption('steps', values['steps'], 600, 1), seed: intOption('seed', values['seed'], 0, 0) });
     },
   },
+  train: trainGptCommand((m) => new UsageError(m)),
+  generate: generateCommand((m) => new UsageError(m)),
+  tokenize: tokenizeCommand((m) => new UsageError(m)),
 };
 
 const USAGE = `usage: mox <command> [options]

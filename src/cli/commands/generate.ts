@@ -1,0 +1,54 @@
+// `mox generate`: loads a GPT checkpoint folder (config.json, model.safetensors, tokenizer.json) and
+// continues a prompt, sampling with a key/value cache. The text (or, with --json, the token ids) goes
+// to stdout; the speed goes to stderr.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DataError, ValueError } from '../../errors.js';
+import { generate } from '../../models/gpt.js';
+import { loadGPT } from '../../models/gpt-checkpoint.js';
+import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
+
+export interface GenerateCommandOptions {
+  model: string;
+  prompt?: string;
+  promptIds?: number[];
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  json: boolean;
+  useCache: boolean;
+}
+
+export function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (line: string) => void = (l) => console.error(l)): { ids: number[]; newIds: number[]; tokensPerSecond: number } {
+  const { model } = loadGPT(opts.model);
+  let tok: GptTokenizer | null = null;
+  const tokFile = path.join(opts.model, 'tokenizer.json');
+  if (fs.existsSync(tokFile)) tok = loadCheckpointTokenizer(opts.model);
+  let prompt: number[];
+  if (opts.promptIds) {
+    prompt = opts.promptIds;
+  } else {
+    if (!tok) throw new DataError('generate', `${opts.model} has no tokenizer.json, so --prompt cannot be encoded; give --prompt-ids`);
+    prompt = tok.encode(opts.prompt ?? '');
+    if (prompt.length === 0) throw new ValueError('generate', '--prompt is empty');
+  }
+  const { vocabSize } = model.config;
+  for (const id of prompt) if (id >= vocabSize) throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
+  const res = generate(model, [prompt], {
+    maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, topK: opts.topK ?? null, topP: opts.topP ?? null,
+    seed: opts.seed, useCache: opts.useCache,
+  });
+  res.ids.dispose();
+  const newIds = res.newTokens[0]!;
+  const ids = [...prompt, ...newIds];
+  if (opts.json) out(JSON.stringify(ids) + '\n');
+  else if (tok) out(tok.decode(ids) + '\n');
+  else out(ids.join(' ') + '\n');
+  err(`${newIds.length} tokens in ${res.seconds.toFixed(2)} s: ${res.tokensPerSecond.toFixed(1)} tokens/s` +
+    `${opts.useCache ? ' (KV cache)' : ' (no cache)'}`);
+  return { ids, newIds, tokensPerSecond: res.tokensPerSecond };
+}

@@ -1,0 +1,205 @@
+// The command-line faces of `mox train gpt` and `mox generate`: usage text, flags, and their checks.
+// main.ts registers them; a bad flag value raises main's usage error (exit 2).
+
+import type { ParseArgsConfig } from 'node:util';
+import { runTrainGpt, type TrainGptOptions } from './train-gpt.js';
+import { runGenerate } from './generate.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | undefined>;
+
+export interface CliCommand {
+  args?: string;
+  summary: string;
+  usage: string;
+  options: Options;
+  run(values: Values, positionals: string[]): void;
+}
+
+type MakeUsageError = (message: string) => Error;
+
+function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, min: number): number;
+function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, min: number): number | undefined;
+function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, min: number): number | undefined {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw bad(`--${name} must be an integer >= ${min}, got '${String(v)}'`);
+  }
+  return n;
+}
+
+function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, check: (x: number) => boolean, what: string): number;
+function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, check: (x: number) => boolean, what: string): number | undefined;
+function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, check: (x: number) => boolean, what: string): number | undefined {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || !check(n)) throw bad(`--${name} must be ${what}, got '${String(v)}'`);
+  return n;
+}
+
+const TRAIN_USAGE = `usage: mox train gpt (--dataset tinyshakespeare | --data FILE) --out DIR [options]
+       mox train gpt --out DIR --resume [--max-iters N ...]
+
+Pretrains a GPT (nanoGPT's model and training loop) on a text: the first 90% of its tokens for
+training, the last 10% for validation. At each evaluation it prints the train/val loss, ms/iter and
+tokens/s, and replaces the checkpoint in DIR (config.json, model.safetensors, optimizer.safetensors,
+trainer_state.json with the step and RNG state, the tokenizer), each file written atomically.
+
+data:
+  --dataset NAME        tinyshakespeare (input.txt in $MOX_DATA_DIR/tinyshakespeare/ or the cache)
+  --data FILE           any UTF-8 text file
+  --tokenizer T         char (default), gpt2 (GPT-2's BPE files in $MOX_DATA_DIR/gpt2-bpe), bpe:N
+                        (byte-level BPE trained on the text to N tokens), or a tokenizer folder
+model (defaults: nanoGPT's CPU Shakespeare configuration):
+  --n-layer N           Transformer blocks (default 4)
+  --n-head N            attention heads (default 4)
+  --n-embd N            width, a multiple of --n-head (default 128)
+  --block-size N        context length (default 64)
+  --dropout P           dropout probability (default 0)
+  --no-bias             no biases in Linear layers and LayerNorms
+training:
+  --batch-size N        sequences per iteration (default 12)
+  --max-iters N         iterations (default 2000)
+  --lr X                peak learning rate (default 1e-3)
+  --min-lr X            learning rate at the end of the cosine decay (default 1e-4)
+  --warmup-iters N      linear warmup iterations (default 100)
+  --lr-decay-iters N    iterations of cosine decay (default --max-iters)
+  --weight-decay X      AdamW weight decay on 2-D parameters (default 0.1)
+  --beta1 X, --beta2 X  AdamW betas (default 0.9, 0.99)
+  --grad-clip X         clip the gradient norm to X, 0 for none (default 1.0)
+  --eval-interval N     evaluate and checkpoint every N iterations (default 250)
+  --eval-iters N        batches per split in each evaluation (default 20)
+  --log-interval N      print the training loss every N iterations, 0 for never (default 0)
+  --seed S              seed for the weights, batches and dropout (default 1337)
+  --threads N           CPU threads (default: all cores)
+  --out DIR             checkpoint folder (created if needed)
+  --resume              continue from the checkpoint in DIR, exactly where it stopped; the model,
+                        tokenizer and optimizer settings come from it (--max-iters may extend the run)`;
+
+export function trainGptCommand(bad: MakeUsageError): CliCommand {
+  const str = { type: 'string' } as const;
+  return {
+    args: 'gpt',
+    summary: 'pretrain a GPT on a text (nanoGPT), with checkpoints and --resume',
+    usage: TRAIN_USAGE,
+    options: {
+      dataset: str, data: str, tokenizer: str, 'n-layer': str, 'n-head': str, 'n-embd': str, 'block-size': str,
+      'batch-size': str, 'max-iters': str, lr: str, 'min-lr': str, 'warmup-iters': str, 'lr-decay-iters': str,
+      dropout: str, 'weight-decay': str, beta1: str, beta2: str, 'grad-clip': str, 'no-bias': { type: 'boolean' },
+      'eval-interval': str, 'eval-iters': str, 'log-interval': str, seed: str, threads: str, out: str,
+      resume: { type: 'boolean' },
+    },
+    run(values, positionals) {
+      if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
+      if (positionals[0] !== 'gpt') throw bad(`train: unknown model '${positionals[0]}' (gpt)`);
+      if (positionals.length > 1) throw bad(`train gpt: unexpected argument '${positionals[1]}'`);
+      const resume = values['resume'] === true;
+      const out = values['out'];
+      if (typeof out !== 'string' || out === '') throw bad('train gpt: --out DIR is required');
+      const dataset = values['dataset'] as string | undefined;
+      const data = values['data'] as string | undefined;
+      if (dataset !== undefined && data !== undefined) throw bad('train gpt: give --dataset or --data, not both');
+      if (!resume && dataset === undefined && data === undefined) throw bad('train gpt: give --dataset tinyshakespeare or --data FILE');
+      if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
+      const pos = (x: number) => x > 0;
+      const nonNeg = (x: number) => x >= 0;
+      const unit = (x: number) => x >= 0 && x < 1;
+      const opts: TrainGptOptions = {
+        dataset, data,
+        tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
+        nLayer: intFlag(bad, values, 'n-layer', 4, 1),
+        nHead: intFlag(bad, values, 'n-head', 4, 1),
+        nEmbd: intFlag(bad, values, 'n-embd', 128, 1),
+        blockSize: intFlag(bad, values, 'block-size', 64, 1),
+        batchSize: intFlag(bad, values, 'batch-size', 12, 1),
+        maxIters: intFlag(bad, values, 'max-iters', 2000, 0),
+        lr: numFlag(bad, values, 'lr', 1e-3, pos, 'a positive number'),
+        minLr: numFlag(bad, values, 'min-lr', 1e-4, nonNeg, 'a number >= 0'),
+        warmupIters: intFlag(bad, values, 'warmup-iters', 100, 0),
+        lrDecayIters: intFlag(bad, values, 'lr-decay-iters', undefined, 1),
+        dropout: numFlag(bad, values, 'dropout', 0, unit, 'in [0, 1)'),
+        weightDecay: numFlag(bad, values, 'weight-decay', 0.1, nonNeg, 'a number >= 0'),
+        beta1: numFlag(bad, values, 'beta1', 0.9, unit, 'in [0, 1)'),
+        beta2: numFlag(bad, values, 'beta2', 0.99, unit, 'in [0, 1)'),
+        gradClip: numFlag(bad, values, 'grad-clip', 1.0, nonNeg, 'a number >= 0'),
+        bias: values['no-bias'] !== true,
+        evalInterval: intFlag(bad, values, 'eval-interval', 250, 1),
+        evalIters: intFlag(bad, values, 'eval-iters', 20, 1),
+        logInterval: intFlag(bad, values, 'log-interval', 0, 0),
+        seed: intFlag(bad, values, 'seed', 1337, 0),
+        threads: intFlag(bad, values, 'threads', undefined, 1),
+        out,
+        resume,
+      };
+      if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);
+      const flagToKey: Record<string, keyof TrainGptOptions> = {
+        'n-layer': 'nLayer', 'n-head': 'nHead', 'n-embd': 'nEmbd', 'block-size': 'blockSize', 'batch-size': 'batchSize',
+        'min-lr': 'minLr', 'warmup-iters': 'warmupIters', 'lr-decay-iters': 'lrDecayIters', 'weight-decay': 'weightDecay',
+        'grad-clip': 'gradClip', 'no-bias': 'bias', lr: 'lr', dropout: 'dropout', beta1: 'beta1', beta2: 'beta2',
+        seed: 'seed', tokenizer: 'tokenizer', data: 'data', dataset: 'dataset',
+        'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval',
+      };
+      const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined && k in flagToKey).map((k) => flagToKey[k]!));
+      runTrainGpt(opts, given);
+    },
+  };
+}
+
+const GENERATE_USAGE = `usage: mox generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
+
+Continues a prompt with a GPT checkpoint folder (what \`mox train gpt --out DIR\` writes), sampling
+with a key/value cache. Prints the prompt and its continuation (or, with --json, the token ids as a
+JSON array); the speed in tokens/s goes to stderr.
+
+  --model DIR           checkpoint folder: config.json, model.safetensors, tokenizer.json
+  --prompt TEXT         the text to continue (encoded with the checkpoint's tokenizer)
+  --prompt-ids IDS      or the token ids, comma-separated
+  --max-new-tokens N    tokens to generate (default 200)
+  --temperature T       softmax temperature; 0 is greedy (default 0.8)
+  --top-k K             sample among the K most likely tokens only
+  --top-p P             nucleus sampling: the fewest most likely tokens with probability >= P
+  --seed S              seed for the sampling (default 1337)
+  --no-cache            recompute the whole context for every token (same tokens, slower)
+  --json                print the prompt's and the new token ids as a JSON array`;
+
+export function generateCommand(bad: MakeUsageError): CliCommand {
+  const str = { type: 'string' } as const;
+  return {
+    summary: 'continue a prompt with a trained GPT (KV cache, top-k/top-p)',
+    usage: GENERATE_USAGE,
+    options: {
+      model: str, prompt: str, 'prompt-ids': str, 'max-new-tokens': str, temperature: str, 'top-k': str, 'top-p': str,
+      seed: str, json: { type: 'boolean' }, 'no-cache': { type: 'boolean' },
+    },
+    run(values, positionals) {
+      if (positionals.length > 0) throw bad(`generate: unexpected argument '${positionals[0]}'`);
+      const model = values['model'];
+      if (typeof model !== 'string' || model === '') throw bad('generate: --model DIR is required');
+      const prompt = values['prompt'] as string | undefined;
+      const idsText = values['prompt-ids'] as string | undefined;
+      if (prompt !== undefined && idsText !== undefined) throw bad('generate: give --prompt or --prompt-ids, not both');
+      if (prompt === undefined && idsText === undefined) throw bad('generate: give --prompt TEXT or --prompt-ids 1,2,3');
+      let promptIds: number[] | undefined;
+      if (idsText !== undefined) {
+        const parts = idsText.split(',').map((s) => s.trim());
+        if (parts.length === 0 || parts.some((s) => !/^\d+$/.test(s) || !Number.isSafeInteger(Number(s)))) {
+          throw bad(`--prompt-ids must be comma-separated non-negative integers, got '${idsText}'`);
+        }
+        promptIds = parts.map(Number);
+      }
+      runGenerate({
+        model, prompt, promptIds,
+        maxNewTokens: intFlag(bad, values, 'max-new-tokens', 200, 0),
+        temperature: numFlag(bad, values, 'temperature', 0.8, (x) => x >= 0, 'a number >= 0'),
+        topK: intFlag(bad, values, 'top-k', undefined, 1),
+        topP: numFlag(bad, values, 'top-p', undefined, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+        seed: intFlag(bad, values, 'seed', 1337, 0),
+        json: values['json'] === true,
+        useCache: values['no-cache'] !== true,
+      });
+    },
+  };
+}

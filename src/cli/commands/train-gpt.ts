@@ -1,0 +1,332 @@
+// `mox train gpt`: pretrains a GPT on a text, as nanoGPT's train.py with config/train_shakespeare_char.py:
+// AdamW (weight decay on 2-D parameters only), linear warmup then cosine decay of the learning rate,
+// gradient clipping, random windows of blockSize tokens from the first 90% of the tokens, evaluation on
+// the last 10%. At each evaluation the checkpoint in --out is replaced (every file written under a
+// temporary name and renamed; trainer_state.json last, and each file records its step, so a torn
+// checkpoint is detected). --resume continues from it exactly: the losses are the same as those of a
+// run that was never interrupted (same machine and thread count).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as mox from '../../index.js';
+import { DataError, ValueError } from '../../errors.js';
+import { Generator, globalGenerator } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { GPT, type GPTConfig } from '../../models/gpt.js';
+import { loadGPT, readJson, saveGPTWeights, writeFileAtomic } from '../../models/gpt-checkpoint.js';
+import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
+import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
+
+export interface TrainGptOptions {
+  dataset?: string;
+  data?: string;
+  tokenizer: string;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  blockSize: number;
+  batchSize: number;
+  maxIters: number;
+  lr: number;
+  minLr: number;
+  warmupIters: number;
+  /** Iterations of cosine decay (default maxIters), as nanoGPT's lr_decay_iters. */
+  lrDecayIters?: number;
+  dropout: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  bias: boolean;
+  evalInterval: number;
+  evalIters: number;
+  /** Print the training loss every this many iterations (0: only at evaluations). */
+  logInterval: number;
+  seed: number;
+  threads?: number;
+  out: string;
+  resume: boolean;
+}
+
+/** What the flags said explicitly, so --resume knows which settings to take from the command line. */
+export type GivenFlags = ReadonlySet<keyof TrainGptOptions>;
+
+export interface EvalRecord {
+  step: number;
+  train: number;
+  val: number;
+}
+
+export interface TrainGptResult {
+  history: EvalRecord[];
+  step: number;
+  msPerIter: number;
+  tokensPerSecond: number;
+  numParams: number;
+}
+
+const TRAIN_KEYS = ['tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batchSize', 'lr', 'minLr', 'warmupIters', 'lrDecayIters',
+  'dropout', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'bias', 'seed'] as const;
+
+function readCorpus(opts: Pick<TrainGptOptions, 'dataset' | 'data'>): { text: string; source: string } {
+  if (opts.data !== undefined) {
+    let text: string;
+    try {
+      text = fs.readFileSync(opts.data, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new DataError('train gpt', `cannot read the data file ${opts.data}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+    }
+    return { text, source: path.resolve(opts.data) };
+  }
+  if (opts.dataset === 'tinyshakespeare') {
+    try {
+      return { text: mox.data.loadDatasetSync('tinyshakespeare', { split: 'all' }).text, source: 'tinyshakespeare' };
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      // the CLI reads local files only: say so, and where the file goes
+      throw new DataError('train gpt', e.message.replace(/^tinyshakespeare: /, 'Tiny Shakespeare: ')
+        .replace('loadDatasetSync does not download (use await loadDataset)', 'mox train gpt does not download it') +
+        ` (e.g. $MOX_DATA_DIR/tinyshakespeare/input.txt, from ${mox.data.DATASET_SOURCES.tinyshakespeare.remote[0]!.urls[0]}), or use --data FILE`);
+    }
+  }
+  throw new ValueError('train gpt', `unknown dataset '${opts.dataset}' (tinyshakespeare, or --data FILE for any text file)`);
+}
+
+/** nanoGPT's get_lr: linear warmup, cosine decay to minLr over lrDecayIters, then minLr. */
+export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warmupIters'> & { lrDecayIters: number }): number {
+  if (it < o.warmupIters) return (o.lr * (it + 1)) / (o.warmupIters + 1);
+  if (it > o.lrDecayIters) return o.minLr;
+  const ratio = (it - o.warmupIters) / Math.max(1, o.lrDecayIters - o.warmupIters);
+  return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
+}
+
+function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator): { x: Tensor; y: Tensor } {
+  const xs = new Int32Array(batchSize * blockSize);
+  const ys = new Int32Array(batchSize * blockSize);
+  for (let r = 0; r < batchSize; r++) {
+    const i = gen.int(0, data.length - blockSize);
+    xs.set(data.subarray(i, i + blockSize), r * blockSize);
+    ys.set(data.subarray(i + 1, i + 1 + blockSize), r * blockSize);
+  }
+  return {
+    x: mox.tensor(xs, { shape: [batchSize, blockSize], dtype: 'int32' }),
+    y: mox.tensor(ys, { shape: [batchSize, blockSize], dtype: 'int32' }),
+  };
+}
+
+function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Record<string, unknown> {
+  const sd = opt.stateDict();
+  const tensors: Record<string, Tensor> = {};
+  const numbers: Record<string, Record<string, number>> = {};
+  for (const [i, st] of Object.entries(sd.state)) {
+    for (const [k, v] of Object.entries(st)) {
+      if (typeof v === 'number') (numbers[i] ??= {})[k] = v;
+      else tensors[`state.${i}.${k}`] = v;
+    }
+  }
+  try {
+    mox.saveSafetensorsSync(path.join(dir, 'optimizer.safetensors'), tensors, { step: String(step) });
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  return { numbers, paramGroups: sd.paramGroups };
+}
+
+function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number): void {
+  const file = path.join(dir, 'optimizer.safetensors');
+  const { tensors, metadata } = mox.loadSafetensorsSync(file);
+  try {
+    if (metadata['step'] !== String(step)) throw new DataError('train gpt', `${file} is from step ${metadata['step']}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`);
+    const state: Record<number, ParamState> = {};
+    const numbers = (saved['numbers'] ?? {}) as Record<string, Record<string, number>>;
+    for (const [i, st] of Object.entries(numbers)) state[Number(i)] = { ...st };
+    for (const [name, t] of Object.entries(tensors)) {
+      const m = /^state\.(\d+)\.(\w+)$/.exec(name);
+      if (!m) throw new DataError('train gpt', `${file}: unexpected tensor '${name}'`);
+      (state[Number(m[1])] ??= {})[m[2]!] = t;
+    }
+    const groups = saved['paramGroups'] as OptimizerStateDict['paramGroups'];
+    if (!Array.isArray(groups)) throw new DataError('train gpt', `${path.join(dir, 'trainer_state.json')}: no optimizer parameter groups`);
+    try {
+      opt.loadStateDict({ state, paramGroups: groups });
+    } catch (e) {
+      throw new DataError('train gpt', `${file} does not fit the model: ${(e as Error).message}`);
+    }
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+}
+
+export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set(), log: (line: string) => void = console.log): TrainGptResult {
+  const out = opts.out;
+  let o: TrainGptOptions & { lrDecayIters: number };
+  let model: GPT;
+  let tok: GptTokenizer;
+  let startStep = 0;
+  let history: EvalRecord[] = [];
+  let trainerState: Record<string, unknown> | null = null;
+  let dataSpec: { dataset?: string; data?: string };
+  const batchGen = new Generator(opts.seed);
+
+  if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
+
+  if (opts.resume) {
+    const stateFile = path.join(out, 'trainer_state.json');
+    if (!fs.existsSync(stateFile)) throw new DataError('train gpt', `--resume: there is no checkpoint in ${out} (no trainer_state.json)`);
+    trainerState = readJson(stateFile);
+    const loaded = loadGPT(out);
+    model = loaded.model;
+    const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
+    // the run's settings come from the checkpoint; the command line may change the length of the run,
+    // the evaluation and the threads, and must not contradict the rest
+    const merged: Record<string, unknown> = { ...opts };
+    for (const k of TRAIN_KEYS) {
+      if (!(k in saved)) continue;
+      if (given.has(k) && saved[k] !== opts[k]) throw new ValueError('train gpt', `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(opts[k])}`);
+      merged[k] = saved[k];
+    }
+    // what a resumed run may change, taken from the checkpoint unless given again
+    for (const k of ['evalInterval', 'evalIters', 'logInterval'] as const) if (!given.has(k) && typeof saved[k] === 'number') merged[k] = saved[k];
+    o = merged as unknown as TrainGptOptions & { lrDecayIters: number };
+    const savedData = (saved['data'] ?? {}) as { dataset?: string; data?: string };
+    dataSpec = given.has('data') || given.has('dataset') ? { dataset: opts.dataset, data: opts.data } : savedData;
+    if (o.lrDecayIters === undefined) o.lrDecayIters = opts.maxIters;
+    tok = loadCheckpointTokenizer(out);
+    startStep = trainerState['step'] as number;
+    if (!Number.isInteger(startStep) || startStep < 0) throw new DataError('train gpt', `${stateFile}: "step" must be a non-negative integer`);
+    if (loaded.metadata['step'] !== String(startStep)) throw new DataError('train gpt', `${path.join(out, 'model.safetensors')} is from step ${loaded.metadata['step']}, trainer_state.json from step ${startStep}: the checkpoint is torn; train again without --resume`);
+    history = (trainerState['history'] ?? []) as EvalRecord[];
+  } else {
+    o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
+    dataSpec = { dataset: opts.dataset, data: opts.data };
+    tok = null as unknown as GptTokenizer; // built from the text below
+    model = null as unknown as GPT;
+  }
+
+  const { text, source } = readCorpus(dataSpec);
+  if (text.length === 0) throw new DataError('train gpt', `the data file ${source} is empty`);
+  if (!opts.resume) tok = buildTokenizer(o.tokenizer, text);
+  const ids = Int32Array.from(tok.encode(text));
+  const nTrain = Math.floor(ids.length * 0.9);
+  const trainData = ids.subarray(0, nTrain);
+  const valData = ids.subarray(nTrain);
+  if (valData.length <= o.blockSize || trainData.length <= o.blockSize) {
+    throw new DataError('train gpt', `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
+      `needs more than --block-size (${o.blockSize}); use a longer text or a smaller --block-size`);
+  }
+
+  const cfg: GPTConfig = {
+    vocabSize: tok.vocabSize, blockSize: o.blockSize, nLayer: o.nLayer, nHead: o.nHead, nEmbd: o.nEmbd,
+    dropout: o.dropout, bias: o.bias, tiedEmbeddings: true,
+  };
+  if (!opts.resume) {
+    mox.seed(o.seed);
+    model = new GPT(cfg);
+  }
+  model.train();
+
+  // weight decay on every 2-D parameter (matmul weights and embeddings), none on biases and norms
+  const named = model.namedParameters();
+  const opt = new mox.optim.AdamW([
+    { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
+    { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
+  ], { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 });
+
+  if (trainerState) {
+    loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep);
+    const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
+    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch)) throw new DataError('train gpt', `${path.join(out, 'trainer_state.json')}: no RNG state`);
+    globalGenerator.setState(rng.global);
+    batchGen.setState(rng.batch);
+  } else {
+    fs.mkdirSync(out, { recursive: true });
+    globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'
+  }
+
+  const numParams = model.getNumParams();
+  const tokensPerIter = o.batchSize * o.blockSize;
+  log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+    `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`);
+  log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
+    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${opts.maxIters} iterations, threads ${mox.getNumThreads()}`);
+
+  const evaluate = (): { train: number; val: number } => mox.noGrad(() => {
+    model.eval();
+    const res = { train: 0, val: 0 };
+    for (const split of ['train', 'val'] as const) {
+      let sum = 0;
+      for (let k = 0; k < o.evalIters; k++) {
+        sum += mox.scope(() => {
+          const { x, y } = batch(split === 'train' ? trainData : valData, o.blockSize, o.batchSize, batchGen);
+          return model.forward(x, y).loss!.item();
+        });
+      }
+      res[split] = sum / o.evalIters;
+    }
+    model.train();
+    return res;
+  });
+
+  let tokenizerSaved = opts.resume;
+  const saveCheckpoint = (step: number): void => {
+    const meta = { step: String(step) };
+    const config = {
+      model: 'gpt', gpt: cfg,
+      train: {
+        ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
+        maxIters: opts.maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec,
+      },
+      tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
+    };
+    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    if (!tokenizerSaved) saveTokenizerAtomic(tok, out); // it does not change during the run
+    tokenizerSaved = true;
+    saveGPTWeights(out, model, meta);
+    const optimizer = saveOptimizer(out, opt, step);
+    const state = { step, history, optimizer, rng: { global: globalGenerator.getState(), batch: batchGen.getState() } };
+    writeFileAtomic(path.join(out, 'trainer_state.json'), JSON.stringify(state) + '\n'); // last: the commit
+  };
+
+  let iterMs = 0;
+  let iters = 0;
+  let windowMs = 0;
+  let windowIters = 0;
+  const fmtRate = (ms: number, n: number) => n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  for (let step = startStep; ; step++) {
+    const isEval = (step % o.evalInterval === 0 || step === opts.maxIters) && !(opts.resume && step === startStep);
+    if (isEval) {
+      const t0 = performance.now();
+      const { train, val } = evaluate();
+      history.push({ step, train, val });
+      log(`step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      windowMs = 0;
+      windowIters = 0;
+      saveCheckpoint(step);
+    }
+    if (step >= opts.maxIters) break;
+    const lr = lrAt(step, o);
+    for (const g of opt.paramGroups) g.lr = lr;
+    const t0 = performance.now();
+    const loss = mox.scope(() => {
+      const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen);
+      const l = model.forward(x, y).loss!;
+      l.backward();
+      if (o.gradClip > 0) mox.optim.clipGradNorm(model.parameters(), o.gradClip);
+      opt.step();
+      opt.zeroGrad();
+      return l.item();
+    });
+    const dt = performance.now() - t0;
+    iterMs += dt;
+    iters++;
+    windowMs += dt;
+    windowIters++;
+    if (!Number.isFinite(loss)) throw new ValueError('train gpt', `the loss became ${loss} at step ${step}; try a lower --lr`);
+    if (o.logInterval > 0 && step % o.logInterval === 0) log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+  }
+  const msPerIter = iters > 0 ? iterMs / iters : 0;
+  log(`done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`);
+  opt.dispose();
+  return { history, step: Math.max(startStep, opts.maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
+}

@@ -1,0 +1,108 @@
+// A GPT checkpoint folder: config.json (the model's GPTConfig under "gpt", plus whatever else the
+// writer adds) and model.safetensors (the state dict under nanoGPT's names). Files are written under
+// temporary names and renamed into place, so a reader sees the old file or the new one, never half.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { DataError } from '../errors.js';
+import { scope } from '../tensor/memory.js';
+import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
+import { GPT, type GPTConfig } from './gpt.js';
+
+/** Writes bytes or text to `file` atomically (temporary name, fsync, rename). */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* the original error matters more */ }
+    throw new DataError('checkpoint', `cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads and parses a JSON file, with a clear error for a missing or malformed one. */
+export function readJson(file: string, what = 'checkpoint'): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new DataError(what, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new DataError(what, `${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(what, `${file} must hold a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+const INT_KEYS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
+
+/** Checks a config.json's "gpt" entry and returns it as a GPTConfig. */
+export function parseGPTConfig(v: unknown, source: string): GPTConfig {
+  if (typeof v !== 'object' || v === null) throw new DataError('checkpoint', `${source} has no "gpt" model configuration`);
+  const o = v as Record<string, unknown>;
+  for (const k of INT_KEYS) {
+    if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new DataError('checkpoint', `${source}: gpt.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+  }
+  const dropout = o['dropout'] ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new DataError('checkpoint', `${source}: gpt.dropout must be in [0, 1)`);
+  return {
+    vocabSize: o['vocabSize'] as number, blockSize: o['blockSize'] as number, nLayer: o['nLayer'] as number,
+    nHead: o['nHead'] as number, nEmbd: o['nEmbd'] as number, dropout,
+    bias: o['bias'] !== false, tiedEmbeddings: o['tiedEmbeddings'] !== false,
+  };
+}
+
+/** Saves model.safetensors (with `metadata`) into dir, atomically. */
+export function saveGPTWeights(dir: string, model: GPT, metadata: Record<string, string> = {}): void {
+  saveSafetensorsSync(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: 'gpt', ...metadata });
+}
+
+/**
+ * Loads a GPT from a checkpoint folder: config.json's "gpt" entry and model.safetensors. Returns the
+ * model, the whole config.json and the weights file's metadata.
+ */
+export function loadGPT(dir: string): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
+  if (!fs.existsSync(dir)) throw new DataError('checkpoint', `no such folder: ${dir}`);
+  if (!fs.statSync(dir).isDirectory()) throw new DataError('checkpoint', `${dir} is not a folder (a checkpoint folder holds config.json and model.safetensors)`);
+  const configFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(configFile)) throw new DataError('checkpoint', `${dir} is not a mox GPT checkpoint: it has no config.json`);
+  const config = readJson(configFile);
+  const cfg = parseGPTConfig(config['gpt'], configFile);
+  const weights = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);
+  const { tensors, metadata } = loadSafetensorsSync(weights);
+  const model = new GPT(cfg);
+  try {
+    const sd = { ...tensors };
+    // a file written with an untied copy of the head (PyTorch's state_dict lists both names)
+    if (cfg.tiedEmbeddings && 'lm_head.weight' in sd) delete sd['lm_head.weight'];
+    const own = Object.keys(model.stateDict());
+    const missing = own.filter((k) => !(k in sd));
+    const unexpected = Object.keys(sd).filter((k) => !own.includes(k));
+    if (missing.length || unexpected.length) {
+      throw new DataError('checkpoint', `${weights} does not fit config.json: ` +
+        [missing.length ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}` : '',
+          unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}` : ''].filter(Boolean).join('; '));
+    }
+    try {
+      scope(() => model.loadStateDict(sd));
+    } catch (e) {
+      throw new DataError('checkpoint', `${weights} does not fit config.json: ${(e as Error).message}`);
+    }
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  return { model, config, metadata };
+}

@@ -1,0 +1,403 @@
+// GPT, as Karpathy's nanoGPT (model.py): token and position embeddings, pre-LayerNorm Transformer
+// blocks (causal self-attention, GELU-tanh MLP), a final LayerNorm and a language-model head tied to
+// the token embedding. Parameter names are nanoGPT's / Hugging Face GPT2LMHeadModel's
+// ('transformer.wte.weight', 'transformer.h.0.attn.c_attn.weight', ...), with Linear's [out, in]
+// weight layout (HF's Conv1D stores the transpose).
+//
+// generate() samples with a key/value cache per layer: the prompt is run once, then each new token
+// attends over the cached keys and values of the tokens before it. Once the context exceeds
+// blockSize the window slides, every position changes, and generation recomputes the cropped context
+// each step, exactly as nanoGPT does without a cache; so the tokens are the same with and without it.
+
+import { ValueError, ShapeError, fmtShape } from '../errors.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { keep, scope } from '../tensor/memory.js';
+import { Tensor } from '../tensor/tensor.js';
+import { arange, tensor } from '../tensor/create.js';
+import { Generator, globalGenerator } from '../tensor/random.js';
+import { wrap } from '../ops/make.js';
+import { concat } from '../ops/join.js';
+import { crossEntropy } from '../ops/loss.js';
+import { gelu } from '../ops/unary.js';
+import { scaledDotProductAttention } from '../ops/attention.js';
+import { normal_, zeros_ } from '../nn/init.js';
+import { Module } from '../nn/module.js';
+import { Linear } from '../nn/layers/linear.js';
+import { Embedding } from '../nn/layers/embedding.js';
+import { LayerNorm } from '../nn/layers/normalization.js';
+import { Dropout } from '../nn/layers/dropout.js';
+
+export interface GPTConfig {
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  /** Dropout on embeddings, attention weights and residual branches (default 0). */
+  dropout: number;
+  /** Biases in the Linear layers and LayerNorms (default true, as GPT-2). */
+  bias: boolean;
+  /** lm_head.weight is transformer.wte.weight (default true, as GPT-2). */
+  tiedEmbeddings: boolean;
+}
+
+export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig> & {
+  /** Generator for the initial weights (default: the global one, so mox.seed(n) fixes them). */
+  generator?: Generator;
+};
+
+/** One layer's cached keys and values, [B, nHead, T, headSize] each. */
+interface LayerCache {
+  k: Tensor | null;
+  v: Tensor | null;
+}
+
+/** Keys and values of every layer for the tokens seen so far; dispose() when done. */
+export class KVCache {
+  readonly layers: LayerCache[];
+  /** Number of cached positions. */
+  length = 0;
+  constructor(nLayer: number) {
+    this.layers = Array.from({ length: nLayer }, () => ({ k: null, v: null }));
+  }
+  /** Appends k, v [B, nh, T, hs] to layer i's cache and returns the whole cache (kept alive). */
+  append(i: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+    const l = this.layers[i]!;
+    const nk = keep(l.k ? concat([l.k, k], 2) : k.contiguous().clone());
+    const nv = keep(l.v ? concat([l.v, v], 2) : v.contiguous().clone());
+    l.k?.dispose();
+    l.v?.dispose();
+    l.k = nk;
+    l.v = nv;
+    return { k: nk, v: nv };
+  }
+  dispose(): void {
+    for (const l of this.layers) {
+      l.k?.dispose();
+      l.v?.dispose();
+      l.k = l.v = null;
+    }
+    this.length = 0;
+  }
+}
+
+/** [lq, lk] bool, true where key j may be seen by query i when the queries are the last lq positions. */
+function bottomRightCausal(like: Tensor, lq: number, lk: number): Tensor {
+  const m = new Uint8Array(lq * lk);
+  for (let i = 0; i < lq; i++) m.fill(1, i * lk, i * lk + (lk - lq) + i + 1);
+  return wrap(like.backend, like.backend.fromArray(m), [lq, lk], 'bool');
+}
+
+export class CausalSelfAttention extends Module {
+  c_attn: Linear;
+  c_proj: Linear;
+  attn_dropout: Dropout;
+  resid_dropout: Dropout;
+  readonly nHead: number;
+  readonly nEmbd: number;
+  readonly dropoutP: number;
+
+  constructor(cfg: GPTConfig) {
+    super();
+    if (cfg.nEmbd % cfg.nHead !== 0) throw new ValueError('GPT', `nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
+    this.c_attn = new Linear(cfg.nEmbd, 3 * cfg.nEmbd, cfg.bias);
+    this.c_proj = new Linear(cfg.nEmbd, cfg.nEmbd, cfg.bias);
+    this.attn_dropout = new Dropout(cfg.dropout);
+    this.resid_dropout = new Dropout(cfg.dropout);
+    this.nHead = cfg.nHead;
+    this.nEmbd = cfg.nEmbd;
+    this.dropoutP = cfg.dropout;
+  }
+
+  /** x [B, T, C]; with a cache, x holds the new positions only and attends over the cached ones too. */
+  forward(x: Tensor, cache?: { cache: KVCache; layer: number }): Tensor {
+    const [b, t, c] = x.shape as [number, number, number];
+    const hs = c / this.nHead;
+    const qkv = this.c_attn.forward(x);
+    const [q0, k0, v0] = qkv.split(c, 2) as [Tensor, Tensor, Tensor];
+    const heads = (z: Tensor) => z.reshape(b, t, this.nHead, hs).transpose(1, 2); // [B, nh, T, hs]
+    const q = heads(q0);
+    let k = heads(k0);
+    let v = heads(v0);
+    const past = cache ? cache.cache.length : 0;
+    if (cache) ({ k, v } = cache.cache.append(cache.layer, k, v));
+    const opts = { dropoutP: this.training ? this.dropoutP : 0, training: this.training, generator: this.attn_dropout.generator };
+    let y: Tensor;
+    if (past === 0) y = scaledDotProductAttention(q, k, v, { ...opts, isCausal: true });
+    else if (t === 1) y = scaledDotProductAttention(q, k, v, opts);
+    else y = scaledDotProductAttention(q, k, v, { ...opts, attnMask: bottomRightCausal(q, t, past + t) });
+    y = y.transpose(1, 2).contiguous().reshape(b, t, c);
+    return this.resid_dropout.forward(this.c_proj.forward(y));
+  }
+}
+
+export class MLP extends Module {
+  c_fc: Linear;
+  c_proj: Linear;
+  dropout: Dropout;
+  constructor(cfg: GPTConfig) {
+    super();
+    this.c_fc = new Linear(cfg.nEmbd, 4 * cfg.nEmbd, cfg.bias);
+    this.c_proj = new Linear(4 * cfg.nEmbd, cfg.nEmbd, cfg.bias);
+    this.dropout = new Dropout(cfg.dropout);
+  }
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.c_proj.forward(gelu(this.c_fc.forward(x), 'tanh')));
+  }
+}
+
+export class Block extends Module {
+  ln_1: LayerNorm;
+  attn: CausalSelfAttention;
+  ln_2: LayerNorm;
+  mlp: MLP;
+  constructor(cfg: GPTConfig) {
+    super();
+    this.ln_1 = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
+    this.attn = new CausalSelfAttention(cfg);
+    this.ln_2 = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
+    this.mlp = new MLP(cfg);
+  }
+  forward(x: Tensor, cache?: { cache: KVCache; layer: number }): Tensor {
+    x = x.add(this.attn.forward(this.ln_1.forward(x), cache));
+    return x.add(this.mlp.forward(this.ln_2.forward(x)));
+  }
+}
+
+/** nanoGPT's `transformer` ModuleDict. */
+export class GPTTransformer extends Module {
+  wte: Embedding;
+  wpe: Embedding;
+  drop: Dropout;
+  h: Block[];
+  ln_f: LayerNorm;
+  constructor(cfg: GPTConfig) {
+    super();
+    this.wte = new Embedding(cfg.vocabSize, cfg.nEmbd);
+    this.wpe = new Embedding(cfg.blockSize, cfg.nEmbd);
+    this.drop = new Dropout(cfg.dropout);
+    this.h = Array.from({ length: cfg.nLayer }, () => new Block(cfg));
+    this.ln_f = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
+  }
+  forward(): never {
+    throw new ValueError('GPT', 'call the GPT, not its transformer');
+  }
+}
+
+export interface GPTForwardOptions {
+  /** Run the new positions against (and append them to) this cache. */
+  cache?: KVCache;
+  /** Only the last position's logits ([B, 1, V]), as nanoGPT does at inference. */
+  lastOnly?: boolean;
+}
+
+export class GPT extends Module {
+  readonly config: GPTConfig;
+  transformer: GPTTransformer;
+  lm_head: Linear;
+
+  constructor(opts: GPTOptions) {
+    super();
+    const cfg: GPTConfig = {
+      vocabSize: opts.vocabSize, blockSize: opts.blockSize, nLayer: opts.nLayer, nHead: opts.nHead, nEmbd: opts.nEmbd,
+      dropout: opts.dropout ?? 0, bias: opts.bias ?? true, tiedEmbeddings: opts.tiedEmbeddings ?? true,
+    };
+    for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
+      if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('GPT', `${k} must be a positive integer, got ${cfg[k]}`);
+    }
+    if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ValueError('GPT', `dropout must be in [0, 1), got ${cfg.dropout}`);
+    this.config = cfg;
+    this.transformer = new GPTTransformer(cfg);
+    this.lm_head = new Linear(cfg.nEmbd, cfg.vocabSize, false);
+    if (cfg.tiedEmbeddings) {
+      this.lm_head.weight.dispose();
+      this.lm_head.weight = this.transformer.wte.weight; // weight tying, as nanoGPT
+    }
+    this.initWeights(opts.generator);
+  }
+
+  /** nanoGPT's _init_weights: N(0, 0.02) for Linear and Embedding weights, zero biases, and the
+   *  residual projections (c_proj) N(0, 0.02/sqrt(2 nLayer)), as GPT-2. */
+  initWeights(generator: Generator = globalGenerator): void {
+    const projStd = 0.02 / Math.sqrt(2 * this.config.nLayer);
+    for (const [name, m] of this.namedModules()) {
+      if (m instanceof Linear) {
+        if (m === this.lm_head && this.config.tiedEmbeddings) continue; // initialised as wte
+        normal_(m.weight, 0, name.endsWith('c_proj') ? projStd : 0.02, generator);
+        if (m.bias) zeros_(m.bias);
+      } else if (m instanceof Embedding) {
+        normal_(m.weight, 0, 0.02, generator);
+      }
+    }
+  }
+
+  /**
+   * The number of parameters, as nanoGPT's get_num_params: the tied head counts once and, with
+   * nonEmbedding (the default), the position embedding is left out (the token embedding stays in,
+   * since it is also the output layer's weight).
+   */
+  getNumParams(nonEmbedding = true): number {
+    let n = this.parameters().reduce((s, p) => s + p.size, 0);
+    if (nonEmbedding) n -= this.transformer.wpe.weight.size;
+    return n;
+  }
+
+  /** idx [B, T] int32 (T <= blockSize) -> logits [B, T, V]; with targets [B, T], the mean cross-entropy too. */
+  forward(idx: Tensor, targets?: Tensor | null, opts: GPTForwardOptions = {}): { logits: Tensor; loss?: Tensor } {
+    if (idx.ndim !== 2) throw new ShapeError('GPT', `idx must be [B, T], got ${fmtShape(idx.shape)}`);
+    const [b, t] = idx.shape as [number, number];
+    const past = opts.cache?.length ?? 0;
+    if (past + t > this.config.blockSize) {
+      throw new ValueError('GPT', `cannot forward a sequence of length ${past + t}, the block size is only ${this.config.blockSize}`);
+    }
+    const tr = this.transformer;
+    const pos = arange(past, past + t, 1, { dtype: 'int32' });
+    let x = tr.drop.forward(tr.wte.forward(idx).add(tr.wpe.forward(pos)));
+    tr.h.forEach((block, i) => {
+      x = block.forward(x, opts.cache ? { cache: opts.cache, layer: i } : undefined);
+    });
+    if (opts.cache) opts.cache.length += t;
+    x = tr.ln_f.forward(x);
+    if (opts.lastOnly && !targets) x = x.narrow(1, t - 1, 1);
+    const logits = this.lm_head.forward(x);
+    if (!targets) return { logits };
+    const v = this.config.vocabSize;
+    const loss = crossEntropy(logits.reshape(b * t, v), targets.reshape(b * t), { ignoreIndex: -1 });
+    return { logits, loss };
+  }
+}
+
+// ---- generation ----
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** Softmax temperature; 0 picks the most likely token (greedy). Default 1. */
+  temperature?: number;
+  /** Sample among the k most likely tokens only. */
+  topK?: number | null;
+  /** Nucleus sampling: among the fewest most likely tokens whose probabilities add up to at least p. */
+  topP?: number | null;
+  /** Seed for a fresh generator (ignored when `generator` is given). */
+  seed?: number;
+  /** Where the random draws come from (default: a Generator(seed), or the global one). */
+  generator?: Generator;
+  /** Keep keys and values of past tokens (default true); the tokens are the same without. */
+  useCache?: boolean;
+  /** Called with each batch row's new token as it is picked. */
+  onToken?: (tokens: number[], step: number) => void;
+}
+
+export interface GenerateResult {
+  /** [B, T + maxNewTokens] int32: the prompt followed by the new tokens. */
+  ids: Tensor;
+  /** The new tokens, per batch row. */
+  newTokens: number[][];
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+/**
+ * Picks the next token from one row of logits: temperature, then top-k, then top-p, then a draw
+ * from `gen` (one uniform number per call, so the stream does not depend on the logits).
+ */
+export function sampleLogits(logits: ArrayLike<number>, opts: { temperature?: number; topK?: number | null; topP?: number | null }, gen: Generator): number {
+  const n = logits.length;
+  const temperature = opts.temperature ?? 1;
+  if (temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
+    return best;
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let keepN = n;
+  if (opts.topK != null) {
+    // torch's `logits < topk(logits, k).values[-1]` -> -inf: ties with the k-th value stay in
+    const kth = logits[order[Math.min(opts.topK, n) - 1]!]!;
+    keepN = 0;
+    while (keepN < n && logits[order[keepN]!]! >= kth) keepN++;
+  }
+  const maxL = logits[order[0]!]! / temperature;
+  const probs = new Float64Array(keepN);
+  let total = 0;
+  for (let j = 0; j < keepN; j++) total += probs[j] = Math.exp(logits[order[j]!]! / temperature - maxL);
+  if (opts.topP != null && opts.topP < 1) {
+    let cum = 0;
+    let j = 0;
+    while (j < keepN) {
+      cum += probs[j]! / total;
+      j++;
+      if (cum >= opts.topP) break;
+    }
+    keepN = j;
+    total = 0;
+    for (let i = 0; i < keepN; i++) total += probs[i]!;
+  }
+  const u = gen.random() * total;
+  let acc = 0;
+  for (let j = 0; j < keepN; j++) {
+    acc += probs[j]!;
+    if (u < acc) return order[j]!;
+  }
+  return order[keepN - 1]!;
+}
+
+/**
+ * Extends idx [B, T] (int32 token ids) by maxNewTokens tokens sampled from the model, in eval mode
+ * and without a graph (the model's mode is restored afterwards).
+ */
+export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): GenerateResult {
+  const rows: number[][] = idx instanceof Tensor
+    ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][]))
+    : (Array.isArray(idx[0]) ? (idx as number[][]) : [idx as number[]]);
+  const { maxNewTokens } = opts;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  const temperature = opts.temperature ?? 1;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
+  if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1)) throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
+  if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1)) throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
+  const { vocabSize, blockSize } = model.config;
+  const b = rows.length;
+  const t0 = rows[0]?.length ?? 0;
+  if (b === 0 || t0 === 0) throw new ValueError('generate', 'the prompt must hold at least one token');
+  for (const r of rows) {
+    if (r.length !== t0) throw new ValueError('generate', 'every prompt in a batch must have the same length');
+    for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+  }
+  const gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
+  const useCache = opts.useCache ?? true;
+  const seqs = rows.map((r) => r.slice());
+  const newTokens: number[][] = rows.map(() => []);
+  const wasTraining = model.training;
+  model.eval();
+  const cache = useCache ? new KVCache(model.config.nLayer) : null;
+  const start = performance.now();
+  try {
+    for (let step = 0; step < maxNewTokens; step++) {
+      const len = seqs[0]!.length;
+      // with a cache: feed only what it has not seen, while the whole context still fits in the block
+      const cached = cache !== null && len <= blockSize && cache.length > 0 && cache.length < len;
+      if (cache && !cached && cache.length > 0) cache.dispose(); // the window slid: positions changed
+      const from = cached ? cache!.length : Math.max(0, len - blockSize);
+      const last = scope(() => noGrad(() => {
+        const ids = tensor(Int32Array.from(seqs.flatMap((s) => s.slice(from))), { shape: [b, len - from], dtype: 'int32' });
+        const useC = cache !== null && len <= blockSize ? cache : undefined;
+        const { logits } = model.forward(ids, null, { cache: useC, lastOnly: true });
+        return Float32Array.from(logits.dataSync());
+      }));
+      const picked: number[] = [];
+      for (let r = 0; r < b; r++) {
+        const tok = sampleLogits(last.subarray(r * vocabSize, (r + 1) * vocabSize), { temperature, topK: opts.topK, topP: opts.topP }, gen);
+        seqs[r]!.push(tok);
+        newTokens[r]!.push(tok);
+        picked.push(tok);
+      }
+      opts.onToken?.(picked, step);
+    }
+  } finally {
+    cache?.dispose();
+    model.train(wasTraining);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const ids = tensor(Int32Array.from(seqs.flat()), { shape: [b, t0 + maxNewTokens], dtype: 'int32' });
+  return { ids, newTokens, seconds, tokensPerSecond: seconds > 0 ? (b * maxNewTokens) / seconds : 0 };
+}
