@@ -11,21 +11,18 @@
 
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { keep, scope } from '../tensor/memory.js';
+import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange, tensor } from '../tensor/create.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
-import { wrap } from '../ops/make.js';
-import { concat } from '../ops/join.js';
 import { crossEntropy } from '../ops/loss.js';
-import { gelu } from '../ops/unary.js';
-import { scaledDotProductAttention } from '../ops/attention.js';
 import { normal_, zeros_ } from '../nn/init.js';
 import { Module } from '../nn/module.js';
 import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { LayerNorm } from '../nn/layers/normalization.js';
 import { Dropout } from '../nn/layers/dropout.js';
+import { KVCache, TransformerBlock } from '../nn/layers/transformer.js';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -46,121 +43,18 @@ export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 
   generator?: Generator;
 };
 
-/** One layer's cached keys and values, [B, nHead, T, headSize] each. */
-interface LayerCache {
-  k: Tensor | null;
-  v: Tensor | null;
-}
-
-/** Keys and values of every layer for the tokens seen so far; dispose() when done. */
-export class KVCache {
-  readonly layers: LayerCache[];
-  /** Number of cached positions. */
-  length = 0;
+/** Keys and values of every layer for the tokens seen so far (one nn KVCache per block); dispose() when done. */
+export class GPTCache {
+  readonly layers: KVCache[];
   constructor(nLayer: number) {
-    this.layers = Array.from({ length: nLayer }, () => ({ k: null, v: null }));
+    this.layers = Array.from({ length: nLayer }, () => new KVCache());
   }
-  /** Appends k, v [B, nh, T, hs] to layer i's cache and returns the whole cache (kept alive). */
-  append(i: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
-    const l = this.layers[i]!;
-    const nk = keep(l.k ? concat([l.k, k], 2) : k.contiguous().clone());
-    const nv = keep(l.v ? concat([l.v, v], 2) : v.contiguous().clone());
-    l.k?.dispose();
-    l.v?.dispose();
-    l.k = nk;
-    l.v = nv;
-    return { k: nk, v: nv };
+  /** Number of cached positions. */
+  get length(): number {
+    return this.layers[0]?.length ?? 0;
   }
   dispose(): void {
-    for (const l of this.layers) {
-      l.k?.dispose();
-      l.v?.dispose();
-      l.k = l.v = null;
-    }
-    this.length = 0;
-  }
-}
-
-/** [lq, lk] bool, true where key j may be seen by query i when the queries are the last lq positions. */
-function bottomRightCausal(like: Tensor, lq: number, lk: number): Tensor {
-  const m = new Uint8Array(lq * lk);
-  for (let i = 0; i < lq; i++) m.fill(1, i * lk, i * lk + (lk - lq) + i + 1);
-  return wrap(like.backend, like.backend.fromArray(m), [lq, lk], 'bool');
-}
-
-export class CausalSelfAttention extends Module {
-  c_attn: Linear;
-  c_proj: Linear;
-  attn_dropout: Dropout;
-  resid_dropout: Dropout;
-  readonly nHead: number;
-  readonly nEmbd: number;
-  readonly dropoutP: number;
-
-  constructor(cfg: GPTConfig) {
-    super();
-    if (cfg.nEmbd % cfg.nHead !== 0) throw new ValueError('GPT', `nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
-    this.c_attn = new Linear(cfg.nEmbd, 3 * cfg.nEmbd, cfg.bias);
-    this.c_proj = new Linear(cfg.nEmbd, cfg.nEmbd, cfg.bias);
-    this.attn_dropout = new Dropout(cfg.dropout);
-    this.resid_dropout = new Dropout(cfg.dropout);
-    this.nHead = cfg.nHead;
-    this.nEmbd = cfg.nEmbd;
-    this.dropoutP = cfg.dropout;
-  }
-
-  /** x [B, T, C]; with a cache, x holds the new positions only and attends over the cached ones too. */
-  forward(x: Tensor, cache?: { cache: KVCache; layer: number }): Tensor {
-    const [b, t, c] = x.shape as [number, number, number];
-    const hs = c / this.nHead;
-    const qkv = this.c_attn.forward(x);
-    const [q0, k0, v0] = qkv.split(c, 2) as [Tensor, Tensor, Tensor];
-    const heads = (z: Tensor) => z.reshape(b, t, this.nHead, hs).transpose(1, 2); // [B, nh, T, hs]
-    const q = heads(q0);
-    let k = heads(k0);
-    let v = heads(v0);
-    const past = cache ? cache.cache.length : 0;
-    if (cache) ({ k, v } = cache.cache.append(cache.layer, k, v));
-    const opts = { dropoutP: this.training ? this.dropoutP : 0, training: this.training, generator: this.attn_dropout.generator };
-    let y: Tensor;
-    if (past === 0) y = scaledDotProductAttention(q, k, v, { ...opts, isCausal: true });
-    else if (t === 1) y = scaledDotProductAttention(q, k, v, opts);
-    else y = scaledDotProductAttention(q, k, v, { ...opts, attnMask: bottomRightCausal(q, t, past + t) });
-    y = y.transpose(1, 2).contiguous().reshape(b, t, c);
-    return this.resid_dropout.forward(this.c_proj.forward(y));
-  }
-}
-
-export class MLP extends Module {
-  c_fc: Linear;
-  c_proj: Linear;
-  dropout: Dropout;
-  constructor(cfg: GPTConfig) {
-    super();
-    this.c_fc = new Linear(cfg.nEmbd, 4 * cfg.nEmbd, cfg.bias);
-    this.c_proj = new Linear(4 * cfg.nEmbd, cfg.nEmbd, cfg.bias);
-    this.dropout = new Dropout(cfg.dropout);
-  }
-  forward(x: Tensor): Tensor {
-    return this.dropout.forward(this.c_proj.forward(gelu(this.c_fc.forward(x), 'tanh')));
-  }
-}
-
-export class Block extends Module {
-  ln_1: LayerNorm;
-  attn: CausalSelfAttention;
-  ln_2: LayerNorm;
-  mlp: MLP;
-  constructor(cfg: GPTConfig) {
-    super();
-    this.ln_1 = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
-    this.attn = new CausalSelfAttention(cfg);
-    this.ln_2 = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
-    this.mlp = new MLP(cfg);
-  }
-  forward(x: Tensor, cache?: { cache: KVCache; layer: number }): Tensor {
-    x = x.add(this.attn.forward(this.ln_1.forward(x), cache));
-    return x.add(this.mlp.forward(this.ln_2.forward(x)));
+    for (const l of this.layers) l.clear();
   }
 }
 
@@ -169,14 +63,14 @@ export class GPTTransformer extends Module {
   wte: Embedding;
   wpe: Embedding;
   drop: Dropout;
-  h: Block[];
+  h: TransformerBlock[];
   ln_f: LayerNorm;
   constructor(cfg: GPTConfig) {
     super();
     this.wte = new Embedding(cfg.vocabSize, cfg.nEmbd);
     this.wpe = new Embedding(cfg.blockSize, cfg.nEmbd);
     this.drop = new Dropout(cfg.dropout);
-    this.h = Array.from({ length: cfg.nLayer }, () => new Block(cfg));
+    this.h = Array.from({ length: cfg.nLayer }, () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias }));
     this.ln_f = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
   }
   forward(): never {
@@ -186,7 +80,7 @@ export class GPTTransformer extends Module {
 
 export interface GPTForwardOptions {
   /** Run the new positions against (and append them to) this cache. */
-  cache?: KVCache;
+  cache?: GPTCache;
   /** Only the last position's logits ([B, 1, V]), as nanoGPT does at inference. */
   lastOnly?: boolean;
 }
@@ -254,9 +148,8 @@ export class GPT extends Module {
     const pos = arange(past, past + t, 1, { dtype: 'int32' });
     let x = tr.drop.forward(tr.wte.forward(idx).add(tr.wpe.forward(pos)));
     tr.h.forEach((block, i) => {
-      x = block.forward(x, opts.cache ? { cache: opts.cache, layer: i } : undefined);
+      x = block.forward(x, opts.cache?.layers[i]);
     });
-    if (opts.cache) opts.cache.length += t;
     x = tr.ln_f.forward(x);
     if (opts.lastOnly && !targets) x = x.narrow(1, t - 1, 1);
     const logits = this.lm_head.forward(x);
@@ -369,7 +262,7 @@ export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: 
   const newTokens: number[][] = rows.map(() => []);
   const wasTraining = model.training;
   model.eval();
-  const cache = useCache ? new KVCache(model.config.nLayer) : null;
+  const cache = useCache ? new GPTCache(model.config.nLayer) : null;
   const start = performance.now();
   try {
     for (let step = 0; step < maxNewTokens; step++) {
