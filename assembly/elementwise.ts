@@ -7,7 +7,7 @@
 // unary op codes (kept in sync with src/backend/cpu/wasm/elementwise.ts)
 const NEG = 0, ABS = 1, SQRT = 2, RSQRT = 3, SQUARE = 4, RECIPROCAL = 5, RELU = 6, LEAKY_RELU = 7,
   AFFINE = 8, CLAMP = 9, EXP = 10, LOG = 11, TANH = 12, SIGMOID = 13, SILU = 14, SOFTPLUS = 15,
-  SIN = 16, COS = 17, LOG1P = 18, EXPM1 = 19;
+  SIN = 16, COS = 17, LOG1P = 18, EXPM1 = 19, GELU_TANH = 20, GELU_TANH_GRAD = 21;
 // binary op codes
 const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAX = 4, MIN = 5, POW = 6;
 // comparison op codes (result: 0/1 bytes)
@@ -26,8 +26,25 @@ import { expV } from './vmath';
   return e / (1 + e);
 }
 
+// GELU with the tanh approximation, written with a sigmoid: 0.5 (1 + tanh u) = sigmoid(2u), which
+// keeps its relative accuracy where 1 + tanh u is tiny (x very negative).
+const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)
+const GELU_A: f32 = 0.044715;
+
+@inline function geluTanhS(x: f32): f32 {
+  return x * sigmoid(2 * GELU_K * (x + GELU_A * x * x * x));
+}
+
+@inline function geluTanhGradS(x: f32): f32 {
+  const s = sigmoid(2 * GELU_K * (x + GELU_A * x * x * x));
+  const du = GELU_K * (1 + 3 * GELU_A * x * x);
+  return s + 2 * x * s * (1 - s) * du;
+}
+
 @inline function unaryS(op: i32, x: f32, p0: f32, p1: f32): f32 {
   switch (op) {
+    case GELU_TANH: return geluTanhS(x);
+    case GELU_TANH_GRAD: return geluTanhGradS(x);
     case NEG: return -x;
     case ABS: return Mathf.abs(x);
     case SQRT: return Mathf.sqrt(x);
@@ -54,7 +71,13 @@ import { expV } from './vmath';
 
 /** Whether op has a SIMD form here (the rest run the scalar loop, still without leaving wasm). */
 @inline function unaryHasV(op: i32): bool {
-  return op <= CLAMP || op == EXP || op == SIGMOID || op == SILU;
+  return op <= CLAMP || op == EXP || op == SIGMOID || op == SILU || op == GELU_TANH || op == GELU_TANH_GRAD;
+}
+
+/** 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) */
+@inline function geluArg2V(x: v128): v128 {
+  const x3 = f32x4.mul(f32x4.mul(x, x), x);
+  return f32x4.mul(f32x4.splat(2 * GELU_K), f32x4.add(x, f32x4.mul(f32x4.splat(GELU_A), x3)));
 }
 
 @inline function sigmoidV(x: v128): v128 {
@@ -78,6 +101,13 @@ import { expV } from './vmath';
     case EXP: return expV(x);
     case SIGMOID: return sigmoidV(x);
     case SILU: return f32x4.mul(x, sigmoidV(x));
+    case GELU_TANH: return f32x4.mul(x, sigmoidV(geluArg2V(x)));
+    case GELU_TANH_GRAD: {
+      const s = sigmoidV(geluArg2V(x));
+      const du = f32x4.mul(f32x4.splat(GELU_K), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(3 * GELU_A), f32x4.mul(x, x))));
+      const t = f32x4.mul(f32x4.mul(f32x4.splat(2), x), f32x4.mul(s, f32x4.sub(f32x4.splat(1), s)));
+      return f32x4.add(s, f32x4.mul(t, du));
+    }
     default: return x;
   }
 }
@@ -119,6 +149,8 @@ export function unaryF32(op: i32, rows: i32, n: i32, x: usize, rsX: i32, csX: i3
     case COS: unary2d(COS, rows, n, x, rsX, csX, o, p0, p1); break;
     case LOG1P: unary2d(LOG1P, rows, n, x, rsX, csX, o, p0, p1); break;
     case EXPM1: unary2d(EXPM1, rows, n, x, rsX, csX, o, p0, p1); break;
+    case GELU_TANH: unary2d(GELU_TANH, rows, n, x, rsX, csX, o, p0, p1); break;
+    case GELU_TANH_GRAD: unary2d(GELU_TANH_GRAD, rows, n, x, rsX, csX, o, p0, p1); break;
   }
 }
 

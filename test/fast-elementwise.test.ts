@@ -54,6 +54,7 @@ for (const threads of [1, 2]) {
       ['exp', undefined, 2e-6, 0], ['log', undefined, 2e-6, 1e-7], ['tanh', undefined, 2e-6, 1e-7], ['sigmoid', undefined, 2e-6, 1e-7],
       ['silu', undefined, 2e-6, 1e-7], ['softplus', undefined, 2e-6, 1e-7], ['sin', undefined, 2e-6, 1e-7], ['cos', undefined, 2e-6, 1e-7],
       ['log1p', undefined, 2e-6, 1e-7], ['expm1', undefined, 2e-6, 1e-7],
+      ['geluTanh', undefined, 4e-6, 1e-7], ['geluTanhGrad', undefined, 4e-6, 1e-7],
     ];
     for (const [op, params, rtol, atol] of unaryOps) {
       it(`unary ${op}`, () => mox.scope(() => {

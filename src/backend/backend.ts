@@ -22,6 +22,8 @@ export interface View {
 export type UnaryOp =
   | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
   | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'erf' | 'gelu' | 'geluTanh' | 'silu' | 'softplus'
+  // derivatives used by backward passes: d/dx gelu(x) in its exact and tanh forms
+  | 'geluGrad' | 'geluTanhGrad'
   | 'floor' | 'ceil' | 'round' | 'not'
   // ops with scalar parameters, passed in `params`
   | 'leakyRelu' // [negativeSlope]

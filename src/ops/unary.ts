@@ -21,8 +21,6 @@ export function unaryOp(op: UnaryOp, x: Tensor, grad: Grad | null, params?: read
   return record(out, op, [x], (g) => [grad(g, x, out)], [out]);
 }
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x, (g) => neg(g), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x, (g, x) => g.mul(sign(x)), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
@@ -57,24 +55,16 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return unaryOp('leakyRelu', x, (g, x) => where(x.gt(0), g, g.mul(negativeSlope)), [negativeSlope]);
 }
 
-/** GELU, exact (erf) or with PyTorch's tanh approximation. */
+/** GELU, exact (erf) or with PyTorch's tanh approximation. The backward is one derivative kernel. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate === 'none') {
-    return unaryOp('gelu', x, (g, x) => {
-      // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-      const cdf = erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5);
-      const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
-      return g.mul(cdf.add(x.mul(pdf)));
-    });
-  }
-  if (approximate !== 'tanh') throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${approximate}'`);
-  return unaryOp('geluTanh', x, (g, x) => {
-    const x2 = x.square();
-    const t = tanh(x.mul(x2.mul(0.044715).add(1)).mul(SQRT_2_OVER_PI));
-    const dInner = x2.mul(3 * 0.044715).add(1).mul(SQRT_2_OVER_PI);
-    const d = t.add(1).mul(0.5).add(x.mul(0.5).mul(t.square().neg().add(1)).mul(dInner));
-    return g.mul(d);
-  });
+  if (approximate !== 'none' && approximate !== 'tanh') throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${approximate}'`);
+  const tanhForm = approximate === 'tanh';
+  return unaryOp(tanhForm ? 'geluTanh' : 'gelu', x, (g, x) => g.mul(geluDerivative(x, tanhForm)));
+}
+
+/** d/dx gelu(x) in one kernel (backward passes run without recording, so it needs no gradient of its own). */
+function geluDerivative(x: Tensor, tanhForm: boolean): Tensor {
+  return unaryOp(tanhForm ? 'geluTanhGrad' : 'geluGrad', x, null);
 }
 
 /** x ** p for a number p. */

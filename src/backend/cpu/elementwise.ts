@@ -7,7 +7,7 @@
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { typedArrayFor } from '../../tensor/dtype.js';
-import { cpow, erf, gelu, geluTanh, roundHalfEven, sigmoid, softplus } from './math.js';
+import { cpow, erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid, softplus } from './math.js';
 import { dataOf, forEachRow, planRows, sameShape, sizeOf, storeAs } from './strided.js';
 
 type Arr = TypedArray;
@@ -43,6 +43,8 @@ function unaryRow(op: UnaryOp, p0: number, p1: number, x: Arr, xi: number, xs: n
     case 'erf': for (; oi < end; oi++, xi += xs) out[oi] = erf(x[xi]!); return;
     case 'gelu': for (; oi < end; oi++, xi += xs) out[oi] = gelu(x[xi]!); return;
     case 'geluTanh': for (; oi < end; oi++, xi += xs) out[oi] = geluTanh(x[xi]!); return;
+    case 'geluGrad': for (; oi < end; oi++, xi += xs) out[oi] = geluGrad(x[xi]!); return;
+    case 'geluTanhGrad': for (; oi < end; oi++, xi += xs) out[oi] = geluTanhGrad(x[xi]!); return;
     case 'silu': for (; oi < end; oi++, xi += xs) { const v = x[xi]!; out[oi] = v * sigmoid(v); } return;
     case 'softplus': for (; oi < end; oi++, xi += xs) out[oi] = softplus(x[xi]!); return;
     case 'floor': for (; oi < end; oi++, xi += xs) out[oi] = Math.floor(x[xi]!); return;

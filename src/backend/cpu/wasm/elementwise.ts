@@ -15,6 +15,7 @@ export const PARALLEL_MIN_ELEMENTS = 1 << 16;
 const UNARY: Partial<Record<UnaryOp, number>> = {
   neg: 0, abs: 1, sqrt: 2, rsqrt: 3, square: 4, reciprocal: 5, relu: 6, leakyRelu: 7, affine: 8, clamp: 9,
   exp: 10, log: 11, tanh: 12, sigmoid: 13, silu: 14, softplus: 15, sin: 16, cos: 17, log1p: 18, expm1: 19,
+  geluTanh: 20, geluTanhGrad: 21,
 };
 const BINARY: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6 };
 const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
