@@ -4,11 +4,11 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors.js';
+import { tempName, writeFileAtomicSync } from './atomic.js';
 
 export interface LoadedSafetensors {
   tensors: Record<string, Tensor>;
@@ -73,9 +73,6 @@ export function loadSafetensorsSync(file: string): LoadedSafetensors {
 }
 
 /** A fresh name next to `file`, so the final rename stays on one file system and is atomic. */
-function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-}
 
 /**
  * Writes the file under a temporary name, flushes it to disk and renames it into place, so a crash
@@ -101,18 +98,9 @@ export async function saveSafetensors(file: string, tensors: Record<string, Tens
 
 export function saveSafetensorsSync(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
   const bytes = safetensorsFromTensors(tensors, metadata);
-  const tmp = tempName(file);
   try {
-    const fd = fs.openSync(tmp, 'wx');
-    try {
-      fs.writeFileSync(fd, bytes);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, bytes);
   } catch (e) {
-    try { fs.rmSync(tmp, { force: true }); } catch { /* the original error matters more */ }
     throw writeError(file, e);
   }
 }

@@ -4,26 +4,17 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
+import { writeFileAtomicSync } from '../io/atomic.js';
 import { GPT, type GPTConfig } from './gpt.js';
 
 /** Writes bytes or text to `file` atomically (temporary name, fsync, rename). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fd = fs.openSync(tmp, 'wx');
-    try {
-      fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    writeFileAtomicSync(file, data);
   } catch (e) {
-    try { fs.rmSync(tmp, { force: true }); } catch { /* the original error matters more */ }
     throw new DataError('checkpoint', `cannot write ${file}: ${(e as Error).message}`);
   }
 }
