@@ -9,7 +9,7 @@ import { MoxError } from '../errors.js';
 import { runDemo } from './commands/demo.js';
 import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
-import { trainGptCommand, generateCommand } from './commands/gpt-cli.js';
+import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gpt-cli.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 
 class UsageError extends Error {}
@@ -82,6 +82,7 @@ const COMMANDS: Record<string, Command> = {
   train: trainGptCommand((m) => new UsageError(m)),
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
+  'export-hf': exportHfCommand((m) => new UsageError(m)),
 };
 
 const USAGE = `usage: mox <command> [options]

@@ -9,6 +9,7 @@ import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { GPT, type GPTConfig } from './gpt.js';
+import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
 
 /** Writes bytes or text to `file` atomically (temporary name, fsync, rename). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -62,7 +63,8 @@ export function saveGPTWeights(dir: string, model: GPT, metadata: Record<string,
 
 /**
  * Loads a GPT from a checkpoint folder: config.json's "gpt" entry and model.safetensors. Returns the
- * model, the whole config.json and the weights file's metadata.
+ * model, the whole config.json and the weights file's metadata. A Hugging Face GPT-2 folder
+ * (config.json with model_type "gpt2") is accepted too: see hf-gpt2.ts.
  */
 export function loadGPT(dir: string): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
   if (!fs.existsSync(dir)) throw new DataError('checkpoint', `no such folder: ${dir}`);
@@ -70,6 +72,7 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new DataError('checkpoint', `${dir} is not a mox GPT checkpoint: it has no config.json`);
   const config = readJson(configFile);
+  if (isHuggingFaceGPT2Config(config)) return loadHuggingFaceGPT2Checkpoint(dir);
   const cfg = parseGPTConfig(config['gpt'], configFile);
   const weights = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);

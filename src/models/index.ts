@@ -5,3 +5,7 @@ export {
   type GPTConfig, type GPTOptions, type GPTForwardOptions, type GenerateOptions, type GenerateResult,
 } from './gpt.js';
 export { loadGPT, saveGPTWeights, parseGPTConfig } from './gpt-checkpoint.js';
+export {
+  isHuggingFaceGPT2Dir, isHuggingFaceGPT2Config, parseHuggingFaceGPT2Config, loadHuggingFaceGPT2, loadHuggingFaceGPT2Checkpoint,
+  exportHuggingFaceGPT2, type HuggingFaceGPT2Config,
+} from './hf-gpt2.js';

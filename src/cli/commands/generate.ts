@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { DataError, ValueError } from '../../errors.js';
 import { generate } from '../../models/gpt.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
+import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
+import { GPT2Tokenizer } from '../../text/gpt2.js';
 import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 
 export interface GenerateCommandOptions {
@@ -27,12 +29,19 @@ export function runGenerate(opts: GenerateCommandOptions, out: (s: string) => vo
   const { model } = loadGPT(opts.model);
   let tok: GptTokenizer | null = null;
   const tokFile = path.join(opts.model, 'tokenizer.json');
-  if (fs.existsSync(tokFile)) tok = loadCheckpointTokenizer(opts.model);
+  if (isHuggingFaceGPT2Dir(opts.model)) {
+    // a Hugging Face folder: its tokenizer.json is the tokenizers library's; GPT-2's BPE is vocab.json + merges.txt
+    const vocab = path.join(opts.model, 'vocab.json');
+    const merges = path.join(opts.model, 'merges.txt');
+    if (fs.existsSync(vocab) && fs.existsSync(merges)) tok = GPT2Tokenizer.fromFiles(vocab, merges);
+  } else if (fs.existsSync(tokFile)) {
+    tok = loadCheckpointTokenizer(opts.model);
+  }
   let prompt: number[];
   if (opts.promptIds) {
     prompt = opts.promptIds;
   } else {
-    if (!tok) throw new DataError('generate', `${opts.model} has no tokenizer.json, so --prompt cannot be encoded; give --prompt-ids`);
+    if (!tok) throw new DataError('generate', `${opts.model} has no tokenizer (tokenizer.json, or vocab.json + merges.txt for a Hugging Face folder), so --prompt cannot be encoded; give --prompt-ids`);
     prompt = tok.encode(opts.prompt ?? '');
     if (prompt.length === 0) throw new ValueError('generate', '--prompt is empty');
   }

@@ -4,6 +4,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { runTrainGpt, type TrainGptOptions } from './train-gpt.js';
 import { runGenerate } from './generate.js';
+import { runExportHf } from './export-hf.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | undefined>;
@@ -154,7 +155,9 @@ Continues a prompt with a GPT checkpoint folder (what \`mox train gpt --out DIR\
 with a key/value cache. Prints the prompt and its continuation (or, with --json, the token ids as a
 JSON array); the speed in tokens/s goes to stderr.
 
-  --model DIR           checkpoint folder: config.json, model.safetensors, tokenizer.json
+  --model DIR           checkpoint folder: config.json, model.safetensors, tokenizer.json; or a
+                        Hugging Face GPT-2 folder (config.json, model.safetensors, and vocab.json +
+                        merges.txt for --prompt)
   --prompt TEXT         the text to continue (encoded with the checkpoint's tokenizer)
   --prompt-ids IDS      or the token ids, comma-separated
   --max-new-tokens N    tokens to generate (default 200)
@@ -200,6 +203,34 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
         json: values['json'] === true,
         useCache: values['no-cache'] !== true,
       });
+    },
+  };
+}
+
+const EXPORT_HF_USAGE = `usage: mox export-hf --model DIR --out DIR
+
+Writes a GPT checkpoint folder (what \`mox train gpt --out DIR\` writes, or a Hugging Face GPT-2
+folder) as a Hugging Face GPT-2 folder: config.json for GPT2LMHeadModel and model.safetensors with
+transformers' key names and Conv1D ([in, out]) weights, each file written atomically. The result loads
+with transformers' GPT2LMHeadModel.from_pretrained(DIR) and with \`mox generate --model DIR\`.
+A GPT-2 BPE tokenizer (encoder.json + vocab.bpe) is copied as vocab.json + merges.txt.
+
+  --model DIR           the checkpoint folder to read
+  --out DIR             the folder to write (created if needed; must not be --model)`;
+
+export function exportHfCommand(bad: MakeUsageError): CliCommand {
+  const str = { type: 'string' } as const;
+  return {
+    summary: 'write a GPT checkpoint as a Hugging Face GPT-2 folder (transformers)',
+    usage: EXPORT_HF_USAGE,
+    options: { model: str, out: str },
+    run(values, positionals) {
+      if (positionals.length > 0) throw bad(`export-hf: unexpected argument '${positionals[0]}'`);
+      const model = values['model'];
+      const out = values['out'];
+      if (typeof model !== 'string' || model === '') throw bad('export-hf: --model DIR is required');
+      if (typeof out !== 'string' || out === '') throw bad('export-hf: --out DIR is required');
+      runExportHf({ model, out });
     },
   };
 }
