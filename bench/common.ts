@@ -6,7 +6,7 @@ export type Unit = 'GFLOP/s' | 'ms';
 
 export interface WorkloadDef {
   id: string;
-  group: 'gemm' | 'conv' | 'mlp' | 'cnn';
+  group: 'gemm' | 'conv' | 'mlp' | 'cnn' | 'gpt';
   title: string;
   /** Label for the table's first column. */
   short: string;
@@ -21,6 +21,8 @@ export const GEMM_SIZES = [256, 512, 1024] as const;
 export const MLP_BATCH = 32;
 export const CNN_BATCH = 64;
 export const CONV_BATCH = 64;
+/** nanoGPT's CPU Shakespeare configuration (character level, vocab 65). */
+export const GPT_CONFIG = { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, batch: 12 } as const;
 
 /** The two conv2d layers: [in channels, out channels, input H (=W)]; 3x3, stride 1, no padding. */
 export const CONV_LAYERS = {
@@ -36,6 +38,7 @@ export const WORKLOADS: WorkloadDef[] = [
   { id: 'conv2-fwd', group: 'conv', title: 'conv2d 64x32x13x13 -> 64, 3x3: forward', short: 'conv 32->64 13x13 fwd (ms)', unit: 'ms', batch: CONV_BATCH },
   { id: 'conv2-fwdbwd', group: 'conv', title: 'conv2d 64x32x13x13 -> 64, 3x3: forward+backward (dx, dW, db)', short: 'conv 32->64 13x13 fwd+bwd (ms)', unit: 'ms', batch: CONV_BATCH },
   { id: 'mlp-step', group: 'mlp', title: `MLP 784-128-10 train step, batch ${MLP_BATCH} (fwd+bwd+Adam)`, short: 'MLP train step (ms)', unit: 'ms', batch: MLP_BATCH },
+  { id: 'gpt-step', group: 'gpt', title: `GPT 4 layers x 4 heads x 128, block 64, batch 12 train step (fwd+bwd+AdamW+clip)`, short: 'GPT train step (ms)', unit: 'ms', batch: GPT_CONFIG.batch },
   { id: 'cnn-step', group: 'cnn', title: `CNN conv32-pool-conv64-pool-conv64-dense64-dense10 train step, batch ${CNN_BATCH}`, short: 'CNN train step (ms)', unit: 'ms', batch: CNN_BATCH },
 ];
 
@@ -43,7 +46,7 @@ export function selectWorkloads(only: string[] | null): WorkloadDef[] {
   if (!only || only.length === 0) return WORKLOADS;
   const picked = WORKLOADS.filter((w) => only.includes(w.group) || only.includes(w.id));
   if (picked.length === 0) {
-    throw new Error(`--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+    throw new Error(`--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn, gpt; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   }
   return picked;
 }

@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   );
 
   // samples/s for the training steps
-  const stepRows = rows.filter((r) => byId.get(r.workload)!.group === 'mlp' || byId.get(r.workload)!.group === 'cnn');
+  const stepRows = rows.filter((r) => ['mlp', 'cnn', 'gpt'].includes(byId.get(r.workload)!.group));
   const throughputTable = stepRows.length
     ? markdownTable(
         ['training step', 'threads', ...COLUMNS],

@@ -4,7 +4,7 @@
 
 import * as mox from '../src/index.js';
 import {
-  CNN_BATCH, CONV_BATCH, CONV_LAYERS, MLP_BATCH, Rng, failure, timeSync, toMeasurement,
+  CNN_BATCH, CONV_BATCH, CONV_LAYERS, GPT_CONFIG, MLP_BATCH, Rng, failure, timeSync, toMeasurement,
   type ConvLayer, type Measurement, type PeerResults, type TimingOptions, type WorkloadDef,
 } from './common.js';
 
@@ -128,6 +128,28 @@ function cnn(rng: Rng): Prepared {
   };
 }
 
+/** nanoGPT's training step: AdamW (betas 0.9/0.99, decay 0.1 on 2-D weights), clip 1.0. */
+function gpt(rng: Rng): Prepared {
+  const { vocabSize, blockSize, nLayer, nHead, nEmbd, batch } = GPT_CONFIG;
+  mox.seed(1234);
+  const model = new mox.models.GPT({ vocabSize, blockSize, nLayer, nHead, nEmbd });
+  const decay = model.parameters().filter((p) => p.ndim >= 2);
+  const noDecay = model.parameters().filter((p) => p.ndim < 2);
+  const opt = new mox.optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3, betas: [0.9, 0.99] });
+  const ids = (): Tensor => mox.keep(mox.tensor(rng.labels(batch * blockSize, vocabSize), { shape: [batch, blockSize] }));
+  const x = ids();
+  const y = ids();
+  return {
+    step: () => {
+      mox.scope(() => { model.forward(x, y).loss!.backward(); });
+      mox.optim.clipGradNorm(model.parameters(), 1.0).dispose();
+      opt.step();
+      opt.zeroGrad();
+    },
+    dispose: () => { opt.zeroGrad(); opt.dispose(); for (const t of [x, y, ...model.parameters()]) t.dispose(); },
+  };
+}
+
 function prepare(w: WorkloadDef, rng: Rng): Prepared {
   switch (w.id) {
     case 'gemm-256': return gemm(256, rng);
@@ -139,6 +161,7 @@ function prepare(w: WorkloadDef, rng: Rng): Prepared {
     case 'conv2-fwdbwd': return conv('conv2', true, rng);
     case 'mlp-step': return mlp(rng);
     case 'cnn-step': return cnn(rng);
+    case 'gpt-step': return gpt(rng);
     default: throw new Error(`mox: unknown workload ${w.id}`);
   }
 }

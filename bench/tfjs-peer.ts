@@ -111,6 +111,7 @@ function prepare(w: WorkloadDef, rng: Rng): Prepared {
     case 'conv2-fwdbwd': return conv('conv2', true, rng);
     case 'mlp-step': return mlp(rng);
     case 'cnn-step': return cnn(rng);
+    case 'gpt-step': throw new Error('not written for tfjs (no GPT model in this benchmark)');
     default: throw new Error(`tfjs: unknown workload ${w.id}`);
   }
 }
