@@ -67,6 +67,16 @@ function packA(a: usize, rsA: i32, csA: i32, i0: i32, mc: i32, k0: i32, kc: i32,
   }
 }
 
+/** One 8-wide row of a full tile: accumulate into C, add the bias, relu, as the flags say. */
+@inline
+function storeRow(c: usize, v0: v128, v1: v128, b0: v128, b1: v128, flags: i32): void {
+  if (flags & 1) { v0 = f32x4.add(v0, v128.load(c)); v1 = f32x4.add(v1, v128.load(c, 16)); }
+  if (flags & 2) { v0 = f32x4.add(v0, b0); v1 = f32x4.add(v1, b1); }
+  if (flags & 4) { v0 = f32x4.max(v0, f32x4.splat(0)); v1 = f32x4.max(v1, f32x4.splat(0)); }
+  v128.store(c, v0);
+  v128.store(c, v1, 16);
+}
+
 // flags: 1 = accumulate into C, 2 = add bias, 4 = relu (bias and relu only on the last K block)
 @inline
 function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, h: i32, w: i32, flags: i32, bias: usize, tmp: usize): void {
@@ -88,28 +98,22 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldc: i32, h: i32, 
     pa += MR << 2;
     pb += NR << 2;
   }
-  // spill the tile, then apply accumulate / bias / relu and store the valid h x w part
+  const ld = <usize>ldc << 2;
+  if (h == MR && w == NR) {
+    // a full tile goes straight from the accumulators to C
+    const b0 = (flags & 2) ? v128.load(bias) : f32x4.splat(0);
+    const b1 = (flags & 2) ? v128.load(bias, 16) : f32x4.splat(0);
+    storeRow(c, c00, c01, b0, b1, flags);
+    storeRow(c + ld, c10, c11, b0, b1, flags);
+    storeRow(c + 2 * ld, c20, c21, b0, b1, flags);
+    storeRow(c + 3 * ld, c30, c31, b0, b1, flags);
+    return;
+  }
+  // an edge tile: spill, then store only the valid h x w part
   v128.store(tmp, c00); v128.store(tmp, c01, 16);
   v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
   v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
   v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-  const ld = <usize>ldc << 2;
-  if (h == MR && w == NR) {
-    const b0 = (flags & 2) ? v128.load(bias) : f32x4.splat(0);
-    const b1 = (flags & 2) ? v128.load(bias, 16) : f32x4.splat(0);
-    const zero = f32x4.splat(0);
-    for (let i = 0; i < MR; i++) {
-      let v0 = v128.load(tmp + (<usize>i << 5));
-      let v1 = v128.load(tmp + (<usize>i << 5), 16);
-      if (flags & 1) { v0 = f32x4.add(v0, v128.load(c)); v1 = f32x4.add(v1, v128.load(c, 16)); }
-      if (flags & 2) { v0 = f32x4.add(v0, b0); v1 = f32x4.add(v1, b1); }
-      if (flags & 4) { v0 = f32x4.max(v0, zero); v1 = f32x4.max(v1, zero); }
-      v128.store(c, v0);
-      v128.store(c, v1, 16);
-      c += ld;
-    }
-    return;
-  }
   for (let i = 0; i < h; i++) {
     for (let j = 0; j < w; j++) {
       const p = c + (<usize>j << 2);
