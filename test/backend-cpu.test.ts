@@ -8,6 +8,13 @@ import type { View, Window2d } from '../src/backend/backend.js';
 import type { DType, TypedArray } from '../src/tensor/dtype.js';
 import { dtypeOfArray } from '../src/tensor/dtype.js';
 import { IndexError } from '../src/errors.js';
+import { mulberry32 } from '../test-support/fixtures.js';
+
+/** Deterministic uniform [-1, 1) numbers. */
+function rng(seed: number): () => number {
+  const u = mulberry32(seed);
+  return () => u() * 2 - 1;
+}
 
 // ---- helpers ----
 
@@ -40,18 +47,6 @@ function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-
     if (a === e) continue;
     assert.ok(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)), `[${i}] ${a} vs ${e}`);
   }
-}
-
-/** Deterministic uniform [-1, 1) numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
 }
 
 function randArray(n: number, seed: number): Float64Array {

@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { idxFile } from '../test-support/fixtures.js';
 
 const D = mox.data;
 const tmp = mkdtempSync(join(tmpdir(), 'mox-data-test-'));
@@ -47,22 +48,10 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T 
   }
 }
 
-/** An IDX file: magic 0x0000<type><ndim>, big-endian dims, then the data. */
-function idx(type: number, dims: number[], body: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(head.buffer);
-  v.setUint32(0, (type << 8) | dims.length, false);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
-
 /** n images of h x w with pixel value (i * 7 + p) % 256, and labels i % 10. */
 function mnistFiles(n: number, h = 4, w = 3): { images: Uint8Array; labels: Uint8Array } {
   const px = Uint8Array.from({ length: n * h * w }, (_, k) => (Math.floor(k / (h * w)) * 7 + (k % (h * w))) % 256);
-  return { images: idx(0x08, [n, h, w], px), labels: idx(0x08, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) };
+  return { images: idxFile(0x08, [n, h, w], px), labels: idxFile(0x08, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) };
 }
 
 /** CIFAR-10 records with label (i + offset) % 10 and pixel p of record i = (i + p) % 256. */
@@ -366,8 +355,8 @@ describe('IDX reader', () => {
     new DataView(body.buffer).setInt16(0, -2, false);
     new DataView(body.buffer).setInt16(2, 300, false);
     new DataView(body.buffer).setFloat32(4, 1.5, false);
-    assert.deepEqual(Array.from(D.parseIdx(idx(0x0b, [2], body.subarray(0, 4))).data), [-2, 300]);
-    assert.deepEqual(Array.from(D.parseIdx(idx(0x0d, [1], body.subarray(4))).data), [1.5]);
+    assert.deepEqual(Array.from(D.parseIdx(idxFile(0x0b, [2], body.subarray(0, 4))).data), [-2, 300]);
+    assert.deepEqual(Array.from(D.parseIdx(idxFile(0x0d, [1], body.subarray(4))).data), [1.5]);
   });
 
   it('truncated, padded, malformed and mismatched files get a DataError naming the file and the fault', () => {

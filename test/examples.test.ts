@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as mox from '../src/index.js';
+import { idxFile } from '../test-support/fixtures.js';
 
 const EXAMPLES = resolve(process.cwd(), 'dist/examples');
 const tmp = mkdtempSync(join(tmpdir(), 'mox-examples-test-'));
@@ -70,17 +71,6 @@ function rng(seed: number): () => number {
   };
 }
 
-function idx(type: number, dims: number[], body: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(head.buffer);
-  v.setUint32(0, (type << 8) | dims.length, false);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
-
 /** n 28x28 images: label k is a bright 8x8 square at cell (k % 5, k / 5) over dim noise. */
 function mnistLike(n: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
   const r = rng(seed);
@@ -124,10 +114,10 @@ mkdirSync(cifarDir, { recursive: true });
   const tr = mnistLike(64, 1);
   const te = mnistLike(32, 2);
   // the training files gzip'd (as downloaded), the test files raw (as unpacked): both are read
-  writeFileSync(join(mnistDir, 'train-images-idx3-ubyte.gz'), gzipSync(idx(0x08, [64, 28, 28], tr.images)));
-  writeFileSync(join(mnistDir, 'train-labels-idx1-ubyte.gz'), gzipSync(idx(0x08, [64], tr.labels)));
-  writeFileSync(join(mnistDir, 't10k-images-idx3-ubyte'), idx(0x08, [32, 28, 28], te.images));
-  writeFileSync(join(mnistDir, 't10k-labels-idx1-ubyte'), idx(0x08, [32], te.labels));
+  writeFileSync(join(mnistDir, 'train-images-idx3-ubyte.gz'), gzipSync(idxFile(0x08, [64, 28, 28], tr.images)));
+  writeFileSync(join(mnistDir, 'train-labels-idx1-ubyte.gz'), gzipSync(idxFile(0x08, [64], tr.labels)));
+  writeFileSync(join(mnistDir, 't10k-images-idx3-ubyte'), idxFile(0x08, [32, 28, 28], te.images));
+  writeFileSync(join(mnistDir, 't10k-labels-idx1-ubyte'), idxFile(0x08, [32], te.labels));
   writeFileSync(join(cifarDir, 'data_batch_1.bin'), cifarLike(48, 3));
   writeFileSync(join(cifarDir, 'data_batch_2.bin'), cifarLike(32, 4));
   writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));

@@ -14,21 +14,11 @@ import { cpuBackend as B } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend as R } from '../src/backend/cpu/reference-backend.js';
 import type { AvgPoolDivisor, View, Window2d } from '../src/backend/backend.js';
 import { windowOut } from '../src/ops/conv.js';
+import { mulberry32 as rng } from '../test-support/fixtures.js';
 
 const fast = B.info().kernels !== 'typescript';
 const U = 2 ** -24;
 const ODD = [1, 7, 13, 127];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const stridesOf = (shape: readonly number[]): number[] => {
   const s: number[] = [];

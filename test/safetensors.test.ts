@@ -7,6 +7,7 @@ import {
   MAX_HEADER_BYTES, decodeEntry, decodeSafetensors, encodeSafetensors, parseSafetensors, type SafetensorsEntry,
 } from '../src/io/safetensors.js';
 import { float32ToBfloat16Bits, float32ToHalfBits, halfBitsToNumber } from '../src/io/float16.js';
+import { mulberry32 as rng } from '../test-support/fixtures.js';
 
 const GOLDEN = process.env['MOX_GOLDEN_DIR'] ?? path.resolve(process.cwd(), '../shared/golden');
 
@@ -34,18 +35,6 @@ function makeFile(header: unknown, data: Uint8Array | number = 0, headerLen?: bi
 
 function bytesOf(a: Float32Array | Float64Array | Int32Array | Uint16Array | BigInt64Array | BigUint64Array | Uint32Array | Uint8Array | Int8Array | Int16Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/** Deterministic PRNG (mulberry32) so fuzz failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function smallFile(): Uint8Array {
