@@ -35,6 +35,12 @@ export class SafetensorsError extends MoxError {}
 /** A data file that is missing, truncated or malformed, or a dataset that cannot be found or downloaded. */
 export class DataError extends MoxError {}
 
+/**
+ * A device that cannot be reached or cannot do what was asked: no WebGPU adapter, a synchronous read of
+ * GPU memory, a dtype the GPU does not store (float64), a kernel a device lacks.
+ */
+export class DeviceError extends MoxError {}
+
 /** Formats a shape the way messages show it: [32,784]. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -1,9 +1,11 @@
 // Which backend new tensors are created on. The CPU backend is always there; others register
 // themselves (WebGPU) and become selectable by name.
 
-import { ValueError } from '../errors.js';
+import { DeviceError, ValueError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
+import { openWebGPU } from './webgpu/webgpu-backend.js';
+import type { WebGPUOptions } from './webgpu/gpu.js';
 
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
 let current: Backend = cpuBackend;
@@ -15,6 +17,7 @@ export function registerBackend(b: Backend): void {
 export function getBackend(name?: string): Backend {
   if (name === undefined) return current;
   const b = backends.get(name);
+  if (!b && name === 'webgpu') throw new DeviceError('webgpu', "the GPU is not open yet: call await mox.initDevice('webgpu') first (opening a GPU is asynchronous)");
   if (!b) throw new ValueError('backend', `unknown device '${name}' (available: ${[...backends.keys()].join(', ')})`);
   return b;
 }
@@ -26,4 +29,24 @@ export function setDevice(name: string): void {
 
 export function listDevices(): string[] {
   return [...backends.keys()];
+}
+
+/**
+ * Opens a device and registers it (once; later calls return at once): 'cpu' is always open, 'webgpu'
+ * finds a GPU through navigator.gpu or the npm package `webgpu`. Rejects with a DeviceError when there
+ * is none.
+ */
+export async function initDevice(name: string, opts: WebGPUOptions = {}): Promise<Backend> {
+  const known = backends.get(name);
+  if (known) return known;
+  if (name !== 'webgpu') return getBackend(name);
+  const b = await openWebGPU(opts);
+  registerBackend(b);
+  return b;
+}
+
+/** Resolves when every kernel queued on the device (default: the current one) has finished. */
+export async function sync(name?: string): Promise<void> {
+  const b = getBackend(name) as Backend & { sync?: () => Promise<void> };
+  if (b.sync) await b.sync();
 }

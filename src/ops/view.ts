@@ -3,7 +3,8 @@
 // contiguous(), clone(), cast(), and reshape() of a layout that cannot be viewed.
 
 import { IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
-import type { DType } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import { getBackend } from '../backend/registry.js';
 import { contiguousStrides, inferShape, normAxes, normAxis, numel, sameShape } from '../tensor/shape.js';
 import type { Tensor, TensorOrScalar } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -226,6 +227,26 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const out = copyContiguous(x, dtype);
   if (dtype !== 'float32' && dtype !== 'float64') return out;
   return record(out, 'cast', [x], (g) => [cast(g, x.dtype)]);
+}
+
+function onDevice(x: Tensor, device: string, data: TypedArray): Tensor {
+  const b = getBackend(device);
+  const out = wrap(b, b.fromArray(data), x.shape, x.dtype);
+  if (x.requiresGrad) out.requiresGrad = true;
+  return out;
+}
+
+/** A copy of x on `device` (a new leaf; x itself when it is there already). */
+export function toDevice(x: Tensor, device: string): Tensor {
+  if (x.device === device) return x;
+  getBackend(device);
+  return onDevice(x, device, x.dataSync());
+}
+
+export async function toDeviceAsync(x: Tensor, device: string): Promise<Tensor> {
+  if (x.device === device) return x;
+  getBackend(device);
+  return onDevice(x, device, await x.data());
 }
 
 /** In-place copy outside autograd: dst[...] = broadcast(src), cast to dst's dtype. */

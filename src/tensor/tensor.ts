@@ -5,7 +5,7 @@ import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from './dtype.js';
-import { checkDType, isFloat } from './dtype.js';
+import { DTYPES, isFloat } from './dtype.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
 import { Storage } from './storage.js';
 import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
@@ -28,10 +28,11 @@ export type NestedArray = number | boolean | NestedArray[];
 
 export class Tensor {
   readonly id = nextId++;
-  readonly storage: Storage;
+  // storage/strides/offset change only in _rebind (moving a parameter to another device in place)
+  storage: Storage;
   readonly shape: readonly number[];
-  readonly strides: readonly number[];
-  readonly offset: number;
+  strides: readonly number[];
+  offset: number;
   readonly dtype: DType;
   /** Gradient accumulated by backward() for a leaf that requires grad. */
   grad: Tensor | null = null;
@@ -129,13 +130,36 @@ export class Tensor {
     }
   }
 
+  /**
+   * @internal Points this tensor at new contiguous storage of the same shape and dtype (Module.to moves
+   * parameters this way, so optimizers holding them keep working).
+   */
+  _rebind(storage: Storage): void {
+    this.view_();
+    storage.retain();
+    this.storage.release();
+    this.storage = storage;
+    this.strides = Object.freeze(contiguousStrides(this.shape));
+    this.offset = 0;
+  }
+
   // ---- readout ----
   /** The elements in row-major order, as a new typed array of this dtype. */
   dataSync(): TypedArray {
     return this.backend.read(this.view_());
   }
+  /** The elements in row-major order; the way to read a tensor on the GPU. */
   async data(): Promise<TypedArray> {
     return this.backend.readAsync(this.view_());
+  }
+  /** The single value of a one-element tensor, read asynchronously (works on every device). */
+  async itemAsync(): Promise<number> {
+    if (this.size !== 1) throw new ValueError('item', `only one-element tensors can be converted to a number, got shape ${fmtShape(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+  /** tolist() read asynchronously (works on every device). */
+  async array(): Promise<NestedArray> {
+    return nestedList(this.shape, await this.data(), this.dtype === 'bool');
   }
   /** The single value of a one-element tensor. */
   item(): number {
@@ -144,16 +168,7 @@ export class Tensor {
   }
   /** Nested arrays of numbers (booleans for bool tensors), like PyTorch's tolist(). */
   tolist(): NestedArray {
-    const data = this.dataSync();
-    const isBool = this.dtype === 'bool';
-    const build = (dim: number, off: number): NestedArray => {
-      if (dim === this.shape.length) return isBool ? data[off] !== 0 : data[off]!;
-      const out: NestedArray[] = [];
-      const step = numel(this.shape.slice(dim + 1));
-      for (let i = 0; i < this.shape[dim]!; i++) out.push(build(dim + 1, off + i * step));
-      return out;
-    };
-    return build(0, 0);
+    return nestedList(this.shape, this.dataSync(), this.dtype === 'bool');
   }
   toString(): string {
     return formatTensor(this);
@@ -179,7 +194,20 @@ export class Tensor {
   narrow(axis: number, start: number, length: number): Tensor { return V.narrow(this, axis, start, length); }
   contiguous(): Tensor { return V.contiguous(this); }
   clone(): Tensor { return V.clone(this); }
-  to(dtype: DType): Tensor { return V.cast(this, checkDType('to', dtype)); }
+  /**
+   * A dtype ('float32', ...) casts; a device name ('cpu', 'webgpu') copies the tensor there. A GPU tensor
+   * cannot be read synchronously, so webgpu -> cpu needs toAsync('cpu'). A device copy is a new leaf
+   * (requiresGrad kept), as moving a model's parameters needs.
+   */
+  to(dtypeOrDevice: DType | string): Tensor {
+    if ((DTYPES as readonly string[]).includes(dtypeOrDevice)) return V.cast(this, dtypeOrDevice as DType);
+    return V.toDevice(this, dtypeOrDevice);
+  }
+  /** to(), for any direction between devices (a GPU read is asynchronous). */
+  async toAsync(dtypeOrDevice: DType | string): Promise<Tensor> {
+    if ((DTYPES as readonly string[]).includes(dtypeOrDevice)) return V.cast(this, dtypeOrDevice as DType);
+    return V.toDeviceAsync(this, dtypeOrDevice);
+  }
   float(): Tensor { return V.cast(this, 'float32'); }
   double(): Tensor { return V.cast(this, 'float64'); }
   int(): Tensor { return V.cast(this, 'int32'); }
@@ -260,6 +288,17 @@ export class Tensor {
 }
 
 registerTensorClass(Tensor);
+
+function nestedList(shape: readonly number[], data: TypedArray, isBool: boolean): NestedArray {
+  const build = (dim: number, off: number): NestedArray => {
+    if (dim === shape.length) return isBool ? data[off] !== 0 : data[off]!;
+    const out: NestedArray[] = [];
+    const step = numel(shape.slice(dim + 1));
+    for (let i = 0; i < shape[dim]!; i++) out.push(build(dim + 1, off + i * step));
+    return out;
+  };
+  return build(0, 0);
+}
 
 function flatArgs(args: number[] | [readonly number[]]): number[] {
   return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);

@@ -1,0 +1,264 @@
+// The machinery under every WebGPU kernel: a pipeline cache, a buffer pool, and one command encoder that
+// collects many dispatches before a submit.
+//
+// Ordering rules this file keeps (the queue runs writeBuffer and submits in the order they are called):
+// - Kernel parameters go into one uniform buffer, a 256-byte slot per dispatch, written by writeBuffer
+//   just before the submit that uses them; the next batch's write is queued after that submit, so one
+//   uniform buffer serves every batch.
+// - A freed buffer waits in quarantine until the commands recorded so far are submitted. Only then may
+//   the pool hand it out, so a writeBuffer into a reused buffer (fromArray) can never overtake a
+//   recorded-but-unsubmitted command that still reads the buffer's old contents.
+
+import { DeviceError } from '../../errors.js';
+
+const USAGE_STORAGE = 0x80;
+const USAGE_COPY_SRC = 0x04;
+const USAGE_COPY_DST = 0x08;
+const USAGE_MAP_READ = 0x01;
+const USAGE_UNIFORM = 0x40;
+const MAP_READ = 0x01;
+
+/** Bytes of one dispatch's parameters: 64 32-bit words. */
+export const PARAM_SLOT_BYTES = 256;
+const PARAM_SLOTS = 1024;
+/** Dispatches per submit: enough to amortise the submit, few enough that the GPU starts early. */
+const DISPATCHES_PER_SUBMIT = 256;
+
+/** Up to 64 32-bit kernel parameters, written as u32, i32 or f32 (WGSL reads them with pu/pi/pf). */
+export class Params {
+  readonly words = new Uint32Array(PARAM_SLOT_BYTES / 4);
+  private readonly f32 = new Float32Array(this.words.buffer);
+  private readonly i32 = new Int32Array(this.words.buffer);
+  private n = 0;
+  u(...vs: number[]): this {
+    for (const v of vs) this.words[this.n++] = v >>> 0;
+    return this;
+  }
+  i(...vs: number[]): this {
+    for (const v of vs) this.i32[this.n++] = v | 0;
+    return this;
+  }
+  f(...vs: number[]): this {
+    for (const v of vs) this.f32[this.n++] = v;
+    return this;
+  }
+  /** Index of the next word. */
+  get length(): number {
+    return this.n;
+  }
+}
+
+/** The WGSL every kernel starts with: its parameters and the readers for them. */
+export const PRELUDE = /* wgsl */ `
+@group(0) @binding(0) var<uniform> P: array<vec4<u32>, 16>;
+fn pu(i: u32) -> u32 { return P[i / 4u][i % 4u]; }
+fn pi(i: u32) -> i32 { return bitcast<i32>(P[i / 4u][i % 4u]); }
+fn pf(i: u32) -> f32 { return bitcast<f32>(P[i / 4u][i % 4u]); }
+`;
+
+/** Rounds a request up to a pool size class: powers of two up to 1 MiB, then whole MiB. */
+function sizeClass(bytes: number): number {
+  const b = Math.max(bytes, 256);
+  if (b <= 1 << 20) return 2 ** Math.ceil(Math.log2(b));
+  return Math.ceil(b / (1 << 20)) * (1 << 20);
+}
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  /** Bytes the buffer really has (its size class). */
+  readonly capacity: number;
+}
+
+export class Engine {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private quarantine: PooledBuffer[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private readonly paramBuffer: GPUBuffer;
+  private readonly paramData = new Uint32Array((PARAM_SLOTS * PARAM_SLOT_BYTES) / 4);
+  private slot = 0;
+  private error: string | null = null;
+  /** Bytes held by live buffers and by the pool. */
+  readonly stats = { live: 0, pooled: 0, pipelines: 0, submits: 0 };
+
+  constructor(readonly device: GPUDevice) {
+    this.paramBuffer = device.createBuffer({ size: PARAM_SLOTS * PARAM_SLOT_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
+    device.addEventListener?.('uncapturederror', (ev: Event) => {
+      this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  // ---- memory ----
+
+  /** A storage buffer of at least `bytes` bytes (contents undefined). */
+  acquire(bytes: number): PooledBuffer {
+    const capacity = sizeClass(bytes);
+    const free = this.pool.get(capacity);
+    const reused = free?.pop();
+    if (reused) {
+      this.stats.pooled -= capacity;
+      this.stats.live += capacity;
+      return { buffer: reused, capacity };
+    }
+    if (capacity > this.device.limits.maxStorageBufferBindingSize) {
+      throw new DeviceError('webgpu', `a buffer of ${bytes} bytes exceeds this device's largest storage binding (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
+    }
+    const buffer = this.device.createBuffer({ size: capacity, usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST });
+    this.stats.live += capacity;
+    return { buffer, capacity };
+  }
+
+  /** Returns a buffer to the pool once the commands recorded so far are submitted. */
+  release(b: PooledBuffer): void {
+    this.stats.live -= b.capacity;
+    this.stats.pooled += b.capacity;
+    this.quarantine.push(b);
+  }
+
+  /** Frees the pool's idle buffers (PyTorch's torch.cuda.empty_cache). */
+  emptyCache(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const [cap, list] of this.pool) this.stats.pooled -= cap * list.length;
+    this.pool.clear();
+  }
+
+  /** Copies host data into a buffer (queued now; safe, see the ordering rules above). */
+  upload(b: PooledBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    if (data.byteLength === 0) return;
+    this.device.queue.writeBuffer(b.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ---- commands ----
+
+  pipeline(code: string): GPUComputePipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      const module = this.device.createShaderModule({ code });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(code, p);
+      this.stats.pipelines++;
+    }
+    return p;
+  }
+
+  private openEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private closePass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /**
+   * Records one dispatch of `code` (PRELUDE + bindings 1.. in `buffers` order) with its parameters over
+   * `groups` workgroups: a count is split over x and y when it exceeds the 65535-per-dimension limit
+   * (kernels find their index with `linearIndex`).
+   */
+  dispatch(code: string, buffers: readonly GPUBuffer[], params: Params, groups: number | readonly [number, number, number]): void {
+    const [gx, gy, gz] = typeof groups === 'number' ? split(groups) : groups;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    if (this.slot === PARAM_SLOTS) this.flush();
+    const pipeline = this.pipeline(code);
+    const slot = this.slot++;
+    this.paramData.set(params.words, (slot * PARAM_SLOT_BYTES) / 4);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } }];
+    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.pass) this.pass = this.openEncoder().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(gx, gy, gz);
+    if (++this.dispatches >= DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Records a buffer-to-buffer copy (byte offsets and size multiples of 4). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.closePass();
+    this.openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Records zeroing `bytes` bytes of a buffer. */
+  clear(dst: GPUBuffer, offset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.closePass();
+    this.openEncoder().clearBuffer(dst, offset, bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.closePass();
+    if (this.slot > 0) {
+      this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData.buffer, 0, this.slot * PARAM_SLOT_BYTES);
+      this.slot = 0;
+    }
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.stats.submits++;
+    }
+    this.dispatches = 0;
+    for (const b of this.quarantine) {
+      let list = this.pool.get(b.capacity);
+      if (!list) this.pool.set(b.capacity, (list = []));
+      list.push(b.buffer);
+    }
+    this.quarantine = [];
+    this.throwIfFailed();
+  }
+
+  /** Resolves when every command submitted so far has run on the GPU. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfFailed();
+  }
+
+  /** Copies `bytes` bytes from `src` at `offset` back to the host. */
+  async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    if (bytes === 0) return new ArrayBuffer(0);
+    const staging = this.device.createBuffer({ size: bytes, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+    this.copy(src, offset, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_READ);
+      return staging.getMappedRange().slice(0);
+    } finally {
+      staging.unmap();
+      staging.destroy();
+      this.throwIfFailed();
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.error) {
+      const msg = this.error;
+      this.error = null;
+      throw new DeviceError('webgpu', `the GPU reported an error: ${msg}`);
+    }
+  }
+}
+
+const MAX_GROUPS = 65535;
+
+/** Splits a 1-D workgroup count over x and y. */
+export function split(groups: number): [number, number, number] {
+  if (groups <= MAX_GROUPS) return [groups, 1, 1];
+  const y = Math.ceil(groups / MAX_GROUPS);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+/** WGSL: the flat index of a thread (or of a workgroup, with wg = 1) under `split`'s 2-D grid. */
+export const linearIndex = (wg: number): string =>
+  `(gid.x + gid.y * nwg.x * ${wg}u)`;
+
+/** WGSL: the parameters of an entry point that uses `linearIndex`. */
+export const ENTRY_ARGS =
+  '@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>';

@@ -1,0 +1,113 @@
+// What every WGSL kernel generator shares: how each dtype is stored on the GPU, strided addressing of a
+// view from a flat index, and the buffer handle the backend hands out.
+
+import type { View } from '../../backend.js';
+import type { DType } from '../../../tensor/dtype.js';
+import { DeviceError } from '../../../errors.js';
+import type { PooledBuffer, Params } from '../engine.js';
+
+/** A tensor's memory on the GPU: a pooled buffer plus what it holds. */
+export interface GpuBuffer extends PooledBuffer {
+  readonly dtype: DType;
+  /** Elements. */
+  readonly size: number;
+}
+
+/** The WGSL element type of a stored dtype: float32 f32, int32 i32, bool u32 (0 or 1). */
+export function wgslType(dtype: DType, op = 'webgpu'): 'f32' | 'i32' | 'u32' {
+  switch (dtype) {
+    case 'float32': return 'f32';
+    case 'int32': return 'i32';
+    case 'bool': return 'u32';
+    default: throw new DeviceError(op, `${dtype} is not supported on the GPU (WebGPU has no 64-bit floats); use float32`);
+  }
+}
+
+/** WGSL converting an expression of `from`'s stored type to `to`'s (bool: != 0). */
+export function convert(expr: string, from: DType, to: DType): string {
+  const f = wgslType(from);
+  const t = wgslType(to);
+  if (to === 'bool') return from === 'bool' ? expr : `select(0u, 1u, ${expr} != ${f}(0))`;
+  if (f === t) return expr;
+  return `${t}(${expr})`;
+}
+
+/** The storage binding declaration of buffer `name` at `binding`. */
+export function binding(index: number, name: string, dtype: DType, access: 'read' | 'read_write'): string {
+  return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${wgslType(dtype)}>;`;
+}
+
+export const bufOf = (v: View): GpuBuffer => v.buf as GpuBuffer;
+
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export const contiguousStrides = (shape: readonly number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+};
+
+export const isContiguous = (v: View): boolean => {
+  let acc = 1;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== acc) return false;
+    acc *= v.shape[i]!;
+  }
+  return true;
+};
+
+/**
+ * Merges neighbouring axes that are contiguous with each other in every operand and drops size-1 axes,
+ * so most views reach the kernel with rank 1 or 2. Returns at least one axis.
+ */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
+      outShape[last] = outShape[last]! * n;
+      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
+      continue;
+    }
+    outShape.push(n);
+    strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+  }
+  if (outShape.length === 0) return { shape: [1], strides: strides.map(() => [0]) };
+  return { shape: outShape, strides: outStrides };
+}
+
+/** The most axes a strided kernel addresses after coalescing. */
+export const MAX_RANK = 8;
+
+/**
+ * Strided addressing for `count` operands over one shape: writes [shape..., then per operand its
+ * offset and strides...] into params and returns WGSL that declares `o0, o1, ...` (each operand's
+ * element index) from the flat index `i`.
+ */
+export function stridedIndex(op: string, params: Params, shape: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { code: string; rank: number } {
+  const c = coalesce(shape, views.map((v) => v.strides));
+  const rank = c.shape.length;
+  if (rank > MAX_RANK) throw new DeviceError(op, `a view of rank ${rank} after merging axes exceeds the WebGPU kernels' ${MAX_RANK}`);
+  const shapeAt = params.length;
+  params.u(...c.shape);
+  const operandAt: number[] = [];
+  views.forEach((v, k) => {
+    operandAt.push(params.length);
+    params.u(v.offset, ...c.strides[k]!);
+  });
+  const lines = [`var rem = i;`];
+  views.forEach((_, k) => lines.push(`var o${k} = pu(${operandAt[k]}u);`));
+  for (let d = rank - 1; d >= 0; d--) {
+    lines.push(`{ let n = pu(${shapeAt + d}u); let c = rem % n; rem = rem / n;`);
+    views.forEach((_, k) => lines.push(`  o${k} = o${k} + c * pu(${operandAt[k]! + 1 + d}u);`));
+    lines.push('}');
+  }
+  return { code: lines.join('\n    '), rank };
+}
