@@ -145,10 +145,11 @@ const RUNNERS: Record<string, Runner> = {
   gpt_block: moduleCase((a) => new mox.nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps, causal: a.causal }), (m, [x]) => [m.forward(x!)]),
 };
 
-function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): string | null {
+async function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): Promise<string | null> {
   if (actual.shape.join(',') !== expected.shape.join(',')) return `${name}: shape [${actual.shape}] != expected [${expected.shape}]`;
-  const a = actual.dataSync();
-  const e = expected.dataSync();
+  if (actual.device !== device) return `${name}: computed on ${actual.device}, expected on ${device}`;
+  const a = await actual.data();
+  const e = await expected.data();
   let worst = -1;
   let worstExcess = 0;
   for (let i = 0; i < e.length; i++) {
@@ -163,9 +164,14 @@ function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, a
 }
 
 /** Runs one case; returns a list of mismatches (empty when it passes). */
-function runCase(c: Case): string[] {
-  return mox.scope(() => {
-    const { tensors } = loadSafetensorsSync(path.join(dir, c.file));
+async function runCase(c: Case): Promise<string[]> {
+  // The graph is built and run inside a scope (sync); the outputs to check are kept past it and read
+  // back afterwards (async, as a GPU read must be), then freed.
+  const checks: [string, Tensor, Tensor][] = [];
+  const problems = mox.scope(() => {
+    const loaded = loadSafetensorsSync(path.join(dir, c.file)).tensors;
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(loaded)) tensors[k] = t.to(device);
     const ins: Tensor[] = [];
     for (let i = 0; tensors[`in.${i}`]; i++) {
       const t = tensors[`in.${i}`]!;
@@ -188,8 +194,7 @@ function runCase(c: Case): string[] {
         problems.push(`${name}: missing in the golden file`);
         continue;
       }
-      const p = compare(name, out, expected, c.rtol, c.atol);
-      if (p) problems.push(p);
+      checks.push([name, mox.keep(out.detach()), mox.keep(expected.detach())]);
       const gout = tensors[name.replace(/^out/, 'gout')];
       if (gout && out.requiresGrad) {
         const term = out.mul(gout).sum();
@@ -204,26 +209,42 @@ function runCase(c: Case): string[] {
         problems.push(`${g}: no gradient computed`);
         continue;
       }
-      const p = compare(g, leaf.grad, tensors[g]!, c.rtol, c.atol);
-      if (p) problems.push(p);
+      checks.push([g, mox.keep(leaf.grad.detach()), mox.keep(tensors[g]!.detach())]);
     }
     return problems;
   });
+  try {
+    for (const [name, actual, expected] of checks) {
+      const p = await compare(name, actual, expected, c.rtol, c.atol);
+      if (p) problems.push(p);
+    }
+  } finally {
+    for (const [, a, e] of checks) {
+      a.dispose();
+      e.dispose();
+    }
+  }
+  return problems;
 }
 
 const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { cases: Case[] };
 const tally = { passed: 0, failed: 0, notCovered: 0 };
-const device = mox.getBackend().name;
+// MOX_DEVICE=webgpu runs every case on the GPU (the inputs are moved there, the results read back).
+const device = process.env.MOX_DEVICE ?? 'cpu';
+if (device !== 'cpu') {
+  await mox.initDevice(device);
+  mox.setDevice(device);
+}
 
 for (const c of manifest.cases) {
   if (NOT_COVERED.has(c.op) || !RUNNERS[c.op]) {
     tally.notCovered++;
     continue;
   }
-  test(`golden ${c.file.replace('.safetensors', '')}: ${c.op}`, () => {
+  test(`golden ${c.file.replace('.safetensors', '')}: ${c.op}`, async () => {
     let problems: string[];
     try {
-      problems = runCase(c);
+      problems = await runCase(c);
     } catch (e) {
       problems = [`threw ${(e as Error).stack}`];
     }

@@ -22,7 +22,7 @@ interface Command {
   summary: string;
   usage: string;
   options: Options;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[]): void;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[]): void | Promise<void>;
 }
 
 function version(): string {
@@ -97,7 +97,7 @@ options:
 /** The usage printed with a usage error: the command's own once the command is known. */
 let usageForErrors = (): string => USAGE;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   if (first === undefined) throw new UsageError('missing command');
   if (first.startsWith('-')) {
@@ -125,7 +125,7 @@ function main(argv: string[]): number {
     console.log(cmd.usage);
     return 0;
   }
-  cmd.run(values, positionals);
+  await cmd.run(values, positionals);
   return 0;
 }
 
@@ -136,7 +136,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
   const code = (e as { code?: unknown }).code;
   if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {

@@ -27,20 +27,29 @@ export function tensorsFromSafetensors(bytes: Uint8Array, source?: string): Load
   return { tensors: Object.fromEntries(pairs), metadata };
 }
 
-/** Encodes mox tensors (float32, float64, int32, bool) as safetensors bytes. */
-export function safetensorsFromTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+function checkedTensors(tensors: Record<string, Tensor>): [string, Tensor][] {
   if (typeof tensors !== 'object' || tensors === null) {
     throw new SafetensorsError('safetensors', `expected an object of tensors, got ${tensors === null ? 'null' : typeof tensors}`);
   }
-  const raw: [string, RawTensor][] = [];
-  for (const name of Object.keys(tensors)) {
+  return Object.keys(tensors).map((name) => {
     const t = tensors[name] as unknown;
     if (typeof t !== 'object' || t === null || typeof (t as Tensor).dataSync !== 'function') {
       throw new SafetensorsError('safetensors', `'${name}' is not a Tensor`);
     }
-    const x = t as Tensor;
-    raw.push([name, { dtype: x.dtype, shape: x.shape, data: x.dataSync() }]);
-  }
+    return [name, t as Tensor];
+  });
+}
+
+/** Encodes mox tensors (float32, float64, int32, bool) as safetensors bytes. */
+export function safetensorsFromTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+  const raw = checkedTensors(tensors).map(([name, x]): [string, RawTensor] => [name, { dtype: x.dtype, shape: x.shape, data: x.dataSync() }]);
+  return encodeSafetensors(Object.fromEntries(raw), metadata);
+}
+
+/** safetensorsFromTensors for tensors on any device (GPU memory is read asynchronously). */
+export async function safetensorsFromTensorsAsync(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
+  const raw: [string, RawTensor][] = [];
+  for (const [name, x] of checkedTensors(tensors)) raw.push([name, { dtype: x.dtype, shape: x.shape, data: await x.data() }]);
   return encodeSafetensors(Object.fromEntries(raw), metadata);
 }
 
@@ -79,7 +88,7 @@ export function loadSafetensorsSync(file: string): LoadedSafetensors {
  * leaves either the old file or the complete new one, never half of one.
  */
 export async function saveSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
-  const bytes = safetensorsFromTensors(tensors, metadata);
+  const bytes = await safetensorsFromTensorsAsync(tensors, metadata);
   const tmp = tempName(file);
   try {
     const handle = await fsp.open(tmp, 'wx');

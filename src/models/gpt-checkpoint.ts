@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
-import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
+import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { GPT, type GPTConfig } from './gpt.js';
 import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
@@ -56,9 +56,9 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
   };
 }
 
-/** Saves model.safetensors (with `metadata`) into dir, atomically. */
-export function saveGPTWeights(dir: string, model: GPT, metadata: Record<string, string> = {}): void {
-  saveSafetensorsSync(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: 'gpt', ...metadata });
+/** Saves model.safetensors (with `metadata`) into dir, atomically, from a model on any device. */
+export async function saveGPTWeights(dir: string, model: GPT, metadata: Record<string, string> = {}): Promise<void> {
+  await saveSafetensors(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: 'gpt', ...metadata });
 }
 
 /**

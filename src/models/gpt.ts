@@ -11,7 +11,7 @@
 
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { scope } from '../tensor/memory.js';
+import { keep, scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { arange, tensor } from '../tensor/create.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
@@ -145,7 +145,7 @@ export class GPT extends Module {
       throw new ValueError('GPT', `cannot forward a sequence of length ${past + t}, the block size is only ${this.config.blockSize}`);
     }
     const tr = this.transformer;
-    const pos = arange(past, past + t, 1, { dtype: 'int32' });
+    const pos = arange(past, past + t, 1, { dtype: 'int32', device: idx.device });
     let x = tr.drop.forward(tr.wte.forward(idx).add(tr.wpe.forward(pos)));
     tr.h.forEach((block, i) => {
       x = block.forward(x, opts.cache?.layers[i]);
@@ -234,63 +234,126 @@ export function sampleLogits(logits: ArrayLike<number>, opts: { temperature?: nu
   return order[keepN - 1]!;
 }
 
+/** One generation in progress: the prompts as they grow, the cache, and the sampling settings. */
+class Generation {
+  readonly seqs: number[][];
+  readonly newTokens: number[][];
+  readonly gen: Generator;
+  readonly cache: GPTCache | null;
+  readonly b: number;
+  readonly t0: number;
+  readonly start = performance.now();
+  private readonly wasTraining: boolean;
+
+  constructor(readonly model: GPT, rows: number[][], readonly opts: GenerateOptions) {
+    const { maxNewTokens } = opts;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    const temperature = opts.temperature ?? 1;
+    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
+    if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1)) throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
+    if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1)) throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
+    const { vocabSize } = model.config;
+    this.b = rows.length;
+    this.t0 = rows[0]?.length ?? 0;
+    if (this.b === 0 || this.t0 === 0) throw new ValueError('generate', 'the prompt must hold at least one token');
+    for (const r of rows) {
+      if (r.length !== this.t0) throw new ValueError('generate', 'every prompt in a batch must have the same length');
+      for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+    }
+    this.gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
+    this.seqs = rows.map((r) => r.slice());
+    this.newTokens = rows.map(() => []);
+    this.cache = (opts.useCache ?? true) ? new GPTCache(model.config.nLayer) : null;
+    this.wasTraining = model.training;
+    model.eval();
+  }
+
+  /** The logits [B, vocab] of the next position (kept past the scope: the caller reads and frees them). */
+  nextLogits(): Tensor {
+    const { blockSize } = this.model.config;
+    const cache = this.cache;
+    const len = this.seqs[0]!.length;
+    // with a cache: feed only what it has not seen, while the whole context still fits in the block
+    const cached = cache !== null && len <= blockSize && cache.length > 0 && cache.length < len;
+    if (cache && !cached && cache.length > 0) cache.dispose(); // the window slid: positions changed
+    const from = cached ? cache!.length : Math.max(0, len - blockSize);
+    return scope(() => noGrad(() => {
+      const ids = tensor(Int32Array.from(this.seqs.flatMap((s) => s.slice(from))), { shape: [this.b, len - from], dtype: 'int32', device: this.model.device });
+      const useC = cache !== null && len <= blockSize ? cache : undefined;
+      const { logits } = this.model.forward(ids, null, { cache: useC, lastOnly: true });
+      return keep(logits);
+    }));
+  }
+
+  /** Samples one token per row from the logits just read back. */
+  accept(last: Float32Array, step: number): void {
+    const { vocabSize } = this.model.config;
+    const { temperature = 1, topK, topP } = this.opts;
+    const picked: number[] = [];
+    for (let r = 0; r < this.b; r++) {
+      const tok = sampleLogits(last.subarray(r * vocabSize, (r + 1) * vocabSize), { temperature, topK, topP }, this.gen);
+      this.seqs[r]!.push(tok);
+      this.newTokens[r]!.push(tok);
+      picked.push(tok);
+    }
+    this.opts.onToken?.(picked, step);
+  }
+
+  end(): void {
+    this.cache?.dispose();
+    this.model.train(this.wasTraining);
+  }
+
+  result(): GenerateResult {
+    const seconds = (performance.now() - this.start) / 1000;
+    const n = this.opts.maxNewTokens;
+    const ids = tensor(Int32Array.from(this.seqs.flat()), { shape: [this.b, this.t0 + n], dtype: 'int32', device: this.model.device });
+    return { ids, newTokens: this.newTokens, seconds, tokensPerSecond: seconds > 0 ? (this.b * n) / seconds : 0 };
+  }
+}
+
+function promptRows(idx: number[] | number[][]): number[][] {
+  return Array.isArray(idx[0]) ? (idx as number[][]) : [idx as number[]];
+}
+
 /**
  * Extends idx [B, T] (int32 token ids) by maxNewTokens tokens sampled from the model, in eval mode
- * and without a graph (the model's mode is restored afterwards).
+ * and without a graph (the model's mode is restored afterwards). A model on the GPU needs
+ * generateAsync (each token's logits are read back, asynchronously there).
  */
 export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): GenerateResult {
-  const rows: number[][] = idx instanceof Tensor
-    ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][]))
-    : (Array.isArray(idx[0]) ? (idx as number[][]) : [idx as number[]]);
-  const { maxNewTokens } = opts;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-  const temperature = opts.temperature ?? 1;
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
-  if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1)) throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
-  if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1)) throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
-  const { vocabSize, blockSize } = model.config;
-  const b = rows.length;
-  const t0 = rows[0]?.length ?? 0;
-  if (b === 0 || t0 === 0) throw new ValueError('generate', 'the prompt must hold at least one token');
-  for (const r of rows) {
-    if (r.length !== t0) throw new ValueError('generate', 'every prompt in a batch must have the same length');
-    for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
-  }
-  const gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
-  const useCache = opts.useCache ?? true;
-  const seqs = rows.map((r) => r.slice());
-  const newTokens: number[][] = rows.map(() => []);
-  const wasTraining = model.training;
-  model.eval();
-  const cache = useCache ? new GPTCache(model.config.nLayer) : null;
-  const start = performance.now();
+  const rows = idx instanceof Tensor ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][])) : promptRows(idx);
+  const g = new Generation(model, rows, opts);
   try {
-    for (let step = 0; step < maxNewTokens; step++) {
-      const len = seqs[0]!.length;
-      // with a cache: feed only what it has not seen, while the whole context still fits in the block
-      const cached = cache !== null && len <= blockSize && cache.length > 0 && cache.length < len;
-      if (cache && !cached && cache.length > 0) cache.dispose(); // the window slid: positions changed
-      const from = cached ? cache!.length : Math.max(0, len - blockSize);
-      const last = scope(() => noGrad(() => {
-        const ids = tensor(Int32Array.from(seqs.flatMap((s) => s.slice(from))), { shape: [b, len - from], dtype: 'int32' });
-        const useC = cache !== null && len <= blockSize ? cache : undefined;
-        const { logits } = model.forward(ids, null, { cache: useC, lastOnly: true });
-        return Float32Array.from(logits.dataSync());
-      }));
-      const picked: number[] = [];
-      for (let r = 0; r < b; r++) {
-        const tok = sampleLogits(last.subarray(r * vocabSize, (r + 1) * vocabSize), { temperature, topK: opts.topK, topP: opts.topP }, gen);
-        seqs[r]!.push(tok);
-        newTokens[r]!.push(tok);
-        picked.push(tok);
+    for (let step = 0; step < opts.maxNewTokens; step++) {
+      const logits = g.nextLogits();
+      try {
+        g.accept(Float32Array.from(logits.dataSync()), step);
+      } finally {
+        logits.dispose();
       }
-      opts.onToken?.(picked, step);
     }
   } finally {
-    cache?.dispose();
-    model.train(wasTraining);
+    g.end();
   }
-  const seconds = (performance.now() - start) / 1000;
-  const ids = tensor(Int32Array.from(seqs.flat()), { shape: [b, t0 + maxNewTokens], dtype: 'int32' });
-  return { ids, newTokens, seconds, tokensPerSecond: seconds > 0 ? (b * maxNewTokens) / seconds : 0 };
+  return g.result();
+}
+
+/** generate() on any device: each step's logits are read back with await. */
+export async function generateAsync(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): Promise<GenerateResult> {
+  const rows = idx instanceof Tensor ? ((await idx.array()) as number[] | number[][]) : idx;
+  const g = new Generation(model, promptRows(rows as number[] | number[][]), opts);
+  try {
+    for (let step = 0; step < opts.maxNewTokens; step++) {
+      const logits = g.nextLogits();
+      try {
+        g.accept(Float32Array.from(await logits.data()), step);
+      } finally {
+        logits.dispose();
+      }
+    }
+  } finally {
+    g.end();
+  }
+  return g.result();
 }

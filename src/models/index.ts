@@ -1,7 +1,7 @@
 // mox.models: complete models built from mox.nn.
 
 export {
-  GPT, GPTTransformer, GPTCache, generate, sampleLogits,
+  GPT, GPTTransformer, GPTCache, generate, generateAsync, sampleLogits,
   type GPTConfig, type GPTOptions, type GPTForwardOptions, type GenerateOptions, type GenerateResult,
 } from './gpt.js';
 export { loadGPT, saveGPTWeights, parseGPTConfig } from './gpt-checkpoint.js';

@@ -171,6 +171,53 @@ export abstract class Module {
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * Moves every parameter and buffer to `device` ('cpu', 'webgpu') in place, as torch's Module.to: the
+   * Parameter objects stay the same, so an optimizer made before the move still updates them (make
+   * its state, i.e. take its first step, after the move). Gradients are dropped. A GPU tensor cannot be
+   * read synchronously, so moving from the GPU back to the CPU needs toAsync('cpu').
+   */
+  to(device: string): this {
+    this.moveTo(device, (t) => t.detach().to(device));
+    return this;
+  }
+
+  /** to(), for any direction (a GPU read is asynchronous). */
+  async toAsync(device: string): Promise<this> {
+    const moved = new Map<Tensor, Tensor>();
+    for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
+      if (t.device !== device && !moved.has(t)) moved.set(t, await t.detach().toAsync(device));
+    }
+    this.moveTo(device, (t) => moved.get(t)!);
+    return this;
+  }
+
+  private moveTo(device: string, move: (t: Tensor) => Tensor): void {
+    noGrad(() => {
+      for (const p of this.parameters()) {
+        if (p.device === device) continue;
+        const m = move(p);
+        p._rebind(m.storage);
+        m.dispose();
+        p.grad?.dispose();
+        p.grad = null;
+      }
+      for (const m of this.modules()) {
+        for (const [k, b] of m._buffers) {
+          if (!b || b.device === device) continue;
+          const nb = move(b);
+          b.dispose();
+          m._buffers.set(k, keep(nb));
+        }
+      }
+    });
+  }
+
+  /** The device of the first parameter (or buffer); 'cpu' for a module with neither. */
+  get device(): string {
+    return this.parameters()[0]?.device ?? this.namedBuffers()[0]?.[1].device ?? 'cpu';
+  }
+
   /** Applies fn to every module (children first, then this one), like torch's Module.apply. */
   apply(fn: (m: Module) => void): this {
     for (const m of this.children()) m.apply(fn);

@@ -122,8 +122,14 @@ function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOpti
   }, [lse, ids]);
 }
 
-/** Throws IndexError for a target outside [0, c) other than `ignore`; returns how many are not ignored. */
-function checkTargets(op: string, ids: Tensor, ignore: number, c: number, input: Tensor, target: Tensor): number {
+/**
+ * Throws IndexError for a target outside [0, c) other than `ignore`; returns how many are not ignored.
+ * On a device that cannot be read synchronously (the GPU) the targets are not checked on the host (the
+ * kernels give NaN for a bad target, as PyTorch's CUDA asserts on the device) and the count is a
+ * 0-d tensor on that device, so nothing waits for the GPU.
+ */
+function checkTargets(op: string, ids: Tensor, ignore: number, c: number, input: Tensor, target: Tensor): number | Tensor {
+  if (ids.device !== 'cpu') return noGrad(() => ids.ne(ignore).sum().to(input.dtype));
   const vals = ids.dataSync();
   let valid = 0;
   for (let i = 0; i < vals.length; i++) {

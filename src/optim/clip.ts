@@ -1,6 +1,6 @@
 // Gradient clipping by total norm, as torch.nn.utils.clip_grad_norm_ (PyTorch 1.13).
 
-import { ValueError } from '../errors.js';
+import { DeviceError, ValueError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -21,11 +21,15 @@ function norm(t: Tensor, p: number): Tensor {
  */
 export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number, normType = 2, opts: { errorIfNonfinite?: boolean } = {}): Tensor {
   if (!(normType > 0)) throw new ValueError('clipGradNorm', `normType must be positive, got ${normType}`);
-  const grads = (params instanceof Tensor ? [params] : [...params]).flatMap((p) => (p.grad ? [p.grad] : []));
-  if (grads.length === 0) return tensor(0);
+  const list = params instanceof Tensor ? [params] : [...params];
+  const grads = list.flatMap((p) => (p.grad ? [p.grad] : []));
+  if (grads.length === 0) return tensor(0, { device: list[0]?.device });
   return scope(() => noGrad(() => {
     const dtype = grads[0]!.dtype;
     const total = norm(stack(grads.map((g) => norm(g, normType).to(dtype))), normType);
+    if (opts.errorIfNonfinite && total.device !== 'cpu') {
+      throw new DeviceError('clipGradNorm', `errorIfNonfinite reads the norm back, which ${total.device} cannot do synchronously; leave it off (a non-finite norm then makes the gradients NaN)`);
+    }
     if (opts.errorIfNonfinite && !Number.isFinite(total.item())) {
       throw new ValueError('clipGradNorm', `the total norm of order ${normType} of the gradients is non-finite (${total.item()}), so it cannot be clipped`);
     }

@@ -3,8 +3,9 @@
 // memory. The model is in train() mode while it trains and in eval() mode (under noGrad) while it is
 // validated, evaluated or asked for predictions; fit() leaves it in the mode it found it in.
 
-import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { scope } from '../tensor/memory.js';
+import { DeviceError, ShapeError, ValueError, fmtShape } from '../errors.js';
+import { initDevice } from '../backend/registry.js';
+import { keep, scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { concat } from '../ops/join.js';
@@ -52,6 +53,11 @@ export interface FitOptions {
   initialEpoch?: number;
   /** Where progress goes (default process.stdout). */
   stream?: OutputStream;
+  /**
+   * Train on this device ('cpu', 'webgpu'): the model is moved there first (Module.to) and each batch as
+   * it is used. Default: the device the model's parameters are on.
+   */
+  device?: string;
 }
 
 export interface EvaluateOptions {
@@ -176,52 +182,135 @@ class Tally {
   }
 }
 
-function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, tally: Tally): number {
-  const { inputs, target } = splitBatch('fit', batch, true);
+/** What a step leaves to be read once its scope has ended: the loss, and the batch's targets and predictions for the metrics. */
+interface StepResult {
+  n: number;
+  loss: Tensor;
+  target: Tensor | null;
+  pred: Tensor | null;
+}
+
+/** The batch's tensors on `device` (as they are when it is undefined or already theirs). */
+const onDevice = (ts: Tensor[], device: string | undefined): Tensor[] => (device ? ts.map((t) => t.to(device)) : ts);
+
+/** Keeps what `settle` reads past the step's scope (detached: the graph is freed with the scope). */
+function stepResult(c: Compiled, loss: Tensor, target: Tensor, out: Tensor): StepResult {
+  const withMetrics = c.metrics.length > 0;
+  return {
+    n: examples(target),
+    loss: keep(loss.detach()),
+    target: withMetrics ? keep(target.detach()) : null,
+    pred: withMetrics ? keep(out.detach()) : null,
+  };
+}
+
+/** Feeds a step's loss (read already) and its host-side targets/predictions to the tally and metrics. */
+function count(r: StepResult, c: Compiled, tally: Tally, value: number, target: Tensor | null, pred: Tensor | null): void {
+  if (target && pred) {
+    noGrad(() => {
+      for (const m of c.metrics) m.update(target, pred);
+    });
+  }
+  tally.add(value, r.n);
+}
+
+function release(...ts: (Tensor | null)[]): void {
+  for (const t of ts) t?.dispose();
+}
+
+/** settle() for a CPU step: everything is readable at once. */
+function settleSync(r: StepResult, c: Compiled, tally: Tally): void {
+  try {
+    count(r, c, tally, r.loss.item(), r.target, r.pred);
+  } finally {
+    release(r.loss, r.target, r.pred);
+  }
+}
+
+/**
+ * Reads a step's loss and feeds its metrics, then frees what the step kept. Reading waits for the
+ * device (a GPU read is asynchronous); metrics count on the host, so GPU targets and predictions come
+ * back to the CPU first.
+ */
+async function settle(r: StepResult, c: Compiled, tally: Tally): Promise<void> {
+  if (r.loss.device === 'cpu') return settleSync(r, c, tally);
+  let target: Tensor | null = null;
+  let pred: Tensor | null = null;
+  try {
+    const value = await r.loss.itemAsync();
+    if (r.target && r.pred) {
+      target = await r.target.toAsync('cpu');
+      pred = await r.pred.toAsync('cpu');
+    }
+    count(r, c, tally, value, target, pred);
+  } finally {
+    release(r.loss, r.target, r.pred, target, pred);
+  }
+}
+
+function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, device: string | undefined): StepResult {
+  const split = splitBatch('fit', batch, true);
+  const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
   c.optimizer.zeroGrad();
   const out = forward('fit', model, inputs);
   const loss = lossValue('fit', c, out, target!);
   loss.backward();
   c.optimizer.step();
-  const value = loss.item();
-  noGrad(() => {
-    const pred = out.detach();
-    for (const m of c.metrics) m.update(target!, pred);
-  });
-  const n = examples(target!);
-  tally.add(value, n);
-  return n;
+  return stepResult(c, loss, target!, out);
 }
 
-/** One pass over `source` in eval mode; the logs carry `prefix` ('val_' for validation). */
-function evaluateSource(model: Module, c: Compiled, source: Source, prefix: string, bar: ProgressBar | null): Logs {
-  const tally = new Tally(c.metrics);
+/** The steps of one pass over `source` in eval mode, without a graph (the mode is restored at the end). */
+function* evalSteps(model: Module, c: Compiled, source: Source): Generator<StepResult> {
   const prev = model.training;
+  const device = model.device;
   model.eval();
   try {
     const it = source.iterator(0);
-    let step = 0;
     for (;;) {
-      const more = scope(() => noGrad(() => {
+      const r = scope(() => noGrad(() => {
         const next = it.next();
-        if (next.done) return false;
-        const { inputs, target } = splitBatch('evaluate', next.value, true);
+        if (next.done) return null;
+        const split = splitBatch('evaluate', next.value, true);
+        const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
         const out = forward('evaluate', model, inputs);
-        tally.add(lossValue('evaluate', c, out, target!).item(), examples(target!));
-        for (const m of c.metrics) m.update(target!, out);
-        return true;
+        return stepResult(c, lossValue('evaluate', c, out, target!), target!, out);
       }));
-      if (!more) break;
-      step++;
-      bar?.update(step, tally.logs(prefix));
+      if (!r) return;
+      yield r;
     }
-    if (step === 0) throw new ValueError(prefix ? 'fit' : 'evaluate', `the ${prefix ? 'validation ' : ''}data gave no batches`);
-    const logs = tally.logs(prefix);
-    bar?.finish(step, logs);
-    return logs;
   } finally {
     model.train(prev);
   }
+}
+
+function evalLogs(step: number, tally: Tally, prefix: string, bar: ProgressBar | null): Logs {
+  if (step === 0) throw new ValueError(prefix ? 'fit' : 'evaluate', `the ${prefix ? 'validation ' : ''}data gave no batches`);
+  const logs = tally.logs(prefix);
+  bar?.finish(step, logs);
+  return logs;
+}
+
+/** One pass over `source` in eval mode; the logs carry `prefix` ('val_' for validation). */
+async function evaluateSource(model: Module, c: Compiled, source: Source, prefix: string, bar: ProgressBar | null): Promise<Logs> {
+  const tally = new Tally(c.metrics);
+  let step = 0;
+  for (const r of evalSteps(model, c, source)) {
+    await settle(r, c, tally);
+    step++;
+    bar?.update(step, tally.logs(prefix));
+  }
+  return evalLogs(step, tally, prefix, bar);
+}
+
+function evaluateSourceSync(model: Module, c: Compiled, source: Source, prefix: string, bar: ProgressBar | null): Logs {
+  const tally = new Tally(c.metrics);
+  let step = 0;
+  for (const r of evalSteps(model, c, source)) {
+    settleSync(r, c, tally);
+    step++;
+    bar?.update(step, tally.logs(prefix));
+  }
+  return evalLogs(step, tally, prefix, bar);
 }
 
 function parseFitArgs(a: unknown, b: unknown, c: unknown): { data: unknown; y: Tensor | undefined; opts: FitOptions } {
@@ -275,6 +364,12 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
     }
   }
 
+  const device = opts.device;
+  if (device) {
+    await initDevice(device);
+    model.to(device);
+  }
+
   const history = new History();
   // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
   const callbacks = new CallbackList([...(opts.callbacks ?? []), history]);
@@ -293,14 +388,16 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       let step = 0;
       for (;;) {
         let pending: Promise<void> | undefined;
-        const n = scope(() => {
+        const r = scope(() => {
           const next = it.next();
-          if (next.done) return 0;
+          if (next.done) return null;
           pending = callbacks.batchBegin(step, { batch: step });
-          return trainStep(model, c, next.value, tally);
+          return trainStep(model, c, next.value, device);
         });
         if (pending) await pending;
-        if (n === 0) break;
+        if (!r) break;
+        const n = r.n;
+        await settle(r, c, tally);
         const logs = { batch: step, size: n, ...tally.logs() };
         step++;
         bar?.update(step, logs);
@@ -309,7 +406,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       }
       if (step === 0) throw new ValueError('fit', 'the training data gave no batches');
       const logs = tally.logs();
-      if (val) Object.assign(logs, evaluateSource(model, c, val, 'val_', null));
+      if (val) Object.assign(logs, await evaluateSource(model, c, val, 'val_', null));
       await callbacks.epochEnd(epoch, logs);
       bar?.finish(step, logs);
     }
@@ -321,13 +418,31 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   return history;
 }
 
-export function evaluate(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Logs {
+function evaluationSource(a: unknown, b?: unknown, c3?: unknown): { source: Source; bar: ProgressBar | null } {
   const y = b instanceof Tensor ? b : undefined;
   const opts = ((y ? c3 : b) ?? {}) as EvaluateOptions;
   const batchSize = checkBatchSize('evaluate', opts.batchSize ?? 32);
   if (a instanceof Tensor && !y) throw new ValueError('evaluate', 'evaluate(x, y): y is missing');
   const source = toSource('evaluate', a, y, batchSize, false);
   const bar = opts.verbose ? new ProgressBar(source.steps, { verbose: 1, stream: opts.stream }) : null;
+  return { source, bar };
+}
+
+/**
+ * The loss and metrics over the data, synchronously: a CPU model. A model on the GPU, whose memory is
+ * read asynchronously, needs evaluateAsync.
+ */
+export function evaluate(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Logs {
+  if (model.device !== 'cpu') {
+    throw new DeviceError('evaluate', `the model is on ${model.device}, whose memory can only be read asynchronously: use await model.evaluateAsync(...)`);
+  }
+  const { source, bar } = evaluationSource(a, b, c3);
+  return evaluateSourceSync(model, c, source, '', bar);
+}
+
+/** evaluate() on any device (the batches are moved to the model's device). */
+export async function evaluateAsync(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Promise<Logs> {
+  const { source, bar } = evaluationSource(a, b, c3);
   return evaluateSource(model, c, source, '', bar);
 }
 

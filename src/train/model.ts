@@ -17,7 +17,7 @@ import { RMSprop } from '../optim/rmsprop.js';
 import type { History, Logs } from './callback.js';
 import { type LossFn, type LossName, isCrossentropy, lossByName } from './losses.js';
 import { Metric, MeanMetric, type MetricFn, type MetricName, metricByName } from './metrics.js';
-import { type Compiled, type DataSource, type EvaluateOptions, type FitOptions, type PredictOptions, evaluate, fit, predict } from './loop.js';
+import { type Compiled, type DataSource, type EvaluateOptions, type FitOptions, type PredictOptions, evaluate, evaluateAsync, fit, predict } from './loop.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
 
@@ -55,6 +55,9 @@ declare module '../nn/module.js' {
     /** Loss and metrics over (x, y) or a data source, in eval mode: { loss, accuracy, ... }. */
     evaluate(x: Tensor, y: Tensor, opts?: EvaluateOptions): Logs;
     evaluate(data: DataSource, opts?: EvaluateOptions): Logs;
+    /** evaluate() for a model on any device (a GPU's results are read back asynchronously). */
+    evaluateAsync(x: Tensor, y: Tensor, opts?: EvaluateOptions): Promise<Logs>;
+    evaluateAsync(data: DataSource, opts?: EvaluateOptions): Promise<Logs>;
     /** The outputs for every example of x (or of a data source), concatenated; eval mode, no graph. */
     predict(x: Tensor | DataSource, opts?: PredictOptions): Tensor;
     /** The compiled optimizer (undefined before compile()). */
@@ -144,6 +147,12 @@ function install(): void {
     evaluate: {
       value: function (this: Module, a: unknown, b?: unknown, c?: unknown) {
         return evaluate(this, compiledOf('evaluate', this), a, b, c);
+      },
+      writable: true, configurable: true,
+    },
+    evaluateAsync: {
+      value: async function (this: Module, a: unknown, b?: unknown, c?: unknown) {
+        return evaluateAsync(this, compiledOf('evaluate', this), a, b, c);
       },
       writable: true, configurable: true,
     },

@@ -76,6 +76,7 @@ training:
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
   --seed S              seed for the weights, batches and dropout (default 1337)
   --threads N           CPU threads (default: all cores)
+  --device D            cpu (default) or webgpu (the GPU, through WebGPU)
   --out DIR             checkpoint folder (created if needed)
   --resume              continue from the checkpoint in DIR, exactly where it stopped; the model,
                         tokenizer and optimizer settings come from it (--max-iters may extend the run)`;
@@ -91,9 +92,9 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       'batch-size': str, 'max-iters': str, lr: str, 'min-lr': str, 'warmup-iters': str, 'lr-decay-iters': str,
       dropout: str, 'weight-decay': str, beta1: str, beta2: str, 'grad-clip': str, 'no-bias': { type: 'boolean' },
       'eval-interval': str, 'eval-iters': str, 'log-interval': str, seed: str, threads: str, out: str,
-      resume: { type: 'boolean' },
+      resume: { type: 'boolean' }, device: str,
     },
-    run(values, positionals) {
+    async run(values, positionals) {
       if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
       if (positionals[0] !== 'gpt') throw bad(`train: unknown model '${positionals[0]}' (gpt)`);
       if (positionals.length > 1) throw bad(`train gpt: unexpected argument '${positionals[1]}'`);
@@ -132,6 +133,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
         logInterval: intFlag(bad, values, 'log-interval', 0, 0),
         seed: intFlag(bad, values, 'seed', 1337, 0),
         threads: intFlag(bad, values, 'threads', undefined, 1),
+        device: deviceFlag(bad, values['device']),
         out,
         resume,
       };
@@ -144,7 +146,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
         'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval',
       };
       const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined && k in flagToKey).map((k) => flagToKey[k]!));
-      runTrainGpt(opts, given);
+      await runTrainGpt(opts, given);
     },
   };
 }
@@ -233,4 +235,10 @@ export function exportHfCommand(bad: MakeUsageError): CliCommand {
       runExportHf({ model, out });
     },
   };
+}
+
+function deviceFlag(bad: MakeUsageError, v: string | boolean | undefined): string {
+  if (v === undefined) return 'cpu';
+  if (v !== 'cpu' && v !== 'webgpu') throw bad(`--device must be cpu or webgpu, got '${String(v)}'`);
+  return v;
 }

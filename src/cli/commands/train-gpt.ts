@@ -44,6 +44,8 @@ export interface TrainGptOptions {
   logInterval: number;
   seed: number;
   threads?: number;
+  /** 'cpu' (default) or 'webgpu'. */
+  device?: string;
   out: string;
   resume: boolean;
 }
@@ -101,7 +103,7 @@ export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warm
   return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
 }
 
-function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator): { x: Tensor; y: Tensor } {
+function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
   const xs = new Int32Array(batchSize * blockSize);
   const ys = new Int32Array(batchSize * blockSize);
   for (let r = 0; r < batchSize; r++) {
@@ -110,12 +112,12 @@ function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Gene
     ys.set(data.subarray(i + 1, i + 1 + blockSize), r * blockSize);
   }
   return {
-    x: mox.tensor(xs, { shape: [batchSize, blockSize], dtype: 'int32' }),
-    y: mox.tensor(ys, { shape: [batchSize, blockSize], dtype: 'int32' }),
+    x: mox.tensor(xs, { shape: [batchSize, blockSize], dtype: 'int32', device }),
+    y: mox.tensor(ys, { shape: [batchSize, blockSize], dtype: 'int32', device }),
   };
 }
 
-function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Record<string, unknown> {
+async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
   const sd = opt.stateDict();
   const tensors: Record<string, Tensor> = {};
   const numbers: Record<string, Record<string, number>> = {};
@@ -126,14 +128,14 @@ function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Record<
     }
   }
   try {
-    mox.saveSafetensorsSync(path.join(dir, 'optimizer.safetensors'), tensors, { step: String(step) });
+    await mox.saveSafetensors(path.join(dir, 'optimizer.safetensors'), tensors, { step: String(step) });
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
   return { numbers, paramGroups: sd.paramGroups };
 }
 
-function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number): void {
+function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
   try {
@@ -144,7 +146,7 @@ function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, 
     for (const [name, t] of Object.entries(tensors)) {
       const m = /^state\.(\d+)\.(\w+)$/.exec(name);
       if (!m) throw new DataError('train gpt', `${file}: unexpected tensor '${name}'`);
-      (state[Number(m[1])] ??= {})[m[2]!] = t;
+      (state[Number(m[1])] ??= {})[m[2]!] = t.to(device);
     }
     const groups = saved['paramGroups'] as OptimizerStateDict['paramGroups'];
     if (!Array.isArray(groups)) throw new DataError('train gpt', `${path.join(dir, 'trainer_state.json')}: no optimizer parameter groups`);
@@ -158,7 +160,9 @@ function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, 
   }
 }
 
-export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set(), log: (line: string) => void = console.log): TrainGptResult {
+export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set(), log: (line: string) => void = console.log): Promise<TrainGptResult> {
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu') await mox.initDevice(device);
   const out = opts.out;
   let o: TrainGptOptions & { lrDecayIters: number };
   let model: GPT;
@@ -225,6 +229,7 @@ export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set()
     model = new GPT(cfg);
   }
   model.train();
+  model.to(device);
 
   // weight decay on every 2-D parameter (matmul weights and embeddings), none on biases and norms
   const named = model.namedParameters();
@@ -234,7 +239,7 @@ export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set()
   ], { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 });
 
   if (trainerState) {
-    loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep);
+    loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device);
     const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
     if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch)) throw new DataError('train gpt', `${path.join(out, 'trainer_state.json')}: no RNG state`);
     globalGenerator.setState(rng.global);
@@ -249,27 +254,31 @@ export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set()
   log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
     `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`);
   log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${opts.maxIters} iterations, threads ${mox.getNumThreads()}`);
+    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${opts.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`);
 
-  const evaluate = (): { train: number; val: number } => mox.noGrad(() => {
+  const evaluate = async (): Promise<{ train: number; val: number }> => {
     model.eval();
     const res = { train: 0, val: 0 };
     for (const split of ['train', 'val'] as const) {
-      let sum = 0;
+      // the losses stay on the device until the end of the split: one read, not evalIters
+      const losses: Tensor[] = [];
       for (let k = 0; k < o.evalIters; k++) {
-        sum += mox.scope(() => {
-          const { x, y } = batch(split === 'train' ? trainData : valData, o.blockSize, o.batchSize, batchGen);
-          return model.forward(x, y).loss!.item();
-        });
+        losses.push(mox.scope(() => mox.noGrad(() => {
+          const { x, y } = batch(split === 'train' ? trainData : valData, o.blockSize, o.batchSize, batchGen, device);
+          return mox.keep(model.forward(x, y).loss!.detach());
+        })));
       }
-      res[split] = sum / o.evalIters;
+      const all = mox.stack(losses);
+      res[split] = Array.from(await all.data()).reduce((a, b) => a + b, 0) / o.evalIters;
+      all.dispose();
+      for (const l of losses) l.dispose();
     }
     model.train();
     return res;
-  });
+  };
 
   let tokenizerSaved = opts.resume;
-  const saveCheckpoint = (step: number): void => {
+  const saveCheckpoint = async (step: number): Promise<void> => {
     const meta = { step: String(step) };
     const config = {
       model: 'gpt', gpt: cfg,
@@ -282,8 +291,8 @@ export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set()
     writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     if (!tokenizerSaved) saveTokenizerAtomic(tok, out); // it does not change during the run
     tokenizerSaved = true;
-    saveGPTWeights(out, model, meta);
-    const optimizer = saveOptimizer(out, opt, step);
+    await saveGPTWeights(out, model, meta);
+    const optimizer = await saveOptimizer(out, opt, step);
     const state = { step, history, optimizer, rng: { global: globalGenerator.getState(), batch: batchGen.getState() } };
     writeFileAtomic(path.join(out, 'trainer_state.json'), JSON.stringify(state) + '\n'); // last: the commit
   };
@@ -297,26 +306,29 @@ export function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set()
     const isEval = (step % o.evalInterval === 0 || step === opts.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
-      const { train, val } = evaluate();
+      const { train, val } = await evaluate();
       history.push({ step, train, val });
       log(`step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       windowMs = 0;
       windowIters = 0;
-      saveCheckpoint(step);
+      await saveCheckpoint(step);
     }
     if (step >= opts.maxIters) break;
     const lr = lrAt(step, o);
     for (const g of opt.paramGroups) g.lr = lr;
     const t0 = performance.now();
-    const loss = mox.scope(() => {
-      const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen);
+    const lossT = mox.scope(() => {
+      const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen, device);
       const l = model.forward(x, y).loss!;
       l.backward();
       if (o.gradClip > 0) mox.optim.clipGradNorm(model.parameters(), o.gradClip);
       opt.step();
       opt.zeroGrad();
-      return l.item();
+      return mox.keep(l.detach());
     });
+    // reading the loss waits for the step to finish on the device, so the time below is the step's
+    const loss = await lossT.itemAsync();
+    lossT.dispose();
     const dt = performance.now() - t0;
     iterMs += dt;
     iters++;

@@ -30,6 +30,8 @@ abstract class BatchNormBase extends Module {
   readonly trackRunningStats: boolean;
   weight: Parameter | null;
   bias: Parameter | null;
+  /** Host copy of num_batches_tracked's count, for momentum null on a device read asynchronously. */
+  private batchesSeen = 0;
 
   constructor(numFeatures: number, opts: BatchNormLayerOptions = {}) {
     super();
@@ -73,6 +75,7 @@ abstract class BatchNormBase extends Module {
       this.runningMean!.zero_();
       this.runningVar!.fill_(1);
       this.numBatchesTracked!.zero_();
+      this.batchesSeen = 0;
     });
   }
 
@@ -99,7 +102,9 @@ abstract class BatchNormBase extends Module {
         nbt.copy_(next);
         next.dispose();
       });
-      if (this.momentum === null) momentum = 1 / nbt.item();
+      // the cumulative average needs the count on the host: read it on the CPU, count here on the GPU
+      this.batchesSeen = nbt.device === 'cpu' ? nbt.item() : this.batchesSeen + 1;
+      if (this.momentum === null) momentum = 1 / this.batchesSeen;
     }
     // in training the running statistics (when kept) are updated in place; in evaluation they normalise
     return batchNorm(x, this.runningMean, this.runningVar, {

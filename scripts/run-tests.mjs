@@ -1,0 +1,48 @@
+// `npm test`: the whole suite on the CPU, then the WebGPU phase -- the golden suite and the WebGPU
+// property tests (dist/test/webgpu-*.test.js) with MOX_DEVICE=webgpu -- when a WebGPU adapter is
+// present (a GPU, or Mesa's lavapipe on a machine without one).
+//
+//   MOX_DEVICE=webgpu npm test   the WebGPU phase must run (fails when no adapter opens)
+//   MOX_DEVICE=cpu npm test      the CPU phase only
+// With MOX_DEVICE unset, the WebGPU phase runs when an adapter opens and is reported as absent
+// otherwise (CI sets MOX_DEVICE=webgpu, so there it is never silently left out).
+
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const dir = 'dist/test';
+const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
+const gpuFiles = files.filter((f) => f.startsWith('webgpu-'));
+const cpuFiles = files.filter((f) => !f.startsWith('webgpu-'));
+
+function run(label, list, env) {
+  console.log(`\n== ${label}: ${list.length} files ==`);
+  const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...list.map((f) => `${dir}/${f}`)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
+  return r.status === 0;
+}
+
+/** Whether a WebGPU adapter opens, probed in a child so a driver crash cannot take this process down. */
+function adapterPresent() {
+  const probe = `import('./dist/src/index.js').then((m) => m.initDevice('webgpu')).then((b) => { console.log(b.info().adapter); process.exit(0); }, (e) => { console.log(e.message); process.exit(1); })`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 });
+  return { ok: r.status === 0, say: (r.stdout || r.stderr || '').trim().split('\n').pop() };
+}
+
+const want = process.env.MOX_DEVICE;
+let ok = run('cpu', cpuFiles, { MOX_DEVICE: 'cpu' });
+if (want !== 'cpu') {
+  const probe = adapterPresent();
+  if (probe.ok) {
+    console.log(`\nWebGPU adapter: ${probe.say}`);
+    ok = run('webgpu', ['golden.test.js', ...gpuFiles], { MOX_DEVICE: 'webgpu' }) && ok;
+  } else if (want === 'webgpu') {
+    console.error(`\nMOX_DEVICE=webgpu but no WebGPU adapter opens: ${probe.say}`);
+    ok = false;
+  } else {
+    console.log(`\nWebGPU phase not run: no adapter (${probe.say}); MOX_DEVICE=webgpu makes this an error`);
+  }
+}
+process.exit(ok ? 0 : 1);
