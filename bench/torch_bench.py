@@ -98,11 +98,11 @@ def cnn():
     return trainer(model, torch.randn(CNN_BATCH, 1, 28, 28), torch.randint(0, 10, (CNN_BATCH,)))
 
 
-def gpt():
-    """nanoGPT's CPU Shakespeare model (model.py's layout), AdamW + clipping as its train.py."""
+def gpt_step(V=65, T=64, C=128, H=4, L=4, B=12, dropout=0.0, device="cpu"):
+    """nanoGPT's model (model.py's layout) with AdamW + clipping as its train.py; defaults: its CPU
+    Shakespeare configuration. Returns one training step on fixed random data."""
     import math
     nn, F = torch.nn, torch.nn.functional
-    V, T, C, H, L, B = 65, 64, 128, 4, 4, 12
 
     class Block(nn.Module):
         def __init__(s):
@@ -110,6 +110,7 @@ def gpt():
             s.ln_1, s.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
             s.c_attn, s.c_proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
             s.c_fc, s.mlp_proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+            s.drop = nn.Dropout(dropout)
             s.register_buffer("mask", torch.tril(torch.ones(T, T)).view(1, 1, T, T))
 
         def forward(s, x):
@@ -117,30 +118,31 @@ def gpt():
             q, k, v = s.c_attn(s.ln_1(x)).split(C, dim=2)
             q, k, v = (z.view(b, t, H, c // H).transpose(1, 2) for z in (q, k, v))
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // H))
-            att = att.masked_fill(s.mask[:, :, :t, :t] == 0, float("-inf")).softmax(-1)
-            x = x + s.c_proj((att @ v).transpose(1, 2).contiguous().view(b, t, c))
-            return x + s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)), approximate="tanh"))
+            att = s.drop(att.masked_fill(s.mask[:, :, :t, :t] == 0, float("-inf")).softmax(-1))
+            x = x + s.drop(s.c_proj((att @ v).transpose(1, 2).contiguous().view(b, t, c)))
+            return x + s.drop(s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)), approximate="tanh")))
 
     class GPT(nn.Module):
         def __init__(s):
             super().__init__()
             s.wte, s.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+            s.drop = nn.Dropout(dropout)
             s.h = nn.ModuleList([Block() for _ in range(L)])
             s.ln_f = nn.LayerNorm(C)
             s.head = nn.Linear(C, V, bias=False)
             s.head.weight = s.wte.weight
 
         def forward(s, idx, tgt):
-            x = s.wte(idx) + s.wpe(torch.arange(idx.shape[1]))
+            x = s.drop(s.wte(idx) + s.wpe(torch.arange(idx.shape[1], device=idx.device)))
             for blk in s.h:
                 x = blk(x)
             return F.cross_entropy(s.head(s.ln_f(x)).view(-1, V), tgt.view(-1))
 
-    model = GPT()
+    model = GPT().to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
-    x, y = torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T))
+    x, y = torch.randint(0, V, (B, T), device=device), torch.randint(0, V, (B, T), device=device)
 
     def step():
         loss = model(x, y)
@@ -148,6 +150,7 @@ def gpt():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return loss
     return step
 
 
@@ -161,7 +164,7 @@ WORKLOADS = {
     "conv2-fwdbwd": lambda: conv("conv2", True),
     "mlp-step": mlp,
     "cnn-step": cnn,
-    "gpt-step": gpt,
+    "gpt-step": gpt_step,
 }
 
 

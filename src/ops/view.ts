@@ -253,8 +253,11 @@ export async function toDeviceAsync(x: Tensor, device: string): Promise<Tensor> 
 export function copyInto(dst: Tensor, src: TensorOrScalar): void {
   if (typeof src === 'number') return fillInto(dst, src);
   noGrad(() => {
-    const s = sameShape(src.shape, dst.shape) ? src : expand(src, dst.shape);
+    // across devices the source moves first (a CPU source: e.g. a checkpoint loaded into a GPU model)
+    const here = src.device === dst.device ? src : toDevice(src, dst.device);
+    const s = sameShape(here.shape, dst.shape) ? here : expand(here, dst.shape);
     dst.backend.copy(s.view_(), dst.view_());
+    if (here !== src) here.dispose();
   });
 }
 

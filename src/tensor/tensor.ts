@@ -5,7 +5,8 @@ import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from './dtype.js';
-import { DTYPES, isFloat } from './dtype.js';
+import { checkDType, isFloat } from './dtype.js';
+import { listDevices } from '../backend/registry.js';
 import { contiguousStrides, isContiguous, numel } from './shape.js';
 import { Storage } from './storage.js';
 import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
@@ -200,12 +201,12 @@ export class Tensor {
    * (requiresGrad kept), as moving a model's parameters needs.
    */
   to(dtypeOrDevice: DType | string): Tensor {
-    if ((DTYPES as readonly string[]).includes(dtypeOrDevice)) return V.cast(this, dtypeOrDevice as DType);
+    if (!isDeviceName(dtypeOrDevice)) return V.cast(this, checkDType('to', dtypeOrDevice));
     return V.toDevice(this, dtypeOrDevice);
   }
   /** to(), for any direction between devices (a GPU read is asynchronous). */
   async toAsync(dtypeOrDevice: DType | string): Promise<Tensor> {
-    if ((DTYPES as readonly string[]).includes(dtypeOrDevice)) return V.cast(this, dtypeOrDevice as DType);
+    if (!isDeviceName(dtypeOrDevice)) return V.cast(this, checkDType('to', dtypeOrDevice));
     return V.toDeviceAsync(this, dtypeOrDevice);
   }
   float(): Tensor { return V.cast(this, 'float32'); }
@@ -288,6 +289,9 @@ export class Tensor {
 }
 
 registerTensorClass(Tensor);
+
+/** A device name ('cpu', 'webgpu' -- open or not -- or a registered backend's) rather than a dtype. */
+const isDeviceName = (s: string): boolean => s === 'webgpu' || listDevices().includes(s);
 
 function nestedList(shape: readonly number[], data: TypedArray, isBool: boolean): NestedArray {
   const build = (dim: number, off: number): NestedArray => {
