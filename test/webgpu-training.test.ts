@@ -1,0 +1,180 @@
+// Training on the GPU end to end: moving tensors and models between devices, the synchronous-read
+// errors, fit({ device: 'webgpu' }) against the same fit on the CPU, evaluateAsync, generateAsync, a
+// conv net step, and `mox train gpt --device webgpu` with a checkpoint that loads back on the CPU.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as mox from '../src/index.js';
+import type { Tensor } from '../src/index.js';
+import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
+
+await openGpu();
+const { nn } = mox;
+
+/** Two Gaussian blobs in 2-D: [2n, 2] float32 and labels [2n] int32. */
+function blobs(n: number, seed: number): { x: Tensor; y: Tensor } {
+  const g = new mox.Generator(seed);
+  const xs = new Float32Array(4 * n);
+  const ys = new Int32Array(2 * n);
+  for (let i = 0; i < 2 * n; i++) {
+    const m = i % 2 ? 2 : -2;
+    xs[2 * i] = m + g.normal();
+    xs[2 * i + 1] = m + g.normal();
+    ys[i] = i % 2;
+  }
+  return { x: mox.tensor(xs, { shape: [2 * n, 2] }), y: mox.tensor(ys) };
+}
+
+const mlp = (): mox.nn.Module => {
+  mox.seed(7);
+  return new nn.Sequential(new nn.Linear(2, 16), new nn.Tanh(), new nn.Linear(16, 2));
+};
+
+let dir: string;
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-webgpu-'));
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('webgpu: devices and reads', () => {
+  it('to / toAsync move tensors both ways and keep values, dtype and requiresGrad', async () => {
+    const x = mox.randn([3, 5]).requiresGrad_();
+    const g = x.to('webgpu');
+    assert.equal(g.device, 'webgpu');
+    assert.equal(g.requiresGrad, true);
+    const back = await g.toAsync('cpu');
+    assert.equal(back.device, 'cpu');
+    assert.deepEqual(Array.from(back.dataSync()), Array.from(x.dataSync()));
+    const ids = mox.tensor([[1, 2], [3, 4]]).to('webgpu');
+    assert.equal(ids.dtype, 'int32');
+    assert.deepEqual(await ids.array(), [[1, 2], [3, 4]]);
+    assert.equal(await mox.tensor([true, false]).to('webgpu').sum().itemAsync(), 1);
+    assert.equal(x.to('float32'), x, 'a dtype is still a cast');
+  });
+
+  it('synchronous reads of GPU memory are DeviceErrors that name the asynchronous call', () => {
+    const g = mox.ones([2]).to('webgpu');
+    assert.throws(() => g.dataSync(), (e: Error) => e instanceof mox.DeviceError && /await t\.data\(\)/.test(e.message));
+    assert.throws(() => g.sum().item(), mox.DeviceError);
+    assert.throws(() => g.tolist(), mox.DeviceError);
+    assert.throws(() => g.to('cpu'), /toAsync\('cpu'\)/);
+    assert.throws(() => mox.ones([2]).to('float64').to('webgpu'), (e: Error) => e instanceof mox.DeviceError && /float64/.test(e.message));
+    assert.throws(() => mox.ones([2]).add(g), /different devices/);
+  });
+
+  it('setDevice makes new tensors on the GPU; copy_ takes a CPU source', async () => {
+    mox.setDevice('webgpu');
+    try {
+      const z = mox.zeros([4]);
+      assert.equal(z.device, 'webgpu');
+      z.copy_(mox.tensor([1, 2, 3, 4], { device: 'cpu', dtype: 'float32' }));
+      assert.deepEqual(Array.from(await z.data()), [1, 2, 3, 4]);
+      const layer = new nn.Linear(3, 2);
+      assert.equal(layer.weight.device, 'webgpu');
+    } finally {
+      mox.setDevice('cpu');
+    }
+  });
+
+  it('Module.to moves parameters in place (the same objects) and toAsync brings them back', async () => {
+    const m = mlp();
+    const before = m.parameters();
+    const values = before.map((p) => Array.from(p.dataSync()));
+    m.to('webgpu');
+    assert.equal(m.device, 'webgpu');
+    assert.deepEqual(m.parameters(), before);
+    await m.toAsync('cpu');
+    assert.deepEqual(m.parameters().map((p) => Array.from(p.dataSync())), values);
+  });
+});
+
+describe('webgpu: training', () => {
+  it('fit({ device: "webgpu" }) follows the same curve as on the CPU; evaluateAsync and predict', async () => {
+    const data = blobs(64, 1);
+    const cpu = mlp();
+    cpu.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], lr: 0.01 });
+    const hc = await cpu.fit(data.x, data.y, { epochs: 3, batchSize: 32, verbose: 0, seed: 0 });
+    const g = mlp();
+    g.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], lr: 0.01 });
+    const hg = await g.fit(data.x, data.y, { epochs: 3, batchSize: 32, verbose: 0, seed: 0, device: 'webgpu', validationData: [data.x, data.y] });
+    assert.equal(g.device, 'webgpu');
+    const lc = hc.history['loss']!;
+    const lg = hg.history['loss']!;
+    for (let i = 0; i < lc.length; i++) assert.ok(Math.abs(lc[i]! - lg[i]!) < 1e-4, `epoch ${i}: cpu ${lc[i]}, webgpu ${lg[i]}`);
+    assert.deepEqual(hg.history['accuracy'], hc.history['accuracy']);
+    assert.ok(hg.history['val_loss']![2]! < lg[0]!);
+    const ev = await g.evaluateAsync(data.x, data.y, { batchSize: 50 });
+    assert.ok(ev['accuracy']! > 0.9, `accuracy ${ev['accuracy']}`);
+    assert.throws(() => g.evaluate(data.x, data.y), /evaluateAsync/);
+    const pred = g.predict(gpu(data.x));
+    assert.equal(pred.device, 'webgpu');
+    await assertClose(pred, cpu.predict(data.x), 1e-3, 1e-3, 'predict');
+  });
+
+  it('a conv net step (conv, batch norm, pooling, dropout off, SGD with momentum) matches the CPU', async () => {
+    const make = (): mox.nn.Module => {
+      mox.seed(3);
+      return new nn.Sequential(
+        new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
+        new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3),
+      );
+    };
+    const x = mox.randn([5, 1, 8, 8], { generator: new mox.Generator(4) });
+    const y = mox.tensor([0, 1, 2, 1, 0]);
+    const runs: mox.nn.Module[] = [];
+    for (const device of ['cpu', 'webgpu']) {
+      const m = make().to(device);
+      const opt = new mox.optim.SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
+      for (let s = 0; s < 2; s++) {
+        mox.scope(() => {
+          const loss = mox.nn.functional.crossEntropy(m.forward(x.to(device)), y.to(device));
+          loss.backward();
+          opt.step();
+          opt.zeroGrad();
+        });
+      }
+      runs.push(m);
+    }
+    const [c, g] = runs as [mox.nn.Module, mox.nn.Module];
+    const sc = c.stateDict();
+    for (const [k, t] of Object.entries(g.stateDict())) await assertClose(t, sc[k]!, 1e-4, 1e-5, k);
+  });
+
+  it('generateAsync on the GPU gives the tokens generate gives on the CPU', async () => {
+    mox.seed(11);
+    const model = new mox.models.GPT({ vocabSize: 17, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16 });
+    const cpu = mox.models.generate(model, [[1, 2, 3]], { maxNewTokens: 8, temperature: 0 });
+    model.to('webgpu');
+    const res = await mox.models.generateAsync(model, [[1, 2, 3]], { maxNewTokens: 8, temperature: 0 });
+    assert.deepEqual(res.newTokens, cpu.newTokens);
+    assert.equal(res.ids.device, 'webgpu');
+    assert.throws(() => mox.models.generate(model, [[1, 2, 3]], { maxNewTokens: 1 }), mox.DeviceError);
+  });
+});
+
+describe('webgpu: mox train gpt --device webgpu', () => {
+  it('trains, logs the device, and writes a checkpoint that generates on the CPU', () => {
+    const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
+    const file = path.join(dir, 'corpus.txt');
+    fs.writeFileSync(file, text);
+    const out = path.join(dir, 'run');
+    const main = path.resolve('dist/src/cli/main.js');
+    const r = spawnSync(process.execPath, [main, 'train', 'gpt', '--data', file, '--out', out, '--device', 'webgpu',
+      '--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4',
+      '--max-iters', '6', '--eval-interval', '3', '--eval-iters', '2', '--warmup-iters', '1'], { encoding: 'utf8', timeout: 600_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /device webgpu/);
+    assert.match(r.stdout, /step 6: train loss \d/);
+    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    const g = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '5'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(g.status, 0, g.stderr);
+    assert.match(g.stdout, /^the/);
+    const bad = spawnSync(process.execPath, [main, 'train', 'gpt', '--data', file, '--out', out, '--device', 'tpu'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--device must be cpu or webgpu/);
+  });
+});
