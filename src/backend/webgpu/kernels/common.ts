@@ -4,7 +4,8 @@
 import type { View } from '../../backend.js';
 import type { DType } from '../../../tensor/dtype.js';
 import { DeviceError } from '../../../errors.js';
-import type { PooledBuffer, Params } from '../engine.js';
+import { ENTRY_ARGS, PRELUDE, linearIndex, type PooledBuffer, type Params } from '../engine.js';
+import { contiguousStrides } from '../../../tensor/shape.js';
 
 /** A tensor's memory on the GPU: a pooled buffer plus what it holds. */
 export interface GpuBuffer extends PooledBuffer {
@@ -41,15 +42,7 @@ export const bufOf = (v: View): GpuBuffer => v.buf as GpuBuffer;
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-export const contiguousStrides = (shape: readonly number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-};
+export { contiguousStrides };
 
 export const isContiguous = (v: View): boolean => {
   let acc = 1;
@@ -111,3 +104,23 @@ export function stridedIndex(op: string, params: Params, shape: readonly number[
   }
   return { code: lines.join('\n    '), rank };
 }
+
+/** Threads per workgroup of the one-thread-per-element kernels. */
+export const ELEMENT_WG = 256;
+
+/**
+ * A one-thread-per-element kernel: `body` runs for each flat index `i` below pu(0u) (the element count,
+ * the first parameter); `extra` is WGSL placed before the bindings (helper functions).
+ */
+export function elementKernel(bindings: string[], body: string, extra = ''): string {
+  return `${PRELUDE}${extra}
+${bindings.join('\n')}
+@compute @workgroup_size(${ELEMENT_WG}) fn main(${ENTRY_ARGS}) {
+  let i = ${linearIndex(ELEMENT_WG)};
+  if (i >= pu(0u)) { return; }
+  ${body}
+}`;
+}
+
+/** Workgroups for n elements of an elementKernel. */
+export const elementGroups = (n: number): number => Math.ceil(n / ELEMENT_WG);

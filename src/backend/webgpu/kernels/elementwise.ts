@@ -5,10 +5,9 @@
 import type { BinaryOp, UnaryOp, View } from '../../backend.js';
 import type { DType } from '../../../tensor/dtype.js';
 import { DeviceError } from '../../../errors.js';
-import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
-import { binding, bufOf, convert, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import { Params, type Engine } from '../engine.js';
+import { binding, bufOf, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 
-const WG = 256;
 
 /** Math WGSL lacks, written to match the CPU reference (src/backend/cpu/math.ts) in f32. */
 export const MATH = /* wgsl */ `
@@ -147,17 +146,8 @@ function newOutput(engine: Engine, dtype: DType, size: number): GpuBuffer {
 /** A fresh buffer for `size` elements of `dtype` (contents undefined). */
 export const allocate = newOutput;
 
-function kernel(bindings: string[], body: string, extra = ''): string {
-  return `${PRELUDE}${MATH}${extra}
-${bindings.join('\n')}
-@compute @workgroup_size(${WG}) fn main(${ENTRY_ARGS}) {
-  let i = ${linearIndex(WG)};
-  if (i >= pu(0u)) { return; }
-  ${body}
-}`;
-}
-
-const groups = (n: number): number => Math.ceil(n / WG);
+const kernel = (bindings: string[], body: string, extra = ''): string => elementKernel(bindings, body, MATH + extra);
+const groups = elementGroups;
 
 export function unary(engine: Engine, op: UnaryOp, x: View, outDtype: DType, params: readonly number[] = []): GpuBuffer {
   const size = sizeOf(x.shape);

@@ -15,11 +15,9 @@
 import type { View } from '../../backend.js';
 import type { DType } from '../../../tensor/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../../errors.js';
-import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
-import { binding, bufOf, contiguousStrides, convert, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import { Params, type Engine } from '../engine.js';
+import { binding, bufOf, contiguousStrides, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 import { allocate, stridedCopy } from './elementwise.js';
-
-const WG = 256;
 
 function checkDim(op: string, dim: number, rank: number): void {
   if (!Number.isInteger(dim) || dim < 0 || dim >= rank) {
@@ -31,18 +29,8 @@ function check1d(op: string, idx: View): void {
   if (idx.shape.length !== 1) throw new ShapeError(op, `index must be 1-D, got shape ${fmtShape(idx.shape)}`);
 }
 
-/** One thread per element `i` of a flat extent of pu(0u) elements. */
-function kernel(bindings: string[], body: string, extra = ''): string {
-  return `${PRELUDE}${extra}
-${bindings.join('\n')}
-@compute @workgroup_size(${WG}) fn main(${ENTRY_ARGS}) {
-  let i = ${linearIndex(WG)};
-  if (i >= pu(0u)) { return; }
-  ${body}
-}`;
-}
-
-const groups = (n: number): number => Math.ceil(n / WG);
+const kernel = elementKernel;
+const groups = elementGroups;
 
 /**
  * The atomic output Y (declared by hand: binding() cannot declare atomics) and `add_at(t, v)`, adding v

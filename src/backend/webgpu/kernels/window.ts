@@ -104,6 +104,27 @@ function check4d(op: string, what: string, shape: readonly number[]): [number, n
  * x [N, C, H, W] -> cols [N, C*kh*kw, OH*OW] (or [C*kh*kw, N*OH*OW] with batchInColumns): row
  * (c*kh + i)*kw + j holds tap (i, j) of every window; taps outside the image read padValue.
  */
+/**
+ * WGSL visiting every output window (oh, ow) whose tap (ki, kj) lands on image pixel (y, x) (i32 names
+ * KH..OW as the kernels declare them); `body` runs with ki, kj, oh, ow bound. The adjoint kernels
+ * (col2im, the average-pooling backward) gather through it, so no two threads write one element.
+ */
+function coveringWindows(body: string): string {
+  return `for (var ki = 0; ki < KH; ki++) {
+    let th = y + PH - ki * DH;
+    if (th < 0) { break; } // th only falls as ki grows
+    if (th % SH != 0 || th / SH >= OH) { continue; }
+    let oh = th / SH;
+    for (var kj = 0; kj < KW; kj++) {
+      let tw = x + PW - kj * DW;
+      if (tw < 0) { break; }
+      if (tw % SW != 0 || tw / SW >= OW) { continue; }
+      let ow = tw / SW;
+      ${body}
+    }
+  }`;
+}
+
 export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns = false): GpuBuffer {
   const [N, C, H, W] = check4d('im2col', 'x', x.shape);
   const [kh, kw] = w.kernel;
@@ -154,19 +175,8 @@ export function col2im(engine: Engine, cols: View, w: Window2d, channels: number
   let i = i32(t);
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   var acc = ${wgslType(acc)}(0);
-  for (var ki = 0; ki < KH; ki++) {
-    let th = y + PH - ki * DH;
-    if (th < 0) { break; } // th only falls as ki grows
-    if (th % SH != 0 || th / SH >= OH) { continue; }
-    let oh = th / SH;
-    for (var kj = 0; kj < KW; kj++) {
-      let tw = x + PW - kj * DW;
-      if (tw < 0) { break; }
-      if (tw % SW != 0 || tw / SW >= OW) { continue; }
-      let r = (c * KH + ki) * KW + kj;
-      acc += ${convert(`X[u32(X0 + n * XS0 + r * XS1 + (oh * OW + tw / SW) * XS2)]`, cols.dtype, acc)};
-    }
-  }
+  ${coveringWindows(`let r = (c * KH + ki) * KW + kj;
+      acc += ${convert('X[u32(X0 + n * XS0 + r * XS1 + (oh * OW + ow) * XS2)]', cols.dtype, acc)};`)}
   Y[t] = ${convert('acc', acc, cols.dtype)};`;
   const code = kernel([binding(1, 'X', cols.dtype, 'read'), binding(2, 'Y', cols.dtype, 'read_write')], body);
   engine.dispatch(code, [bufOf(cols).buffer, out.buffer], p, groups(total));
@@ -393,20 +403,8 @@ export function avgPool2dBackward(engine: Engine, g: View, w: Window2d, inShape:
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   let base = X0 + n * XS0 + c * XS1;
   var acc = 0.0;
-  for (var ki = 0; ki < KH; ki++) {
-    let th = y + PH - ki * DH;
-    if (th < 0) { break; }
-    if (th % SH != 0 || th / SH >= OH) { continue; }
-    let oh = th / SH;
-    for (var kj = 0; kj < KW; kj++) {
-      let tw = x + PW - kj * DW;
-      if (tw < 0) { break; }
-      if (tw % SW != 0 || tw / SW >= OW) { continue; }
-      let ow = tw / SW;
-      let gv = ${convert('X[u32(base + oh * XS2 + ow * XS3)]', g.dtype, 'float32')};
-      acc += gv / avg_divisor(oh * SH - PH, ow * SW - PW, KH, KW, H, W, PH, PW);
-    }
-  }
+  ${coveringWindows(`let gv = ${convert('X[u32(base + oh * XS2 + ow * XS3)]', g.dtype, 'float32')};
+      acc += gv / avg_divisor(oh * SH - PH, ow * SW - PW, KH, KW, H, W, PH, PW);`)}
   Y[t] = ${convert('acc', 'float32', g.dtype)};`;
   const code = kernel([binding(1, 'X', g.dtype, 'read'), binding(2, 'Y', g.dtype, 'read_write')], body, AVG_DIVISOR);
   engine.dispatch(code, [bufOf(g).buffer, out.buffer], p, groups(total));
