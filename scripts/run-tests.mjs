@@ -37,7 +37,7 @@ if (want !== 'cpu') {
   const probe = adapterPresent();
   if (probe.ok) {
     console.log(`\nWebGPU adapter: ${probe.say}`);
-    ok = run('webgpu', ['golden.test.js', ...gpuFiles], { MOX_DEVICE: 'webgpu' }) && ok;
+    ok = run('webgpu', ['golden.test.js', ...gpuFiles], { MOX_DEVICE: 'webgpu', MOX_WEBGPU_CHECK_KEYS: '1' }) && ok;
   } else if (want === 'webgpu') {
     console.error(`\nMOX_DEVICE=webgpu but no WebGPU adapter opens: ${probe.say}`);
     ok = false;

@@ -24,22 +24,32 @@ const PARAM_SLOTS = 1024;
 /** Dispatches per submit: enough to amortise the submit, few enough that the GPU starts early. */
 const DISPATCHES_PER_SUBMIT = 256;
 
+// One word seen as f32, i32 and u32, to store a parameter's bits without allocating views per Params.
+const bits = new ArrayBuffer(4);
+const bitsF32 = new Float32Array(bits);
+const bitsI32 = new Int32Array(bits);
+const bitsU32 = new Uint32Array(bits);
+
 /** Up to 64 32-bit kernel parameters, written as u32, i32 or f32 (WGSL reads them with pu/pi/pf). */
 export class Params {
   readonly words = new Uint32Array(PARAM_SLOT_BYTES / 4);
-  private readonly f32 = new Float32Array(this.words.buffer);
-  private readonly i32 = new Int32Array(this.words.buffer);
   private n = 0;
   u(...vs: number[]): this {
     for (const v of vs) this.words[this.n++] = v >>> 0;
     return this;
   }
   i(...vs: number[]): this {
-    for (const v of vs) this.i32[this.n++] = v | 0;
+    for (const v of vs) {
+      bitsI32[0] = v;
+      this.words[this.n++] = bitsU32[0]!;
+    }
     return this;
   }
   f(...vs: number[]): this {
-    for (const v of vs) this.f32[this.n++] = v;
+    for (const v of vs) {
+      bitsF32[0] = v;
+      this.words[this.n++] = bitsU32[0]!;
+    }
     return this;
   }
   /** Index of the next word. */
@@ -63,6 +73,30 @@ function sizeClass(bytes: number): number {
   return Math.ceil(b / (1 << 20)) * (1 << 20);
 }
 
+/**
+ * What dispatch() runs: WGSL source, or a cache key with a function that writes the source (called only
+ * the first time the key is seen), which spares a hot kernel from building and hashing its text.
+ */
+export type Kernel = string | { readonly key: string; code(): string };
+
+/** A compiled kernel: its pipeline, and the bind group layout of its storage bindings ('r'/'w' each). */
+interface Compiled {
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  readonly signature: string;
+  readonly code: string;
+}
+
+/**
+ * MOX_WEBGPU_CHECK_KEYS=1 (the tests set it) regenerates a keyed kernel's WGSL on every cache hit and
+ * fails if it differs from what the key was first compiled from.
+ */
+const CHECK_KEYS = typeof process !== 'undefined' && process.env['MOX_WEBGPU_CHECK_KEYS'] === '1';
+
+const STAGE_COMPUTE = 0x4;
+/** Bind groups kept for reuse; past this many the cache starts over. */
+const MAX_BIND_GROUPS = 20000;
+
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
   /** Bytes the buffer really has (its size class). */
@@ -70,7 +104,11 @@ export interface PooledBuffer {
 }
 
 export class Engine {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, Compiled>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   private readonly pool = new Map<number, GPUBuffer[]>();
   private quarantine: PooledBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
@@ -123,6 +161,7 @@ export class Engine {
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     for (const [cap, list] of this.pool) this.stats.pooled -= cap * list.length;
     this.pool.clear();
+    this.bindGroups.clear(); // they may name destroyed buffers
   }
 
   /** Copies host data into a buffer (queued now; safe, see the ordering rules above). */
@@ -133,15 +172,70 @@ export class Engine {
 
   // ---- commands ----
 
-  pipeline(code: string): GPUComputePipeline {
-    let p = this.pipelines.get(code);
-    if (!p) {
-      const module = this.device.createShaderModule({ code });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(code, p);
-      this.stats.pipelines++;
+  /** The compiled kernel, from the cache or made now (WGSL compiled, bind group layout from its bindings). */
+  compile(kernel: Kernel): Compiled {
+    const key = typeof kernel === 'string' ? kernel : kernel.key;
+    let c = this.pipelines.get(key);
+    if (c) {
+      if (CHECK_KEYS && typeof kernel !== 'string' && kernel.code() !== c.code) {
+        throw new DeviceError('webgpu', `kernel key '${key}' names two different kernels: its cache key misses something the WGSL depends on`);
+      }
+      return c;
     }
-    return p;
+    const code = typeof kernel === 'string' ? kernel : kernel.code();
+    const signature = storageSignature(code);
+    const layout = this.layoutFor(signature);
+    const module = this.device.createShaderModule({ code });
+    const pipeline = this.device.createComputePipeline({
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    c = { pipeline, layout, signature, code };
+    this.pipelines.set(key, c);
+    this.stats.pipelines++;
+    return c;
+  }
+
+  /**
+   * One layout per storage signature: binding 0 the parameter slot (a dynamic offset into the one
+   * uniform buffer, so bind groups do not depend on the slot and can be reused), then the storage
+   * buffers, read-only ('r') or writable ('w').
+   */
+  private layoutFor(signature: string): GPUBindGroupLayout {
+    let l = this.layouts.get(signature);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_SLOT_BYTES } },
+      ];
+      [...signature].forEach((a, i) => entries.push({ binding: i + 1, visibility: STAGE_COMPUTE, buffer: { type: a === 'r' ? 'read-only-storage' : 'storage' } }));
+      l = this.device.createBindGroupLayout({ entries });
+      this.layouts.set(signature, l);
+    }
+    return l;
+  }
+
+  private idOf(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
+    return id;
+  }
+
+  /** The bind group of these buffers under a layout, reused: creating one costs tens of microseconds. */
+  private bindGroup(c: Compiled, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    let key = c.signature;
+    for (const b of buffers) key += `,${this.idOf(b)}`;
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      if (buffers.length !== c.signature.length) {
+        throw new DeviceError('webgpu', `a kernel declares ${c.signature.length} storage bindings but was given ${buffers.length} buffers`);
+      }
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: 0, size: PARAM_SLOT_BYTES } }];
+      buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+      g = this.device.createBindGroup({ layout: c.layout, entries });
+      this.bindGroups.set(key, g);
+    }
+    return g;
   }
 
   private openEncoder(): GPUCommandEncoder {
@@ -161,19 +255,17 @@ export class Engine {
    * `groups` workgroups: a count is split over x and y when it exceeds the 65535-per-dimension limit
    * (kernels find their index with `linearIndex`).
    */
-  dispatch(code: string, buffers: readonly GPUBuffer[], params: Params, groups: number | readonly [number, number, number]): void {
+  dispatch(kernel: Kernel, buffers: readonly GPUBuffer[], params: Params, groups: number | readonly [number, number, number]): void {
     const [gx, gy, gz] = typeof groups === 'number' ? split(groups) : groups;
     if (gx === 0 || gy === 0 || gz === 0) return;
     if (this.slot === PARAM_SLOTS) this.flush();
-    const pipeline = this.pipeline(code);
+    const c = this.compile(kernel);
+    const bindGroup = this.bindGroup(c, buffers);
     const slot = this.slot++;
     this.paramData.set(params.words, (slot * PARAM_SLOT_BYTES) / 4);
-    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: PARAM_SLOT_BYTES } }];
-    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (!this.pass) this.pass = this.openEncoder().beginComputePass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setPipeline(c.pipeline);
+    this.pass.setBindGroup(0, bindGroup, [slot * PARAM_SLOT_BYTES]);
     this.pass.dispatchWorkgroups(gx, gy, gz);
     if (++this.dispatches >= DISPATCHES_PER_SUBMIT) this.flush();
   }
@@ -244,6 +336,16 @@ export class Engine {
       throw new DeviceError('webgpu', `the GPU reported an error: ${msg}`);
     }
   }
+}
+
+/** The storage bindings of a kernel's WGSL, in binding order: 'r' read-only, 'w' read_write. */
+function storageSignature(code: string): string {
+  const found: string[] = [];
+  for (const m of code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g)) found[Number(m[1]) - 1] = m[2] === 'read' ? 'r' : 'w';
+  for (let i = 0; i < found.length; i++) {
+    if (!found[i]) throw new DeviceError('webgpu', `a kernel's storage bindings must be numbered 1..n without gaps (binding ${i + 1} is missing)`);
+  }
+  return found.join('');
 }
 
 const MAX_GROUPS = 65535;

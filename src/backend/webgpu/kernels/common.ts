@@ -79,30 +79,44 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
 /** The most axes a strided kernel addresses after coalescing. */
 export const MAX_RANK = 8;
 
+/** The strided-addressing WGSL of a layout (rank, where its words start, operand count), made once. */
+const stridedCode = new Map<string, string>();
+
 /**
- * Strided addressing for `count` operands over one shape: writes [shape..., then per operand its
- * offset and strides...] into params and returns WGSL that declares `o0, o1, ...` (each operand's
- * element index) from the flat index `i`.
+ * Strided addressing for several operands over one shape: writes [shape..., then per operand its
+ * offset and strides...] into params. `code` is WGSL that declares `o0, o1, ...` (each operand's
+ * element index) from the flat index `i`; it depends only on `key`, so a kernel that puts `key` in its
+ * own cache key builds the text only once.
  */
-export function stridedIndex(op: string, params: Params, shape: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { code: string; rank: number } {
+export function stridedIndex(op: string, params: Params, shape: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { readonly code: string; rank: number; key: string } {
   const c = coalesce(shape, views.map((v) => v.strides));
   const rank = c.shape.length;
   if (rank > MAX_RANK) throw new DeviceError(op, `a view of rank ${rank} after merging axes exceeds the WebGPU kernels' ${MAX_RANK}`);
   const shapeAt = params.length;
   params.u(...c.shape);
-  const operandAt: number[] = [];
-  views.forEach((v, k) => {
-    operandAt.push(params.length);
-    params.u(v.offset, ...c.strides[k]!);
-  });
+  views.forEach((v, k) => params.u(v.offset, ...c.strides[k]!));
+  const key = `${rank}.${views.length}@${shapeAt}`;
+  return {
+    rank,
+    key,
+    get code(): string {
+      let text = stridedCode.get(key);
+      if (text === undefined) stridedCode.set(key, (text = stridedWgsl(rank, views.length, shapeAt)));
+      return text;
+    },
+  };
+}
+
+function stridedWgsl(rank: number, count: number, shapeAt: number): string {
+  const operandAt = (k: number): number => shapeAt + rank + k * (rank + 1);
   const lines = [`var rem = i;`];
-  views.forEach((_, k) => lines.push(`var o${k} = pu(${operandAt[k]}u);`));
+  for (let k = 0; k < count; k++) lines.push(`var o${k} = pu(${operandAt(k)}u);`);
   for (let d = rank - 1; d >= 0; d--) {
     lines.push(`{ let n = pu(${shapeAt + d}u); let c = rem % n; rem = rem / n;`);
-    views.forEach((_, k) => lines.push(`  o${k} = o${k} + c * pu(${operandAt[k]! + 1 + d}u);`));
+    for (let k = 0; k < count; k++) lines.push(`  o${k} = o${k} + c * pu(${operandAt(k) + 1 + d}u);`);
     lines.push('}');
   }
-  return { code: lines.join('\n    '), rank };
+  return lines.join('\n    ');
 }
 
 /** Threads per workgroup of the one-thread-per-element kernels. */

@@ -140,7 +140,8 @@ fn clamp_nan(x: f32, lo: f32, hi: f32) -> f32 { let v = select(x, lo, x < lo); r
 
 function newOutput(engine: Engine, dtype: DType, size: number): GpuBuffer {
   wgslType(dtype);
-  return { ...engine.acquire(size * 4), dtype, size };
+  const { buffer, capacity } = engine.acquire(size * 4);
+  return { buffer, capacity, dtype, size };
 }
 
 /** A fresh buffer for `size` elements of `dtype` (contents undefined). */
@@ -163,13 +164,12 @@ export function unary(engine: Engine, op: UnaryOp, x: View, outDtype: DType, par
   const intPath = x.dtype !== 'float32' && outDtype === 'int32' && ['neg', 'abs', 'square'].includes(op);
   const xv = intPath ? convert('X[o0]', x.dtype, 'int32') : convert('X[o0]', x.dtype, 'float32');
   const expr = intPath ? (op === 'neg' ? '-x' : op === 'abs' ? 'abs(x)' : 'x * x') : unaryExpr(op);
-  const body = `${idx.code}
+  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', outDtype, 'read_write')], `${idx.code}
   let p0 = pf(1u); let p1 = pf(2u);
   let x = ${xv};
   let v = ${expr};
-  Y[i] = ${intPath ? 'v' : convert('v', 'float32', outDtype)};`;
-  const code = kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', outDtype, 'read_write')], body, UNARY_HELPERS);
-  engine.dispatch(code, [bufOf(x).buffer, out.buffer], p, groups(size));
+  Y[i] = ${intPath ? 'v' : convert('v', 'float32', outDtype)};`, UNARY_HELPERS);
+  engine.dispatch({ key: `unary|${op}|${x.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(x).buffer, out.buffer], p, groups(size));
   return out;
 }
 
@@ -205,13 +205,12 @@ export function binary(engine: Engine, op: BinaryOp, a: View, b: View, outDtype:
   let expr = binaryExpr(op, int);
   const logical = !!COMPARE[op] || op === 'and' || op === 'or';
   if (logical && !int) expr = expr.replace('select(0, 1,', 'select(0.0, 1.0,').replace(/!= 0/g, '!= 0.0');
-  const body = `${idx.code}
+  const code = (): string => kernel([binding(1, 'A', a.dtype, 'read'), binding(2, 'B', b.dtype, 'read'), binding(3, 'Y', outDtype, 'read_write')], `${idx.code}
   let a = ${convert('A[o0]', a.dtype, ct)};
   let b = ${convert('B[o1]', b.dtype, ct)};
   let v = ${expr};
-  Y[i] = ${convert('v', ct, outDtype)};`;
-  const code = kernel([binding(1, 'A', a.dtype, 'read'), binding(2, 'B', b.dtype, 'read'), binding(3, 'Y', outDtype, 'read_write')], body);
-  engine.dispatch(code, [bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
+  Y[i] = ${convert('v', ct, outDtype)};`);
+  engine.dispatch({ key: `binary|${op}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
   return out;
 }
 
@@ -222,15 +221,14 @@ export function where(engine: Engine, cond: View, a: View, b: View, outDtype: DT
   const p = new Params().u(size);
   const idx = stridedIndex('where', p, a.shape, [cond, a, b]);
   const ct: DType = a.dtype === b.dtype ? a.dtype : 'float32';
-  const body = `${idx.code}
-  let c = ${convert('C[o0]', cond.dtype, 'bool')};
-  let v = select(${convert('B[o2]', b.dtype, ct)}, ${convert('A[o1]', a.dtype, ct)}, c != 0u);
-  Y[i] = ${convert('v', ct, outDtype)};`;
-  const code = kernel([
+  const code = (): string => kernel([
     binding(1, 'C', cond.dtype, 'read'), binding(2, 'A', a.dtype, 'read'), binding(3, 'B', b.dtype, 'read'),
     binding(4, 'Y', outDtype, 'read_write'),
-  ], body);
-  engine.dispatch(code, [bufOf(cond).buffer, bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
+  ], `${idx.code}
+  let c = ${convert('C[o0]', cond.dtype, 'bool')};
+  let v = select(${convert('B[o2]', b.dtype, ct)}, ${convert('A[o1]', a.dtype, ct)}, c != 0u);
+  Y[i] = ${convert('v', ct, outDtype)};`);
+  engine.dispatch({ key: `where|${cond.dtype}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(cond).buffer, bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
   return out;
 }
 
@@ -240,10 +238,9 @@ export function stridedCopy(engine: Engine, src: View, dst: View): void {
   if (size === 0) return;
   const p = new Params().u(size);
   const idx = stridedIndex('copy', p, src.shape, [src, dst]);
-  const body = `${idx.code}
-  Y[o1] = ${convert('X[o0]', src.dtype, dst.dtype)};`;
-  const code = kernel([binding(1, 'X', src.dtype, 'read'), binding(2, 'Y', dst.dtype, 'read_write')], body);
-  engine.dispatch(code, [bufOf(src).buffer, bufOf(dst).buffer], p, groups(size));
+  const code = (): string => kernel([binding(1, 'X', src.dtype, 'read'), binding(2, 'Y', dst.dtype, 'read_write')], `${idx.code}
+  Y[o1] = ${convert('X[o0]', src.dtype, dst.dtype)};`);
+  engine.dispatch({ key: `copy|${src.dtype}|${dst.dtype}|${idx.key}`, code }, [bufOf(src).buffer, bufOf(dst).buffer], p, groups(size));
 }
 
 export function fill(engine: Engine, dst: View, value: number): void {
@@ -257,8 +254,7 @@ export function fill(engine: Engine, dst: View, value: number): void {
   const valueAt = p.length - 1;
   const idx = stridedIndex('fill', p, dst.shape, [dst]);
   const read = t === 'f32' ? `pf(${valueAt}u)` : t === 'i32' ? `pi(${valueAt}u)` : `pu(${valueAt}u)`;
-  const body = `${idx.code}
-  Y[o0] = ${read};`;
-  const code = kernel([binding(1, 'Y', dst.dtype, 'read_write')], body);
-  engine.dispatch(code, [bufOf(dst).buffer], p, groups(size));
+  const code = (): string => kernel([binding(1, 'Y', dst.dtype, 'read_write')], `${idx.code}
+  Y[o0] = ${read};`);
+  engine.dispatch({ key: `fill|${dst.dtype}|${idx.key}`, code }, [bufOf(dst).buffer], p, groups(size));
 }
