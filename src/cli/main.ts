@@ -51,7 +51,7 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     run(_values, positionals) {
       noPositionals('info', positionals);
-      runInfo(version());
+      return runInfo(version());
     },
   },
   inspect: {

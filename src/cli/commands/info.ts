@@ -2,12 +2,18 @@
 
 import * as mox from '../../index.js';
 
-export function runInfo(version: string, log: (line: string) => void = console.log): void {
+export async function runInfo(version: string, log: (line: string) => void = console.log): Promise<void> {
   const { device, kernels } = mox.backendInfo();
   const mem = mox.memory();
   log(`mox ${version}`);
   log(`node ${process.versions.node} (${process.platform}-${process.arch})`);
   log(`device: ${device}, kernels: ${kernels}`);
   log(`devices registered: ${mox.listDevices().join(', ')}`);
+  try {
+    const gpu = await mox.initDevice('webgpu');
+    log(`webgpu: ${String(gpu.info?.().adapter ?? 'available')}`);
+  } catch (e) {
+    log(`webgpu: not available (${(e as Error).message.replace(/^webgpu: /, '')})`);
+  }
   log(`live memory: ${mem.numTensors} tensors, ${mem.numStorages} storages, ${mem.numBytes} bytes`);
 }
