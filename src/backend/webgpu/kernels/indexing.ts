@@ -81,14 +81,17 @@ function pick(engine: Engine, op: string, x: View, dim: number, shape: readonly 
   if (size === 0) return out;
   const p = new Params().u(size, x.shape[dim]!, x.strides[dim]!);
   const at = stridedIndex(op, p, shape, [xView, idxView]);
-  const zero = `${wgslType(x.dtype)}(0)`;
-  const body = `${at.code}
+  const code = (): string => {
+    const zero = `${wgslType(x.dtype)}(0)`;
+    const body = `${at.code}
   ${readIndex('o1', idx, `Y[i] = ${zero};`)}
   Y[i] = X[o0 + u32(v) * pu(2u)];`;
-  const code = kernel([
-    binding(1, 'X', x.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read'), binding(3, 'Y', x.dtype, 'read_write'),
-  ], body);
-  engine.dispatch(code, [bufOf(x).buffer, bufOf(idx).buffer, out.buffer], p, groups(size));
+    return kernel([
+      binding(1, 'X', x.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read'), binding(3, 'Y', x.dtype, 'read_write'),
+    ], body);
+  };
+  // gather and indexSelect share the kernel: the WGSL does not depend on `op`.
+  engine.dispatch({ key: `pick|${x.dtype}|${idx.dtype}|${at.key}`, code }, [bufOf(x).buffer, bufOf(idx).buffer, out.buffer], p, groups(size));
   return out;
 }
 
@@ -127,11 +130,14 @@ function addInto(engine: Engine, op: string, out: GpuBuffer, outShape: readonly 
   const walk = { offset: 0, strides: outStrides.map((s, i) => (i === dim ? 0 : s)) };
   const p = new Params().u(n, outShape[dim]!, outStrides[dim]!);
   const at = stridedIndex(op, p, extent, [src, idxView, walk]);
-  const body = `${at.code}
+  const code = (): string => {
+    const body = `${at.code}
   ${readIndex('o1', idx, '')}
   add_at(o2 + u32(v) * pu(2u), ${convert('SRC[o0]', src.dtype, out.dtype)});`;
-  const code = kernel([binding(1, 'SRC', src.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read')], body, atomicOutput(3, out.dtype));
-  engine.dispatch(code, [bufOf(src).buffer, bufOf(idx).buffer, out.buffer], p, groups(n));
+    return kernel([binding(1, 'SRC', src.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read')], body, atomicOutput(3, out.dtype));
+  };
+  // scatterAdd and indexAdd share the kernel: the WGSL does not depend on `op`.
+  engine.dispatch({ key: `addInto|${src.dtype}|${idx.dtype}|${out.dtype}|${at.key}`, code }, [bufOf(src).buffer, bufOf(idx).buffer, out.buffer], p, groups(n));
 }
 
 /** base (copied) with src[pos] added at pos with its `dim` coordinate replaced by idx[pos]. */

@@ -283,6 +283,8 @@ export function matmul(engine: Engine, a: View, b: View, outDtype: DType, epilog
   // Neighbouring threads load along the axis with the smaller stride, so their reads coalesce.
   const order = (walkStride(K, sak) <= walkStride(M, sam) ? 1 : 0) | (walkStride(N, sbn) <= walkStride(K, sbk) ? 2 : 0);
   const tile = chooseTile(M, N, batches, engine.device.limits);
+  // Everything source() reads besides the batch addressing (whose layout batchIdx.key names).
+  const kernelKey = `matmul|${tile.BM}.${tile.BN}.${tile.BK}.${tile.TM}.${tile.TN}|${a.dtype}|${b.dtype}|${outDtype}|${acc}|${variant.biasDtype ?? '-'}|${variant.relu ? 'relu' : ''}`;
 
   const tilesX = Math.ceil(N / tile.BN);
   const tilesY = Math.ceil(M / tile.BM);
@@ -297,11 +299,11 @@ export function matmul(engine: Engine, a: View, b: View, outDtype: DType, epilog
           { offset: a.offset, strides: a.strides.slice(0, -2) },
           { offset: b.offset, strides: b.strides.slice(0, -2) },
         ]);
-        const code = source(tile, variant, batchIdx.code);
+        const code = (): string => source(tile, variant, batchIdx.code);
         const groups: [number, number, number] = [
           Math.min(MAX_GROUPS, tilesX - x0), Math.min(MAX_GROUPS, tilesY - y0), Math.min(MAX_GROUPS, batches - z0),
         ];
-        engine.dispatch(code, buffers, p, groups);
+        engine.dispatch({ key: `${kernelKey}|${batchIdx.key}`, code }, buffers, p, groups);
       }
     }
   }

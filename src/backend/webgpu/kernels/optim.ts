@@ -40,18 +40,17 @@ export function adamUpdate(engine: Engine, param: View, grad: View, m: View, v: 
   const p = new Params()
     .u(n, param.offset, gradOffset, m.offset, v.offset, vmax?.offset ?? 0)
     .f(h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.eps, stepSize, bc2Sqrt, l2, decay, h.maximize ? -1 : 1);
-  const decls = [
-    binding(1, 'PARAM', dtype, 'read_write'),
-    binding(2, 'GRAD', dtype, 'read'),
-    binding(3, 'EXP_AVG', dtype, 'read_write'),
-    binding(4, 'EXP_AVG_SQ', dtype, 'read_write'),
-  ];
   const buffers = [bufOf(param).buffer, gradBuf.buffer, bufOf(m).buffer, bufOf(v).buffer];
-  if (vmax) {
-    decls.push(binding(5, 'MAX_EXP_AVG_SQ', dtype, 'read_write'));
-    buffers.push(bufOf(vmax).buffer);
-  }
-  const code = `${PRELUDE}
+  if (vmax) buffers.push(bufOf(vmax).buffer);
+  const code = (): string => {
+    const decls = [
+      binding(1, 'PARAM', dtype, 'read_write'),
+      binding(2, 'GRAD', dtype, 'read'),
+      binding(3, 'EXP_AVG', dtype, 'read_write'),
+      binding(4, 'EXP_AVG_SQ', dtype, 'read_write'),
+    ];
+    if (vmax) decls.push(binding(5, 'MAX_EXP_AVG_SQ', dtype, 'read_write'));
+    return `${PRELUDE}
 ${decls.join('\n')}
 @compute @workgroup_size(${WG}) fn main(${ENTRY_ARGS}) {
   let i = ${linearIndex(WG)};
@@ -72,6 +71,7 @@ ${decls.join('\n')}
   MAX_EXP_AVG_SQ[xi] = s;` : 'let s = v;'}
   PARAM[pidx] = p * decay - (step_size * m) / (sqrt(s) / bc2_sqrt + eps);
 }`;
-  engine.dispatch(code, buffers, p, Math.ceil(n / WG));
+  };
+  engine.dispatch({ key: `adam|${dtype}|${vmax ? 'amsgrad' : ''}`, code }, buffers, p, Math.ceil(n / WG));
   if (staged) engine.release(staged);
 }

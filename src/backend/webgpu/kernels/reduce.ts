@@ -167,6 +167,12 @@ interface KernelSpec {
 // (per output, per chunk), then kept shape and strides, then reduced shape and strides.
 const KEPT_AT = 7;
 
+/** The cache key of a kernel: every field of the spec, which is all kernelCode reads. */
+function kernelKey(s: KernelSpec): string {
+  const g = s.grid;
+  return `reduce|${s.op}|${s.srcDtype}|${s.accDtype}|${s.keptRank}.${s.redRank}|${g.cols}x${g.lanes}${g.outputsAdjacent ? 'a' : ''}|${s.withPositions ? 'p' : ''}|${s.outDtype ?? '-'}`;
+}
+
 function kernelCode(s: KernelSpec): string {
   const arg = isArg(s.op);
   const float = s.accDtype === 'float32';
@@ -291,21 +297,22 @@ export function reduce(engine: Engine, op: ReduceOp, x: View, axes: readonly num
       const perChunk = grid.outputsAdjacent ? outSize : 1;
       const p = new Params().u(outSize, blockLeft, chunks, chunkLen, src.offset, perOutput, perChunk);
       p.u(...src.kept.shape, ...src.kept.strides, ...src.red.shape, ...src.red.strides);
-      const code = kernelCode({
+      const spec: KernelSpec = {
         op, srcDtype: src.dtype, accDtype, keptRank: src.kept.shape.length, redRank: src.red.shape.length,
         grid, withPositions: src.positions !== null, outDtype: final ? outDtype : null,
-      });
+      };
+      const kernel = { key: kernelKey(spec), code: (): string => kernelCode(spec) };
       const inputs = [src.buf.buffer, ...(src.positions ? [src.positions.buffer] : [])];
       const groups = Math.ceil(outSize / grid.cols) * chunks;
       if (final) {
-        engine.dispatch(code, [...inputs, out.buffer], p, groups);
+        engine.dispatch(kernel, [...inputs, out.buffer], p, groups);
         return out;
       }
       const values = allocate(engine, accDtype, outSize * chunks);
       partials.push(values);
       const positions = arg ? allocate(engine, 'int32', outSize * chunks) : null;
       if (positions) partials.push(positions);
-      engine.dispatch(code, [...inputs, values.buffer, ...(positions ? [positions.buffer] : [])], p, groups);
+      engine.dispatch(kernel, [...inputs, values.buffer, ...(positions ? [positions.buffer] : [])], p, groups);
       src = {
         buf: values,
         dtype: accDtype,

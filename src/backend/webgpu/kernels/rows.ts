@@ -29,16 +29,23 @@ const without = <T>(xs: readonly T[], axis: number): T[] => xs.filter((_, i) => 
 /**
  * WGSL `fn row_at(i: u32) -> vec4<u32>`: for row i of `lead` (the shape of the row index space), the
  * element offset where the row starts in each of up to four operands (unused lanes are 0). Writes the
- * shape, offsets and strides into params.
+ * shape, offsets and strides into params now; `code()` builds the WGSL (only on a cache miss), which
+ * depends on nothing but `key` (stridedIndex's, which counts the operands).
  */
-function rowAddressing(op: string, params: Params, lead: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): string {
+function rowAddressing(op: string, params: Params, lead: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { key: string; code(): string } {
   const idx = stridedIndex(op, params, lead, views);
-  const lanes = views.map((_, k) => `o${k}`);
-  while (lanes.length < 4) lanes.push('0u');
-  return `fn row_at(i: u32) -> vec4<u32> {
+  const count = views.length;
+  return {
+    key: idx.key,
+    code: (): string => {
+      const lanes = Array.from({ length: count }, (_, k) => `o${k}`);
+      while (lanes.length < 4) lanes.push('0u');
+      return `fn row_at(i: u32) -> vec4<u32> {
     ${idx.code}
     return vec4<u32>(${lanes.join(', ')});
 }`;
+    },
+  };
 }
 
 /** WGSL: torch's max, where NaN wins (the CPU reference's v > m || v != v). */
@@ -117,23 +124,24 @@ export function softmax(engine: Engine, x: View, axis: number, log: boolean): Gp
   const columns = Math.abs(x.strides[axis]!) !== 1 && len > 1 && rows >= COLUMN_MIN_ROWS;
   const wg = columns ? ITEM_WG : rowWorkgroup(len);
   // With one thread per row the "reductions" are the thread's own loop; otherwise workgroup trees.
-  const [first, step, max, sum] = columns
-    ? ['0u', '1u', (v: string) => v, (v: string) => v]
-    : ['t', `${wg}u`, (v: string) => `wg_max(${v}, t)`, (v: string) => `wg_sum2(vec2<f32>(${v}, 0.0), t).x`];
-  const write = log
-    ? `let ls = log(s);
+  const code = (): string => {
+    const [first, step, max, sum] = columns
+      ? ['0u', '1u', (v: string) => v, (v: string) => v]
+      : ['t', `${wg}u`, (v: string) => `wg_max(${v}, t)`, (v: string) => `wg_sum2(vec2<f32>(${v}, 0.0), t).x`];
+    const write = log
+      ? `let ls = log(s);
   for (var k = ${first}; k < len; k += ${step}) { Y[b.y + k * os] = (X[b.x + k * xs] - m) - ls; }`
-    : `let inv = 1.0 / s;
+      : `let inv = 1.0 / s;
   for (var k = ${first}; k < len; k += ${step}) { Y[b.y + k * os] = exp(X[b.x + k * xs] - m) * inv; }`;
-  const head = columns
-    ? `@compute @workgroup_size(${wg}) fn main(${ENTRY_ARGS}) {
+    const head = columns
+      ? `@compute @workgroup_size(${wg}) fn main(${ENTRY_ARGS}) {
   let row = ${linearIndex(wg)};
   if (row >= pu(0u)) { return; }`
-    : rowEntry(wg);
-  const code = `${PRELUDE}${MATH}${columns ? MAX_NAN : workgroupReductions(wg)}
+      : rowEntry(wg);
+    return `${PRELUDE}${MATH}${columns ? MAX_NAN : workgroupReductions(wg)}
 ${binding(1, 'X', x.dtype, 'read')}
 ${binding(2, 'Y', x.dtype, 'read_write')}
-${rowAt}
+${rowAt.code()}
 ${head}
   let len = pu(1u); let xs = pu(2u); let os = pu(3u);
   let b = row_at(row);
@@ -147,7 +155,9 @@ ${head}
   s = ${sum('s')};
   ${write}
 }`;
-  engine.dispatch(code, [bufOf(x).buffer, out.buffer], p, columns ? Math.ceil(rows / wg) : rows);
+  };
+  const key = `softmax|${log ? 'log' : ''}|${columns ? 'col' : 'row'}|${wg}|${x.dtype}|${rowAt.key}`;
+  engine.dispatch({ key, code }, [bufOf(x).buffer, out.buffer], p, columns ? Math.ceil(rows / wg) : rows);
   return out;
 }
 
@@ -179,23 +189,20 @@ export function layerNorm(engine: Engine, x: View, weight: View | null, bias: Vi
   p.u(...(weight ? vectorOf(op, 'weight', weight, d) : [0, 0]), ...(bias ? vectorOf(op, 'bias', bias, d) : [0, 0]));
   const rowAt = rowAddressing(op, p, lead, [{ offset: x.offset, strides: x.strides.slice(0, -1) }]);
   const wg = rowWorkgroup(d);
+  // Bindings in this order: X, then W and B where given, then Y, MEAN, RSTD.
   const buffers = [bufOf(x).buffer];
-  const decls = [binding(1, 'X', x.dtype, 'read')];
-  if (weight) {
-    buffers.push(bufOf(weight).buffer);
-    decls.push(binding(buffers.length, 'W', x.dtype, 'read'));
-  }
-  if (bias) {
-    buffers.push(bufOf(bias).buffer);
-    decls.push(binding(buffers.length, 'B', x.dtype, 'read'));
-  }
-  for (const [name, b] of [['Y', y], ['MEAN', mean], ['RSTD', rstd]] as const) {
-    buffers.push(b.buffer);
-    decls.push(binding(buffers.length, name, x.dtype, 'read_write'));
-  }
-  const code = `${PRELUDE}${MATH}${workgroupReductions(wg)}
+  if (weight) buffers.push(bufOf(weight).buffer);
+  if (bias) buffers.push(bufOf(bias).buffer);
+  buffers.push(y.buffer, mean.buffer, rstd.buffer);
+  const code = (): string => {
+    const names: [string, 'read' | 'read_write'][] = [['X', 'read']];
+    if (weight) names.push(['W', 'read']);
+    if (bias) names.push(['B', 'read']);
+    names.push(['Y', 'read_write'], ['MEAN', 'read_write'], ['RSTD', 'read_write']);
+    const decls = names.map(([name, access], i) => binding(i + 1, name, x.dtype, access));
+    return `${PRELUDE}${MATH}${workgroupReductions(wg)}
 ${decls.join('\n')}
-${rowAt}
+${rowAt.code()}
 ${rowEntry(wg)}
   let d = pu(1u); let xs = pu(2u); let eps = pf(3u);
   let xb = row_at(row).x;
@@ -214,7 +221,9 @@ ${rowEntry(wg)}
     Y[row * d + k] = v;
   }
 }`;
-  engine.dispatch(code, buffers, p, rows);
+  };
+  const key = `layerNorm|${wg}|${weight ? 'w' : ''}${bias ? 'b' : ''}|${x.dtype}|${rowAt.key}`;
+  engine.dispatch({ key, code }, buffers, p, rows);
   return { y, mean, rstd };
 }
 
@@ -250,25 +259,22 @@ export function layerNormBackward(engine: Engine, g: View, x: View, mean: View, 
     { offset: rstd.offset, strides: rstd.strides },
   ];
   const inputs = [bufOf(x).buffer, bufOf(g).buffer, bufOf(mean).buffer, bufOf(rstd).buffer];
-  const inputDecls = [binding(1, 'X', x.dtype, 'read'), binding(2, 'G', x.dtype, 'read'), binding(3, 'M', x.dtype, 'read'), binding(4, 'R', x.dtype, 'read')];
 
   if (rows > 0 && d > 0) {
     // dx, one workgroup per row: dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)), gw = g * w.
     const p = new Params().u(rows, d, xs, gs, wOff, wStride);
     const rowAt = rowAddressing(op, p, lead, operands);
     const wg = rowWorkgroup(d);
-    const decls = [...inputDecls];
-    const buffers = [...inputs];
-    if (weight) {
-      buffers.push(bufOf(weight).buffer);
-      decls.push(binding(buffers.length, 'W', x.dtype, 'read'));
-    }
-    buffers.push(dx.buffer);
-    decls.push(binding(buffers.length, 'DX', x.dtype, 'read_write'));
-    const gw = weight ? 'G[b.y + k * gs] * W[pu(4u) + k * pu(5u)]' : 'G[b.y + k * gs]';
-    const code = `${PRELUDE}${MATH}${workgroupReductions(wg)}
+    // Bindings: X, G, M, R, then W where given, then DX.
+    const buffers = [...inputs, ...(weight ? [bufOf(weight).buffer] : []), dx.buffer];
+    const code = (): string => {
+      const names = ['X', 'G', 'M', 'R', ...(weight ? ['W'] : [])];
+      const decls = names.map((name, i) => binding(i + 1, name, x.dtype, 'read'));
+      decls.push(binding(names.length + 1, 'DX', x.dtype, 'read_write'));
+      const gw = weight ? 'G[b.y + k * gs] * W[pu(4u) + k * pu(5u)]' : 'G[b.y + k * gs]';
+      return `${PRELUDE}${MATH}${workgroupReductions(wg)}
 ${decls.join('\n')}
-${rowAt}
+${rowAt.code()}
 ${rowEntry(wg)}
   let d = pu(1u); let xs = pu(2u); let gs = pu(3u);
   let b = row_at(row);
@@ -286,7 +292,9 @@ ${rowEntry(wg)}
     DX[row * d + k] = rs * (gw - avg.x - xh * avg.y);
   }
 }`;
-    engine.dispatch(code, buffers, p, rows);
+    };
+    const key = `layerNormBackward|${wg}|${weight ? 'w' : ''}|${x.dtype}|${rowAt.key}`;
+    engine.dispatch({ key, code }, buffers, p, rows);
   }
   if (dweight || dbias) columnSums(engine, { rows, d, xs, gs, lead, operands, inputs, dweight, dbias });
   return { dx, dweight, dbias };
@@ -328,11 +336,10 @@ function columnSums(engine: Engine, job: ColumnSumJob): void {
     ? [['X', job.inputs[0]!, 'read'], ['G', job.inputs[1]!, 'read'], ['M', job.inputs[2]!, 'read'], ['R', job.inputs[3]!, 'read'], ['DW', dwPart.buffer, 'read_write']]
     : [['G', job.inputs[1]!, 'read']];
   if (dbPart) bound.push(['DB', dbPart.buffer, 'read_write']);
-  const decls = bound.map(([name, , access], i) => binding(i + 1, name, dtype, access));
   const buffers = bound.map(([, b]) => b);
-  const code = `${PRELUDE}
-${decls.join('\n')}
-${rowAt}
+  const code = (): string => `${PRELUDE}
+${bound.map(([name, , access], i) => binding(i + 1, name, dtype, access)).join('\n')}
+${rowAt.code()}
 @compute @workgroup_size(${COLUMN_WG}) fn main(${ENTRY_ARGS}) {
   let d = pu(1u); let xs = pu(2u); let gs = pu(3u); let chunkRows = pu(4u);
   let j = wid.x * ${COLUMN_WG}u + lid.x;
@@ -350,15 +357,15 @@ ${rowAt}
   ${dwPart ? 'DW[chunk * d + j] = dw;' : ''}
   ${dbPart ? 'DB[chunk * d + j] = db;' : ''}
 }`;
-  engine.dispatch(code, buffers, p, [Math.ceil(d / COLUMN_WG), chunks, 1]);
+  const key = `layerNormColumnSums|${dwPart ? 'w' : ''}${dbPart ? 'b' : ''}|${dtype}|${rowAt.key}`;
+  engine.dispatch({ key, code }, buffers, p, [Math.ceil(d / COLUMN_WG), chunks, 1]);
   if (chunks === 1) return;
 
   const q = new Params().u(d, chunks);
   const pairs: [GpuBuffer, GpuBuffer][] = [];
   if (dweight && dwPart) pairs.push([dwPart, dweight]);
   if (dbias && dbPart) pairs.push([dbPart, dbias]);
-  for (const [part, out] of pairs) {
-    const sumCode = `${PRELUDE}
+  const sumKernel = { key: `columnChunkSum|${dtype}`, code: (): string => `${PRELUDE}
 ${binding(1, 'PART', dtype, 'read')}
 ${binding(2, 'OUT', dtype, 'read_write')}
 @compute @workgroup_size(${COLUMN_WG}) fn main(${ENTRY_ARGS}) {
@@ -368,8 +375,9 @@ ${binding(2, 'OUT', dtype, 'read_write')}
   var s = 0.0;
   for (var c = 0u; c < pu(1u); c = c + 1u) { s = s + PART[c * d + j]; }
   OUT[j] = s;
-}`;
-    engine.dispatch(sumCode, [part.buffer, out.buffer], q, Math.ceil(d / COLUMN_WG));
+}` };
+  for (const [part, out] of pairs) {
+    engine.dispatch(sumKernel, [part.buffer, out.buffer], q, Math.ceil(d / COLUMN_WG));
     engine.release(part);
   }
 }
@@ -404,7 +412,7 @@ export function crossEntropy(engine: Engine, logits: View, target: View, ignoreI
   const [rs, cs] = logits.strides as [number, number];
   const p = new Params().u(n, c, logits.offset, rs, cs, tOff, tStride).i(ignoreIndex).f(1 - labelSmoothing, labelSmoothing);
   const wg = rowWorkgroup(c);
-  const code = `${PRELUDE}${MATH}${workgroupReductions(wg)}
+  const code = (): string => `${PRELUDE}${MATH}${workgroupReductions(wg)}
 ${binding(1, 'X', logits.dtype, 'read')}
 ${binding(2, 'T', 'int32', 'read')}
 ${binding(3, 'LOSS', logits.dtype, 'read_write')}
@@ -439,7 +447,7 @@ ${rowEntry(wg)}
     LSE[row] = l;
   }
 }`;
-  engine.dispatch(code, [bufOf(logits).buffer, bufOf(target).buffer, loss.buffer, lse.buffer], p, n);
+  engine.dispatch({ key: `crossEntropy|${wg}|${logits.dtype}`, code }, [bufOf(logits).buffer, bufOf(target).buffer, loss.buffer, lse.buffer], p, n);
   return { loss, lse };
 }
 
@@ -465,7 +473,7 @@ export function crossEntropyBackward(engine: Engine, gout: View, logits: View, t
     .u(size, c, logits.offset, rs, cs, tOff, tStride, gout.offset, gStride, lse.offset, lastStride(lse))
     .i(ignoreIndex)
     .f(1 - labelSmoothing, labelSmoothing / c);
-  const code = `${PRELUDE}${MATH}
+  const code = (): string => `${PRELUDE}${MATH}
 ${binding(1, 'GO', gout.dtype, 'read')}
 ${binding(2, 'X', logits.dtype, 'read')}
 ${binding(3, 'T', 'int32', 'read')}
@@ -484,6 +492,7 @@ ${binding(5, 'DX', logits.dtype, 'read_write')}
   let hit = select(0.0, pf(12u), u32(tgt) == j);
   DX[i] = GO[pu(7u) + r * pu(8u)] * (prob - pf(13u) - hit);
 }`;
-  engine.dispatch(code, [bufOf(gout).buffer, bufOf(logits).buffer, bufOf(target).buffer, bufOf(lse).buffer, dx.buffer], p, Math.ceil(size / ITEM_WG));
+  const key = `crossEntropyBackward|${gout.dtype}|${logits.dtype}|${lse.dtype}`;
+  engine.dispatch({ key, code }, [bufOf(gout).buffer, bufOf(logits).buffer, bufOf(target).buffer, bufOf(lse).buffer, dx.buffer], p, Math.ceil(size / ITEM_WG));
   return dx;
 }

@@ -133,7 +133,7 @@ export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW:
   if (total === 0) return out;
   const p = geometryParams(total, [N, C, H, W], outH, outW, w, x).u(batchInColumns ? 1 : 0);
   pushValue(p, x.dtype, padValue);
-  const body = `
+  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], `
   let P = OH * OW;
   let i = i32(t);
   let q = i / P;
@@ -147,9 +147,8 @@ export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW:
     Y[t] = X[u32(X0 + n * XS0 + c * XS1 + ih * XS2 + iw * XS3)];
   } else {
     Y[t] = ${paramOf(x.dtype, EXTRA + 1)};
-  }`;
-  const code = kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], body);
-  engine.dispatch(code, [bufOf(x).buffer, out.buffer], p, groups(total));
+  }`);
+  engine.dispatch({ key: `im2col|${x.dtype}`, code }, [bufOf(x).buffer, out.buffer], p, groups(total));
   return out;
 }
 
@@ -171,15 +170,14 @@ export function col2im(engine: Engine, cols: View, w: Window2d, channels: number
   if (total === 0) return out;
   const acc = sumDtype(cols.dtype);
   const p = geometryParams(total, [N, channels, h, width], outH, outW, w, cols);
-  const body = `
+  const code = (): string => kernel([binding(1, 'X', cols.dtype, 'read'), binding(2, 'Y', cols.dtype, 'read_write')], `
   let i = i32(t);
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   var acc = ${wgslType(acc)}(0);
   ${coveringWindows(`let r = (c * KH + ki) * KW + kj;
       acc += ${convert('X[u32(X0 + n * XS0 + r * XS1 + (oh * OW + ow) * XS2)]', cols.dtype, acc)};`)}
-  Y[t] = ${convert('acc', acc, cols.dtype)};`;
-  const code = kernel([binding(1, 'X', cols.dtype, 'read'), binding(2, 'Y', cols.dtype, 'read_write')], body);
-  engine.dispatch(code, [bufOf(cols).buffer, out.buffer], p, groups(total));
+  Y[t] = ${convert('acc', acc, cols.dtype)};`);
+  engine.dispatch({ key: `col2im|${cols.dtype}`, code }, [bufOf(cols).buffer, out.buffer], p, groups(total));
   return out;
 }
 
@@ -195,13 +193,14 @@ export function maxPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
   const out = allocate(engine, x.dtype, total);
   const argmax = allocate(engine, 'int32', total);
   if (total === 0) return { out, argmax };
-  const float = x.dtype === 'float32';
-  const T = wgslType(x.dtype);
-  // An empty window's value: -inf, or for integer dtypes what -inf becomes when stored as one (0).
-  const empty = float ? 'neg_inf()' : `${T}(0)`;
-  const nanWins = float ? ' || (nan_f32(v) && !nan_f32(best))' : '';
   const p = geometryParams(total, [N, C, H, W], outH, outW, w, x);
-  const body = `
+  const code = (): string => {
+    const float = x.dtype === 'float32';
+    const T = wgslType(x.dtype);
+    // An empty window's value: -inf, or for integer dtypes what -inf becomes when stored as one (0).
+    const empty = float ? 'neg_inf()' : `${T}(0)`;
+    const nanWins = float ? ' || (nan_f32(v) && !nan_f32(best))' : '';
+    const body = `
   let i = i32(t);
   let ow = i % OW; let oh = (i / OW) % OH; let c = (i / (OW * OH)) % C; let n = i / (OW * OH * C);
   let h0 = oh * SH - PH; let w0 = ow * SW - PW;
@@ -219,8 +218,9 @@ export function maxPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
   }
   Y[t] = best;
   A[t] = bi;`;
-  const code = kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write'), binding(3, 'A', 'int32', 'read_write')], body);
-  engine.dispatch(code, [bufOf(x).buffer, out.buffer, argmax.buffer], p, groups(total));
+    return kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write'), binding(3, 'A', 'int32', 'read_write')], body);
+  };
+  engine.dispatch({ key: `maxPool2d|${x.dtype}`, code }, [bufOf(x).buffer, out.buffer, argmax.buffer], p, groups(total));
   return { out, argmax };
 }
 
@@ -314,6 +314,16 @@ function gatherArgmax(g: DType): string {
 }`;
 }
 
+/** Passes 1 and 2 depend on no dtype: one kernel each. */
+const BOUNDS_KERNEL = {
+  key: 'maxPool2dBounds',
+  code: (): string => `${PRELUDE}${binding(1, 'A', 'int32', 'read')}\n${binding(2, 'B', 'int32', 'read_write')}\n${BOUNDS}`,
+};
+const RANGES_KERNEL = {
+  key: 'maxPool2dRanges',
+  code: (): string => `${PRELUDE}${binding(1, 'B', 'int32', 'read')}\n${binding(2, 'R', 'int32', 'read_write')}\n${RANGES}`,
+};
+
 /** zeros(inShape) [N, C, H, W] with each g [N, C, OH, OW] added at its argmax in its plane (-1: none). */
 export function maxPool2dBackward(engine: Engine, g: View, argmax: View, inShape: readonly number[]): GpuBuffer {
   const [N, C, H, W] = check4d('maxPool2dBackward', 'input', inShape);
@@ -327,11 +337,13 @@ export function maxPool2dBackward(engine: Engine, g: View, argmax: View, inShape
   const p = new Params().u(total).i(N, C, H, W, outH, outW, g.offset, ...g.strides, argmax.offset, ...argmax.strides);
   const bounds = allocate(engine, 'int32', 2 * (outH + outW));
   const ranges = allocate(engine, 'int32', 2 * (H + W));
-  const A = binding(1, 'A', 'int32', 'read');
-  engine.dispatch(`${PRELUDE}${A}\n${binding(2, 'B', 'int32', 'read_write')}\n${BOUNDS}`, [bufOf(argmax).buffer, bounds.buffer], p, outH + outW);
-  engine.dispatch(`${PRELUDE}${binding(1, 'B', 'int32', 'read')}\n${binding(2, 'R', 'int32', 'read_write')}\n${RANGES}`, [bounds.buffer, ranges.buffer], p, groups(H + W));
-  const bindings = [A, binding(2, 'G', g.dtype, 'read'), binding(3, 'R', 'int32', 'read'), binding(4, 'Y', g.dtype, 'read_write')];
-  engine.dispatch(`${PRELUDE}${bindings.join('\n')}\n${gatherArgmax(g.dtype)}`, [bufOf(argmax).buffer, bufOf(g).buffer, ranges.buffer, out.buffer], p, groups(total));
+  engine.dispatch(BOUNDS_KERNEL, [bufOf(argmax).buffer, bounds.buffer], p, outH + outW);
+  engine.dispatch(RANGES_KERNEL, [bounds.buffer, ranges.buffer], p, groups(H + W));
+  const gather = (): string => {
+    const bindings = [binding(1, 'A', 'int32', 'read'), binding(2, 'G', g.dtype, 'read'), binding(3, 'R', 'int32', 'read'), binding(4, 'Y', g.dtype, 'read_write')];
+    return `${PRELUDE}${bindings.join('\n')}\n${gatherArgmax(g.dtype)}`;
+  };
+  engine.dispatch({ key: `maxPool2dBackward|${g.dtype}`, code: gather }, [bufOf(argmax).buffer, bufOf(g).buffer, ranges.buffer, out.buffer], p, groups(total));
   // released buffers wait in quarantine until these dispatches are submitted
   engine.release(bounds);
   engine.release(ranges);
@@ -367,7 +379,7 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
   const out = allocate(engine, x.dtype, total);
   if (total === 0) return out;
   const p = divisorParams(geometryParams(total, [N, C, H, W], outH, outW, w, x), div);
-  const body = `
+  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], `
   let i = i32(t);
   let ow = i % OW; let oh = (i / OW) % OH; let c = (i / (OW * OH)) % C; let n = i / (OW * OH * C);
   let h0 = oh * SH - PH; let w0 = ow * SW - PW;
@@ -380,9 +392,8 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
     }
   }
   let v = s / avg_divisor(h0, w0, KH, KW, H, W, PH, PW);
-  Y[t] = ${convert('v', 'float32', x.dtype)};`;
-  const code = kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], body, AVG_DIVISOR);
-  engine.dispatch(code, [bufOf(x).buffer, out.buffer], p, groups(total));
+  Y[t] = ${convert('v', 'float32', x.dtype)};`, AVG_DIVISOR);
+  engine.dispatch({ key: `avgPool2d|${x.dtype}`, code }, [bufOf(x).buffer, out.buffer], p, groups(total));
   return out;
 }
 
@@ -398,15 +409,14 @@ export function avgPool2dBackward(engine: Engine, g: View, w: Window2d, inShape:
   const out = allocate(engine, g.dtype, total);
   if (total === 0) return out;
   const p = divisorParams(geometryParams(total, [N, C, H, W], outH, outW, w, g), div);
-  const body = `
+  const code = (): string => kernel([binding(1, 'X', g.dtype, 'read'), binding(2, 'Y', g.dtype, 'read_write')], `
   let i = i32(t);
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   let base = X0 + n * XS0 + c * XS1;
   var acc = 0.0;
   ${coveringWindows(`let gv = ${convert('X[u32(base + oh * XS2 + ow * XS3)]', g.dtype, 'float32')};
       acc += gv / avg_divisor(oh * SH - PH, ow * SW - PW, KH, KW, H, W, PH, PW);`)}
-  Y[t] = ${convert('acc', 'float32', g.dtype)};`;
-  const code = kernel([binding(1, 'X', g.dtype, 'read'), binding(2, 'Y', g.dtype, 'read_write')], body, AVG_DIVISOR);
-  engine.dispatch(code, [bufOf(g).buffer, out.buffer], p, groups(total));
+  Y[t] = ${convert('acc', 'float32', g.dtype)};`, AVG_DIVISOR);
+  engine.dispatch({ key: `avgPool2dBackward|${g.dtype}`, code }, [bufOf(g).buffer, out.buffer], p, groups(total));
   return out;
 }
