@@ -33,6 +33,7 @@ export { concat, concat as cat, stack, split, chunk, pad } from './ops/join.js';
 export { indexSelect, gather, scatterAdd, embedding } from './ops/indexing.js';
 export { softmax, logSoftmax } from './ops/softmax.js';
 export { dropout } from './ops/dropout.js';
+export { enableFusedAttention, fusedAttentionEnabled } from './ops/attention.js';
 export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsSync } from './io/safetensors.js';
 
 /** Module, Parameter, layers, init, summary, and nn.functional (the stateless forms), in torch.nn's shape. */

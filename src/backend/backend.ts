@@ -71,6 +71,21 @@ export interface AdamHyper {
   maximize?: boolean;
 }
 
+/**
+ * Dropout on the attention weights inside a fused attention kernel. The kept entries are a pure
+ * function of (seed, b, i, j) -- b the flat batch index over the leading shape (row-major), i the query,
+ * j the key -- so the backward regenerates the forward's mask instead of storing it: entry (b, i, j) is
+ * kept when pcg4d(seed, b, i, j).x >> 8 >= threshold, with pcg4d the 4-D counter hash of Jarzynski and
+ * Olano ("Hash Functions for GPU Rendering", 2020) and threshold = ceil(p * 2^24), and a kept weight is
+ * scaled by 1 / (1 - p). src/ops/attention.ts holds the host twin of this rule (attentionDropoutMask).
+ */
+export interface AttentionDropout {
+  /** Probability of dropping a weight, in [0, 1). */
+  readonly p: number;
+  /** A uint32 drawn from the op's Generator: equal seeds give equal masks. */
+  readonly seed: number;
+}
+
 export interface Backend {
   readonly name: string;
   /** What runs the kernels, e.g. { kernels: 'wasm-relaxed-simd', threads: 2 }. */
@@ -165,4 +180,26 @@ export interface Backend {
    * gout is [N] (stride 0 for one shared value) and lse the forward's.
    */
   crossEntropyBackward?(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer;
+
+  /**
+   * Fused scaled-dot-product attention (optional; ops compose matmul and softmax where a backend lacks
+   * it or `supportsAttention` says no): q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] with equal
+   * leading (batch) shapes, stride 0 where broadcast. out [..., Lq, Ev] = softmax(q k^T * scale) v,
+   * contiguous; lse [..., Lq] is the log-sum-exp of each query row's scaled, masked scores (float32),
+   * which is all the backward needs to rebuild the weights. With `causal`, query i sees keys j <= i
+   * (upper-left aligned, PyTorch's is_causal). With `dropout`, the weights are dropped by the rule of
+   * AttentionDropout after the softmax (lse is of the undropped weights). All float32.
+   */
+  attention?(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer };
+  /**
+   * Gradients of attention from g (out's shape), recomputing the weights from the forward's out and
+   * lse (the same causal, scale and dropout): dq, dk, dv contiguous, shaped as q, k, v.
+   */
+  attentionBackward?(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
+    { dq: Buffer; dk: Buffer; dv: Buffer };
+  /**
+   * Whether attention and attentionBackward take q, k, v of these shapes (leading shapes equal); they
+   * raise an error where this is false (a DeviceError for sizes they lack), so ops ask first.
+   */
+  supportsAttention?(q: readonly number[], k: readonly number[], v: readonly number[]): boolean;
 }

@@ -6,7 +6,7 @@
 // on WebGPU, so `read` raises a DeviceError that says what to call instead. There is no silent fallback
 // to the CPU: a kernel this backend lacks is an error.
 
-import type { AdamHyper, AvgPoolDivisor, Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
+import type { AdamHyper, AttentionDropout, AvgPoolDivisor, Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { Engine } from './engine.js';
@@ -19,6 +19,7 @@ import * as I from './kernels/indexing.js';
 import * as R from './kernels/rows.js';
 import * as W from './kernels/window.js';
 import { adamUpdate } from './kernels/optim.js';
+import * as A from './kernels/attention.js';
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
@@ -181,6 +182,16 @@ export class WebGPUBackend implements Backend {
   }
   adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
     adamUpdate(this.engine, param, grad, m, v, h, vmax);
+  }
+  attention(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer } {
+    return A.attention(this.engine, q, k, v, causal, scale, dropout);
+  }
+  attentionBackward(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
+    { dq: Buffer; dk: Buffer; dv: Buffer } {
+    return A.attentionBackward(this.engine, g, q, k, v, out, lse, causal, scale, dropout);
+  }
+  supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {
+    return A.supportsAttention(q, k, v, this.device.limits);
   }
 }
 
