@@ -4,16 +4,19 @@
 //
 //   MOX_DEVICE=webgpu npm test   the WebGPU phase must run (fails when no adapter opens)
 //   MOX_DEVICE=cpu npm test      the CPU phase only
+// Then a browser phase (dist/test/browser*.test.js: mox/browser in headless Chromium) when Chromium is
+// found; MOX_BROWSER=1 makes a missing Chromium an error.
 // With MOX_DEVICE unset, the WebGPU phase runs when an adapter opens and is reported as absent
 // otherwise (CI sets MOX_DEVICE=webgpu, so there it is never silently left out).
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 const dir = 'dist/test';
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
 const gpuFiles = files.filter((f) => f.startsWith('webgpu-'));
-const cpuFiles = files.filter((f) => !f.startsWith('webgpu-'));
+const browserFiles = files.filter((f) => f.startsWith('browser'));
+const cpuFiles = files.filter((f) => !f.startsWith('webgpu-') && !f.startsWith('browser'));
 
 function run(label, list, env) {
   console.log(`\n== ${label}: ${list.length} files ==`);
@@ -43,6 +46,19 @@ if (want !== 'cpu') {
     ok = false;
   } else {
     console.log(`\nWebGPU phase not run: no adapter (${probe.say}); MOX_DEVICE=webgpu makes this an error`);
+  }
+}
+// The browser phase: mox/browser in headless Chromium (WebGPU on its own software adapter).
+// MOX_BROWSER=1 makes a missing Chromium an error (CI sets it); MOX_BROWSER=0 leaves the phase out.
+const chromium = process.env.MOX_CHROMIUM ?? '/usr/bin/chromium';
+if (process.env.MOX_BROWSER !== '0' && want !== 'cpu') {
+  if (existsSync(chromium)) {
+    ok = run('browser', browserFiles, { MOX_CHROMIUM: chromium }) && ok;
+  } else if (process.env.MOX_BROWSER === '1') {
+    console.error(`\nMOX_BROWSER=1 but no Chromium at ${chromium} (set MOX_CHROMIUM, or apt-get install chromium)`);
+    ok = false;
+  } else {
+    console.log(`\nbrowser phase not run: no Chromium at ${chromium}; MOX_BROWSER=1 makes this an error`);
   }
 }
 process.exit(ok ? 0 : 1);

@@ -2,8 +2,7 @@
 // null where WebAssembly SIMD or SharedArrayBuffer is missing; the backend then uses its TypeScript
 // kernels. MOX_CPU_KERNELS=typescript|simd|relaxed-simd forces a choice (for tests and benchmarks).
 
-import { readFileSync } from 'node:fs';
-import v8 from 'node:v8';
+import { nodeBuiltin } from './node.js';
 
 export type KernelKind = 'relaxed-simd' | 'simd';
 
@@ -15,8 +14,10 @@ export interface KernelModule {
 let relaxedFlagSet = false;
 
 function load(file: string): Uint8Array | null {
+  const fs = nodeBuiltin('node:fs');
+  if (!fs) return null; // a browser: no synchronous file access, so the TypeScript kernels run
   try {
-    return readFileSync(new URL(`../../../../wasm/${file}`, import.meta.url));
+    return fs.readFileSync(new URL(`../../../../wasm/${file}`, import.meta.url));
   } catch {
     return null;
   }
@@ -33,6 +34,8 @@ export function requestedKernels(): string | undefined {
  * flag is restored for everyone else's modules.
  */
 function compileOptimized(bytes: Uint8Array): WebAssembly.Module {
+  const v8 = nodeBuiltin('node:v8');
+  if (!v8) return new WebAssembly.Module(bytes);
   try {
     v8.setFlagsFromString('--no-liftoff');
     return new WebAssembly.Module(bytes);
@@ -49,7 +52,7 @@ export function compileKernels(): KernelModule | null {
     // Node 20's V8 has relaxed SIMD behind a flag; it must be set before the module is compiled.
     if (!relaxedFlagSet) {
       try {
-        v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+        nodeBuiltin('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
       } catch {
         /* not V8 */
       }

@@ -1,7 +1,7 @@
 // The live WASM runtime of the CPU backend: the heap every CPU tensor lives in, the main thread's
 // instance of the kernel module, the thread pool, and per-thread scratch space.
 
-import { availableParallelism } from 'node:os';
+import { availableParallelism } from './node.js';
 import { WasmHeap } from './heap.js';
 import { compileKernels, type KernelKind } from './loader.js';
 import { ThreadPool, type Exports } from './pool.js';

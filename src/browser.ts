@@ -1,0 +1,9 @@
+// mox for web pages: `import * as mox from 'mox/browser'` (through a bundler). Everything of the Node
+// entry that needs no file system: tensors, ops, autograd, nn, optim, the models, and the devices --
+// the CPU (TypeScript kernels on one thread: a page cannot read the .wasm file synchronously) and the
+// GPU through navigator.gpu (`await mox.initDevice('webgpu')`).
+
+export * from './core.js';
+
+/** GPT (with generate/generateAsync and a KV cache), the LSTM language model and the text CNN. */
+export * as models from './models/portable.js';
