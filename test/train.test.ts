@@ -8,27 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
+import { blobs } from '../test-support/fixtures.js';
 import type { Tensor } from '../src/index.js';
 import { TensorDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/dataloader.js';
 
 const { nn, train } = mox;
 const { metrics } = train;
-
-/** Two Gaussian blobs in 2-D, centred at (-2,-2) and (2,2): [2n, 2] float32 and labels [2n] int32. */
-function blobs(n: number, seed: number): { x: Tensor; y: Tensor } {
-  const g = new mox.Generator(seed);
-  const xs = new Float32Array(4 * n);
-  const ys = new Int32Array(2 * n);
-  for (let i = 0; i < 2 * n; i++) {
-    const c = i % 2;
-    const m = c ? 2 : -2;
-    xs[2 * i] = m + g.normal();
-    xs[2 * i + 1] = m + g.normal();
-    ys[i] = c;
-  }
-  return { x: mox.tensor(xs, { shape: [2 * n, 2] }), y: mox.tensor(ys) };
-}
 
 function mlp(seed = 0): mox.nn.Module {
   mox.seed(seed);

@@ -9,25 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
+import { blobs } from '../test-support/fixtures.js';
 import type { Tensor } from '../src/index.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
 
 await openGpu();
 const { nn } = mox;
-
-/** Two Gaussian blobs in 2-D: [2n, 2] float32 and labels [2n] int32. */
-function blobs(n: number, seed: number): { x: Tensor; y: Tensor } {
-  const g = new mox.Generator(seed);
-  const xs = new Float32Array(4 * n);
-  const ys = new Int32Array(2 * n);
-  for (let i = 0; i < 2 * n; i++) {
-    const m = i % 2 ? 2 : -2;
-    xs[2 * i] = m + g.normal();
-    xs[2 * i + 1] = m + g.normal();
-    ys[i] = i % 2;
-  }
-  return { x: mox.tensor(xs, { shape: [2 * n, 2] }), y: mox.tensor(ys) };
-}
 
 const mlp = (): mox.nn.Module => {
   mox.seed(7);
