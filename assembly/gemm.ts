@@ -28,6 +28,21 @@ function packB(b: usize, rsB: i32, csB: i32, k0: i32, kc: i32, j0: i32, nc: i32,
         src += rowStep;
         dst += NR << 2;
       }
+    } else if (w == NR) {
+      // a transposed B (a weight used as W^T): eight column streams, no per-element edge test
+      const cs = <usize>csB << 2;
+      for (let k = 0; k < kc; k++) {
+        store<f32>(dst, load<f32>(src));
+        store<f32>(dst, load<f32>(src + cs), 4);
+        store<f32>(dst, load<f32>(src + 2 * cs), 8);
+        store<f32>(dst, load<f32>(src + 3 * cs), 12);
+        store<f32>(dst, load<f32>(src + 4 * cs), 16);
+        store<f32>(dst, load<f32>(src + 5 * cs), 20);
+        store<f32>(dst, load<f32>(src + 6 * cs), 24);
+        store<f32>(dst, load<f32>(src + 7 * cs), 28);
+        src += rowStep;
+        dst += NR << 2;
+      }
     } else {
       for (let k = 0; k < kc; k++) {
         for (let j = 0; j < NR; j++) {
@@ -45,7 +60,16 @@ function packA(a: usize, rsA: i32, csA: i32, i0: i32, mc: i32, k0: i32, kc: i32,
   for (let ip = 0; ip < mc; ip += MR) {
     const h = min(MR, mc - ip);
     const base = a + ((<isize>(i0 + ip) * rsA + <isize>k0 * csA) << 2);
-    if (h == MR && csA == 1) {
+    if (h == MR && rsA == 1) {
+      // a transposed A (e.g. dY^T in a weight gradient): the MR values of each k are adjacent
+      const cs = <usize>csA << 2;
+      let s = base;
+      for (let k = 0; k < kc; k++) {
+        v128.store(dst, v128.load(s));
+        s += cs;
+        dst += MR << 2;
+      }
+    } else if (h == MR && csA == 1) {
       const r = <usize>rsA << 2;
       for (let k = 0; k < kc; k++) {
         const s = base + (<usize>k << 2);
