@@ -160,6 +160,14 @@ describe('webgpu: mox train gpt --device webgpu', () => {
     const g = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '5'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(g.status, 0, g.stderr);
     assert.match(g.stdout, /^the/);
+    // greedy decoding gives the same tokens on both devices
+    const greedy = (device: string): string => {
+      const r = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '6', '--temperature', '0', '--json', '--device', device], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      if (device === 'webgpu') assert.match(r.stderr, /on webgpu/);
+      return r.stdout;
+    };
+    assert.equal(greedy('webgpu'), greedy('cpu'));
     const bad = spawnSync(process.execPath, [main, 'train', 'gpt', '--data', file, '--out', out, '--device', 'tpu'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--device must be cpu or webgpu/);

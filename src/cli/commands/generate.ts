@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ValueError } from '../../errors.js';
-import { generate } from '../../models/gpt.js';
+import { generateAsync } from '../../models/gpt.js';
+import { initDevice } from '../../backend/registry.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
@@ -22,11 +23,16 @@ export interface GenerateCommandOptions {
   seed?: number;
   json: boolean;
   useCache: boolean;
+  /** 'cpu' (default) or 'webgpu'. */
+  device?: string;
 }
 
-export function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
-  err: (line: string) => void = (l) => console.error(l)): { ids: number[]; newIds: number[]; tokensPerSecond: number } {
+export async function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (line: string) => void = (l) => console.error(l)): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu') await initDevice(device);
   const { model } = loadGPT(opts.model);
+  model.to(device);
   let tok: GptTokenizer | null = null;
   const tokFile = path.join(opts.model, 'tokenizer.json');
   if (isHuggingFaceGPT2Dir(opts.model)) {
@@ -47,7 +53,7 @@ export function runGenerate(opts: GenerateCommandOptions, out: (s: string) => vo
   }
   const { vocabSize } = model.config;
   for (const id of prompt) if (id >= vocabSize) throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
-  const res = generate(model, [prompt], {
+  const res = await generateAsync(model, [prompt], {
     maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, topK: opts.topK ?? null, topP: opts.topP ?? null,
     seed: opts.seed, useCache: opts.useCache,
   });
@@ -58,6 +64,6 @@ export function runGenerate(opts: GenerateCommandOptions, out: (s: string) => vo
   else if (tok) out(tok.decode(ids) + '\n');
   else out(ids.join(' ') + '\n');
   err(`${newIds.length} tokens in ${res.seconds.toFixed(2)} s: ${res.tokensPerSecond.toFixed(1)} tokens/s` +
-    `${opts.useCache ? ' (KV cache)' : ' (no cache)'}`);
+    `${opts.useCache ? ' (KV cache)' : ' (no cache)'}${device === 'cpu' ? '' : ` on ${device}`}`);
   return { ids, newIds, tokensPerSecond: res.tokensPerSecond };
 }

@@ -168,7 +168,8 @@ JSON array); the speed in tokens/s goes to stderr.
   --top-p P             nucleus sampling: the fewest most likely tokens with probability >= P
   --seed S              seed for the sampling (default 1337)
   --no-cache            recompute the whole context for every token (same tokens, slower)
-  --json                print the prompt's and the new token ids as a JSON array`;
+  --json                print the prompt's and the new token ids as a JSON array
+  --device D            cpu (default) or webgpu (the GPU, through WebGPU)`;
 
 export function generateCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;
@@ -177,9 +178,9 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
     usage: GENERATE_USAGE,
     options: {
       model: str, prompt: str, 'prompt-ids': str, 'max-new-tokens': str, temperature: str, 'top-k': str, 'top-p': str,
-      seed: str, json: { type: 'boolean' }, 'no-cache': { type: 'boolean' },
+      seed: str, json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, device: str,
     },
-    run(values, positionals) {
+    async run(values, positionals) {
       if (positionals.length > 0) throw bad(`generate: unexpected argument '${positionals[0]}'`);
       const model = values['model'];
       if (typeof model !== 'string' || model === '') throw bad('generate: --model DIR is required');
@@ -195,8 +196,9 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
         }
         promptIds = parts.map(Number);
       }
-      runGenerate({
+      await runGenerate({
         model, prompt, promptIds,
+        device: deviceFlag(bad, values['device']),
         maxNewTokens: intFlag(bad, values, 'max-new-tokens', 200, 0),
         temperature: numFlag(bad, values, 'temperature', 0.8, (x) => x >= 0, 'a number >= 0'),
         topK: intFlag(bad, values, 'top-k', undefined, 1),
