@@ -102,6 +102,35 @@ describe('webgpu: training', () => {
     await assertClose(pred, cpu.predict(data.x), 1e-3, 1e-3, 'predict');
   });
 
+  it('a long training loop holds steady memory: live tensors and GPU bytes stay flat, buffers come from the pool', async () => {
+    const backend = await openGpu();
+    const m = mlp().to('webgpu');
+    const opt = new mox.optim.AdamW(m.parameters(), { lr: 0.01 });
+    const data = blobs(32, 5);
+    const x = data.x.to('webgpu');
+    const y = data.y.to('webgpu');
+    const step = (): Promise<number> => {
+      const l = mox.scope(() => {
+        const loss = mox.nn.functional.crossEntropy(m.forward(x), y);
+        loss.backward();
+        mox.optim.clipGradNorm(m.parameters(), 1);
+        opt.step();
+        opt.zeroGrad();
+        return mox.keep(loss.detach());
+      });
+      return l.itemAsync().finally(() => l.dispose());
+    };
+    for (let i = 0; i < 5; i++) await step();
+    const before = { ...mox.memory(), live: backend.engine.stats.live, pooled: backend.engine.stats.pooled };
+    let last = 0;
+    for (let i = 0; i < 60; i++) last = await step();
+    const after = { ...mox.memory(), live: backend.engine.stats.live, pooled: backend.engine.stats.pooled };
+    // tensors an earlier test left to the garbage collector may be freed meanwhile: nothing may grow
+    assert.ok(after.numTensors <= before.numTensors && after.numBytes <= before.numBytes, `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    assert.equal(after.live + after.pooled, before.live + before.pooled, 'no GPU buffer was created: every step reused pooled ones');
+    assert.ok(Number.isFinite(last));
+  });
+
   it('a conv net step (conv, batch norm, pooling, dropout off, SGD with momentum) matches the CPU', async () => {
     const make = (): mox.nn.Module => {
       mox.seed(3);
