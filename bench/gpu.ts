@@ -1,8 +1,8 @@
 // `npm run bench:gpu`: mox on WebGPU beside PyTorch on CUDA, in one invocation.
 //   GEMM 1024/2048/4096 fp32, and a training step of nanoGPT's Shakespeare GPU configuration
 //   (6 layers, 6 heads, 384 wide, block 256, batch 64, dropout 0.2; AdamW + clipping as train-gpt).
-// PyTorch (bench/torch_gpu.py) runs when `$MOX_TORCH_PYTHON` (default python3) imports torch with
-// CUDA; it reports fp32 with TF32 off (the comparison) and with TF32 on (for reference).
+// PyTorch (bench/torch_gpu.py) runs when `$MOX_TORCH_PYTHON` (else python3, else /usr/bin/python3)
+// imports torch, and measures when torch sees CUDA; it reports fp32 with TF32 off (the comparison) and with TF32 on (for reference).
 // Prints a table and writes bench/results/gpu.json. Options: --sizes 1024,2048 --gpt L,H,C,T,B
 // --gpt-reps N --no-torch. On a software adapter (lavapipe) use small sizes, e.g.
 //   npm run bench:gpu -- --sizes 256 --gpt 2,2,64,64,4 --gpt-reps 3
@@ -91,9 +91,16 @@ interface TorchRun {
   error?: string;
 }
 
+/** The first Python that imports torch: $MOX_TORCH_PYTHON, else python3 on PATH, else Debian's. */
+function torchPython(): string | null {
+  const candidates = process.env['MOX_TORCH_PYTHON'] ? [process.env['MOX_TORCH_PYTHON']] : ['python3', '/usr/bin/python3'];
+  return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 120_000 }).status === 0) ?? null;
+}
+
 function runTorch(): TorchRun {
   if (process.argv.includes('--no-torch')) return { error: 'not run (--no-torch)' };
-  const py = process.env['MOX_TORCH_PYTHON'] ?? 'python3';
+  const py = torchPython();
+  if (!py) return { error: 'no Python here imports torch (set MOX_TORCH_PYTHON)' };
   log(`torch: ${py} bench/torch_gpu.py`);
   const r = spawnSync(py, [path.join(root, 'bench', 'torch_gpu.py'), '--sizes', sizes.join(','), '--gpt', [L, H, C, T, B].join(','), '--gpt-reps', String(gptReps)], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: path.join(root, 'bench'), timeout: 1_200_000,
