@@ -5,9 +5,12 @@
 // - Kernel parameters go into one uniform buffer, a 256-byte slot per dispatch, written by writeBuffer
 //   just before the submit that uses them; the next batch's write is queued after that submit, so one
 //   uniform buffer serves every batch.
-// - A freed buffer waits in quarantine until the commands recorded so far are submitted. Only then may
-//   the pool hand it out, so a writeBuffer into a reused buffer (fromArray) can never overtake a
-//   recorded-but-unsubmitted command that still reads the buffer's old contents.
+// - Host data (fromArray) goes through a staging buffer mapped at creation and a copy command recorded
+//   in the encoder, in order with the kernels, never through writeBuffer, which the queue would run
+//   before commands recorded earlier. So a freed buffer can go back to the pool at once: the commands
+//   that use it next are recorded after the ones that used it before. The pool then hands out the same
+//   buffers to the same sequence of allocations (LIFO per size class), step after step, and the bind
+//   groups of a training step are found in the cache instead of being created again.
 
 import { DeviceError } from '../../errors.js';
 
@@ -15,12 +18,15 @@ const USAGE_STORAGE = 0x80;
 const USAGE_COPY_SRC = 0x04;
 const USAGE_COPY_DST = 0x08;
 const USAGE_MAP_READ = 0x01;
+const USAGE_MAP_WRITE = 0x02;
 const USAGE_UNIFORM = 0x40;
 const MAP_READ = 0x01;
 
 /** Bytes of one dispatch's parameters: 64 32-bit words. */
 export const PARAM_SLOT_BYTES = 256;
 const PARAM_SLOTS = 1024;
+/** Size of a staging buffer for host data (a larger upload gets one of its own size). */
+const STAGING_BYTES = 1 << 20;
 /** Dispatches per submit: enough to amortise the submit, few enough that the GPU starts early. */
 const DISPATCHES_PER_SUBMIT = 256;
 
@@ -110,7 +116,9 @@ export class Engine {
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private nextBufferId = 0;
   private readonly pool = new Map<number, GPUBuffer[]>();
-  private quarantine: PooledBuffer[] = [];
+  /** The staging buffer host data is being written into, and those filled in this batch (unmapped at submit). */
+  private staging: { buffer: GPUBuffer; bytes: Uint8Array; used: number } | null = null;
+  private stagedThisBatch: GPUBuffer[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
@@ -118,8 +126,8 @@ export class Engine {
   private readonly paramData = new Uint32Array((PARAM_SLOTS * PARAM_SLOT_BYTES) / 4);
   private slot = 0;
   private error: string | null = null;
-  /** Bytes held by live buffers and by the pool. */
-  readonly stats = { live: 0, pooled: 0, pipelines: 0, submits: 0 };
+  /** Bytes held by live buffers and by the pool; pipelines compiled, submits and dispatches so far. */
+  readonly stats = { live: 0, pooled: 0, pipelines: 0, submits: 0, dispatches: 0, bindGroups: 0 };
 
   constructor(readonly device: GPUDevice) {
     this.paramBuffer = device.createBuffer({ size: PARAM_SLOTS * PARAM_SLOT_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
@@ -133,8 +141,7 @@ export class Engine {
   /** A storage buffer of at least `bytes` bytes (contents undefined). */
   acquire(bytes: number): PooledBuffer {
     const capacity = sizeClass(bytes);
-    const free = this.pool.get(capacity);
-    const reused = free?.pop();
+    const reused = this.takeFree(capacity);
     if (reused) {
       this.stats.pooled -= capacity;
       this.stats.live += capacity;
@@ -148,11 +155,29 @@ export class Engine {
     return { buffer, capacity };
   }
 
-  /** Returns a buffer to the pool once the commands recorded so far are submitted. */
+  /**
+   * The free buffer of a size class with the lowest id. Which buffer an allocation gets then depends only
+   * on the set of free buffers, not on the order they were freed in, so a training step, which frees
+   * what it allocated, gets the same buffers every time, and its bind groups come from the cache.
+   */
+  private takeFree(capacity: number): GPUBuffer | undefined {
+    const free = this.pool.get(capacity);
+    if (!free || free.length === 0) return undefined;
+    let best = 0;
+    for (let i = 1; i < free.length; i++) if (this.idOf(free[i]!) < this.idOf(free[best]!)) best = i;
+    const b = free[best]!;
+    free[best] = free[free.length - 1]!;
+    free.pop();
+    return b;
+  }
+
+  /** Returns a buffer to the pool (commands recorded later may reuse it: see the ordering rules above). */
   release(b: PooledBuffer): void {
     this.stats.live -= b.capacity;
     this.stats.pooled += b.capacity;
-    this.quarantine.push(b);
+    let list = this.pool.get(b.capacity);
+    if (!list) this.pool.set(b.capacity, (list = []));
+    list.push(b.buffer);
   }
 
   /** Frees the pool's idle buffers (PyTorch's torch.cuda.empty_cache). */
@@ -164,10 +189,23 @@ export class Engine {
     this.bindGroups.clear(); // they may name destroyed buffers
   }
 
-  /** Copies host data into a buffer (queued now; safe, see the ordering rules above). */
+  /**
+   * Copies host data (a multiple of 4 bytes) into a buffer: into a staging buffer now, to the buffer by
+   * a copy command recorded after everything recorded so far.
+   */
   upload(b: PooledBuffer, data: ArrayBufferView, byteOffset = 0): void {
-    if (data.byteLength === 0) return;
-    this.device.queue.writeBuffer(b.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+    const n = data.byteLength;
+    if (n === 0) return;
+    let st = this.staging;
+    if (!st || st.used + n > st.bytes.byteLength) {
+      const size = Math.max(STAGING_BYTES, Math.ceil(n / 4) * 4);
+      const buffer = this.device.createBuffer({ size, usage: USAGE_MAP_WRITE | USAGE_COPY_SRC, mappedAtCreation: true });
+      st = this.staging = { buffer, bytes: new Uint8Array(buffer.getMappedRange()), used: 0 };
+      this.stagedThisBatch.push(buffer);
+    }
+    st.bytes.set(new Uint8Array(data.buffer, data.byteOffset, n), st.used);
+    this.copy(st.buffer, st.used, b.buffer, byteOffset, n);
+    st.used += n;
   }
 
   // ---- commands ----
@@ -233,6 +271,7 @@ export class Engine {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramBuffer, offset: 0, size: PARAM_SLOT_BYTES } }];
       buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
       g = this.device.createBindGroup({ layout: c.layout, entries });
+      this.stats.bindGroups++;
       this.bindGroups.set(key, g);
     }
     return g;
@@ -267,6 +306,7 @@ export class Engine {
     this.pass.setPipeline(c.pipeline);
     this.pass.setBindGroup(0, bindGroup, [slot * PARAM_SLOT_BYTES]);
     this.pass.dispatchWorkgroups(gx, gy, gz);
+    this.stats.dispatches++;
     if (++this.dispatches >= DISPATCHES_PER_SUBMIT) this.flush();
   }
 
@@ -287,6 +327,8 @@ export class Engine {
   /** Submits everything recorded so far. */
   flush(): void {
     this.closePass();
+    // staging buffers must be unmapped before the commands that copy from them are submitted
+    for (const b of this.stagedThisBatch) b.unmap();
     if (this.slot > 0) {
       this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramData.buffer, 0, this.slot * PARAM_SLOT_BYTES);
       this.slot = 0;
@@ -297,12 +339,10 @@ export class Engine {
       this.stats.submits++;
     }
     this.dispatches = 0;
-    for (const b of this.quarantine) {
-      let list = this.pool.get(b.capacity);
-      if (!list) this.pool.set(b.capacity, (list = []));
-      list.push(b.buffer);
-    }
-    this.quarantine = [];
+    // destroyed once the submitted copies have run (WebGPU defers it)
+    for (const b of this.stagedThisBatch) b.destroy();
+    this.stagedThisBatch = [];
+    this.staging = null;
     this.throwIfFailed();
   }
 
