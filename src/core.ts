@@ -13,7 +13,7 @@ export { Generator, seed, globalGenerator } from './tensor/random.js';
 export { scope, keep, memory } from './tensor/memory.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export { gradcheck, gradcheckDetailed, type GradcheckOptions } from './autograd/gradcheck.js';
-export { getBackend, setDevice, listDevices, registerBackend, initDevice, sync } from './backend/registry.js';
+export { getBackend, setDevice, listDevices, registerBackend, initDevice, sync, emptyCache } from './backend/registry.js';
 export type { WebGPUOptions } from './backend/webgpu/gpu.js';
 export type { Backend, View, UnaryOp, BinaryOp, ReduceOp, Window2d } from './backend/backend.js';
 export * from './errors.js';

@@ -128,6 +128,9 @@ describe('webgpu: training', () => {
     // tensors an earlier test left to the garbage collector may be freed meanwhile: nothing may grow
     assert.ok(after.numTensors <= before.numTensors && after.numBytes <= before.numBytes, `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
     assert.equal(after.live + after.pooled, before.live + before.pooled, 'no GPU buffer was created: every step reused pooled ones');
+    mox.emptyCache('webgpu');
+    assert.equal(backend.engine.stats.pooled, 0, 'emptyCache frees the pool');
+    assert.equal(await step().then(Number.isFinite), true, 'training goes on after emptyCache');
     assert.ok(Number.isFinite(last));
   });
 

@@ -50,3 +50,12 @@ export async function sync(name?: string): Promise<void> {
   const b = getBackend(name) as Backend & { sync?: () => Promise<void> };
   if (b.sync) await b.sync();
 }
+
+/**
+ * Frees the memory a device keeps pooled for reuse (PyTorch's torch.cuda.empty_cache): on the GPU the
+ * buffers of freed tensors wait in a pool for the next tensor of their size. Live tensors are untouched.
+ */
+export function emptyCache(name?: string): void {
+  const b = getBackend(name) as Backend & { emptyCache?: () => void };
+  b.emptyCache?.();
+}

@@ -112,6 +112,11 @@ export class WebGPUBackend implements Backend {
     E.fill(this.engine, dst, value);
   }
 
+  /** Destroys the pooled (free) buffers; see mox.emptyCache. */
+  emptyCache(): void {
+    this.engine.emptyCache();
+  }
+
   /** Submits the recorded kernels and resolves when the GPU has run them. */
   sync(): Promise<void> {
     return this.engine.sync();
