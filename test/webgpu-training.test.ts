@@ -175,6 +175,29 @@ describe('webgpu: training', () => {
   });
 });
 
+describe('webgpu: the LSTM language model', () => {
+  it('trains a step and generates on the GPU as on the CPU (generateAsync)', async () => {
+    const make = (): InstanceType<typeof mox.models.LSTMLanguageModel> => {
+      mox.seed(9);
+      return new mox.models.LSTMLanguageModel({ vocabSize: 13, embedDim: 8, hiddenSize: 12, numLayers: 2 });
+    };
+    const ids = mox.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]);
+    const tgt = mox.tensor([[2, 3, 4, 5, 6], [7, 8, 9, 10, 11]]);
+    const cpu = make();
+    const g = make().to('webgpu');
+    const lc = cpu.loss(ids, tgt).loss;
+    const lg = g.loss(ids.to('webgpu'), tgt.to('webgpu')).loss;
+    await assertClose(lg, lc, 1e-5, 1e-5, 'loss');
+    lc.backward();
+    lg.backward();
+    const gc = Object.fromEntries(cpu.namedParameters());
+    for (const [k, p] of g.namedParameters()) await assertClose(p.grad!, gc[k]!.grad!, 1e-4, 1e-5, `${k}.grad`);
+    const want = cpu.generate([[1, 2]], { maxNewTokens: 6, temperature: 0 });
+    assert.deepEqual(await g.generateAsync([[1, 2]], { maxNewTokens: 6, temperature: 0 }), want);
+    assert.throws(() => g.generate([[1, 2]], { maxNewTokens: 1 }), mox.DeviceError);
+  });
+});
+
 describe('webgpu: mox train gpt --device webgpu', () => {
   it('trains, logs the device, and writes a checkpoint that generates on the CPU', () => {
     const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);

@@ -42,6 +42,15 @@ export type LSTMLanguageModelOptions = Pick<LSTMLanguageModelConfig, 'vocabSize'
 /** [h, c], each [numLayers, B, hiddenSize]. */
 export type LSTMState = [Tensor, Tensor];
 
+/** Sampling settings of LSTMLanguageModel.generate. */
+export interface LSTMGenerateOptions {
+  maxNewTokens: number;
+  temperature?: number;
+  topK?: number | null;
+  seed?: number;
+  generator?: Generator;
+}
+
 export class LSTMLanguageModel extends Module {
   readonly config: LSTMLanguageModelConfig;
   encoder: Embedding;
@@ -111,9 +120,34 @@ export class LSTMLanguageModel extends Module {
   /**
    * Continues each prompt row by maxNewTokens tokens: the prompt is run once, then one token at a
    * time with the state carried over. temperature 0 is greedy; topK restricts sampling. Eval mode,
-   * no graph (the mode is restored afterwards). Returns the new tokens per row.
+   * no graph (the mode is restored afterwards). Returns the new tokens per row. A model on the GPU
+   * needs generateAsync (each step's logits are read back, asynchronously there).
    */
-  generate(prompt: number[] | number[][], opts: { maxNewTokens: number; temperature?: number; topK?: number | null; seed?: number; generator?: Generator }): number[][] {
+  generate(prompt: number[] | number[][], opts: LSTMGenerateOptions): number[][] {
+    const g = this.generation(prompt, opts);
+    let r = g.next();
+    try {
+      while (!r.done) r = g.next(Float32Array.from(r.value.dataSync()));
+      return r.value;
+    } finally {
+      if (!r.done) g.return([]);
+    }
+  }
+
+  /** generate() on any device: each step's logits are read back with await. */
+  async generateAsync(prompt: number[] | number[][], opts: LSTMGenerateOptions): Promise<number[][]> {
+    const g = this.generation(prompt, opts);
+    let r = g.next();
+    try {
+      while (!r.done) r = g.next(Float32Array.from(await r.value.data()));
+      return r.value;
+    } finally {
+      if (!r.done) g.return([]);
+    }
+  }
+
+  /** The generation loop: yields each step's last logits [B, V] and takes them back read as numbers. */
+  private *generation(prompt: number[] | number[][], opts: LSTMGenerateOptions): globalThis.Generator<Tensor, number[][], Float32Array> {
     const rows = Array.isArray(prompt[0]) ? (prompt as number[][]) : [prompt as number[]];
     const { maxNewTokens } = opts;
     const V = this.config.vocabSize;
@@ -129,21 +163,27 @@ export class LSTMLanguageModel extends Module {
     const b = rows.length;
     const out: number[][] = rows.map(() => []);
     const wasTraining = this.training;
+    const device = this.device;
     this.eval();
     let state: LSTMState | null = null;
     let feed: number[][] = rows;
     try {
       for (let step = 0; step < maxNewTokens; step++) {
         const prev: LSTMState | null = state;
-        const [last, next] = scope(() => noGrad(() => {
+        const [logits, next] = scope(() => noGrad(() => {
           const t = feed[0]!.length;
-          const ids = tensor(Int32Array.from(feed.flat()), { shape: [b, t], dtype: 'int32' });
+          const ids = tensor(Int32Array.from(feed.flat()), { shape: [b, t], dtype: 'int32', device });
           const r = this.forward(ids, prev);
-          const lastLogits = Float32Array.from(r.logits.narrow(1, t - 1, 1).dataSync());
-          return [lastLogits, [keep(r.state[0]), keep(r.state[1])] as LSTMState] as const;
+          return [keep(r.logits.narrow(1, t - 1, 1).contiguous()), [keep(r.state[0]), keep(r.state[1])] as LSTMState] as const;
         }));
         if (prev) { prev[0].dispose(); prev[1].dispose(); }
         state = next;
+        let last: Float32Array;
+        try {
+          last = yield logits;
+        } finally {
+          logits.dispose();
+        }
         feed = rows.map((_, r) => {
           const tok = sampleLogits(last.subarray(r * V, (r + 1) * V), sampling, gen);
           out[r]!.push(tok);

@@ -5,6 +5,6 @@ export {
   type GPTConfig, type GPTOptions, type GPTForwardOptions, type GenerateOptions, type GenerateResult,
 } from './gpt.js';
 export {
-  LSTMLanguageModel, type LSTMLanguageModelConfig, type LSTMLanguageModelOptions, type LSTMState,
+  LSTMLanguageModel, type LSTMLanguageModelConfig, type LSTMLanguageModelOptions, type LSTMState, type LSTMGenerateOptions,
 } from './lstm-lm.js';
 export { TextCNN, type TextCNNConfig, type TextCNNOptions } from './text-cnn.js';
