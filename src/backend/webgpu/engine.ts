@@ -126,6 +126,7 @@ export class Engine {
   private readonly paramData = new Uint32Array((PARAM_SLOTS * PARAM_SLOT_BYTES) / 4);
   private slot = 0;
   private error: string | null = null;
+  private lost: string | null = null;
   /** Bytes held by live buffers and by the pool; pipelines compiled, submits and dispatches so far. */
   readonly stats = { live: 0, pooled: 0, pipelines: 0, submits: 0, dispatches: 0, bindGroups: 0 };
 
@@ -133,6 +134,10 @@ export class Engine {
     this.paramBuffer = device.createBuffer({ size: PARAM_SLOTS * PARAM_SLOT_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
     device.addEventListener?.('uncapturederror', (ev: Event) => {
       this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+    // a lost device (driver reset, GPU removed, destroy()) fails every later call with its reason
+    void device.lost?.then((info) => {
+      this.lost = `the GPU device was lost (${info.reason ?? 'unknown'}): ${info.message}`;
     });
   }
 
@@ -370,6 +375,7 @@ export class Engine {
   }
 
   private throwIfFailed(): void {
+    if (this.lost) throw new DeviceError('webgpu', this.lost);
     if (this.error) {
       const msg = this.error;
       this.error = null;
