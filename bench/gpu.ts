@@ -4,7 +4,8 @@
 // PyTorch (bench/torch_gpu.py) runs when `$MOX_TORCH_PYTHON` (else python3, else /usr/bin/python3)
 // imports torch, and measures when torch sees CUDA; it reports fp32 with TF32 off (the comparison) and with TF32 on (for reference).
 // Prints a table and writes bench/results/gpu.json. Options: --sizes 1024,2048 --gpt L,H,C,T,B
-// --gpt-reps N --no-torch. On a software adapter (lavapipe) use small sizes, e.g.
+// --gpt-reps N --no-torch, and --tune: time every candidate matmul tile at the largest size first and
+// report them (the tile table in src/backend/webgpu/kernels/matmul.ts is where a winner goes). On a software adapter (lavapipe) use small sizes, e.g.
 //   npm run bench:gpu -- --sizes 256 --gpt 2,2,64,64,4 --gpt-reps 3
 
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { matmulTuning, tileProblem, type MatmulTile } from '../src/backend/webgpu/kernels/matmul.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const arg = (name: string, fallback: string): string => {
@@ -113,10 +115,46 @@ function runTorch(): TorchRun {
   }
 }
 
+/** Candidate tiles for --tune: every (BM, BN, BK, TM, TN) of a small grid the generator accepts. */
+function candidateTiles(): MatmulTile[] {
+  const out: MatmulTile[] = [];
+  for (const BM of [32, 64, 128]) for (const BN of [32, 64, 128]) for (const BK of [8, 16, 32]) {
+    for (const TM of [4, 8]) for (const TN of [4, 8]) {
+      const t = { BM, BN, BK, TM, TN };
+      const threads = (BM / TM) * (BN / TN);
+      if (threads >= 64 && threads <= 256 && tileProblem(t) === null) out.push(t);
+    }
+  }
+  return out;
+}
+
+/** Times GEMM n with each candidate tile alone in the table; restores the table after. */
+async function tune(n: number): Promise<{ tile: MatmulTile; tflops: number }[]> {
+  const saved = matmulTuning.tiles;
+  const results: { tile: MatmulTile; tflops: number }[] = [];
+  try {
+    for (const tile of candidateTiles()) {
+      matmulTuning.tiles = [tile];
+      try {
+        const r = await moxGemm(n);
+        results.push({ tile, tflops: r.tflops! });
+        log(`  tile ${JSON.stringify(tile)}: ${r.tflops!.toPrecision(3)} TFLOP/s`);
+      } catch (e) {
+        log(`  tile ${JSON.stringify(tile)}: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    matmulTuning.tiles = saved;
+  }
+  return results.sort((a, b) => b.tflops - a.tflops);
+}
+
 const backend = await mox.initDevice('webgpu');
 mox.setDevice('webgpu');
 const adapter = String(backend.info?.().adapter ?? 'unknown adapter');
 log(`mox webgpu on ${adapter}`);
+const tuning = process.argv.includes('--tune') ? await tune(Math.max(...sizes)) : null;
+if (tuning) console.log(`matmul tiles at ${Math.max(...sizes)}², best first:\n${tuning.map((r) => `  ${JSON.stringify(r.tile)}  ${r.tflops.toPrecision(3)} TFLOP/s`).join('\n')}`);
 const mox_: Record<string, Record<string, number>> = {};
 for (const n of sizes) {
   mox_[`gemm-${n}`] = await moxGemm(n);
@@ -150,6 +188,7 @@ const out = {
   config: { sizes, gpt: { nLayer: L, nHead: H, nEmbd: C, blockSize: T, batch: B, dropout: 0.2 }, gptReps },
   mox: mox_,
   torch,
+  ...(tuning ? { matmulTiles: tuning } : {}),
 };
 mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(path.join(root, 'bench', 'results', 'gpu.json'), JSON.stringify(out, null, 2) + '\n');
