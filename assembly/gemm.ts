@@ -15,6 +15,23 @@ const MC = 128;
 const NC = 512;
 export const SCRATCH_FLOATS: i32 = MC * KC + KC * NC + MR * NR;
 
+/**
+ * Stores the 4x4 transpose of rows r0..r3 (4 floats each) as 4 vectors at dst, dst+16, dst+32, dst+48:
+ * vector k holds element k of each row. Packing reads 4 rows (or columns) along k this way instead of
+ * one float at a time.
+ */
+@inline
+function storeTransposed4(dst: usize, r0: v128, r1: v128, r2: v128, r3: v128, step: usize): void {
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + step, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * step, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * step, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+}
+
 // B[k0:k0+kc, j0:j0+nc] -> panels of NR columns, kc rows each; columns past nc are zero
 function packB(b: usize, rsB: i32, csB: i32, k0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
   for (let jp = 0; jp < nc; jp += NR) {
@@ -28,8 +45,25 @@ function packB(b: usize, rsB: i32, csB: i32, k0: i32, kc: i32, j0: i32, nc: i32,
         src += rowStep;
         dst += NR << 2;
       }
+    } else if (w == NR && rsB == 1) {
+      // a transposed B (a weight used as W^T): each column is contiguous along k, so 4 k at a time
+      // from each of the 8 columns, transposed in two 4x4 blocks
+      const cs = <usize>csB << 2;
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        storeTransposed4(dst, v128.load(src), v128.load(src + cs), v128.load(src + 2 * cs), v128.load(src + 3 * cs), NR << 2);
+        const s4 = src + 4 * cs;
+        storeTransposed4(dst + 16, v128.load(s4), v128.load(s4 + cs), v128.load(s4 + 2 * cs), v128.load(s4 + 3 * cs), NR << 2);
+        src += 16;
+        dst += (NR << 2) * 4;
+      }
+      for (; k < kc; k++) {
+        for (let j = 0; j < NR; j++) store<f32>(dst + (j << 2), load<f32>(src + <usize>j * cs));
+        src += 4;
+        dst += NR << 2;
+      }
     } else if (w == NR) {
-      // a transposed B (a weight used as W^T): eight column streams, no per-element edge test
+      // any other full-width panel: eight column streams, no per-element edge test
       const cs = <usize>csB << 2;
       for (let k = 0; k < kc; k++) {
         store<f32>(dst, load<f32>(src));
@@ -70,8 +104,15 @@ function packA(a: usize, rsA: i32, csA: i32, i0: i32, mc: i32, k0: i32, kc: i32,
         dst += MR << 2;
       }
     } else if (h == MR && csA == 1) {
+      // row-major A: 4 k at a time from each of the 4 rows, transposed in registers
       const r = <usize>rsA << 2;
-      for (let k = 0; k < kc; k++) {
+      let k = 0;
+      for (; k + 4 <= kc; k += 4) {
+        const s = base + (<usize>k << 2);
+        storeTransposed4(dst, v128.load(s), v128.load(s + r), v128.load(s + 2 * r), v128.load(s + 3 * r), MR << 2);
+        dst += (MR << 2) * 4;
+      }
+      for (; k < kc; k++) {
         const s = base + (<usize>k << 2);
         store<f32>(dst, load<f32>(s));
         store<f32>(dst, load<f32>(s + r), 4);
