@@ -43,7 +43,7 @@ describe('webgpu: devices and reads', () => {
     assert.equal(x.to('float32'), x, 'a dtype is still a cast');
   });
 
-  it('synchronous reads of GPU memory are DeviceErrors that name the asynchronous call', () => {
+  it('synchronous reads of GPU memory are DeviceErrors that name the asynchronous call', async () => {
     const g = mox.ones([2]).to('webgpu');
     assert.throws(() => g.dataSync(), (e: Error) => e instanceof mox.DeviceError && /await t\.data\(\)/.test(e.message));
     assert.throws(() => g.sum().item(), mox.DeviceError);
@@ -51,6 +51,9 @@ describe('webgpu: devices and reads', () => {
     assert.throws(() => g.to('cpu'), /toAsync\('cpu'\)/);
     assert.throws(() => mox.ones([2]).to('float64').to('webgpu'), (e: Error) => e instanceof mox.DeviceError && /float64/.test(e.message));
     assert.throws(() => mox.ones([2]).add(g), /different devices/);
+    // printing does not read: it says where the tensor is and how to read it
+    assert.equal(String(g), "tensor(<on webgpu: await t.toStringAsync() to see the values> shape=[2], dtype=float32, device='webgpu')");
+    assert.equal(await g.toStringAsync(), "tensor([1., 1.], device='webgpu')");
   });
 
   it('setDevice makes new tensors on the GPU; copy_ takes a CPU source', async () => {

@@ -14,15 +14,19 @@
 //   tensor has no literal to infer from, so it shows any dtype but float32 (as PyTorch does).
 
 import type { Tensor } from './tensor.js';
+import type { TypedArray } from './dtype.js';
 
 const EDGE = 3;
 const THRESHOLD = 1000;
 const LINEWIDTH = 80;
 const PREFIX = 'tensor(';
 
-export function formatTensor(t: Tensor): string {
+/** PyTorch-style text of a tensor; `values` are its elements when already read (a GPU tensor's). */
+export function formatTensor(t: Tensor, values?: TypedArray): string {
   if (t.isDisposed) return `tensor(<disposed> shape=[${t.shape.join(', ')}], dtype=${t.dtype})`;
-  const data = t.dataSync();
+  // GPU memory cannot be read synchronously: say what the tensor is and how to see its values
+  if (!values && t.device !== 'cpu') return `tensor(<on ${t.device}: await t.toStringAsync() to see the values> shape=[${t.shape.join(', ')}], dtype=${t.dtype}, device='${t.device}')`;
+  const data = values ?? t.dataSync();
   const ndim = t.ndim;
   const summarize = t.size > THRESHOLD;
   const strides: number[] = [];

@@ -174,6 +174,10 @@ export class Tensor {
   toString(): string {
     return formatTensor(this);
   }
+  /** toString() with the values, on any device (a GPU tensor is read asynchronously). */
+  async toStringAsync(): Promise<string> {
+    return formatTensor(this, await this.data());
+  }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
   }
