@@ -76,6 +76,7 @@ describe('webgpu: devices and reads', () => {
     const values = before.map((p) => Array.from(p.dataSync()));
     m.to('webgpu');
     assert.equal(m.device, 'webgpu');
+    assert.match(m.summary([2], { printFn: null }), /Total params: 82/);
     assert.deepEqual(m.parameters(), before);
     await m.toAsync('cpu');
     assert.deepEqual(m.parameters().map((p) => Array.from(p.dataSync())), values);

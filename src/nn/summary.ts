@@ -17,6 +17,7 @@ export interface SummaryOptions {
   batchSize?: number;
   /** dtype of the zeros (default float32; int32 for models that start with an Embedding). */
   dtype?: DType;
+  /** Device of the zeros (default: the model's). */
   device?: string;
   /** A real input to run instead of zeros (its first dim is the batch). */
   input?: Tensor | readonly Tensor[];
@@ -150,7 +151,7 @@ export function summary(model: Module, inputShape?: Shapes | null, opts: Summary
     for (const s of shapes) {
       if (!s.every((d) => Number.isInteger(d) && d >= 0)) throw new ValueError('summary', `input shape must be non-negative integers, got ${JSON.stringify(s)}`);
     }
-    rows = traceRows(model, () => shapes.map((s) => zeros([batch, ...s], { dtype: opts.dtype, device: opts.device })), batch);
+    rows = traceRows(model, () => shapes.map((s) => zeros([batch, ...s], { dtype: opts.dtype, device: opts.device ?? model.device })), batch);
   } else {
     rows = staticRows(model);
   }
