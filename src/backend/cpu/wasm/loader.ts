@@ -30,16 +30,20 @@ export function requestedKernels(): string | undefined {
 /**
  * Compiles with the optimizing tier straight away. V8 would otherwise start on its baseline compiler
  * and tier up per function when hot, and each new worker thread's first kernels would run on the
- * baseline code, several times slower. The module is small, so this costs a few milliseconds; the
- * flag is restored for everyone else's modules.
+ * baseline code, several times slower. Lazy compilation is turned off too: with it (Node's default)
+ * each function is compiled at its first call, after the flags below are restored, so it would start
+ * on the baseline compiler anyway (--trace-wasm-compilation-times showed exactly that). The module is
+ * small, so this costs a few tens of milliseconds; the flags are restored for everyone else's modules.
  */
 function compileOptimized(bytes: Uint8Array): WebAssembly.Module {
   const v8 = nodeBuiltin('node:v8');
   if (!v8) return new WebAssembly.Module(bytes);
   try {
     v8.setFlagsFromString('--no-liftoff');
+    v8.setFlagsFromString('--no-wasm-lazy-compilation');
     return new WebAssembly.Module(bytes);
   } finally {
+    v8.setFlagsFromString('--wasm-lazy-compilation');
     v8.setFlagsFromString('--liftoff');
   }
 }
