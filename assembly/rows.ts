@@ -12,12 +12,16 @@ import { expS, expV, hmax, hsum } from './vmath';
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 @inline function row(p: usize, r: i32, rs: i32): usize { return p + ((<usize>r * <usize>rs) << 2); }
 
-/** Max of n floats at p; NaN if any is NaN (so a NaN row stays NaN, as in the reference). */
+/**
+ * Max of n floats at p, for shifting exponents: a NaN element may be skipped here (pmax is one
+ * instruction, f32x4.max ~8 on x64), but it reaches the sum of exponentials, so a row with a NaN still
+ * comes out all NaN, as in the reference.
+ */
 @inline
 function rowMax(p: usize, n: i32): f32 {
   let vm = f32x4.splat(-Infinity);
   let i = 0;
-  for (; i + 4 <= n; i += 4) vm = f32x4.max(vm, v128.load(at(p, i)));
+  for (; i + 4 <= n; i += 4) vm = f32x4.pmax(v128.load(at(p, i)), vm);
   let m = hmax(vm);
   for (; i < n; i++) m = max(m, load<f32>(at(p, i)));
   return m;

@@ -23,29 +23,60 @@ const MAGIC: f32 = 12582912.0; // 1.5 * 2^23
 const MAGIC_BITS: i32 = 0x4B400000;
 const LO: f32 = -104.0;
 
+// The splatted constants live in static memory and are loaded where they are used. V8's optimizing
+// compiler does not hoist a v128.const out of a loop: it rebuilds it on every trip with three
+// instructions (movq, vmovq, vpunpcklqdq), ~45 per vector for this function alone, and spills what it
+// rebuilt. A load is one instruction on a load port the kernels leave idle; Binaryen cannot fold a
+// load, so it stays one. Lanes are 16 bytes apart (each constant splatted four times).
+const EXP_K = memory.data<f32>([
+  HI, HI, HI, HI,
+  LO, LO, LO, LO,
+  LOG2E, LOG2E, LOG2E, LOG2E,
+  MAGIC, MAGIC, MAGIC, MAGIC,
+  C1, C1, C1, C1,
+  C2, C2, C2, C2,
+  P0, P0, P0, P0,
+  P1, P1, P1, P1,
+  P2, P2, P2, P2,
+  P3, P3, P3, P3,
+  P4, P4, P4, P4,
+  P5, P5, P5, P5,
+  1, 1, 1, 1,
+], 16);
+const K_HI = 0, K_LO = 1, K_LOG2E = 2, K_MAGIC = 3, K_C1 = 4, K_C2 = 5, K_P0 = 6, K_P1 = 7, K_P2 = 8,
+  K_P3 = 9, K_P4 = 10, K_P5 = 11, K_ONE = 12;
+const EXP_KI = memory.data<i32>([MAGIC_BITS, MAGIC_BITS, MAGIC_BITS, MAGIC_BITS, 127, 127, 127, 127], 16);
+
+@inline function k(i: i32): v128 { return v128.load(EXP_K + (<usize>i << 4)); }
+
+/** The splatted constant 1.0 (from the table, for the same reason as the rest). */
+@inline export function oneV(): v128 { return k(K_ONE); }
+
 /** e^x per lane: +inf -> +inf, -inf -> 0, NaN -> NaN, overflow -> +inf, gradual underflow. */
 @inline
 export function expV(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(HI)), f32x4.splat(LO));
+  // pmin/pmax are one instruction each (f32x4.min/max are ~8 on x64 for their NaN and -0 rules);
+  // with x first, a NaN lane keeps x, so NaN still gives NaN
+  x = f32x4.pmax(f32x4.pmin(x, k(K_HI)), k(K_LO));
   // round to nearest by adding 1.5 * 2^23: the integer lands in the low mantissa bits, which also
   // gives n as an integer without a float-to-int conversion (slow on x86 for SIMD)
-  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(MAGIC));
-  const fn = f32x4.sub(t, f32x4.splat(MAGIC));
-  let r = f32x4.sub(x, f32x4.mul(fn, f32x4.splat(C1)));
-  r = f32x4.sub(r, f32x4.mul(fn, f32x4.splat(C2)));
+  const t = f32x4.add(f32x4.mul(x, k(K_LOG2E)), k(K_MAGIC));
+  const fn = f32x4.sub(t, k(K_MAGIC));
+  let r = f32x4.sub(x, f32x4.mul(fn, k(K_C1)));
+  r = f32x4.sub(r, f32x4.mul(fn, k(K_C2)));
   const r2 = f32x4.mul(r, r);
-  let p = fma(f32x4.splat(P0), r, f32x4.splat(P1));
-  p = fma(p, r, f32x4.splat(P2));
-  p = fma(p, r, f32x4.splat(P3));
-  p = fma(p, r, f32x4.splat(P4));
-  p = fma(p, r, f32x4.splat(P5));
-  const y = f32x4.add(fma(p, r2, r), f32x4.splat(1));
+  let p = fma(k(K_P0), r, k(K_P1));
+  p = fma(p, r, k(K_P2));
+  p = fma(p, r, k(K_P3));
+  p = fma(p, r, k(K_P4));
+  p = fma(p, r, k(K_P5));
+  const y = f32x4.add(fma(p, r2, r), k(K_ONE));
   // 2^n in two factors 2^(n>>1) * 2^(n - n>>1): each stays a normal float for n in [-150, 128], so
   // results near overflow reach +inf and subnormal results are rounded once, by the last multiply.
-  const n = i32x4.sub(t, i32x4.splat(MAGIC_BITS));
+  const n = i32x4.sub(t, v128.load(EXP_KI));
   const n1 = i32x4.shr_s(n, 1);
   const n2 = i32x4.sub(n, n1);
-  const bias = i32x4.splat(127);
+  const bias = v128.load(EXP_KI, 16);
   const s1 = i32x4.shl(i32x4.add(n1, bias), 23);
   const s2 = i32x4.shl(i32x4.add(n2, bias), 23);
   return f32x4.mul(f32x4.mul(y, s1), s2);

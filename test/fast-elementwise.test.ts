@@ -9,6 +9,7 @@ import type { Tensor, View } from '../src/index.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import type { BinaryOp, UnaryOp } from '../src/backend/backend.js';
+import { wasmRuntime } from '../src/backend/cpu/wasm/runtime.js';
 
 const fast = cpuBackend.info().kernels !== 'typescript';
 const gen = new mox.Generator(1234);
@@ -136,6 +137,29 @@ for (const threads of [1, 2]) {
       const a = mox.randn([3, 2, 13, 7], { generator: gen });
       const b = mox.randn([7, 5], { generator: gen }).expand([3, 2, 7, 5]);
       close(read(cpuBackend.matmul(a.view_(), b.view_(), 'float32'), 3 * 2 * 13 * 5), read(referenceBackend.matmul(a.view_(), b.view_(), 'float32'), 3 * 2 * 13 * 5), 1e-5, 1e-6, 'batched matmul');
+      // the same shared right operand, with the bias epilogue, run as one stacked product (rows of
+      // consecutive batch entries follow on) and per entry (rows sliced out of taller matrices)
+      const w = mox.randn([7, 300], { generator: gen });
+      const bias = mox.randn([300], { generator: gen });
+      for (const x of [mox.randn([4, 13, 7], { generator: gen }), mox.randn([4, 20, 7], { generator: gen }).slice(null, [3, 16])]) {
+        const wb = w.expand([4, 7, 300]);
+        const epi = { bias: bias.view_() };
+        close(read(cpuBackend.matmul(x.view_(), wb.view_(), 'float32', epi), 4 * 13 * 300), read(referenceBackend.matmul(x.view_(), wb.view_(), 'float32', epi), 4 * 13 * 300),
+          1e-4, 1e-5, `shared-operand matmul, A strides ${x.strides.join(',')}`);
+      }
     }));
+
+    it('recycled heap blocks come back zeroed when asked', () => {
+      const rt = wasmRuntime()!;
+      for (const n of [1, 17, 1000, 123457]) {
+        const a = rt.heap.allocArray('float32', n, false) as Float32Array;
+        a.fill(7);
+        rt.heap.freeArray(a);
+        const b = rt.heap.allocArray('float32', n, true) as Float32Array;
+        assert.equal(b.byteOffset, a.byteOffset, 'the block was recycled');
+        assert.ok(b.every((v) => v === 0), `${n} floats zeroed`);
+        rt.heap.freeArray(b);
+      }
+    });
   });
 }

@@ -41,6 +41,13 @@ export class WasmHeap {
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   /** Bytes handed out and not yet freed (by size class), and bytes the memory holds. */
   inUse = 0;
+  /**
+   * Zeroes a recycled block. The runtime installs the kernels' bulk-memory fill once its instance
+   * exists: TypedArray.fill on a shared buffer is ~10x slower in V8 than on a plain one.
+   */
+  zeroFill: (ptr: number, bytes: number) => void = (ptr, bytes) => {
+    new Float64Array(this.buffer, ptr, bytes / 8).fill(0); // blocks are 64-byte multiples
+  };
 
   constructor(initialPages = 512) {
     this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
@@ -63,7 +70,7 @@ export class WasmHeap {
       if (end > this.buffer.byteLength) this.grow(end);
       this.top = end;
     } else if (zero) {
-      new Uint8Array(this.buffer, ptr, cls).fill(0);
+      this.zeroFill(ptr, cls);
     }
     this.blockSize.set(ptr, cls);
     this.inUse += cls;

@@ -37,11 +37,15 @@ export function matmulF32(rt: WasmRuntime, a: View, b: View, epi: Epilogue = {})
   const plan = planRows(batchShape, [a.strides.slice(0, -2), b.strides.slice(0, -2), contiguousStrides(batchShape).map((s) => s * M * N)]);
   const [sA, sB, sC] = plan.inner as [number, number, number];
   const run = plan.n;
+  // a batch of inputs times one shared matrix (x [B, T, C] @ W) whose rows follow on from batch to
+  // batch is one taller product: B is packed once instead of once per batch entry
+  const stacked = run > 1 && sB === 0 && sA === M * rsA && sC === M * N;
   forEachRow(plan, [a.offset, b.offset, 0], (offs) => {
     const aP = (a.buf as Float32Array).byteOffset + offs[0]! * 4;
     const bP = (b.buf as Float32Array).byteOffset + offs[1]! * 4;
     const cP = out.byteOffset + offs[2]! * 4;
-    gemmParallel(rt, run, sA, sB, sC, M, N, K, aP, rsA, csA, bP, rsB, csB, cP, N, biasPtr, flags);
+    if (stacked) gemmParallel(rt, 1, 0, 0, 0, run * M, N, K, aP, rsA, csA, bP, rsB, csB, cP, N, biasPtr, flags);
+    else gemmParallel(rt, run, sA, sB, sC, M, N, K, aP, rsA, csA, bP, rsB, csB, cP, N, biasPtr, flags);
   });
   return out;
 }
