@@ -2,7 +2,7 @@
 // thread posts in its control slot, forever (the pool unref()s it, so it never holds the process).
 
 import { workerData } from 'node:worker_threads';
-import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS } from './pool.js';
+import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS, spinWhile } from './pool.js';
 
 const { module, memory, ctrl, index, names } = workerData as {
   module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; index: number; names: string[];
@@ -20,6 +20,7 @@ Atomics.notify(head, 4);
 
 let seen = 0;
 for (;;) {
+  spinWhile(() => Atomics.load(head, 0) === seen);
   Atomics.wait(head, 0, seen);
   seen = Atomics.load(head, 0);
   const n = head[2]!;

@@ -18,6 +18,23 @@ const MAX_WORKERS = 64;
 
 export type Exports = Record<string, (...args: number[]) => number | void>;
 
+/**
+ * How long a thread that waits for the other side of the pool first polls before it sleeps. Waking a
+ * thread asleep in Atomics.wait costs 20-30 us here, and a training step dispatches a split kernel
+ * every ~100-200 us (~400 per GPT step), so a short poll catches most of them awake; an idle pool
+ * still sleeps after this long (OpenMP's spin-then-sleep wait policy, on a much shorter fuse).
+ */
+export const SPIN_MS = 0.25;
+
+/** Polls `cond` until it turns false or SPIN_MS pass; the caller then sleeps if it still holds. */
+export function spinWhile(cond: () => boolean): void {
+  if (!cond()) return;
+  const until = performance.now() + SPIN_MS;
+  for (let i = 1; cond(); i++) {
+    if ((i & 63) === 0 && performance.now() > until) return;
+  }
+}
+
 export class ThreadPool {
   private readonly workers: Worker[] = [];
   private readonly ctrl = new SharedArrayBuffer(16 + MAX_WORKERS * SLOT_BYTES);
@@ -114,6 +131,7 @@ export class ThreadPool {
     } catch (e) {
       error = e;
     }
+    spinWhile(() => Atomics.load(this.done, 0) < extra);
     for (let cur = Atomics.load(this.done, 0); cur < extra; cur = Atomics.load(this.done, 0)) {
       Atomics.wait(this.done, 0, cur);
     }
