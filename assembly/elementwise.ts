@@ -319,14 +319,29 @@ export function copy32(rows: i32, n: i32, x: usize, rsX: i32, csX: i32, o: usize
     const po = o + ((<usize>r * rsO) << 2);
     let i = 0;
     if (csX == 1 && csO == 1) {
-      memory.copy(po, px, <usize>n << 2);
-      continue;
+      // memory.copy is a call out of the module (~30 ns); short rows (one attention head) copy inline
+      if (n >= 256) {
+        memory.copy(po, px, <usize>n << 2);
+        continue;
+      }
+      for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), v128.load(px + (<usize>i << 2)));
     }
     if (csO == 1 && csX == 0) {
       const v = v128.load32_splat(px);
       for (; i + 4 <= n; i += 4) v128.store(po + (<usize>i << 2), v);
     }
     for (; i < n; i++) store<u32>(po + ((<usize>i * csO) << 2), load<u32>(px + ((<usize>i * csX) << 2)));
+  }
+}
+
+/**
+ * copy32 over `outer` blocks spaced osX / osO elements apart: a permuted copy such as [B, H, T, D] ->
+ * [B, T, H, D] has three strided levels, and one call per block from JavaScript (B x T calls of H x D
+ * elements each for attention heads) cost more than the copying.
+ */
+export function copy32x3(outer: i32, osX: i32, osO: i32, rows: i32, n: i32, x: usize, rsX: i32, csX: i32, o: usize, rsO: i32, csO: i32): void {
+  for (let b = 0; b < outer; b++) {
+    copy32(rows, n, x + ((<usize>b * osX) << 2), rsX, csX, o + ((<usize>b * osO) << 2), rsO, csO);
   }
 }
 

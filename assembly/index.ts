@@ -3,7 +3,7 @@
 // so the main thread and the worker threads run the same code on the same tensors.
 
 export { sgemm, sgemmBatched, SCRATCH_FLOATS } from './gemm';
-export { unaryF32, binaryF32, compareF32, whereF32, copy32, zeroBytes } from './elementwise';
+export { unaryF32, binaryF32, compareF32, whereF32, copy32, copy32x3, zeroBytes } from './elementwise';
 export { reduceRowsF32, reduceColsF32 } from './reduce';
 export { adamStepF32 } from './optim';
 export { im2colF32, col2imF32, maxPool2dF32, maxPool2dBackwardF32, avgPool2dF32, avgPool2dBackwardF32 } from './conv';

@@ -149,6 +149,33 @@ for (const threads of [1, 2]) {
       }
     }));
 
+    it('strided copies of two to five levels (permuted, sliced, broadcast) match element by element', () => mox.scope(() => {
+      const cases: [number[], (t: Tensor) => Tensor][] = [
+        [[12, 8, 64, 32], (t) => t.transpose(1, 2)], // attention heads back to [B, T, H, D] (big enough to split)
+        [[3, 5, 7, 9], (t) => t.permute([3, 1, 0, 2])],
+        [[2, 3, 4, 5, 6], (t) => t.permute([4, 2, 0, 3, 1])],
+        [[6, 7, 300], (t) => t.slice(null, [1, 6], [0, null, 3]).transpose(0, 1)],
+        [[5, 1, 9], (t) => t.expand([5, 4, 9]).transpose(0, 1)],
+        [[1, 13], (t) => t.expand([7, 13]).T],
+      ];
+      for (const [shape, view] of cases) {
+        const x = view(mox.randn(shape, { generator: gen }));
+        const got = x.contiguous();
+        const want = new Float32Array(x.size);
+        const strides = x.strides;
+        const idx = new Array<number>(x.ndim).fill(0);
+        const src = x.view_();
+        const data = src.buf as Float32Array;
+        for (let i = 0; i < x.size; i++) {
+          let off = src.offset;
+          for (let d = 0; d < x.ndim; d++) off += idx[d]! * strides[d]!;
+          want[i] = data[off]!;
+          for (let d = x.ndim - 1; d >= 0 && ++idx[d]! === x.shape[d]!; d--) idx[d] = 0;
+        }
+        assert.deepEqual(got.dataSync(), want, `copy of [${x.shape.join(', ')}] with strides [${strides.join(', ')}]`);
+      }
+    }));
+
     it('recycled heap blocks come back zeroed when asked', () => {
       const rt = wasmRuntime()!;
       for (const n of [1, 17, 1000, 123457]) {

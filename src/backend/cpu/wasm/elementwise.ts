@@ -187,6 +187,27 @@ export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
   if (sizeOf(dst.shape) === 0) return true;
   const p = planRows(dst.shape, [src.strides, dst.strides]);
   const [sb, db] = [base(src), base(dst)];
+  const depth = p.outerShape.length;
+  if (depth >= 2) {
+    // three strided levels in one call, split across threads by the outermost of them
+    const [outer, rows] = [p.outerShape[depth - 2]!, p.outerShape[depth - 1]!];
+    const [osS, osD, rsS, rsD] = [p.outerStrides[0]![depth - 2]!, p.outerStrides[1]![depth - 2]!, p.outerStrides[0]![depth - 1]!, p.outerStrides[1]![depth - 1]!];
+    const head: RowPlan = {
+      outerShape: p.outerShape.slice(0, -2), outerStrides: p.outerStrides.map((s) => s.slice(0, -2)),
+      n: 1, inner: [0, 0], rows: sizeOf(p.outerShape.slice(0, -2)),
+    };
+    const T = Math.min(rt.threads, outer, Math.max(1, Math.floor((outer * rows * p.n) / PARALLEL_MIN_ELEMENTS)));
+    forEachRow(head, [src.offset, dst.offset], (offs) => {
+      const jobs: number[][] = [];
+      for (let t = 0, at = 0; t < T; t++) {
+        const cnt = Math.floor((outer * (t + 1)) / T) - at;
+        jobs.push([cnt, osS, osD, rows, p.n, sb + (offs[0]! + at * osS) * 4, rsS, p.inner[0]!, db + (offs[1]! + at * osD) * 4, rsD, p.inner[1]!]);
+        at += cnt;
+      }
+      rt.pool.run('copy32x3', jobs);
+    });
+    return true;
+  }
   run2d(rt, 'copy32', p, [src.offset, dst.offset], (o, rows, rs, n) =>
     [rows, n, sb + o[0]! * 4, rs[0]!, p.inner[0]!, db + o[1]! * 4, rs[1]!, p.inner[1]!]);
   return true;

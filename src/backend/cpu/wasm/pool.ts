@@ -63,9 +63,15 @@ export class ThreadPool {
     this.threads = Math.max(1, Math.min(Math.floor(threads), MAX_WORKERS + 1));
   }
 
+  private readonly slots: { head: Int32Array; args: Float64Array }[] = [];
+
+  /** Worker i's control slot (views made once: run() is called hundreds of times per training step). */
   private slot(i: number): { head: Int32Array; args: Float64Array } {
-    const base = 16 + i * SLOT_BYTES;
-    return { head: new Int32Array(this.ctrl, base, SLOT_HEAD_INTS), args: new Float64Array(this.ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS) };
+    while (this.slots.length <= i) {
+      const base = 16 + this.slots.length * SLOT_BYTES;
+      this.slots.push({ head: new Int32Array(this.ctrl, base, SLOT_HEAD_INTS), args: new Float64Array(this.ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS) });
+    }
+    return this.slots[i]!;
   }
 
   /**
