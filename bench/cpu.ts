@@ -9,7 +9,7 @@
 //                          [--threads 1,2] [--budget SECONDS] [--out FILE]
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,6 +222,34 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
+/**
+ * The core's FMA peak in GFLOP/s at 128 and 256 bits (bench/fma_peak.c, built with the system's C
+ * compiler), or null where there is none or the CPU is not x86-64 with FMA3. mox's kernels are 128-bit
+ * WebAssembly SIMD, so its GEMM is read against the 128-bit line; native BLAS against the widest.
+ */
+function fmaPeak(): { fma128: number; fma256: number } | null {
+  if (os.arch() !== 'x64') return null;
+  try {
+    if (!/^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'))) return null;
+  } catch {
+    return null;
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), 'mox-fma-'));
+  try {
+    const exe = join(dir, 'fma_peak');
+    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
+    if (cc.status !== 0) return null;
+    const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) return null;
+    const peak = JSON.parse(r.stdout) as { fma128: number; fma256: number };
+    return peak.fma128 > 0 && peak.fma256 > 0 ? peak : null;
+  } catch {
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const o = parseOptions();
   if (o.peer) return childMain(o);
@@ -238,6 +266,7 @@ async function main(): Promise<void> {
     memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
     loadavgStart: loadStart.map((x) => +x.toFixed(2)),
     openblasEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OPENBLAS_'))),
+    fmaPeakGflops: workloads.some((w) => w.group === 'gemm') ? fmaPeak() : null,
   };
   log(`bench:cpu: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${pkg.version} ${JSON.stringify(mox.backendInfo())}`);
   log(`workloads: ${workloads.map((w) => w.id).join(', ')}; threads ${o.threads.join(',')}; budget ${topts.budgetMs / 1000} s per workload per peer${o.quick ? ' (--quick)' : ''}`);
@@ -349,6 +378,12 @@ async function main(): Promise<void> {
   if (torchInfo) {
     const blas = torchInfo.blas as { corename?: string; config?: string } | null | undefined;
     notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads.`);
+  }
+  if (machine.fmaPeakGflops) {
+    const { fma128, fma256 } = machine.fmaPeakGflops;
+    const single = workloads.filter((w) => w.group === 'gemm').map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
+      .filter((x) => x.m && x.m.value !== null).map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
+    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2, OpenBLAS's).${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
   }
   const anyCold = Object.values(runs).some((r) => Object.values(r.results).some((m) => m?.timing?.cold));
   const legend = [
