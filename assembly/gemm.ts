@@ -12,7 +12,7 @@ const MR = 4;
 const NR = 8;
 const KC = 256;
 const MC = 128;
-const NC = 512;
+const NC = 2048;
 export const SCRATCH_FLOATS: i32 = MC * KC + KC * NC + MR * NR;
 
 /**

@@ -133,6 +133,16 @@ for (const threads of [1, 2]) {
         close(read(cpuBackend.matmul(a.view_(), b.view_(), 'float32', epi), m * n), read(referenceBackend.matmul(a.view_(), b.view_(), 'float32', epi), m * n),
           1e-4, 1e-5 * Math.sqrt(k), `matmul ${m}x${k}x${n} case ${t}`);
       }
+      // wider than one packed block of B columns (NC = 2048) and deeper than one K block (KC = 256),
+      // with a transposed B and the bias epilogue (applied once, after the last K block)
+      {
+        const [m, k, n] = [5, 300, 2100];
+        const a = mox.randn([m, k], { generator: gen });
+        const b = mox.randn([n, k], { generator: gen }).T;
+        const epi = { bias: mox.randn([n], { generator: gen }).view_(), relu: true };
+        close(read(cpuBackend.matmul(a.view_(), b.view_(), 'float32', epi), m * n), read(referenceBackend.matmul(a.view_(), b.view_(), 'float32', epi), m * n),
+          1e-4, 1e-5 * Math.sqrt(k), `matmul ${m}x${k}x${n} across column and depth blocks`);
+      }
       // batched with a broadcast (stride 0) right operand, and a 4-D batch
       const a = mox.randn([3, 2, 13, 7], { generator: gen });
       const b = mox.randn([7, 5], { generator: gen }).expand([3, 2, 7, 5]);
