@@ -10,3 +10,4 @@ export { im2colF32, col2imF32, maxPool2dF32, maxPool2dBackwardF32, avgPool2dF32,
 export { gatherRowsF32, scatterAddRowsF32 } from './embedding';
 export { vexp } from './vmath';
 export { softmaxRows, layerNormRows, layerNormBackwardRows, layerNormParams, crossEntropyRows, crossEntropyBackwardRows } from './rows';
+export { attentionF32, attentionBackwardF32 } from './attention';

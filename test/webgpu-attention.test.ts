@@ -14,8 +14,12 @@ import type { Tensor } from '../src/index.js';
 import { attentionDropoutMask, causalMask, enableFusedAttention, fusedAttentionEnabled, type AttentionOptions } from '../src/ops/attention.js';
 import { DeviceError } from '../src/errors.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
+import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 
 const backend = await openGpu();
+// The CPU is the composed reference here: its own fused kernel (tested in fast-attention.test.ts) is
+// switched off for this file, which runs in a process of its own.
+cpuBackend.supportsAttention = () => false;
 const F = mox.nn.functional;
 const gen = new mox.Generator(2024);
 const randn = (shape: number[], scale = 1): Tensor => mox.randn(shape, { generator: gen }).mul(scale);

@@ -1,7 +1,8 @@
 // Scaled dot-product attention, softmax(Q K^T * scale + mask) V. Where the backend has a fused kernel
-// (Backend.attention: flash-attention style, the [Lq, Lk] weights never stored) and the call fits it,
-// that kernel runs, with its own backward; otherwise attention is composed from matmul and softmax,
-// which stays as the reference and is the path of every backend without the kernel (the CPU).
+// (Backend.attention: flash-attention style, the [Lq, Lk] weights never stored; WebGPU, and the CPU
+// when its WebAssembly kernels run) and the call fits it, that kernel runs, with its own backward;
+// otherwise attention is composed from matmul and softmax, which stays as the reference
+// (enableFusedAttention(false) selects it) and is the path of explicit masks and float64.
 //
 // The fused kernel takes no mask but the causal one and does attention dropout itself, from a
 // counter-based hash seeded by one uint32 drawn from the op's Generator (see AttentionDropout in

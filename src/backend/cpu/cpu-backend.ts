@@ -13,7 +13,9 @@ import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNo
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/conv.js';
 import { indexAddF32, indexSelectF32 } from './wasm/embedding.js';
-import type { AdamHyper } from '../backend.js';
+import type { AdamHyper, AttentionDropout } from '../backend.js';
+import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
+import { DeviceError } from '../../errors.js';
 import { adamUpdateF32 } from './wasm/optim.js';
 import { binaryF32, copy32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
@@ -195,6 +197,26 @@ export class CpuBackend implements Backend {
     const fast = this.rt && col2imF32(this.rt, cols, w, channels, h, width, outH, outW);
     if (fast) return fast;
     return this.adopt(this.ref.col2im(cols, w, channels, h, width, outH, outW));
+  }
+
+  /** Fused attention runs on the WASM kernels only (ops compose matmul and softmax without them). */
+  supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {
+    return this.rt !== null && supportsAttentionF32(q, k, v);
+  }
+
+  attention(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer } {
+    return attentionF32(this.wasm('attention'), q, k, v, causal, scale, dropout);
+  }
+
+  attentionBackward(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
+    { dq: Buffer; dk: Buffer; dv: Buffer } {
+    return attentionBackwardF32(this.wasm('attentionBackward'), g, q, k, v, out, lse, causal, scale, dropout);
+  }
+
+  private wasm(op: string): WasmRuntime {
+    const rt = this.rt;
+    if (!rt) throw new DeviceError(op, 'the fused kernel needs the WebAssembly kernels, which are not running (mox.backendInfo() says which are)');
+    return rt;
   }
 
   maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer } {
