@@ -276,33 +276,47 @@ async function main(): Promise<void> {
   const moxThreads = moxHasThreads();
   const notes: string[] = [];
 
-  if (o.peers.includes('mox')) {
-    if (moxThreads) {
-      for (const t of o.threads) {
-        log(`mox@${t}: running (mox.setNumThreads(${t}))`);
-        moxSetThreads(t);
-        runs[`mox@${t}`] = { info: { threads: t }, results: runMox(workloads, topts, log) };
+  // Peers take turns workload group by workload group (GEMM, conv, MLP, GPT, CNN), so a slow spell
+  // of this shared machine, which can last a minute, lands on every peer of a group alike instead of
+  // on one peer's whole run.
+  const groups = [...new Set(workloads.map((w) => w.group))];
+  const torchOk = o.peers.includes('torch') && torchAvailable();
+  const merge = (key: string, run: PeerRun): void => {
+    const have = runs[key];
+    if (!have) runs[key] = { info: run.info, results: { ...run.results } };
+    else Object.assign(have.results, run.results);
+  };
+  for (const group of groups) {
+    const ws = workloads.filter((w) => w.group === group);
+    log(`-- ${group}`);
+    if (o.peers.includes('mox')) {
+      if (moxThreads) {
+        for (const t of o.threads) {
+          log(`mox@${t}: running (mox.setNumThreads(${t}))`);
+          moxSetThreads(t);
+          merge(`mox@${t}`, { info: { threads: t }, results: runMox(ws, topts, log) });
+        }
+        moxSetThreads(os.availableParallelism());
+      } else {
+        log('mox: running (no mox.setNumThreads: single-thread only)');
+        merge('mox', { info: { threads: 1, note: 'no mox.setNumThreads: single-thread only' }, results: runMox(ws, topts, log) });
       }
-      moxSetThreads(os.availableParallelism());
-    } else {
-      log('mox: running (no mox.setNumThreads: single-thread only)');
-      runs.mox = { info: { threads: 1, note: 'no mox.setNumThreads: single-thread only' }, results: runMox(workloads, topts, log) };
-      notes.push('mox has no `setNumThreads` in this build: it ran once, single-threaded; `*` marks that figure reused in multi-thread rows.');
     }
+    for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
+      if (o.peers.includes(name)) merge(name, runTfjsChild(name, o, ws));
+    }
+    if (torchOk) for (const t of o.threads) merge(`torch@${t}`, runTorch(t, o, ws));
   }
-  for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
-    if (o.peers.includes(name)) runs[name] = runTfjsChild(name, o, workloads);
+  if (o.peers.includes('mox') && !moxThreads) {
+    notes.push('mox has no `setNumThreads` in this build: it ran once, single-threaded; `*` marks that figure reused in multi-thread rows.');
   }
   if (o.peers.some((p) => p.startsWith('tfjs'))) {
     notes.push('TensorFlow.js runs single-threaded in Node (wasm and cpu backends); `*` marks its figure reused in multi-thread rows.');
   }
-  if (o.peers.includes('torch')) {
-    if (torchAvailable()) {
-      for (const t of o.threads) runs[`torch@${t}`] = runTorch(t, o, workloads);
-    } else {
-      notes.push(`PyTorch not measured: \`${TORCH_PY} -c "import torch"\` failed (Debian: apt-get install python3-torch).`);
-    }
+  if (o.peers.includes('torch') && !torchOk) {
+    notes.push(`PyTorch not measured: \`${TORCH_PY} -c "import torch"\` failed (Debian: apt-get install python3-torch).`);
   }
+  const fmaEnd = machine.fmaPeakGflops ? fmaPeak() : null;
 
   // rows: each workload at each thread setting
   const rows: Row[] = [];
@@ -381,6 +395,9 @@ async function main(): Promise<void> {
   }
   if (machine.fmaPeakGflops) {
     const { fma128, fma256 } = machine.fmaPeakGflops;
+    if (fmaEnd) {
+      notes.push(`The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`);
+    }
     const single = workloads.filter((w) => w.group === 'gemm').map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
       .filter((x) => x.m && x.m.value !== null).map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
     notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2, OpenBLAS's).${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
@@ -400,7 +417,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${report}\n`);
 
   const json = {
-    machine: { ...machine, loadavgEnd: loadEnd, timestamp: started.toISOString(), durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1) },
+    machine: { ...machine, fmaPeakGflopsEnd: fmaEnd, loadavgEnd: loadEnd, timestamp: started.toISOString(), durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1) },
     options: { quick: o.quick, only: o.only, peers: o.peers, threads: o.threads, timing: topts },
     peers: info,
     workloads: workloads.map((w) => ({
