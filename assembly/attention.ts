@@ -11,6 +11,7 @@
 // the dropout hash is a function of (seed, b, i, j), as in AttentionDropout (backend.ts).
 
 import { sgemm } from './gemm';
+import { rowMax, sumExp } from './rows';
 import { expS, expV } from './vmath';
 
 /**
@@ -36,45 +37,21 @@ function pcg4dX(a: u32, b: u32, c: u32, d: u32): u32 {
 @inline function at(p: usize, i: i32): usize { return p + (<usize>i << 2); }
 
 /**
- * Row r of a score block (n floats at p, query i): scales, keeps keys j < lim, and leaves the softmax
- * weights exp(s - lse) there (0 beyond lim); returns the row's log-sum-exp.
+ * One row of a score block (n floats at p, query keys j < lim visible): scales it, leaves the softmax
+ * weights exp(s - lse) there (0 beyond lim) and returns the row's log-sum-exp.
  */
 @inline
 function softmaxRow(p: usize, n: i32, lim: i32, scale: f32): f32 {
   const vs = f32x4.splat(scale);
-  let m: f32 = -Infinity;
   let j = 0;
-  let vm = f32x4.splat(-Infinity);
-  for (; j + 4 <= lim; j += 4) {
-    const x = f32x4.mul(v128.load(at(p, j)), vs);
-    v128.store(at(p, j), x);
-    vm = f32x4.max(vm, x);
-  }
-  m = max(max(f32x4.extract_lane(vm, 0), f32x4.extract_lane(vm, 1)), max(f32x4.extract_lane(vm, 2), f32x4.extract_lane(vm, 3)));
-  for (; j < lim; j++) {
-    const x = load<f32>(at(p, j)) * scale;
-    store<f32>(at(p, j), x);
-    m = max(m, x);
-  }
-  const vmm = f32x4.splat(m);
-  let acc = f32x4.splat(0);
-  let s: f32 = 0;
-  j = 0;
-  for (; j + 4 <= lim; j += 4) {
-    const e = expV(f32x4.sub(v128.load(at(p, j)), vmm));
-    v128.store(at(p, j), e);
-    acc = f32x4.add(acc, e);
-  }
-  s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
-  for (; j < lim; j++) {
-    const e = expS(load<f32>(at(p, j)) - m);
-    store<f32>(at(p, j), e);
-    s += e;
-  }
-  const inv = f32x4.splat(<f32>(1.0 / <f64>s));
-  j = 0;
-  for (; j + 4 <= lim; j += 4) v128.store(at(p, j), f32x4.mul(v128.load(at(p, j)), inv));
-  for (; j < lim; j++) store<f32>(at(p, j), load<f32>(at(p, j)) * f32x4.extract_lane(inv, 0));
+  for (; j + 4 <= lim; j += 4) v128.store(at(p, j), f32x4.mul(v128.load(at(p, j)), vs));
+  for (; j < lim; j++) store<f32>(at(p, j), load<f32>(at(p, j)) * scale);
+  const m = rowMax(p, lim);
+  const s = sumExp(p, lim, m, p);
+  const inv = <f32>(1.0 / <f64>s);
+  const vi = f32x4.splat(inv);
+  for (j = 0; j + 4 <= lim; j += 4) v128.store(at(p, j), f32x4.mul(v128.load(at(p, j)), vi));
+  for (; j < lim; j++) store<f32>(at(p, j), load<f32>(at(p, j)) * inv);
   for (j = lim; j < n; j++) store<f32>(at(p, j), 0);
   return m + <f32>Math.log(<f64>s);
 }

@@ -18,7 +18,7 @@ import { expS, expV, hmax, hsum } from './vmath';
  * comes out all NaN, as in the reference.
  */
 @inline
-function rowMax(p: usize, n: i32): f32 {
+export function rowMax(p: usize, n: i32): f32 {
   let vm = f32x4.splat(-Infinity);
   let i = 0;
   for (; i + 4 <= n; i += 4) vm = f32x4.pmax(v128.load(at(p, i)), vm);
@@ -27,9 +27,9 @@ function rowMax(p: usize, n: i32): f32 {
   return m;
 }
 
-/** sum of e^(x - m) over n floats at p; also stores each e^(x - m) at dst when dst != 0. */
+/** sum of e^(x - m) over n floats at p; also stores each e^(x - m) at dst when dst != 0 (may be p). */
 @inline
-function sumExp(p: usize, n: i32, m: f32, dst: usize): f32 {
+export function sumExp(p: usize, n: i32, m: f32, dst: usize): f32 {
   const vm = f32x4.splat(m);
   let acc0 = f32x4.splat(0);
   let acc1 = f32x4.splat(0);
