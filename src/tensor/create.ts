@@ -156,7 +156,7 @@ export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor
   const s = shapeArgs('rand', shape);
   const g = opts.generator ?? globalGenerator;
   const arr = typedArrayFor(dtypeArg('rand', opts, 'float32'), numel(s));
-  for (let i = 0; i < arr.length; i++) arr[i] = g.random();
+  g.fillRandom(arr);
   return fromTyped(arr, s, opts);
 }
 
