@@ -122,6 +122,9 @@ export function col2imF32(cols: usize, sN: i32, sR: i32, sP: i32, C: i32, H: i32
   }
 }
 
+/** Column offsets of four adjacent 2x2 / stride-2 windows (static, not a v128.const: see vmath.ts). */
+const POOL2_LANES = memory.data<i32>([0, 2, 4, 6], 16);
+
 // Four adjacent max-pool windows (column starts w0, w0+sw, w0+2sw, w0+3sw, all inside the row, unit
 // column steps, sw 1 or 2) as one f32x4 per tap, in the scalar path's tap order and tie rule.
 @inline
@@ -164,6 +167,10 @@ export function maxPool2dF32(x: usize, sN: i32, sC: i32, sH: i32, sW: i32, C: i3
   const vec = sW == 1 && dw == 1 && (sw == 1 || sw == 2);
   const owA = lowOut(-pw, sw);
   const owB = highOut((kw - 1) * dw - pw, sw, W, outW);
+  // PyTorch's MaxPool2d(2) (2x2 windows, stride 2, no padding or dilation) on rows of unit stride: four
+  // outputs from four loads, with no loop over taps (the general path keeps its loop state and the
+  // arguments it reloads from the stack per tap, ~3x slower).
+  const pool2 = kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && ph == 0 && pw == 0 && sW == 1;
   for (let q = q0; q < q1; q++) {
     const n = q / C;
     const c = q - n * C;
@@ -174,7 +181,38 @@ export function maxPool2dF32(x: usize, sN: i32, sC: i32, sH: i32, sW: i32, C: i3
       const h0 = oh * sh - ph;
       let iLo = 0, iHi = kh;
       if (h0 < 0 || h0 + (kh - 1) * dh >= H) { iLo = lowOut(h0, dh); iHi = min(kh, highOut(h0, dh, H, kh)); }
-      for (let ow = 0; ow < outW; ow++) {
+      let owStart = 0;
+      if (pool2 && h0 + 1 < H) {
+        const row0 = xPlane + (<usize>(h0 * sH) << 2);
+        const row1 = row0 + (<usize>sH << 2);
+        for (; owStart + 4 <= outW && 2 * owStart + 8 <= W; owStart += 4) {
+          const p0 = row0 + (<usize>(2 * owStart) << 2);
+          const p1 = row1 + (<usize>(2 * owStart) << 2);
+          const r0a = v128.load(p0), r0b = v128.load(p0, 16);
+          const r1a = v128.load(p1), r1b = v128.load(p1, 16);
+          // taps in window order (0,0), (0,1), (1,0), (1,1); the first is taken whatever it holds
+          let best = i32x4.shuffle(r0a, r0b, 0, 2, 4, 6);
+          const i00 = i32x4.add(i32x4.splat(h0 * W + 2 * owStart), v128.load(POOL2_LANES));
+          let bi = i00;
+          let v = i32x4.shuffle(r0a, r0b, 1, 3, 5, 7);
+          let take = v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(v, v), f32x4.eq(best, best)));
+          best = v128.bitselect(v, best, take);
+          bi = v128.bitselect(i32x4.add(i00, i32x4.splat(1)), bi, take);
+          v = i32x4.shuffle(r1a, r1b, 0, 2, 4, 6);
+          take = v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(v, v), f32x4.eq(best, best)));
+          best = v128.bitselect(v, best, take);
+          bi = v128.bitselect(i32x4.add(i00, i32x4.splat(W)), bi, take);
+          v = i32x4.shuffle(r1a, r1b, 1, 3, 5, 7);
+          take = v128.or(f32x4.gt(v, best), v128.and(f32x4.ne(v, v), f32x4.eq(best, best)));
+          best = v128.bitselect(v, best, take);
+          bi = v128.bitselect(i32x4.add(i00, i32x4.splat(W + 1)), bi, take);
+          v128.store(o, best);
+          v128.store(a, bi);
+          o += 16;
+          a += 16;
+        }
+      }
+      for (let ow = owStart; ow < outW; ow++) {
         if (vec && ow >= owA && ow + 4 <= owB) {
           maxPool4(xPlane, sH, W, h0, iLo, iHi, dh, ow * sw - pw, kw, sw, o, a);
           ow += 3;

@@ -167,6 +167,27 @@ for (const threads of [1, 2]) {
       }
     }));
 
+    it('maxPool2d 2x2 stride 2 (the unrolled path): odd sizes, ceil mode, strided rows, ties, NaN and -inf', run(() => {
+      const r = rng(41 + threads);
+      const win: Window2d = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] };
+      const shapes: [number, number, number, number][] = [[2, 3, 26, 26], [1, 2, 27, 33], [3, 1, 8, 9], [1, 1, 2, 17], [64, 16, 26, 26]];
+      for (const [t, [n, c, h, w]] of shapes.entries()) {
+        for (const ceil of [false, true]) {
+          const outH = windowOut(h, 2, 2, 0, 1, ceil);
+          const outW = windowOut(w, 2, 2, 0, 1, ceil);
+          const gen = t % 2 ? (): number => { const u = r(); return u < 0.05 ? NaN : u < 0.2 ? -Infinity : Math.round(u * 4); } : (): number => Math.round(r() * 6) / 2;
+          for (const x of [randView([n, c, h, w], 0, r, gen), { ...rowStep2([n, c, h, w], r) }]) {
+            const size = n * c * outH * outW;
+            const f = B.maxPool2d(x, win, outH, outW);
+            const e = R.maxPool2d(x, win, outH, outW);
+            const what = `maxPool2d 2x2 x [${n},${c},${h},${w}]${ceil ? ' ceil' : ''} strides ${x.strides}`;
+            same(f.out, e.out, size, what);
+            assert.deepEqual(Array.from((f.argmax as Int32Array).subarray(0, size)), Array.from((e.argmax as Int32Array).subarray(0, size)), `${what}: argmax`);
+          }
+        }
+      }
+    }));
+
     it('maxPool2dBackward within float32 rounding', run(() => {
       const r = rng(41 + threads);
       for (let t = 0; t < CASES; t++) {
