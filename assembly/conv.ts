@@ -259,6 +259,20 @@ export function maxPool2dBackwardF32(g: usize, gN: i32, gC: i32, gH: i32, gW: i3
     const c = q - n * C;
     const plane = out + (<usize>(q * HW) << 2);
     fillF32(plane, HW, 0);
+    if (gW == 1 && iW == 1 && gH == outW && iH == outW) {
+      // contiguous planes of g and argmax (the usual case): one run of outH * outW, no stride products
+      const gP = g + (<usize>(n * gN + c * gC) << 2);
+      const iP = idx + (<usize>(n * iN + c * iC) << 2);
+      const L = outH * outW;
+      for (let o = 0; o < L; o++) {
+        const k = load<i32>(iP + (<usize>o << 2));
+        if (<u32>k < <u32>HW) {
+          const p = plane + (<usize>k << 2);
+          store<f32>(p, load<f32>(p) + load<f32>(gP + (<usize>o << 2)));
+        }
+      }
+      continue;
+    }
     for (let oh = 0; oh < outH; oh++) {
       const gRow = g + (<usize>(n * gN + c * gC + oh * gH) << 2);
       const iRow = idx + (<usize>(n * iN + c * iC + oh * iH) << 2);
