@@ -3,6 +3,7 @@
 // only by float32 rounding: the reference computes in float64 and rounds once.
 
 import { describe, it, after } from 'node:test';
+import os from 'node:os';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor, View } from '../src/index.js';
@@ -183,6 +184,23 @@ for (const threads of [1, 2]) {
           for (let d = x.ndim - 1; d >= 0 && ++idx[d]! === x.shape[d]!; d--) idx[d] = 0;
         }
         assert.deepEqual(got.dataSync(), want, `copy of [${x.shape.join(', ')}] with strides [${strides.join(', ')}]`);
+      }
+    }));
+
+    it('the pool polls between kernels only while it has no more threads than cores, and computes the same either way', () => mox.scope(() => {
+      const rt = wasmRuntime()!;
+      const cores = os.availableParallelism();
+      const saved = mox.getNumThreads();
+      const a = mox.randn([300, 257], { generator: gen });
+      const want = Array.from(a.exp().mul(a).dataSync());
+      try {
+        for (const n of [1, cores, cores + 2]) {
+          mox.setNumThreads(n);
+          assert.equal(rt.pool.polls, n <= cores, `${n} threads on ${cores} cores`);
+          assert.deepEqual(Array.from(a.exp().mul(a).dataSync()), want, `${n} threads: same result`);
+        }
+      } finally {
+        mox.setNumThreads(saved);
       }
     }));
 

@@ -20,7 +20,8 @@ Atomics.notify(head, 4);
 
 let seen = 0;
 for (;;) {
-  spinWhile(() => Atomics.load(head, 0) === seen);
+  // done[1]: whether the pool polls (set by ThreadPool.resize)
+  if (Atomics.load(done, 1) === 1) spinWhile(() => Atomics.load(head, 0) === seen);
   Atomics.wait(head, 0, seen);
   seen = Atomics.load(head, 0);
   const n = head[2]!;

@@ -40,7 +40,7 @@ export class ThreadPool {
   private readonly ctrl = new SharedArrayBuffer(16 + MAX_WORKERS * SLOT_BYTES);
   private readonly done = new Int32Array(this.ctrl, 0, 4);
   private readonly names: string[];
-  private threads: number;
+  private threads = 1;
 
   constructor(
     private readonly kernels: KernelModule,
@@ -49,11 +49,19 @@ export class ThreadPool {
     threads = availableParallelism(),
   ) {
     this.names = Object.keys(exports).filter((k) => typeof exports[k] === 'function').sort();
-    this.threads = Math.max(1, Math.min(threads, MAX_WORKERS + 1));
+    this.resize(threads);
   }
 
   get size(): number {
     return this.threads;
+  }
+
+  /**
+   * Whether waiting threads poll before they sleep: only while the pool has no more threads than
+   * the machine has cores, or a polling thread would take a core from one with work.
+   */
+  get polls(): boolean {
+    return Atomics.load(this.done, 1) === 1;
   }
 
   /** Sets the number of threads kernels may use (the calling thread counts as one). */
@@ -61,6 +69,7 @@ export class ThreadPool {
     // Workers beyond the new count stay up, idle and unref'd: starting one again costs far more
     // (a thread, an instance, cold code) than keeping it.
     this.threads = Math.max(1, Math.min(Math.floor(threads), MAX_WORKERS + 1));
+    Atomics.store(this.done, 1, this.threads <= availableParallelism() ? 1 : 0);
   }
 
   private readonly slots: { head: Int32Array; args: Float64Array }[] = [];
@@ -137,7 +146,7 @@ export class ThreadPool {
     } catch (e) {
       error = e;
     }
-    spinWhile(() => Atomics.load(this.done, 0) < extra);
+    if (this.polls) spinWhile(() => Atomics.load(this.done, 0) < extra);
     for (let cur = Atomics.load(this.done, 0); cur < extra; cur = Atomics.load(this.done, 0)) {
       Atomics.wait(this.done, 0, cur);
     }
