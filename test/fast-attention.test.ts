@@ -132,6 +132,12 @@ describe('cpu fused attention: errors and the escape hatch', { skip: !fast && 'W
     assert.throws(() => cpuBackend.attention(v(mox.zeros([2, 3, 4])), v(mox.zeros([2, 5, 4])), v(mox.zeros([2, 6, 4])), false, 1),
       (e: unknown) => e instanceof ShapeError && /attention: .*q \[2,3,4\], k \[2,5,4\], v \[2,6,4\]/.test(e.message));
     assert.equal(cpuBackend.supportsAttention([2, 3, 4], [2, 0, 4], [2, 0, 4]), false, 'no keys: the composed path');
+    const [q, k, vv] = [mox.zeros([2, 3, 4]), mox.zeros([2, 5, 4]), mox.zeros([2, 5, 6])].map(v);
+    const { out, lse } = cpuBackend.attention(q!, k!, vv!, false, 1);
+    const o = { buf: out, dtype: 'float32' as const, shape: [2, 3, 6], strides: [18, 6, 1], offset: 0 };
+    const l = { buf: lse, dtype: 'float32' as const, shape: [2, 3], strides: [3, 1], offset: 0 };
+    assert.throws(() => cpuBackend.attentionBackward(v(mox.zeros([2, 3, 5])), q!, k!, vv!, o, l, false, 1),
+      (e: unknown) => e instanceof ShapeError && /attentionBackward: g \[2,3,5\] and out \[2,3,6\] must be \[2,3,6\]/.test(e.message));
   }));
 
   it('switched off, no call reaches the kernels', () => mox.scope(() => {

@@ -131,6 +131,10 @@ export function attentionF32(rt: WasmRuntime, q: View, k: View, v: View, causal:
 export function attentionBackwardF32(rt: WasmRuntime, g: View, q: View, k: View, v: View, out: View, lse: View,
   causal: boolean, scale: number, dropout?: AttentionDropout | null): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   check('attentionBackward', { q, k, v, g, out, lse });
+  const outShape = [...q.shape.slice(0, -1), v.shape[v.shape.length - 1]!];
+  if (!sameShape(g.shape, outShape) || !sameShape(out.shape, outShape) || !sameShape(lse.shape, q.shape.slice(0, -1))) {
+    throw new ShapeError('attentionBackward', `g ${fmtShape(g.shape)} and out ${fmtShape(out.shape)} must be ${fmtShape(outShape)}, lse ${fmtShape(lse.shape)} must be ${fmtShape(q.shape.slice(0, -1))}`);
+  }
   const p = plan(rt, q, k, v, g);
   // out and lse as the forward made them: contiguous [nb, lq, ev] and [nb, lq]
   const contiguous = (x: View): View => {
