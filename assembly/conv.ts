@@ -63,7 +63,14 @@ export function im2colF32(x: usize, sN: i32, sC: i32, sH: i32, sW: i32, C: i32, 
           if (step == 1) {
             let k = 0;
             for (; k + 4 <= len; k += 4) v128.store(d + (<usize>k << 2), v128.load(src + (<usize>k << 2)));
-            for (; k < len; k++) store<f32>(d + (<usize>k << 2), load<f32>(src + (<usize>k << 2)));
+            if (k < len && len >= 4) {
+              // the row's last four, overlapping what is already copied (a copy, so rewriting is harmless):
+              // one vector instead of up to three scalars on rows as short as a conv's (11, 13, 26)
+              const t = <usize>(len - 4) << 2;
+              v128.store(d + t, v128.load(src + t));
+            } else {
+              for (; k < len; k++) store<f32>(d + (<usize>k << 2), load<f32>(src + (<usize>k << 2)));
+            }
           } else {
             for (let k = 0; k < len; k++) store<f32>(d + (<usize>k << 2), load<f32>(src + (<usize>(k * step) << 2)));
           }
