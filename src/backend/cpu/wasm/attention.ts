@@ -9,6 +9,8 @@ import { DTypeError, ShapeError, fmtShape } from '../../../errors.js';
 import type { TypedArray } from '../../../tensor/dtype.js';
 import { referenceBackend } from '../reference-backend.js';
 import { contiguousStrides, sizeOf } from '../strided.js';
+import { attentionShapeProblem } from '../../attention-shape.js';
+import { sameShape } from '../../../tensor/shape.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Query rows per block (QB in assembly/attention.ts). */
@@ -16,15 +18,9 @@ const QB = 32;
 /** Below this many multiply-adds a call stays on the calling thread. */
 const PARALLEL_MIN_MACS = 1 << 18;
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((n, i) => n === b[i]);
-
 /** Why the kernels cannot take these shapes (null when they can). */
 function shapeProblem(q: readonly number[], k: readonly number[], v: readonly number[]): string | null {
-  if (q.length < 2 || q.length !== k.length || q.length !== v.length) return 'q, k and v need one rank of at least 2';
-  if (!sameShape(q.slice(0, -2), k.slice(0, -2)) || !sameShape(q.slice(0, -2), v.slice(0, -2))) return 'the leading (batch) shapes differ';
-  if (k[k.length - 1] !== q[q.length - 1] || v[v.length - 2] !== k[k.length - 2]) return 'the head size of q and k or the length of k and v differ';
-  if (k[k.length - 2] === 0) return 'there are no keys';
-  return null;
+  return attentionShapeProblem(q, k, v) ?? (k[k.length - 2] === 0 ? 'there are no keys' : null);
 }
 
 export function supportsAttentionF32(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {

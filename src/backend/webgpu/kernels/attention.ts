@@ -27,6 +27,8 @@ import { DTypeError, DeviceError, ShapeError, fmtShape } from '../../../errors.j
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { allocate, MATH } from './elementwise.js';
 import { binding, bufOf, coalesce, sizeOf, type GpuBuffer } from './common.js';
+import { attentionShapeProblem } from '../../attention-shape.js';
+import { sameShape } from '../../../tensor/shape.js';
 
 /** Threads per row: a quarter of a 64-wide head each, 128 threads for 32 rows. */
 const TPR = 4;
@@ -99,14 +101,6 @@ function tileFor(kind: Kind, d: Dims, limits: GPUSupportedLimits): Tile | null {
   return TILES.find((t) => sharedBytes(kind, t, d) <= limits.maxComputeWorkgroupStorageSize && t.rows * TPR <= limits.maxComputeInvocationsPerWorkgroup) ?? null;
 }
 
-/** What is inconsistent about the shapes of q, k, v (null when they fit together). */
-function shapeProblem(q: readonly number[], k: readonly number[], v: readonly number[]): string | null {
-  if (q.length < 2 || q.length !== k.length || q.length !== v.length) return 'q, k and v need one rank of at least 2';
-  const lead = q.slice(0, -2);
-  if (!sameShape(lead, k.slice(0, -2)) || !sameShape(lead, v.slice(0, -2))) return 'the leading (batch) shapes differ';
-  if (k[k.length - 1] !== q[q.length - 1] || v[v.length - 2] !== k[k.length - 2]) return 'the head size of q and k or the length of k and v differ';
-  return null;
-}
 
 /** Why the kernels cannot take shapes that fit together (null when they can). */
 function sizeProblem(q: readonly number[], k: readonly number[], v: readonly number[], limits: GPUSupportedLimits): string | null {
@@ -119,11 +113,9 @@ function sizeProblem(q: readonly number[], k: readonly number[], v: readonly num
   return null;
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((n, i) => n === b[i]);
-
 /** Whether attention/attentionBackward take q, k, v of these shapes on a device with these limits. */
 export function supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[], limits: GPUSupportedLimits): boolean {
-  return shapeProblem(q, k, v) === null && sizeProblem(q, k, v, limits) === null;
+  return attentionShapeProblem(q, k, v) === null && sizeProblem(q, k, v, limits) === null;
 }
 
 /** Raises a DTypeError for a non-float32 view, a ShapeError for shapes that do not fit, a DeviceError for sizes the kernels lack. */
@@ -133,7 +125,7 @@ function check(op: string, views: Record<string, View>, limits: GPUSupportedLimi
   }
   const { q, k, v } = views as { q: View; k: View; v: View };
   const shapes = `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`;
-  const bad = shapeProblem(q.shape, k.shape, v.shape);
+  const bad = attentionShapeProblem(q.shape, k.shape, v.shape);
   if (bad) throw new ShapeError(op, `${bad}: ${shapes}`);
   const why = sizeProblem(q.shape, k.shape, v.shape, limits);
   if (why) throw new DeviceError(op, `${why}: ${shapes}`);
