@@ -24,17 +24,18 @@
 // The last line of output is `RESULT {json}`.
 
 import * as mox from '../src/index.js';
-import { parseClassifierArgs, runMain, trainAndReport } from './common.js';
+import { loadExampleDataset, parseClassifierArgs, runMain, trainAndReport } from './common.js';
+import { smallCnn } from './small-cnn.js';
 
-const { nn, data } = mox;
+const { data } = mox;
 
 runMain('cifar10-cnn', async () => {
   const args = parseClassifierArgs({ epochs: 40, batchSize: 32 }, { 'no-augment': { type: 'boolean' } });
   const augmentOn = !args.values['no-augment'];
   const start = performance.now();
   // [N, 3, 32, 32] float32 in [0, 1] (the bytes / 255) and [N] int32 labels
-  const train = await mox.data.loadDataset('cifar10', { split: 'train', dataDir: args.dataDir, limit: args.limit });
-  const test = await mox.data.loadDataset('cifar10', { split: 'test', dataDir: args.dataDir, limit: args.testLimit });
+  const train = await loadExampleDataset('cifar10-cnn', 'cifar10', { split: 'train', dataDir: args.dataDir, limit: args.limit });
+  const test = await loadExampleDataset('cifar10-cnn', 'cifar10', { split: 'test', dataDir: args.dataDir, limit: args.testLimit });
   console.log(`CIFAR-10: ${train.length} training images (${train.files.length} batch file${train.files.length === 1 ? '' : 's'}), ` +
     `${test.length} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
 
@@ -50,16 +51,7 @@ runMain('cifar10-cnn', async () => {
   console.log(`augmentation: ${augmentOn ? 'random crop 32 with padding 4, random horizontal flip' : 'off'}`);
 
   mox.seed(args.seed); // the initial weights
-  const model = new nn.Sequential(
-    new nn.Conv2d(3, 32, 3), new nn.ReLU(),     // [N, 32, 30, 30]
-    new nn.MaxPool2d(2),                        // [N, 32, 15, 15]
-    new nn.Conv2d(32, 64, 3), new nn.ReLU(),    // [N, 64, 13, 13]
-    new nn.MaxPool2d(2),                        // [N, 64, 6, 6]
-    new nn.Conv2d(64, 64, 3), new nn.ReLU(),    // [N, 64, 4, 4]
-    new nn.Flatten(),                           // [N, 1024]
-    new nn.Linear(1024, 64), new nn.ReLU(),
-    new nn.Linear(64, 10),                      // logits
-  );
+  const model = smallCnn(3, 32); // 32x32 -> 30 -> 15 -> 13 -> 6 -> 4: 1,024 features into Dense(64)
   await trainAndReport({
     name: 'cifar10-cnn', model, inputShape: [3, 32, 32], train: loader, test: { x: test.x, y: test.y }, args,
     target: '>= 50% on the 4,000-image subset with the defaults', start,

@@ -139,9 +139,44 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   console.log(`RESULT ${JSON.stringify(result)}`);
 }
 
-/** One split with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */
-export async function loadMnist(split: 'train' | 'test', dataDir: string | undefined, limit: number | undefined): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
-  const ds = await mox.data.loadDataset('mnist', { split, dataDir, limit, scale: 'raw' });
+/** What each dataset's folder must hold, for the message when it is missing (docs/data.md has the layouts). */
+const EXPECTED_FILES: Record<mox.data.ImageDatasetName, string> = {
+  mnist: 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
+  'fashion-mnist': 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
+  cifar10: 'data_batch_1.bin (up to data_batch_5.bin) and test_batch.bin, or the archive cifar-10-binary.tar.gz',
+};
+
+/**
+ * The message for a dataset an example cannot find: the loader's own message says which files of one
+ * split are missing, but not how this program is told where they are, nor what else it will need.
+ */
+export function missingDataMessage(example: string, e: mox.DatasetNotFoundError): string {
+  const name = e.op as mox.data.ImageDatasetName;
+  const folder = mox.data.DATASET_SOURCES[name]?.folders[0] ?? name;
+  return [
+    `${e.missing.join(' and ')} not found, and ${e.reason}`,
+    // the loader calls its option dataDir; here it is the flag
+    `  looked in: ${e.searched.map((w) => w.replace(/^dataDir \(/, '--data-dir (')).join(', then ')}`,
+    `  expected in one folder: ${EXPECTED_FILES[name] ?? e.missing.join(', ')}`,
+    `  tell ${example} where they are: npm run example:${example} -- --data-dir DIR (DIR holds the files, or a ${folder}/ ` +
+      `folder with them), or set MOX_DATA_DIR=DIR with DIR holding ${folder}/ (see docs/data.md)`,
+  ].join('\n');
+}
+
+/** mox.data.loadDataset, whose not-found error also says how to point this example at the files. */
+export async function loadExampleDataset(example: string, name: mox.data.ImageDatasetName, opts: mox.data.LoadDatasetOptions): Promise<mox.data.ImageDataset> {
+  try {
+    return await mox.data.loadDataset(name, opts);
+  } catch (e) {
+    if (!(e instanceof mox.DatasetNotFoundError)) throw e;
+    throw new mox.DatasetNotFoundError(e.op, missingDataMessage(example, e), e.missing, e.searched, e.reason);
+  }
+}
+
+/** One split of a 28x28 grey dataset with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */
+export async function loadGreyImages(example: string, dataset: 'mnist' | 'fashion-mnist', split: 'train' | 'test', args: ClassifierArgs): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
+  const limit = split === 'train' ? args.limit : args.testLimit;
+  const ds = await loadExampleDataset(example, dataset, { split, dataDir: args.dataDir, limit, scale: 'raw' });
   const x = ds.x.div(255);
   ds.x.dispose();
   return { x, y: ds.y };

@@ -1,4 +1,5 @@
-// MNIST with the small CNN of Keras's convolutional tutorial, Keras-style:
+// MNIST with the small CNN of Keras's convolutional tutorial, Keras-style (the model and the program
+// are in small-cnn.ts, shared with fashion-mnist-cnn):
 //
 //   Conv(32, 3x3, relu) -> MaxPool(2) -> Conv(64, 3x3, relu) -> MaxPool(2) -> Conv(64, 3x3, relu)
 //   -> Flatten -> Dense(64, relu) -> Dense(10)
@@ -21,27 +22,6 @@
 // (default 0), --data-dir DIR, --threads N (default: every core).
 // The last line of output is `RESULT {json}`.
 
-import * as mox from '../src/index.js';
-import { loadMnist, parseClassifierArgs, runMain, trainAndReport } from './common.js';
+import { runGreyCnn } from './small-cnn.js';
 
-const { nn } = mox;
-
-runMain('mnist-cnn', async () => {
-  const args = parseClassifierArgs({ epochs: 5, batchSize: 64 });
-  const start = performance.now();
-  const train = await loadMnist('train', args.dataDir, args.limit);
-  const test = await loadMnist('test', args.dataDir, args.testLimit);
-  console.log(`MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
-  mox.seed(args.seed); // the initial weights
-  const model = new nn.Sequential(
-    new nn.Conv2d(1, 32, 3), new nn.ReLU(),     // [N, 32, 26, 26]
-    new nn.MaxPool2d(2),                        // [N, 32, 13, 13]
-    new nn.Conv2d(32, 64, 3), new nn.ReLU(),    // [N, 64, 11, 11]
-    new nn.MaxPool2d(2),                        // [N, 64, 5, 5]
-    new nn.Conv2d(64, 64, 3), new nn.ReLU(),    // [N, 64, 3, 3]
-    new nn.Flatten(),                           // [N, 576]
-    new nn.Linear(576, 64), new nn.ReLU(),
-    new nn.Linear(64, 10),                      // logits
-  );
-  await trainAndReport({ name: 'mnist-cnn', model, inputShape: [1, 28, 28], train, test, args, target: '>= 99.0% with the defaults', start });
-});
+runGreyCnn({ name: 'mnist-cnn', dataset: 'mnist', title: 'MNIST', target: '>= 99.0% with the defaults' });

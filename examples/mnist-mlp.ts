@@ -21,15 +21,15 @@
 // The last line of output is `RESULT {json}`.
 
 import * as mox from '../src/index.js';
-import { loadMnist, parseClassifierArgs, runMain, trainAndReport } from './common.js';
+import { loadGreyImages, parseClassifierArgs, runMain, trainAndReport } from './common.js';
 
 const { nn } = mox;
 
 runMain('mnist-mlp', async () => {
   const args = parseClassifierArgs({ epochs: 5, batchSize: 32 });
   const start = performance.now();
-  const train = await loadMnist('train', args.dataDir, args.limit);
-  const test = await loadMnist('test', args.dataDir, args.testLimit);
+  const train = await loadGreyImages('mnist-mlp', 'mnist', 'train', args);
+  const test = await loadGreyImages('mnist-mlp', 'mnist', 'test', args);
   console.log(`MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
   mox.seed(args.seed); // the initial weights and the dropout masks
   const model = new nn.Sequential(

@@ -36,6 +36,25 @@ export class SafetensorsError extends MoxError {}
 export class DataError extends MoxError {}
 
 /**
+ * A named dataset whose files are in none of the folders searched and could not be downloaded. The
+ * fields let a program that knows more (an example and its --data-dir flag) say how to fix it.
+ */
+export class DatasetNotFoundError extends DataError {
+  constructor(
+    op: string,
+    message: string,
+    /** The files missing, as the message names them. */
+    readonly missing: readonly string[],
+    /** Where they were looked for, in order (a label with the folder, e.g. `MOX_DATA_DIR (/data/mnist)`). */
+    readonly searched: readonly string[],
+    /** Why they were not downloaded, e.g. `downloading is off`. */
+    readonly reason: string,
+  ) {
+    super(op, message);
+  }
+}
+
+/**
  * A device that cannot be reached or cannot do what was asked: no WebGPU adapter, a synchronous read of
  * GPU memory, a dtype the GPU does not store (float64), a kernel a device lacks.
  */

@@ -1,9 +1,9 @@
 // The examples of examples/, run as a user runs them: child processes on the compiled
 // dist/examples/<name>.js, each ending its output with one `RESULT {json}` line. linear-regression and
-// simple-net run on their own synthetic data; the MNIST and CIFAR-10 examples run their smoke versions
-// (--epochs 1 --limit 64) on tiny IDX and CIFAR binary files written here (learnable synthetic
-// patterns), and once without any data, where they must fail with the loader's "where to put the
-// files" message. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
+// simple-net run on their own synthetic data; the (Fashion-)MNIST and CIFAR-10 examples run their
+// smoke versions (--epochs 1 --limit 64) on tiny IDX and CIFAR binary files written here (learnable
+// synthetic patterns), and once without any data, where they must fail with a message that says where
+// they looked, the files they expect, and how to point them at the files. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
 // nothing here touches the network or the real cache.
 
 import { test, after } from 'node:test';
@@ -106,18 +106,21 @@ function cifarLike(n: number, seed: number): Uint8Array {
 }
 
 const dataRoot = join(tmp, 'data');
-const mnistDir = join(dataRoot, 'mnist');
 const cifarDir = join(dataRoot, 'cifar10');
-mkdirSync(mnistDir, { recursive: true });
 mkdirSync(cifarDir, { recursive: true });
-{
+// MNIST and Fashion-MNIST have the same layout: the same tiny files in each folder
+for (const folder of ['mnist', 'fashion-mnist']) {
+  const dir = join(dataRoot, folder);
+  mkdirSync(dir, { recursive: true });
   const tr = mnistLike(64, 1);
   const te = mnistLike(32, 2);
   // the training files gzip'd (as downloaded), the test files raw (as unpacked): both are read
-  writeFileSync(join(mnistDir, 'train-images-idx3-ubyte.gz'), gzipSync(idxFile(0x08, [64, 28, 28], tr.images)));
-  writeFileSync(join(mnistDir, 'train-labels-idx1-ubyte.gz'), gzipSync(idxFile(0x08, [64], tr.labels)));
-  writeFileSync(join(mnistDir, 't10k-images-idx3-ubyte'), idxFile(0x08, [32, 28, 28], te.images));
-  writeFileSync(join(mnistDir, 't10k-labels-idx1-ubyte'), idxFile(0x08, [32], te.labels));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idxFile(0x08, [64, 28, 28], tr.images)));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idxFile(0x08, [64], tr.labels)));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idxFile(0x08, [32, 28, 28], te.images));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idxFile(0x08, [32], te.labels));
+}
+{
   writeFileSync(join(cifarDir, 'data_batch_1.bin'), cifarLike(48, 3));
   writeFileSync(join(cifarDir, 'data_batch_2.bin'), cifarLike(32, 4));
   writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));
@@ -156,7 +159,7 @@ test('simple-net: the zeroGrad/backward/step loop lowers the loss, and the saved
   assert.ok(Math.abs((r.bias as number) - tensors.bias!.item()) < 1e-5);
 });
 
-for (const name of ['mnist-mlp', 'mnist-cnn', 'cifar10-cnn']) {
+for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn']) {
   test(`${name}: the smoke version runs on a tiny dataset given by --data-dir`, () => {
     const run = runExample(name, ['--epochs', '1', '--limit', '64', '--data-dir', dataRoot]);
     const r = ok(run, name);
@@ -171,16 +174,31 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'cifar10-cnn']) {
   });
 }
 
-test('without data, the data examples fail with the loader\'s "where to put the files" message', () => {
+test('without data, the data examples say where they looked, the files they expect, --data-dir and MOX_DATA_DIR', () => {
   const empty = join(tmp, 'empty');
   mkdirSync(empty, { recursive: true });
-  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10']] as const) {
+  const esc = (s: string): string => s.replace(/[\\/.()]/g, '\\$&');
+  const cases = [
+    ['mnist-mlp', 'mnist', /expected in one folder: train-images-idx3-ubyte\.gz, train-labels-idx1-ubyte\.gz, t10k-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz/],
+    ['fashion-mnist-cnn', 'fashion-mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
+    ['cifar10-cnn', 'cifar10', /expected in one folder: data_batch_1\.bin .*and test_batch\.bin/],
+  ] as const;
+  for (const [name, dataset, expected] of cases) {
     const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });
     assert.equal(r.code, 1, `${name} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
     assert.equal(r.result, null);
-    assert.match(r.stderr, new RegExp(`^${name}: ${dataset}: .* not found in MOX_DATA_DIR \\(${join(empty, dataset).replace(/[\\/.]/g, '\\$&')}\\) or .*, and downloading is off: put the files in one of those folders \\(see docs/data.md\\)$`, 'm'));
+    // the first line names the example, the dataset, the missing files and why they were not downloaded
+    assert.match(r.stderr, new RegExp(`^${name}: ${dataset}: .+ not found, and downloading is off$`, 'm'));
+    // where it looked: MOX_DATA_DIR's folder, then the cache (an empty folder here)
+    assert.match(r.stderr, new RegExp(`^  looked in: MOX_DATA_DIR \\(${esc(join(empty, dataset))}\\), then ${esc(join(emptyCache, 'mox', dataset))}$`, 'm'));
+    assert.match(r.stderr, expected);
+    assert.match(r.stderr, new RegExp(`^  tell ${name} where they are: npm run example:${name} -- --data-dir DIR \\(DIR holds the files, or a ${dataset}/ folder with them\\), or set MOX_DATA_DIR=DIR with DIR holding ${dataset}/`, 'm'));
     assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
   }
+  // with --data-dir, the message names that folder first
+  const r = runExample('mnist-cnn', ['--data-dir', empty], { MOX_DATA_DIR: undefined });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^  looked in: --data-dir \\(${esc(join(empty, 'mnist'))}\\), then MOX_DATA_DIR \\(not set\\), then `, 'm'));
 });
 
 test('a bad command line is a usage error (exit code 2, no stack trace)', () => {

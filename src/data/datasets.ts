@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DataError, ValueError } from '../errors.js';
+import { DataError, DatasetNotFoundError, ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { TensorDataset } from './dataset.js';
 import { readMnistImages, readMnistLabels } from './formats/idx.js';
@@ -297,9 +297,11 @@ function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDatas
   }
 }
 
-function notFound(name: DatasetName, opts: LoadDatasetOptions, missing: Missing[], why: string): DataError {
-  const files = missing.map((m) => m.display).join(' and ');
-  return new DataError(name, `${files} not found in ${where(roots(name, opts))}, and ${why}: put the files in one of those folders (see docs/data.md)`);
+function notFound(name: DatasetName, opts: LoadDatasetOptions, missing: Missing[], why: string): DatasetNotFoundError {
+  const files = missing.map((m) => m.display);
+  const rs = roots(name, opts);
+  const message = `${files.join(' and ')} not found in ${where(rs)}, and ${why}: put the files in one of those folders (see docs/data.md)`;
+  return new DatasetNotFoundError(name, message, files, rs.map((r) => r.label), why);
 }
 
 function downloadAllowed(opts: LoadDatasetOptions): boolean {
