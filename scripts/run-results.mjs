@@ -73,7 +73,9 @@ function whyNot(p) {
   const missing = (p.data ?? []).filter((f) => !dataDir || !existsSync(join(dataDir, f)));
   if (missing.length) {
     const where = dataDir ?? '$MOX_DATA_DIR (not set, and ../shared/data is absent)';
-    return `not run: its figure needs ${missing.map((f) => `\`${f.split('/').pop()}\``).join(' / ')} in ${join(where, missing[0].split('/')[0])}/ (set MOX_DATA_DIR to the folder holding it; docs/data.md)`;
+    const folder = missing[0].split('/')[0];
+    return `not run: its figure needs ${missing.map((f) => `\`${f.split('/').pop()}\``).join(' / ')} in ${join(where, folder)}/ ` +
+      `(put them there, or set MOX_DATA_DIR to a folder holding ${folder}/; docs/data.md)`;
   }
   return null;
 }
