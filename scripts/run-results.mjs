@@ -157,10 +157,11 @@ for (const p of PROGRAMS.filter((p) => only.includes(p.name))) {
 
 const jsonPath = join(root, 'docs/results.json');
 const previous = values.only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).rows : [];
-const rows = mergeRows(previous, fresh, PROGRAMS).map((r) => {
-  // a program neither run now nor saved: say why it could not run here, if it could not
-  const why = r.status === 'not run' ? whyNot(PROGRAMS.find((p) => p.name === r.name)) : null;
-  return why ? { ...r, status: 'skipped', note: why } : r;
+const rows = mergeRows(previous, fresh.filter((r) => r.status !== 'skipped'), PROGRAMS).map((r) => {
+  // a program without a figure (not run, or skipped): why it cannot run here now, if it cannot
+  if (r.status !== 'not run' && r.status !== 'skipped') return r;
+  const why = whyNot(PROGRAMS.find((p) => p.name === r.name));
+  return why ? { ...r, status: 'skipped', note: why, run: { commit: run.commit, dirty: run.dirty, date: run.date } } : r;
 });
 
 // PyTorch beside mox's GPT: the ratio of the wall times, when both ran
