@@ -6,7 +6,8 @@
 //   -> Flatten -> Dense(64, relu) -> Dense(10);  Adam 1e-3, batch 64, 5 epochs
 //
 // Keras's initialisation, logits, pixels scaled to [0, 1]. Target: test accuracy >= 88.5% after 5
-// epochs on the 60,000 images (PyTorch, the same recipe: 88.80%).
+// epochs on the 60,000 images (PyTorch, the same recipe: 88.80%). Measured with the defaults (seed 0,
+// 1 thread): 90.27%, test loss 0.2752; `npm run results` keeps the current figure in docs/results.md.
 //
 //   npm run example:fashion-mnist-cnn                # 5 epochs, the full training set
 //   npm run example:fashion-mnist-cnn -- --epochs 1 --limit 2000
