@@ -309,13 +309,14 @@ describe('augmentation', () => {
     assert.throws(() => D.randomHorizontalFlip()(mox.zeros([2, 2])), /randomHorizontalFlip: expected an image \[C,H,W\] or a batch \[N,C,H,W\], got \[2,2\]/);
   });
 
-  it('is fast enough for a CIFAR batch', () => {
+  // No time is asserted (the machine is shared): bench:cpu is where speed is measured.
+  it('augments a whole CIFAR batch at once, keeping its shape and value range', () => {
     const batch = mox.rand([128, 3, 32, 32]);
     const aug = D.compose(D.randomCrop(32, { padding: 4 }), D.randomHorizontalFlip(), D.randomRotation(15));
-    const t0 = performance.now();
-    aug(batch);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 1000, `augmenting 128x3x32x32 took ${ms.toFixed(1)} ms`);
+    const out = aug(batch);
+    assert.deepEqual(out.shape, [128, 3, 32, 32]);
+    const v = out.dataSync() as Float32Array;
+    assert.ok(v.every((x) => x >= -1e-6 && x <= 1 + 1e-6), 'values stay in [0, 1]');
   });
 });
 
