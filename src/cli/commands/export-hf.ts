@@ -7,6 +7,8 @@ import { DataError } from '../../errors.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { exportHuggingFaceGPT2 } from '../../models/hf-gpt2.js';
 import { writeFileAtomicSync } from '../../io/atomic.js';
+import { CharTokenizer } from '../../text/char.js';
+import { loadTokenizerDir } from '../../text/tokenizer.js';
 
 export interface ExportHfOptions {
   model: string;
@@ -31,6 +33,18 @@ export function runExportHf(opts: ExportHfOptions, log: (line: string) => void =
       throw new DataError('export-hf', `cannot copy ${src} to ${path.join(opts.out, to)}: ${(e as Error).message}`);
     }
     copied.push(to);
+  }
+  // a character-level tokenizer becomes a `tokenizers` tokenizer.json (WordLevel over the characters), so
+  // that the folder's generate --prompt, and transformers' PreTrainedTokenizerFast, can encode text
+  if (copied.length === 0 && fs.existsSync(path.join(opts.model, 'tokenizer.json'))) {
+    const tok = loadTokenizerDir(opts.model);
+    if (tok instanceof CharTokenizer) {
+      writeFileAtomicSync(path.join(opts.out, 'tokenizer.json'), JSON.stringify(tok.toHuggingFaceJSON(), null, 2) + '\n');
+      writeFileAtomicSync(path.join(opts.out, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '<unk>' }, null, 2) + '\n');
+      copied.push('tokenizer.json (character level)', 'tokenizer_config.json');
+    } else {
+      log(`note: the ${tok.kind} tokenizer of ${opts.model} has no Hugging Face form here; it was not exported`);
+    }
   }
   const c = model.config;
   log(`wrote ${opts.out}: config.json, model.safetensors${copied.length ? ', ' + copied.join(', ') : ''} ` +
