@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../../errors.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
-import { exportHuggingFaceGPT2 } from '../../models/hf-gpt2.js';
+import { exportHuggingFaceGPT2, isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { writeFileAtomicSync } from '../../io/atomic.js';
 import { CharTokenizer } from '../../text/char.js';
 import { loadTokenizerDir } from '../../text/tokenizer.js';
@@ -36,7 +36,16 @@ export function runExportHf(opts: ExportHfOptions, log: (line: string) => void =
   }
   // a character-level tokenizer becomes a `tokenizers` tokenizer.json (WordLevel over the characters), so
   // that the folder's generate --prompt, and transformers' PreTrainedTokenizerFast, can encode text
-  if (copied.length === 0 && fs.existsSync(path.join(opts.model, 'tokenizer.json'))) {
+  const hfTokenizer = path.join(opts.model, 'tokenizer.json');
+  if (copied.length === 0 && fs.existsSync(hfTokenizer) && isHuggingFaceGPT2Dir(opts.model)) {
+    // already a Hugging Face folder: its tokenizer files are in their final form
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+      if (fs.existsSync(path.join(opts.model, f))) {
+        writeFileAtomicSync(path.join(opts.out, f), fs.readFileSync(path.join(opts.model, f)));
+        copied.push(f);
+      }
+    }
+  } else if (copied.length === 0 && fs.existsSync(hfTokenizer)) {
     const tok = loadTokenizerDir(opts.model);
     if (tok instanceof CharTokenizer) {
       writeFileAtomicSync(path.join(opts.out, 'tokenizer.json'), JSON.stringify(tok.toHuggingFaceJSON(), null, 2) + '\n');

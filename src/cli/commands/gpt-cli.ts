@@ -55,8 +55,9 @@ data:
   --dataset NAME        tinyshakespeare: input.txt from $MOX_DATA_DIR/tinyshakespeare/ or the cache
                         (~/.cache/mox/tinyshakespeare/), else downloaded there (sha256-checked)
   --data FILE           any text file, UTF-8 unless --encoding says otherwise
-  --encoding E          the encoding of --data (e.g. latin1, windows-1252, utf-16le; default utf-8,
-                        and a file that is not valid UTF-8 is refused)
+  --encoding E          the encoding of --data (e.g. latin1, windows-1252, utf-16le); without it a
+                        file that is not valid UTF-8 is refused (--encoding utf-8 reads it anyway,
+                        each bad byte as U+FFFD)
   --tokenizer T         char (default), gpt2 (GPT-2's encoder.json + vocab.bpe from $MOX_DATA_DIR/gpt2-bpe
                         or the cache, else downloaded there), bpe:N (byte-level BPE trained on the text
                         to N tokens), or a tokenizer folder
