@@ -230,7 +230,6 @@ test('CLI: help, usage errors (exit 2) and missing or malformed files (exit 1, n
     assert.doesNotMatch(r.stderr, /^\s+at /m);
   };
   fail(['train', 'gpt', '--data', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'o')], /cannot read the data file .*missing\.txt: no such file/);
-  fail(['train', 'gpt', '--dataset', 'tinyshakespeare', '--out', path.join(dir, 'o')], /input\.txt not found in .*--data FILE/);
   fs.writeFileSync(path.join(dir, 'short.txt'), 'too short');
   fail(['train', 'gpt', '--data', path.join(dir, 'short.txt'), '--out', path.join(dir, 'o')], /validation split/);
   fail(['train', 'gpt', '--out', path.join(dir, 'nothing'), '--resume'], /no checkpoint/);

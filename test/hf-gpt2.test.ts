@@ -301,3 +301,78 @@ if (fs.existsSync(path.join(REF_DIR, 'reference.json'))) {
     assert.deepEqual(includesPrompt ? [...promptRow, ...res.newTokens[0]!] : res.newTokens[0]!, outRow);
   });
 }
+
+/** erf by its Taylor series (|x| <= 6 here; beyond, erf is +-1 to double precision for these purposes). */
+function erf(x: number): number {
+  if (Math.abs(x) > 6) return Math.sign(x);
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 200; n++) {
+    term *= (-x * x) / n;
+    const add = term / (2 * n + 1);
+    sum += add;
+    if (Math.abs(add) < 1e-17) break;
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+test('hf-gpt2: activation_function "gelu" is the exact (erf) GELU, "gelu_new"/"gelu_pytorch_tanh"/"gelu_fast" the tanh one', () => {
+  const m = randomModel(11, true);
+  // larger c_fc weights, so the pre-activations span [-4, 4] where the two GELUs differ by up to ~1e-3
+  // (and c_proj's, so the difference is not scaled away on the way out)
+  mapWeights(m, (name, d) => {
+    const k = name.endsWith('mlp.c_fc.weight') ? 20 : name.endsWith('mlp.c_proj.weight') ? 50 : 1;
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! * k;
+  });
+  const folders = Object.fromEntries(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].map((a) => [a, handMadeFolder(m, { config: { activation_function: a } })]));
+  const c = TINY.nEmbd;
+  mox.seed(5);
+  const x = mox.randn([2, 5, c]);
+  const xs = x.dataSync() as Float32Array;
+  const w = (k: string) => m.stateDict()[k]!.dataSync() as Float32Array;
+  const [wFc, bFc, wProj, bProj] = ['mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias'].map((k) => w(`transformer.h.0.${k}`)) as Float32Array[];
+  // the MLP by hand, in float64: c_proj(gelu(c_fc(x)))
+  const byHand = (gelu: (v: number) => number): Float64Array => {
+    const rows = xs.length / c;
+    const out = new Float64Array(rows * c);
+    let maxPre = 0;
+    for (let r = 0; r < rows; r++) {
+      const hidden = new Float64Array(4 * c);
+      for (let j = 0; j < 4 * c; j++) {
+        let s = bFc![j]!;
+        for (let k = 0; k < c; k++) s += xs[r * c + k]! * wFc![j * c + k]!;
+        maxPre = Math.max(maxPre, Math.abs(s));
+        hidden[j] = gelu(s);
+      }
+      for (let i = 0; i < c; i++) {
+        let s = bProj![i]!;
+        for (let j = 0; j < 4 * c; j++) s += hidden[j]! * wProj![i * 4 * c + j]!;
+        out[r * c + i] = s;
+      }
+    }
+    assert.ok(maxPre > 2 && maxPre < 10, `pre-activations up to ${maxPre}`);
+    return out;
+  };
+  const exact = byHand((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
+  const tanhForm = byHand((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+  assert.ok(maxAbsDiff(exact, tanhForm) > 1e-4, `the test tells the two apart (${maxAbsDiff(exact, tanhForm)})`);
+  for (const [act, dir] of Object.entries(folders)) {
+    const loaded = loadHuggingFaceGPT2(dir);
+    const mlp = loaded.transformer.h[0]!.mlp;
+    assert.equal(mlp.gelu.approximate, act === 'gelu' ? 'none' : 'tanh', act);
+    const y = mox.noGrad(() => mlp.forward(x)).dataSync() as Float32Array;
+    const want = act === 'gelu' ? exact : tanhForm;
+    const other = act === 'gelu' ? tanhForm : exact;
+    assert.ok(maxAbsDiff(y, want) < 2e-5, `${act}: ${maxAbsDiff(y, want)} from the hand computation`);
+    assert.ok(maxAbsDiff(y, other) > 5 * maxAbsDiff(y, want), `${act}: closer to the other GELU`);
+  }
+  // the export says which GELU it computes
+  const out = tmpDir();
+  exportHuggingFaceGPT2(loadHuggingFaceGPT2(folders['gelu']!), out);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).activation_function, 'gelu');
+  assert.equal(loadHuggingFaceGPT2(out).transformer.h[0]!.mlp.gelu.approximate, 'none');
+  const quick = handMadeFolder(m, { config: { activation_function: 'quick_gelu' } });
+  assert.throws(() => loadHuggingFaceGPT2(quick), (e: Error) => e instanceof mox.DataError &&
+    /activation_function "quick_gelu" is not supported \(mox's GPT has "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"\)/.test(e.message));
+  for (const d of [...Object.values(folders), out, quick]) fs.rmSync(d, { recursive: true, force: true });
+});

@@ -329,9 +329,12 @@ describe('mox tokenize', () => {
     assert.match(help.stdout.toString('utf8'), /usage: mox tokenize --tokenizer DIR\|gpt2/);
     assert.equal(run([], 'x').code, 2);
     assert.equal(run(['--tokenizer', 'char'], 'x').code, 2);
-    const missing = run(['--tokenizer', 'gpt2', '--vocab-dir', join(tmp, 'nowhere')], 'x');
+    // offline, with an empty cache: the error names every folder searched (loadDataset's rule)
+    const offline = { ...process.env, MOX_DATA_DIR: '', MOX_DATA_OFFLINE: '1', XDG_CACHE_HOME: join(tmp, 'empty-cache') };
+    const missing = run(['--tokenizer', 'gpt2', '--vocab-dir', join(tmp, 'nowhere')], 'x', offline);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^mox: tokenize: GPT-2's encoder.json not found in /);
+    assert.equal(missing.stderr, `mox: tokenize: GPT-2's encoder.json and vocab.bpe not found in --vocab-dir (${join(tmp, 'nowhere', 'gpt2-bpe')}), ` +
+      `MOX_DATA_DIR (not set) or ${join(tmp, 'empty-cache', 'mox', 'gpt2-bpe')}, and downloading is off: put the files in one of those folders (see docs/data.md)\n`);
     const bad = join(tmp, 'cli-bad');
     mkdirSync(bad);
     writeFileSync(join(bad, 'encoder.json'), '{"a": 0');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The `mox` command. Each command lives in commands/; this file parses arguments (node:util parseArgs,
-// no dependency) and maps failures to exit codes: 0 ok, 1 the command failed (a mox error: its message
-// and no stack), 2 a usage error (unknown command or flag, bad value).
+// no dependency) and maps failures to exit codes: 0 ok, 1 the command failed (its message on one line, no
+// stack: MOX_DEBUG=1 adds it), 2 a usage error (unknown command or flag, bad value: the message and where
+// the usage is, not the whole usage, which would scroll the message away).
 
 import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -94,8 +95,8 @@ options:
   -h, --help                show help (also: mox <command> --help)
   -V, --version             print the version`;
 
-/** The usage printed with a usage error: the command's own once the command is known. */
-let usageForErrors = (): string => USAGE;
+/** The line printed after a usage error: where the usage is (the command's own once the command is known). */
+let helpHint = (): string => "run 'mox --help' for usage";
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
@@ -116,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (!cmd) throw new UsageError(`unknown command '${first}'`);
-  usageForErrors = () => `${cmd.usage}\n\nrun 'mox --help' for all commands`;
+  helpHint = () => `run 'mox ${first} --help' for usage`;
   const { values, positionals } = parseArgs({
     args: argv.slice(1), strict: true, allowPositionals: true,
     options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
@@ -142,13 +143,16 @@ try {
   if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
     // parseArgs adds advice about '--' to unknown options; for a typo it only gets in the way.
     const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
-    console.error(`mox: ${message}\n\n${usageForErrors()}`);
+    console.error(`mox: ${message}\n${helpHint()}`);
     process.exitCode = 2;
-  } else if (e instanceof MoxError) {
-    console.error(`mox: ${e.message}`);
-    process.exitCode = 1;
   } else {
-    console.error(e); // not a mox error: a bug, so keep the stack
+    // a mox error says what and where; anything else (a system error such as ENOTDIR, or a bug) gets one
+    // line too, and the stack only when asked for
+    const debug = process.env['MOX_DEBUG'] === '1';
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof MoxError) console.error(`mox: ${message}`);
+    else console.error(`mox: ${e instanceof Error && e.name !== 'Error' ? `${e.name}: ` : ''}${message.split('\n')[0]}${debug ? '' : ' (MOX_DEBUG=1 shows where)'}`);
+    if (debug && e instanceof Error && e.stack) console.error(e.stack);
     process.exitCode = 1;
   }
 }

@@ -77,6 +77,23 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, Source>> = {
   },
 };
 
+/** Files that are not a dataset but are found and fetched by the same rule: GPT-2's BPE vocabulary. */
+export type FileSetName = 'gpt2-bpe';
+
+const GPT2_BASE = 'https://openaipublic.blob.core.windows.net/gpt-2/models/124M/';
+export const FILE_SET_SOURCES: Readonly<Record<FileSetName, Source>> = {
+  'gpt2-bpe': {
+    folders: ['gpt2-bpe', 'gpt2'],
+    remote: [
+      { file: 'encoder.json', urls: [GPT2_BASE + 'encoder.json'], sha256: '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783' },
+      { file: 'vocab.bpe', urls: [GPT2_BASE + 'vocab.bpe'], sha256: '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5' },
+    ],
+  },
+};
+
+type SourceName = DatasetName | FileSetName;
+const sourceOf = (name: SourceName): Source => Object.hasOwn(FILE_SET_SOURCES, name) ? FILE_SET_SOURCES[name as FileSetName] : DATASET_SOURCES[name as DatasetName];
+
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export interface LoadDatasetOptions {
@@ -134,8 +151,8 @@ interface Root {
   dirs: string[];
 }
 
-function roots(name: DatasetName, opts: LoadDatasetOptions): Root[] {
-  const { folders } = DATASET_SOURCES[name];
+function roots(name: SourceName, opts: LoadDatasetOptions): Root[] {
+  const { folders } = sourceOf(name);
   const out: Root[] = [];
   if (opts.dataDir) out.push({ label: `dataDir (${join(opts.dataDir, folders[0]!)})`, dirs: [...folders.map((f) => join(opts.dataDir!, f)), opts.dataDir] });
   const env = process.env.MOX_DATA_DIR;
@@ -146,7 +163,7 @@ function roots(name: DatasetName, opts: LoadDatasetOptions): Root[] {
   return out;
 }
 
-const cacheFolder = (name: DatasetName, opts: LoadDatasetOptions): string => join(opts.cacheDir ?? defaultCacheDir(), DATASET_SOURCES[name].folders[0]!);
+const cacheFolder = (name: SourceName, opts: LoadDatasetOptions): string => join(opts.cacheDir ?? defaultCacheDir(), sourceOf(name).folders[0]!);
 
 /** The first existing path among dirs x names. */
 function findFile(rs: Root[], names: readonly string[]): string | null {
@@ -297,7 +314,7 @@ function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDatas
   }
 }
 
-function notFound(name: DatasetName, opts: LoadDatasetOptions, missing: Missing[], why: string): DatasetNotFoundError {
+function notFound(name: SourceName, opts: LoadDatasetOptions, missing: Missing[], why: string): DatasetNotFoundError {
   const files = missing.map((m) => m.display);
   const rs = roots(name, opts);
   const message = `${files.join(' and ')} not found in ${where(rs)}, and ${why}: put the files in one of those folders (see docs/data.md)`;
@@ -311,7 +328,7 @@ function downloadAllowed(opts: LoadDatasetOptions): boolean {
 }
 
 /** Fetches one missing file into the cache, trying each URL; returns why each failed, or null on success. */
-async function fetchMissing(name: DatasetName, m: Missing, opts: LoadDatasetOptions): Promise<string | null> {
+async function fetchMissing(name: SourceName, m: Missing, opts: LoadDatasetOptions): Promise<string | null> {
   const mirror = opts.mirror ?? process.env.MOX_DATA_MIRROR;
   const urls = mirror ? [`${mirror.replace(/\/+$/, '')}/${m.remote.file}`] : m.remote.urls;
   const sha256 = opts.checksums && m.remote.file in opts.checksums ? opts.checksums[m.remote.file] : m.remote.sha256;
@@ -360,5 +377,39 @@ export function loadDatasetSync(name: DatasetName, opts?: LoadDatasetOptions): I
 export function loadDatasetSync(name: DatasetName, opts: LoadDatasetOptions = {}): ImageDataset | TextDataset {
   const found = locate(name, opts);
   if (!found.ok) throw notFound(name, opts, found.missing, 'loadDatasetSync does not download (use await loadDataset)');
+  return found.read();
+}
+
+/** A file set's folder: the first searched folder holding every file of the set (they belong together). */
+function locateFileSet(name: FileSetName, opts: LoadDatasetOptions): Located<string> {
+  const { remote } = FILE_SET_SOURCES[name];
+  for (const r of roots(name, opts)) for (const d of r.dirs) if (remote.every((f) => existsSync(join(d, f.file)))) return { ok: true, read: () => d };
+  // what the cache lacks is what a download has to bring
+  const cache = cacheFolder(name, opts);
+  const missing = remote.filter((f) => !existsSync(join(cache, f.file)));
+  return { ok: false, missing: missing.map((f) => ({ remote: f, display: f.file })) };
+}
+
+/**
+ * The folder holding a file set ('gpt2-bpe': GPT-2's encoder.json and vocab.bpe), found by loadDataset's
+ * rule (dataDir, $MOX_DATA_DIR/<name>, the cache) or downloaded into the cache with a sha256 check.
+ */
+export async function fetchFileSet(name: FileSetName, opts: LoadDatasetOptions = {}): Promise<string> {
+  let found = locateFileSet(name, opts);
+  if (found.ok) return found.read();
+  if (!downloadAllowed(opts)) throw notFound(name, opts, found.missing, 'downloading is off');
+  for (const m of found.missing) {
+    const failure = await fetchMissing(name, m, opts);
+    if (failure !== null) throw notFound(name, opts, found.missing, `the download failed (${failure})`);
+  }
+  found = locateFileSet(name, opts);
+  if (!found.ok) throw notFound(name, opts, found.missing, 'the downloaded files were not usable');
+  return found.read();
+}
+
+/** fetchFileSet without the download: local folders only. */
+export function findFileSetSync(name: FileSetName, opts: LoadDatasetOptions = {}): string {
+  const found = locateFileSet(name, opts);
+  if (!found.ok) throw notFound(name, opts, found.missing, 'this call does not download (use await fetchFileSet)');
   return found.read();
 }

@@ -19,6 +19,6 @@ export { readTar, writeTar, type TarEntry } from './formats/tar.js';
 export { isGzip } from './formats/file.js';
 export { downloadFile, sha256File, type DownloadOptions, type DownloadResult } from './download.js';
 export {
-  loadDataset, loadDatasetSync, defaultCacheDir, ImageDataset, DATASET_SOURCES,
-  type DatasetName, type ImageDatasetName, type LoadDatasetOptions, type TextDataset, type RemoteFile,
+  loadDataset, loadDatasetSync, defaultCacheDir, ImageDataset, DATASET_SOURCES, fetchFileSet, findFileSetSync, FILE_SET_SOURCES,
+  type DatasetName, type FileSetName, type ImageDatasetName, type LoadDatasetOptions, type TextDataset, type RemoteFile,
 } from './datasets.js';

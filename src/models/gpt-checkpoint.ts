@@ -49,10 +49,12 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
   }
   const dropout = o['dropout'] ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new DataError('checkpoint', `${source}: gpt.dropout must be in [0, 1)`);
+  const gelu = o['geluApproximate'] ?? 'tanh';
+  if (gelu !== 'tanh' && gelu !== 'none') throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${JSON.stringify(gelu)}`);
   return {
     vocabSize: o['vocabSize'] as number, blockSize: o['blockSize'] as number, nLayer: o['nLayer'] as number,
     nHead: o['nHead'] as number, nEmbd: o['nEmbd'] as number, dropout,
-    bias: o['bias'] !== false, tiedEmbeddings: o['tiedEmbeddings'] !== false,
+    bias: o['bias'] !== false, tiedEmbeddings: o['tiedEmbeddings'] !== false, geluApproximate: gelu,
   };
 }
 

@@ -36,6 +36,11 @@ export interface GPTConfig {
   bias: boolean;
   /** lm_head.weight is transformer.wte.weight (default true, as GPT-2). */
   tiedEmbeddings: boolean;
+  /**
+   * The MLP's GELU: 'tanh' (GPT-2's approximation, Hugging Face's "gelu_new"; the default) or 'none'
+   * (exact, with erf: Hugging Face's "gelu", nanoGPT's nn.GELU()).
+   */
+  geluApproximate?: 'none' | 'tanh';
 }
 
 export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig> & {
@@ -70,7 +75,7 @@ export class GPTTransformer extends Module {
     this.wte = new Embedding(cfg.vocabSize, cfg.nEmbd);
     this.wpe = new Embedding(cfg.blockSize, cfg.nEmbd);
     this.drop = new Dropout(cfg.dropout);
-    this.h = Array.from({ length: cfg.nLayer }, () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias }));
+    this.h = Array.from({ length: cfg.nLayer }, () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }));
     this.ln_f = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
   }
   forward(): never {
@@ -95,7 +100,9 @@ export class GPT extends Module {
     const cfg: GPTConfig = {
       vocabSize: opts.vocabSize, blockSize: opts.blockSize, nLayer: opts.nLayer, nHead: opts.nHead, nEmbd: opts.nEmbd,
       dropout: opts.dropout ?? 0, bias: opts.bias ?? true, tiedEmbeddings: opts.tiedEmbeddings ?? true,
+      geluApproximate: opts.geluApproximate ?? 'tanh',
     };
+    if (cfg.geluApproximate !== 'tanh' && cfg.geluApproximate !== 'none') throw new ValueError('GPT', `geluApproximate must be 'tanh' or 'none', got '${String(cfg.geluApproximate)}'`);
     for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
       if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('GPT', `${k} must be a positive integer, got ${cfg[k]}`);
     }

@@ -49,6 +49,8 @@ export interface HuggingFaceGPT2Config {
   layerNormEpsilon: number;
   /** true / false as config.json's tie_word_embeddings says, undefined when it does not say. */
   tieWordEmbeddings: boolean | undefined;
+  /** The MLP's GELU from activation_function: 'none' (exact) for "gelu", 'tanh' for "gelu_new" and its twins. */
+  geluApproximate: 'none' | 'tanh';
 }
 
 /** Checks a Hugging Face GPT-2 config.json object, rejecting what mox's GPT cannot represent. */
@@ -68,8 +70,9 @@ export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: s
   const vocabSize = int('vocab_size');
   if (nEmbd % nHead !== 0) throw bad(`n_embd (${nEmbd}) must be a multiple of n_head (${nHead})`);
   const act = c['activation_function'] ?? 'gelu_new';
-  if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh' && act !== 'gelu') {
-    throw bad(`activation_function ${JSON.stringify(act)} is not supported (mox's GPT uses GELU with the tanh approximation: "gelu_new")`);
+  const geluApproximate = typeof act === 'string' && Object.hasOwn(HF_GELU, act) ? HF_GELU[act]! : undefined;
+  if (geluApproximate === undefined) {
+    throw bad(`activation_function ${JSON.stringify(act)} is not supported (mox's GPT has ${Object.keys(HF_GELU).map((k) => `"${k}"`).join(', ')})`);
   }
   const inner = c['n_inner'];
   if (inner !== undefined && inner !== null && inner !== 4 * nEmbd) {
@@ -82,8 +85,14 @@ export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: s
   if (c['add_cross_attention'] === true) throw bad('add_cross_attention true is not supported');
   const tie = c['tie_word_embeddings'];
   if (tie !== undefined && typeof tie !== 'boolean') throw bad(`tie_word_embeddings must be true or false, got ${JSON.stringify(tie)}`);
-  return { vocabSize, blockSize, nLayer, nHead, nEmbd, layerNormEpsilon: eps, tieWordEmbeddings: tie };
+  return { vocabSize, blockSize, nLayer, nHead, nEmbd, layerNormEpsilon: eps, tieWordEmbeddings: tie, geluApproximate };
 }
+
+/**
+ * transformers' activation names (ACT2FN) mox's GPT computes: "gelu" is the exact GELU (erf); "gelu_new",
+ * "gelu_pytorch_tanh" and "gelu_fast" are the tanh approximation (gelu_fast is the same formula, factored).
+ */
+const HF_GELU: Readonly<Record<string, 'none' | 'tanh'>> = { gelu: 'none', gelu_new: 'tanh', gelu_pytorch_tanh: 'tanh', gelu_fast: 'tanh' };
 
 /** The weights of GPT2Model's `h.{i}` block, as [name, conv1d]: Conv1D weights are stored transposed. */
 const BLOCK_KEYS: readonly [string, boolean][] = [
@@ -198,7 +207,7 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config
       sd['lm_head.weight'] = headData ?? floatData(head!, 'lm_head.weight', file);
       shapes['lm_head.weight'] = [vocabSize, c];
     }
-    const model = new GPT({ vocabSize, blockSize, nLayer, nHead, nEmbd: c, dropout: 0, bias: true, tiedEmbeddings: tied });
+    const model = new GPT({ vocabSize, blockSize, nLayer, nHead, nEmbd: c, dropout: 0, bias: true, tiedEmbeddings: tied, geluApproximate: hf.geluApproximate });
     if (hf.layerNormEpsilon !== 1e-5) {
       for (const ln of [...model.transformer.h.flatMap((b) => [b.ln_1, b.ln_2]), model.transformer.ln_f]) (ln as { eps: number }).eps = hf.layerNormEpsilon;
     }
@@ -268,7 +277,7 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
       n_layer: cfg.nLayer,
       n_head: cfg.nHead,
       n_inner: null,
-      activation_function: 'gelu_new',
+      activation_function: cfg.geluApproximate === 'none' ? 'gelu' : 'gelu_new',
       resid_pdrop: cfg.dropout,
       embd_pdrop: cfg.dropout,
       attn_pdrop: cfg.dropout,

@@ -1,7 +1,8 @@
 // The common face of mox's tokenizers, and loadTokenizer(spec) for commands such as `mox train gpt`:
 //   'char'          a CharTokenizer built from opts.corpus
-//   'gpt2'          GPT-2's BPE from encoder.json + vocab.bpe in opts.vocabDir, $MOX_DATA_DIR/gpt2-bpe
-//                   or ../shared/data/gpt2-bpe
+//   'gpt2'          GPT-2's BPE from encoder.json + vocab.bpe, found as loadDataset finds files: in
+//                   opts.vocabDir, $MOX_DATA_DIR/gpt2-bpe or the cache (gpt2VocabDirAsync also downloads
+//                   them there, sha256-checked, from OpenAI's public URLs)
 //   'bpe:N'         byte-level BPE trained on opts.corpus to N tokens
 //   a folder        what a tokenizer's save() wrote (tokenizer.json, plus encoder.json/vocab.bpe for BPE),
 //                   or a folder with just encoder.json + vocab.bpe
@@ -9,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ValueError } from '../errors.js';
+import { fetchFileSet, findFileSetSync } from '../data/datasets.js';
 import { trainBPE } from './bpe-train.js';
 import { CharTokenizer } from './char.js';
 import { GPT2Tokenizer } from './gpt2.js';
@@ -32,11 +34,17 @@ export interface LoadTokenizerOptions {
   vocabDir?: string;
 }
 
-/** The folder 'gpt2' loads from: vocabDir, else $MOX_DATA_DIR/gpt2-bpe, else ../shared/data/gpt2-bpe. */
+/**
+ * The folder 'gpt2' loads from, by loadDataset's rule: vocabDir, $MOX_DATA_DIR/gpt2-bpe, or the cache
+ * (~/.cache/mox/gpt2-bpe). Local only: a DataError names the folders searched when none holds both files.
+ */
 export function gpt2VocabDir(vocabDir?: string): string {
-  if (vocabDir !== undefined) return vocabDir;
-  const data = process.env['MOX_DATA_DIR'];
-  return data ? path.join(data, 'gpt2-bpe') : path.resolve('../shared/data/gpt2-bpe');
+  return findFileSetSync('gpt2-bpe', vocabDir === undefined ? {} : { dataDir: vocabDir });
+}
+
+/** gpt2VocabDir, downloading GPT-2's two files into the cache (sha256-checked) when no folder holds them. */
+export async function gpt2VocabDirAsync(vocabDir?: string): Promise<string> {
+  return fetchFileSet('gpt2-bpe', vocabDir === undefined ? {} : { dataDir: vocabDir });
 }
 
 export function loadTokenizer(spec: string, opts: LoadTokenizerOptions = {}): Tokenizer {

@@ -5,8 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../../errors.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
-import { exportHuggingFaceGPT2 } from '../../models/hf-gpt2.js';
+import { exportHuggingFaceGPT2, isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { writeFileAtomicSync } from '../../io/atomic.js';
+import { CharTokenizer } from '../../text/char.js';
+import { loadTokenizerDir } from '../../text/tokenizer.js';
 
 export interface ExportHfOptions {
   model: string;
@@ -31,6 +33,27 @@ export function runExportHf(opts: ExportHfOptions, log: (line: string) => void =
       throw new DataError('export-hf', `cannot copy ${src} to ${path.join(opts.out, to)}: ${(e as Error).message}`);
     }
     copied.push(to);
+  }
+  // a character-level tokenizer becomes a `tokenizers` tokenizer.json (WordLevel over the characters), so
+  // that the folder's generate --prompt, and transformers' PreTrainedTokenizerFast, can encode text
+  const hfTokenizer = path.join(opts.model, 'tokenizer.json');
+  if (copied.length === 0 && fs.existsSync(hfTokenizer) && isHuggingFaceGPT2Dir(opts.model)) {
+    // already a Hugging Face folder: its tokenizer files are in their final form
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+      if (fs.existsSync(path.join(opts.model, f))) {
+        writeFileAtomicSync(path.join(opts.out, f), fs.readFileSync(path.join(opts.model, f)));
+        copied.push(f);
+      }
+    }
+  } else if (copied.length === 0 && fs.existsSync(hfTokenizer)) {
+    const tok = loadTokenizerDir(opts.model);
+    if (tok instanceof CharTokenizer) {
+      writeFileAtomicSync(path.join(opts.out, 'tokenizer.json'), JSON.stringify(tok.toHuggingFaceJSON(), null, 2) + '\n');
+      writeFileAtomicSync(path.join(opts.out, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '<unk>' }, null, 2) + '\n');
+      copied.push('tokenizer.json (character level)', 'tokenizer_config.json');
+    } else {
+      log(`note: the ${tok.kind} tokenizer of ${opts.model} has no Hugging Face form here; it was not exported`);
+    }
   }
   const c = model.config;
   log(`wrote ${opts.out}: config.json, model.safetensors${copied.length ? ', ' + copied.join(', ') : ''} ` +

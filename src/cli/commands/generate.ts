@@ -10,6 +10,7 @@ import { initDevice } from '../../backend/registry.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
+import { CharTokenizer } from '../../text/char.js';
 import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 
 export interface GenerateCommandOptions {
@@ -27,6 +28,17 @@ export interface GenerateCommandOptions {
   device?: string;
 }
 
+/** A Hugging Face folder's tokenizer.json when it is the character-level one `mox export-hf` writes, else null. */
+function huggingFaceCharTokenizer(file: string): GptTokenizer | null {
+  let obj: Record<string, unknown>;
+  try {
+    obj = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new DataError('generate', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return typeof obj === 'object' && obj !== null && CharTokenizer.isHuggingFaceCharJSON(obj) ? CharTokenizer.fromHuggingFaceJSON(obj, file) : null;
+}
+
 export async function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
   err: (line: string) => void = (l) => console.error(l)): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
   const device = opts.device ?? 'cpu';
@@ -40,6 +52,7 @@ export async function runGenerate(opts: GenerateCommandOptions, out: (s: string)
     const vocab = path.join(opts.model, 'vocab.json');
     const merges = path.join(opts.model, 'merges.txt');
     if (fs.existsSync(vocab) && fs.existsSync(merges)) tok = GPT2Tokenizer.fromFiles(vocab, merges);
+    else if (fs.existsSync(tokFile)) tok = huggingFaceCharTokenizer(tokFile);
   } else if (fs.existsSync(tokFile)) {
     tok = loadCheckpointTokenizer(opts.model);
   }

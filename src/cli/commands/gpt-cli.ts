@@ -2,7 +2,9 @@
 // main.ts registers them; a bad flag value raises main's usage error (exit 2).
 
 import type { ParseArgsConfig } from 'node:util';
-import { runTrainGpt, type TrainGptOptions } from './train-gpt.js';
+import { runTrainGpt, GPT_CHECKPOINT_FILES, type TrainGptOptions } from './train-gpt.js';
+import { checkRunDir } from './run-dir.js';
+import { textEncodingName } from './text-input.js';
 import { runGenerate } from './generate.js';
 import { runExportHf } from './export-hf.js';
 
@@ -41,8 +43,8 @@ function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: nu
   return n;
 }
 
-const TRAIN_USAGE = `usage: mox train gpt (--dataset tinyshakespeare | --data FILE) --out DIR [options]
-       mox train gpt --out DIR --resume [--max-iters N ...]
+const TRAIN_USAGE = `usage: mox train gpt (--dataset tinyshakespeare | --data FILE) --out DIR [--overwrite] [options]
+       mox train gpt --out DIR --resume [--max-iters N [--lr-decay-iters N]] [options]
 
 Pretrains a GPT (nanoGPT's model and training loop) on a text: the first 90% of its tokens for
 training, the last 10% for validation. At each evaluation it prints the train/val loss, ms/iter and
@@ -50,10 +52,15 @@ tokens/s, and replaces the checkpoint in DIR (config.json, model.safetensors, op
 trainer_state.json with the step and RNG state, the tokenizer), each file written atomically.
 
 data:
-  --dataset NAME        tinyshakespeare (input.txt in $MOX_DATA_DIR/tinyshakespeare/ or the cache)
-  --data FILE           any UTF-8 text file
-  --tokenizer T         char (default), gpt2 (GPT-2's BPE files in $MOX_DATA_DIR/gpt2-bpe), bpe:N
-                        (byte-level BPE trained on the text to N tokens), or a tokenizer folder
+  --dataset NAME        tinyshakespeare: input.txt from $MOX_DATA_DIR/tinyshakespeare/ or the cache
+                        (~/.cache/mox/tinyshakespeare/), else downloaded there (sha256-checked)
+  --data FILE           any text file, UTF-8 unless --encoding says otherwise
+  --encoding E          the encoding of --data (e.g. latin1, windows-1252, utf-16le); without it a
+                        file that is not valid UTF-8 is refused (--encoding utf-8 reads it anyway,
+                        each bad byte as U+FFFD)
+  --tokenizer T         char (default), gpt2 (GPT-2's encoder.json + vocab.bpe from $MOX_DATA_DIR/gpt2-bpe
+                        or the cache, else downloaded there), bpe:N (byte-level BPE trained on the text
+                        to N tokens), or a tokenizer folder
 model (defaults: nanoGPT's CPU Shakespeare configuration):
   --n-layer N           Transformer blocks (default 4)
   --n-head N            attention heads (default 4)
@@ -63,7 +70,7 @@ model (defaults: nanoGPT's CPU Shakespeare configuration):
   --no-bias             no biases in Linear layers and LayerNorms
 training:
   --batch-size N        sequences per iteration (default 12)
-  --max-iters N         iterations (default 2000)
+  --max-iters N         iterations (default 2000; with --resume, the run's own unless given)
   --lr X                peak learning rate (default 1e-3)
   --min-lr X            learning rate at the end of the cosine decay (default 1e-4)
   --warmup-iters N      linear warmup iterations (default 100)
@@ -77,9 +84,12 @@ training:
   --seed S              seed for the weights, batches and dropout (default 1337)
   --threads N           CPU threads (default: all cores)
   --device D            cpu (default) or webgpu (the GPU, through WebGPU)
-  --out DIR             checkpoint folder (created if needed)
+  --out DIR             checkpoint folder (created if needed); one that holds a checkpoint needs
+                        --resume or --overwrite
   --resume              continue from the checkpoint in DIR, exactly where it stopped; the model,
-                        tokenizer and optimizer settings come from it (--max-iters may extend the run)`;
+                        tokenizer, data and optimizer settings come from it (a larger --max-iters
+                        extends the run, with a new --lr-decay-iters if given)
+  --overwrite           start a new run in DIR, replacing the checkpoint it holds`;
 
 export function trainGptCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;
@@ -92,25 +102,34 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       'batch-size': str, 'max-iters': str, lr: str, 'min-lr': str, 'warmup-iters': str, 'lr-decay-iters': str,
       dropout: str, 'weight-decay': str, beta1: str, beta2: str, 'grad-clip': str, 'no-bias': { type: 'boolean' },
       'eval-interval': str, 'eval-iters': str, 'log-interval': str, seed: str, threads: str, out: str,
-      resume: { type: 'boolean' }, device: str,
+      resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, device: str, encoding: str,
     },
     async run(values, positionals) {
       if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
       if (positionals[0] !== 'gpt') throw bad(`train: unknown model '${positionals[0]}' (gpt)`);
       if (positionals.length > 1) throw bad(`train gpt: unexpected argument '${positionals[1]}'`);
       const resume = values['resume'] === true;
+      const overwrite = values['overwrite'] === true;
       const out = values['out'];
       if (typeof out !== 'string' || out === '') throw bad('train gpt: --out DIR is required');
       const dataset = values['dataset'] as string | undefined;
       const data = values['data'] as string | undefined;
       if (dataset !== undefined && data !== undefined) throw bad('train gpt: give --dataset or --data, not both');
+      const encodingFlag = values['encoding'] as string | undefined;
+      if (encodingFlag !== undefined && data === undefined) throw bad('train gpt: --encoding goes with --data FILE');
+      let encoding: string | undefined;
+      try {
+        encoding = encodingFlag === undefined ? undefined : textEncodingName('train gpt', encodingFlag);
+      } catch (e) {
+        throw bad((e as Error).message);
+      }
       if (!resume && dataset === undefined && data === undefined) throw bad('train gpt: give --dataset tinyshakespeare or --data FILE');
       if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
       const pos = (x: number) => x > 0;
       const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;
       const opts: TrainGptOptions = {
-        dataset, data,
+        dataset, data, encoding,
         tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
         nLayer: intFlag(bad, values, 'n-layer', 4, 1),
         nHead: intFlag(bad, values, 'n-head', 4, 1),
@@ -136,6 +155,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
         device: deviceFlag(bad, values['device']),
         out,
         resume,
+        overwrite,
       };
       if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);
       const flagToKey: Record<string, keyof TrainGptOptions> = {
@@ -143,9 +163,11 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
         'min-lr': 'minLr', 'warmup-iters': 'warmupIters', 'lr-decay-iters': 'lrDecayIters', 'weight-decay': 'weightDecay',
         'grad-clip': 'gradClip', 'no-bias': 'bias', lr: 'lr', dropout: 'dropout', beta1: 'beta1', beta2: 'beta2',
         seed: 'seed', tokenizer: 'tokenizer', data: 'data', dataset: 'dataset',
-        'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval',
+        'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval', 'max-iters': 'maxIters',
+        encoding: 'encoding',
       };
       const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined && k in flagToKey).map((k) => flagToKey[k]!));
+      checkRunDir('train gpt', out, GPT_CHECKPOINT_FILES, { resume, overwrite }, bad);
       await runTrainGpt(opts, given);
     },
   };

@@ -6,12 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataError } from '../../errors.js';
-import { loadTokenizer, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
+import { gpt2VocabDirAsync, loadTokenizer, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
 
 export type GptTokenizer = Tokenizer;
 
-/** Builds the tokenizer a training run asked for (--tokenizer) from the corpus. */
-export function buildTokenizer(spec: string, text: string): GptTokenizer {
+/**
+ * Builds the tokenizer a training run asked for (--tokenizer) from the corpus; 'gpt2' finds GPT-2's
+ * files as loadDataset finds a dataset's, downloading them into the cache when no folder holds them.
+ */
+export async function buildTokenizer(spec: string, text: string): Promise<GptTokenizer> {
+  if (spec === 'gpt2') return loadTokenizer(spec, { vocabDir: await gpt2VocabDirAsync() });
   return loadTokenizer(spec, { corpus: text });
 }
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { DataError, ValueError } from '../../errors.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
-import { gpt2VocabDir, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
+import { gpt2VocabDirAsync, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -17,14 +17,19 @@ export interface TokenizeOptions {
   allowSpecial?: boolean;
 }
 
-/** The tokenizer named by --tokenizer: 'gpt2' (from --vocab-dir, $MOX_DATA_DIR/gpt2-bpe or ../shared/data/gpt2-bpe) or a folder. */
-export function resolveCliTokenizer(spec: string, vocabDir?: string): Tokenizer {
+/**
+ * The tokenizer named by --tokenizer: a folder, or 'gpt2': GPT-2's encoder.json + vocab.bpe found as
+ * loadDataset finds files (--vocab-dir, $MOX_DATA_DIR/gpt2-bpe, the cache), else downloaded into the
+ * cache with their sha256 checked.
+ */
+export async function resolveCliTokenizer(spec: string, vocabDir?: string): Promise<Tokenizer> {
   if (spec === 'gpt2') {
-    const dir = gpt2VocabDir(vocabDir);
-    for (const f of ['encoder.json', 'vocab.bpe']) {
-      if (!fs.existsSync(path.join(dir, f))) {
-        throw new DataError('tokenize', `GPT-2's ${f} not found in ${dir} (pass --vocab-dir DIR or set MOX_DATA_DIR)`);
-      }
+    let dir: string;
+    try {
+      dir = await gpt2VocabDirAsync(vocabDir);
+    } catch (e) {
+      if (!(e instanceof DataError)) throw e;
+      throw new DataError('tokenize', `GPT-2's ${e.message.replace(/^gpt2-bpe: /, '').replace(/\bdataDir \(/, '--vocab-dir (')}`);
     }
     return GPT2Tokenizer.fromDir(dir);
   }
@@ -55,8 +60,8 @@ export function parseIds(text: string): number[] {
   });
 }
 
-export function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): void {
-  const tok = resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
+export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): Promise<void> {
+  const tok = await resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
   if (opts.decode) {
     const ids = parseIds(input.toString('utf8'));
     write(tok instanceof GPT2Tokenizer ? tok.decodeBytes(ids) : tok.decode(ids));
@@ -76,16 +81,18 @@ Reads stdin and writes stdout: text -> a JSON array of token ids, or with --deco
 ids (a JSON array, or integers separated by spaces/commas) -> the text.
 
   --tokenizer DIR|gpt2   a folder a tokenizer was saved to (tokenizer.json; a GPT checkpoint folder
-                         works too), or 'gpt2': GPT-2's encoder.json + vocab.bpe from --vocab-dir,
-                         $MOX_DATA_DIR/gpt2-bpe or ../shared/data/gpt2-bpe
+                         works too), or 'gpt2': GPT-2's encoder.json + vocab.bpe, looked for in
+                         --vocab-dir, $MOX_DATA_DIR/gpt2-bpe and ~/.cache/mox/gpt2-bpe, else
+                         downloaded into the cache from openaipublic.blob.core.windows.net
+                         (sha256-checked; MOX_DATA_OFFLINE=1 turns the download off)
   --decode               ids to text (byte-level BPE writes the exact bytes)
-  --vocab-dir DIR        where 'gpt2' finds encoder.json and vocab.bpe
+  --vocab-dir DIR        a folder holding GPT-2's encoder.json and vocab.bpe
   --allow-special        encode special tokens such as <|endoftext|> as their ids (default: plain text)`,
     options: {
       tokenizer: { type: 'string' }, decode: { type: 'boolean' }, 'vocab-dir': { type: 'string' },
       'allow-special': { type: 'boolean' },
     } satisfies NonNullable<ParseArgsConfig['options']>,
-    run(values: Values, positionals: string[]): void {
+    async run(values: Values, positionals: string[]): Promise<void> {
       if (positionals.length > 0) throw bad(`tokenize: unexpected argument '${positionals[0]}' (the text comes on stdin)`);
       const spec = values['tokenizer'];
       if (typeof spec !== 'string' || spec === '') throw bad('tokenize: missing --tokenizer DIR|gpt2');
@@ -95,7 +102,7 @@ ids (a JSON array, or integers separated by spaces/commas) -> the text.
       const vocabDir = values['vocab-dir'];
       if (vocabDir !== undefined && spec !== 'gpt2') throw bad('tokenize: --vocab-dir goes with --tokenizer gpt2');
       const input = fs.readFileSync(0);
-      runTokenize({
+      await runTokenize({
         tokenizer: spec, decode: values['decode'] === true, allowSpecial: values['allow-special'] === true,
         ...(typeof vocabDir === 'string' ? { vocabDir } : {}),
       }, input, (d) => { process.stdout.write(d); });

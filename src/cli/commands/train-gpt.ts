@@ -15,11 +15,15 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, readJson, saveGPTWeights, writeFileAtomic } from '../../models/gpt-checkpoint.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
+import { readTextFile, resolveDataPath } from './text-input.js';
+import { removeCheckpointFiles, resumedMaxIters } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
 
 export interface TrainGptOptions {
   dataset?: string;
   data?: string;
+  /** The encoding of --data (default: strict UTF-8). */
+  encoding?: string;
   tokenizer: string;
   nLayer: number;
   nHead: number;
@@ -48,7 +52,13 @@ export interface TrainGptOptions {
   device?: string;
   out: string;
   resume: boolean;
+  /** Start a new run in a folder holding a checkpoint, removing its files first (the CLI refuses otherwise). */
+  overwrite?: boolean;
 }
+
+/** The files of a GPT checkpoint: what --overwrite removes, and what makes the CLI refuse a fresh run into --out. */
+export const GPT_CHECKPOINT_FILES = ['trainer_state.json', 'config.json', 'model.safetensors', 'optimizer.safetensors',
+  'tokenizer.json', 'encoder.json', 'vocab.bpe'] as const;
 
 /** What the flags said explicitly, so --resume knows which settings to take from the command line. */
 export type GivenFlags = ReadonlySet<keyof TrainGptOptions>;
@@ -70,29 +80,34 @@ export interface TrainGptResult {
 const TRAIN_KEYS = ['tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batchSize', 'lr', 'minLr', 'warmupIters', 'lrDecayIters',
   'dropout', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'bias', 'seed'] as const;
 
-function readCorpus(opts: Pick<TrainGptOptions, 'dataset' | 'data'>): { text: string; source: string } {
+/** Where the text comes from, as the checkpoint records it (data: an absolute path). */
+interface DataSpec {
+  dataset?: string;
+  data?: string;
+  encoding?: string;
+}
+
+async function readCorpus(opts: DataSpec): Promise<{ text: string; source: string }> {
   if (opts.data !== undefined) {
-    let text: string;
-    try {
-      text = fs.readFileSync(opts.data, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new DataError('train gpt', `cannot read the data file ${opts.data}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
-    }
-    return { text, source: path.resolve(opts.data) };
+    const file = resolveDataPath(opts.data);
+    return { text: readTextFile('train gpt', file, opts.encoding), source: file };
   }
   if (opts.dataset === 'tinyshakespeare') {
+    // as loadDataset finds any named dataset: $MOX_DATA_DIR, the cache, else a sha256-checked download
     try {
-      return { text: mox.data.loadDatasetSync('tinyshakespeare', { split: 'all' }).text, source: 'tinyshakespeare' };
+      const ds = await mox.data.loadDataset('tinyshakespeare', { split: 'all' });
+      return { text: ds.text, source: `tinyshakespeare (${ds.files[0]})` };
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
-      // the CLI reads local files only: say so, and where the file goes
-      throw new DataError('train gpt', e.message.replace(/^tinyshakespeare: /, 'Tiny Shakespeare: ')
-        .replace('loadDatasetSync does not download (use await loadDataset)', 'mox train gpt does not download it') +
-        ` (e.g. $MOX_DATA_DIR/tinyshakespeare/input.txt, from ${mox.data.DATASET_SOURCES.tinyshakespeare.remote[0]!.urls[0]}), or use --data FILE`);
+      throw new DataError('train gpt', `${e.message.replace(/ \(see docs\/data\.md\)$/, '')}, or use --data FILE`);
     }
   }
   throw new ValueError('train gpt', `unknown dataset '${opts.dataset}' (tinyshakespeare, or --data FILE for any text file)`);
+}
+
+function newDataSpec(opts: TrainGptOptions): DataSpec {
+  if (opts.data === undefined) return { dataset: opts.dataset };
+  return { data: resolveDataPath(opts.data), ...(opts.encoding !== undefined ? { encoding: opts.encoding } : {}) };
 }
 
 /** nanoGPT's get_lr: linear warmup, cosine decay to minLr over lrDecayIters, then minLr. */
@@ -170,7 +185,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   let startStep = 0;
   let history: EvalRecord[] = [];
   let trainerState: Record<string, unknown> | null = null;
-  let dataSpec: { dataset?: string; data?: string };
+  let dataSpec: DataSpec;
   const batchGen = new Generator(opts.seed);
 
   if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
@@ -187,30 +202,34 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
     const merged: Record<string, unknown> = { ...opts };
     for (const k of TRAIN_KEYS) {
       if (!(k in saved)) continue;
+      // a new cosine schedule may go with a longer run (--max-iters); the rest is the run's own
+      if (k === 'lrDecayIters' && given.has(k)) continue;
       if (given.has(k) && saved[k] !== opts[k]) throw new ValueError('train gpt', `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(opts[k])}`);
       merged[k] = saved[k];
     }
     // what a resumed run may change, taken from the checkpoint unless given again
     for (const k of ['evalInterval', 'evalIters', 'logInterval'] as const) if (!given.has(k) && typeof saved[k] === 'number') merged[k] = saved[k];
     o = merged as unknown as TrainGptOptions & { lrDecayIters: number };
-    const savedData = (saved['data'] ?? {}) as { dataset?: string; data?: string };
-    dataSpec = given.has('data') || given.has('dataset') ? { dataset: opts.dataset, data: opts.data } : savedData;
-    if (o.lrDecayIters === undefined) o.lrDecayIters = opts.maxIters;
+    const savedData = (saved['data'] ?? {}) as DataSpec;
+    dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
     tok = loadCheckpointTokenizer(out);
     startStep = trainerState['step'] as number;
     if (!Number.isInteger(startStep) || startStep < 0) throw new DataError('train gpt', `${stateFile}: "step" must be a non-negative integer`);
+    const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
+    o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
+    if (o.lrDecayIters === undefined) o.lrDecayIters = o.maxIters;
     if (loaded.metadata['step'] !== String(startStep)) throw new DataError('train gpt', `${path.join(out, 'model.safetensors')} is from step ${loaded.metadata['step']}, trainer_state.json from step ${startStep}: the checkpoint is torn; train again without --resume`);
     history = (trainerState['history'] ?? []) as EvalRecord[];
   } else {
     o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
-    dataSpec = { dataset: opts.dataset, data: opts.data };
+    dataSpec = newDataSpec(opts);
     tok = null as unknown as GptTokenizer; // built from the text below
     model = null as unknown as GPT;
   }
 
-  const { text, source } = readCorpus(dataSpec);
+  const { text, source } = await readCorpus(dataSpec);
   if (text.length === 0) throw new DataError('train gpt', `the data file ${source} is empty`);
-  if (!opts.resume) tok = buildTokenizer(o.tokenizer, text);
+  if (!opts.resume) tok = await buildTokenizer(o.tokenizer, text);
   const ids = Int32Array.from(tok.encode(text));
   const nTrain = Math.floor(ids.length * 0.9);
   const trainData = ids.subarray(0, nTrain);
@@ -246,6 +265,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
     batchGen.setState(rng.batch);
   } else {
     fs.mkdirSync(out, { recursive: true });
+    if (opts.overwrite) removeCheckpointFiles(out, GPT_CHECKPOINT_FILES, 'trainer_state.json');
     globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'
   }
 
@@ -254,7 +274,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
     `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`);
   log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${opts.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`);
+    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`);
 
   const evaluate = async (): Promise<{ train: number; val: number }> => {
     model.eval();
@@ -284,7 +304,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
       model: 'gpt', gpt: cfg,
       train: {
         ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
-        maxIters: opts.maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec,
+        maxIters: o.maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec,
       },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
     };
@@ -303,7 +323,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   let windowIters = 0;
   const fmtRate = (ms: number, n: number) => n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   for (let step = startStep; ; step++) {
-    const isEval = (step % o.evalInterval === 0 || step === opts.maxIters) && !(opts.resume && step === startStep);
+    const isEval = (step % o.evalInterval === 0 || step === o.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
       const { train, val } = await evaluate();
@@ -313,7 +333,7 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
       windowIters = 0;
       await saveCheckpoint(step);
     }
-    if (step >= opts.maxIters) break;
+    if (step >= o.maxIters) break;
     const lr = lrAt(step, o);
     for (const g of opt.paramGroups) g.lr = lr;
     const t0 = performance.now();
@@ -340,5 +360,5 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   const msPerIter = iters > 0 ? iterMs / iters : 0;
   log(`done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`);
   opt.dispose();
-  return { history, step: Math.max(startStep, opts.maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
+  return { history, step: Math.max(startStep, o.maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
 }

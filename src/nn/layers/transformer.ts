@@ -30,6 +30,8 @@ export interface TransformerBlockOptions {
   lnEps?: number;
   /** MLP hidden width (default 4 * nEmbd). */
   mlpHidden?: number;
+  /** The MLP's GELU: 'tanh' (GPT-2's approximation, the default) or 'none' (exact, with erf). */
+  geluApproximate?: 'none' | 'tanh';
   /** Causal self-attention (default true). */
   causal?: boolean;
   dtype?: DType;
@@ -131,7 +133,7 @@ export class CausalSelfAttention extends Module {
   }
 }
 
-/** The block's feed-forward part: c_fc, GELU (tanh approximation), c_proj, dropout. */
+/** The block's feed-forward part: c_fc, GELU (tanh approximation unless geluApproximate is 'none'), c_proj, dropout. */
 export class TransformerMLP extends Module {
   c_fc: Linear;
   gelu: GELU;
@@ -144,7 +146,7 @@ export class TransformerMLP extends Module {
     const bias = opts.bias ?? true;
     const hidden = opts.mlpHidden ?? 4 * nEmbd;
     this.c_fc = new Linear(nEmbd, hidden, bias, dt);
-    this.gelu = new GELU('tanh');
+    this.gelu = new GELU(opts.geluApproximate ?? 'tanh');
     this.c_proj = new Linear(hidden, nEmbd, bias, dt);
     this.dropout = new Dropout(opts.dropout ?? 0, { generator: opts.generator });
   }
