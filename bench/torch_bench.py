@@ -108,10 +108,12 @@ class Data:
             self.notes.append("no data loaded (--no-data): 640 random images, 100,000 random ids")
             self.epoch_images = 640
             return
-        # every workload, a GEMM too, runs in a process that has loaded its dataset, as a script's does
+        # every workload, a GEMM too, runs in a process that has loaded its dataset, as a script's does:
+        # the training and the test split (a script evaluates on it; kept, as a script keeps it)
         x, y, src = load_mnist("train")
         self.mnist = (x, y)
-        self.notes.append(f"MNIST: {src}")
+        self.mnist_test = load_mnist("test")
+        self.notes.append(f"MNIST: {src} and {self.mnist_test[2]}")
         self.epoch_images = len(y)
         if any(i.startswith("gpt") for i in ids):
             train, _, vocab, src = load_shakespeare()
