@@ -42,13 +42,14 @@ def minor_faults():
 
 
 def time_sync(step, budget_ms, warmup, min_reps, max_reps, slow_ms):
+    """bench/common.ts's timeSync: warmup reps, then timed reps until the budget is spent."""
     warm = 0
     while warm < warmup:
         s = time.perf_counter()
         step()
         dt = (time.perf_counter() - s) * 1000
         if warm == 0 and dt > slow_ms:  # one cold rep is the only sample
-            return {"medianMs": dt, "meanMs": dt, "minMs": dt, "reps": 1, "warmup": 0, "cold": True}
+            return {"medianMs": dt, "meanMs": dt, "minMs": dt, "reps": 1, "warmup": 0, "cold": True, "minorFaultsPerRep": None}
         warm += 1
         if dt > budget_ms / 2:
             break
@@ -268,7 +269,7 @@ def main():
         try:
             t = time_sync(WORKLOADS[wid](data), budget_ms, warmup, min_reps, max_reps, slow_ms)
             results[wid] = t
-            print(f"  torch@{a.threads} {wid}: {t['medianMs']:.2f} ms, {t['minorFaultsPerRep']:.0f} page faults a rep", file=sys.stderr)
+            print(f"  torch@{a.threads} {wid}: {t['medianMs']:.2f} ms, {t['minorFaultsPerRep'] if t['minorFaultsPerRep'] is not None else '?'} page faults a rep", file=sys.stderr)
         except Exception as e:  # report, do not crash the whole run
             results[wid] = {"error": f"{type(e).__name__}: {e}"}
             print(f"  torch@{a.threads} {wid}: error {e}", file=sys.stderr)
@@ -279,7 +280,7 @@ def main():
         "mkldnn": torch.backends.mkldnn.is_available(),
         "sdpa": torch_gpt.HAS_SDPA,
         "data": data.notes,
-        "epochImages": data.epoch_images,
+        "epochImages": data.epoch_images if any(i.startswith("mlp-epoch") for i in ids) else None,
         "mallocEnv": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
     }
     print(json.dumps({"info": info, "results": results}))

@@ -16,9 +16,14 @@ FORCED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 def native_openblas():
     """Re-executes this script without the variables that force an OpenBLAS kernel, if any is set."""
-    if any(k in os.environ for k in FORCED):
-        env = {k: v for k, v in os.environ.items() if k not in FORCED}
-        os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    forced = [k for k in FORCED if k in os.environ]
+    if not forced:
+        return
+    if not os.path.isfile(sys.argv[0]):  # python -c or a REPL: nothing to run again
+        print(f"torch_env: {', '.join(forced)} set: OpenBLAS runs the kernel they force", file=sys.stderr)
+        return
+    env = {k: v for k, v in os.environ.items() if k not in FORCED}
+    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 def _openblas():

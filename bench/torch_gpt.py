@@ -5,9 +5,9 @@ MLP (model.py's nn.GELU() is the exact erf form; mox's GPT, like GPT-2, uses the
 peer does too), tied lm_head, N(0, 0.02) init with c_proj at 0.02/sqrt(2 n_layer).
 
 Attention takes F.scaled_dot_product_attention when this torch has it (2.0+), else model.py's manual
-path (masked_fill with a causal buffer, softmax). A dropout of 0 builds no nn.Dropout at all: in torch
-1.13 an nn.Dropout(0.0) still draws a mask on every call (~26 ms of a slow GPT step), and a script
-written for dropout 0 has no reason to carry one.
+path (masked_fill with a causal buffer, softmax). A dropout of 0 builds no dropout module at all (the
+forward skips it): in torch 1.13 an nn.Dropout(0.0) still draws a mask on every call (~26 ms of a slow
+GPT step), and a script written for dropout 0 has no reason to carry one.
 """
 import math
 
@@ -19,7 +19,12 @@ HAS_SDPA = hasattr(F, "scaled_dot_product_attention")
 
 
 def _dropout(p):
-    return nn.Dropout(p) if p > 0 else nn.Identity()
+    """nn.Dropout(p), or None for p = 0: then forward skips it (not even an nn.Identity call)."""
+    return nn.Dropout(p) if p > 0 else None
+
+
+def _apply(module, x):
+    return x if module is None else module(x)
 
 
 class CausalSelfAttention(nn.Module):
@@ -42,10 +47,10 @@ class CausalSelfAttention(nn.Module):
         else:
             att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
             att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
-            att = self.attn_dropout(F.softmax(att, dim=-1))
+            att = _apply(self.attn_dropout, F.softmax(att, dim=-1))
             y = att @ v
         y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y))
+        return _apply(self.resid_dropout, self.c_proj(y))
 
 
 class MLP(nn.Module):
@@ -56,7 +61,7 @@ class MLP(nn.Module):
         self.dropout = _dropout(dropout)
 
     def forward(self, x):
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+        return _apply(self.dropout, self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
 
 
 class Block(nn.Module):
@@ -79,10 +84,10 @@ class GPT(nn.Module):
         self.transformer = nn.ModuleDict(dict(
             wte=nn.Embedding(vocab_size, n_embd),
             wpe=nn.Embedding(block_size, n_embd),
-            drop=_dropout(dropout),
             h=nn.ModuleList([Block(n_embd, n_head, block_size, dropout, bias) for _ in range(n_layer)]),
             ln_f=nn.LayerNorm(n_embd),
         ))
+        self.drop = _dropout(dropout)  # model.py's transformer.drop (outside the ModuleDict, which takes no None)
         if not bias:  # model.py's LayerNorm(ndim, bias=False)
             for m in self.modules():
                 if isinstance(m, nn.LayerNorm):
@@ -106,7 +111,7 @@ class GPT(nn.Module):
     def forward(self, idx, targets):
         t = idx.size(1)
         pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        x = _apply(self.drop, self.transformer.wte(idx) + self.transformer.wpe(pos))
         for block in self.transformer.h:
             x = block(x)
         logits = self.lm_head(self.transformer.ln_f(x))
