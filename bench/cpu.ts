@@ -274,25 +274,28 @@ function cpuModel(): string {
 }
 
 /**
- * The core's FMA peak in GFLOP/s at 128 and 256 bits (bench/fma_peak.c, built with the system's C
+ * The core's FMA peak in GFLOP/s at 128 and 256 bits (and 512 where the CPU has AVX-512) (bench/fma_peak.c, built with the system's C
  * compiler), or null where there is none or the CPU is not x86-64 with FMA3. mox's kernels are 128-bit
  * WebAssembly SIMD, so its GEMM is read against the 128-bit line; native BLAS against the widest.
  */
-function fmaPeak(): { fma128: number; fma256: number } | null {
+function fmaPeak(): { fma128: number; fma256: number; fma512?: number } | null {
   if (os.arch() !== 'x64') return null;
+  let avx512 = false;
   try {
-    if (!/^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'))) return null;
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    if (!/^flags\s*:.*\bfma\b/m.test(info)) return null;
+    avx512 = /^flags\s*:.*\bavx512f\b/m.test(info);
   } catch {
     return null;
   }
   const dir = mkdtempSync(join(os.tmpdir(), 'mox-fma-'));
   try {
     const exe = join(dir, 'fma_peak');
-    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
+    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', ...(avx512 ? ['-mavx512f'] : []), join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
     if (cc.status !== 0) return null;
     const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) return null;
-    const peak = JSON.parse(r.stdout) as { fma128: number; fma256: number };
+    const peak = JSON.parse(r.stdout) as { fma128: number; fma256: number; fma512?: number };
     return peak.fma128 > 0 && peak.fma256 > 0 ? peak : null;
   } catch {
     return null;
@@ -344,8 +347,13 @@ async function main(): Promise<void> {
   const torchOk = o.peers.includes('torch') && torchAvailable();
   const merge = (key: string, run: PeerRun): void => {
     const have = runs[key];
-    if (!have) runs[key] = { info: run.info, results: { ...run.results } };
-    else Object.assign(have.results, run.results);
+    if (!have) runs[key] = { info: { ...run.info }, results: { ...run.results } };
+    else {
+      Object.assign(have.results, run.results);
+      // each PyTorch process (one per group) reports what it loaded: keep every distinct line
+      const data = [...((have.info.data as string[] | undefined) ?? []), ...((run.info.data as string[] | undefined) ?? [])];
+      if (data.length) have.info.data = [...new Set(data)];
+    }
   };
   for (const group of groups) {
     const ws = workloads.filter((w) => w.group === group);
@@ -456,16 +464,18 @@ async function main(): Promise<void> {
   const torchInfo = o.threads.map((t) => runs[`torch@${t}`]?.info).find((x) => x);
   if (torchInfo) {
     const blas = torchInfo.blas as { corename?: string; config?: string } | null | undefined;
-    notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads.`);
+    notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads; ${torchInfo.sdpa ? 'F.scaled_dot_product_attention' : 'manual attention (no F.scaled_dot_product_attention in this torch)'}; no dropout modules.`);
+    const malloc = torchInfo.mallocEnv as Record<string, string> | undefined;
+    notes.push(`Data loaded before measuring: PyTorch ${((torchInfo.data as string[] | undefined) ?? []).join('; ')}${malloc && Object.keys(malloc).length ? ` (malloc variables set: ${JSON.stringify(malloc)})` : ' (no malloc variables)'}; mox ${moxData.join('; ') || '-'}.`);
   }
   if (machine.fmaPeakGflops) {
-    const { fma128, fma256 } = machine.fmaPeakGflops;
+    const { fma128, fma256, fma512 } = machine.fmaPeakGflops;
     if (fmaEnd) {
       notes.push(`The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`);
     }
     const single = workloads.filter((w) => w.group === 'gemm').map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
       .filter((x) => x.m && x.m.value !== null).map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
-    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2, OpenBLAS's).${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
+    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512: OpenBLAS's Cooperlake/SkylakeX kernels)` : ''}.${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
   }
   const anyCold = Object.values(runs).some((r) => Object.values(r.results).some((m) => m?.timing?.cold));
   const legend = [
