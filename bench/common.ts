@@ -6,7 +6,7 @@ export type Unit = 'GFLOP/s' | 'ms';
 
 export interface WorkloadDef {
   id: string;
-  group: 'gemm' | 'conv' | 'mlp' | 'cnn' | 'gpt';
+  group: 'gemm' | 'conv' | 'mlp' | 'cnn' | 'gpt' | 'epoch';
   title: string;
   /** Label for the table's first column. */
   short: string;
@@ -24,6 +24,10 @@ export const CONV_BATCH = 64;
 /** nanoGPT's CPU Shakespeare configuration (character level, vocab 65). */
 export const GPT_CONFIG = { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, batch: 12 } as const;
 
+/** Images in one epoch of the epoch workloads: MNIST's training set (`--quick` takes fewer). */
+export const EPOCH_IMAGES = 60000;
+export const EPOCH_IMAGES_QUICK = 6400;
+
 /** The two conv2d layers: [in channels, out channels, input H (=W)]; 3x3, stride 1, no padding. */
 export const CONV_LAYERS = {
   conv1: { cin: 1, cout: 32, hw: 28, inputGrad: false },
@@ -39,6 +43,15 @@ export const WORKLOADS: WorkloadDef[] = [
   { id: 'conv2-fwdbwd', group: 'conv', title: 'conv2d 64x32x13x13 -> 64, 3x3: forward+backward (dx, dW, db)', short: 'conv 32->64 13x13 fwd+bwd (ms)', unit: 'ms', batch: CONV_BATCH },
   { id: 'mlp-step', group: 'mlp', title: `MLP 784-128-10 train step, batch ${MLP_BATCH} (fwd+bwd+Adam)`, short: 'MLP train step (ms)', unit: 'ms', batch: MLP_BATCH },
   { id: 'gpt-step', group: 'gpt', title: `GPT 4 layers x 4 heads x 128, block 64, batch 12 train step (fwd+bwd+AdamW+clip)`, short: 'GPT train step (ms)', unit: 'ms', batch: GPT_CONFIG.batch },
+  ...([
+    ['mlp-epoch-loop', 'plain loop', 'a permutation, then x[idx] per batch, as a fast user writes it'],
+    ['mlp-epoch-dataloader', 'DataLoader loop', 'DataLoader(TensorDataset(x, y), batch 32, shuffle), as a typical user writes it'],
+    ['mlp-epoch-fit', 'fit verbose 0', "model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 }): mox only"],
+    ['mlp-epoch-fit-v1', 'fit verbose 1', 'model.fit with the progress bar (verbose 1) written to a null stream: mox only'],
+  ] as const).map(([id, how, title]): WorkloadDef => ({
+    id, group: 'epoch', title: `One epoch of the MNIST MLP (Flatten, Dense 128 relu, Dense 10; Adam, batch 32, shuffled, no metrics): ${title}`,
+    short: `MLP epoch, ${how} (ms)`, unit: 'ms',
+  })),
   { id: 'cnn-step', group: 'cnn', title: `CNN conv32-pool-conv64-pool-conv64-dense64-dense10 train step, batch ${CNN_BATCH}`, short: 'CNN train step (ms)', unit: 'ms', batch: CNN_BATCH },
 ];
 
@@ -46,7 +59,7 @@ export function selectWorkloads(only: string[] | null): WorkloadDef[] {
   if (!only || only.length === 0) return WORKLOADS;
   const picked = WORKLOADS.filter((w) => only.includes(w.group) || only.includes(w.id));
   if (picked.length === 0) {
-    throw new Error(`--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn, gpt; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+    throw new Error(`--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn, gpt, epoch; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`);
   }
   return picked;
 }
@@ -140,6 +153,10 @@ export function timeSync(step: () => void, o: TimingOptions): Timing {
     const elapsed = performance.now() - start;
     if (elapsed >= o.budgetMs && (times.length >= o.minReps || elapsed >= 2 * o.budgetMs)) break;
   }
+  return summarize(times, warm);
+}
+
+function summarize(times: number[], warmup: number): Timing {
   const sorted = [...times].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -148,8 +165,31 @@ export function timeSync(step: () => void, o: TimingOptions): Timing {
     meanMs: times.reduce((a, b) => a + b, 0) / times.length,
     minMs: sorted[0]!,
     reps: times.length,
-    warmup: warm,
+    warmup,
   };
+}
+
+/** timeSync for an asynchronous step (fit): the same warmup, budget and statistics. */
+export async function timeAsync(step: () => Promise<void>, o: TimingOptions): Promise<Timing> {
+  let warm = 0;
+  while (warm < o.warmup) {
+    const s = performance.now();
+    await step();
+    const dt = performance.now() - s;
+    if (warm === 0 && dt > o.slowMs) return { medianMs: dt, meanMs: dt, minMs: dt, reps: 1, warmup: 0, cold: true };
+    warm++;
+    if (dt > o.budgetMs / 2) break;
+  }
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < o.maxReps) {
+    const s = performance.now();
+    await step();
+    times.push(performance.now() - s);
+    const elapsed = performance.now() - start;
+    if (elapsed >= o.budgetMs && (times.length >= o.minReps || elapsed >= 2 * o.budgetMs)) break;
+  }
+  return summarize(times, warm);
 }
 
 // ---- results ----

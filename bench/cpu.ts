@@ -2,23 +2,27 @@
 // same workloads, in one invocation. mox runs in this process at 1 thread and at all threads (when
 // mox.setNumThreads exists); each TensorFlow.js backend runs in a child process (this file with
 // --peer); PyTorch runs bench/torch_bench.py once per thread setting when /usr/bin/python3 has torch.
-// Prints markdown tables (ratio = how many times faster mox is; > 1 means mox wins) and writes the
-// same as JSON to bench/results/cpu.json.
+// Every peer loads its dataset before it measures anything (real MNIST and Tiny Shakespeare; the
+// training steps read their batches from it), as a training script does: docs/benchmarks.md says why.
+// Prints markdown tables (ratio = how many times faster mox is; > 1 means mox wins) and writes them to
+// bench/results/cpu.md, and everything as JSON to bench/results/cpu.json.
 //
-//   node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn|<ids>] [--peers mox,tfjs-wasm,tfjs-cpu,torch]
-//                          [--threads 1,2] [--budget SECONDS] [--out FILE]
+//   node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|<ids>] [--peers mox,tfjs-wasm,tfjs-cpu,torch]
+//                          [--threads 1,2] [--budget SECONDS] [--epoch-images N] [--out FILE]
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomicSync as writeFileAtomic } from '../src/io/atomic.js';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
 import {
-  RESULT_MARKER, WORKLOADS, selectWorkloads, timingOptions,
+  EPOCH_IMAGES, EPOCH_IMAGES_QUICK, MLP_BATCH, RESULT_MARKER, WORKLOADS, selectWorkloads, timingOptions,
   type Measurement, type PeerResults, type Timing, type WorkloadDef,
 } from './common.js';
+import { loadMnist, loadShakespeare } from './mox-data.js';
 import { moxHasThreads, moxSetThreads, runMox } from './mox-peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,13 +40,15 @@ interface Options {
   peers: PeerName[];
   threads: number[];
   budget?: number;
+  /** Images in an epoch of the epoch workloads. */
+  epochImages: number;
   out: string;
   peer?: string;
 }
 
 function usage(msg: string): never {
   process.stderr.write(`bench:cpu: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn|ids] [--peers mox,tfjs-wasm,tfjs-cpu,torch] [--threads 1,N] [--budget S] [--out FILE]\n');
+  process.stderr.write('usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|ids] [--peers mox,tfjs-wasm,tfjs-cpu,torch] [--threads 1,N] [--budget S] [--epoch-images N] [--out FILE]\n');
   process.exit(2);
 }
 
@@ -56,6 +62,7 @@ function parseOptions(): Options {
         peers: { type: 'string' },
         threads: { type: 'string' },
         budget: { type: 'string' },
+        'epoch-images': { type: 'string' },
         out: { type: 'string' },
         peer: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -74,13 +81,20 @@ function parseOptions(): Options {
   if (threads.some((t) => !Number.isInteger(t) || t < 1)) usage(`--threads: expected positive integers, got ${values.threads}`);
   const budget = values.budget === undefined ? undefined : Number(values.budget);
   if (budget !== undefined && !(budget > 0)) usage(`--budget: expected seconds > 0, got ${values.budget}`);
+  const quick = values.quick ?? false;
+  const epochImages = values['epoch-images'] === undefined ? (quick ? EPOCH_IMAGES_QUICK : EPOCH_IMAGES) : Number(values['epoch-images']);
+  if (!Number.isInteger(epochImages) || epochImages < MLP_BATCH || epochImages > EPOCH_IMAGES) {
+    usage(`--epoch-images: expected an integer from ${MLP_BATCH} to ${EPOCH_IMAGES}, got ${values['epoch-images']}`);
+  }
   return {
-    quick: values.quick ?? false,
+    quick,
     only: list(values.only),
     peers,
     threads,
     budget,
-    out: resolve(values.out ?? join(root, 'bench', 'results', 'cpu.json')),
+    epochImages,
+    // a full run is the record (committed with the docs that quote it); a --quick one is not
+    out: resolve(values.out ?? join(root, 'bench', 'results', ...(quick ? ['quick', 'cpu.json'] : ['cpu.json']))),
     peer: values.peer,
   };
 }
@@ -98,6 +112,7 @@ function passThrough(o: Options, workloads: WorkloadDef[]): string[] {
   const args = ['--only', workloads.map((w) => w.id).join(',')];
   if (o.quick) args.push('--quick');
   if (o.budget !== undefined) args.push('--budget', String(o.budget));
+  if (workloads.some((w) => w.group === 'epoch')) args.push('--epoch-images', String(o.epochImages));
   return args;
 }
 
@@ -139,7 +154,7 @@ function torchAvailable(): boolean {
   return r.status === 0;
 }
 
-interface TorchTiming extends Partial<Timing> { error?: string }
+interface TorchTiming extends Partial<Timing> { error?: string; note?: string }
 
 function runTorch(threads: number, o: Options, workloads: WorkloadDef[]): PeerRun {
   log(`torch@${threads}: running ${relative(process.cwd(), join(root, 'bench', 'torch_bench.py'))}`);
@@ -164,6 +179,10 @@ function runTorch(threads: number, o: Options, workloads: WorkloadDef[]): PeerRu
   const results: PeerResults = {};
   for (const w of workloads) {
     const t = parsed.results[w.id];
+    if (t?.note) {
+      results[w.id] = { value: null, note: t.note };
+      continue;
+    }
     if (!t || t.error || t.medianMs === undefined) {
       results[w.id] = { value: null, note: `error: ${t?.error ?? 'not run'}` };
       continue;
@@ -177,6 +196,38 @@ function runTorch(threads: number, o: Options, workloads: WorkloadDef[]): PeerRu
 }
 
 // ---- report ----
+
+/**
+ * The epoch comparison: per peer and thread setting, ms per epoch and per batch; for mox, fit's
+ * overhead per batch over its own plain loop, as a share of that loop's time per batch.
+ */
+function epochComparison(workloads: WorkloadDef[], runs: Record<string, PeerRun>, o: Options): string {
+  const ids = ['mlp-epoch-loop', 'mlp-epoch-dataloader', 'mlp-epoch-fit', 'mlp-epoch-fit-v1'];
+  if (!workloads.some((w) => w.group === 'epoch')) return '';
+  const batches = Math.ceil(o.epochImages / MLP_BATCH);
+  const rows: string[][] = [];
+  for (const key of Object.keys(runs).filter((k) => k.startsWith('mox') || k.startsWith('torch'))) {
+    const r = runs[key]!.results;
+    const loop = r['mlp-epoch-loop']?.value ?? null;
+    for (const id of ids) {
+      const m = r[id];
+      if (!m || m.value === null) continue;
+      const perBatch = m.value / batches;
+      const overhead = loop !== null && id !== 'mlp-epoch-loop'
+        ? `${fmt((m.value - loop) / batches)} ms (${((100 * (m.value - loop)) / loop).toFixed(0)}%)`
+        : '-';
+      rows.push([key, byIdShort(id), fmt(m.value), fmt(perBatch), overhead]);
+    }
+  }
+  if (!rows.length) return '';
+  return `One epoch of the MNIST MLP, ${o.epochImages} images (${batches} batches of ${MLP_BATCH})` +
+    `${o.epochImages < EPOCH_IMAGES ? ' (a subset: not the full 60,000)' : ''}; overhead = (this - the same peer's plain loop) per batch, as a share of the plain loop's time:\n\n` +
+    markdownTable(['peer', 'loop', 'ms / epoch', 'ms / batch', 'overhead per batch vs plain loop'], rows);
+}
+
+function byIdShort(id: string): string {
+  return WORKLOADS.find((w) => w.id === id)!.short.replace(/^MLP epoch, /, '').replace(' (ms)', '');
+}
 
 function fmt(v: number): string {
   if (v >= 1000) return v.toFixed(0);
@@ -223,25 +274,28 @@ function cpuModel(): string {
 }
 
 /**
- * The core's FMA peak in GFLOP/s at 128 and 256 bits (bench/fma_peak.c, built with the system's C
+ * The core's FMA peak in GFLOP/s at 128 and 256 bits (and 512 where the CPU has AVX-512) (bench/fma_peak.c, built with the system's C
  * compiler), or null where there is none or the CPU is not x86-64 with FMA3. mox's kernels are 128-bit
  * WebAssembly SIMD, so its GEMM is read against the 128-bit line; native BLAS against the widest.
  */
-function fmaPeak(): { fma128: number; fma256: number } | null {
+function fmaPeak(): { fma128: number; fma256: number; fma512?: number } | null {
   if (os.arch() !== 'x64') return null;
+  let avx512 = false;
   try {
-    if (!/^flags\s*:.*\bfma\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'))) return null;
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    if (!/^flags\s*:.*\bfma\b/m.test(info)) return null;
+    avx512 = /^flags\s*:.*\bavx512f\b/m.test(info);
   } catch {
     return null;
   }
   const dir = mkdtempSync(join(os.tmpdir(), 'mox-fma-'));
   try {
     const exe = join(dir, 'fma_peak');
-    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
+    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', ...(avx512 ? ['-mavx512f'] : []), join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
     if (cc.status !== 0) return null;
     const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) return null;
-    const peak = JSON.parse(r.stdout) as { fma128: number; fma256: number };
+    const peak = JSON.parse(r.stdout) as { fma128: number; fma256: number; fma512?: number };
     return peak.fma128 > 0 && peak.fma256 > 0 ? peak : null;
   } catch {
     return null;
@@ -276,6 +330,16 @@ async function main(): Promise<void> {
   const moxThreads = moxHasThreads();
   const notes: string[] = [];
 
+  // mox loads its data first, as the PyTorch peer does (each of its processes, before any workload)
+  const moxCtx = { root, epochImages: o.epochImages };
+  const moxData: string[] = [];
+  if (o.peers.includes('mox')) {
+    const t0 = performance.now();
+    moxData.push(`MNIST: ${loadMnist(root).source}`);
+    if (workloads.some((w) => w.group === 'gpt')) moxData.push(`GPT: ${loadShakespeare(root).source}`);
+    log(`mox: data loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s (${moxData.join('; ')})`);
+  }
+
   // Peers take turns workload group by workload group (GEMM, conv, MLP, GPT, CNN), so a slow spell
   // of this shared machine, which can last a minute, lands on every peer of a group alike instead of
   // on one peer's whole run.
@@ -283,8 +347,13 @@ async function main(): Promise<void> {
   const torchOk = o.peers.includes('torch') && torchAvailable();
   const merge = (key: string, run: PeerRun): void => {
     const have = runs[key];
-    if (!have) runs[key] = { info: run.info, results: { ...run.results } };
-    else Object.assign(have.results, run.results);
+    if (!have) runs[key] = { info: { ...run.info }, results: { ...run.results } };
+    else {
+      Object.assign(have.results, run.results);
+      // each PyTorch process (one per group) reports what it loaded: keep every distinct line
+      const data = [...((have.info.data as string[] | undefined) ?? []), ...((run.info.data as string[] | undefined) ?? [])];
+      if (data.length) have.info.data = [...new Set(data)];
+    }
   };
   for (const group of groups) {
     const ws = workloads.filter((w) => w.group === group);
@@ -294,16 +363,17 @@ async function main(): Promise<void> {
         for (const t of o.threads) {
           log(`mox@${t}: running (mox.setNumThreads(${t}))`);
           moxSetThreads(t);
-          merge(`mox@${t}`, { info: { threads: t }, results: runMox(ws, topts, log) });
+          merge(`mox@${t}`, { info: { threads: t, data: moxData }, results: await runMox(ws, topts, log, moxCtx) });
         }
         moxSetThreads(os.availableParallelism());
       } else {
         log('mox: running (no mox.setNumThreads: single-thread only)');
-        merge('mox', { info: { threads: 1, note: 'no mox.setNumThreads: single-thread only' }, results: runMox(ws, topts, log) });
+        merge('mox', { info: { threads: 1, data: moxData, note: 'no mox.setNumThreads: single-thread only' }, results: await runMox(ws, topts, log, moxCtx) });
       }
     }
     for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
-      if (o.peers.includes(name)) merge(name, runTfjsChild(name, o, ws));
+      if (!o.peers.includes(name)) continue;
+      merge(name, group === 'epoch' ? failedRun(ws, 'not written for tfjs (the epoch comparison is mox and PyTorch)') : runTfjsChild(name, o, ws));
     }
     if (torchOk) for (const t of o.threads) merge(`torch@${t}`, runTorch(t, o, ws));
   }
@@ -382,6 +452,9 @@ async function main(): Promise<void> {
   }
   const bestTable = bestRows.length ? markdownTable(['workload', 'mox best', 'torch best', 'mox vs torch'], bestRows) : '';
 
+  // one epoch: ms per epoch and per batch, and fit's overhead per batch over mox's plain loop
+  const epochTable = epochComparison(workloads, runs, o);
+
   const info = {
     mox: { version: pkg.version, backendInfo: mox.backendInfo(), setNumThreads: moxThreads },
     ...Object.fromEntries(Object.entries(runs).filter(([k]) => !k.startsWith('mox')).map(([k, r]) => [k, r.info])),
@@ -391,16 +464,18 @@ async function main(): Promise<void> {
   const torchInfo = o.threads.map((t) => runs[`torch@${t}`]?.info).find((x) => x);
   if (torchInfo) {
     const blas = torchInfo.blas as { corename?: string; config?: string } | null | undefined;
-    notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads.`);
+    notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads; ${torchInfo.sdpa ? 'F.scaled_dot_product_attention' : 'manual attention (no F.scaled_dot_product_attention in this torch)'}; no dropout modules.`);
+    const malloc = torchInfo.mallocEnv as Record<string, string> | undefined;
+    notes.push(`Data loaded before measuring: PyTorch ${((torchInfo.data as string[] | undefined) ?? []).join('; ')}${malloc && Object.keys(malloc).length ? ` (malloc variables set: ${JSON.stringify(malloc)})` : ' (no malloc variables)'}; mox ${moxData.join('; ') || '-'}.`);
   }
   if (machine.fmaPeakGflops) {
-    const { fma128, fma256 } = machine.fmaPeakGflops;
+    const { fma128, fma256, fma512 } = machine.fmaPeakGflops;
     if (fmaEnd) {
       notes.push(`The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`);
     }
     const single = workloads.filter((w) => w.group === 'gemm').map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
       .filter((x) => x.m && x.m.value !== null).map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
-    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2, OpenBLAS's).${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
+    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512: OpenBLAS's Cooperlake/SkylakeX kernels)` : ''}.${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
   }
   const anyCold = Object.values(runs).some((r) => Object.values(r.results).some((m) => m?.timing?.cold));
   const legend = [
@@ -413,12 +488,13 @@ async function main(): Promise<void> {
   const sections = [legend, mainTable];
   if (throughputTable) sections.push(throughputTable);
   if (bestTable) sections.push(`mox and PyTorch, each at its best thread setting:\n\n${bestTable}`);
+  if (epochTable) sections.push(epochTable);
   const report = sections.join('\n\n');
   process.stdout.write(`\n${report}\n`);
 
   const json = {
     machine: { ...machine, fmaPeakGflopsEnd: fmaEnd, loadavgEnd: loadEnd, timestamp: started.toISOString(), durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1) },
-    options: { quick: o.quick, only: o.only, peers: o.peers, threads: o.threads, timing: topts },
+    options: { quick: o.quick, only: o.only, peers: o.peers, threads: o.threads, epochImages: o.epochImages, timing: topts },
     peers: info,
     workloads: workloads.map((w) => ({
       ...w,
@@ -428,8 +504,10 @@ async function main(): Promise<void> {
     markdown: report,
   };
   mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(o.out, `${JSON.stringify(json, null, 2)}\n`);
-  log(`\nwrote ${relative(process.cwd(), o.out)}`);
+  writeFileAtomic(o.out, `${JSON.stringify(json, null, 2)}\n`);
+  const md = o.out.replace(/\.json$/, '') + '.md';
+  writeFileAtomic(md, `# bench:cpu, ${started.toISOString()}\n\n${report}\n`);
+  log(`\nwrote ${relative(process.cwd(), o.out)} and ${relative(process.cwd(), md)}`);
 }
 
 await main();
