@@ -6,6 +6,7 @@
 // and the best time of each is kept (the machine is shared, so the best is the least disturbed).
 //
 //   tsc -p bench/tsconfig.json && MOX_NUM_THREADS=1 node dist/bench/fit-overhead.js [--reps 3] [--limit N] [--verbose 0|1] [--data-dir DIR]
+//     [--blocks N]   (measureFitBlocks instead: N alternating blocks of 100 steps, for a busy machine)
 //
 // overheadPerBatchMs = (fit - bare) / steps; overheadShare = that over the bare step's time. Both come
 // from the clock and from the process's CPU time (see FitEpochMeasure.cpu).
@@ -121,6 +122,62 @@ export async function measureFitEpoch(x: mox.Tensor, y: mox.Tensor, opts: FitEpo
   };
 }
 
+/**
+ * The same comparison in short blocks, for a busy machine where whole epochs differ by more than the
+ * overhead: fit() for one epoch over `blockSteps` batches of examples drawn at random from all of x
+ * (so each batch is gathered from scattered rows, as in a full epoch) alternates with as many bare
+ * steps, `blocks` times; the fastest block of each side is kept. One model per side trains on.
+ */
+export async function measureFitBlocks(x: mox.Tensor, y: mox.Tensor, opts: FitEpochOptions & { blockSteps?: number; blocks?: number } = {}): Promise<FitEpochMeasure> {
+  const o = { batchSize: 32, verbose: 0 as 0 | 1, seed: 0, blockSteps: 100, blocks: 20, ...opts };
+  const n = x.shape[0]!;
+  const rows = o.blockSteps * o.batchSize;
+  const all = new mox.data.TensorDataset(x, y);
+  const pick = mox.data.randperm(n, new mox.Generator(o.seed)).slice(0, rows);
+  const subset = new mox.data.Subset(all, pick);
+  const batches: [mox.Tensor, mox.Tensor][] = [];
+  for (let at = 0; at < rows; at += o.batchSize) {
+    batches.push([mox.keep(x.narrow(0, at, o.batchSize).contiguous()), mox.keep(y.narrow(0, at, o.batchSize).contiguous())]);
+  }
+  const fitModel = mlp(o.seed);
+  fitModel.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const bareModel = mlp(o.seed);
+  bareModel.train();
+  const opt = new mox.optim.Adam(bareModel.parameters(), { lr: 1e-3 });
+  const fit: Timing = { wall: Infinity, cpu: Infinity }, bare: Timing = { wall: Infinity, cpu: Infinity };
+  const best = (b: Timing, t: Timing): void => { b.wall = Math.min(b.wall, t.wall); b.cpu = Math.min(b.cpu, t.cpu); };
+  try {
+    for (let r = 0; r < o.blocks; r++) {
+      best(fit, await timed(async () => {
+        await fitModel.fit(subset, { epochs: 1, batchSize: o.batchSize, seed: o.seed + r, verbose: o.verbose, stream: nullStream });
+      }));
+      best(bare, await timed(() => {
+        for (const [xb, yb] of batches) {
+          mox.scope(() => {
+            opt.zeroGrad();
+            mox.nn.functional.crossEntropy(bareModel.forward(xb) as mox.Tensor, yb).backward();
+            opt.step();
+          });
+        }
+      }));
+    }
+  } finally {
+    for (const [a, b] of batches) { a.dispose(); b.dispose(); }
+    opt.zeroGrad();
+    opt.dispose();
+    fitModel.optimizer!.dispose();
+  }
+  const steps = o.blockSteps;
+  const overhead = (f: number, b: number): { overheadPerBatchMs: number; overheadShare: number } => ({
+    overheadPerBatchMs: ((f - b) * 1e3) / steps,
+    overheadShare: (f - b) / b,
+  });
+  return {
+    fitSeconds: fit.wall, bareSeconds: bare.wall, steps, ...overhead(fit.wall, bare.wall),
+    cpu: { fitSeconds: fit.cpu, bareSeconds: bare.cpu, ...overhead(fit.cpu, bare.cpu) },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -128,6 +185,7 @@ async function main(): Promise<void> {
       limit: { type: 'string' },
       verbose: { type: 'string' },
       'data-dir': { type: 'string' },
+      blocks: { type: 'string' },
     },
   });
   // as the tests: $MOX_DATA_DIR, else ../shared/data beside the repository (dist/bench/ is two below it)
@@ -136,11 +194,14 @@ async function main(): Promise<void> {
   const x = mox.keep(ds.x.div(255));
   ds.x.dispose();
   const verboses: (0 | 1)[] = values.verbose !== undefined ? [Number(values.verbose) as 0 | 1] : [0, 1];
-  console.log(`MNIST MLP, ${x.shape[0]} images, batch 32, ${mox.getNumThreads()} threads, best of ${values.reps}`);
+  const how = values.blocks ? `best of ${values.blocks} alternating blocks of 100 steps` : `best of ${values.reps} epochs`;
+  console.log(`MNIST MLP, ${x.shape[0]} images, batch 32, ${mox.getNumThreads()} threads, ${how}`);
   // a short untimed run first, so neither side of the first comparison pays for compiling the code
   await measureFitEpoch(x.narrow(0, 0, Math.min(x.shape[0]!, 3200)), ds.y.narrow(0, 0, Math.min(x.shape[0]!, 3200)), { reps: 1 });
   for (const verbose of verboses) {
-    const m = await measureFitEpoch(x, ds.y, { verbose, reps: Number(values.reps) });
+    const m = values.blocks
+      ? await measureFitBlocks(x, ds.y, { verbose, blocks: Number(values.blocks) })
+      : await measureFitEpoch(x, ds.y, { verbose, reps: Number(values.reps) });
     const line = (what: string, f: number, b: number, perBatch: number, share: number): string =>
       `verbose ${verbose}, ${what}: fit ${f.toFixed(3)} s, bare ${b.toFixed(3)} s, ${m.steps} steps: ` +
       `overhead ${perBatch.toFixed(3)} ms/batch = ${(100 * share).toFixed(1)}% of a step (${((b * 1e3) / m.steps).toFixed(3)} ms)`;
