@@ -1,5 +1,5 @@
 // The WASM window and embedding kernels (im2col, col2im, max/avg pooling and their gradients,
-// indexSelect / indexAdd along dim 0) against the TypeScript reference kernels, on random geometry
+// indexSelect (float32 and int32) / indexAdd along dim 0) against the TypeScript reference kernels, on random geometry
 // with odd sizes, strided and transposed inputs, and one and two threads.
 //
 // Data movement (im2col, indexSelect, max pooling and its argmax) must match exactly. Kernels that sum
@@ -262,6 +262,19 @@ for (const threads of [1, 2]) {
         const m = Math.max(...counts.values());
         withinRounding(B.indexAdd(shape, 0, idx, src), R.indexAdd(shape, 0, idx, src), R.indexAdd(shape, 0, idx, absView(src)),
           shape.reduce((a, b) => a * b, 1), m, `indexAdd [${shape}] kind ${kind}`);
+      }
+      // int32 rows (a batch of class labels, or token ids) are copied bit for bit, values past 2^24 too
+      for (const shape of [[3000], [50, 3]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const xb = B.alloc('int32', n) as Int32Array;
+        for (let i = 0; i < n; i++) xb[i] = (i % 2 ? -1 : 1) * (2 ** 30 + i);
+        const x: View = { buf: xb, dtype: 'int32', shape, strides: stridesOf(shape), offset: 0 };
+        const ib = B.alloc('int32', 37) as Int32Array;
+        for (let j = 0; j < ib.length; j++) ib[j] = Math.floor(r() * shape[0]!);
+        const idx: View = { buf: ib, dtype: 'int32', shape: [37], strides: [1], offset: 0 };
+        const got = B.indexSelect(x, 0, idx);
+        assert.ok(got instanceof Int32Array, `indexSelect int32 [${shape}] gives int32`);
+        same(got, R.indexSelect(x, 0, idx), 37 * (shape[1] ?? 1), `indexSelect int32 [${shape}]`);
       }
     }));
   });

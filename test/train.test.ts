@@ -349,6 +349,46 @@ describe('metrics', () => {
     close(acc.result(), 0.25);
   });
 
+  it('labels read on the host equal the argmax / threshold ops, ties and NaN included', () => {
+    // ties go to the first maximum, a NaN wins wherever it is (the argmax kernel's rule)
+    const rows = [[1, 3, 3], [NaN, 5, 1], [2, NaN, 9], [0, 0, 0], [-1, -2, -1], [4, 1, NaN]];
+    const x = mox.tensor(rows, { dtype: 'float32' });
+    const viaOp = (t: Tensor): number[] => Array.from(t.argmax(1).dataSync());
+    assert.deepEqual(Array.from(metrics.predictedLabels(x)), [1, 0, 1, 0, 0, 2]);
+    assert.deepEqual(Array.from(metrics.predictedLabels(x)), viaOp(x));
+    mox.seed(3);
+    const r = mox.randn([7, 4, 5]); // argmax over axis 1 of [N, C, L]: per position
+    assert.deepEqual(Array.from(metrics.predictedLabels(r)), viaOp(r));
+    const rt = mox.randn([5, 7]).transpose(0, 1); // a non-contiguous view
+    assert.deepEqual(Array.from(metrics.predictedLabels(rt)), viaOp(rt));
+    assert.deepEqual(Array.from(metrics.trueLabels(rt, rt)), viaOp(rt)); // one-hot-shaped targets
+    const p = mox.tensor([0.2, 0.5, NaN, 0.7]);
+    assert.deepEqual(Array.from(metrics.predictedLabels(p)), Array.from(p.ge(0.5).int().dataSync()));
+    assert.deepEqual(Array.from(metrics.predictedLabels(p, { fromLogits: true })), [1, 1, 0, 1]);
+    assert.deepEqual(Array.from(metrics.trueLabels(mox.tensor([0, 1, 0.6]))), [0, 1, 1]);
+    assert.deepEqual(Array.from(metrics.predictedLabels(mox.tensor([true, false, true]))), [1, 0, 1]);
+    assert.deepEqual(Array.from(metrics.trueLabels(mox.tensor([2, 0, 1], { dtype: 'int32' }))), [2, 0, 1]);
+  });
+
+  it("an epoch's logged loss and accuracy equal a hand computation over every example", async () => {
+    // lr 0: the weights stay put, so each batch's loss and predictions are those of the final model;
+    // batches of 48 over 400 examples leave a short last batch, which the means must weight by size
+    const model = mlp(8);
+    model.compile({ optimizer: 'sgd', lr: 0, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const seen: number[] = [];
+    const cb = new (class extends train.Callback {
+      override onBatchEnd(_b: number, logs: Record<string, number>): void { seen.push(logs.accuracy!); }
+    })();
+    const h = await model.fit(data.x, data.y, { epochs: 1, batchSize: 48, verbose: 0, seed: 1, callbacks: [cb] });
+    const out = model.predict(data.x);
+    const loss = mox.nn.functional.crossEntropy(out, data.y).item();
+    const close6 = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
+    close6(h.history.loss![0]!, loss);
+    close(h.history.accuracy![0]!, metrics.accuracy(data.y, out));
+    assert.equal(seen.length, 9);
+    close(seen.at(-1)!, h.history.accuracy![0]!);
+  });
+
   it('compiled precision/recall/f1 over a fit match the standalone functions on the same predictions', () => {
     const model = mlp(6);
     model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy', 'precision', 'recall', 'f1'] });

@@ -28,12 +28,57 @@ function isBinaryScores(t: Tensor): boolean {
   return isFloat(t.dtype) && (t.ndim <= 1 || (t.ndim === 2 && t.shape[1] === 1));
 }
 
+/**
+ * The position of the largest of the `c` values d[base], d[base + stride], ... as the argmax kernel
+ * picks it: the first NaN if there is one, else the first of equal maxima.
+ */
+function argmaxAt(d: ArrayLike<number>, base: number, c: number, stride: number): number {
+  let best = d[base]!;
+  if (best !== best) return 0;
+  let bi = 0;
+  for (let k = 1, p = base + stride; k < c; k++, p += stride) {
+    const v = d[p]!;
+    if (v !== v) return k;
+    if (v > best) { best = v; bi = k; }
+  }
+  return bi;
+}
+
+/** The argmax over axis 1 of a CPU tensor [N, C, ...], as Int32Array [N, ...] in row-major order. */
+function argmaxAxis1(t: Tensor): Int32Array {
+  const d = t.dataSync();
+  const n = t.shape[0]!, c = t.shape[1]!;
+  const rest = c === 0 ? 0 : t.size / (n * c);
+  const out = new Int32Array(n * rest);
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < rest; r++) out[i * rest + r] = argmaxAt(d, i * c * rest + r, c, rest);
+  }
+  return out;
+}
+
+/** 1 where the value is >= threshold (NaN is not), else 0, as `t.ge(threshold).int()`. */
+function thresholded(t: Tensor, threshold: number): Int32Array {
+  const d = t.dataSync();
+  const out = new Int32Array(d.length);
+  for (let i = 0; i < d.length; i++) out[i] = d[i]! >= threshold ? 1 : 0;
+  return out;
+}
+
+// Metrics run on every batch, so on the CPU the labels are computed here on the host from one read of
+// the values: an op per batch (argmax, cast) costs tens of microseconds in dispatch and allocation,
+// the loop over a batch's scores about one. Tensors elsewhere go through the ops.
+
 /** Predicted labels as an Int32Array (see the file comment for the rules). */
 export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Array {
+  const threshold = opts.fromLogits ? 0 : opts.threshold ?? 0.5;
+  if (yPred.device === 'cpu') {
+    if (!isFloat(yPred.dtype)) return Int32Array.from(yPred.dataSync());
+    return isBinaryScores(yPred) ? thresholded(yPred, threshold) : argmaxAxis1(yPred);
+  }
   return scope(() => noGrad(() => {
     let labels: Tensor;
     if (!isFloat(yPred.dtype)) labels = yPred.int();
-    else if (isBinaryScores(yPred)) labels = yPred.ge(opts.fromLogits ? 0 : opts.threshold ?? 0.5).int();
+    else if (isBinaryScores(yPred)) labels = yPred.ge(threshold).int();
     else labels = yPred.argmax(1);
     return Int32Array.from(labels.dataSync());
   }));
@@ -41,12 +86,17 @@ export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Ar
 
 /** True labels as an Int32Array: int labels as they are, one-hot (or probability) rows by argmax. */
 export function trueLabels(yTrue: Tensor, yPred?: Tensor): Int32Array {
+  // rows shaped like multi-class scores are one-hot (or soft) targets, whatever their dtype
+  const oneHot = yPred && isFloat(yPred.dtype) && yPred.ndim >= 2 && yPred.shape[1]! > 1 && yTrue.ndim === yPred.ndim;
+  if (yTrue.device === 'cpu') {
+    if (oneHot) return argmaxAxis1(yTrue);
+    if (isFloat(yTrue.dtype)) return thresholded(yTrue, 0.5); // binary targets stored as floats
+    return Int32Array.from(yTrue.dataSync());
+  }
   return scope(() => noGrad(() => {
     let labels: Tensor;
-    // rows shaped like multi-class scores are one-hot (or soft) targets, whatever their dtype
-    const oneHot = yPred && isFloat(yPred.dtype) && yPred.ndim >= 2 && yPred.shape[1]! > 1 && yTrue.ndim === yPred.ndim;
     if (oneHot) labels = yTrue.argmax(1);
-    else if (isFloat(yTrue.dtype)) labels = yTrue.ge(0.5).int(); // binary targets stored as floats
+    else if (isFloat(yTrue.dtype)) labels = yTrue.ge(0.5).int();
     else labels = yTrue.int();
     return Int32Array.from(labels.dataSync());
   }));

@@ -12,7 +12,7 @@ import { matmulF32 } from './wasm/matmul.js';
 import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNormF32, softmaxRowsF32 } from './wasm/rows.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/conv.js';
-import { indexAddF32, indexSelectF32 } from './wasm/embedding.js';
+import { indexAddF32, indexSelect32 } from './wasm/embedding.js';
 import type { AdamHyper, AttentionDropout } from '../backend.js';
 import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
 import { DeviceError } from '../../errors.js';
@@ -140,7 +140,7 @@ export class CpuBackend implements Backend {
   }
 
   indexSelect(x: View, dim: number, idx: View): Buffer {
-    const fast = this.rt && indexSelectF32(this.rt, x, dim, idx);
+    const fast = this.rt && indexSelect32(this.rt, x, dim, idx);
     if (fast) return fast;
     return this.adopt(this.ref.indexSelect(x, dim, idx));
   }

@@ -1,6 +1,7 @@
 // Embedding lookup and its gradient on the WASM kernels (assembly/embedding.ts): indexSelect and
-// indexAdd along dim 0 of a float32 matrix whose rows are contiguous, with int32 indices. Other
-// layouts go to the reference kernels, which also raise the errors for bad indices or shapes.
+// indexAdd along dim 0 of a float32 matrix whose rows are contiguous, with int32 indices. indexSelect
+// only copies rows, so it takes int32 data too (a batch of class labels). Other layouts go to the
+// reference kernels, which also raise the errors for bad indices or shapes.
 
 import type { View } from '../../backend.js';
 import type { WasmRuntime } from './runtime.js';
@@ -29,21 +30,21 @@ function indicesOk(idx: View, size: number): boolean {
   return true;
 }
 
-function usable(rt: WasmRuntime, data: View, idx: View, dim: number): boolean {
-  return dim === 0 && data.dtype === 'float32' && idx.dtype === 'int32' && idx.shape.length === 1
+function usable(rt: WasmRuntime, data: View, idx: View, dim: number, dtypes: readonly string[] = ['float32']): boolean {
+  return dim === 0 && dtypes.includes(data.dtype) && idx.dtype === 'int32' && idx.shape.length === 1
     && rt.heap.owns(data.buf as Float32Array) && rt.heap.owns(idx.buf as Int32Array);
 }
 
-/** x.index_select(0, idx) for float32 x with contiguous rows, or null when not applicable. */
-export function indexSelectF32(rt: WasmRuntime, x: View, dim: number, idx: View): Float32Array | null {
-  if (!usable(rt, x, idx, dim)) return null;
+/** x.index_select(0, idx) for float32 or int32 x with contiguous rows, or null when not applicable. */
+export function indexSelect32(rt: WasmRuntime, x: View, dim: number, idx: View): Float32Array | Int32Array | null {
+  if (!usable(rt, x, idx, dim, ['float32', 'int32'])) return null;
   const lay = rowLayout(x);
   if (!lay || !indicesOk(idx, lay.rows)) return null;
   const n = idx.shape[0]!;
-  const out = rt.heap.allocArray('float32', n * lay.rowLen, false) as Float32Array;
+  const out = rt.heap.allocArray(x.dtype, n * lay.rowLen, false) as Float32Array | Int32Array;
   if (out.length === 0) return out;
   const T = Math.max(1, Math.min(rt.threads, n, Math.floor(out.length / PARALLEL_MIN_ELEMENTS)));
-  const xP = (x.buf as Float32Array).byteOffset + x.offset * 4;
+  const xP = (x.buf as Float32Array | Int32Array).byteOffset + x.offset * 4;
   const iP = (idx.buf as Int32Array).byteOffset + idx.offset * 4;
   const jobs: number[][] = [];
   for (let t = 0; t < T; t++) {
@@ -51,7 +52,7 @@ export function indexSelectF32(rt: WasmRuntime, x: View, dim: number, idx: View)
     const j1 = Math.floor((n * (t + 1)) / T);
     if (j1 > j0) jobs.push([xP, lay.rowStride, iP, idx.strides[0]!, j0, j1, lay.rowLen, out.byteOffset]);
   }
-  rt.pool.run('gatherRowsF32', jobs);
+  rt.pool.run('gatherRowsF32', jobs); // a copy of 4-byte words: as right for int32 as for float32
   return out;
 }
 
