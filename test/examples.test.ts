@@ -105,6 +105,18 @@ function cifarLike(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/** n lines of play-like text from a few words and speakers. */
+function shakespeareLike(n: number, seed: number): string {
+  const r = rng(seed);
+  const words = ['my', 'lord', 'the', 'king', 'shall', 'speak', 'good', 'night', 'sweet', 'prince', 'and', 'thee'];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) lines.push(r() < 0.5 ? 'ROMEO:' : 'JULIET:');
+    lines.push(Array.from({ length: 3 + Math.floor(r() * 5) }, () => words[Math.floor(r() * words.length)]!).join(' ') + '.');
+  }
+  return lines.join('\n') + '\n';
+}
+
 const dataRoot = join(tmp, 'data');
 const mnistDir = join(dataRoot, 'mnist');
 const cifarDir = join(dataRoot, 'cifar10');
@@ -121,6 +133,8 @@ mkdirSync(cifarDir, { recursive: true });
   writeFileSync(join(cifarDir, 'data_batch_1.bin'), cifarLike(48, 3));
   writeFileSync(join(cifarDir, 'data_batch_2.bin'), cifarLike(32, 4));
   writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));
+  mkdirSync(join(dataRoot, 'tinyshakespeare'));
+  writeFileSync(join(dataRoot, 'tinyshakespeare', 'input.txt'), shakespeareLike(400, 6));
 }
 
 // ---- the examples --------------------------------------------------------------------------------
@@ -171,10 +185,28 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'cifar10-cnn']) {
   });
 }
 
+test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
+  const out = join(tmp, 'lstm-lm');
+  const run = runExample('lstm-lm-shakespeare', ['--epochs', '2', '--limit', '24', '--test-limit', '8', '--hidden', '16', '--embed', '8',
+    '--seq-len', '16', '--batch-size', '8', '--sample-length', '20', '--out', out, '--data-dir', dataRoot]);
+  const r = ok(run, 'lstm-lm-shakespeare');
+  assert.match(run.stdout, /^Epoch 2\/2$/m);
+  assert.equal(r.steps, 6);
+  assert.equal(r.train_windows, 24);
+  assert.equal(r.val_windows, 8);
+  assert.equal(r.target, 1.7);
+  assert.ok(Number.isFinite(r.val_loss as number) && Number.isFinite(r.train_loss as number));
+  assert.equal(r.reloaded_val_loss, r.val_loss, 'the reloaded model gives the same validation loss');
+  assert.ok((r.sample as string).startsWith('ROMEO:') && [...(r.sample as string)].length === 26, `sample ${JSON.stringify(r.sample)}`);
+  const config = mox.models.loadLSTM(out).config as { model: string; lstm: { hiddenSize: number } };
+  assert.equal(config.model, 'lstm');
+  assert.equal(config.lstm.hiddenSize, 16);
+});
+
 test('without data, the data examples fail with the loader\'s "where to put the files" message', () => {
   const empty = join(tmp, 'empty');
   mkdirSync(empty, { recursive: true });
-  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10']] as const) {
+  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10'], ['lstm-lm-shakespeare', 'tinyshakespeare']] as const) {
     const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });
     assert.equal(r.code, 1, `${name} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
     assert.equal(r.result, null);
