@@ -11,6 +11,8 @@ import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
 import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
+import { isLSTMCheckpointDir } from '../../models/lstm-checkpoint.js';
+import { runGenerateLstm } from './generate-lstm.js';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -29,6 +31,7 @@ export interface GenerateCommandOptions {
 
 export async function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
   err: (line: string) => void = (l) => console.error(l)): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
+  if (isLSTMCheckpointDir(opts.model)) return runGenerateLstm(opts, out, err);
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu') await initDevice(device);
   const { model } = loadGPT(opts.model);

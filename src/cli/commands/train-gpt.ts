@@ -70,7 +70,7 @@ export interface TrainGptResult {
 const TRAIN_KEYS = ['tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batchSize', 'lr', 'minLr', 'warmupIters', 'lrDecayIters',
   'dropout', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'bias', 'seed'] as const;
 
-function readCorpus(opts: Pick<TrainGptOptions, 'dataset' | 'data'>): { text: string; source: string } {
+export function readCorpus(opts: Pick<TrainGptOptions, 'dataset' | 'data'>): { text: string; source: string } {
   if (opts.data !== undefined) {
     let text: string;
     try {
@@ -103,7 +103,7 @@ export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warm
   return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
 }
 
-function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
+export function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
   const xs = new Int32Array(batchSize * blockSize);
   const ys = new Int32Array(batchSize * blockSize);
   for (let r = 0; r < batchSize; r++) {
@@ -117,7 +117,7 @@ function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Gene
   };
 }
 
-async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
+export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
   const sd = opt.stateDict();
   const tensors: Record<string, Tensor> = {};
   const numbers: Record<string, Record<string, number>> = {};
@@ -135,7 +135,7 @@ async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): P
   return { numbers, paramGroups: sd.paramGroups };
 }
 
-function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
+export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
   try {
