@@ -105,6 +105,18 @@ function cifarLike(n: number, seed: number): Uint8Array {
   return out;
 }
 
+/** n lines of play-like text from a few words and speakers. */
+function shakespeareLike(n: number, seed: number): string {
+  const r = rng(seed);
+  const words = ['my', 'lord', 'the', 'king', 'shall', 'speak', 'good', 'night', 'sweet', 'prince', 'and', 'thee'];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) lines.push(r() < 0.5 ? 'ROMEO:' : 'JULIET:');
+    lines.push(Array.from({ length: 3 + Math.floor(r() * 5) }, () => words[Math.floor(r() * words.length)]!).join(' ') + '.');
+  }
+  return lines.join('\n') + '\n';
+}
+
 const dataRoot = join(tmp, 'data');
 const cifarDir = join(dataRoot, 'cifar10');
 mkdirSync(cifarDir, { recursive: true });
@@ -124,6 +136,8 @@ for (const folder of ['mnist', 'fashion-mnist']) {
   writeFileSync(join(cifarDir, 'data_batch_1.bin'), cifarLike(48, 3));
   writeFileSync(join(cifarDir, 'data_batch_2.bin'), cifarLike(32, 4));
   writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));
+  mkdirSync(join(dataRoot, 'tinyshakespeare'));
+  writeFileSync(join(dataRoot, 'tinyshakespeare', 'input.txt'), shakespeareLike(400, 6));
 }
 
 // ---- the examples --------------------------------------------------------------------------------
@@ -174,6 +188,24 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn'
   });
 }
 
+test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
+  const out = join(tmp, 'lstm-lm');
+  const run = runExample('lstm-lm-shakespeare', ['--epochs', '2', '--limit', '24', '--test-limit', '8', '--hidden', '16', '--embed', '8',
+    '--seq-len', '16', '--batch-size', '8', '--sample-length', '20', '--out', out, '--data-dir', dataRoot]);
+  const r = ok(run, 'lstm-lm-shakespeare');
+  assert.match(run.stdout, /^Epoch 2\/2$/m);
+  assert.equal(r.steps, 6);
+  assert.equal(r.train_windows, 24);
+  assert.equal(r.val_windows, 8);
+  assert.equal(r.target, 1.7);
+  assert.ok(Number.isFinite(r.val_loss as number) && Number.isFinite(r.train_loss as number));
+  assert.equal(r.reloaded_val_loss, r.val_loss, 'the reloaded model gives the same validation loss');
+  assert.ok((r.sample as string).startsWith('ROMEO:') && [...(r.sample as string)].length === 26, `sample ${JSON.stringify(r.sample)}`);
+  const config = mox.models.loadLSTM(out).config as { model: string; lstm: { hiddenSize: number } };
+  assert.equal(config.model, 'lstm');
+  assert.equal(config.lstm.hiddenSize, 16);
+});
+
 test('without data, the data examples say where they looked, the files they expect, --data-dir and MOX_DATA_DIR', () => {
   const empty = join(tmp, 'empty');
   mkdirSync(empty, { recursive: true });
@@ -182,6 +214,7 @@ test('without data, the data examples say where they looked, the files they expe
     ['mnist-mlp', 'mnist', /expected in one folder: train-images-idx3-ubyte\.gz, train-labels-idx1-ubyte\.gz, t10k-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz/],
     ['fashion-mnist-cnn', 'fashion-mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
     ['cifar10-cnn', 'cifar10', /expected in one folder: data_batch_1\.bin .*and test_batch\.bin/],
+    ['lstm-lm-shakespeare', 'tinyshakespeare', /expected in one folder: input\.txt/],
   ] as const;
   for (const [name, dataset, expected] of cases) {
     const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });

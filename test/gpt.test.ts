@@ -209,7 +209,7 @@ test('CLI: help, usage errors (exit 2) and missing or malformed files (exit 1, n
   const usage: string[][] = [
     ['train', 'gpt', '--data', 'x.txt'],                                         // no --out
     ['train', 'gpt', '--out', dir],                                              // no data
-    ['train', 'lstm', '--data', 'x', '--out', dir],
+    ['train', 'rnn', '--data', 'x', '--out', dir],                               // no such model
     ['train', 'gpt', '--data', 'x', '--out', dir, '--n-embd', '30', '--n-head', '4'],
     ['train', 'gpt', '--data', 'x', '--out', dir, '--lr', 'fast'],
     ['train', 'gpt', '--dataset', 'mnist', '--out', dir],

@@ -12,6 +12,7 @@ import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
 import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gpt-cli.js';
 import { tokenizeCommand } from './commands/tokenize.js';
+import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
 class UsageError extends Error {}
 
@@ -80,7 +81,7 @@ const COMMANDS: Record<string, Command> = {
       runDemo({ steps: intOption('steps', values['steps'], 600, 1), seed: intOption('seed', values['seed'], 0, 0) });
     },
   },
-  train: trainGptCommand((m) => new UsageError(m)),
+  train: trainCommand((m) => new UsageError(m), { gpt: trainGptCommand((m) => new UsageError(m)), lstm: trainLstmCommand((m) => new UsageError(m)) }),
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),

@@ -47,6 +47,8 @@ export interface LSTMGenerateOptions {
   maxNewTokens: number;
   temperature?: number;
   topK?: number | null;
+  /** Nucleus sampling: the fewest most likely tokens whose probability reaches topP. */
+  topP?: number | null;
   seed?: number;
   generator?: Generator;
 }
@@ -119,7 +121,7 @@ export class LSTMLanguageModel extends Module {
 
   /**
    * Continues each prompt row by maxNewTokens tokens: the prompt is run once, then one token at a
-   * time with the state carried over. temperature 0 is greedy; topK restricts sampling. Eval mode,
+   * time with the state carried over. temperature 0 is greedy; topK and topP restrict sampling. Eval mode,
    * no graph (the mode is restored afterwards). Returns the new tokens per row. A model on the GPU
    * needs generateAsync (each step's logits are read back, asynchronously there).
    */
@@ -159,7 +161,7 @@ export class LSTMLanguageModel extends Module {
       for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= V) throw new ValueError('LSTMLanguageModel.generate', `token id ${id} is outside the vocabulary [0, ${V})`);
     }
     const gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
-    const sampling = { temperature: opts.temperature ?? 1, topK: opts.topK ?? null };
+    const sampling = { temperature: opts.temperature ?? 1, topK: opts.topK ?? null, topP: opts.topP ?? null };
     const b = rows.length;
     const out: number[][] = rows.map(() => []);
     const wasTraining = this.training;

@@ -17,6 +17,7 @@ import { DataLoader } from '../data/dataloader.js';
 import { Callback, CallbackList, History, type Logs } from './callback.js';
 import type { Metric } from './metrics.js';
 import type { LossFn } from './losses.js';
+import { modelOutput } from './model-output.js';
 import { ProgressBar, type OutputStream } from './progress.js';
 
 /** What compile() sets up. */
@@ -149,9 +150,7 @@ function splitBatch(op: string, b: Batch | Tensor, needTarget: boolean): { input
 }
 
 function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
-  const out: unknown = model.forward(...inputs);
-  if (!(out instanceof Tensor)) throw new ValueError(op, `the model's forward() must return a Tensor, got ${typeof out}`);
-  return out;
+  return modelOutput(op, model, model.forward(...inputs));
 }
 
 function lossValue(op: string, c: Compiled, out: Tensor, target: Tensor): Tensor {

@@ -8,7 +8,7 @@ import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { binaryCrossEntropyWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } from '../ops/loss.js';
 import { logSoftmax } from '../ops/softmax.js';
-import { alignTarget } from './metrics.js';
+import { alignTarget, flattenSequence } from './metrics.js';
 
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'binaryCrossentropy' | 'mse' | 'mae';
@@ -20,10 +20,14 @@ export interface CrossentropyOptions {
 
 const EPS = 1e-7;
 
-/** Integer class labels [N] against logits (or probabilities) [N, C]. */
+/**
+ * Integer class labels [N] against logits (or probabilities) [N, C]; sequences too: labels [B, T]
+ * against [B, T, C], averaged over every position (flattened to [B*T, C], as logits.view(-1, C)).
+ */
 export function sparseCategoricalCrossentropy(opts: CrossentropyOptions = {}): LossFn {
   const fromLogits = opts.fromLogits ?? true;
-  return (yPred, yTrue) => {
+  return (yPred0, yTrue0) => {
+    const [yPred, yTrue] = flattenSequence(yPred0, yTrue0);
     let y = yTrue.dtype === 'int32' ? yTrue : yTrue.int();
     if (y.ndim === yPred.ndim && y.shape[y.ndim - 1] === 1) y = y.squeeze(-1); // [N, 1] labels
     if (fromLogits) return crossEntropy(yPred, y);

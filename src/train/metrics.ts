@@ -102,7 +102,21 @@ export function trueLabels(yTrue: Tensor, yPred?: Tensor): Int32Array {
   }));
 }
 
-function pairs(op: string, yTrue: Tensor, yPred: Tensor, opts: LabelOptions): [Int32Array, Int32Array] {
+/**
+ * Sequence outputs: scores [B, T, C] against labels [B, T] (Keras's layout, classes on the last axis)
+ * as [B*T, C] against [B*T], what a PyTorch user writes with logits.view(-1, C). Other shapes are
+ * returned as they are (PyTorch's [N, C, d1, ...] keeps the classes on axis 1). Labels shaped like the
+ * scores without their last axis decide it, so [B, T, T] scores count as sequence outputs.
+ */
+export function flattenSequence(yPred: Tensor, yTrue: Tensor): [Tensor, Tensor] {
+  if (yPred.ndim < 3 || yTrue.ndim !== yPred.ndim - 1 || !isFloat(yPred.dtype)) return [yPred, yTrue];
+  for (let i = 0; i < yTrue.ndim; i++) if (yTrue.shape[i] !== yPred.shape[i]) return [yPred, yTrue];
+  const c = yPred.shape[yPred.ndim - 1]!;
+  return [yPred.reshape(yPred.size / Math.max(c, 1), c), yTrue.reshape(yTrue.size)];
+}
+
+function pairs(op: string, yTrue0: Tensor, yPred0: Tensor, opts: LabelOptions): [Int32Array, Int32Array] {
+  const [yPred, yTrue] = flattenSequence(yPred0, yTrue0);
   const p = predictedLabels(yPred, opts);
   const t = trueLabels(yTrue, yPred);
   if (p.length !== t.length) {

@@ -17,6 +17,7 @@ import { RMSprop } from '../optim/rmsprop.js';
 import type { History, Logs } from './callback.js';
 import { type LossFn, type LossName, isCrossentropy, lossByName } from './losses.js';
 import { Metric, MeanMetric, type MetricFn, type MetricName, metricByName } from './metrics.js';
+import { setOutputKey } from './model-output.js';
 import { type Compiled, type DataSource, type EvaluateOptions, type FitOptions, type PredictOptions, evaluate, evaluateAsync, fit, predict } from './loop.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
@@ -42,6 +43,12 @@ export interface CompileConfig {
    * binary metrics threshold probabilities at 0.5 (logits at 0).
    */
   fromLogits?: boolean;
+  /**
+   * For a model whose forward() returns an object of tensors (Hugging Face style, e.g. the LSTM
+   * language model's { logits, state }): the entry the loss, the metrics and predict read. Default
+   * 'logits'. A model returning a tensor ignores it.
+   */
+  output?: string;
 }
 
 declare module '../nn/module.js' {
@@ -128,6 +135,7 @@ function compile(this: Module, config: CompileConfig): Module {
     names.add(m.name);
   }
   const optimizer = makeOptimizer(this, config.optimizer ?? 'rmsprop', config.lr);
+  setOutputKey(this, config.output);
   stateOf(this).compiled = { optimizer, loss: lossFn, metrics };
   return this;
 }

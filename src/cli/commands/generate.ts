@@ -12,6 +12,8 @@ import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
 import { CharTokenizer } from '../../text/char.js';
 import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
+import { isLSTMCheckpointDir } from '../../models/lstm-checkpoint.js';
+import { runGenerateLstm } from './generate-lstm.js';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -41,6 +43,7 @@ function huggingFaceCharTokenizer(file: string): GptTokenizer | null {
 
 export async function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
   err: (line: string) => void = (l) => console.error(l)): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
+  if (isLSTMCheckpointDir(opts.model)) return runGenerateLstm(opts, out, err);
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu') await initDevice(device);
   const { model } = loadGPT(opts.model);

@@ -9,7 +9,7 @@ import { runGenerate } from './generate.js';
 import { runExportHf } from './export-hf.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | undefined>;
 
 export interface CliCommand {
   args?: string;
@@ -19,11 +19,11 @@ export interface CliCommand {
   run(values: Values, positionals: string[]): void;
 }
 
-type MakeUsageError = (message: string) => Error;
+export type MakeUsageError = (message: string) => Error;
 
-function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, min: number): number;
-function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, min: number): number | undefined;
-function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, min: number): number | undefined {
+export function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, min: number): number;
+export function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, min: number): number | undefined;
+export function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, min: number): number | undefined {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -33,9 +33,9 @@ function intFlag(bad: MakeUsageError, values: Values, name: string, fallback: nu
   return n;
 }
 
-function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, check: (x: number) => boolean, what: string): number;
-function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, check: (x: number) => boolean, what: string): number | undefined;
-function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, check: (x: number) => boolean, what: string): number | undefined {
+export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, check: (x: number) => boolean, what: string): number;
+export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, check: (x: number) => boolean, what: string): number | undefined;
+export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, check: (x: number) => boolean, what: string): number | undefined {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);

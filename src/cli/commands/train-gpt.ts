@@ -81,13 +81,13 @@ const TRAIN_KEYS = ['tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batch
   'dropout', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'bias', 'seed'] as const;
 
 /** Where the text comes from, as the checkpoint records it (data: an absolute path). */
-interface DataSpec {
+export interface DataSpec {
   dataset?: string;
   data?: string;
   encoding?: string;
 }
 
-async function readCorpus(opts: DataSpec): Promise<{ text: string; source: string }> {
+export async function readCorpus(opts: DataSpec): Promise<{ text: string; source: string }> {
   if (opts.data !== undefined) {
     const file = resolveDataPath(opts.data);
     return { text: readTextFile('train gpt', file, opts.encoding), source: file };
@@ -118,7 +118,7 @@ export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warm
   return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
 }
 
-function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
+export function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
   const xs = new Int32Array(batchSize * blockSize);
   const ys = new Int32Array(batchSize * blockSize);
   for (let r = 0; r < batchSize; r++) {
@@ -132,7 +132,7 @@ function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Gene
   };
 }
 
-async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
+export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
   const sd = opt.stateDict();
   const tensors: Record<string, Tensor> = {};
   const numbers: Record<string, Record<string, number>> = {};
@@ -150,7 +150,7 @@ async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): P
   return { numbers, paramGroups: sd.paramGroups };
 }
 
-function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
+export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
   try {

@@ -1,0 +1,278 @@
+// `mox train lstm`: trains an LSTM language model (mox.models.LSTMLanguageModel: Embedding -> stacked
+// LSTM -> Dense) on a text, with the loop of `mox train gpt` (train-gpt.ts, whose data, batch and
+// optimizer-checkpoint helpers it uses): AdamW, linear warmup then cosine decay, gradient clipping,
+// random windows of --seq-len tokens from the first 90% of the tokens, each started from a zero state,
+// and evaluation on the last 10%. At each evaluation the checkpoint in --out is replaced (config.json
+// with "model": "lstm", model.safetensors, optimizer.safetensors, the tokenizer, and trainer_state.json
+// last: each file written atomically and stamped with its step, so a torn checkpoint is detected).
+// --resume continues exactly: the losses are those of a run that was never interrupted.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as mox from '../../index.js';
+import { DataError, MoxError, ValueError } from '../../errors.js';
+import { Generator, globalGenerator } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
+import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
+import { readJson, writeFileAtomic } from '../../models/gpt-checkpoint.js';
+import { batch, GPT_CHECKPOINT_FILES, loadOptimizer, lrAt, readCorpus, saveOptimizer, type DataSpec, type EvalRecord } from './train-gpt.js';
+import { removeCheckpointFiles, resumedMaxIters } from './run-dir.js';
+import { resolveDataPath } from './text-input.js';
+import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
+
+const OP = 'train lstm';
+
+export interface TrainLstmOptions {
+  dataset?: string;
+  data?: string;
+  /** The encoding of --data (default: strict UTF-8). */
+  encoding?: string;
+  tokenizer: string;
+  embedDim: number;
+  hiddenSize: number;
+  numLayers: number;
+  dropout: number;
+  tieWeights: boolean;
+  seqLen: number;
+  batchSize: number;
+  maxIters: number;
+  lr: number;
+  minLr: number;
+  warmupIters: number;
+  /** Iterations of cosine decay (default maxIters). */
+  lrDecayIters?: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  evalInterval: number;
+  evalIters: number;
+  /** Print the training loss every this many iterations (0: only at evaluations). */
+  logInterval: number;
+  seed: number;
+  threads?: number;
+  out: string;
+  resume: boolean;
+  /** Replace a checkpoint already in --out (without it, and without --resume, that is an error). */
+  overwrite: boolean;
+}
+
+/** The flags given explicitly, so --resume knows which settings come from the command line. */
+export type GivenLstmFlags = ReadonlySet<keyof TrainLstmOptions>;
+
+export interface TrainLstmResult {
+  history: EvalRecord[];
+  step: number;
+  msPerIter: number;
+  tokensPerSecond: number;
+  numParams: number;
+}
+
+/** The settings a checkpoint fixes: a resumed run takes them from it, and the command line may not contradict them. */
+const TRAIN_KEYS = ['tokenizer', 'embedDim', 'hiddenSize', 'numLayers', 'dropout', 'tieWeights', 'seqLen', 'batchSize', 'lr', 'minLr',
+  'warmupIters', 'lrDecayIters', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'seed'] as const;
+
+/** Runs a train-gpt helper, its errors relabelled as this command's. */
+function asLstm<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw relabel(e);
+  }
+}
+
+async function asLstmAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw relabel(e);
+  }
+}
+
+/** A checkpoint of this command holds the same files as a GPT's (config.json says which model). */
+export const LSTM_CHECKPOINT_FILES = GPT_CHECKPOINT_FILES;
+
+function relabel(e: unknown): unknown {
+  if (!(e instanceof MoxError) || e.op !== 'train gpt') return e;
+  const Cls = e.constructor as new (op: string, message: string) => MoxError;
+  return new Cls(OP, e.message.slice('train gpt: '.length).replace('mox train gpt', 'mox train lstm'));
+}
+
+export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags = new Set(), log: (line: string) => void = console.log): Promise<TrainLstmResult> {
+  const device = 'cpu';
+  const out = opts.out;
+  const stateFile = path.join(out, 'trainer_state.json');
+  if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
+  let o: TrainLstmOptions & { lrDecayIters: number };
+  let model: LSTMLanguageModel;
+  let tok: GptTokenizer;
+  let startStep = 0;
+  let maxIters = opts.maxIters;
+  let history: EvalRecord[] = [];
+  let trainerState: Record<string, unknown> | null = null;
+  let dataSpec: DataSpec;
+  const batchGen = new Generator(opts.seed);
+
+  if (opts.resume) {
+    if (!fs.existsSync(stateFile)) throw new DataError(OP, `--resume: there is no checkpoint in ${out} (no trainer_state.json)`);
+    trainerState = readJson(stateFile);
+    const loaded = loadLSTM(out);
+    model = loaded.model;
+    const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
+    // the checkpoint's settings win; a flag given again must agree with them
+    const merged: Record<string, unknown> = { ...opts };
+    for (const k of TRAIN_KEYS) {
+      if (!(k in saved)) continue;
+      // a new cosine schedule may go with a longer run (--max-iters); the rest is the run's own
+      if (k === 'lrDecayIters' && given.has(k)) continue;
+      if (given.has(k) && saved[k] !== opts[k]) throw new ValueError(OP, `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(opts[k])}`);
+      merged[k] = saved[k];
+    }
+    for (const k of ['evalInterval', 'evalIters', 'logInterval'] as const) if (!given.has(k) && typeof saved[k] === 'number') merged[k] = saved[k];
+    o = merged as unknown as TrainLstmOptions & { lrDecayIters: number };
+    dataSpec = given.has('data') || given.has('dataset') ? dataOf(opts) : (saved['data'] ?? {}) as DataSpec;
+    tok = loadCheckpointTokenizer(out);
+    startStep = trainerState['step'] as number;
+    if (!Number.isInteger(startStep) || startStep < 0) throw new DataError(OP, `${stateFile}: "step" must be a non-negative integer`);
+    // without --max-iters the run keeps its own length; a length already reached is an error
+    const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
+    maxIters = resumedMaxIters(OP, startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
+    if (o.lrDecayIters === undefined) o.lrDecayIters = maxIters;
+    if (loaded.metadata['step'] !== String(startStep)) throw new DataError(OP, `${path.join(out, 'model.safetensors')} is from step ${loaded.metadata['step']}, trainer_state.json from step ${startStep}: the checkpoint is torn; train again without --resume`);
+    history = (trainerState['history'] ?? []) as EvalRecord[];
+  } else {
+    if (!opts.overwrite && (fs.existsSync(stateFile) || fs.existsSync(path.join(out, 'config.json')))) {
+      throw new ValueError(OP, `${out} already holds a checkpoint: continue it with --resume, or replace it with --overwrite`);
+    }
+    fs.mkdirSync(out, { recursive: true });
+    if (opts.overwrite) removeCheckpointFiles(out, LSTM_CHECKPOINT_FILES, 'trainer_state.json');
+    o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
+    dataSpec = dataOf(opts);
+    tok = null as unknown as GptTokenizer; // built from the text below
+    model = null as unknown as LSTMLanguageModel;
+  }
+
+  const { text, source } = await asLstmAsync(() => readCorpus(dataSpec));
+  if (text.length === 0) throw new DataError(OP, `the data file ${source} is empty`);
+  if (!opts.resume) tok = await asLstmAsync(() => buildTokenizer(o.tokenizer, text));
+  const ids = Int32Array.from(tok.encode(text));
+  const nTrain = Math.floor(ids.length * 0.9);
+  const trainData = ids.subarray(0, nTrain);
+  const valData = ids.subarray(nTrain);
+  if (valData.length <= o.seqLen || trainData.length <= o.seqLen) {
+    throw new DataError(OP, `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
+      `needs more than --seq-len (${o.seqLen}); use a longer text or a smaller --seq-len`);
+  }
+
+  const cfg: LSTMLanguageModelConfig = {
+    vocabSize: tok.vocabSize, embedDim: o.embedDim, hiddenSize: o.hiddenSize, numLayers: o.numLayers, dropout: o.dropout, tieWeights: o.tieWeights,
+  };
+  if (!opts.resume) model = new LSTMLanguageModel({ ...cfg, generator: new Generator(o.seed) });
+  model.train();
+  // dropout draws from the model's generator when it has one: give it the run's, so --resume restores it
+  model.drop.generator = globalGenerator;
+  model.rnn.generator = globalGenerator;
+
+  const named = model.namedParameters();
+  const opt = new mox.optim.AdamW([
+    { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
+    { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
+  ], { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 });
+
+  if (trainerState) {
+    asLstm(() => loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device));
+    const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
+    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch)) throw new DataError(OP, `${stateFile}: no RNG state`);
+    globalGenerator.setState(rng.global);
+    batchGen.setState(rng.batch);
+  } else {
+    fs.mkdirSync(out, { recursive: true });
+    globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'
+  }
+
+  const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
+  const tokensPerIter = o.batchSize * o.seqLen;
+  log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: LSTM ${o.numLayers} layers, hidden ${o.hiddenSize}, embedding ${o.embedDim}` +
+    `${o.tieWeights ? ' (tied)' : ''}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters`);
+  log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
+    `batch ${o.batchSize} x ${o.seqLen} = ${tokensPerIter} tokens/iter, ${maxIters} iterations, threads ${mox.getNumThreads()}`);
+
+  const lossOf = (data: Int32Array): Tensor => {
+    const { x, y } = batch(data, o.seqLen, o.batchSize, batchGen, device);
+    return model.loss(x, y).loss;
+  };
+
+  const evaluate = (): { train: number; val: number } => {
+    model.eval();
+    const res = { train: 0, val: 0 };
+    for (const split of ['train', 'val'] as const) {
+      let sum = 0;
+      for (let k = 0; k < o.evalIters; k++) sum += mox.scope(() => mox.noGrad(() => lossOf(split === 'train' ? trainData : valData).item()));
+      res[split] = sum / o.evalIters;
+    }
+    model.train();
+    return res;
+  };
+
+  let tokenizerSaved = opts.resume;
+  const saveCheckpoint = async (step: number): Promise<void> => {
+    const extra = {
+      train: { ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])), maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec },
+      tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
+    };
+    if (!tokenizerSaved) saveTokenizerAtomic(tok, out); // it does not change during the run
+    tokenizerSaved = true;
+    await saveLSTM(out, model, extra, { step: String(step) });
+    const optimizer = await saveOptimizer(out, opt, step);
+    const state = { step, history, optimizer, rng: { global: globalGenerator.getState(), batch: batchGen.getState() } };
+    writeFileAtomic(stateFile, JSON.stringify(state) + '\n'); // last: the commit
+  };
+
+  let iterMs = 0;
+  let iters = 0;
+  let windowMs = 0;
+  let windowIters = 0;
+  const fmtRate = (ms: number, n: number) => n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  for (let step = startStep; ; step++) {
+    const isEval = (step % o.evalInterval === 0 || step === maxIters) && !(opts.resume && step === startStep);
+    if (isEval) {
+      const t0 = performance.now();
+      const { train, val } = evaluate();
+      history.push({ step, train, val });
+      log(`step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      windowMs = 0;
+      windowIters = 0;
+      await saveCheckpoint(step);
+    }
+    if (step >= maxIters) break;
+    const lr = lrAt(step, o);
+    for (const g of opt.paramGroups) g.lr = lr;
+    const t0 = performance.now();
+    const loss = mox.scope(() => {
+      const l = lossOf(trainData);
+      l.backward();
+      if (o.gradClip > 0) mox.optim.clipGradNorm(model.parameters(), o.gradClip);
+      opt.step();
+      opt.zeroGrad();
+      return l.item();
+    });
+    const dt = performance.now() - t0;
+    iterMs += dt;
+    iters++;
+    windowMs += dt;
+    windowIters++;
+    if (!Number.isFinite(loss)) throw new ValueError(OP, `the loss became ${loss} at step ${step}; try a lower --lr`);
+    if (o.logInterval > 0 && step % o.logInterval === 0) log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+  }
+  const msPerIter = iters > 0 ? iterMs / iters : 0;
+  log(`done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`);
+  opt.dispose();
+  return { history, step: Math.max(startStep, maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
+}
+
+/** The data as the checkpoint records it: a file by its absolute path, so a resume from elsewhere finds it. */
+function dataOf(opts: Pick<TrainLstmOptions, 'dataset' | 'data' | 'encoding'>): DataSpec {
+  if (opts.data === undefined) return { dataset: opts.dataset };
+  return { data: resolveDataPath(opts.data), ...(opts.encoding !== undefined ? { encoding: opts.encoding } : {}) };
+}
