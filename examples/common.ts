@@ -89,8 +89,8 @@ export function kerasInit(model: mox.nn.Module): void {
 export interface TrainAndReport {
   name: string;
   model: mox.nn.Module;
-  /** Input shape without the batch, for the summary. */
-  inputShape: number[];
+  /** Input shape without the batch, for the summary; null lists the layers only (no forward pass on zeros). */
+  inputShape: number[] | null;
   /** Training data: tensors, or a DataLoader (which brings its own batching and shuffling). */
   train: { x: mox.Tensor; y: mox.Tensor } | mox.data.DataLoader<readonly mox.Tensor[], mox.Tensor[]>;
   test: { x: mox.Tensor; y: mox.Tensor };

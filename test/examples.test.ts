@@ -1,8 +1,8 @@
 // The examples of examples/, run as a user runs them: child processes on the compiled
 // dist/examples/<name>.js, each ending its output with one `RESULT {json}` line. linear-regression and
-// simple-net run on their own synthetic data; the MNIST and CIFAR-10 examples run their smoke versions
-// (--epochs 1 --limit 64) on tiny IDX and CIFAR binary files written here (learnable synthetic
-// patterns), and once without any data, where they must fail with the loader's "where to put the
+// simple-net run on their own synthetic data; the MNIST, CIFAR-10 and rt-polarity examples run their
+// smoke versions (--epochs 1 --limit 64) on tiny IDX, CIFAR binary and cp1252 text files written here
+// (learnable synthetic patterns), and once without any data, where they must fail with the loader's "where to put the
 // files" message. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
 // nothing here touches the network or the real cache.
 
@@ -123,6 +123,23 @@ mkdirSync(cifarDir, { recursive: true });
   writeFileSync(join(cifarDir, 'test_batch.bin'), cifarLike(24, 5));
 }
 
+/** n sentences per class in cp1252 (with 0x97 dashes, as the real files have): polar words decide the class. */
+function polarityLike(n: number, words: string[], seed: number): Buffer {
+  const r = rng(seed);
+  const filler = ['the', 'film', 'is', 'a', 'story', 'and', 'its', 'cast', ',', '.'];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const w: string[] = [];
+    for (let j = 0; j < 6 + (i % 5); j++) w.push(r() < 0.3 ? words[Math.floor(r() * words.length)]! : filler[Math.floor(r() * filler.length)]!);
+    lines.push(`${w.join(' ')} \x97 ${words[i % words.length]} . `);
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'latin1');
+}
+const rtDir = join(dataRoot, 'rt-polarity');
+mkdirSync(rtDir, { recursive: true });
+writeFileSync(join(rtDir, 'rt-polarity.pos'), polarityLike(60, ['great', 'moving', 'funny', 'superb'], 6));
+writeFileSync(join(rtDir, 'rt-polarity.neg'), polarityLike(60, ['dull', 'boring', 'awful', 'tedious'], 7));
+
 // ---- the examples --------------------------------------------------------------------------------
 
 test('linear-regression recovers the generating weights', () => {
@@ -171,10 +188,28 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'cifar10-cnn']) {
   });
 }
 
+test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by --data-dir', () => {
+  const run = runExample('text-cnn-rt-polarity', ['--epochs', '1', '--limit', '64', '--embed-dim', '16', '--max-len', '12', '--data-dir', dataRoot]);
+  const r = ok(run, 'text-cnn-rt-polarity');
+  assert.match(run.stdout, /^Epoch 1\/1$/m);
+  assert.match(run.stdout, /Total params: [\d,]+/);
+  assert.equal(r.epochs, 1);
+  assert.equal(r.train_examples, 64);
+  assert.equal(r.test_examples, 12); // 10% of each class of 60
+  assert.equal(r.target, 0.75);
+  assert.equal(r.max_len, 12);
+  assert.equal(r.embed_dim, 16);
+  // the vocabulary is the training sample's: the fillers, the polar words, the em dash, and <pad>/<unk>
+  assert.ok((r.vocab_size as number) >= 10 && (r.vocab_size as number) <= 21, `vocab_size ${r.vocab_size}`);
+  const acc = r.test_accuracy as number;
+  assert.ok(acc >= 0 && acc <= 1 && Number.isFinite(r.test_loss as number), `test_accuracy ${acc}`);
+  assert.ok(typeof r.seconds === 'number');
+});
+
 test('without data, the data examples fail with the loader\'s "where to put the files" message', () => {
   const empty = join(tmp, 'empty');
   mkdirSync(empty, { recursive: true });
-  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10']] as const) {
+  for (const [name, dataset] of [['mnist-mlp', 'mnist'], ['cifar10-cnn', 'cifar10'], ['text-cnn-rt-polarity', 'rt-polarity']] as const) {
     const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });
     assert.equal(r.code, 1, `${name} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
     assert.equal(r.result, null);
