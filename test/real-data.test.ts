@@ -150,16 +150,19 @@ test('rt-polarity: 5331 + 5331 sentences, the README\'s first lines, cp1252 punc
 // implementation of it (PyTorch's default init, Adam 1e-3, inverted dropout, 313 steps of 32) 90.6% /
 // 90.4% / 90.9%. 93% (the figure first asked for) takes more steps than one epoch of 10,000 images.
 // 89% still fails a model that learns slowly or not at all (chance is 10%).
-test('MNIST MLP (784-128-10, dropout 0.2, Adam, batch 32): one epoch on 10,000 real images reaches >= 89% on the 10,000 test images', { skip: missing(...MNIST) }, async () => {
+test('MNIST MLP (normalised, 784-256-10, dropout 0.2, Adam, batch 32): two epochs on 10,000 real images reach >= 93% on the 10,000 test images', { skip: missing(...MNIST) }, async () => {
   const { nn } = mox;
   const train = mnistTrain();
   const test_ = mnistTest();
-  const x = train.x.narrow(0, 0, 10000);
+  // torchvision's Normalize((0.1307,), (0.3081,)): MNIST's pixel mean and std, as a user writes it
+  const normalize = D.normalize(0.1307, 0.3081);
+  const x = normalize(train.x.narrow(0, 0, 10000));
   const y = train.y.narrow(0, 0, 10000);
-  mox.seed(0); // the initial weights and the dropout masks
-  const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(128, 10));
+  mox.seed(0); // the initial weights (PyTorch's defaults) and the dropout masks
+  const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 256), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(256, 10));
   model.compile({ optimizer: 'adam', lr: 1e-3, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  await model.fit(x, y, { epochs: 1, batchSize: 32, seed: 0, verbose: 0 });
-  const { accuracy } = model.evaluate(test_.x, test_.y, { batchSize: 1000 });
-  assert.ok(accuracy! >= 0.89, `test accuracy ${accuracy}`);
+  await model.fit(x, y, { epochs: 2, batchSize: 32, seed: 0, verbose: 0 });
+  const { accuracy } = model.evaluate(normalize(test_.x), test_.y, { batchSize: 1000 });
+  // seeds 0, 1, 2: 94.00%, 93.56%, 93.97% (one epoch of 784-128-10 on [0, 1] pixels: ~90.3%)
+  assert.ok(accuracy! >= 0.93, `test accuracy ${accuracy}`);
 });
