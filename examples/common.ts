@@ -99,6 +99,10 @@ export interface TrainAndReport {
   target: string;
   /** Extra fields for the RESULT line. */
   extra?: Record<string, unknown>;
+  /** Callbacks for fit (a weight constraint, early stopping, ...). */
+  callbacks?: mox.train.Callback[];
+  /** Held-out data evaluated after each epoch (fit's validationData; carved from the training data, never the test set). */
+  validation?: { x: mox.Tensor; y: mox.Tensor };
   start: number;
 }
 
@@ -110,8 +114,11 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const fitStart = performance.now();
   const history = 'x' in o.train
-    ? await model.fit(o.train.x, o.train.y, { epochs: args.epochs, batchSize: args.batchSize, seed: args.seed })
-    : await model.fit(o.train, { epochs: args.epochs });
+    ? await model.fit(o.train.x, o.train.y, {
+      epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, callbacks: o.callbacks,
+      validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
+    })
+    : await model.fit(o.train, { epochs: args.epochs, callbacks: o.callbacks, validationData: o.validation ? [o.validation.x, o.validation.y] : undefined });
   const fitSeconds = (performance.now() - fitStart) / 1000;
 
   console.log('Evaluating on the test set');
@@ -125,6 +132,8 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
     epochs: args.epochs,
     batch_size: args.batchSize,
     train_examples: 'x' in o.train ? o.train.x.shape[0] : undefined,
+    validation_examples: o.validation?.x.shape[0],
+    epochs_run: history.epoch.length,
     test_examples: o.test.x.shape[0],
     seed: args.seed,
     ...o.extra,

@@ -194,7 +194,10 @@ test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by
   assert.match(run.stdout, /^Epoch 1\/1$/m);
   assert.match(run.stdout, /Total params: [\d,]+/);
   assert.equal(r.epochs, 1);
-  assert.equal(r.train_examples, 64);
+  assert.equal(r.epochs_run, 1);
+  // the 64 sampled training sentences less a stratified 10% held out for early stopping
+  assert.equal((r.train_examples as number) + (r.validation_examples as number), 64);
+  assert.ok((r.validation_examples as number) >= 4 && (r.validation_examples as number) <= 8, `validation_examples ${r.validation_examples}`);
   assert.equal(r.test_examples, 12); // 10% of each class of 60
   assert.equal(r.target, 0.75);
   assert.equal(r.max_len, 12);
