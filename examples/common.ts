@@ -89,8 +89,8 @@ export function kerasInit(model: mox.nn.Module): void {
 export interface TrainAndReport {
   name: string;
   model: mox.nn.Module;
-  /** Input shape without the batch, for the summary. */
-  inputShape: number[];
+  /** Input shape without the batch, for the summary; null lists the layers only (no forward pass on zeros). */
+  inputShape: number[] | null;
   /** Training data: tensors, or a DataLoader (which brings its own batching and shuffling). */
   train: { x: mox.Tensor; y: mox.Tensor } | mox.data.DataLoader<readonly mox.Tensor[], mox.Tensor[]>;
   test: { x: mox.Tensor; y: mox.Tensor };
@@ -99,6 +99,10 @@ export interface TrainAndReport {
   target: string;
   /** Extra fields for the RESULT line. */
   extra?: Record<string, unknown>;
+  /** Callbacks for fit (a weight constraint, early stopping, ...). */
+  callbacks?: mox.train.Callback[];
+  /** Held-out data evaluated after each epoch (fit's validationData; carved from the training data, never the test set). */
+  validation?: { x: mox.Tensor; y: mox.Tensor };
   start: number;
 }
 
@@ -110,8 +114,11 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const fitStart = performance.now();
   const history = 'x' in o.train
-    ? await model.fit(o.train.x, o.train.y, { epochs: args.epochs, batchSize: args.batchSize, seed: args.seed })
-    : await model.fit(o.train, { epochs: args.epochs });
+    ? await model.fit(o.train.x, o.train.y, {
+      epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, callbacks: o.callbacks,
+      validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
+    })
+    : await model.fit(o.train, { epochs: args.epochs, callbacks: o.callbacks, validationData: o.validation ? [o.validation.x, o.validation.y] : undefined });
   const fitSeconds = (performance.now() - fitStart) / 1000;
 
   console.log('Evaluating on the test set');
@@ -125,6 +132,8 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
     epochs: args.epochs,
     batch_size: args.batchSize,
     train_examples: 'x' in o.train ? o.train.x.shape[0] : undefined,
+    validation_examples: o.validation?.x.shape[0],
+    epochs_run: history.epoch.length,
     test_examples: o.test.x.shape[0],
     seed: args.seed,
     ...o.extra,
@@ -140,10 +149,12 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
 }
 
 /** What each dataset's folder must hold, for the message when it is missing (docs/data.md has the layouts). */
-const EXPECTED_FILES: Record<mox.data.ImageDatasetName, string> = {
+const EXPECTED_FILES: Record<mox.data.DatasetName, string> = {
   mnist: 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
   'fashion-mnist': 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
   cifar10: 'data_batch_1.bin (up to data_batch_5.bin) and test_batch.bin, or the archive cifar-10-binary.tar.gz',
+  tinyshakespeare: 'input.txt (Tiny Shakespeare, 1,115,394 bytes)',
+  'rt-polarity': 'rt-polarity.pos, rt-polarity.neg (sentence polarity v1.0, as published: Windows-1252)',
 };
 
 /**
@@ -151,7 +162,7 @@ const EXPECTED_FILES: Record<mox.data.ImageDatasetName, string> = {
  * split are missing, but not how this program is told where they are, nor what else it will need.
  */
 export function missingDataMessage(example: string, e: mox.DatasetNotFoundError): string {
-  const name = e.op as mox.data.ImageDatasetName;
+  const name = e.op as mox.data.DatasetName;
   const folder = mox.data.DATASET_SOURCES[name]?.folders[0] ?? name;
   return [
     `${e.missing.join(' and ')} not found, and ${e.reason}`,
@@ -163,14 +174,19 @@ export function missingDataMessage(example: string, e: mox.DatasetNotFoundError)
   ].join('\n');
 }
 
-/** mox.data.loadDataset, whose not-found error also says how to point this example at the files. */
-export async function loadExampleDataset(example: string, name: mox.data.ImageDatasetName, opts: mox.data.LoadDatasetOptions): Promise<mox.data.ImageDataset> {
+/** Runs a dataset load whose not-found error then also says how to point this example at the files. */
+export async function withDataHelp<T>(example: string, load: () => Promise<T>): Promise<T> {
   try {
-    return await mox.data.loadDataset(name, opts);
+    return await load();
   } catch (e) {
     if (!(e instanceof mox.DatasetNotFoundError)) throw e;
     throw new mox.DatasetNotFoundError(e.op, missingDataMessage(example, e), e.missing, e.searched, e.reason);
   }
+}
+
+/** mox.data.loadDataset for an image dataset, through withDataHelp. */
+export function loadExampleDataset(example: string, name: mox.data.ImageDatasetName, opts: mox.data.LoadDatasetOptions): Promise<mox.data.ImageDataset> {
+  return withDataHelp(example, () => mox.data.loadDataset(name, opts));
 }
 
 /** One split of a 28x28 grey dataset with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */

@@ -33,7 +33,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
 import { writeFileAtomicSync } from '../src/io/atomic.js';
-import { parseClassifierArgs, positiveInt, runMain } from './common.js';
+import { parseClassifierArgs, positiveInt, runMain, withDataHelp } from './common.js';
 
 const TARGET = 1.7;
 
@@ -76,8 +76,8 @@ runMain('lstm-lm-shakespeare', async () => {
   const lr = str('lr') === undefined ? 3e-3 : args.lr;
   const start = performance.now();
 
-  const trainText = (await mox.data.loadDataset('tinyshakespeare', { split: 'train', dataDir: args.dataDir })).text;
-  const valText = (await mox.data.loadDataset('tinyshakespeare', { split: 'test', dataDir: args.dataDir })).text;
+  const trainText = (await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'train', dataDir: args.dataDir }))).text;
+  const valText = (await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'test', dataDir: args.dataDir }))).text;
   const tok = mox.text.CharTokenizer.fromCorpus(trainText + valText);
   const train = windows(Int32Array.from(tok.encode(trainText)), seqLen, args.limit);
   const val = windows(Int32Array.from(tok.encode(valText)), seqLen, args.testLimit);

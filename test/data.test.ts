@@ -496,6 +496,9 @@ describe('CSV and text readers', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+const RT_NEG = Buffer.from('so bad \x97 .\n', 'latin1');
+const RT_POS = Buffer.from('so good \x85\n', 'latin1');
+
 describe('named datasets', () => {
   const root = dir('data-root');
   const emptyCache = dir('empty-cache');
@@ -590,6 +593,49 @@ describe('named datasets', () => {
     assert.throws(() => D.loadDatasetSync('mnist', { split: 'val' as 'test' }), /loadDataset: mnist: unknown split 'val'/);
   });
 
+  it('decodeWindows1252 maps 0x80-0x9F to the cp1252 punctuation (Node 20\'s TextDecoder does not)', () => {
+    assert.equal(D.decodeWindows1252(Uint8Array.from([0x85, 0x91, 0x92, 0x93, 0x94, 0x96, 0x97, 0x80, 0x99])), '\u2026\u2018\u2019\u201c\u201d\u2013\u2014\u20ac\u2122');
+    // the five unassigned bytes keep their number (WHATWG), Latin-1 and ASCII are themselves
+    assert.equal(D.decodeWindows1252(Uint8Array.from([0x81, 0x8d, 0x8f, 0x90, 0x9d, 0xe9, 0x41, 0x0a])), '\u0081\u008d\u008f\u0090\u009d\u00e9A\n');
+    const all = Uint8Array.from({ length: 20000 }, (_, i) => i % 256); // more than one decoding chunk
+    const text = D.decodeWindows1252(all);
+    assert.equal(text.length, 20000);
+    for (let i = 0; i < 20000; i++) assert.equal(text.charCodeAt(i), D.WINDOWS_1252[i % 256]);
+  });
+
+  it('rt-polarity: texts in cp1252, negatives then positives, a fixed stratified split; offline, where to put the files', async () => {
+    const own = dir('rt-own');
+    const neg = ['bad \x97 very bad . ', 'dull .', 'boring \x85', 'meh', 'no', 'awful', 'weak', 'poor', 'slow', 'flat'];
+    const pos = ['great \x91fun\x92 . ', 'lovely', 'superb', 'fine', 'yes', 'good', 'nice', 'bright', 'warm', 'sharp', 'deft', 'brisk'];
+    writeFileSync(join(own, 'rt-polarity.neg'), Buffer.from(neg.join('\n') + '\n', 'latin1'));
+    writeFileSync(join(own, 'rt-polarity.pos'), Buffer.from(pos.join('\n') + '\n', 'latin1'));
+    await env({ MOX_DATA_DIR: undefined, MOX_DATA_OFFLINE: '1' })(async () => {
+      const ds = await D.loadDataset('rt-polarity', { dataDir: own, cacheDir: dir('rt-cache') });
+      assert.equal(ds.split, 'all');
+      assert.deepEqual(ds.classes, ['negative', 'positive']);
+      assert.equal(ds.texts.length, 22);
+      assert.deepEqual(Array.from(ds.labels), [...new Array(10).fill(0), ...new Array(12).fill(1)]);
+      assert.equal(ds.texts[0], 'bad \u2014 very bad . ');
+      assert.equal(ds.texts[2], 'boring \u2026');
+      assert.equal(ds.texts[10], 'great \u2018fun\u2019 . ');
+      const [train, test] = D.textClassificationSplit(ds);
+      assert.equal(test.texts.length, 2); // floor(10 * 0.1) + floor(12 * 0.1), one of each class
+      assert.deepEqual(Array.from(test.labels), [0, 1]);
+      assert.equal(train.texts.length, 20);
+      assert.deepEqual([...train.texts, ...test.texts].sort(), [...ds.texts].sort());
+      const loaded = D.loadDatasetSync('rt-polarity', { dataDir: own, split: 'test' });
+      assert.deepEqual(loaded.texts, test.texts);
+      assert.equal(loaded.split, 'test');
+      assert.notDeepEqual(D.textClassificationSplit(ds, { seed: 1, testFraction: 0.5 })[1].texts, D.textClassificationSplit(ds, { seed: 2, testFraction: 0.5 })[1].texts);
+      assert.throws(() => D.textClassificationSplit(ds, { testFraction: 1 }), (e: unknown) => e instanceof mox.ValueError && /textClassificationSplit: testFraction must be in \(0, 1\), got 1/.test((e as Error).message));
+      const empty = dir('rt-empty');
+      const cache = dir('rt-cache2');
+      await assert.rejects(D.loadDataset('rt-polarity', { dataDir: empty, cacheDir: cache }), {
+        message: `rt-polarity: rt-polarity.neg and rt-polarity.pos (or rt-polaritydata.tar.gz) not found in dataDir (${join(empty, 'rt-polarity')}), MOX_DATA_DIR (not set) or ${join(cache, 'rt-polarity')}, and downloading is off: put the files in one of those folders (see docs/data.md)`,
+      });
+    });
+  });
+
   describe('downloads from a loopback server', () => {
     const served = new Map<string, Uint8Array>();
     const requests: string[] = [];
@@ -603,6 +649,11 @@ describe('named datasets', () => {
         { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifarRecords(4) },
         { name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords(2) },
         { name: 'cifar-10-batches-bin/batches.meta.txt', data: Buffer.from('airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n') },
+      ])));
+      served.set('/rt-polaritydata.tar.gz', gzipSync(D.writeTar([
+        { name: 'rt-polaritydata/rt-polarity.neg', data: RT_NEG },
+        { name: 'rt-polaritydata/rt-polarity.pos', data: RT_POS },
+        { name: 'rt-polaritydata.README.1.0.txt', data: Buffer.from('sentence polarity dataset v1.0\n') },
       ])));
       server = createServer((req, res) => {
         requests.push(req.url!);
@@ -661,6 +712,25 @@ describe('named datasets', () => {
         });
       });
       assert.deepEqual(existsSync(join(cache, 'mnist')) ? readdirSync(join(cache, 'mnist')) : [], []);
+    });
+
+    it('rt-polarity: the tarball is downloaded, its two files checked by sha256 and kept, the tarball removed', async () => {
+      const cache = dir('dl-rt');
+      const checksums = { 'rt-polarity.neg': sha256(RT_NEG), 'rt-polarity.pos': sha256(RT_POS) };
+      await env({ MOX_DATA_DIR: undefined, MOX_DATA_OFFLINE: undefined })(async () => {
+        const ds = await D.loadDataset('rt-polarity', { cacheDir: cache, mirror: base, checksums, verbose: false });
+        assert.deepEqual(ds.texts, ['so bad \u2014 .', 'so good \u2026']);
+        assert.deepEqual(readdirSync(join(cache, 'rt-polarity')).sort(), ['rt-polarity.neg', 'rt-polarity.pos']);
+        // with the real files' checksums these members are refused (the first checked: .pos), and nothing is kept
+        const strict = dir('dl-rt-strict');
+        await assert.rejects(D.loadDataset('rt-polarity', { cacheDir: strict, mirror: base, verbose: false }), (e: unknown) => {
+          assert.ok(e instanceof mox.DataError);
+          assert.match((e as Error).message, new RegExp(`^rt-polarity: .*rt-polaritydata\\.tar\\.gz: rt-polaritydata/rt-polarity\\.pos: sha256 mismatch: expected `
+            + `d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4, got ${sha256(RT_POS)} \\(\\d+ bytes\\); the file was not kept$`));
+          return true;
+        });
+        assert.deepEqual(readdirSync(join(strict, 'rt-polarity')), []);
+      });
     });
 
     it('cifar10: the tarball is downloaded, its members extracted, and the tarball removed', async () => {

@@ -1,9 +1,10 @@
 // The examples of examples/, run as a user runs them: child processes on the compiled
 // dist/examples/<name>.js, each ending its output with one `RESULT {json}` line. linear-regression and
-// simple-net run on their own synthetic data; the (Fashion-)MNIST and CIFAR-10 examples run their
-// smoke versions (--epochs 1 --limit 64) on tiny IDX and CIFAR binary files written here (learnable
-// synthetic patterns), and once without any data, where they must fail with a message that says where
-// they looked, the files they expect, and how to point them at the files. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
+// simple-net run on their own synthetic data; the (Fashion-)MNIST, CIFAR-10, rt-polarity and Tiny
+// Shakespeare examples run their smoke versions (--epochs 1 --limit 64) on tiny IDX, CIFAR binary,
+// cp1252 and plain text files written here (learnable synthetic patterns), and once without any data,
+// where they must fail with a message that says where they looked, the files they expect, and how to
+// point them at the files. Downloads are off (MOX_DATA_OFFLINE=1) and the cache points at an empty folder, so
 // nothing here touches the network or the real cache.
 
 import { test, after } from 'node:test';
@@ -140,6 +141,23 @@ for (const folder of ['mnist', 'fashion-mnist']) {
   writeFileSync(join(dataRoot, 'tinyshakespeare', 'input.txt'), shakespeareLike(400, 6));
 }
 
+/** n sentences per class in cp1252 (with 0x97 dashes, as the real files have): polar words decide the class. */
+function polarityLike(n: number, words: string[], seed: number): Buffer {
+  const r = rng(seed);
+  const filler = ['the', 'film', 'is', 'a', 'story', 'and', 'its', 'cast', ',', '.'];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const w: string[] = [];
+    for (let j = 0; j < 6 + (i % 5); j++) w.push(r() < 0.3 ? words[Math.floor(r() * words.length)]! : filler[Math.floor(r() * filler.length)]!);
+    lines.push(`${w.join(' ')} \x97 ${words[i % words.length]} . `);
+  }
+  return Buffer.from(lines.join('\n') + '\n', 'latin1');
+}
+const rtDir = join(dataRoot, 'rt-polarity');
+mkdirSync(rtDir, { recursive: true });
+writeFileSync(join(rtDir, 'rt-polarity.pos'), polarityLike(60, ['great', 'moving', 'funny', 'superb'], 6));
+writeFileSync(join(rtDir, 'rt-polarity.neg'), polarityLike(60, ['dull', 'boring', 'awful', 'tedious'], 7));
+
 // ---- the examples --------------------------------------------------------------------------------
 
 test('linear-regression recovers the generating weights', () => {
@@ -206,6 +224,27 @@ test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to 
   assert.equal(config.lstm.hiddenSize, 16);
 });
 
+test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by --data-dir', () => {
+  const run = runExample('text-cnn-rt-polarity', ['--epochs', '1', '--limit', '64', '--embed-dim', '16', '--max-len', '12', '--data-dir', dataRoot]);
+  const r = ok(run, 'text-cnn-rt-polarity');
+  assert.match(run.stdout, /^Epoch 1\/1$/m);
+  assert.match(run.stdout, /Total params: [\d,]+/);
+  assert.equal(r.epochs, 1);
+  assert.equal(r.epochs_run, 1);
+  // the 64 sampled training sentences less a stratified 10% held out for early stopping
+  assert.equal((r.train_examples as number) + (r.validation_examples as number), 64);
+  assert.ok((r.validation_examples as number) >= 4 && (r.validation_examples as number) <= 8, `validation_examples ${r.validation_examples}`);
+  assert.equal(r.test_examples, 12); // 10% of each class of 60
+  assert.equal(r.target, 0.75);
+  assert.equal(r.max_len, 12);
+  assert.equal(r.embed_dim, 16);
+  // the vocabulary is the training sample's: the fillers, the polar words, the em dash, and <pad>/<unk>
+  assert.ok((r.vocab_size as number) >= 10 && (r.vocab_size as number) <= 21, `vocab_size ${r.vocab_size}`);
+  const acc = r.test_accuracy as number;
+  assert.ok(acc >= 0 && acc <= 1 && Number.isFinite(r.test_loss as number), `test_accuracy ${acc}`);
+  assert.ok(typeof r.seconds === 'number');
+});
+
 test('without data, the data examples say where they looked, the files they expect, --data-dir and MOX_DATA_DIR', () => {
   const empty = join(tmp, 'empty');
   mkdirSync(empty, { recursive: true });
@@ -215,6 +254,7 @@ test('without data, the data examples say where they looked, the files they expe
     ['fashion-mnist-cnn', 'fashion-mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
     ['cifar10-cnn', 'cifar10', /expected in one folder: data_batch_1\.bin .*and test_batch\.bin/],
     ['lstm-lm-shakespeare', 'tinyshakespeare', /expected in one folder: input\.txt/],
+    ['text-cnn-rt-polarity', 'rt-polarity', /expected in one folder: rt-polarity\.pos, rt-polarity\.neg/],
   ] as const;
   for (const [name, dataset, expected] of cases) {
     const r = runExample(name, ['--epochs', '1', '--limit', '64'], { MOX_DATA_DIR: empty });

@@ -115,6 +115,15 @@ test('TextCNN: shapes, short inputs, validation', () => {
   assert.throws(() => new TextCNN({ vocabSize: 20, embedDim: 8, numClasses: 2, kernelSizes: [] }), /kernelSizes/);
 });
 
+test('TextCNN: embeddingInit draws the embeddings from U(-a, a), the padding row zero', () => {
+  mox.seed(5);
+  const m = new TextCNN({ vocabSize: 50, embedDim: 8, numClasses: 2, embeddingInit: 0.25 });
+  const w = Array.from(m.embedding.weight.dataSync());
+  assert.ok(w.slice(0, 8).every((v) => v === 0));
+  assert.ok(w.slice(8).every((v) => Math.abs(v) <= 0.25) && Math.max(...w.map(Math.abs)) > 0.2);
+  assert.throws(() => new TextCNN({ vocabSize: 20, embedDim: 8, numClasses: 2, embeddingInit: -1 }), /embeddingInit/);
+});
+
 test('TextCNN: max-over-time is independent of where the words sit in the padding', () => {
   mox.seed(4);
   const m = new TextCNN({ vocabSize: 20, embedDim: 6, numClasses: 2, kernelSizes: [2, 3], numFilters: 4 });

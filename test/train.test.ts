@@ -187,6 +187,26 @@ describe('callbacks', () => {
     assert.notDeepEqual(states[2], states[0]);
   });
 
+  it('MaxNorm caps each row of a weight at the given L2 norm after every batch (Keras max_norm)', async () => {
+    const w = mox.tensor([[3, 4], [0.3, 0.4], [0, 0]]); // row norms 5, 0.5, 0
+    mox.optim.maxNorm_(w, 2, 1);
+    const v = Array.from(w.dataSync());
+    [1.2, 1.6, 0.3, 0.4, 0, 0].forEach((e, i) => assert.ok(Math.abs(v[i]! - e) < 1e-5, `${v}`));
+    assert.throws(() => mox.optim.maxNorm_(w, 0, 1), /maxValue/);
+    const model = mlp();
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', lr: 0.5 }); // a large step, to exceed the cap
+    const last = [...model.modules()].filter((m): m is mox.nn.Linear => m instanceof mox.nn.Linear).at(-1)!;
+    let worst = 0;
+    class Check extends train.Callback {
+      override onBatchEnd(): void {
+        const n = last.weight.square().sum(1).sqrt().dataSync();
+        worst = Math.max(worst, ...Array.from(n));
+      }
+    }
+    await model.fit(data.x, data.y, { epochs: 2, batchSize: 50, verbose: 0, callbacks: [new train.MaxNorm(last.weight, 0.5, 1), new Check()] });
+    assert.ok(worst > 0.4 && worst <= 0.5 + 1e-5, `largest row norm ${worst}`);
+  });
+
   it('EarlyStopping in min mode keeps going while the loss improves; stopTraining from a callback ends fit', async () => {
     const model = mlp();
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', lr: 0.01 });

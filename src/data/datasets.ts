@@ -1,4 +1,4 @@
-// Named datasets: loadDataset('mnist' | 'fashion-mnist' | 'cifar10' | 'tinyshakespeare', {split}).
+// Named datasets: loadDataset('mnist' | 'fashion-mnist' | 'cifar10' | 'tinyshakespeare' | 'rt-polarity', {split}).
 // The files are looked for, in order, in the `dataDir` option, in $MOX_DATA_DIR, and in the cache
 // folder ($XDG_CACHE_HOME/mox or ~/.cache/mox), each under the dataset's folder name (docs/data.md
 // lists the layouts); a file found nowhere is downloaded from its canonical URL into the cache, with
@@ -12,20 +12,25 @@ import type { Tensor } from '../tensor/tensor.js';
 import { TensorDataset } from './dataset.js';
 import { readMnistImages, readMnistLabels } from './formats/idx.js';
 import { CIFAR10_CLASSES, readCifar10 } from './formats/cifar.js';
-import { readText } from './formats/text.js';
+import { readLines, readText } from './formats/text.js';
 import { readTar } from './formats/tar.js';
 import { readBytes } from './formats/file.js';
 import { downloadFile } from './download.js';
+import { textClassificationSplit, type TextClassificationDataset } from './text-classification.js';
+import { createHash } from 'node:crypto';
 
 export type ImageDatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
-export type DatasetName = ImageDatasetName | 'tinyshakespeare';
+export type DatasetName = ImageDatasetName | 'tinyshakespeare' | 'rt-polarity';
 
 export interface RemoteFile {
   /** The file name, as saved in the cache. */
   file: string;
   /** Where it can be fetched, tried in order. */
   urls: string[];
-  sha256: string;
+  /** null where none is published: the archive's members are checked instead. */
+  sha256: string | null;
+  /** For an archive: the files taken out of it (path inside it -> sha256); each is saved under its base name. */
+  members?: Readonly<Record<string, string>>;
 }
 
 interface Source {
@@ -75,6 +80,20 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, Source>> = {
       sha256: '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed',
     }],
   },
+  // Pang & Lee's sentence polarity v1.0 is published only as a tarball, with no checksum: the two
+  // files inside are checked against the sha256 of the published files instead.
+  'rt-polarity': {
+    folders: ['rt-polarity', 'rt-polaritydata'],
+    remote: [{
+      file: 'rt-polaritydata.tar.gz',
+      urls: ['https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz'],
+      sha256: null,
+      members: {
+        'rt-polaritydata/rt-polarity.pos': 'd79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4',
+        'rt-polaritydata/rt-polarity.neg': '4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc',
+      },
+    }],
+  },
 };
 
 /** Files that are not a dataset but are found and fetched by the same rule: GPT-2's BPE vocabulary. */
@@ -93,11 +112,16 @@ export const FILE_SET_SOURCES: Readonly<Record<FileSetName, Source>> = {
 
 type SourceName = DatasetName | FileSetName;
 const sourceOf = (name: SourceName): Source => Object.hasOwn(FILE_SET_SOURCES, name) ? FILE_SET_SOURCES[name as FileSetName] : DATASET_SOURCES[name as DatasetName];
+/** rt-polarity's classes, by label. */
+export const RT_POLARITY_CLASSES = ['negative', 'positive'] as const;
 
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
 export interface LoadDatasetOptions {
-  /** 'train' (default) or 'test'; tinyshakespeare: the first 90% of the text, the last 10%, or 'all'. */
+  /**
+   * 'train' (default) or 'test'; tinyshakespeare: the first 90% of the text, the last 10%, or 'all';
+   * rt-polarity: 'all' (default), or the fixed 90/10 split of textClassificationSplit (seed 0).
+   */
   split?: 'train' | 'test' | 'all';
   /** Searched first: the folder holding the files, or a folder holding `<dataset>/`. */
   dataDir?: string;
@@ -305,11 +329,72 @@ function locateText(opts: LoadDatasetOptions): Located<TextDataset> {
   };
 }
 
-function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDataset | TextDataset> {
+// Both files are read whole: negatives first (label 0), then positives (label 1), each in file
+// order, every line without its line end (most keep the space before it, as published).
+function locateRtPolarity(opts: LoadDatasetOptions): Located<TextClassificationDataset> {
+  const split = opts.split ?? 'all';
+  checkSplit('rt-polarity', split, ['train', 'test', 'all']);
+  const rs = roots('rt-polarity', opts);
+  const neg = findFile(rs, ['rt-polarity.neg']);
+  const pos = findFile(rs, ['rt-polarity.pos']);
+  if (!neg || !pos) {
+    const display = [neg ? null : 'rt-polarity.neg', pos ? null : 'rt-polarity.pos'].filter(Boolean).join(' and ');
+    return { ok: false, missing: [{ remote: DATASET_SOURCES['rt-polarity'].remote[0]!, display: `${display} (or rt-polaritydata.tar.gz)` }] };
+  }
+  return {
+    ok: true,
+    read: () => {
+      const negatives = readLines(neg, { encoding: 'windows-1252' });
+      const positives = readLines(pos, { encoding: 'windows-1252' });
+      const labels = new Int32Array(negatives.length + positives.length);
+      labels.fill(1, negatives.length);
+      const all: TextClassificationDataset = {
+        name: 'rt-polarity', split: 'all', texts: [...negatives, ...positives], labels, classes: RT_POLARITY_CLASSES, files: [neg, pos],
+      };
+      if (split === 'all') return all;
+      const [train, test] = textClassificationSplit(all, { testFraction: 0.1, seed: 0 });
+      return split === 'train' ? train : test;
+    },
+  };
+}
+
+/**
+ * Takes the members of a downloaded archive into the cache folder and removes the archive. Every
+ * member is checked against its known sha256 before any is written (each under a temporary name,
+ * then renamed), so a bad archive leaves nothing behind.
+ */
+function extractMembers(name: DatasetName, remote: RemoteFile, opts: LoadDatasetOptions): void {
+  const dest = cacheFolder(name, opts);
+  const tarball = join(dest, remote.file);
+  try {
+    const entries = readTar(readBytes(name, tarball), tarball);
+    const checked = Object.entries(remote.members ?? {}).map(([member, known]) => {
+      const base = member.slice(member.lastIndexOf('/') + 1);
+      const entry = entries.find((e) => e.type === 'file' && e.name.replace(/^\.\//, '') === member);
+      if (!entry) throw new DataError(name, `${tarball}: the archive holds no ${member}`);
+      const expected = opts.checksums && base in opts.checksums ? opts.checksums[base] : known;
+      const got = createHash('sha256').update(entry.data).digest('hex');
+      if (expected && got !== expected.toLowerCase()) {
+        throw new DataError(name, `${tarball}: ${member}: sha256 mismatch: expected ${expected.toLowerCase()}, got ${got} (${entry.size} bytes); the file was not kept`);
+      }
+      return { base, data: entry.data };
+    });
+    for (const { base, data } of checked) {
+      const tmp = join(dest, `${base}.${process.pid}.part`);
+      writeFileSync(tmp, data);
+      renameSync(tmp, join(dest, base));
+    }
+  } finally {
+    rmSync(tarball, { force: true });
+  }
+}
+
+function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDataset | TextDataset | TextClassificationDataset> {
   switch (name) {
     case 'mnist': case 'fashion-mnist': return locateIdx(name, opts);
     case 'cifar10': return locateCifar(opts);
     case 'tinyshakespeare': return locateText(opts);
+    case 'rt-polarity': return locateRtPolarity(opts);
     default: throw new ValueError('loadDataset', `unknown dataset '${String(name)}' (expected one of ${Object.keys(DATASET_SOURCES).join(', ')})`);
   }
 }
@@ -347,18 +432,21 @@ async function fetchMissing(name: SourceName, m: Missing, opts: LoadDatasetOptio
 
 /**
  * Loads a named dataset, downloading what is missing. Images come as an ImageDataset (x [N,C,H,W]
- * float32, y [N] int32, a TensorDataset of [image, label]); tinyshakespeare as its text.
+ * float32, y [N] int32, a TensorDataset of [image, label]); tinyshakespeare as its text; rt-polarity
+ * as { texts, labels (0 negative, 1 positive), classes }.
  */
 export async function loadDataset(name: 'tinyshakespeare', opts?: LoadDatasetOptions): Promise<TextDataset>;
+export async function loadDataset(name: 'rt-polarity', opts?: LoadDatasetOptions): Promise<TextClassificationDataset>;
 export async function loadDataset(name: ImageDatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset>;
-export async function loadDataset(name: DatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset | TextDataset>;
-export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): Promise<ImageDataset | TextDataset> {
+export async function loadDataset(name: DatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset | TextDataset | TextClassificationDataset>;
+export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): Promise<ImageDataset | TextDataset | TextClassificationDataset> {
   let found = locate(name, opts);
   if (found.ok) return found.read();
   if (!downloadAllowed(opts)) throw notFound(name, opts, found.missing, 'downloading is off');
   for (const m of found.missing) {
     const failure = await fetchMissing(name, m, opts);
     if (failure !== null) throw notFound(name, opts, found.missing, `the download failed (${failure})`);
+    if (m.remote.members) extractMembers(name, m.remote, opts);
   }
   if (name === 'cifar10') {
     const tarball = join(cacheFolder(name, opts), 'cifar-10-binary.tar.gz');
@@ -372,9 +460,10 @@ export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = 
 
 /** loadDataset without the download: reads local files only, and says where to put them when they are missing. */
 export function loadDatasetSync(name: 'tinyshakespeare', opts?: LoadDatasetOptions): TextDataset;
+export function loadDatasetSync(name: 'rt-polarity', opts?: LoadDatasetOptions): TextClassificationDataset;
 export function loadDatasetSync(name: ImageDatasetName, opts?: LoadDatasetOptions): ImageDataset;
-export function loadDatasetSync(name: DatasetName, opts?: LoadDatasetOptions): ImageDataset | TextDataset;
-export function loadDatasetSync(name: DatasetName, opts: LoadDatasetOptions = {}): ImageDataset | TextDataset {
+export function loadDatasetSync(name: DatasetName, opts?: LoadDatasetOptions): ImageDataset | TextDataset | TextClassificationDataset;
+export function loadDatasetSync(name: DatasetName, opts: LoadDatasetOptions = {}): ImageDataset | TextDataset | TextClassificationDataset {
   const found = locate(name, opts);
   if (!found.ok) throw notFound(name, opts, found.missing, 'loadDatasetSync does not download (use await loadDataset)');
   return found.read();

@@ -16,6 +16,8 @@ import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { Dropout } from '../nn/layers/dropout.js';
 import { Conv2d } from '../nn/layers/conv.js';
+import { uniform_ } from '../nn/init.js';
+import { noGrad } from '../autograd/grad-mode.js';
 
 export interface TextCNNConfig {
   vocabSize: number;
@@ -29,6 +31,11 @@ export interface TextCNNConfig {
   dropout: number;
   /** The padding id: its embedding is zero and gets no gradient (default 0, WordTokenizer's <pad>); null for none. */
   paddingIdx: number | null;
+  /**
+   * The embeddings start at U(-a, a) for this a (Kim 2014's CNN-rand: 0.25, the spread of his
+   * pretrained vectors), the padding row zero; null keeps Embedding's N(0, 1) (default null).
+   */
+  embeddingInit: number | null;
 }
 
 export type TextCNNOptions = Pick<TextCNNConfig, 'vocabSize' | 'embedDim' | 'numClasses'> & Partial<TextCNNConfig>;
@@ -46,6 +53,7 @@ export class TextCNN extends Module {
       vocabSize: opts.vocabSize, embedDim: opts.embedDim, numClasses: opts.numClasses,
       kernelSizes: [...(opts.kernelSizes ?? [3, 4, 5])], numFilters: opts.numFilters ?? 100,
       dropout: opts.dropout ?? 0.5, paddingIdx: opts.paddingIdx === undefined ? 0 : opts.paddingIdx,
+      embeddingInit: opts.embeddingInit ?? null,
     };
     for (const k of ['vocabSize', 'embedDim', 'numClasses', 'numFilters'] as const) {
       if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('TextCNN', `${k} must be a positive integer, got ${cfg[k]}`);
@@ -53,9 +61,18 @@ export class TextCNN extends Module {
     if (cfg.kernelSizes.length === 0 || !cfg.kernelSizes.every((k) => Number.isInteger(k) && k >= 1)) {
       throw new ValueError('TextCNN', `kernelSizes must be a non-empty list of positive integers, got [${cfg.kernelSizes.join(', ')}]`);
     }
+    if (cfg.embeddingInit !== null && !(cfg.embeddingInit > 0 && Number.isFinite(cfg.embeddingInit))) {
+      throw new ValueError('TextCNN', `embeddingInit must be a positive number or null, got ${cfg.embeddingInit}`);
+    }
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ValueError('TextCNN', `dropout must be in [0, 1), got ${cfg.dropout}`);
     this.config = cfg;
     this.embedding = new Embedding(cfg.vocabSize, cfg.embedDim, { paddingIdx: cfg.paddingIdx });
+    if (cfg.embeddingInit !== null) {
+      const a = cfg.embeddingInit;
+      uniform_(this.embedding.weight, -a, a);
+      const pad = this.embedding.paddingIdx;
+      if (pad !== null) noGrad(() => { const row = this.embedding.weight.narrow(0, pad, 1); row.zero_(); row.dispose(); });
+    }
     this.convs = cfg.kernelSizes.map((k) => new Conv2d(1, cfg.numFilters, [k, cfg.embedDim]));
     this.drop = new Dropout(cfg.dropout);
     this.fc = new Linear(cfg.numFilters * cfg.kernelSizes.length, cfg.numClasses);

@@ -38,3 +38,19 @@ export function clipGradNorm(params: Iterable<Tensor> | Tensor, maxNorm: number,
     return total;
   }));
 }
+
+/**
+ * Keras's max_norm constraint (Srivastava et al.'s max-norm regularisation; Kim 2014's l2 cap) on a
+ * weight, in place: the L2 norms are taken over `axis` (Keras's meaning), and every vector whose norm
+ * exceeds `maxValue` is rescaled to norm `maxValue`; the others are left as they are. For a Linear
+ * weight [out, in], axis 1 caps each output unit's incoming weights (Keras's Dense kernel is
+ * [in, out], hence its axis 0). Keras's arithmetic: w * clip(n, 0, maxValue) / (n + 1e-7). Returns `t`.
+ */
+export function maxNorm_(t: Tensor, maxValue: number, axis: number | readonly number[]): Tensor {
+  if (!(maxValue > 0)) throw new ValueError('maxNorm_', `maxValue must be positive, got ${maxValue}`);
+  scope(() => noGrad(() => {
+    const n = t.square().sum(axis, true).sqrt();
+    t.copy_(t.mul(n.clamp(null, maxValue).div(n.add(1e-7))));
+  }));
+  return t;
+}

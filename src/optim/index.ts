@@ -4,7 +4,7 @@ export { Optimizer, type BaseHyper, type ParamGroup, type ParamGroupSpec, type P
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { RMSprop, type RMSpropOptions } from './rmsprop.js';
-export { clipGradNorm } from './clip.js';
+export { clipGradNorm, maxNorm_ } from './clip.js';
 export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR, CosineWithWarmup, ReduceLROnPlateau,
   type CosineWithWarmupOptions, type ReduceLROnPlateauOptions, type SchedulerStateDict,

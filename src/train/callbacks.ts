@@ -9,6 +9,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { maxNorm_ } from '../optim/clip.js';
 import { saveSafetensors } from '../io/safetensors-tensors.js';
 import { Callback, type Logs } from './callback.js';
 
@@ -278,5 +279,25 @@ export class TerminateOnNaN extends Callback {
       console.log(`Batch ${batch}: invalid loss, terminating training`);
       this.model.stopTraining = true;
     }
+  }
+}
+
+/**
+ * Keras's `kernel_constraint=max_norm(maxValue)` as a callback: after every training batch (the
+ * optimizer's step), each of `weights` is capped with optim.maxNorm_(w, maxValue, axis). For the
+ * rows of a Linear weight [out, in] (each output unit's incoming weights), axis is 1:
+ * `new MaxNorm(model.fc.weight, 3, 1)` is Kim (2014)'s l2 constraint s = 3.
+ */
+export class MaxNorm extends Callback {
+  readonly weights: Tensor[];
+
+  constructor(weights: Tensor | Tensor[], readonly maxValue: number, readonly axis: number | readonly number[]) {
+    super();
+    if (!(maxValue > 0)) throw new ValueError('MaxNorm', `maxValue must be positive, got ${maxValue}`);
+    this.weights = Array.isArray(weights) ? [...weights] : [weights];
+  }
+
+  override onBatchEnd(): void {
+    for (const w of this.weights) maxNorm_(w, this.maxValue, this.axis);
   }
 }

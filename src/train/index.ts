@@ -7,7 +7,7 @@ export type { CompileConfig, OptimizerName } from './model.js';
 export type { FitOptions, EvaluateOptions, PredictOptions, DataSource, Batch } from './loop.js';
 export { Callback, CallbackList, History, type Logs, type TrainParams } from './callback.js';
 export {
-  EarlyStopping, ModelCheckpoint, LearningRateScheduler, SchedulerCallback, TerminateOnNaN, formatPath,
+  EarlyStopping, MaxNorm, ModelCheckpoint, LearningRateScheduler, SchedulerCallback, TerminateOnNaN, formatPath,
   type EarlyStoppingOptions, type ModelCheckpointOptions, type MonitorMode, type SchedulerCallbackOptions, type SteppableScheduler,
 } from './callbacks.js';
 export { CSVLogger, JSONLLogger, type FileLoggerOptions } from './loggers.js';
