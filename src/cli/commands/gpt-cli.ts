@@ -4,7 +4,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { runTrainGpt, GPT_CHECKPOINT_FILES, type TrainGptOptions } from './train-gpt.js';
 import { checkRunDir } from './run-dir.js';
-import { textEncodingName } from './text-input.js';
+import { dataFlags } from './text-input.js';
 import { runGenerate } from './generate.js';
 import { runExportHf } from './export-hf.js';
 
@@ -112,19 +112,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       const overwrite = values['overwrite'] === true;
       const out = values['out'];
       if (typeof out !== 'string' || out === '') throw bad('train gpt: --out DIR is required');
-      const dataset = values['dataset'] as string | undefined;
-      const data = values['data'] as string | undefined;
-      if (dataset !== undefined && data !== undefined) throw bad('train gpt: give --dataset or --data, not both');
-      const encodingFlag = values['encoding'] as string | undefined;
-      if (encodingFlag !== undefined && data === undefined) throw bad('train gpt: --encoding goes with --data FILE');
-      let encoding: string | undefined;
-      try {
-        encoding = encodingFlag === undefined ? undefined : textEncodingName('train gpt', encodingFlag);
-      } catch (e) {
-        throw bad((e as Error).message);
-      }
-      if (!resume && dataset === undefined && data === undefined) throw bad('train gpt: give --dataset tinyshakespeare or --data FILE');
-      if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
+      const { dataset, data, encoding } = dataFlags('train gpt', values, resume, bad);
       const pos = (x: number) => x > 0;
       const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;

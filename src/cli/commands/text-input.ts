@@ -72,3 +72,32 @@ export function readTextFile(op: string, file: string, encoding?: string): strin
   if (nul >= 0) throw new DataError(op, `${file} is not UTF-8 text: it holds a NUL byte at offset ${nul} (a binary file, or UTF-16); ${hint}`);
   return new TextDecoder('utf-8').decode(bytes);
 }
+
+/** Where a training command's text comes from, as its flags say: --dataset NAME, or --data FILE [--encoding E]. */
+export interface DataFlags {
+  dataset?: string;
+  data?: string;
+  encoding?: string;
+}
+
+/**
+ * Reads and checks --dataset, --data and --encoding for the training command `cmd` ('train gpt'):
+ * one of the two sources (none when resuming: the checkpoint knows), --encoding only with a file, and
+ * the encoding's name known. Mistakes are usage errors, made by `bad`.
+ */
+export function dataFlags(cmd: string, values: Readonly<Record<string, unknown>>, resume: boolean, bad: (message: string) => Error): DataFlags {
+  const dataset = values['dataset'] as string | undefined;
+  const data = values['data'] as string | undefined;
+  if (dataset !== undefined && data !== undefined) throw bad(`${cmd}: give --dataset or --data, not both`);
+  const encodingFlag = values['encoding'] as string | undefined;
+  if (encodingFlag !== undefined && data === undefined) throw bad(`${cmd}: --encoding goes with --data FILE`);
+  let encoding: string | undefined;
+  try {
+    encoding = encodingFlag === undefined ? undefined : textEncodingName(cmd, encodingFlag);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  if (!resume && dataset === undefined && data === undefined) throw bad(`${cmd}: give --dataset tinyshakespeare or --data FILE`);
+  if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
+  return { dataset, data, encoding };
+}

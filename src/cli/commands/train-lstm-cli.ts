@@ -4,7 +4,7 @@
 import { intFlag, numFlag, type CliCommand, type MakeUsageError, type Values } from './gpt-cli.js';
 import { LSTM_CHECKPOINT_FILES, runTrainLstm, type TrainLstmOptions } from './train-lstm.js';
 import { checkRunDir } from './run-dir.js';
-import { textEncodingName } from './text-input.js';
+import { dataFlags } from './text-input.js';
 
 const OP = 'train lstm';
 
@@ -78,19 +78,7 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
       const resume = values['resume'] === true;
       const out = values['out'];
       if (typeof out !== 'string' || out === '') throw bad('train lstm: --out DIR is required');
-      const dataset = values['dataset'] as string | undefined;
-      const data = values['data'] as string | undefined;
-      if (dataset !== undefined && data !== undefined) throw bad('train lstm: give --dataset or --data, not both');
-      const encodingFlag = values['encoding'] as string | undefined;
-      if (encodingFlag !== undefined && data === undefined) throw bad('train lstm: --encoding goes with --data FILE');
-      let encoding: string | undefined;
-      try {
-        encoding = encodingFlag === undefined ? undefined : textEncodingName(OP, encodingFlag);
-      } catch (e) {
-        throw bad((e as Error).message);
-      }
-      if (!resume && dataset === undefined && data === undefined) throw bad('train lstm: give --dataset tinyshakespeare or --data FILE');
-      if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
+      const { dataset, data, encoding } = dataFlags(OP, values, resume, bad);
       const pos = (x: number) => x > 0;
       const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;
