@@ -72,3 +72,37 @@ export function resumedMaxIters(cmd: string, step: number, savedMaxIters: number
   }
   return maxIters;
 }
+
+/**
+ * The settings of a resumed run. Those the checkpoint fixes (`keys`: the model's shape, the optimizer,
+ * the schedule, the seed) come from its saved `train` block, and a flag given again must agree with
+ * them, except --lr-decay-iters (a new cosine schedule may go with a longer run). The evaluation
+ * settings come from the checkpoint unless given again; everything else is the command line's.
+ */
+export function resumedSettings<O extends object>(cmd: string, opts: O, saved: Readonly<Record<string, unknown>>,
+  keys: readonly (keyof O & string)[], given: ReadonlySet<keyof O>): O {
+  const now = opts as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...now };
+  for (const k of keys) {
+    if (!(k in saved)) continue;
+    if (k === 'lrDecayIters' && given.has(k)) continue;
+    if (given.has(k) && saved[k] !== now[k]) {
+      throw new ValueError(cmd, `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(now[k])}`);
+    }
+    merged[k] = saved[k];
+  }
+  for (const k of ['evalInterval', 'evalIters', 'logInterval']) {
+    if (!given.has(k as keyof O) && typeof saved[k] === 'number') merged[k] = saved[k];
+  }
+  return merged as O;
+}
+
+/** The step a checkpoint's trainer_state.json records, checked against the step stamped in its model file. */
+export function resumedStep(cmd: string, stateFile: string, state: Readonly<Record<string, unknown>>, modelFile: string, modelStep: unknown): number {
+  const step = state['step'];
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new DataError(cmd, `${stateFile}: "step" must be a non-negative integer`);
+  if (modelStep !== String(step)) {
+    throw new DataError(cmd, `${modelFile} is from step ${modelStep}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`);
+  }
+  return step;
+}

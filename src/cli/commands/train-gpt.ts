@@ -16,7 +16,7 @@ import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, readJson, saveGPTWeights, writeFileAtomic } from '../../models/gpt-checkpoint.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
-import { removeCheckpointFiles, resumedMaxIters } from './run-dir.js';
+import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
 
 export interface TrainGptOptions {
@@ -197,28 +197,14 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
     const loaded = loadGPT(out);
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
-    // the run's settings come from the checkpoint; the command line may change the length of the run,
-    // the evaluation and the threads, and must not contradict the rest
-    const merged: Record<string, unknown> = { ...opts };
-    for (const k of TRAIN_KEYS) {
-      if (!(k in saved)) continue;
-      // a new cosine schedule may go with a longer run (--max-iters); the rest is the run's own
-      if (k === 'lrDecayIters' && given.has(k)) continue;
-      if (given.has(k) && saved[k] !== opts[k]) throw new ValueError('train gpt', `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(opts[k])}`);
-      merged[k] = saved[k];
-    }
-    // what a resumed run may change, taken from the checkpoint unless given again
-    for (const k of ['evalInterval', 'evalIters', 'logInterval'] as const) if (!given.has(k) && typeof saved[k] === 'number') merged[k] = saved[k];
-    o = merged as unknown as TrainGptOptions & { lrDecayIters: number };
+    o = resumedSettings('train gpt', opts, saved, TRAIN_KEYS, given) as TrainGptOptions & { lrDecayIters: number };
     const savedData = (saved['data'] ?? {}) as DataSpec;
     dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
     tok = loadCheckpointTokenizer(out);
-    startStep = trainerState['step'] as number;
-    if (!Number.isInteger(startStep) || startStep < 0) throw new DataError('train gpt', `${stateFile}: "step" must be a non-negative integer`);
+    startStep = resumedStep('train gpt', stateFile, trainerState, path.join(out, 'model.safetensors'), loaded.metadata['step']);
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
     if (o.lrDecayIters === undefined) o.lrDecayIters = o.maxIters;
-    if (loaded.metadata['step'] !== String(startStep)) throw new DataError('train gpt', `${path.join(out, 'model.safetensors')} is from step ${loaded.metadata['step']}, trainer_state.json from step ${startStep}: the checkpoint is torn; train again without --resume`);
     history = (trainerState['history'] ?? []) as EvalRecord[];
   } else {
     o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };

@@ -17,7 +17,7 @@ import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/ls
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
 import { readJson, writeFileAtomic } from '../../models/gpt-checkpoint.js';
 import { batch, GPT_CHECKPOINT_FILES, loadOptimizer, lrAt, readCorpus, saveOptimizer, type DataSpec, type EvalRecord } from './train-gpt.js';
-import { removeCheckpointFiles, resumedMaxIters } from './run-dir.js';
+import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { resolveDataPath } from './text-input.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
 
@@ -120,26 +120,14 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
     const loaded = loadLSTM(out);
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
-    // the checkpoint's settings win; a flag given again must agree with them
-    const merged: Record<string, unknown> = { ...opts };
-    for (const k of TRAIN_KEYS) {
-      if (!(k in saved)) continue;
-      // a new cosine schedule may go with a longer run (--max-iters); the rest is the run's own
-      if (k === 'lrDecayIters' && given.has(k)) continue;
-      if (given.has(k) && saved[k] !== opts[k]) throw new ValueError(OP, `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(opts[k])}`);
-      merged[k] = saved[k];
-    }
-    for (const k of ['evalInterval', 'evalIters', 'logInterval'] as const) if (!given.has(k) && typeof saved[k] === 'number') merged[k] = saved[k];
-    o = merged as unknown as TrainLstmOptions & { lrDecayIters: number };
+    o = resumedSettings(OP, opts, saved, TRAIN_KEYS, given) as TrainLstmOptions & { lrDecayIters: number };
     dataSpec = given.has('data') || given.has('dataset') ? dataOf(opts) : (saved['data'] ?? {}) as DataSpec;
     tok = loadCheckpointTokenizer(out);
-    startStep = trainerState['step'] as number;
-    if (!Number.isInteger(startStep) || startStep < 0) throw new DataError(OP, `${stateFile}: "step" must be a non-negative integer`);
+    startStep = resumedStep(OP, stateFile, trainerState, path.join(out, 'model.safetensors'), loaded.metadata['step']);
     // without --max-iters the run keeps its own length; a length already reached is an error
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     maxIters = resumedMaxIters(OP, startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
     if (o.lrDecayIters === undefined) o.lrDecayIters = maxIters;
-    if (loaded.metadata['step'] !== String(startStep)) throw new DataError(OP, `${path.join(out, 'model.safetensors')} is from step ${loaded.metadata['step']}, trainer_state.json from step ${startStep}: the checkpoint is torn; train again without --resume`);
     history = (trainerState['history'] ?? []) as EvalRecord[];
   } else {
     if (!opts.overwrite && (fs.existsSync(stateFile) || fs.existsSync(path.join(out, 'config.json')))) {
