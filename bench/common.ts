@@ -129,31 +129,63 @@ export function timingOptions(quick: boolean, budgetS?: number): TimingOptions {
 }
 
 /**
+ * When to stop warming up and timing, shared by timeSync and timeAsync (which differ only in whether
+ * a step is awaited): `warmed(dt)` after each warmup step, `timed(dt)` after each timed one.
+ */
+class RepPlan {
+  private warm = 0;
+  private warming = true;
+  private readonly times: number[] = [];
+  private start = 0;
+  constructor(private readonly o: TimingOptions) {
+    this.warming = o.warmup > 0;
+    if (!this.warming) this.start = performance.now();
+  }
+  /** Whether a warmup step is due (when not, the timed reps start now). */
+  get warmingUp(): boolean {
+    return this.warming;
+  }
+  /** After a warmup step: a first step slower than slowMs is the only sample, returned as one cold rep. */
+  warmed(dt: number): Timing | null {
+    if (this.warm === 0 && dt > this.o.slowMs) return { medianMs: dt, meanMs: dt, minMs: dt, reps: 1, warmup: 0, cold: true };
+    this.warm++;
+    if (this.warm >= this.o.warmup || dt > this.o.budgetMs / 2) {
+      this.warming = false;
+      this.start = performance.now();
+    }
+    return null;
+  }
+  /** After a timed step: whether to time another. */
+  timed(dt: number): boolean {
+    this.times.push(dt);
+    if (this.times.length >= this.o.maxReps) return false;
+    const elapsed = performance.now() - this.start;
+    return !(elapsed >= this.o.budgetMs && (this.times.length >= this.o.minReps || elapsed >= 2 * this.o.budgetMs));
+  }
+  result(): Timing {
+    return summarize(this.times, this.warm);
+  }
+}
+
+/**
  * Runs step() `warmup` times (fewer if one warmup already eats half the budget), then times reps
  * until the budget is spent and minReps are done; a step slower than the budget stops at two reps,
  * and a first step slower than slowMs is the only sample (TensorFlow.js's cpu backend takes tens of
  * seconds for a conv backward).
  */
 export function timeSync(step: () => void, o: TimingOptions): Timing {
-  let warm = 0;
-  while (warm < o.warmup) {
+  const plan = new RepPlan(o);
+  while (plan.warmingUp) {
     const s = performance.now();
     step();
-    const dt = performance.now() - s;
-    if (warm === 0 && dt > o.slowMs) return { medianMs: dt, meanMs: dt, minMs: dt, reps: 1, warmup: 0, cold: true };
-    warm++;
-    if (dt > o.budgetMs / 2) break;
+    const cold = plan.warmed(performance.now() - s);
+    if (cold) return cold;
   }
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < o.maxReps) {
+  for (;;) {
     const s = performance.now();
     step();
-    times.push(performance.now() - s);
-    const elapsed = performance.now() - start;
-    if (elapsed >= o.budgetMs && (times.length >= o.minReps || elapsed >= 2 * o.budgetMs)) break;
+    if (!plan.timed(performance.now() - s)) return plan.result();
   }
-  return summarize(times, warm);
 }
 
 function summarize(times: number[], warmup: number): Timing {
@@ -171,25 +203,18 @@ function summarize(times: number[], warmup: number): Timing {
 
 /** timeSync for an asynchronous step (fit): the same warmup, budget and statistics. */
 export async function timeAsync(step: () => Promise<void>, o: TimingOptions): Promise<Timing> {
-  let warm = 0;
-  while (warm < o.warmup) {
+  const plan = new RepPlan(o);
+  while (plan.warmingUp) {
     const s = performance.now();
     await step();
-    const dt = performance.now() - s;
-    if (warm === 0 && dt > o.slowMs) return { medianMs: dt, meanMs: dt, minMs: dt, reps: 1, warmup: 0, cold: true };
-    warm++;
-    if (dt > o.budgetMs / 2) break;
+    const cold = plan.warmed(performance.now() - s);
+    if (cold) return cold;
   }
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < o.maxReps) {
+  for (;;) {
     const s = performance.now();
     await step();
-    times.push(performance.now() - s);
-    const elapsed = performance.now() - start;
-    if (elapsed >= o.budgetMs && (times.length >= o.minReps || elapsed >= 2 * o.budgetMs)) break;
+    if (!plan.timed(performance.now() - s)) return plan.result();
   }
-  return summarize(times, warm);
 }
 
 // ---- results ----

@@ -36,6 +36,18 @@ export interface FitEpochMeasure {
 
 interface Timing { wall: number; cpu: number }
 
+/** fit's best times against the bare steps' (wall clock and CPU), and what fit adds per batch. */
+function overheadOf(fit: Timing, bare: Timing, steps: number): FitEpochMeasure {
+  const overhead = (f: number, b: number): { overheadPerBatchMs: number; overheadShare: number } => ({
+    overheadPerBatchMs: ((f - b) * 1e3) / steps,
+    overheadShare: (f - b) / b,
+  });
+  return {
+    fitSeconds: fit.wall, bareSeconds: bare.wall, steps, ...overhead(fit.wall, bare.wall),
+    cpu: { fitSeconds: fit.cpu, bareSeconds: bare.cpu, ...overhead(fit.cpu, bare.cpu) },
+  };
+}
+
 function timed(f: () => void): Promise<Timing>;
 function timed(f: () => Promise<void>): Promise<Timing>;
 async function timed(f: () => void | Promise<void>): Promise<Timing> {
@@ -112,14 +124,7 @@ export async function measureFitEpoch(x: mox.Tensor, y: mox.Tensor, opts: FitEpo
     for (const [a, b] of batches) { a.dispose(); b.dispose(); }
   }
   const steps = batches.length;
-  const overhead = (f: number, b: number): { overheadPerBatchMs: number; overheadShare: number } => ({
-    overheadPerBatchMs: ((f - b) * 1e3) / steps,
-    overheadShare: (f - b) / b,
-  });
-  return {
-    fitSeconds: fit.wall, bareSeconds: bare.wall, steps, ...overhead(fit.wall, bare.wall),
-    cpu: { fitSeconds: fit.cpu, bareSeconds: bare.cpu, ...overhead(fit.cpu, bare.cpu) },
-  };
+  return overheadOf(fit, bare, steps);
 }
 
 /**
@@ -168,14 +173,7 @@ export async function measureFitBlocks(x: mox.Tensor, y: mox.Tensor, opts: FitEp
     fitModel.optimizer!.dispose();
   }
   const steps = o.blockSteps;
-  const overhead = (f: number, b: number): { overheadPerBatchMs: number; overheadShare: number } => ({
-    overheadPerBatchMs: ((f - b) * 1e3) / steps,
-    overheadShare: (f - b) / b,
-  });
-  return {
-    fitSeconds: fit.wall, bareSeconds: bare.wall, steps, ...overhead(fit.wall, bare.wall),
-    cpu: { fitSeconds: fit.cpu, bareSeconds: bare.cpu, ...overhead(fit.cpu, bare.cpu) },
-  };
+  return overheadOf(fit, bare, steps);
 }
 
 async function main(): Promise<void> {
