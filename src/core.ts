@@ -3,7 +3,7 @@
 // and the model zoo; browser.ts adds the models that need no file system.
 
 export { Tensor, type NestedArray, type TensorOrScalar } from './tensor/tensor.js';
-export type { DType, TypedArray } from './tensor/dtype.js';
+export type { DType, TypedArray } from './base/dtype.js';
 export {
   tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike,
   rand, randn, randint, randLike, randnLike,

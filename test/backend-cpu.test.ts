@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuBackend as B, CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import type { View, Window2d } from '../src/backend/backend.js';
-import type { DType, TypedArray } from '../src/tensor/dtype.js';
-import { dtypeOfArray } from '../src/tensor/dtype.js';
+import type { DType, TypedArray } from '../src/base/dtype.js';
+import { dtypeOfArray } from '../src/base/dtype.js';
 import { IndexError } from '../src/errors.js';
 import { mulberry32 } from '../test-support/fixtures.js';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import type { View, Window2d } from '../src/backend/backend.js';
-import type { TypedArray } from '../src/tensor/dtype.js';
+import type { TypedArray } from '../src/base/dtype.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import { windowOut } from '../src/ops/conv.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';

@@ -4,7 +4,7 @@
 
 import { AutogradError, ShapeError, fmtShape } from '../errors.js';
 import { keep } from '../tensor/memory.js';
-import { sameShape } from '../tensor/shape.js';
+import { sameShape } from '../base/shape.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';

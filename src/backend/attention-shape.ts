@@ -2,7 +2,7 @@
 // v [..., Lk, Ev] of one rank with equal leading (batch) shapes; the op layer expands broadcast
 // inputs before it calls a kernel. Each backend adds its own size limits on top.
 
-import { sameShape } from '../tensor/shape.js';
+import { sameShape } from '../base/shape.js';
 
 /** Why q, k and v do not fit together for a fused attention kernel, or null when they do. */
 export function attentionShapeProblem(q: readonly number[], k: readonly number[], v: readonly number[]): string | null {

@@ -7,7 +7,7 @@
 //   order of the result shape. Broadcasting is done by the caller through stride-0 views.
 // - Buffers are opaque handles (`unknown`) outside the backend that made them.
 
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../base/dtype.js';
 
 export type Buffer = unknown;
 

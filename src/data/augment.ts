@@ -4,7 +4,7 @@
 // arrays on the host: at CIFAR sizes a batch of 128 takes well under a millisecond per transform.
 
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { isFloat, typedArrayFor, type TypedArray } from '../tensor/dtype.js';
+import { isFloat, typedArrayFor, type TypedArray } from '../base/dtype.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';

@@ -7,7 +7,7 @@
 // and every problem is a SafetensorsError that says which tensor and which numbers are wrong.
 
 import { SafetensorsError, fmtShape } from '../errors.js';
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../base/dtype.js';
 import { bfloat16ToFloat32, float8e4m3ToFloat32, float8e5m2ToFloat32, halfToFloat32 } from './float16.js';
 
 /** Bytes per element of each safetensors dtype. F8 types are read (widened to float32), never written. */

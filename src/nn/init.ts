@@ -5,7 +5,7 @@
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { tensor } from '../tensor/create.js';
-import { isFloat, typedArrayFor } from '../tensor/dtype.js';
+import { isFloat, typedArrayFor } from '../base/dtype.js';
 import { globalGenerator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 

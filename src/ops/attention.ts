@@ -18,7 +18,7 @@ import { matmul } from './matmul.js';
 import { softmax } from './softmax.js';
 import { expand, transpose } from './view.js';
 import { globalGenerator, type Generator } from '../tensor/random.js';
-import { sameShape } from '../tensor/shape.js';
+import { sameShape } from '../base/shape.js';
 import { tensor } from '../tensor/create.js';
 
 let fusedEnabled = true;

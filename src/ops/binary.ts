@@ -3,8 +3,8 @@
 
 import type { BinaryOp, View } from '../backend/backend.js';
 import { DTypeError, ValueError, fmtShape } from '../errors.js';
-import { isFloat, promote, type DType } from '../tensor/dtype.js';
-import { broadcastShapes, sameShape } from '../tensor/shape.js';
+import { isFloat, promote, type DType } from '../base/dtype.js';
+import { broadcastShapes, sameShape } from '../base/shape.js';
 import type { Tensor, TensorOrScalar } from '../tensor/tensor.js';
 import { record, sameDevice, scalarLike, wrap } from './make.js';
 import { sumTo } from './view.js';

@@ -2,7 +2,7 @@
 // gradients are the adjoint kernels (indexAdd for indexSelect, scatterAdd for gather).
 
 import { DTypeError, IndexError, ShapeError, fmtShape } from '../errors.js';
-import { normAxis } from '../tensor/shape.js';
+import { normAxis } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { filled, record, sameDevice, wrap } from './make.js';
 import { where } from './binary.js';

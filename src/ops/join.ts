@@ -2,8 +2,8 @@
 // new buffer; cuts are views. Each is the other's gradient.
 
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { promote } from '../tensor/dtype.js';
-import { normAxis } from '../tensor/shape.js';
+import { promote } from '../base/dtype.js';
+import { normAxis } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { empty, filled, record, sameDevice } from './make.js';

@@ -1,13 +1,13 @@
 // Loss functions with PyTorch's semantics and reductions ('mean' | 'sum' | 'none').
 
 import { DTypeError, IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
-import { sameShape } from '../tensor/shape.js';
+import { sameShape } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { where } from './binary.js';
 import { gather } from './indexing.js';
 import { logSoftmax } from './softmax.js';
 import { movedim, reshape } from './view.js';
-import { isFloat } from '../tensor/dtype.js';
+import { isFloat } from '../base/dtype.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { needsGrad, record, sameDevice, wrap } from './make.js';
 

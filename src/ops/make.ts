@@ -5,11 +5,11 @@ import type { Backend, Buffer } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { ValueError, fmtShape } from '../errors.js';
-import type { DType } from '../tensor/dtype.js';
-import { promoteScalar, typedArrayFor } from '../tensor/dtype.js';
+import type { DType } from '../base/dtype.js';
+import { promoteScalar, typedArrayFor } from '../base/dtype.js';
 import { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
-import { numel } from '../tensor/shape.js';
+import { numel } from '../base/shape.js';
 
 /** A new contiguous tensor over a buffer a kernel just returned. */
 export function wrap(backend: Backend, buf: Buffer, shape: readonly number[], dtype: DType): Tensor {

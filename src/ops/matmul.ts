@@ -2,8 +2,8 @@
 // batch axes broadcast. The kernel reads transposed and broadcast operands through strides, no copies.
 
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { promote } from '../tensor/dtype.js';
-import { broadcastShapes } from '../tensor/shape.js';
+import { promote } from '../base/dtype.js';
+import { broadcastShapes } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, sameDevice, wrap } from './make.js';
 import { noGrad } from '../autograd/grad-mode.js';

@@ -4,7 +4,7 @@ import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { reshape } from './view.js';
-import { isFloat } from '../tensor/dtype.js';
+import { isFloat } from '../base/dtype.js';
 import { needsGrad, record, wrap } from './make.js';
 
 export interface BatchNormOptions {

@@ -4,7 +4,7 @@
 
 import type { AvgPoolDivisor, Window2d } from '../backend/backend.js';
 import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
-import { isFloat, typedArrayFor } from '../tensor/dtype.js';
+import { isFloat, typedArrayFor } from '../base/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, viewOf, wrap } from './make.js';
 import { gather } from './indexing.js';

@@ -3,8 +3,8 @@
 
 import type { ReduceOp } from '../backend/backend.js';
 import { ValueError, fmtShape } from '../errors.js';
-import { isFloat, type DType } from '../tensor/dtype.js';
-import { normAxes, numel } from '../tensor/shape.js';
+import { isFloat, type DType } from '../base/dtype.js';
+import { normAxes, numel } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { record, wrap } from './make.js';

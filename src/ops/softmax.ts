@@ -2,8 +2,8 @@
 //   softmax:     dx = y * (g - sum(g * y))
 //   logSoftmax:  dx = g - exp(y) * sum(g)
 
-import { isFloat } from '../tensor/dtype.js';
-import { normAxis } from '../tensor/shape.js';
+import { isFloat } from '../base/dtype.js';
+import { normAxis } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, wrap } from './make.js';
 

@@ -3,7 +3,7 @@
 
 import type { UnaryOp } from '../backend/backend.js';
 import { DTypeError, ValueError } from '../errors.js';
-import { isFloat, type DType } from '../tensor/dtype.js';
+import { isFloat, type DType } from '../base/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, wrap } from './make.js';
 import { where } from './binary.js';

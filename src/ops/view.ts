@@ -3,9 +3,9 @@
 // contiguous(), clone(), cast(), and reshape() of a layout that cannot be viewed.
 
 import { IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { DType, TypedArray } from '../base/dtype.js';
 import { getBackend } from '../backend/registry.js';
-import { contiguousStrides, inferShape, normAxes, normAxis, numel, sameShape } from '../tensor/shape.js';
+import { contiguousStrides, inferShape, normAxes, normAxis, numel, sameShape } from '../base/shape.js';
 import type { Tensor, TensorOrScalar } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { filled, record, viewOf, wrap } from './make.js';

@@ -6,7 +6,7 @@
 // are written in place, so a parameter is the same Tensor object before and after a step.
 
 import { ValueError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { isFloat } from '../tensor/dtype.js';
+import { isFloat } from '../base/dtype.js';
 import { keep, scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/create.js';

@@ -2,8 +2,8 @@
 
 import { getBackend } from '../backend/registry.js';
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { checkDType, dtypeOfArray, typedArrayFor, type DType, type TypedArray } from './dtype.js';
-import { checkShape, numel } from './shape.js';
+import { checkDType, dtypeOfArray, typedArrayFor, type DType, type TypedArray } from '../base/dtype.js';
+import { checkShape, numel } from '../base/shape.js';
 import { Storage } from './storage.js';
 import { Tensor, type NestedArray } from './tensor.js';
 import { Generator, globalGenerator } from './random.js';

@@ -14,7 +14,7 @@
 //   tensor has no literal to infer from, so it shows any dtype but float32 (as PyTorch does).
 
 import type { Tensor } from './tensor.js';
-import type { TypedArray } from './dtype.js';
+import type { TypedArray } from '../base/dtype.js';
 
 const EDGE = 3;
 const THRESHOLD = 1000;

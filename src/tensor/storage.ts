@@ -3,7 +3,7 @@
 // memory.ts). Live counts feed `mox.memory()`, which tests use to prove a training loop holds steady.
 
 import type { Backend, Buffer } from '../backend/backend.js';
-import { bytesPerElement, type DType } from './dtype.js';
+import { bytesPerElement, type DType } from '../base/dtype.js';
 
 export const memoryStats = { tensors: 0, storages: 0, bytes: 0 };
 

@@ -4,10 +4,10 @@
 import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
-import type { DType, TypedArray } from './dtype.js';
-import { checkDType, isFloat } from './dtype.js';
+import type { DType, TypedArray } from '../base/dtype.js';
+import { checkDType, isFloat } from '../base/dtype.js';
 import { listDevices } from '../backend/registry.js';
-import { contiguousStrides, isContiguous, numel } from './shape.js';
+import { contiguousStrides, isContiguous, numel } from '../base/shape.js';
 import { Storage } from './storage.js';
 import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
 import { formatTensor } from './print.js';

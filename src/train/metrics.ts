@@ -11,7 +11,7 @@
 // yTrue holds int labels, or one-hot rows shaped like a multi-class yPred (argmax is taken).
 
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
-import { isFloat } from '../tensor/dtype.js';
+import { isFloat } from '../base/dtype.js';
 import { scope } from '../tensor/memory.js';
 import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';

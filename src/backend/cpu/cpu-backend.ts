@@ -5,7 +5,7 @@
 // MOX_CPU_KERNELS=typescript forces the reference kernels.
 
 import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
 import { referenceBackend } from './reference-backend.js';
 import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
 import { matmulF32 } from './wasm/matmul.js';

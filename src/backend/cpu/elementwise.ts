@@ -5,8 +5,8 @@
 // arithmetic is in JS numbers (float64); the output typed array rounds/truncates on store.
 
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { cpow, erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid, softplus } from './math.js';
 import { dataOf, forEachRow, planRows, sameShape, sizeOf, storeAs } from './strided.js';
 

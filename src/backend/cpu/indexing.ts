@@ -6,8 +6,8 @@
 // repeated tokens keeps float64 accuracy until the final store.
 
 import type { View } from '../backend.js';
-import type { TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../errors.js';
 import {
   contiguousStrides, dataOf, forEachRow, planRows, sizeOf, storeAs, stridedCopy, without,

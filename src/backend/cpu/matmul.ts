@@ -9,8 +9,8 @@
 //   streams through b's rows instead of striding down its columns.
 
 import type { View } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { dataOf, forEachRow, planRows, sizeOf, storeAs } from './strided.js';
 

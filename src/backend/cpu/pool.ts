@@ -6,8 +6,8 @@
 // (oh*sh - ph, ow*sw - pw) and its taps step by the dilation; taps outside the image are skipped.
 
 import type { AvgPoolDivisor, View, Window2d } from '../backend.js';
-import type { TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { dataOf, storeAs } from './strided.js';
 

@@ -10,12 +10,12 @@
 // row-major order of the reduced axes through a precomputed offset table.
 
 import type { ReduceOp, View } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
 import { ValueError, fmtShape } from '../../errors.js';
 import {
   contiguousStrides, contiguousCopy, dataOf, forEachRow, offsetTable, planRows, sizeOf, storeAs,
 } from './strided.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 
 export function reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): TypedArray {
   const rank = x.shape.length;

@@ -7,8 +7,8 @@
 // WebAssembly.Memory without any kernel changing.
 
 import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { ValueError } from '../../errors.js';
 import { binary, fill, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';

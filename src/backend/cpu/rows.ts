@@ -4,8 +4,8 @@
 // measured against.
 
 import type { View } from '../backend.js';
-import type { TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError } from '../../errors.js';
 import { contiguousCopy, dataOf, forEachRow, planRows, sizeOf } from './strided.js';
 

@@ -3,8 +3,8 @@
 // rather than log(softmax), so tiny probabilities keep their precision instead of rounding to log(0).
 
 import type { View } from '../backend.js';
-import type { TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError } from '../../errors.js';
 import { contiguousStrides, dataOf, forEachRow, planRows, sizeOf, without } from './strided.js';
 

@@ -11,8 +11,8 @@
 // and nothing here changes: kernels use (array, offset, strides) only.
 
 import type { View } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 
 export function sizeOf(shape: readonly number[]): number {

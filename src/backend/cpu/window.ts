@@ -7,8 +7,8 @@
 // it is exactly the transpose of im2col, which is what conv's input gradient needs.
 
 import type { View, Window2d } from '../backend.js';
-import type { TypedArray } from '../../tensor/dtype.js';
-import { typedArrayFor } from '../../tensor/dtype.js';
+import type { TypedArray } from '../../base/dtype.js';
+import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { dataOf, storeAs } from './strided.js';
 

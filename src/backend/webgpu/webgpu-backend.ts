@@ -7,7 +7,7 @@
 // to the CPU: a kernel this backend lacks is an error.
 
 import type { AdamHyper, AttentionDropout, AvgPoolDivisor, Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import type { DType, TypedArray } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../base/dtype.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { Engine } from './engine.js';
 import { requestGpuDevice, type WebGPUOptions } from './gpu.js';

@@ -4,7 +4,7 @@
 // the attention weights averaged over heads when asked for.
 
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
-import type { DType } from '../../tensor/dtype.js';
+import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Generator } from '../../tensor/random.js';
 import { causalMask, scaledDotProductAttention } from '../../ops/attention.js';

@@ -1,6 +1,6 @@
 // Linear (Keras's Dense without the activation): y = x W^T + b, weight [out, in] as in PyTorch.
 
-import type { DType } from '../../tensor/dtype.js';
+import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ValueError } from '../../errors.js';
 import { linear } from '../../ops/matmul.js';

@@ -7,7 +7,7 @@
 
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';
-import type { DType } from '../../tensor/dtype.js';
+import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { filled, record } from '../../ops/make.js';
 import { linear, matmul } from '../../ops/matmul.js';

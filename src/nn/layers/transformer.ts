@@ -7,7 +7,7 @@
 
 import { ValueError } from '../../errors.js';
 import { isGradEnabled } from '../../autograd/grad-mode.js';
-import type { DType } from '../../tensor/dtype.js';
+import type { DType } from '../../base/dtype.js';
 import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Generator } from '../../tensor/random.js';

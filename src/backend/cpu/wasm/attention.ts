@@ -6,11 +6,11 @@
 
 import type { AttentionDropout, View } from '../../backend.js';
 import { DTypeError, ShapeError, fmtShape } from '../../../errors.js';
-import type { TypedArray } from '../../../tensor/dtype.js';
+import type { TypedArray } from '../../../base/dtype.js';
 import { referenceBackend } from '../reference-backend.js';
 import { contiguousStrides, sizeOf } from '../strided.js';
 import { attentionShapeProblem } from '../../attention-shape.js';
-import { sameShape } from '../../../tensor/shape.js';
+import { sameShape } from '../../../base/shape.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Query rows per block (QB in assembly/attention.ts). */

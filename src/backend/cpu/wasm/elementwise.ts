@@ -4,8 +4,8 @@
 // Big tensors are split across threads by rows, or by column ranges when there is a single row.
 
 import type { BinaryOp, ReduceOp, UnaryOp, View } from '../../backend.js';
-import type { DType, TypedArray } from '../../../tensor/dtype.js';
-import { bytesPerElement } from '../../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../../base/dtype.js';
+import { bytesPerElement } from '../../../base/dtype.js';
 import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
 import type { WasmRuntime } from './runtime.js';
 

@@ -13,8 +13,8 @@
 // used when SharedArrayBuffer is available (always in Node; in browsers with cross-origin isolation).
 
 import { ValueError } from '../../../errors.js';
-import type { DType, TypedArray } from '../../../tensor/dtype.js';
-import { bytesPerElement } from '../../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../../base/dtype.js';
+import { bytesPerElement } from '../../../base/dtype.js';
 
 const PAGE = 65536;
 const GROW_PAGES = 256; // 16 MiB

@@ -5,7 +5,7 @@
 // rows; every row is computed by the same code whatever the split, so results do not depend on it.
 
 import type { View } from '../../backend.js';
-import type { DType, TypedArray } from '../../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../../base/dtype.js';
 import { contiguousStrides, planRows, sizeOf } from '../strided.js';
 import { referenceBackend } from '../reference-backend.js';
 import type { WasmRuntime } from './runtime.js';

@@ -28,7 +28,7 @@ import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine
 import { allocate, MATH } from './elementwise.js';
 import { binding, bufOf, coalesce, sizeOf, type GpuBuffer } from './common.js';
 import { attentionShapeProblem } from '../../attention-shape.js';
-import { sameShape } from '../../../tensor/shape.js';
+import { sameShape } from '../../../base/shape.js';
 
 /** Threads per row: a quarter of a 64-wide head each, 128 threads for 32 rows. */
 const TPR = 4;

@@ -2,10 +2,10 @@
 // view from a flat index, and the buffer handle the backend hands out.
 
 import type { View } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { DeviceError } from '../../../errors.js';
 import { ENTRY_ARGS, PRELUDE, linearIndex, type PooledBuffer, type Params } from '../engine.js';
-import { contiguousStrides } from '../../../tensor/shape.js';
+import { contiguousStrides } from '../../../base/shape.js';
 
 /** A tensor's memory on the GPU: a pooled buffer plus what it holds. */
 export interface GpuBuffer extends PooledBuffer {

@@ -3,7 +3,7 @@
 // made contiguous first. Float math is f32; int32 arithmetic stays in i32 where the CPU's would.
 
 import type { BinaryOp, UnaryOp, View } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { DeviceError } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
 import { binding, bufOf, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';

@@ -13,7 +13,7 @@
 // atomics), atomicAdd for int32, atomicOr for bool (whose sum is "any").
 
 import type { View } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
 import { binding, bufOf, contiguousStrides, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';

@@ -18,7 +18,7 @@
 // their shape and strides. The epilogue adds a bias [N] and applies relu before the single store.
 
 import type { MatmulEpilogue, View } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { DeviceError, ShapeError, fmtShape } from '../../../errors.js';
 import { Params, PRELUDE, type Engine } from '../engine.js';
 import { binding, bufOf, convert, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';

@@ -21,7 +21,7 @@
 // f32. max/min propagate NaN; argmax/argmin pick the first extreme, a NaN counting as the extreme.
 
 import type { ReduceOp, View } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { DeviceError, ValueError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, type Engine } from '../engine.js';
 import {

@@ -11,7 +11,7 @@
 // since window starts go negative in the padding.
 
 import type { AvgPoolDivisor, View, Window2d } from '../../backend.js';
-import type { DType } from '../../../tensor/dtype.js';
+import type { DType } from '../../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { binding, bufOf, convert, sizeOf, wgslType, type GpuBuffer } from './common.js';
