@@ -168,7 +168,7 @@ describe('gradcheck: binary ops', () => {
       // plus a seeded random pair: b has a's shape with some sizes (always axis 1) set to 1
       const ra = randShape(3);
       const rb = ra.map((d, j) => (j === 1 || G.random() < 0.3 ? 1 : d));
-      for (const [sa, sb] of [...PAIRS, [ra, rb], [rb.slice(1), ra]]) {
+      for (const [sa, sb] of [...PAIRS, [ra, rb], [rb.slice(1), ra]] as [number[], number[]][]) {
         check(`${name} [${sa}] with [${sb}]`, op, [genA(sa), genB(sb)]);
       }
       // non-contiguous operands: a transposed and b step-sliced

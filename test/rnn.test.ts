@@ -73,10 +73,10 @@ describe('LSTM and GRU', () => {
       const loss = out.square().sum().add(h.sum()).add(c.mean());
       loss.backward(undefined, { retainGraph: true });
       const g1 = x.grad!.clone();
-      const w1 = m.weight_hh_l1.grad!.clone();
+      const w1 = m.weight_hh_l1!.grad!.clone();
       loss.backward();
       assert.ok(maxDiff(x.grad!, g1.mul(2)) < 1e-5);
-      assert.ok(maxDiff(m.weight_hh_l1.grad!, w1.mul(2)) < 1e-5);
+      assert.ok(maxDiff(m.weight_hh_l1!.grad!, w1.mul(2)) < 1e-5);
       m.zeroGrad();
     });
   });
@@ -163,7 +163,7 @@ describe('LSTM and GRU', () => {
     }
     const g = new nn.GRU(3, 4, { bias: false });
     assert.deepEqual(Object.keys(g.stateDict()), ['weight_ih_l0', 'weight_hh_l0']);
-    assert.deepEqual(g.weight_ih_l0.shape, [12, 3]);
+    assert.deepEqual(g.weight_ih_l0!.shape, [12, 3]);
     assert.equal(String(m), 'LSTM(5, 6, num_layers=2)');
     assert.equal(String(new nn.GRU(3, 4, { batchFirst: true, dropout: 0.1, numLayers: 2 })), 'GRU(3, 4, num_layers=2, batch_first=True, dropout=0.1)');
   });

@@ -119,13 +119,13 @@ function rowsTimesPacked(
       const a0 = ad[ai + k * ak]!, a1 = ad[ai + (k + 1) * ak]!, a2 = ad[ai + (k + 2) * ak]!, a3 = ad[ai + (k + 3) * ak]!;
       const r0 = k * N, r1 = r0 + N, r2 = r1 + N, r3 = r2 + N;
       for (let j = 0; j < N; j++) {
-        acc[j] += a0 * packed[r0 + j]! + a1 * packed[r1 + j]! + a2 * packed[r2 + j]! + a3 * packed[r3 + j]!;
+        acc[j] = acc[j]! + a0 * packed[r0 + j]! + a1 * packed[r1 + j]! + a2 * packed[r2 + j]! + a3 * packed[r3 + j]!;
       }
     }
     for (; k < K; k++) {
       const aik = ad[ai + k * ak]!;
       const row = k * N;
-      for (let j = 0; j < N; j++) acc[j] += aik * packed[row + j]!;
+      for (let j = 0; j < N; j++) acc[j] = acc[j]! + aik * packed[row + j]!;
     }
     const o = oOff + i * N;
     for (let j = 0; j < N; j++) out[o + j] = acc[j]!;

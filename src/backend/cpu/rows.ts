@@ -87,8 +87,8 @@ export function layerNormBackward(g: View, x: View, mean: View, rstd: View, weig
       const xh = (xd[o + j * xs]! - m) * rs;
       a += gw;
       c += gw * xh;
-      if (dw) dw[j] += gj * xh;
-      if (db) db[j] += gj;
+      if (dw) dw[j] = dw[j]! + gj * xh;
+      if (db) db[j] = db[j]! + gj;
     }
     a /= n;
     c /= n;
