@@ -36,30 +36,97 @@ export const CONV_LAYERS = {
 export type ConvLayer = keyof typeof CONV_LAYERS;
 
 export const WORKLOADS: WorkloadDef[] = [
-  ...GEMM_SIZES.map((n): WorkloadDef => ({ id: `gemm-${n}`, group: 'gemm', title: `GEMM ${n}x${n}x${n} fp32`, short: `GEMM ${n} (GFLOP/s)`, unit: 'GFLOP/s', flops: 2 * n * n * n })),
-  { id: 'conv1-fwd', group: 'conv', title: 'conv2d 64x1x28x28 -> 32, 3x3: forward', short: 'conv 1->32 28x28 fwd (ms)', unit: 'ms', batch: CONV_BATCH },
-  { id: 'conv1-fwdbwd', group: 'conv', title: 'conv2d 64x1x28x28 -> 32, 3x3: forward+backward (dW, db)', short: 'conv 1->32 28x28 fwd+bwd (ms)', unit: 'ms', batch: CONV_BATCH },
-  { id: 'conv2-fwd', group: 'conv', title: 'conv2d 64x32x13x13 -> 64, 3x3: forward', short: 'conv 32->64 13x13 fwd (ms)', unit: 'ms', batch: CONV_BATCH },
-  { id: 'conv2-fwdbwd', group: 'conv', title: 'conv2d 64x32x13x13 -> 64, 3x3: forward+backward (dx, dW, db)', short: 'conv 32->64 13x13 fwd+bwd (ms)', unit: 'ms', batch: CONV_BATCH },
-  { id: 'mlp-step', group: 'mlp', title: `MLP 784-128-10 train step, batch ${MLP_BATCH} (fwd+bwd+Adam)`, short: 'MLP train step (ms)', unit: 'ms', batch: MLP_BATCH },
-  { id: 'gpt-step', group: 'gpt', title: `GPT 4 layers x 4 heads x 128, block 64, batch 12 train step (fwd+bwd+AdamW+clip)`, short: 'GPT train step (ms)', unit: 'ms', batch: GPT_CONFIG.batch },
-  ...([
-    ['mlp-epoch-loop', 'plain loop', 'a permutation, then x[idx] per batch, as a fast user writes it'],
-    ['mlp-epoch-dataloader', 'DataLoader loop', 'DataLoader(TensorDataset(x, y), batch 32, shuffle), as a typical user writes it'],
-    ['mlp-epoch-fit', 'fit verbose 0', "model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 }): mox only"],
-    ['mlp-epoch-fit-v1', 'fit verbose 1', 'model.fit with the progress bar (verbose 1) written to a null stream: mox only'],
-  ] as const).map(([id, how, title]): WorkloadDef => ({
-    id, group: 'epoch', title: `One epoch of the MNIST MLP (Flatten, Dense 128 relu, Dense 10; Adam, batch 32, shuffled, no metrics): ${title}`,
-    short: `MLP epoch, ${how} (ms)`, unit: 'ms',
-  })),
-  { id: 'cnn-step', group: 'cnn', title: `CNN conv32-pool-conv64-pool-conv64-dense64-dense10 train step, batch ${CNN_BATCH}`, short: 'CNN train step (ms)', unit: 'ms', batch: CNN_BATCH },
+  ...GEMM_SIZES.map(
+    (n): WorkloadDef => ({
+      id: `gemm-${n}`,
+      group: 'gemm',
+      title: `GEMM ${n}x${n}x${n} fp32`,
+      short: `GEMM ${n} (GFLOP/s)`,
+      unit: 'GFLOP/s',
+      flops: 2 * n * n * n,
+    }),
+  ),
+  {
+    id: 'conv1-fwd',
+    group: 'conv',
+    title: 'conv2d 64x1x28x28 -> 32, 3x3: forward',
+    short: 'conv 1->32 28x28 fwd (ms)',
+    unit: 'ms',
+    batch: CONV_BATCH,
+  },
+  {
+    id: 'conv1-fwdbwd',
+    group: 'conv',
+    title: 'conv2d 64x1x28x28 -> 32, 3x3: forward+backward (dW, db)',
+    short: 'conv 1->32 28x28 fwd+bwd (ms)',
+    unit: 'ms',
+    batch: CONV_BATCH,
+  },
+  {
+    id: 'conv2-fwd',
+    group: 'conv',
+    title: 'conv2d 64x32x13x13 -> 64, 3x3: forward',
+    short: 'conv 32->64 13x13 fwd (ms)',
+    unit: 'ms',
+    batch: CONV_BATCH,
+  },
+  {
+    id: 'conv2-fwdbwd',
+    group: 'conv',
+    title: 'conv2d 64x32x13x13 -> 64, 3x3: forward+backward (dx, dW, db)',
+    short: 'conv 32->64 13x13 fwd+bwd (ms)',
+    unit: 'ms',
+    batch: CONV_BATCH,
+  },
+  {
+    id: 'mlp-step',
+    group: 'mlp',
+    title: `MLP 784-128-10 train step, batch ${MLP_BATCH} (fwd+bwd+Adam)`,
+    short: 'MLP train step (ms)',
+    unit: 'ms',
+    batch: MLP_BATCH,
+  },
+  {
+    id: 'gpt-step',
+    group: 'gpt',
+    title: `GPT 4 layers x 4 heads x 128, block 64, batch 12 train step (fwd+bwd+AdamW+clip)`,
+    short: 'GPT train step (ms)',
+    unit: 'ms',
+    batch: GPT_CONFIG.batch,
+  },
+  ...(
+    [
+      ['mlp-epoch-loop', 'plain loop', 'a permutation, then x[idx] per batch, as a fast user writes it'],
+      ['mlp-epoch-dataloader', 'DataLoader loop', 'DataLoader(TensorDataset(x, y), batch 32, shuffle), as a typical user writes it'],
+      ['mlp-epoch-fit', 'fit verbose 0', 'model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 }): mox only'],
+      ['mlp-epoch-fit-v1', 'fit verbose 1', 'model.fit with the progress bar (verbose 1) written to a null stream: mox only'],
+    ] as const
+  ).map(
+    ([id, how, title]): WorkloadDef => ({
+      id,
+      group: 'epoch',
+      title: `One epoch of the MNIST MLP (Flatten, Dense 128 relu, Dense 10; Adam, batch 32, shuffled, no metrics): ${title}`,
+      short: `MLP epoch, ${how} (ms)`,
+      unit: 'ms',
+    }),
+  ),
+  {
+    id: 'cnn-step',
+    group: 'cnn',
+    title: `CNN conv32-pool-conv64-pool-conv64-dense64-dense10 train step, batch ${CNN_BATCH}`,
+    short: 'CNN train step (ms)',
+    unit: 'ms',
+    batch: CNN_BATCH,
+  },
 ];
 
 export function selectWorkloads(only: string[] | null): WorkloadDef[] {
   if (!only || only.length === 0) return WORKLOADS;
   const picked = WORKLOADS.filter((w) => only.includes(w.group) || only.includes(w.id));
   if (picked.length === 0) {
-    throw new Error(`--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn, gpt, epoch; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`);
+    throw new Error(
+      `--only ${only.join(',')}: matches no workload (groups: gemm, conv, mlp, cnn, gpt, epoch; ids: ${WORKLOADS.map((w) => w.id).join(', ')})`,
+    );
   }
   return picked;
 }
@@ -68,7 +135,9 @@ export function selectWorkloads(only: string[] | null): WorkloadDef[] {
 
 export class Rng {
   private s: number;
-  constructor(seed: number) { this.s = seed >>> 0; }
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
   uniform(): number {
     let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);

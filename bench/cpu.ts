@@ -19,8 +19,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
 import {
-  EPOCH_IMAGES, EPOCH_IMAGES_QUICK, MLP_BATCH, RESULT_MARKER, WORKLOADS, selectWorkloads, timingOptions,
-  type Measurement, type PeerResults, type Timing, type WorkloadDef,
+  EPOCH_IMAGES,
+  EPOCH_IMAGES_QUICK,
+  MLP_BATCH,
+  RESULT_MARKER,
+  WORKLOADS,
+  selectWorkloads,
+  timingOptions,
+  type Measurement,
+  type PeerResults,
+  type Timing,
+  type WorkloadDef,
 } from './common.js';
 import { loadMnist, loadShakespeare } from './mox-data.js';
 import { moxHasThreads, moxSetThreads, runMox } from './mox-peer.js';
@@ -32,7 +41,9 @@ const TORCH_PY = '/usr/bin/python3';
 const PEERS = ['mox', 'tfjs-wasm', 'tfjs-cpu', 'torch'] as const;
 type PeerName = (typeof PEERS)[number];
 
-const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+const log = (s: string): void => {
+  process.stderr.write(`${s}\n`);
+};
 
 interface Options {
   quick: boolean;
@@ -48,32 +59,38 @@ interface Options {
 
 function usage(msg: string): never {
   process.stderr.write(`bench:cpu: ${msg}\n`);
-  process.stderr.write('usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|ids] [--peers mox,tfjs-wasm,tfjs-cpu,torch] [--threads 1,N] [--budget S] [--epoch-images N] [--out FILE]\n');
+  process.stderr.write(
+    'usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|ids] [--peers mox,tfjs-wasm,tfjs-cpu,torch] [--threads 1,N] [--budget S] [--epoch-images N] [--out FILE]\n',
+  );
   process.exit(2);
 }
 
 function parseOptions(): Options {
-  let values;
+  const options = {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    peers: { type: 'string' },
+    threads: { type: 'string' },
+    budget: { type: 'string' },
+    'epoch-images': { type: 'string' },
+    out: { type: 'string' },
+    peer: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+  let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
   try {
-    ({ values } = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        peers: { type: 'string' },
-        threads: { type: 'string' },
-        budget: { type: 'string' },
-        'epoch-images': { type: 'string' },
-        out: { type: 'string' },
-        peer: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-    }));
+    ({ values } = parseArgs({ options, strict: true }));
   } catch (e) {
     usage(e instanceof Error ? e.message : String(e));
   }
   if (values.help) usage('help');
-  const list = (s: string | undefined): string[] | null => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : null);
+  const list = (s: string | undefined): string[] | null =>
+    s
+      ? s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : null;
   const peers = (list(values.peers) ?? [...PEERS]) as PeerName[];
   for (const p of peers) if (!PEERS.includes(p)) usage(`--peers: unknown peer '${p}' (one of ${PEERS.join(', ')})`);
   const all = os.availableParallelism();
@@ -154,7 +171,10 @@ function torchAvailable(): boolean {
   return r.status === 0;
 }
 
-interface TorchTiming extends Partial<Timing> { error?: string; note?: string }
+interface TorchTiming extends Partial<Timing> {
+  error?: string;
+  note?: string;
+}
 
 function runTorch(threads: number, o: Options, workloads: WorkloadDef[]): PeerRun {
   log(`torch@${threads}: running ${relative(process.cwd(), join(root, 'bench', 'torch_bench.py'))}`);
@@ -171,7 +191,10 @@ function runTorch(threads: number, o: Options, workloads: WorkloadDef[]): PeerRu
     timeout: childTimeoutMs(o, workloads.length),
     maxBuffer: 64 << 20,
   });
-  const line = (r.stdout ?? '').split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = (r.stdout ?? '')
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (r.status !== 0 || !line) {
     return failedRun(workloads, `error: torch_bench.py failed (${r.error ? r.error.message : `exit ${r.status ?? r.signal}`})`);
   }
@@ -213,20 +236,25 @@ function epochComparison(workloads: WorkloadDef[], runs: Record<string, PeerRun>
       const m = r[id];
       if (!m || m.value === null) continue;
       const perBatch = m.value / batches;
-      const overhead = loop !== null && id !== 'mlp-epoch-loop'
-        ? `${fmt((m.value - loop) / batches)} ms (${((100 * (m.value - loop)) / loop).toFixed(0)}%)`
-        : '-';
+      const overhead =
+        loop !== null && id !== 'mlp-epoch-loop'
+          ? `${fmt((m.value - loop) / batches)} ms (${((100 * (m.value - loop)) / loop).toFixed(0)}%)`
+          : '-';
       rows.push([key, byIdShort(id), fmt(m.value), fmt(perBatch), overhead]);
     }
   }
   if (!rows.length) return '';
-  return `One epoch of the MNIST MLP, ${o.epochImages} images (${batches} batches of ${MLP_BATCH})` +
+  return (
+    `One epoch of the MNIST MLP, ${o.epochImages} images (${batches} batches of ${MLP_BATCH})` +
     `${o.epochImages < EPOCH_IMAGES ? ' (a subset: not the full 60,000)' : ''}; overhead = (this - the same peer's plain loop) per batch, as a share of the plain loop's time:\n\n` +
-    markdownTable(['peer', 'loop', 'ms / epoch', 'ms / batch', 'overhead per batch vs plain loop'], rows);
+    markdownTable(['peer', 'loop', 'ms / epoch', 'ms / batch', 'overhead per batch vs plain loop'], rows)
+  );
 }
 
 function byIdShort(id: string): string {
-  return WORKLOADS.find((w) => w.id === id)!.short.replace(/^MLP epoch, /, '').replace(' (ms)', '');
+  return WORKLOADS.find((w) => w.id === id)!
+    .short.replace(/^MLP epoch, /, '')
+    .replace(' (ms)', '');
 }
 
 function fmt(v: number): string {
@@ -269,7 +297,9 @@ function cpuModel(): string {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
     if (m) return m[1]!.trim();
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
@@ -291,7 +321,10 @@ function fmaPeak(): { fma128: number; fma256: number; fma512?: number } | null {
   const dir = mkdtempSync(join(os.tmpdir(), 'mox-fma-'));
   try {
     const exe = join(dir, 'fma_peak');
-    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', ...(avx512 ? ['-mavx512f'] : []), join(root, 'bench', 'fma_peak.c'), '-o', exe], { encoding: 'utf8', timeout: 60_000 });
+    const cc = spawnSync('cc', ['-O2', '-mavx2', '-mfma', ...(avx512 ? ['-mavx512f'] : []), join(root, 'bench', 'fma_peak.c'), '-o', exe], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (cc.status !== 0) return null;
     const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60_000 });
     if (r.status !== 0) return null;
@@ -323,7 +356,9 @@ async function main(): Promise<void> {
     fmaPeakGflops: workloads.some((w) => w.group === 'gemm') ? fmaPeak() : null,
   };
   log(`bench:cpu: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${pkg.version} ${JSON.stringify(mox.backendInfo())}`);
-  log(`workloads: ${workloads.map((w) => w.id).join(', ')}; threads ${o.threads.join(',')}; budget ${topts.budgetMs / 1000} s per workload per peer${o.quick ? ' (--quick)' : ''}`);
+  log(
+    `workloads: ${workloads.map((w) => w.id).join(', ')}; threads ${o.threads.join(',')}; budget ${topts.budgetMs / 1000} s per workload per peer${o.quick ? ' (--quick)' : ''}`,
+  );
 
   // peer key ('mox@1', 'tfjs-wasm', 'torch@2', ...) -> run
   const runs: Record<string, PeerRun> = {};
@@ -368,17 +403,25 @@ async function main(): Promise<void> {
         moxSetThreads(os.availableParallelism());
       } else {
         log('mox: running (no mox.setNumThreads: single-thread only)');
-        merge('mox', { info: { threads: 1, data: moxData, note: 'no mox.setNumThreads: single-thread only' }, results: await runMox(ws, topts, log, moxCtx) });
+        merge('mox', {
+          info: { threads: 1, data: moxData, note: 'no mox.setNumThreads: single-thread only' },
+          results: await runMox(ws, topts, log, moxCtx),
+        });
       }
     }
     for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
       if (!o.peers.includes(name)) continue;
-      merge(name, group === 'epoch' ? failedRun(ws, 'not written for tfjs (the epoch comparison is mox and PyTorch)') : runTfjsChild(name, o, ws));
+      merge(
+        name,
+        group === 'epoch' ? failedRun(ws, 'not written for tfjs (the epoch comparison is mox and PyTorch)') : runTfjsChild(name, o, ws),
+      );
     }
     if (torchOk) for (const t of o.threads) merge(`torch@${t}`, runTorch(t, o, ws));
   }
   if (o.peers.includes('mox') && !moxThreads) {
-    notes.push('mox has no `setNumThreads` in this build: it ran once, single-threaded; `*` marks that figure reused in multi-thread rows.');
+    notes.push(
+      'mox has no `setNumThreads` in this build: it ran once, single-threaded; `*` marks that figure reused in multi-thread rows.',
+    );
   }
   if (o.peers.some((p) => p.startsWith('tfjs'))) {
     notes.push('TensorFlow.js runs single-threaded in Node (wasm and cpu backends); `*` marks its figure reused in multi-thread rows.');
@@ -457,31 +500,46 @@ async function main(): Promise<void> {
 
   const info = {
     mox: { version: pkg.version, backendInfo: mox.backendInfo(), setNumThreads: moxThreads },
-    ...Object.fromEntries(Object.entries(runs).filter(([k]) => !k.startsWith('mox')).map(([k, r]) => [k, r.info])),
+    ...Object.fromEntries(
+      Object.entries(runs)
+        .filter(([k]) => !k.startsWith('mox'))
+        .map(([k, r]) => [k, r.info]),
+    ),
   };
   const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
   const machineLine = `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${JSON.stringify(mox.backendInfo())}, ${started.toISOString()}, load avg ${loadStart[0]!.toFixed(2)} -> ${loadEnd[0]!.toFixed(2)}`;
   const torchInfo = o.threads.map((t) => runs[`torch@${t}`]?.info).find((x) => x);
   if (torchInfo) {
     const blas = torchInfo.blas as { corename?: string; config?: string } | null | undefined;
-    notes.push(`PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads; ${torchInfo.sdpa ? 'F.scaled_dot_product_attention' : 'manual attention (no F.scaled_dot_product_attention in this torch)'}; no dropout modules.`);
+    notes.push(
+      `PyTorch ${String(torchInfo.version)}${blas ? `, OpenBLAS kernel ${blas.corename} (${blas.config})` : ''}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for it; torch.set_num_threads = OPENBLAS_NUM_THREADS = OMP_NUM_THREADS = threads; ${torchInfo.sdpa ? 'F.scaled_dot_product_attention' : 'manual attention (no F.scaled_dot_product_attention in this torch)'}; no dropout modules.`,
+    );
     const malloc = torchInfo.mallocEnv as Record<string, string> | undefined;
-    notes.push(`Data loaded before measuring: PyTorch ${((torchInfo.data as string[] | undefined) ?? []).join('; ')}${malloc && Object.keys(malloc).length ? ` (malloc variables set: ${JSON.stringify(malloc)})` : ' (no malloc variables)'}; mox ${moxData.join('; ') || '-'}.`);
+    notes.push(
+      `Data loaded before measuring: PyTorch ${((torchInfo.data as string[] | undefined) ?? []).join('; ')}${malloc && Object.keys(malloc).length ? ` (malloc variables set: ${JSON.stringify(malloc)})` : ' (no malloc variables)'}; mox ${moxData.join('; ') || '-'}.`,
+    );
   }
   if (machine.fmaPeakGflops) {
     const { fma128, fma256, fma512 } = machine.fmaPeakGflops;
     if (fmaEnd) {
-      notes.push(`The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`);
+      notes.push(
+        `The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`,
+      );
     }
-    const single = workloads.filter((w) => w.group === 'gemm').map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
-      .filter((x) => x.m && x.m.value !== null).map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
-    notes.push(`One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512: OpenBLAS's Cooperlake/SkylakeX kernels)` : ''}.${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`);
+    const single = workloads
+      .filter((w) => w.group === 'gemm')
+      .map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
+      .filter((x) => x.m && x.m.value !== null)
+      .map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
+    notes.push(
+      `One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512: OpenBLAS's Cooperlake/SkylakeX kernels)` : ''}.${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`,
+    );
   }
   const anyCold = Object.values(runs).some((r) => Object.values(r.results).some((m) => m?.timing?.cold));
   const legend = [
     `Machine: ${machineLine}`,
     '',
-    'Cells: the peer\'s figure (GFLOP/s or ms per rep, median) and, in parentheses, how many times faster mox is (> 1: mox is faster).',
+    "Cells: the peer's figure (GFLOP/s or ms per rep, median) and, in parentheses, how many times faster mox is (> 1: mox is faster).",
     ...(anyCold ? [`- † one cold rep, no warmup: the first step took longer than ${(topts.slowMs / 1000).toFixed(0)} s.`] : []),
     ...notes.map((n) => `- ${n}`),
   ].join('\n');
@@ -493,7 +551,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${report}\n`);
 
   const json = {
-    machine: { ...machine, fmaPeakGflopsEnd: fmaEnd, loadavgEnd: loadEnd, timestamp: started.toISOString(), durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1) },
+    machine: {
+      ...machine,
+      fmaPeakGflopsEnd: fmaEnd,
+      loadavgEnd: loadEnd,
+      timestamp: started.toISOString(),
+      durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1),
+    },
     options: { quick: o.quick, only: o.only, peers: o.peers, threads: o.threads, epochImages: o.epochImages, timing: topts },
     peers: info,
     workloads: workloads.map((w) => ({

@@ -34,7 +34,10 @@ export interface FitEpochMeasure {
   cpu: { fitSeconds: number; bareSeconds: number; overheadPerBatchMs: number; overheadShare: number };
 }
 
-interface Timing { wall: number; cpu: number }
+interface Timing {
+  wall: number;
+  cpu: number;
+}
 
 /** fit's best times against the bare steps' (wall clock and CPU), and what fit adds per batch. */
 function overheadOf(fit: Timing, bare: Timing, steps: number): FitEpochMeasure {
@@ -43,7 +46,10 @@ function overheadOf(fit: Timing, bare: Timing, steps: number): FitEpochMeasure {
     overheadShare: (f - b) / b,
   });
   return {
-    fitSeconds: fit.wall, bareSeconds: bare.wall, steps, ...overhead(fit.wall, bare.wall),
+    fitSeconds: fit.wall,
+    bareSeconds: bare.wall,
+    steps,
+    ...overhead(fit.wall, bare.wall),
     cpu: { fitSeconds: fit.cpu, bareSeconds: bare.cpu, ...overhead(fit.cpu, bare.cpu) },
   };
 }
@@ -113,15 +119,22 @@ export async function measureFitEpoch(x: mox.Tensor, y: mox.Tensor, opts: FitEpo
     const len = Math.min(o.batchSize, n - at);
     batches.push([mox.keep(x.narrow(0, at, len).contiguous()), mox.keep(y.narrow(0, at, len).contiguous())]);
   }
-  const fit: Timing = { wall: Infinity, cpu: Infinity }, bare: Timing = { wall: Infinity, cpu: Infinity };
-  const best = (b: Timing, t: Timing): void => { b.wall = Math.min(b.wall, t.wall); b.cpu = Math.min(b.cpu, t.cpu); };
+  const fit: Timing = { wall: Infinity, cpu: Infinity },
+    bare: Timing = { wall: Infinity, cpu: Infinity };
+  const best = (b: Timing, t: Timing): void => {
+    b.wall = Math.min(b.wall, t.wall);
+    b.cpu = Math.min(b.cpu, t.cpu);
+  };
   try {
     for (let r = 0; r < o.reps; r++) {
       best(fit, await fitEpoch(x, y, o));
       best(bare, await bareEpoch(batches, o.seed));
     }
   } finally {
-    for (const [a, b] of batches) { a.dispose(); b.dispose(); }
+    for (const [a, b] of batches) {
+      a.dispose();
+      b.dispose();
+    }
   }
   const steps = batches.length;
   return overheadOf(fit, bare, steps);
@@ -133,7 +146,11 @@ export async function measureFitEpoch(x: mox.Tensor, y: mox.Tensor, opts: FitEpo
  * (so each batch is gathered from scattered rows, as in a full epoch) alternates with as many bare
  * steps, `blocks` times; the fastest block of each side is kept. One model per side trains on.
  */
-export async function measureFitBlocks(x: mox.Tensor, y: mox.Tensor, opts: FitEpochOptions & { blockSteps?: number; blocks?: number } = {}): Promise<FitEpochMeasure> {
+export async function measureFitBlocks(
+  x: mox.Tensor,
+  y: mox.Tensor,
+  opts: FitEpochOptions & { blockSteps?: number; blocks?: number } = {},
+): Promise<FitEpochMeasure> {
   const o = { batchSize: 32, verbose: 0 as 0 | 1, seed: 0, blockSteps: 100, blocks: 20, ...opts };
   const n = x.shape[0]!;
   const rows = o.blockSteps * o.batchSize;
@@ -149,25 +166,38 @@ export async function measureFitBlocks(x: mox.Tensor, y: mox.Tensor, opts: FitEp
   const bareModel = mlp(o.seed);
   bareModel.train();
   const opt = new mox.optim.Adam(bareModel.parameters(), { lr: 1e-3 });
-  const fit: Timing = { wall: Infinity, cpu: Infinity }, bare: Timing = { wall: Infinity, cpu: Infinity };
-  const best = (b: Timing, t: Timing): void => { b.wall = Math.min(b.wall, t.wall); b.cpu = Math.min(b.cpu, t.cpu); };
+  const fit: Timing = { wall: Infinity, cpu: Infinity },
+    bare: Timing = { wall: Infinity, cpu: Infinity };
+  const best = (b: Timing, t: Timing): void => {
+    b.wall = Math.min(b.wall, t.wall);
+    b.cpu = Math.min(b.cpu, t.cpu);
+  };
   try {
     for (let r = 0; r < o.blocks; r++) {
-      best(fit, await timed(async () => {
-        await fitModel.fit(subset, { epochs: 1, batchSize: o.batchSize, seed: o.seed + r, verbose: o.verbose, stream: nullStream });
-      }));
-      best(bare, await timed(() => {
-        for (const [xb, yb] of batches) {
-          mox.scope(() => {
-            opt.zeroGrad();
-            mox.nn.functional.crossEntropy(bareModel.forward(xb) as mox.Tensor, yb).backward();
-            opt.step();
-          });
-        }
-      }));
+      best(
+        fit,
+        await timed(async () => {
+          await fitModel.fit(subset, { epochs: 1, batchSize: o.batchSize, seed: o.seed + r, verbose: o.verbose, stream: nullStream });
+        }),
+      );
+      best(
+        bare,
+        await timed(() => {
+          for (const [xb, yb] of batches) {
+            mox.scope(() => {
+              opt.zeroGrad();
+              mox.nn.functional.crossEntropy(bareModel.forward(xb) as mox.Tensor, yb).backward();
+              opt.step();
+            });
+          }
+        }),
+      );
     }
   } finally {
-    for (const [a, b] of batches) { a.dispose(); b.dispose(); }
+    for (const [a, b] of batches) {
+      a.dispose();
+      b.dispose();
+    }
     opt.zeroGrad();
     opt.dispose();
     fitModel.optimizer!.dispose();
@@ -187,8 +217,14 @@ async function main(): Promise<void> {
     },
   });
   // as the tests: $MOX_DATA_DIR, else ../shared/data beside the repository (dist/bench/ is two below it)
-  const dataDir = values['data-dir'] ?? process.env.MOX_DATA_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
-  const ds = await mox.data.loadDataset('mnist', { split: 'train', dataDir, limit: values.limit ? Number(values.limit) : undefined, scale: 'raw' });
+  const dataDir =
+    values['data-dir'] ?? process.env.MOX_DATA_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
+  const ds = await mox.data.loadDataset('mnist', {
+    split: 'train',
+    dataDir,
+    limit: values.limit ? Number(values.limit) : undefined,
+    scale: 'raw',
+  });
   const x = mox.keep(ds.x.div(255));
   ds.x.dispose();
   const verboses: (0 | 1)[] = values.verbose !== undefined ? [Number(values.verbose) as 0 | 1] : [0, 1];

@@ -68,20 +68,24 @@ async function moxGpt(): Promise<Record<string, number>> {
   model.to('webgpu');
   mox.setDevice('webgpu');
   const named = model.namedParameters();
-  const opt = new mox.optim.AdamW([
-    { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: 0.1 },
-    { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
-  ], { lr: 1e-3, betas: [0.9, 0.99] });
+  const opt = new mox.optim.AdamW(
+    [
+      { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: 0.1 },
+      { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
+    ],
+    { lr: 1e-3, betas: [0.9, 0.99] },
+  );
   const x = mox.randint(0, 65, [B, T], { dtype: 'int32' });
   const y = mox.randint(0, 65, [B, T], { dtype: 'int32' });
-  const step = (): Tensor => mox.scope(() => {
-    const loss = model.forward(x, y).loss!;
-    loss.backward();
-    mox.optim.clipGradNorm(model.parameters(), 1.0);
-    opt.step();
-    opt.zeroGrad();
-    return mox.keep(loss.detach());
-  });
+  const step = (): Tensor =>
+    mox.scope(() => {
+      const loss = model.forward(x, y).loss!;
+      loss.backward();
+      mox.optim.clipGradNorm(model.parameters(), 1.0);
+      opt.step();
+      opt.zeroGrad();
+      return mox.keep(loss.detach());
+    });
   const t = await timed(step, gptReps, 3);
   opt.dispose();
   return { ...t, tokensPerSecond: (B * T) / (t.medianMs / 1000) };
@@ -104,9 +108,24 @@ function runTorch(): TorchRun {
   const py = torchPython();
   if (!py) return { error: 'no Python here imports torch (set MOX_TORCH_PYTHON)' };
   log(`torch: ${py} bench/torch_gpu.py`);
-  const r = spawnSync(py, [path.join(root, 'bench', 'torch_gpu.py'), '--sizes', sizes.join(','), '--gpt', [L, H, C, T, B].join(','), '--gpt-reps', String(gptReps)], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], cwd: path.join(root, 'bench'), timeout: 1_200_000,
-  });
+  const r = spawnSync(
+    py,
+    [
+      path.join(root, 'bench', 'torch_gpu.py'),
+      '--sizes',
+      sizes.join(','),
+      '--gpt',
+      [L, H, C, T, B].join(','),
+      '--gpt-reps',
+      String(gptReps),
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: path.join(root, 'bench'),
+      timeout: 1_200_000,
+    },
+  );
   if (r.status !== 0) return { error: `torch_gpu.py failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`})` };
   try {
     return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchRun;
@@ -118,13 +137,16 @@ function runTorch(): TorchRun {
 /** Candidate tiles for --tune: every (BM, BN, BK, TM, TN) of a small grid the generator accepts. */
 function candidateTiles(): MatmulTile[] {
   const out: MatmulTile[] = [];
-  for (const BM of [32, 64, 128]) for (const BN of [32, 64, 128]) for (const BK of [8, 16, 32]) {
-    for (const TM of [4, 8]) for (const TN of [4, 8]) {
-      const t = { BM, BN, BK, TM, TN };
-      const threads = (BM / TM) * (BN / TN);
-      if (threads >= 64 && threads <= 256 && tileProblem(t) === null) out.push(t);
-    }
-  }
+  for (const BM of [32, 64, 128])
+    for (const BN of [32, 64, 128])
+      for (const BK of [8, 16, 32]) {
+        for (const TM of [4, 8])
+          for (const TN of [4, 8]) {
+            const t = { BM, BN, BK, TM, TN };
+            const threads = (BM / TM) * (BN / TN);
+            if (threads >= 64 && threads <= 256 && tileProblem(t) === null) out.push(t);
+          }
+      }
   return out;
 }
 
@@ -154,7 +176,10 @@ mox.setDevice('webgpu');
 const adapter = String(backend.info?.().adapter ?? 'unknown adapter');
 log(`mox webgpu on ${adapter}`);
 const tuning = process.argv.includes('--tune') ? await tune(Math.max(...sizes)) : null;
-if (tuning) console.log(`matmul tiles at ${Math.max(...sizes)}², best first:\n${tuning.map((r) => `  ${JSON.stringify(r.tile)}  ${r.tflops.toPrecision(3)} TFLOP/s`).join('\n')}`);
+if (tuning)
+  console.log(
+    `matmul tiles at ${Math.max(...sizes)}², best first:\n${tuning.map((r) => `  ${JSON.stringify(r.tile)}  ${r.tflops.toPrecision(3)} TFLOP/s`).join('\n')}`,
+  );
 const mox_: Record<string, Record<string, number>> = {};
 for (const n of sizes) {
   mox_[`gemm-${n}`] = await moxGemm(n);
@@ -170,12 +195,24 @@ const f = (v: number | undefined, d = 1): string => (v === undefined ? '—' : v
 for (const n of sizes) {
   const m = mox_[`gemm-${n}`]!.tflops!;
   const p = tr[`gemm-${n}-fp32`]?.tflops;
-  rows.push([`GEMM ${n}² fp32 (TFLOP/s)`, f(m, 2), f(p, 2), p ? `${(m / p).toFixed(2)}x the speed` : '—', f(tr[`gemm-${n}-tf32`]?.tflops, 2)]);
+  rows.push([
+    `GEMM ${n}² fp32 (TFLOP/s)`,
+    f(m, 2),
+    f(p, 2),
+    p ? `${(m / p).toFixed(2)}x the speed` : '—',
+    f(tr[`gemm-${n}-tf32`]?.tflops, 2),
+  ]);
 }
 {
   const m = mox_['gpt-step']!.medianMs!;
   const p = tr['gpt-step-fp32']?.medianMs;
-  rows.push([`GPT step ${L}L ${H}H ${C}, block ${T}, batch ${B} (ms)`, f(m), f(p), p ? `${(m / p).toFixed(2)}x the time` : '—', f(tr['gpt-step-tf32']?.medianMs)]);
+  rows.push([
+    `GPT step ${L}L ${H}H ${C}, block ${T}, batch ${B} (ms)`,
+    f(m),
+    f(p),
+    p ? `${(m / p).toFixed(2)}x the time` : '—',
+    f(tr['gpt-step-tf32']?.medianMs),
+  ]);
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -48,7 +48,12 @@ export function loadMnist(root: string): MnistData {
 export function randomMnist(n: number, source = `random (${n} images, no data loaded)`): MnistData {
   const rng = new Rng(7);
   return {
-    x: mox.keep(mox.tensor(rng.uniformArray(n * 784, 1).map((v) => (v + 1) / 2), { shape: [n, 1, 28, 28] })),
+    x: mox.keep(
+      mox.tensor(
+        rng.uniformArray(n * 784, 1).map((v) => (v + 1) / 2),
+        { shape: [n, 1, 28, 28] },
+      ),
+    ),
     y: mox.keep(mox.tensor(rng.labels(n, 10), { shape: [n], dtype: 'int32' })),
     source,
   };
@@ -67,7 +72,11 @@ export function loadShakespeare(root: string): TextData {
     const chars = [...new Set(t)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
     const index = new Map(chars.map((c, i) => [c, i]));
     const ids = Int32Array.from(t, (c) => index.get(c)!);
-    text = { train: ids.subarray(0, Math.floor(ids.length * 0.9)), vocabSize: chars.length, source: `tinyshakespeare/input.txt (${ids.length} characters, vocab ${chars.length})` };
+    text = {
+      train: ids.subarray(0, Math.floor(ids.length * 0.9)),
+      vocabSize: chars.length,
+      source: `tinyshakespeare/input.txt (${ids.length} characters, vocab ${chars.length})`,
+    };
   } catch (e) {
     if (!(e instanceof mox.MoxError)) throw e;
     text = randomText(1003854, `random (1003854 ids, vocab 65: ${e.message})`);

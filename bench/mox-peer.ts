@@ -5,8 +5,21 @@
 
 import * as mox from '../src/index.js';
 import {
-  CNN_BATCH, CONV_BATCH, CONV_LAYERS, GPT_CONFIG, MLP_BATCH, Rng, failure, timeAsync, timeSync, toMeasurement,
-  type ConvLayer, type Measurement, type PeerResults, type TimingOptions, type WorkloadDef,
+  CNN_BATCH,
+  CONV_BATCH,
+  CONV_LAYERS,
+  GPT_CONFIG,
+  MLP_BATCH,
+  Rng,
+  failure,
+  timeAsync,
+  timeSync,
+  toMeasurement,
+  type ConvLayer,
+  type Measurement,
+  type PeerResults,
+  type TimingOptions,
+  type WorkloadDef,
 } from './common.js';
 import { gptBatch, loadMnist, loadShakespeare, randomMnist, randomText, type MnistData, type TextData } from './mox-data.js';
 
@@ -56,7 +69,6 @@ function clearGrads(ts: Tensor[]): void {
   }
 }
 
-
 interface Prepared {
   step: () => void;
   /** Set for workloads that are asynchronous (fit): timed with timeAsync instead of step. */
@@ -68,8 +80,14 @@ function gemm(n: number, rng: Rng): Prepared {
   const a = fromF32(rng.normal(n * n), [n, n]);
   const b = fromF32(rng.normal(n * n), [n, n]);
   return {
-    step: () => mox.scope(() => { mox.matmul(a, b); }),
-    dispose: () => { a.dispose(); b.dispose(); },
+    step: () =>
+      mox.scope(() => {
+        mox.matmul(a, b);
+      }),
+    dispose: () => {
+      a.dispose();
+      b.dispose();
+    },
   };
 }
 
@@ -83,11 +101,24 @@ function conv(layer: ConvLayer, backward: boolean, rng: Rng): Prepared {
   const grads = [x, w, b];
   const step = backward
     ? () => {
-        mox.scope(() => { F.conv2d(x, w, b).backward(dy); });
+        mox.scope(() => {
+          F.conv2d(x, w, b).backward(dy);
+        });
         clearGrads(grads);
       }
-    : () => mox.noGrad(() => mox.scope(() => { F.conv2d(x, w, b); }));
-  return { step, dispose: () => { clearGrads(grads); for (const t of [x, w, b, dy]) t.dispose(); } };
+    : () =>
+        mox.noGrad(() =>
+          mox.scope(() => {
+            F.conv2d(x, w, b);
+          }),
+        );
+  return {
+    step,
+    dispose: () => {
+      clearGrads(grads);
+      for (const t of [x, w, b, dy]) t.dispose();
+    },
+  };
 }
 
 /** Consecutive batches of the loaded images, round and round (views, no copy), as torch_bench.py. */
@@ -120,7 +151,11 @@ function mlp(rng: Rng, ctx: MoxContext): Prepared {
       opt.step();
       opt.zeroGrad();
     },
-    dispose: () => { opt.zeroGrad(); opt.dispose(); for (const t of params) t.dispose(); },
+    dispose: () => {
+      opt.zeroGrad();
+      opt.dispose();
+      for (const t of params) t.dispose();
+    },
   };
 }
 
@@ -151,7 +186,11 @@ function cnn(rng: Rng, ctx: MoxContext): Prepared {
       opt.step();
       opt.zeroGrad();
     },
-    dispose: () => { opt.zeroGrad(); opt.dispose(); for (const t of params) t.dispose(); },
+    dispose: () => {
+      opt.zeroGrad();
+      opt.dispose();
+      for (const t of params) t.dispose();
+    },
   };
 }
 
@@ -164,7 +203,13 @@ function gpt(rng: Rng, ctx: MoxContext): Prepared {
   const model = new mox.models.GPT({ vocabSize, blockSize, nLayer, nHead, nEmbd });
   const decay = model.parameters().filter((p) => p.ndim >= 2);
   const noDecay = model.parameters().filter((p) => p.ndim < 2);
-  const opt = new mox.optim.AdamW([{ params: decay, weightDecay: 0.1 }, { params: noDecay, weightDecay: 0 }], { lr: 1e-3, betas: [0.9, 0.99] });
+  const opt = new mox.optim.AdamW(
+    [
+      { params: decay, weightDecay: 0.1 },
+      { params: noDecay, weightDecay: 0 },
+    ],
+    { lr: 1e-3, betas: [0.9, 0.99] },
+  );
   return {
     step: () => {
       mox.scope(() => {
@@ -175,7 +220,11 @@ function gpt(rng: Rng, ctx: MoxContext): Prepared {
       opt.step();
       opt.zeroGrad();
     },
-    dispose: () => { opt.zeroGrad(); opt.dispose(); for (const t of model.parameters()) t.dispose(); },
+    dispose: () => {
+      opt.zeroGrad();
+      opt.dispose();
+      for (const t of model.parameters()) t.dispose();
+    },
   };
 }
 
@@ -197,7 +246,9 @@ function mlpEpoch(how: 'loop' | 'dataloader' | 'fit' | 'fit-v1', ctx: MoxContext
   const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10));
   const opt = new mox.optim.Adam(model.parameters(), { lr: 1e-3 });
   const trainBatch = (xb: Tensor, yb: Tensor): void => {
-    mox.scope(() => { F.crossEntropy(model.forward(xb), yb).backward(); });
+    mox.scope(() => {
+      F.crossEntropy(model.forward(xb), yb).backward();
+    });
     opt.step();
     opt.zeroGrad();
   };
@@ -207,9 +258,19 @@ function mlpEpoch(how: 'loop' | 'dataloader' | 'fit' | 'fit-v1', ctx: MoxContext
     const verbose = how === 'fit' ? 0 : 1;
     // fit() is async (callbacks may await): timed with timeAsync, as a user's `await model.fit(...)`
     return {
-      step: () => { throw new Error('mox: fit is timed through asyncStep'); },
-      asyncStep: async () => { await model.fit(x, y, { epochs: 1, batchSize: MLP_BATCH, verbose, stream: nullStream }); },
-      dispose: () => { opt.zeroGrad(); opt.dispose(); x.dispose(); y.dispose(); for (const p of model.parameters()) p.dispose(); },
+      step: () => {
+        throw new Error('mox: fit is timed through asyncStep');
+      },
+      asyncStep: async () => {
+        await model.fit(x, y, { epochs: 1, batchSize: MLP_BATCH, verbose, stream: nullStream });
+      },
+      dispose: () => {
+        opt.zeroGrad();
+        opt.dispose();
+        x.dispose();
+        y.dispose();
+        for (const p of model.parameters()) p.dispose();
+      },
     };
   }
   if (how === 'dataloader') {
@@ -232,31 +293,60 @@ function mlpEpoch(how: 'loop' | 'dataloader' | 'fit' | 'fit-v1', ctx: MoxContext
       }
     };
   }
-  return { step, dispose: () => { opt.zeroGrad(); opt.dispose(); x.dispose(); y.dispose(); for (const p of model.parameters()) p.dispose(); } };
+  return {
+    step,
+    dispose: () => {
+      opt.zeroGrad();
+      opt.dispose();
+      x.dispose();
+      y.dispose();
+      for (const p of model.parameters()) p.dispose();
+    },
+  };
 }
 
 export function prepare(w: WorkloadDef, rng: Rng, ctx: MoxContext): Prepared {
   switch (w.id) {
-    case 'gemm-256': return gemm(256, rng);
-    case 'gemm-512': return gemm(512, rng);
-    case 'gemm-1024': return gemm(1024, rng);
-    case 'conv1-fwd': return conv('conv1', false, rng);
-    case 'conv1-fwdbwd': return conv('conv1', true, rng);
-    case 'conv2-fwd': return conv('conv2', false, rng);
-    case 'conv2-fwdbwd': return conv('conv2', true, rng);
-    case 'mlp-step': return mlp(rng, ctx);
-    case 'cnn-step': return cnn(rng, ctx);
-    case 'gpt-step': return gpt(rng, ctx);
-    case 'mlp-epoch-loop': return mlpEpoch('loop', ctx);
-    case 'mlp-epoch-dataloader': return mlpEpoch('dataloader', ctx);
-    case 'mlp-epoch-fit': return mlpEpoch('fit', ctx);
-    case 'mlp-epoch-fit-v1': return mlpEpoch('fit-v1', ctx);
-    default: throw new Error(`mox: unknown workload ${w.id}`);
+    case 'gemm-256':
+      return gemm(256, rng);
+    case 'gemm-512':
+      return gemm(512, rng);
+    case 'gemm-1024':
+      return gemm(1024, rng);
+    case 'conv1-fwd':
+      return conv('conv1', false, rng);
+    case 'conv1-fwdbwd':
+      return conv('conv1', true, rng);
+    case 'conv2-fwd':
+      return conv('conv2', false, rng);
+    case 'conv2-fwdbwd':
+      return conv('conv2', true, rng);
+    case 'mlp-step':
+      return mlp(rng, ctx);
+    case 'cnn-step':
+      return cnn(rng, ctx);
+    case 'gpt-step':
+      return gpt(rng, ctx);
+    case 'mlp-epoch-loop':
+      return mlpEpoch('loop', ctx);
+    case 'mlp-epoch-dataloader':
+      return mlpEpoch('dataloader', ctx);
+    case 'mlp-epoch-fit':
+      return mlpEpoch('fit', ctx);
+    case 'mlp-epoch-fit-v1':
+      return mlpEpoch('fit-v1', ctx);
+    default:
+      throw new Error(`mox: unknown workload ${w.id}`);
   }
 }
 
 /** Runs every workload on mox at the current thread setting; reports a live-tensor leak per workload. */
-export async function runMox(workloads: WorkloadDef[], opts: TimingOptions, log: (s: string) => void, ctx: MoxContext): Promise<PeerResults> {
+export async function runMox(
+  workloads: WorkloadDef[],
+  opts: TimingOptions,
+  log: (s: string) => void,
+  ctx: MoxContext,
+): Promise<PeerResults> {
   const out: PeerResults = {};
   for (const w of workloads) {
     const before = mox.memory().numTensors;

@@ -20,7 +20,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const STEPS: Record<string, number> = { 'mlp-step': 1000, 'cnn-step': 60, 'gpt-step': 60 };
 /** Step windows reported: [from, to) */
-const WINDOWS: [number, number][] = [[0, 1], [1, 5], [5, 20], [20, Infinity]];
+const WINDOWS: [number, number][] = [
+  [0, 1],
+  [1, 5],
+  [5, 20],
+  [20, Infinity],
+];
 
 interface ChildResult {
   state: string;
@@ -58,12 +63,21 @@ function child(state: string, id: string, steps: number, threads: number): void 
     ms.push(performance.now() - s);
     faults.push(process.resourceUsage().minorPageFault - f);
   }
-  const out: ChildResult = { state, workload: id, loadMs, ms, faults, rssMiB: { before: rssBefore / 2 ** 20, after: process.memoryUsage().rss / 2 ** 20 } };
+  const out: ChildResult = {
+    state,
+    workload: id,
+    loadMs,
+    ms,
+    faults,
+    rssMiB: { before: rssBefore / 2 ** 20, after: process.memoryUsage().rss / 2 ** 20 },
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, steps: { type: 'string' }, threads: { type: 'string' }, child: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, steps: { type: 'string' }, threads: { type: 'string' }, child: { type: 'string' } },
+  });
   const threads = Number(values.threads ?? 1);
   if (values.child) {
     const [state, id, steps] = values.child.split(':');
@@ -71,14 +85,19 @@ function main(): void {
     return;
   }
   const ids = values.only ? values.only.split(',') : Object.keys(STEPS);
-  for (const id of ids) if (!(id in STEPS)) throw new Error(`mox-state: --only: unknown workload '${id}' (${Object.keys(STEPS).join(', ')})`);
+  for (const id of ids)
+    if (!(id in STEPS)) throw new Error(`mox-state: --only: unknown workload '${id}' (${Object.keys(STEPS).join(', ')})`);
   console.log(`mox ${JSON.stringify(mox.backendInfo())}, ${threads} thread(s); per window of steps: median ms, minor page faults per step`);
   console.log('| workload | state | load | step 1 | steps 2-5 | steps 6-20 | steps 21+ | RSS MiB before -> after |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const id of ids) {
     for (const state of ['fresh', 'loaded']) {
       const steps = Number(values.steps ?? STEPS[id]);
-      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', `${state}:${id}:${steps}`, '--threads', String(threads)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      const r = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--child', `${state}:${id}:${steps}`, '--threads', String(threads)],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       if (r.status !== 0) throw new Error(`mox-state: child ${state} ${id} failed (exit ${r.status ?? r.signal})`);
       const c = JSON.parse(r.stdout.trim().split('\n').pop()!) as ChildResult;
       const cells = WINDOWS.map(([a, b]) => {
@@ -86,7 +105,9 @@ function main(): void {
         const f = c.faults.slice(a, b);
         return ms.length ? `${median(ms).toFixed(2)} ms, ${(f.reduce((x, y) => x + y, 0) / f.length).toFixed(0)} pf` : '-';
       });
-      console.log(`| ${id} | ${state === 'fresh' ? 'no data loaded' : 'MNIST + Shakespeare loaded'} | ${(c.loadMs / 1000).toFixed(1)} s | ${cells.join(' | ')} | ${c.rssMiB.before.toFixed(0)} -> ${c.rssMiB.after.toFixed(0)} |`);
+      console.log(
+        `| ${id} | ${state === 'fresh' ? 'no data loaded' : 'MNIST + Shakespeare loaded'} | ${(c.loadMs / 1000).toFixed(1)} s | ${cells.join(' | ')} | ${c.rssMiB.before.toFixed(0)} -> ${c.rssMiB.after.toFixed(0)} |`,
+      );
     }
   }
 }

@@ -8,8 +8,19 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import {
-  CNN_BATCH, CONV_BATCH, CONV_LAYERS, MLP_BATCH, Rng, failure, timeSync, toMeasurement,
-  type ConvLayer, type Measurement, type PeerResults, type TimingOptions, type WorkloadDef,
+  CNN_BATCH,
+  CONV_BATCH,
+  CONV_LAYERS,
+  MLP_BATCH,
+  Rng,
+  failure,
+  timeSync,
+  toMeasurement,
+  type ConvLayer,
+  type Measurement,
+  type PeerResults,
+  type TimingOptions,
+  type WorkloadDef,
 } from './common.js';
 
 interface Prepared {
@@ -27,7 +38,10 @@ function gemm(n: number, rng: Rng): Prepared {
   const b = tf.tensor2d(rng.normal(n * n), [n, n]);
   return {
     // CPU and wasm kernels run eagerly: the product is computed when matMul returns.
-    step: () => tf.tidy(() => { tf.matMul(a, b); }),
+    step: () =>
+      tf.tidy(() => {
+        tf.matMul(a, b);
+      }),
     dispose: () => tf.dispose([a, b]),
   };
 }
@@ -39,16 +53,26 @@ function conv(layer: ConvLayer, backward: boolean, rng: Rng): Prepared {
   const w = variable(rng, [3, 3, cin, cout], cin * 9);
   const b = variable(rng, [cout], cin * 9);
   const dy = tf.tensor4d(rng.normal(CONV_BATCH * cout * oh * oh), [CONV_BATCH, oh, oh, cout]);
-  const fwd = (xx: tf.Tensor4D, ww: tf.Tensor4D, bb: tf.Tensor1D): tf.Tensor4D => tf.fused.conv2d({ x: xx, filter: ww, bias: bb, strides: 1, pad: 'valid' });
+  const fwd = (xx: tf.Tensor4D, ww: tf.Tensor4D, bb: tf.Tensor1D): tf.Tensor4D =>
+    tf.fused.conv2d({ x: xx, filter: ww, bias: bb, strides: 1, pad: 'valid' });
   let step: () => void;
   if (!backward) {
-    step = () => tf.tidy(() => { fwd(x, w as tf.Tensor4D, b as tf.Tensor1D); });
+    step = () =>
+      tf.tidy(() => {
+        fwd(x, w as tf.Tensor4D, b as tf.Tensor1D);
+      });
   } else if (inputGrad) {
     const g = tf.grads((xx, ww, bb) => fwd(xx as tf.Tensor4D, ww as tf.Tensor4D, bb as tf.Tensor1D));
-    step = () => tf.tidy(() => { g([x, w, b], dy); });
+    step = () =>
+      tf.tidy(() => {
+        g([x, w, b], dy);
+      });
   } else {
     const g = tf.grads((ww, bb) => fwd(x, ww as tf.Tensor4D, bb as tf.Tensor1D));
-    step = () => tf.tidy(() => { g([w, b], dy); });
+    step = () =>
+      tf.tidy(() => {
+        g([w, b], dy);
+      });
   }
   return { step, dispose: () => tf.dispose([x, w, b, dy]) };
 }
@@ -60,8 +84,13 @@ function dense(x: tf.Tensor2D, w: tf.Variable, b: tf.Variable): tf.Tensor2D {
 function trainer(params: tf.Variable[], loss: () => tf.Scalar): Prepared {
   const opt = tf.train.adam(1e-3);
   return {
-    step: () => { opt.minimize(loss, false, params); },
-    dispose: () => { opt.dispose(); tf.dispose(params); },
+    step: () => {
+      opt.minimize(loss, false, params);
+    },
+    dispose: () => {
+      opt.dispose();
+      tf.dispose(params);
+    },
   };
 }
 
@@ -73,7 +102,13 @@ function mlp(rng: Rng): Prepared {
   const w2 = variable(rng, [128, 10], 128);
   const b2 = variable(rng, [10], 128);
   const t = trainer([w1, b1, w2, b2], () => tf.losses.softmaxCrossEntropy(y, dense(tf.relu(dense(x, w1, b1)), w2, b2)) as tf.Scalar);
-  return { step: t.step, dispose: () => { t.dispose(); tf.dispose([x, y]); } };
+  return {
+    step: t.step,
+    dispose: () => {
+      t.dispose();
+      tf.dispose([x, y]);
+    },
+  };
 }
 
 function cnn(rng: Rng): Prepared {
@@ -97,22 +132,39 @@ function cnn(rng: Rng): Prepared {
     const f = tf.reshape(conv3(h, c3w, c3b), [CNN_BATCH, 576]) as tf.Tensor2D;
     return tf.losses.softmaxCrossEntropy(y, dense(tf.relu(dense(f, d1w, d1b)), d2w, d2b)) as tf.Scalar;
   });
-  return { step: t.step, dispose: () => { t.dispose(); tf.dispose([x, y]); } };
+  return {
+    step: t.step,
+    dispose: () => {
+      t.dispose();
+      tf.dispose([x, y]);
+    },
+  };
 }
 
 function prepare(w: WorkloadDef, rng: Rng): Prepared {
   switch (w.id) {
-    case 'gemm-256': return gemm(256, rng);
-    case 'gemm-512': return gemm(512, rng);
-    case 'gemm-1024': return gemm(1024, rng);
-    case 'conv1-fwd': return conv('conv1', false, rng);
-    case 'conv1-fwdbwd': return conv('conv1', true, rng);
-    case 'conv2-fwd': return conv('conv2', false, rng);
-    case 'conv2-fwdbwd': return conv('conv2', true, rng);
-    case 'mlp-step': return mlp(rng);
-    case 'cnn-step': return cnn(rng);
-    case 'gpt-step': throw new Error('not written for tfjs (no GPT model in this benchmark)');
-    default: throw new Error(`tfjs: unknown workload ${w.id}`);
+    case 'gemm-256':
+      return gemm(256, rng);
+    case 'gemm-512':
+      return gemm(512, rng);
+    case 'gemm-1024':
+      return gemm(1024, rng);
+    case 'conv1-fwd':
+      return conv('conv1', false, rng);
+    case 'conv1-fwdbwd':
+      return conv('conv1', true, rng);
+    case 'conv2-fwd':
+      return conv('conv2', false, rng);
+    case 'conv2-fwdbwd':
+      return conv('conv2', true, rng);
+    case 'mlp-step':
+      return mlp(rng);
+    case 'cnn-step':
+      return cnn(rng);
+    case 'gpt-step':
+      throw new Error('not written for tfjs (no GPT model in this benchmark)');
+    default:
+      throw new Error(`tfjs: unknown workload ${w.id}`);
   }
 }
 
@@ -143,7 +195,11 @@ export async function runTfjs(
     } catch (e) {
       m = failure(e);
     } finally {
-      try { prepared?.dispose(); } catch { /* a failed gradient may have left state behind */ }
+      try {
+        prepared?.dispose();
+      } catch {
+        /* a failed gradient may have left state behind */
+      }
     }
     results[w.id] = m;
     log(`  tfjs-${backend} ${w.id}: ${m.value === null ? m.note : `${m.value.toFixed(2)} ${w.unit}`}`);

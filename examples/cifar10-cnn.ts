@@ -36,8 +36,10 @@ runMain('cifar10-cnn', async () => {
   // [N, 3, 32, 32] float32 in [0, 1] (the bytes / 255) and [N] int32 labels
   const train = await loadExampleDataset('cifar10-cnn', 'cifar10', { split: 'train', dataDir: args.dataDir, limit: args.limit });
   const test = await loadExampleDataset('cifar10-cnn', 'cifar10', { split: 'test', dataDir: args.dataDir, limit: args.testLimit });
-  console.log(`CIFAR-10: ${train.length} training images (${train.files.length} batch file${train.files.length === 1 ? '' : 's'}), ` +
-    `${test.length} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
+  console.log(
+    `CIFAR-10: ${train.length} training images (${train.files.length} batch file${train.files.length === 1 ? '' : 's'}), ` +
+      `${test.length} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
+  );
 
   // per-batch augmentation with its own seeded generator, so a run is repeatable
   const gen = new mox.Generator(args.seed + 1);
@@ -53,8 +55,14 @@ runMain('cifar10-cnn', async () => {
   mox.seed(args.seed); // the initial weights
   const model = smallCnn(3, 32); // 32x32 -> 30 -> 15 -> 13 -> 6 -> 4: 1,024 features into Dense(64)
   await trainAndReport({
-    name: 'cifar10-cnn', model, inputShape: [3, 32, 32], train: loader, test: { x: test.x, y: test.y }, args,
-    target: '>= 50% on the 4,000-image subset with the defaults', start,
+    name: 'cifar10-cnn',
+    model,
+    inputShape: [3, 32, 32],
+    train: loader,
+    test: { x: test.x, y: test.y },
+    args,
+    target: '>= 50% on the 4,000-image subset with the defaults',
+    start,
     extra: { train_examples: train.length, augment: augmentOn },
   });
 });

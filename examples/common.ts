@@ -46,7 +46,10 @@ export interface ClassifierArgs {
  * Parses --epochs --batch-size --limit --test-limit --lr --seed --data-dir --threads (and `extra`)
  * and applies --threads.
  */
-export function parseClassifierArgs(defaults: { epochs: number; batchSize: number }, extra: ParseArgsConfig['options'] = {}): ClassifierArgs {
+export function parseClassifierArgs(
+  defaults: { epochs: number; batchSize: number },
+  extra: ParseArgsConfig['options'] = {},
+): ClassifierArgs {
   const { values } = parseArgs({
     options: {
       epochs: { type: 'string' },
@@ -113,12 +116,20 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   model.summary(o.inputShape);
   model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const fitStart = performance.now();
-  const history = 'x' in o.train
-    ? await model.fit(o.train.x, o.train.y, {
-      epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, callbacks: o.callbacks,
-      validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
-    })
-    : await model.fit(o.train, { epochs: args.epochs, callbacks: o.callbacks, validationData: o.validation ? [o.validation.x, o.validation.y] : undefined });
+  const history =
+    'x' in o.train
+      ? await model.fit(o.train.x, o.train.y, {
+          epochs: args.epochs,
+          batchSize: args.batchSize,
+          seed: args.seed,
+          callbacks: o.callbacks,
+          validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
+        })
+      : await model.fit(o.train, {
+          epochs: args.epochs,
+          callbacks: o.callbacks,
+          validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
+        });
   const fitSeconds = (performance.now() - fitStart) / 1000;
 
   console.log('Evaluating on the test set');
@@ -150,8 +161,10 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
 
 /** What each dataset's folder must hold, for the message when it is missing (docs/data.md has the layouts). */
 const EXPECTED_FILES: Record<mox.data.DatasetName, string> = {
-  mnist: 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
-  'fashion-mnist': 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
+  mnist:
+    'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
+  'fashion-mnist':
+    'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or unpacked, without .gz)',
   cifar10: 'data_batch_1.bin (up to data_batch_5.bin) and test_batch.bin, or the archive cifar-10-binary.tar.gz',
   tinyshakespeare: 'input.txt (Tiny Shakespeare, 1,115,394 bytes)',
   'rt-polarity': 'rt-polarity.pos, rt-polarity.neg (sentence polarity v1.0, as published: Windows-1252)',
@@ -185,12 +198,21 @@ export async function withDataHelp<T>(example: string, load: () => Promise<T>): 
 }
 
 /** mox.data.loadDataset for an image dataset, through withDataHelp. */
-export function loadExampleDataset(example: string, name: mox.data.ImageDatasetName, opts: mox.data.LoadDatasetOptions): Promise<mox.data.ImageDataset> {
+export function loadExampleDataset(
+  example: string,
+  name: mox.data.ImageDatasetName,
+  opts: mox.data.LoadDatasetOptions,
+): Promise<mox.data.ImageDataset> {
   return withDataHelp(example, () => mox.data.loadDataset(name, opts));
 }
 
 /** One split of a 28x28 grey dataset with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */
-export async function loadGreyImages(example: string, dataset: 'mnist' | 'fashion-mnist', split: 'train' | 'test', args: ClassifierArgs): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
+export async function loadGreyImages(
+  example: string,
+  dataset: 'mnist' | 'fashion-mnist',
+  split: 'train' | 'test',
+  args: ClassifierArgs,
+): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
   const limit = split === 'train' ? args.limit : args.testLimit;
   const ds = await loadExampleDataset(example, dataset, { split, dataDir: args.dataDir, limit, scale: 'raw' });
   const x = ds.x.div(255);

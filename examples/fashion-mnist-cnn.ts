@@ -24,4 +24,9 @@
 
 import { runGreyCnn } from './small-cnn.js';
 
-runGreyCnn({ name: 'fashion-mnist-cnn', dataset: 'fashion-mnist', title: 'Fashion-MNIST', target: '>= 88.5% with the defaults (PyTorch: 88.80%)' });
+runGreyCnn({
+  name: 'fashion-mnist-cnn',
+  dataset: 'fashion-mnist',
+  title: 'Fashion-MNIST',
+  target: '>= 88.5% with the defaults (PyTorch: 88.80%)',
+});

@@ -45,26 +45,33 @@ function main(): void {
   // the data: x [n, 2], y [n, 1] = x @ [3, -2]^T + 0.5 + noise
   const x = mox.randn([n, 2]);
   const trueW = mox.tensor([[TRUE_W[0]], [TRUE_W[1]]]);
-  const y = mox.scope(() => x.matmul(trueW).add(TRUE_B).add(mox.randn([n, 1]).mul(noise)));
+  const y = mox.scope(() =>
+    x
+      .matmul(trueW)
+      .add(TRUE_B)
+      .add(mox.randn([n, 1]).mul(noise)),
+  );
 
   // the parameters: leaf tensors that require gradients
   const w = mox.zeros([2, 1], { requiresGrad: true });
   const b = mox.zeros([1], { requiresGrad: true });
 
-  console.log(`linear regression: ${n} examples of y = ${TRUE_W[0]}*x1 ${TRUE_W[1] < 0 ? '-' : '+'} ${Math.abs(TRUE_W[1])}*x2 + ${TRUE_B} + N(0, ${noise}^2), ` +
-    `full-batch gradient descent, lr ${lr}, ${epochs} steps, seed ${seed}`);
+  console.log(
+    `linear regression: ${n} examples of y = ${TRUE_W[0]}*x1 ${TRUE_W[1] < 0 ? '-' : '+'} ${Math.abs(TRUE_W[1])}*x2 + ${TRUE_B} + N(0, ${noise}^2), ` +
+      `full-batch gradient descent, lr ${lr}, ${epochs} steps, seed ${seed}`,
+  );
   const every = Math.max(1, Math.round(epochs / 10));
   let firstLoss = NaN;
   let loss = NaN;
   for (let step = 1; step <= epochs; step++) {
     // everything made inside the scope (predictions, loss, graph, update temporaries) is freed at its end
     loss = mox.scope(() => {
-      const pred = x.matmul(w).add(b);              // [n, 1]
-      const l = pred.sub(y).square().mean();        // mean squared error
-      l.backward();                                 // fills w.grad and b.grad
+      const pred = x.matmul(w).add(b); // [n, 1]
+      const l = pred.sub(y).square().mean(); // mean squared error
+      l.backward(); // fills w.grad and b.grad
       mox.noGrad(() => {
         for (const p of [w, b]) {
-          p.copy_(p.sub(p.grad!.mul(lr)));          // p <- p - lr * dL/dp
+          p.copy_(p.sub(p.grad!.mul(lr))); // p <- p - lr * dL/dp
           p.grad!.zero_();
         }
       });
@@ -73,7 +80,9 @@ function main(): void {
     if (step === 1) firstLoss = loss;
     if (step % every === 0 || step === 1 || step === epochs) {
       const [w1, w2] = w.dataSync();
-      console.log(`step ${String(step).padStart(String(epochs).length)}/${epochs} - loss: ${loss.toFixed(6)} - w: [${w1!.toFixed(4)}, ${w2!.toFixed(4)}] - b: ${b.item().toFixed(4)}`);
+      console.log(
+        `step ${String(step).padStart(String(epochs).length)}/${epochs} - loss: ${loss.toFixed(6)} - w: [${w1!.toFixed(4)}, ${w2!.toFixed(4)}] - b: ${b.item().toFixed(4)}`,
+      );
     }
   }
 
@@ -81,8 +90,10 @@ function main(): void {
   const learnedB = b.item();
   const maxAbsError = Math.max(...learnedW.map((v, i) => Math.abs(v - TRUE_W[i]!)), Math.abs(learnedB - TRUE_B));
   const seconds = (performance.now() - start) / 1000;
-  console.log(`learned w = [${learnedW.map((v) => v.toFixed(4)).join(', ')}], b = ${learnedB.toFixed(4)}; ` +
-    `true w = [${TRUE_W.join(', ')}], b = ${TRUE_B}; max abs error ${maxAbsError.toFixed(4)}`);
+  console.log(
+    `learned w = [${learnedW.map((v) => v.toFixed(4)).join(', ')}], b = ${learnedB.toFixed(4)}; ` +
+      `true w = [${TRUE_W.join(', ')}], b = ${TRUE_B}; max abs error ${maxAbsError.toFixed(4)}`,
+  );
   const round = (v: number, d = 6): number => Number(v.toFixed(d));
   const result = {
     example: 'linear-regression',

@@ -39,7 +39,11 @@ const TARGET = 1.7;
 /** Non-overlapping windows of the text: x [N, T] and the next characters y [N, T], at most `limit` of them. */
 function windows(ids: Int32Array, seqLen: number, limit: number | undefined): { x: mox.Tensor; y: mox.Tensor } {
   const n = Math.min(Math.floor((ids.length - 1) / seqLen), limit ?? Infinity);
-  if (n < 1) throw new mox.ValueError('lstm-lm-shakespeare', `the text holds ${ids.length} characters, too few for one window of --seq-len ${seqLen}`);
+  if (n < 1)
+    throw new mox.ValueError(
+      'lstm-lm-shakespeare',
+      `the text holds ${ids.length} characters, too few for one window of --seq-len ${seqLen}`,
+    );
   const xs = new Int32Array(n * seqLen);
   const ys = new Int32Array(n * seqLen);
   for (let i = 0; i < n; i++) {
@@ -61,10 +65,18 @@ class StopAfter extends mox.train.Callback {
 }
 
 runMain('lstm-lm-shakespeare', async () => {
-  const args = parseClassifierArgs({ epochs: 4, batchSize: 64 }, {
-    'seq-len': { type: 'string' }, hidden: { type: 'string' }, embed: { type: 'string' }, layers: { type: 'string' },
-    'max-steps': { type: 'string' }, out: { type: 'string' }, 'sample-length': { type: 'string' },
-  });
+  const args = parseClassifierArgs(
+    { epochs: 4, batchSize: 64 },
+    {
+      'seq-len': { type: 'string' },
+      hidden: { type: 'string' },
+      embed: { type: 'string' },
+      layers: { type: 'string' },
+      'max-steps': { type: 'string' },
+      out: { type: 'string' },
+      'sample-length': { type: 'string' },
+    },
+  );
   const str = (k: string): string | undefined => (typeof args.values[k] === 'string' ? (args.values[k] as string) : undefined);
   const seqLen = positiveInt('seq-len', str('seq-len'), 64);
   const hidden = positiveInt('hidden', str('hidden'), 256);
@@ -75,32 +87,47 @@ runMain('lstm-lm-shakespeare', async () => {
   const lr = str('lr') === undefined ? 3e-3 : args.lr;
   const start = performance.now();
 
-  const trainText = (await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'train', dataDir: args.dataDir }))).text;
-  const valText = (await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'test', dataDir: args.dataDir }))).text;
+  const trainText = (
+    await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'train', dataDir: args.dataDir }))
+  ).text;
+  const valText = (
+    await withDataHelp('lstm-lm-shakespeare', () => mox.data.loadDataset('tinyshakespeare', { split: 'test', dataDir: args.dataDir }))
+  ).text;
   const tok = mox.text.CharTokenizer.fromCorpus(trainText + valText);
   const train = windows(Int32Array.from(tok.encode(trainText)), seqLen, args.limit);
   const val = windows(Int32Array.from(tok.encode(valText)), seqLen, args.testLimit);
   const stepsPerEpoch = Math.ceil(train.x.shape[0]! / args.batchSize);
   const totalSteps = Math.min(maxSteps ?? Infinity, args.epochs * stepsPerEpoch);
-  console.log(`Tiny Shakespeare: ${trainText.length} training and ${valText.length} validation characters, vocabulary ${tok.vocabSize}; ` +
-    `${train.x.shape[0]} training and ${val.x.shape[0]} validation windows of ${seqLen}; ${totalSteps} steps of ${args.batchSize}; ` +
-    `${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
+  console.log(
+    `Tiny Shakespeare: ${trainText.length} training and ${valText.length} validation characters, vocabulary ${tok.vocabSize}; ` +
+      `${train.x.shape[0]} training and ${val.x.shape[0]} validation windows of ${seqLen}; ${totalSteps} steps of ${args.batchSize}; ` +
+      `${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
+  );
 
   const config = { vocabSize: tok.vocabSize, embedDim: embed, hiddenSize: hidden, numLayers: layers };
   const model = new mox.models.LSTMLanguageModel({ ...config, generator: new mox.Generator(args.seed) });
-  console.log(`LSTM language model: ${JSON.stringify(model.config)}, ${model.parameters().reduce((a, p) => a + p.size, 0).toLocaleString('en-US')} parameters`);
+  console.log(
+    `LSTM language model: ${JSON.stringify(model.config)}, ${model
+      .parameters()
+      .reduce((a, p) => a + p.size, 0)
+      .toLocaleString('en-US')} parameters`,
+  );
   model.compile({ optimizer: 'adam', lr, loss: 'sparseCategoricalCrossentropy' });
   const warmup = Math.min(100, Math.floor(totalSteps / 10));
-  const schedule = totalSteps > warmup
-    ? new mox.optim.CosineWithWarmup(model.optimizer!, { warmupSteps: warmup, totalSteps, minLr: lr / 10 })
-    : null;
+  const schedule =
+    totalSteps > warmup ? new mox.optim.CosineWithWarmup(model.optimizer!, { warmupSteps: warmup, totalSteps, minLr: lr / 10 }) : null;
   const callbacks: mox.train.Callback[] = [new mox.train.TerminateOnNaN()];
   if (schedule) callbacks.push(new mox.train.SchedulerCallback(schedule, { interval: 'batch' }));
   if (maxSteps !== undefined) callbacks.push(new StopAfter(maxSteps));
 
   const fitStart = performance.now();
   const history = await model.fit(train.x, train.y, {
-    epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, validationData: [val.x, val.y], validationBatchSize: 128, callbacks,
+    epochs: args.epochs,
+    batchSize: args.batchSize,
+    seed: args.seed,
+    validationData: [val.x, val.y],
+    validationBatchSize: 128,
+    callbacks,
   });
   const fitSeconds = (performance.now() - fitStart) / 1000;
   const steps = Math.min(totalSteps, history.history['loss']!.length * stepsPerEpoch);
@@ -124,23 +151,25 @@ runMain('lstm-lm-shakespeare', async () => {
 
   const round = (v: number, d = 4): number => Number(v.toFixed(d));
   const last = (k: string): number => history.history[k]!.at(-1)!;
-  console.log(`RESULT ${JSON.stringify({
-    example: 'lstm-lm-shakespeare',
-    val_loss: round(valLoss),
-    target: TARGET,
-    reached: valLoss <= TARGET,
-    train_loss: round(last('loss')),
-    reloaded_val_loss: round(reloadedValLoss),
-    seconds: round((performance.now() - start) / 1000, 1),
-    fit_seconds: round(fitSeconds, 1),
-    steps,
-    epochs: history.history['loss']!.length,
-    config: { ...model.config, seqLen, batchSize: args.batchSize, lr, warmup, minLr: lr / 10 },
-    train_windows: train.x.shape[0],
-    val_windows: val.x.shape[0],
-    seed: args.seed,
-    threads: mox.getNumThreads(),
-    out,
-    sample: sample.slice(0, 200),
-  })}`);
+  console.log(
+    `RESULT ${JSON.stringify({
+      example: 'lstm-lm-shakespeare',
+      val_loss: round(valLoss),
+      target: TARGET,
+      reached: valLoss <= TARGET,
+      train_loss: round(last('loss')),
+      reloaded_val_loss: round(reloadedValLoss),
+      seconds: round((performance.now() - start) / 1000, 1),
+      fit_seconds: round(fitSeconds, 1),
+      steps,
+      epochs: history.history['loss']!.length,
+      config: { ...model.config, seqLen, batchSize: args.batchSize, lr, warmup, minLr: lr / 10 },
+      train_windows: train.x.shape[0],
+      val_windows: val.x.shape[0],
+      seed: args.seed,
+      threads: mox.getNumThreads(),
+      out,
+      sample: sample.slice(0, 200),
+    })}`,
+  );
 });

@@ -30,14 +30,19 @@ runMain('mnist-mlp', async () => {
   const start = performance.now();
   const train = await loadGreyImages('mnist-mlp', 'mnist', 'train', args);
   const test = await loadGreyImages('mnist-mlp', 'mnist', 'test', args);
-  console.log(`MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
-  mox.seed(args.seed); // the initial weights and the dropout masks
-  const model = new nn.Sequential(
-    new nn.Flatten(),
-    new nn.Linear(784, 128),
-    new nn.ReLU(),
-    new nn.Dropout(0.2),
-    new nn.Linear(128, 10),
+  console.log(
+    `MNIST: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
   );
-  await trainAndReport({ name: 'mnist-mlp', model, inputShape: [1, 28, 28], train, test, args, target: '>= 97.5% with the defaults', start });
+  mox.seed(args.seed); // the initial weights and the dropout masks
+  const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(128, 10));
+  await trainAndReport({
+    name: 'mnist-mlp',
+    model,
+    inputShape: [1, 28, 28],
+    train,
+    test,
+    args,
+    target: '>= 97.5% with the defaults',
+    start,
+  });
 });

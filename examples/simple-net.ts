@@ -51,7 +51,12 @@ async function main(): Promise<void> {
 
   // synthetic data: x [n, 2], y [n, 1]
   const x = mox.randn([n, 2]);
-  const y = mox.scope(() => x.matmul(mox.tensor([[TRUE_W[0]], [TRUE_W[1]]])).add(TRUE_B).add(mox.randn([n, 1]).mul(0.05)));
+  const y = mox.scope(() =>
+    x
+      .matmul(mox.tensor([[TRUE_W[0]], [TRUE_W[1]]]))
+      .add(TRUE_B)
+      .add(mox.randn([n, 1]).mul(0.05)),
+  );
   const loader = new data.DataLoader(new data.TensorDataset(x, y), { batchSize, shuffle: true, seed });
 
   const model = new nn.Linear(2, 1);
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
   const fresh = new nn.Linear(2, 1);
   fresh.loadStateDict(loaded.tensors);
   const freshState = fresh.stateDict();
-  const keys = Object.keys(state);   // PyTorch's names: weight, bias
+  const keys = Object.keys(state); // PyTorch's names: weight, bias
   let equal = keys.slice().sort().join() === Object.keys(freshState).sort().join();
   for (const k of keys) {
     const a = state[k]!.dataSync();
@@ -110,8 +115,10 @@ async function main(): Promise<void> {
   const weight = Array.from(model.weight.dataSync(), Number);
   const bias = model.bias!.item();
   const seconds = (performance.now() - start) / 1000;
-  console.log(`loss ${initialLoss.toFixed(6)} -> ${finalLoss.toFixed(6)}; weight [${weight.map((v) => v.toFixed(4)).join(', ')}] ` +
-    `(true [${TRUE_W.join(', ')}]), bias ${bias.toFixed(4)} (true ${TRUE_B})`);
+  console.log(
+    `loss ${initialLoss.toFixed(6)} -> ${finalLoss.toFixed(6)}; weight [${weight.map((v) => v.toFixed(4)).join(', ')}] ` +
+      `(true [${TRUE_W.join(', ')}]), bias ${bias.toFixed(4)} (true ${TRUE_B})`,
+  );
   console.log(`saved the state dict (${keys.join(', ')}) to ${out}; reloaded into a fresh Linear(2, 1): equal`);
   const round = (v: number, d = 6): number => Number(v.toFixed(d));
   const result = {

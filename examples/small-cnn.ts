@@ -20,13 +20,17 @@ const { nn } = mox;
 export function smallCnn(channels: number, size: number): mox.nn.Sequential {
   const s = Math.floor((Math.floor((size - 2) / 2) - 2) / 2) - 2;
   return new nn.Sequential(
-    new nn.Conv2d(channels, 32, 3), new nn.ReLU(),
+    new nn.Conv2d(channels, 32, 3),
+    new nn.ReLU(),
     new nn.MaxPool2d(2),
-    new nn.Conv2d(32, 64, 3), new nn.ReLU(),
+    new nn.Conv2d(32, 64, 3),
+    new nn.ReLU(),
     new nn.MaxPool2d(2),
-    new nn.Conv2d(64, 64, 3), new nn.ReLU(),
+    new nn.Conv2d(64, 64, 3),
+    new nn.ReLU(),
     new nn.Flatten(),
-    new nn.Linear(64 * s * s, 64), new nn.ReLU(),
+    new nn.Linear(64 * s * s, 64),
+    new nn.ReLU(),
     new nn.Linear(64, 10),
   );
 }
@@ -48,9 +52,21 @@ export function runGreyCnn(p: GreyCnnProgram): void {
     const start = performance.now();
     const train = await loadGreyImages(p.name, p.dataset, 'train', args);
     const test = await loadGreyImages(p.name, p.dataset, 'test', args);
-    console.log(`${p.title}: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
+    console.log(
+      `${p.title}: ${train.x.shape[0]} training and ${test.x.shape[0]} test images; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
+    );
     mox.seed(args.seed); // the initial weights
     const model = smallCnn(1, 28);
-    await trainAndReport({ name: p.name, model, inputShape: [1, 28, 28], train, test, args, target: p.target, start, extra: { dataset: p.dataset } });
+    await trainAndReport({
+      name: p.name,
+      model,
+      inputShape: [1, 28, 28],
+      train,
+      test,
+      args,
+      target: p.target,
+      start,
+      extra: { dataset: p.dataset },
+    });
   });
 }

@@ -60,15 +60,28 @@ runMain('text-cnn-rt-polarity', async () => {
     x: tokenizer.encodeBatch(ds.texts, maxLen),
     y: mox.tensor(ds.labels, { shape: [ds.labels.length], dtype: 'int32' }),
   });
-  console.log(`rt-polarity: ${train.texts.length} training, ${valSplit.texts.length} validation and ${test.texts.length} test sentences, `
-    + `vocabulary ${tokenizer.vocabSize} words (training split only), length ${maxLen}; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`);
+  console.log(
+    `rt-polarity: ${train.texts.length} training, ${valSplit.texts.length} validation and ${test.texts.length} test sentences, ` +
+      `vocabulary ${tokenizer.vocabSize} words (training split only), length ${maxLen}; ${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
+  );
 
   mox.seed(args.seed); // the initial weights and the dropout masks
   const model = new mox.models.TextCNN({
-    vocabSize: tokenizer.vocabSize, embedDim, numClasses: 2, kernelSizes: [3, 4, 5], numFilters: 100, dropout: 0.5, embeddingInit: 0.25,
+    vocabSize: tokenizer.vocabSize,
+    embedDim,
+    numClasses: 2,
+    kernelSizes: [3, 4, 5],
+    numFilters: 100,
+    dropout: 0.5,
+    embeddingInit: 0.25,
   });
   await trainAndReport({
-    name: 'text-cnn-rt-polarity', model, inputShape: null, train: encode(train), test: encode(test), args,
+    name: 'text-cnn-rt-polarity',
+    model,
+    inputShape: null,
+    train: encode(train),
+    test: encode(test),
+    args,
     validation: encode(valSplit),
     callbacks: [
       new mox.train.MaxNorm(model.fc.weight, 3, 1), // Kim's l2 cap s = 3 on each class's weights

@@ -32,8 +32,10 @@ function fresh(outputs, sources) {
  * against the TypeScript sources, the kernels against the AssemblyScript sources.
  */
 export function upToDate(outputs) {
-  return fresh([...outputs, 'dist/src/index.js'], ['src', 'examples', 'tsconfig.json']) &&
-    fresh(['dist/wasm/mox-simd.wasm', 'dist/wasm/mox-relaxed.wasm'], ['assembly', 'scripts/build-wasm.mjs']);
+  return (
+    fresh([...outputs, 'dist/src/index.js'], ['src', 'examples', 'tsconfig.json']) &&
+    fresh(['dist/wasm/mox-simd.wasm', 'dist/wasm/mox-relaxed.wasm'], ['assembly', 'scripts/build-wasm.mjs'])
+  );
 }
 
 /** Builds (npm run build) unless `upToDate(outputs)`; exits with the build's code when it fails. */

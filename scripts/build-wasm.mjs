@@ -6,11 +6,24 @@ import asc from 'assemblyscript/asc';
 import { mkdirSync } from 'node:fs';
 
 const common = [
-  'assembly/index.ts', '-O3', '--noAssert', '--runtime', 'stub',
-  '--enable', 'simd', '--enable', 'threads',
-  '--importMemory', '--sharedMemory', '--initialMemory', '16', '--maximumMemory', '65536',
+  'assembly/index.ts',
+  '-O3',
+  '--noAssert',
+  '--runtime',
+  'stub',
+  '--enable',
+  'simd',
+  '--enable',
+  'threads',
+  '--importMemory',
+  '--sharedMemory',
+  '--initialMemory',
+  '16',
+  '--maximumMemory',
+  '65536',
   // our own allocator owns everything above 1 MiB; the module's static data stays below it
-  '--memoryBase', '1024',
+  '--memoryBase',
+  '1024',
 ];
 const variants = [
   ['dist/wasm/mox-simd.wasm', []],

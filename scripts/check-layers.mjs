@@ -41,7 +41,8 @@ function listTs(dir) {
 const unitOf = (file) => relative(src, file).split('/')[0];
 const floorOf = (unit) => FLOORS.findIndex((f) => f.includes(unit));
 
-const IMPORT_RE = /(?:^|\n)\s*(?:import|export)\s+(type\s+)?[^'";]*?\s*from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT_RE =
+  /(?:^|\n)\s*(?:import|export)\s+(type\s+)?[^'";]*?\s*from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function importsOf(file) {
   const text = readFileSync(file, 'utf8');
@@ -107,7 +108,12 @@ function strongConnect(v) {
 }
 for (const f of files) if (!idx.has(f)) strongConnect(f);
 for (const comp of sccs) {
-  problems.push(`import cycle of ${comp.length} files: ${comp.map((f) => relative(src, f)).sort().join(', ')}`);
+  problems.push(
+    `import cycle of ${comp.length} files: ${comp
+      .map((f) => relative(src, f))
+      .sort()
+      .join(', ')}`,
+  );
 }
 
 if (process.argv.includes('--graph')) {

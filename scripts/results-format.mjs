@@ -95,7 +95,9 @@ export function renderResults(saved) {
   out.push('with; do not edit by hand. Wall time is the whole child process, node start-up included.', '');
   out.push(`- commit: \`${run.commit}\`${run.dirty ? ' (with uncommitted changes)' : ''}`);
   out.push(`- date: ${run.date}`);
-  out.push(`- machine: ${m.cpu}, ${m.cores} cores; Node.js ${m.node}; mox ${m.device} backend, \`${m.kernels}\` kernels, ${m.threads} thread${m.threads === 1 ? '' : 's'}`);
+  out.push(
+    `- machine: ${m.cpu}, ${m.cores} cores; Node.js ${m.node}; mox ${m.device} backend, \`${m.kernels}\` kernels, ${m.threads} thread${m.threads === 1 ? '' : 's'}`,
+  );
   out.push(`- data: \`${run.dataDir ?? '(none)'}\``);
   out.push('');
   out.push('| example | command | figure | target | result | wall time |');
@@ -104,7 +106,9 @@ export function renderResults(saved) {
     let figure = figureCell(row);
     if (row.run && row.run.date !== run.date) figure += ` (from an earlier run: commit \`${row.run.commit}\`, ${row.run.date})`;
     const verdict = row.status === 'ok' ? (judge(row.target, row.result, row.wall_s) ?? '-') : row.status;
-    out.push(`| ${cell(row.name)} | ${cell('`' + row.command + '`')} | ${cell(figure)} | ${cell(formatTarget(row.target))} | ${verdict === 'miss' ? '**miss**' : verdict} | ${formatSeconds(row.wall_s)} |`);
+    out.push(
+      `| ${cell(row.name)} | ${cell('`' + row.command + '`')} | ${cell(figure)} | ${cell(formatTarget(row.target))} | ${verdict === 'miss' ? '**miss**' : verdict} | ${formatSeconds(row.wall_s)} |`,
+    );
   }
   out.push('');
   const lines = rows.filter((r) => r.status === 'ok' && r.result).map((r) => `RESULT ${JSON.stringify(r.result)}`);
@@ -122,6 +126,14 @@ export function renderResults(saved) {
 export function mergeRows(previous, fresh, programs) {
   const byName = new Map((previous ?? []).map((r) => [r.name, r]));
   for (const r of fresh) byName.set(r.name, r);
-  return programs.map((p) => byName.get(p.name) ??
-    { name: p.name, command: p.command, target: p.target, status: 'not run', note: `not run yet: npm run results -- --only ${p.name}` });
+  return programs.map(
+    (p) =>
+      byName.get(p.name) ?? {
+        name: p.name,
+        command: p.command,
+        target: p.target,
+        status: 'not run',
+        note: `not run yet: npm run results -- --only ${p.name}`,
+      },
+  );
 }

@@ -13,7 +13,10 @@ import { buildIfStale, root } from './build-if-stale.mjs';
 
 const [name, ...args] = process.argv.slice(2);
 const scripts = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
-const known = Object.keys(scripts).filter((k) => k.startsWith('example:')).map((k) => k.slice('example:'.length)).sort();
+const known = Object.keys(scripts)
+  .filter((k) => k.startsWith('example:'))
+  .map((k) => k.slice('example:'.length))
+  .sort();
 if (!name || !known.includes(name)) {
   console.error(`usage: node scripts/run-example.mjs <${known.join('|')}> [options]`);
   process.exit(2);

@@ -27,35 +27,91 @@ const example = (name) => ({ script: `examples/${name}.ts`, argv: [`dist/example
  * wall time); `figures`: fields shown beside them; `data`: files needed, relative to the data folder.
  */
 const PROGRAMS = [
-  { name: 'linear-regression', ...example('linear-regression'), target: [{ field: 'max_abs_error', op: '<=', value: 0.01 }], figures: ['max_abs_error', 'final_loss'] },
-  { name: 'simple-net', ...example('simple-net'), target: [{ field: 'final_loss', op: '<=', value: 0.003 }], figures: ['initial_loss', 'final_loss', 'reloaded_equal'] },
-  { name: 'mnist-mlp', ...example('mnist-mlp'), data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'], target: [{ field: 'test_accuracy', op: '>=', value: 0.975 }] },
-  { name: 'mnist-cnn', ...example('mnist-cnn'), data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'], target: [{ field: 'test_accuracy', op: '>=', value: 0.99 }] },
-  { name: 'fashion-mnist-cnn', ...example('fashion-mnist-cnn'), data: ['fashion-mnist/train-images-idx3-ubyte.gz', 'fashion-mnist/t10k-images-idx3-ubyte.gz'], target: [{ field: 'test_accuracy', op: '>=', value: 0.885 }] },
-  { name: 'cifar10-cnn', ...example('cifar10-cnn'), data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'], target: [{ field: 'test_accuracy', op: '>=', value: 0.5 }] },
-  { name: 'text-cnn-rt-polarity', ...example('text-cnn-rt-polarity'), data: ['rt-polarity/rt-polarity.pos', 'rt-polarity/rt-polarity.neg'], target: [{ field: 'test_accuracy', op: '>=', value: 0.75 }] },
-  { name: 'lstm-lm-shakespeare', ...example('lstm-lm-shakespeare'), data: ['tinyshakespeare/input.txt'], target: [{ field: 'val_loss', op: '<=', value: 1.7 }, { wall: 600 }] },
   {
-    name: 'gpt', script: 'src/cli/commands/train-gpt.ts', command: 'npx mox train gpt --dataset tinyshakespeare --out <tmpdir>',
+    name: 'linear-regression',
+    ...example('linear-regression'),
+    target: [{ field: 'max_abs_error', op: '<=', value: 0.01 }],
+    figures: ['max_abs_error', 'final_loss'],
+  },
+  {
+    name: 'simple-net',
+    ...example('simple-net'),
+    target: [{ field: 'final_loss', op: '<=', value: 0.003 }],
+    figures: ['initial_loss', 'final_loss', 'reloaded_equal'],
+  },
+  {
+    name: 'mnist-mlp',
+    ...example('mnist-mlp'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.975 }],
+  },
+  {
+    name: 'mnist-cnn',
+    ...example('mnist-cnn'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.99 }],
+  },
+  {
+    name: 'fashion-mnist-cnn',
+    ...example('fashion-mnist-cnn'),
+    data: ['fashion-mnist/train-images-idx3-ubyte.gz', 'fashion-mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.885 }],
+  },
+  {
+    name: 'cifar10-cnn',
+    ...example('cifar10-cnn'),
+    data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.5 }],
+  },
+  {
+    name: 'text-cnn-rt-polarity',
+    ...example('text-cnn-rt-polarity'),
+    data: ['rt-polarity/rt-polarity.pos', 'rt-polarity/rt-polarity.neg'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.75 }],
+  },
+  {
+    name: 'lstm-lm-shakespeare',
+    ...example('lstm-lm-shakespeare'),
+    data: ['tinyshakespeare/input.txt'],
+    target: [{ field: 'val_loss', op: '<=', value: 1.7 }, { wall: 600 }],
+  },
+  {
+    name: 'gpt',
+    script: 'src/cli/commands/train-gpt.ts',
+    command: 'npx mox train gpt --dataset tinyshakespeare --out <tmpdir>',
     argv: (out) => ['dist/src/cli/main.js', 'train', 'gpt', '--dataset', 'tinyshakespeare', '--out', out],
-    data: ['tinyshakespeare/input.txt'], target: [{ field: 'val_loss', op: '<=', value: 1.88 }], figures: ['step', 'val_loss', 'train_loss', 'ms_per_iter'],
+    data: ['tinyshakespeare/input.txt'],
+    target: [{ field: 'val_loss', op: '<=', value: 1.88 }],
+    figures: ['step', 'val_loss', 'train_loss', 'ms_per_iter'],
     // what it prints has no RESULT line: the last evaluation, or the checkpoint's history
     read: (output, out) => parseGptEval(output) ?? gptFromCheckpoint(out),
   },
   {
-    name: 'gpt-pytorch', script: 'bench/torch_shakespeare.py', command: `${PYTHON} bench/torch_shakespeare.py`, exe: PYTHON,
-    argv: ['bench/torch_shakespeare.py'], needsTorch: true,
-    data: ['tinyshakespeare/input.txt'], figures: ['val_loss', 'seconds'],
+    name: 'gpt-pytorch',
+    script: 'bench/torch_shakespeare.py',
+    command: `${PYTHON} bench/torch_shakespeare.py`,
+    exe: PYTHON,
+    argv: ['bench/torch_shakespeare.py'],
+    needsTorch: true,
+    data: ['tinyshakespeare/input.txt'],
+    figures: ['val_loss', 'seconds'],
   },
 ];
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, 'dry-run': { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, 'dry-run': { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   console.log('usage: npm run results -- [--only name,name] [--dry-run]\nprograms: ' + PROGRAMS.map((p) => p.name).join(', '));
   process.exit(0);
 }
 const names = PROGRAMS.map((p) => p.name);
-const only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : names;
+const only = values.only
+  ? values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : names;
 const unknown = only.filter((n) => !names.includes(n));
 if (unknown.length) {
   console.error(`run-results: unknown program ${unknown.map((n) => `'${n}'`).join(', ')} (expected some of ${names.join(', ')})`);
@@ -74,14 +130,17 @@ function whyNot(p) {
   if (missing.length) {
     const where = dataDir ?? '$MOX_DATA_DIR (not set, and ../shared/data is absent)';
     const folder = missing[0].split('/')[0];
-    return `not run: its figure needs ${missing.map((f) => `\`${f.split('/').pop()}\``).join(' / ')} in ${join(where, folder)}/ ` +
-      `(put them there, or set MOX_DATA_DIR to a folder holding ${folder}/; docs/data.md)`;
+    return (
+      `not run: its figure needs ${missing.map((f) => `\`${f.split('/').pop()}\``).join(' / ')} in ${join(where, folder)}/ ` +
+      `(put them there, or set MOX_DATA_DIR to a folder holding ${folder}/; docs/data.md)`
+    );
   }
   return null;
 }
 
 if (values['dry-run'] || values.list) {
-  for (const p of PROGRAMS.filter((p) => only.includes(p.name))) console.log(`${p.name.padEnd(22)} ${p.command}${whyNot(p) ? `    [${whyNot(p)}]` : ''}`);
+  for (const p of PROGRAMS.filter((p) => only.includes(p.name)))
+    console.log(`${p.name.padEnd(22)} ${p.command}${whyNot(p) ? `    [${whyNot(p)}]` : ''}`);
   console.log(`data: ${dataDir ?? '(none)'}`);
   process.exit(0);
 }
@@ -105,8 +164,14 @@ function runChild(exe, argv) {
     const t0 = performance.now();
     const child = spawn(exe, argv, { cwd: root, env: { ...process.env, ...(dataDir ? { MOX_DATA_DIR: dataDir } : {}) } });
     let output = '';
-    child.stdout.on('data', (d) => { output += d; process.stdout.write(d); });
-    child.stderr.on('data', (d) => { output += d; process.stderr.write(d); });
+    child.stdout.on('data', (d) => {
+      output += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+      process.stderr.write(d);
+    });
     child.on('close', (code, signal) => resolveRun({ code, signal, output, wall: (performance.now() - t0) / 1000 }));
     child.on('error', (e) => resolveRun({ code: null, signal: null, output: String(e), wall: (performance.now() - t0) / 1000 }));
   });
@@ -125,7 +190,12 @@ async function runProgram(p, run) {
     const wall_s = Number(r.wall.toFixed(2));
     if (r.code !== 0 || !result) {
       const last = r.output.trim().split('\n').at(-1) ?? '';
-      return { ...base, status: 'failed', wall_s, note: `failed (exit ${r.code ?? r.signal}${result ? '' : ', no result'}): ${last.slice(0, 300)}` };
+      return {
+        ...base,
+        status: 'failed',
+        wall_s,
+        note: `failed (exit ${r.code ?? r.signal}${result ? '' : ', no result'}): ${last.slice(0, 300)}`,
+      };
     }
     return { ...base, status: 'ok', wall_s, result };
   } finally {
@@ -135,15 +205,37 @@ async function runProgram(p, run) {
 
 /** The machine, as mox sees it (a child: importing mox here would start its thread pool). */
 function machine() {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e',
-    "const m = await import('./dist/src/index.js'); console.log(JSON.stringify({ ...m.backendInfo(), threads: m.getNumThreads() })); process.exit(0);"],
-  { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const m = await import('./dist/src/index.js'); console.log(JSON.stringify({ ...m.backendInfo(), threads: m.getNumThreads() })); process.exit(0);",
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
   const info = r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)) : {};
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores: cpus().length, node: process.version, device: info.device ?? '?', kernels: info.kernels ?? '?', threads: info.threads ?? '?' };
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpus().length,
+    node: process.version,
+    device: info.device ?? '?',
+    kernels: info.kernels ?? '?',
+    threads: info.threads ?? '?',
+  };
 }
 
-buildIfStale(['dist/src/cli/main.js', ...PROGRAMS.filter((p) => p.script.startsWith('examples/') && existsSync(join(root, p.script))).map((p) => p.argv[0])]);
-const run = { commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown', dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/results.md', ':!docs/results.json']) !== '', date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), machine: machine(), dataDir: dataDir ?? null };
+buildIfStale([
+  'dist/src/cli/main.js',
+  ...PROGRAMS.filter((p) => p.script.startsWith('examples/') && existsSync(join(root, p.script))).map((p) => p.argv[0]),
+]);
+const run = {
+  commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown',
+  dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/results.md', ':!docs/results.json']) !== '',
+  date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  machine: machine(),
+  dataDir: dataDir ?? null,
+};
 
 // mox's own atomic write (a temporary name, then a rename), from the build just checked
 const { writeFileAtomicSync } = await import(pathToFileURL(join(root, 'dist/src/io/atomic.js')).href);
@@ -157,7 +249,11 @@ for (const p of PROGRAMS.filter((p) => only.includes(p.name))) {
 
 const jsonPath = join(root, 'docs/results.json');
 const previous = values.only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).rows : [];
-const rows = mergeRows(previous, fresh.filter((r) => r.status !== 'skipped'), PROGRAMS).map((r) => {
+const rows = mergeRows(
+  previous,
+  fresh.filter((r) => r.status !== 'skipped'),
+  PROGRAMS,
+).map((r) => {
   // a program without a figure (not run, or skipped): why it cannot run here now, if it cannot
   if (r.status !== 'not run' && r.status !== 'skipped') return r;
   const why = whyNot(PROGRAMS.find((p) => p.name === r.name));
@@ -167,7 +263,8 @@ const rows = mergeRows(previous, fresh.filter((r) => r.status !== 'skipped'), PR
 // PyTorch beside mox's GPT: the ratio of the wall times, when both ran
 const gpt = rows.find((r) => r.name === 'gpt' && r.status === 'ok');
 const torch = rows.find((r) => r.name === 'gpt-pytorch' && r.status === 'ok');
-if (gpt && torch) torch.note = `mox's wall time / PyTorch's: ${(gpt.wall_s / torch.wall_s).toFixed(2)}x; val_loss mox ${gpt.result.val_loss} vs PyTorch ${torch.result.val_loss}`;
+if (gpt && torch)
+  torch.note = `mox's wall time / PyTorch's: ${(gpt.wall_s / torch.wall_s).toFixed(2)}x; val_loss mox ${gpt.result.val_loss} vs PyTorch ${torch.result.val_loss}`;
 
 const saved = { run, rows };
 writeFileAtomicSync(jsonPath, JSON.stringify(saved, null, 2) + '\n');

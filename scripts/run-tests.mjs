@@ -13,7 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
 const dir = 'dist/test';
-const files = readdirSync(dir).filter((f) => f.endsWith('.test.js')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.test.js'))
+  .sort();
 const gpuFiles = files.filter((f) => f.startsWith('webgpu-'));
 const browserFiles = files.filter((f) => f.startsWith('browser'));
 const cpuFiles = files.filter((f) => !f.startsWith('webgpu-') && !f.startsWith('browser'));

@@ -5,9 +5,24 @@
 export { Tensor, type NestedArray, type TensorOrScalar } from './tensor/tensor.js';
 export type { DType, TypedArray } from './base/dtype.js';
 export {
-  tensor, zeros, ones, full, arange, linspace, eye, zerosLike, onesLike, fullLike,
-  rand, randn, randint, randLike, randnLike,
-  type CreateOptions, type TensorOptions, type RandomOptions,
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  linspace,
+  eye,
+  zerosLike,
+  onesLike,
+  fullLike,
+  rand,
+  randn,
+  randint,
+  randLike,
+  randnLike,
+  type CreateOptions,
+  type TensorOptions,
+  type RandomOptions,
 } from './tensor/create.js';
 export { Generator, seed, globalGenerator } from './tensor/random.js';
 export { scope, keep, memory } from './tensor/memory.js';
@@ -20,15 +35,70 @@ export * from './errors.js';
 import { ValueError } from './errors.js';
 
 export {
-  neg, abs, sign, exp, expm1, log, log1p, sqrt, rsqrt, square, reciprocal, sin, cos, tanh, sigmoid,
-  relu, leakyRelu, gelu, silu, erf, softplus, floor, ceil, round, clamp, powScalar, logicalNot,
+  neg,
+  abs,
+  sign,
+  exp,
+  expm1,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  square,
+  reciprocal,
+  sin,
+  cos,
+  tanh,
+  sigmoid,
+  relu,
+  leakyRelu,
+  gelu,
+  silu,
+  erf,
+  softplus,
+  floor,
+  ceil,
+  round,
+  clamp,
+  powScalar,
+  logicalNot,
 } from './ops/unary.js';
 export {
-  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, where, maskedFill,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  logicalAnd,
+  logicalOr,
+  where,
+  maskedFill,
 } from './ops/binary.js';
 export { sum, mean, max, min, prod, argmax, argmin, variance as var, std, logsumexp, type VarOptions } from './ops/reduce.js';
 export { matmul, linear } from './ops/matmul.js';
-export { reshape, transpose, permute, expand, squeeze, unsqueeze, flatten, slice, narrow, movedim, contiguous, clone, type SliceSpec } from './ops/view.js';
+export {
+  reshape,
+  transpose,
+  permute,
+  expand,
+  squeeze,
+  unsqueeze,
+  flatten,
+  slice,
+  narrow,
+  movedim,
+  contiguous,
+  clone,
+  type SliceSpec,
+} from './ops/view.js';
 export { concat, concat as cat, stack, split, chunk, pad } from './ops/join.js';
 export { indexSelect, gather, scatterAdd, embedding } from './ops/indexing.js';
 export { softmax, logSoftmax } from './ops/softmax.js';

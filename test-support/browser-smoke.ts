@@ -5,7 +5,10 @@
 import * as mox from '../src/browser.js';
 
 async function run(): Promise<Record<string, unknown>> {
-  const report: Record<string, unknown> = { cpuKernels: mox.backendInfo()['kernels'], hasNavigatorGpu: 'gpu' in ((globalThis as { navigator?: object }).navigator ?? {}) };
+  const report: Record<string, unknown> = {
+    cpuKernels: mox.backendInfo()['kernels'],
+    hasNavigatorGpu: 'gpu' in ((globalThis as { navigator?: object }).navigator ?? {}),
+  };
   const gpu = await mox.initDevice('webgpu');
   report['adapter'] = gpu.info?.()['adapter'];
   const losses: Record<string, number[]> = {};
@@ -37,4 +40,7 @@ async function run(): Promise<Record<string, unknown>> {
 }
 
 const post = (body: unknown): Promise<Response> => fetch('/result', { method: 'POST', body: JSON.stringify(body) });
-run().then((r) => post({ ok: true, ...r }), (e: unknown) => post({ ok: false, error: String((e as Error)?.stack ?? e) }));
+run().then(
+  (r) => post({ ok: true, ...r }),
+  (e: unknown) => post({ ok: false, error: String((e as Error)?.stack ?? e) }),
+);

@@ -29,7 +29,10 @@ export async function assertClose(actual: Tensor, expected: Tensor, rtol = 1e-5,
     const x = Number(a[i]);
     const y = Number(e[i]);
     if ((Number.isNaN(x) && Number.isNaN(y)) || x === y) continue; // NaN matches NaN, an infinity itself
-    assert.ok(Math.abs(x - y) <= atol + rtol * Math.abs(y), `${what}: element ${i} of ${fmtShape(expected.shape)}: got ${x}, expected ${y}`);
+    assert.ok(
+      Math.abs(x - y) <= atol + rtol * Math.abs(y),
+      `${what}: element ${i} of ${fmtShape(expected.shape)}: got ${x}, expected ${y}`,
+    );
   }
 }
 

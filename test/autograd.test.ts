@@ -11,7 +11,11 @@ const near = (actual: Tensor | null, expected: number[] | number[][], tol = 1e-5
   assert.ok(actual, 'expected a gradient, got null');
   const a = Array.from(actual.dataSync());
   const e = expected.flat() as number[];
-  assert.deepEqual(actual.shape.reduce((p, d) => p * d, 1), e.length, `shape ${actual.shape}`);
+  assert.deepEqual(
+    actual.shape.reduce((p, d) => p * d, 1),
+    e.length,
+    `shape ${actual.shape}`,
+  );
   a.forEach((v, i) => assert.ok(Math.abs(v - e[i]!) <= tol, `element ${i}: ${v} vs ${e[i]} (got [${a}])`));
 };
 
@@ -27,10 +31,24 @@ describe('backward', () => {
   });
 
   test('with an explicit gradient on a non-scalar', () => {
-    const leaf = mox.tensor([[1, 2], [3, 4]], { dtype: 'float32', requiresGrad: true });
+    const leaf = mox.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float32', requiresGrad: true },
+    );
     const y = leaf.mul(leaf); // dy/dx = 2x
-    y.backward(mox.tensor([[1, 0.5], [0, -1]]));
-    near(leaf.grad, [[2, 2], [0, -8]]);
+    y.backward(
+      mox.tensor([
+        [1, 0.5],
+        [0, -1],
+      ]),
+    );
+    near(leaf.grad, [
+      [2, 2],
+      [0, -8],
+    ]);
   });
 
   test('a non-scalar without a gradient, or a wrong-shaped gradient, is an error', () => {
@@ -64,7 +82,10 @@ describe('backward', () => {
     const w = mox.tensor([1, 1], { dtype: 'float32', requiresGrad: true });
     const z = w.exp().mul(w).sum();
     z.backward();
-    assert.throws(() => z.backward(), (e: unknown) => e instanceof mox.AutogradError && /second time/.test(e.message));
+    assert.throws(
+      () => z.backward(),
+      (e: unknown) => e instanceof mox.AutogradError && /second time/.test(e.message),
+    );
   });
 
   test('detach() cuts the graph and shares storage', () => {
@@ -93,7 +114,11 @@ describe('backward', () => {
     });
     assert.throws(() => y.backward(), mox.AutogradError);
     // grad mode is restored even when fn throws
-    assert.throws(() => mox.noGrad(() => { throw new Error('boom'); }));
+    assert.throws(() =>
+      mox.noGrad(() => {
+        throw new Error('boom');
+      }),
+    );
     assert.equal(mox.isGradEnabled(), true);
   });
 
@@ -137,9 +162,23 @@ describe('backward', () => {
     near(b.grad, [1, 2, 3]);
     const c = mox.ones([2, 2], { requiresGrad: true });
     const d = mox.ones([2, 2], { requiresGrad: true });
-    c.add(d).mul(mox.tensor([[1, 2], [3, 4]], { dtype: 'float32' })).sum().backward();
+    c.add(d)
+      .mul(
+        mox.tensor(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          { dtype: 'float32' },
+        ),
+      )
+      .sum()
+      .backward();
     c.grad!.zero_();
-    near(d.grad, [[1, 2], [3, 4]]);
+    near(d.grad, [
+      [1, 2],
+      [3, 4],
+    ]);
     // nor does it reach the gradient the caller passed in
     const e = mox.ones([2], { requiresGrad: true });
     const seed = mox.tensor([1, 2], { dtype: 'float32' });
@@ -168,13 +207,22 @@ describe('backward', () => {
   });
 
   test('the gradient of a broadcast operand is summed back to its shape', () => {
-    const a = mox.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float32', requiresGrad: true });
+    const a = mox.tensor(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { dtype: 'float32', requiresGrad: true },
+    );
     const b = mox.tensor([10, 20, 30], { dtype: 'float32', requiresGrad: true });
     const c = mox.tensor([[2], [3]], { dtype: 'float32', requiresGrad: true });
     const s = mox.tensor(0.5, { requiresGrad: true });
     const y = a.mul(b).add(c).mul(s).sum();
     y.backward();
-    near(a.grad, [[5, 10, 15], [5, 10, 15]]);
+    near(a.grad, [
+      [5, 10, 15],
+      [5, 10, 15],
+    ]);
     near(b.grad, [2.5, 3.5, 4.5]);
     near(c.grad, [[1.5], [1.5]]);
     assert.deepEqual(s.grad!.shape, []);
@@ -206,7 +254,9 @@ describe('backward', () => {
     // only float tensors can require grad; a non-leaf cannot stop requiring it
     assert.throws(() => mox.arange(3).requiresGrad_(), mox.DTypeError);
     assert.throws(() => mox.tensor([1, 2], { requiresGrad: true }), mox.DTypeError); // int32 data
-    assert.throws(() => { y.requiresGrad = false; }, mox.ValueError);
+    assert.throws(() => {
+      y.requiresGrad = false;
+    }, mox.ValueError);
     const z = mox.zeros([2]).requiresGrad_();
     assert.equal(z.requiresGrad, true);
     z.requiresGrad = false;
@@ -221,10 +271,12 @@ describe('backward', () => {
 
 describe('gradcheck', () => {
   // square(x) computed outside the tape, with a backward we write by hand
-  const square = (wrongBy: number) => (x: Tensor): Tensor => {
-    const out = mox.noGrad(() => x.mul(x));
-    return record(out, 'square', [x], (g) => [g.mul(x).mul(2 + wrongBy)]);
-  };
+  const square =
+    (wrongBy: number) =>
+    (x: Tensor): Tensor => {
+      const out = mox.noGrad(() => x.mul(x));
+      return record(out, 'square', [x], (g) => [g.mul(x).mul(2 + wrongBy)]);
+    };
 
   test('passes for a right gradient', () => {
     const x = mox.tensor([0.3, -1.2, 2], { requiresGrad: true });
@@ -246,6 +298,9 @@ describe('gradcheck', () => {
     mox.seed(11);
     const a = mox.randn([3, 4], { requiresGrad: true });
     const b = mox.randn([4], { requiresGrad: true });
-    assert.equal(mox.gradcheck((p, q) => p.mul(q).tanh().add(p.exp()).sum(1), [a, b]), true);
+    assert.equal(
+      mox.gradcheck((p, q) => p.mul(q).tanh().add(p.exp()).sum(1), [a, b]),
+      true,
+    );
   });
 });

@@ -21,7 +21,10 @@ function rng(seed: number): () => number {
 function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]!; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
   return s;
 }
 
@@ -30,9 +33,15 @@ function view(data: TypedArray, shape: number[], strides?: number[], offset = 0)
   return { buf: B.fromArray(data), dtype: dtypeOfArray(data), shape, strides: strides ?? stridesOf(shape), offset };
 }
 
-function f64(...xs: number[]): Float64Array { return Float64Array.from(xs); }
-function f32(...xs: number[]): Float32Array { return Float32Array.from(xs); }
-function i32(...xs: number[]): Int32Array { return Int32Array.from(xs); }
+function f64(...xs: number[]): Float64Array {
+  return Float64Array.from(xs);
+}
+function f32(...xs: number[]): Float32Array {
+  return Float32Array.from(xs);
+}
+function i32(...xs: number[]): Int32Array {
+  return Int32Array.from(xs);
+}
 
 /** Reads a contiguous result buffer back as a plain array. */
 function out(buf: unknown, shape: number[], dtype: DType): number[] {
@@ -42,8 +51,12 @@ function out(buf: unknown, shape: number[], dtype: DType): number[] {
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12): void {
   assert.equal(actual.length, expected.length, 'length');
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!, e = expected[i]!;
-    if (Number.isNaN(e)) { assert.ok(Number.isNaN(a), `[${i}] expected NaN, got ${a}`); continue; }
+    const a = actual[i]!,
+      e = expected[i]!;
+    if (Number.isNaN(e)) {
+      assert.ok(Number.isNaN(a), `[${i}] expected NaN, got ${a}`);
+      continue;
+    }
     if (a === e) continue;
     assert.ok(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)), `[${i}] ${a} vs ${e}`);
   }
@@ -122,13 +135,26 @@ describe('cpu backend: unary', () => {
   const xs = [-2.5, -1, -0.5, 0, 0.3, 1, 2];
   const x = view(f64(...xs), [7]);
   const cases: [Parameters<typeof B.unary>[0], (v: number) => number, number[]?][] = [
-    ['neg', (v) => -v], ['abs', Math.abs], ['exp', Math.exp], ['expm1', Math.expm1], ['sin', Math.sin],
-    ['cos', Math.cos], ['tanh', Math.tanh], ['square', (v) => v * v], ['reciprocal', (v) => 1 / v],
-    ['floor', Math.floor], ['ceil', Math.ceil], ['relu', (v) => Math.max(v, 0)],
-    ['sigmoid', (v) => 1 / (1 + Math.exp(-v))], ['silu', (v) => v / (1 + Math.exp(-v))],
-    ['softplus', (v) => Math.log(1 + Math.exp(v))], ['sign', Math.sign],
-    ['leakyRelu', (v) => (v > 0 ? v : 0.1 * v), [0.1]], ['powScalar', (v) => Math.pow(v, 3), [3]],
-    ['clamp', (v) => Math.min(Math.max(v, -1), 0.5), [-1, 0.5]], ['affine', (v) => v * 2 - 1, [2, -1]],
+    ['neg', (v) => -v],
+    ['abs', Math.abs],
+    ['exp', Math.exp],
+    ['expm1', Math.expm1],
+    ['sin', Math.sin],
+    ['cos', Math.cos],
+    ['tanh', Math.tanh],
+    ['square', (v) => v * v],
+    ['reciprocal', (v) => 1 / v],
+    ['floor', Math.floor],
+    ['ceil', Math.ceil],
+    ['relu', (v) => Math.max(v, 0)],
+    ['sigmoid', (v) => 1 / (1 + Math.exp(-v))],
+    ['silu', (v) => v / (1 + Math.exp(-v))],
+    ['softplus', (v) => Math.log(1 + Math.exp(v))],
+    ['sign', Math.sign],
+    ['leakyRelu', (v) => (v > 0 ? v : 0.1 * v), [0.1]],
+    ['powScalar', (v) => v ** 3, [3]],
+    ['clamp', (v) => Math.min(Math.max(v, -1), 0.5), [-1, 0.5]],
+    ['affine', (v) => v * 2 - 1, [2, -1]],
   ];
   for (const [op, f, params] of cases) {
     it(op, () => close(out(B.unary(op, x, 'float64', params), [7], 'float64'), xs.map(f), 1e-14));
@@ -145,19 +171,33 @@ describe('cpu backend: unary', () => {
 
   it('erf matches known values to ~1e-16', () => {
     const known: [number, number][] = [
-      [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2.5, 0.999593047982555], [-3, -0.9999779095030014],
-      [0, 0], [0.1, 0.1124629160182849], [-0.46875, -0.4926134732179379], [5, 0.9999999999984626], [30, 1],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2.5, 0.999593047982555],
+      [-3, -0.9999779095030014],
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [-0.46875, -0.4926134732179379],
+      [5, 0.9999999999984626],
+      [30, 1],
     ];
     const got = out(B.unary('erf', view(f64(...known.map((k) => k[0])), [known.length]), 'float64'), [known.length], 'float64');
-    known.forEach(([, e], i) => assert.ok(Math.abs(got[i]! - e) <= 2e-16 * Math.max(Math.abs(e), 1e-300) + 1e-300, `erf(${known[i]![0]}) = ${got[i]} vs ${e}`));
+    known.forEach(([, e], i) =>
+      assert.ok(Math.abs(got[i]! - e) <= 2e-16 * Math.max(Math.abs(e), 1e-300) + 1e-300, `erf(${known[i]![0]}) = ${got[i]} vs ${e}`),
+    );
   });
 
   it('erf agrees with its power series to 1e-14 relative on [-3, 3]', () => {
     // erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n 2^n x^(2n+1) / (1*3*...*(2n+1)): all terms positive, so
     // the series itself is accurate to a few ulps.
     const series = (v: number): number => {
-      let term = v, sum = v;
-      for (let n = 1; n < 200; n++) { term *= (2 * v * v) / (2 * n + 1); sum += term; if (Math.abs(term) < 1e-18 * Math.abs(sum)) break; }
+      let term = v,
+        sum = v;
+      for (let n = 1; n < 200; n++) {
+        term *= (2 * v * v) / (2 * n + 1);
+        sum += term;
+        if (Math.abs(term) < 1e-18 * Math.abs(sum)) break;
+      }
       return (2 / Math.sqrt(Math.PI)) * Math.exp(-v * v) * sum;
     };
     const pts = Array.from({ length: 241 }, (_, i) => -3 + i * 0.025 + 1e-3);
@@ -224,12 +264,18 @@ describe('cpu backend: binary and where', () => {
 
   it('arithmetic on transposed odd-sized operands matches a per-element loop', () => {
     const [m, n] = [7, 13];
-    const ad = randArray(m * n, 2), bd = randArray(m * n, 3);
+    const ad = randArray(m * n, 2),
+      bd = randArray(m * n, 3);
     const a: View = { buf: B.fromArray(ad), dtype: 'float64', shape: [m, n], strides: [1, m], offset: 0 }; // transposed
     const b = view(bd, [m, n]);
     const ops: [Parameters<typeof B.binary>[0], (x: number, y: number) => number][] = [
-      ['add', (x, y) => x + y], ['sub', (x, y) => x - y], ['mul', (x, y) => x * y], ['div', (x, y) => x / y],
-      ['maximum', Math.max], ['minimum', Math.min], ['pow', (x, y) => Math.pow(Math.abs(x), y)],
+      ['add', (x, y) => x + y],
+      ['sub', (x, y) => x - y],
+      ['mul', (x, y) => x * y],
+      ['div', (x, y) => x / y],
+      ['maximum', Math.max],
+      ['minimum', Math.min],
+      ['pow', (x, y) => Math.abs(x) ** y],
     ];
     for (const [op, f] of ops) {
       const A = op === 'pow' ? { ...a, buf: B.fromArray(ad.map(Math.abs)) } : a;
@@ -304,15 +350,24 @@ describe('cpu backend: reduce', () => {
       const shape = [r, q, p];
       const outShape = keep.map((a) => shape[a]!);
       const size = outShape.reduce((s, d) => s * d, 1);
-      const want = { sum: new Array(size).fill(0), prod: new Array(size).fill(1), max: new Array(size).fill(-Infinity), min: new Array(size).fill(Infinity) };
-      for (let i = 0; i < r; i++) for (let j = 0; j < q; j++) for (let k = 0; k < p; k++) {
-        const c = [i, j, k];
-        let o = 0;
-        for (const a of keep) o = o * shape[a]! + c[a]!;
-        const val = at(i, j, k);
-        want.sum[o] += val; want.prod[o] *= val;
-        want.max[o] = Math.max(want.max[o], val); want.min[o] = Math.min(want.min[o], val);
-      }
+      const want = {
+        sum: new Array(size).fill(0),
+        prod: new Array(size).fill(1),
+        max: new Array(size).fill(-Infinity),
+        min: new Array(size).fill(Infinity),
+      };
+      for (let i = 0; i < r; i++)
+        for (let j = 0; j < q; j++)
+          for (let k = 0; k < p; k++) {
+            const c = [i, j, k];
+            let o = 0;
+            for (const a of keep) o = o * shape[a]! + c[a]!;
+            const val = at(i, j, k);
+            want.sum[o] += val;
+            want.prod[o] *= val;
+            want.max[o] = Math.max(want.max[o], val);
+            want.min[o] = Math.min(want.min[o], val);
+          }
       for (const op of ['sum', 'prod', 'max', 'min'] as const) {
         close(out(B.reduce(op, v, axes, 'float64'), [size], 'float64'), want[op], 1e-13);
       }
@@ -363,16 +418,19 @@ describe('cpu backend: reduce', () => {
 // ---- matmul ----
 
 function naiveMatmul(a: View, b: View): number[] {
-  const ad = B.read(a), bd = B.read(b);
+  const ad = B.read(a),
+    bd = B.read(b);
   const r = a.shape.length;
   const [M, K, N] = [a.shape[r - 2]!, a.shape[r - 1]!, b.shape[r - 1]!];
   const batches = a.shape.slice(0, -2).reduce((s, d) => s * d, 1);
   const res: number[] = [];
-  for (let t = 0; t < batches; t++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += ad[t * M * K + i * K + k]! * bd[t * K * N + k * N + j]!;
-    res.push(s);
-  }
+  for (let t = 0; t < batches; t++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += ad[t * M * K + i * K + k]! * bd[t * K * N + k * N + j]!;
+        res.push(s);
+      }
   return res;
 }
 
@@ -385,17 +443,22 @@ describe('cpu backend: matmul', () => {
 
   it('matches a naive triple loop on random transposed / strided inputs of odd sizes', () => {
     let seed = 10;
-    for (const [M, K, N] of [[1, 1, 1], [7, 13, 1], [1, 7, 13], [13, 7, 7], [5, 1, 9], [13, 13, 13]] as const) {
-      for (const transA of [false, true]) for (const transB of [false, true]) {
-        const ad = randArray(M * K, seed++), bd = randArray(K * N, seed++);
-        const a: View = transA
-          ? { buf: B.fromArray(ad), dtype: 'float64', shape: [M, K], strides: [1, M], offset: 0 }
-          : view(ad, [M, K]);
-        const b: View = transB
-          ? { buf: B.fromArray(bd), dtype: 'float64', shape: [K, N], strides: [1, K], offset: 0 }
-          : view(bd, [K, N]);
-        close(out(B.matmul(a, b, 'float64'), [M * N], 'float64'), naiveMatmul(a, b), 1e-13);
-      }
+    for (const [M, K, N] of [
+      [1, 1, 1],
+      [7, 13, 1],
+      [1, 7, 13],
+      [13, 7, 7],
+      [5, 1, 9],
+      [13, 13, 13],
+    ] as const) {
+      for (const transA of [false, true])
+        for (const transB of [false, true]) {
+          const ad = randArray(M * K, seed++),
+            bd = randArray(K * N, seed++);
+          const a: View = transA ? { buf: B.fromArray(ad), dtype: 'float64', shape: [M, K], strides: [1, M], offset: 0 } : view(ad, [M, K]);
+          const b: View = transB ? { buf: B.fromArray(bd), dtype: 'float64', shape: [K, N], strides: [1, K], offset: 0 } : view(bd, [K, N]);
+          close(out(B.matmul(a, b, 'float64'), [M * N], 'float64'), naiveMatmul(a, b), 1e-13);
+        }
     }
   });
 
@@ -411,7 +474,13 @@ describe('cpu backend: matmul', () => {
     const bt: View = { buf: B.fromArray(bdat), dtype: 'float64', shape: [Bt, K, N], strides: [0, 1, K], offset: 0 };
     close(out(B.matmul(a, bt, 'float64'), [Bt * M * N], 'float64'), naiveMatmul(a, bt), 1e-13);
     // 4-D batch with a broadcast leading dim
-    const a4: View = { buf: B.fromArray(randArray(2 * M * K, 22)), dtype: 'float64', shape: [3, 2, M, K], strides: [0, M * K, K, 1], offset: 0 };
+    const a4: View = {
+      buf: B.fromArray(randArray(2 * M * K, 22)),
+      dtype: 'float64',
+      shape: [3, 2, M, K],
+      strides: [0, M * K, K, 1],
+      offset: 0,
+    };
     const b4 = view(randArray(3 * 2 * K * N, 23), [3, 2, K, N]);
     close(out(B.matmul(a4, b4, 'float64'), [6 * M * N], 'float64'), naiveMatmul(a4, b4), 1e-13);
   });
@@ -440,12 +509,14 @@ describe('cpu backend: indexing', () => {
 
   it('gather rejects out-of-range indices with IndexError', () => {
     const x = view(f32(...new Array(14).fill(0)), [2, 7]);
-    assert.throws(() => B.gather(x, 1, view(i32(0, 9), [1, 2])), (e: unknown) =>
-      e instanceof IndexError && e.message === 'gather: index 9 is out of range for dim 1 of size 7');
+    assert.throws(
+      () => B.gather(x, 1, view(i32(0, 9), [1, 2])),
+      (e: unknown) => e instanceof IndexError && e.message === 'gather: index 9 is out of range for dim 1 of size 7',
+    );
     assert.throws(() => B.gather(x, 1, view(i32(-1), [1, 1])), /gather: index -1 is out of range for dim 1 of size 7/);
   });
 
-  it('scatterAdd adds src into a copy of base, reading only idx\'s extent of src', () => {
+  it("scatterAdd adds src into a copy of base, reading only idx's extent of src", () => {
     const base = view(f32(1, 1, 1, 1, 1, 1), [2, 3]);
     const idx = view(i32(0, 0, 2, 1), [2, 2]);
     const src = view(f32(10, 20, 99, 30, 40, 99), [2, 3]); // column 2 is outside idx's extent
@@ -456,8 +527,10 @@ describe('cpu backend: indexing', () => {
     const src0 = view(f32(1, 2, 3, 4, 5, 6), [3, 2]);
     const base0 = view(f32(0, 0, 0, 0), [2, 2]);
     assert.deepEqual(out(B.scatterAdd(base0, 0, idx0, src0), [4], 'float32'), [0, 0, 9, 12]);
-    assert.throws(() => B.scatterAdd(base0, 0, view(i32(2), [1, 1]), src0),
-      (e: unknown) => e instanceof IndexError && e.message === 'scatterAdd: index 2 is out of range for dim 0 of size 2');
+    assert.throws(
+      () => B.scatterAdd(base0, 0, view(i32(2), [1, 1]), src0),
+      (e: unknown) => e instanceof IndexError && e.message === 'scatterAdd: index 2 is out of range for dim 0 of size 2',
+    );
   });
 
   it('indexSelect picks slices (with repeats) along any dim', () => {
@@ -465,11 +538,19 @@ describe('cpu backend: indexing', () => {
     assert.deepEqual(out(B.indexSelect(x, 0, view(i32(2, 0, 2), [3])), [12], 'float64'), [8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11]);
     assert.deepEqual(out(B.indexSelect(x, 1, view(i32(3, 1), [2])), [6], 'float64'), [3, 1, 7, 5, 11, 9]);
     // transposed input and a strided (every other) index
-    const t: View = { buf: B.fromArray(f64(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)), dtype: 'float64', shape: [4, 3], strides: [1, 4], offset: 0 };
+    const t: View = {
+      buf: B.fromArray(f64(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)),
+      dtype: 'float64',
+      shape: [4, 3],
+      strides: [1, 4],
+      offset: 0,
+    };
     const idx: View = { buf: B.fromArray(i32(1, 99, 0)), dtype: 'int32', shape: [2], strides: [2], offset: 0 };
     assert.deepEqual(out(B.indexSelect(t, 0, idx), [6], 'float64'), [1, 5, 9, 0, 4, 8]);
-    assert.throws(() => B.indexSelect(x, 1, view(i32(4), [1])),
-      (e: unknown) => e instanceof IndexError && e.message === 'indexSelect: index 4 is out of range for dim 1 of size 4');
+    assert.throws(
+      () => B.indexSelect(x, 1, view(i32(4), [1])),
+      (e: unknown) => e instanceof IndexError && e.message === 'indexSelect: index 4 is out of range for dim 1 of size 4',
+    );
   });
 
   it('indexAdd sums slices of src into zeros at idx, repeats accumulating', () => {
@@ -477,8 +558,10 @@ describe('cpu backend: indexing', () => {
     assert.deepEqual(out(B.indexAdd([4, 2], 0, view(i32(3, 0, 3), [3]), src), [8], 'float32'), [3, 4, 0, 0, 0, 0, 6, 8]);
     const src1 = view(f32(1, 2, 3, 4, 5, 6), [2, 3]);
     assert.deepEqual(out(B.indexAdd([2, 2], 1, view(i32(1, 1, 0), [3]), src1), [4], 'float32'), [3, 3, 6, 9]);
-    assert.throws(() => B.indexAdd([2, 2], 1, view(i32(0, -3, 0), [3]), src1),
-      (e: unknown) => e instanceof IndexError && e.message === 'indexAdd: index -3 is out of range for dim 1 of size 2');
+    assert.throws(
+      () => B.indexAdd([2, 2], 1, view(i32(0, -3, 0), [3]), src1),
+      (e: unknown) => e instanceof IndexError && e.message === 'indexAdd: index -3 is out of range for dim 1 of size 2',
+    );
   });
 });
 
@@ -495,14 +578,18 @@ function naiveSoftmax(rows: number[][], log: boolean): number[][] {
 describe('cpu backend: softmax', () => {
   it('last axis, stable for large inputs, softmax and log-softmax', () => {
     const x = view(f64(1, 2, 3, 1000, 1001, 1002, -1000, 0, 1000), [3, 3]);
-    const rows = [[1, 2, 3], [1000, 1001, 1002], [-1000, 0, 1000]];
+    const rows = [
+      [1, 2, 3],
+      [1000, 1001, 1002],
+      [-1000, 0, 1000],
+    ];
     close(out(B.softmax(x, 1, false), [9], 'float64'), naiveSoftmax(rows, false).flat(), 1e-15);
     close(out(B.softmax(x, 1, true), [9], 'float64'), naiveSoftmax(rows, true).flat(), 1e-15);
     const s = out(B.softmax(x, 1, false), [9], 'float64');
     close([s[0]! + s[1]! + s[2]!], [1], 1e-15);
   });
 
-  it('a leading axis of a transposed view; output keeps the view\'s shape', () => {
+  it("a leading axis of a transposed view; output keeps the view's shape", () => {
     const data = randArray(7 * 13, 30);
     // view [7, 13] as the transpose of a [13, 7] buffer; softmax over axis 0 (length 7)
     const v: View = { buf: B.fromArray(data), dtype: 'float64', shape: [7, 13], strides: [1, 7], offset: 0 };
@@ -531,10 +618,22 @@ describe('cpu backend: im2col and col2im', () => {
     const cols = out(B.im2col(x, w, 2, 2, 0), [16], 'float32');
     // row (i,j) = tap (i,j); columns (oh,ow) at input (2oh-1+i, 2ow-1+j)
     assert.deepEqual(cols, [
-      0, 0, 0, 5, // i=0 j=0
-      0, 0, 4, 6, // i=0 j=1
-      0, 2, 0, 8, // i=1 j=0
-      1, 3, 7, 9, // i=1 j=1
+      0,
+      0,
+      0,
+      5, // i=0 j=0
+      0,
+      0,
+      4,
+      6, // i=0 j=1
+      0,
+      2,
+      0,
+      8, // i=1 j=0
+      1,
+      3,
+      7,
+      9, // i=1 j=1
     ]);
     const pooled = out(B.im2col(x, w, 2, 2, -Infinity), [16], 'float32');
     assert.deepEqual(pooled.slice(0, 4), [-Infinity, -Infinity, -Infinity, 5]);
@@ -565,9 +664,22 @@ describe('cpu backend: im2col and col2im', () => {
       const xd = randArray(N * C * H * W, seed++);
       const rows = C * w.kernel[0] * w.kernel[1];
       const cd = randArray(N * rows * outH * outW, seed++);
-      const colsOfX = B.read({ buf: B.im2col(view(xd, [N, C, H, W]), w, outH, outW, 0), dtype: 'float64', shape: [cd.length], strides: [1], offset: 0 });
-      const imOfC = B.read({ buf: B.col2im(view(cd, [N, rows, outH * outW]), w, C, H, W, outH, outW), dtype: 'float64', shape: [xd.length], strides: [1], offset: 0 });
-      let lhs = 0, rhs = 0;
+      const colsOfX = B.read({
+        buf: B.im2col(view(xd, [N, C, H, W]), w, outH, outW, 0),
+        dtype: 'float64',
+        shape: [cd.length],
+        strides: [1],
+        offset: 0,
+      });
+      const imOfC = B.read({
+        buf: B.col2im(view(cd, [N, rows, outH * outW]), w, C, H, W, outH, outW),
+        dtype: 'float64',
+        shape: [xd.length],
+        strides: [1],
+        offset: 0,
+      });
+      let lhs = 0,
+        rhs = 0;
       for (let i = 0; i < cd.length; i++) lhs += colsOfX[i]! * cd[i]!;
       for (let i = 0; i < xd.length; i++) rhs += xd[i]! * imOfC[i]!;
       assert.ok(Math.abs(lhs - rhs) <= 1e-12 * Math.max(1, Math.abs(lhs)), `${lhs} vs ${rhs}`);

@@ -17,7 +17,14 @@ const chromium = process.env['MOX_CHROMIUM'] ?? '/usr/bin/chromium';
 test('mox/browser trains on the CPU and on WebGPU in headless Chromium, with the same numbers', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-browser-'));
   try {
-    await build({ entryPoints: ['dist/test-support/browser-smoke.js'], bundle: true, format: 'esm', platform: 'browser', outfile: path.join(dir, 'smoke.js'), logLevel: 'error' });
+    await build({
+      entryPoints: ['dist/test-support/browser-smoke.js'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outfile: path.join(dir, 'smoke.js'),
+      logLevel: 'error',
+    });
     const page = '<!doctype html><meta charset="utf-8"><title>mox</title><script type="module" src="/smoke.js"></script>';
     let resolveResult!: (v: Record<string, unknown>) => void;
     const result = new Promise<Record<string, unknown>>((r) => (resolveResult = r));
@@ -41,12 +48,25 @@ test('mox/browser trains on the CPU and on WebGPU in headless Chromium, with the
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const browser = spawn(chromium, [
-      '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(dir, 'profile')}`, `http://127.0.0.1:${port}/`,
-    ], { stdio: 'ignore', detached: true }); // its own process group, so all of Chromium's processes end together
+    const browser = spawn(
+      chromium,
+      [
+        '--headless=new',
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${path.join(dir, 'profile')}`,
+        `http://127.0.0.1:${port}/`,
+      ],
+      { stdio: 'ignore', detached: true },
+    ); // its own process group, so all of Chromium's processes end together
     try {
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the page posted no result within 120 s')), 120_000).unref());
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the page posted no result within 120 s')), 120_000).unref(),
+      );
       const r = await Promise.race([result, timeout]);
       assert.equal(r['ok'], true, String(r['error']));
       t.diagnostic(`adapter: ${String(r['adapter'])}; losses ${JSON.stringify(r['losses'])}; tokens ${JSON.stringify(r['gpuTokens'])}`);
@@ -55,7 +75,9 @@ test('mox/browser trains on the CPU and on WebGPU in headless Chromium, with the
       assert.ok(typeof r['adapter'] === 'string' && r['adapter'].length > 0, 'the adapter is named');
       const losses = r['losses'] as Record<string, number[]>;
       assert.equal(losses['webgpu']!.length, 3);
-      losses['cpu']!.forEach((l, i) => assert.ok(Math.abs(l - losses['webgpu']![i]!) < 1e-4, `step ${i}: cpu ${l}, webgpu ${losses['webgpu']![i]}`));
+      losses['cpu']!.forEach((l, i) =>
+        assert.ok(Math.abs(l - losses['webgpu']![i]!) < 1e-4, `step ${i}: cpu ${l}, webgpu ${losses['webgpu']![i]}`),
+      );
       assert.ok(losses['cpu']![2]! < losses['cpu']![0]!, 'the loss falls');
       assert.deepEqual(r['gpuTokens'], r['cpuTokens']);
     } finally {

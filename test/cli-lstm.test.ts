@@ -27,35 +27,71 @@ function corpus(): string {
 }
 
 type Record_ = { step: number; train: number; val: number };
-const history = (dir: string): Record_[] => (JSON.parse(fs.readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { history: Record_[] }).history;
+const history = (dir: string): Record_[] =>
+  (JSON.parse(fs.readFileSync(path.join(dir, 'trainer_state.json'), 'utf8')) as { history: Record_[] }).history;
 
 test('CLI: train lstm writes a checkpoint, --resume reproduces the uninterrupted run, generate samples from it', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-lstm-cli-'));
   try {
     const data = path.join(dir, 'text.txt');
     fs.writeFileSync(data, corpus());
-    const common = ['--data', data, '--hidden-size', '24', '--embed-dim', '8', '--seq-len', '12', '--batch-size', '4',
-      '--eval-interval', '6', '--eval-iters', '2', '--warmup-iters', '2', '--dropout', '0.1', '--threads', '1'];
+    const common = [
+      '--data',
+      data,
+      '--hidden-size',
+      '24',
+      '--embed-dim',
+      '8',
+      '--seq-len',
+      '12',
+      '--batch-size',
+      '4',
+      '--eval-interval',
+      '6',
+      '--eval-iters',
+      '2',
+      '--warmup-iters',
+      '2',
+      '--dropout',
+      '0.1',
+      '--threads',
+      '1',
+    ];
     const full = path.join(dir, 'full');
     const r = run('train', 'lstm', ...common, '--max-iters', '12', '--out', full);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^training: LSTM 2 layers, hidden 24, embedding 8, vocab \d+ \(char\)/m);
     assert.match(r.stdout, /^step 0: train loss \d\.\d{4}, val loss \d\.\d{4}/m);
     assert.match(r.stdout, /^step 12: train loss .* ms\/iter, \d+ tokens\/s/m);
-    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json', 'tokenizer.json']) assert.ok(fs.existsSync(path.join(full, f)), f);
-    assert.deepEqual(fs.readdirSync(full).filter((f) => f.startsWith('.')), [], 'no temporary files left');
-    const config = JSON.parse(fs.readFileSync(path.join(full, 'config.json'), 'utf8')) as { model: string; lstm: { hiddenSize: number }; train: { data: { data: string } } };
+    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json', 'tokenizer.json'])
+      assert.ok(fs.existsSync(path.join(full, f)), f);
+    assert.deepEqual(
+      fs.readdirSync(full).filter((f) => f.startsWith('.')),
+      [],
+      'no temporary files left',
+    );
+    const config = JSON.parse(fs.readFileSync(path.join(full, 'config.json'), 'utf8')) as {
+      model: string;
+      lstm: { hiddenSize: number };
+      train: { data: { data: string } };
+    };
     assert.equal(config.model, 'lstm');
     assert.equal(config.lstm.hiddenSize, 24);
     assert.equal(config.train.data.data, path.resolve(data), 'the data file by its absolute path');
     const h = history(full);
-    assert.deepEqual(h.map((e) => e.step), [0, 6, 12]);
+    assert.deepEqual(
+      h.map((e) => e.step),
+      [0, 6, 12],
+    );
     assert.ok(h[2]!.val < h[0]!.val, `the validation loss goes down: ${h.map((e) => e.val)}`);
 
     // an existing checkpoint is not replaced without --overwrite
     const again = run('train', 'lstm', ...common, '--max-iters', '12', '--out', full);
     assert.equal(again.code, 2);
-    assert.match(again.stderr, /^mox: train lstm: .* already holds a checkpoint \(.*trainer_state\.json.*\); pass --resume to continue it, or --overwrite/);
+    assert.match(
+      again.stderr,
+      /^mox: train lstm: .* already holds a checkpoint \(.*trainer_state\.json.*\); pass --resume to continue it, or --overwrite/,
+    );
 
     // the same run in two parts: 6 iterations (with the full run's schedule), then --resume
     const part = path.join(dir, 'part');
@@ -82,7 +118,8 @@ test('CLI: train lstm writes a checkpoint, --resume reproduces the uninterrupted
     assert.ok(g.stdout.startsWith('the king'));
     assert.equal([...g.stdout.replace(/\n$/, '')].length, 8 + 30);
     assert.match(g.stderr, /30 tokens in .* tokens\/s \(LSTM\)/);
-    const j = (...extra: string[]) => run('generate', '--model', full, '--prompt-ids', '1,2,3', '--max-new-tokens', '10', '--json', ...extra);
+    const j = (...extra: string[]) =>
+      run('generate', '--model', full, '--prompt-ids', '1,2,3', '--max-new-tokens', '10', '--json', ...extra);
     const j1 = j('--temperature', '0');
     assert.equal(j1.code, 0, j1.stderr);
     const ids = JSON.parse(j1.stdout) as number[];
@@ -111,12 +148,12 @@ test('CLI: train lstm usage errors (exit 2) and bad data (exit 1, no stack)', ()
     assert.match(help.stdout, /^usage: mox train lstm/m);
     assert.match(run('--help').stdout, /^ {2}train gpt\|lstm\b/m);
     for (const args of [
-      ['train', 'lstm', '--data', 'x.txt'],                                          // no --out
-      ['train', 'lstm', '--out', dir],                                               // no data
+      ['train', 'lstm', '--data', 'x.txt'], // no --out
+      ['train', 'lstm', '--out', dir], // no data
       ['train', 'lstm', '--data', 'x', '--out', dir, '--hidden-size', '0'],
       ['train', 'lstm', '--data', 'x', '--out', dir, '--tie-weights', '--hidden-size', '32', '--embed-dim', '16'],
-      ['train', 'lstm', '--data', 'x', '--out', dir, '--n-layer', '2'],            // a GPT flag
-      ['train', 'gpt', '--data', 'x', '--out', dir, '--hidden-size', '2'],         // an LSTM flag
+      ['train', 'lstm', '--data', 'x', '--out', dir, '--n-layer', '2'], // a GPT flag
+      ['train', 'gpt', '--data', 'x', '--out', dir, '--hidden-size', '2'], // an LSTM flag
       ['train', 'lstm', '--out', dir, '--resume', '--overwrite'],
     ]) {
       const r = run(...args);
@@ -129,13 +166,19 @@ test('CLI: train lstm usage errors (exit 2) and bad data (exit 1, no stack)', ()
       assert.match(r.stderr, re);
       assert.doesNotMatch(r.stderr, /^\s+at /m);
     };
-    fail(['train', 'lstm', '--data', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'o')], /^mox: train lstm: cannot read the data file .*missing\.txt: no such file/);
+    fail(
+      ['train', 'lstm', '--data', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'o')],
+      /^mox: train lstm: cannot read the data file .*missing\.txt: no such file/,
+    );
     fs.writeFileSync(path.join(dir, 'short.txt'), 'too short');
     fail(['train', 'lstm', '--data', path.join(dir, 'short.txt'), '--out', path.join(dir, 'o')], /^mox: train lstm: .*validation split/);
     fail(['train', 'lstm', '--out', path.join(dir, 'nothing'), '--resume'], /^mox: train lstm: --resume: there is no checkpoint/);
     // bytes that are not UTF-8 (here a binary's) are refused, not trained on as U+FFFD
     fs.writeFileSync(path.join(dir, 'binary.txt'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0xff, 0xfe, 0x80]));
-    fail(['train', 'lstm', '--data', path.join(dir, 'binary.txt'), '--out', path.join(dir, 'o2')], /^mox: train lstm: .*not valid UTF-8|^mox: train lstm: .*binary/);
+    fail(
+      ['train', 'lstm', '--data', path.join(dir, 'binary.txt'), '--out', path.join(dir, 'o2')],
+      /^mox: train lstm: .*not valid UTF-8|^mox: train lstm: .*binary/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -15,12 +15,36 @@ import { firstInvalidUtf8 } from '../src/cli/commands/text-input.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const DATA_DIR = path.resolve(process.env['MOX_DATA_DIR'] ?? path.join('..', 'shared', 'data'));
-const TINY = ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '2', '--eval-iters', '1', '--threads', '1'];
+const TINY = [
+  '--n-layer',
+  '1',
+  '--n-head',
+  '2',
+  '--n-embd',
+  '16',
+  '--block-size',
+  '16',
+  '--batch-size',
+  '2',
+  '--eval-iters',
+  '1',
+  '--threads',
+  '1',
+];
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function mox(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000, cwd: opts.cwd, env: opts.env ?? process.env });
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+  });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -31,8 +55,12 @@ function moxAsync(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<R
     const child = spawn(process.execPath, [MAIN, ...args], { env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
@@ -48,7 +76,13 @@ function tmpDir(): string {
 }
 
 function corpus(): string {
-  const lines = ['First Citizen:', 'Before we proceed any further, hear me speak.', 'All:', 'Speak, speak.', 'You are all resolved rather to die than to famish?'];
+  const lines = [
+    'First Citizen:',
+    'Before we proceed any further, hear me speak.',
+    'All:',
+    'Speak, speak.',
+    'You are all resolved rather to die than to famish?',
+  ];
   return Array.from({ length: 40 }, (_, i) => lines[i % lines.length]).join('\n') + '\n';
 }
 
@@ -57,7 +91,13 @@ const stepsOf = (dir: string) => (readJson(path.join(dir, 'trainer_state.json'))
 
 /** An environment where named data is nowhere and nothing is downloaded. */
 function offlineEnv(dir: string): NodeJS.ProcessEnv {
-  return { ...process.env, MOX_DATA_DIR: path.join(dir, 'no-data'), XDG_CACHE_HOME: path.join(dir, 'no-cache'), MOX_DATA_OFFLINE: '1', MOX_DATA_MIRROR: '' };
+  return {
+    ...process.env,
+    MOX_DATA_DIR: path.join(dir, 'no-data'),
+    XDG_CACHE_HOME: path.join(dir, 'no-cache'),
+    MOX_DATA_OFFLINE: '1',
+    MOX_DATA_MIRROR: '',
+  };
 }
 
 test('train gpt --resume: the run keeps its own length, a larger --max-iters extends it, one not beyond the step is an error', () => {
@@ -65,7 +105,9 @@ test('train gpt --resume: the run keeps its own length, a larger --max-iters ext
   fs.writeFileSync(path.join(dir, 'text.txt'), corpus());
   const run = path.join(dir, 'run');
   // the data named relative to the working directory; the resumes below run from elsewhere
-  const first = mox(['train', 'gpt', '--data', 'text.txt', '--out', run, ...TINY, '--max-iters', '3', '--eval-interval', '3'], { cwd: dir });
+  const first = mox(['train', 'gpt', '--data', 'text.txt', '--out', run, ...TINY, '--max-iters', '3', '--eval-interval', '3'], {
+    cwd: dir,
+  });
   assert.equal(first.code, 0, first.stderr);
   const config = readJson(path.join(run, 'config.json'));
   assert.equal(config['train']['data']['data'], path.join(dir, 'text.txt'), 'the data path is stored absolute');
@@ -80,7 +122,9 @@ test('train gpt --resume: the run keeps its own length, a larger --max-iters ext
   assert.deepEqual(stepsOf(run), [0, 3, 6]);
 
   // extend to 9 with a new cosine schedule
-  const extended = mox(['train', 'gpt', '--out', run, '--resume', '--max-iters', '9', '--lr-decay-iters', '9', '--threads', '1'], { cwd: elsewhere });
+  const extended = mox(['train', 'gpt', '--out', run, '--resume', '--max-iters', '9', '--lr-decay-iters', '9', '--threads', '1'], {
+    cwd: elsewhere,
+  });
   assert.equal(extended.code, 0, extended.stderr);
   assert.deepEqual(stepsOf(run), [0, 3, 6, 9]);
   assert.equal(readJson(path.join(run, 'config.json'))['train']['lrDecayIters'], 9);
@@ -113,8 +157,11 @@ test('train gpt into a folder holding a checkpoint: refused without --resume (ex
   const before = fs.readFileSync(path.join(run, 'model.safetensors'));
   const refused = mox(args);
   assert.equal(refused.code, 2);
-  assert.equal(refused.stderr, `mox: train gpt: ${run} already holds a checkpoint (trainer_state.json, config.json, model.safetensors, optimizer.safetensors, tokenizer.json); ` +
-    "pass --resume to continue it, or --overwrite to start a new run that replaces it\nrun 'mox train --help' for usage\n");
+  assert.equal(
+    refused.stderr,
+    `mox: train gpt: ${run} already holds a checkpoint (trainer_state.json, config.json, model.safetensors, optimizer.safetensors, tokenizer.json); ` +
+      "pass --resume to continue it, or --overwrite to start a new run that replaces it\nrun 'mox train --help' for usage\n",
+  );
   assert.deepEqual(fs.readFileSync(path.join(run, 'model.safetensors')), before, 'the checkpoint is untouched');
 
   // --overwrite: a new run, and no file of the old one left (here a stale GPT-2 vocabulary)
@@ -136,20 +183,34 @@ test('train gpt into a folder holding a checkpoint: refused without --resume (ex
   assert.equal(under.stderr.trim().split('\n').length, 1, under.stderr);
   assert.match(under.stderr, /^mox: .*ENOTDIR.*\(MOX_DEBUG=1 shows where\)$/m);
   noStack(under.stderr);
-  const debug = mox(['train', 'gpt', '--data', data, '--out', path.join(file, 'run'), ...TINY, '--max-iters', '1'], { env: { ...process.env, MOX_DEBUG: '1' } });
+  const debug = mox(['train', 'gpt', '--data', data, '--out', path.join(file, 'run'), ...TINY, '--max-iters', '1'], {
+    env: { ...process.env, MOX_DEBUG: '1' },
+  });
   assert.equal(debug.code, 1);
   assert.match(debug.stderr, /^\s+at /m);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('firstInvalidUtf8 agrees with a fatal TextDecoder on random and edge-case bytes', () => {
-  const cases: number[][] = [[0x61], [0xc3, 0xa9], [0xe9], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82],
-    [0xf0, 0x9f, 0x98, 0x80], [0xef, 0xbb, 0xbf, 0x41], [0x41, 0xe2, 0x82, 0xac, 0x80]];
+  const cases: number[][] = [
+    [0x61],
+    [0xc3, 0xa9],
+    [0xe9],
+    [0xc0, 0x80],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xe2, 0x82],
+    [0xf0, 0x9f, 0x98, 0x80],
+    [0xef, 0xbb, 0xbf, 0x41],
+    [0x41, 0xe2, 0x82, 0xac, 0x80],
+  ];
   let seed = 12345;
   const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let i = 0; i < 3000; i++) {
     // mostly valid UTF-8 with a few random bytes mixed in
-    const s = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => String.fromCodePoint(Math.floor(rand() ** 3 * 0x10ffff) & ~0x800)).join('');
+    const s = Array.from({ length: 1 + Math.floor(rand() * 6) }, () =>
+      String.fromCodePoint(Math.floor(rand() ** 3 * 0x10ffff) & ~0x800),
+    ).join('');
     const b = [...Buffer.from(s, 'utf8')];
     if (rand() < 0.5) b.splice(Math.floor(rand() * (b.length + 1)), 0, Math.floor(rand() * 256));
     cases.push(b);
@@ -181,7 +242,10 @@ test('train gpt refuses data that is not UTF-8 (a binary, latin1 text) and reads
   const out = path.join(dir, 'run');
   const r = mox(['train', 'gpt', '--data', bin, '--out', out, ...TINY, '--max-iters', '1']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^mox: train gpt: .*program is not UTF-8 text: the bytes at offset \d+ \([0-9a-f ]+\) are not valid UTF-8; with its NUL bytes it looks like a binary file; if it is text in another encoding, give --encoding/);
+  assert.match(
+    r.stderr,
+    /^mox: train gpt: .*program is not UTF-8 text: the bytes at offset \d+ \([0-9a-f ]+\) are not valid UTF-8; with its NUL bytes it looks like a binary file; if it is text in another encoding, give --encoding/,
+  );
   assert.ok(!fs.existsSync(out), 'nothing written');
 
   const latin1 = path.join(dir, 'latin1.txt');
@@ -204,8 +268,11 @@ test('train gpt --dataset tinyshakespeare offline: the error says where it looke
   const dir = tmpDir();
   const r = mox(['train', 'gpt', '--dataset', 'tinyshakespeare', '--out', path.join(dir, 'o'), ...TINY], { env: offlineEnv(dir) });
   assert.equal(r.code, 1);
-  assert.equal(r.stderr, `mox: train gpt: tinyshakespeare: input.txt not found in MOX_DATA_DIR (${path.join(dir, 'no-data', 'tinyshakespeare')}) or ` +
-    `${path.join(dir, 'no-cache', 'mox', 'tinyshakespeare')}, and downloading is off: put the files in one of those folders, or use --data FILE\n`);
+  assert.equal(
+    r.stderr,
+    `mox: train gpt: tinyshakespeare: input.txt not found in MOX_DATA_DIR (${path.join(dir, 'no-data', 'tinyshakespeare')}) or ` +
+      `${path.join(dir, 'no-cache', 'mox', 'tinyshakespeare')}, and downloading is off: put the files in one of those folders, or use --data FILE\n`,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -213,38 +280,50 @@ const SHAKESPEARE = path.join(DATA_DIR, 'tinyshakespeare', 'input.txt');
 const GPT2_FILES = ['encoder.json', 'vocab.bpe'].map((f) => path.join(DATA_DIR, 'gpt2-bpe', f));
 const missingDownloads = [SHAKESPEARE, ...GPT2_FILES].filter((f) => !fs.existsSync(f));
 
-test('named data downloads into the cache, sha256-checked (tinyshakespeare for train gpt, GPT-2\'s BPE for tokenize)',
-  { skip: missingDownloads.length ? `missing ${missingDownloads.join(', ')}` : false }, async () => {
-    // a loopback server stands in for the canonical URLs (MOX_DATA_MIRROR), serving the real files, so the known sha256 hold
-    const served = new Map([['/input.txt', SHAKESPEARE], ['/encoder.json', GPT2_FILES[0]!], ['/vocab.bpe', GPT2_FILES[1]!]]);
-    const requests: string[] = [];
-    const server = createServer((req, res) => {
-      requests.push(req.url!);
-      const file = served.get(req.url!);
-      if (!file) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200);
-      res.end(fs.readFileSync(file));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const dir = tmpDir();
-    try {
-      const env = { ...offlineEnv(dir), MOX_DATA_OFFLINE: '', MOX_DATA_MIRROR: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-      const cache = path.join(dir, 'no-cache', 'mox');
-      const r = await moxAsync(['train', 'gpt', '--dataset', 'tinyshakespeare', '--out', path.join(dir, 'run'), ...TINY, '--max-iters', '1'], env);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/input\.txt/);
-      assert.match(r.stdout, /1115394 tokens/);
-      assert.deepEqual(fs.readFileSync(path.join(cache, 'tinyshakespeare', 'input.txt')), fs.readFileSync(SHAKESPEARE));
-      const t = await moxAsync(['tokenize', '--tokenizer', 'gpt2'], env, 'Hello world');
-      assert.equal(t.code, 0, t.stderr);
-      assert.equal(t.stdout, '[15496,995]\n'); // GPT-2's ids for 'Hello', ' world'
-      assert.deepEqual(fs.readdirSync(path.join(cache, 'gpt2-bpe')).sort(), ['encoder.json', 'vocab.bpe']);
-      assert.deepEqual(requests, ['/input.txt', '/encoder.json', '/vocab.bpe']);
-    } finally {
-      await new Promise<void>((r) => server.close(() => r()));
-      fs.rmSync(dir, { recursive: true, force: true });
+test("named data downloads into the cache, sha256-checked (tinyshakespeare for train gpt, GPT-2's BPE for tokenize)", {
+  skip: missingDownloads.length ? `missing ${missingDownloads.join(', ')}` : false,
+}, async () => {
+  // a loopback server stands in for the canonical URLs (MOX_DATA_MIRROR), serving the real files, so the known sha256 hold
+  const served = new Map([
+    ['/input.txt', SHAKESPEARE],
+    ['/encoder.json', GPT2_FILES[0]!],
+    ['/vocab.bpe', GPT2_FILES[1]!],
+  ]);
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url!);
+    const file = served.get(req.url!);
+    if (!file) {
+      res.writeHead(404);
+      res.end();
+      return;
     }
+    res.writeHead(200);
+    res.end(fs.readFileSync(file));
   });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const dir = tmpDir();
+  try {
+    const env = { ...offlineEnv(dir), MOX_DATA_OFFLINE: '', MOX_DATA_MIRROR: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    const cache = path.join(dir, 'no-cache', 'mox');
+    const r = await moxAsync(
+      ['train', 'gpt', '--dataset', 'tinyshakespeare', '--out', path.join(dir, 'run'), ...TINY, '--max-iters', '1'],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/input\.txt/);
+    assert.match(r.stdout, /1115394 tokens/);
+    assert.deepEqual(fs.readFileSync(path.join(cache, 'tinyshakespeare', 'input.txt')), fs.readFileSync(SHAKESPEARE));
+    const t = await moxAsync(['tokenize', '--tokenizer', 'gpt2'], env, 'Hello world');
+    assert.equal(t.code, 0, t.stderr);
+    assert.equal(t.stdout, '[15496,995]\n'); // GPT-2's ids for 'Hello', ' world'
+    assert.deepEqual(fs.readdirSync(path.join(cache, 'gpt2-bpe')).sort(), ['encoder.json', 'vocab.bpe']);
+    assert.deepEqual(requests, ['/input.txt', '/encoder.json', '/vocab.bpe']);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('export-hf of a char-level model writes its tokenizer, and generate --prompt reads the export', () => {
   const dir = tmpDir();
@@ -259,7 +338,12 @@ test('export-hf of a char-level model writes its tokenizer, and generate --promp
   const tj = readJson(path.join(hf, 'tokenizer.json'));
   assert.equal(tj['model']['type'], 'WordLevel');
   const chars = readJson(path.join(run, 'tokenizer.json'))['chars'] as string[];
-  assert.deepEqual(Object.entries(tj['model']['vocab'] as Record<string, number>).sort((a, b) => a[1] - b[1]).map(([c]) => c), chars);
+  assert.deepEqual(
+    Object.entries(tj['model']['vocab'] as Record<string, number>)
+      .sort((a, b) => a[1] - b[1])
+      .map(([c]) => c),
+    chars,
+  );
   const args = ['--prompt', 'First', '--max-new-tokens', '12', '--temperature', '0'];
   const fromExport = mox(['generate', '--model', hf, ...args]);
   const fromRun = mox(['generate', '--model', run, ...args]);

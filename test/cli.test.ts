@@ -148,7 +148,10 @@ test('usage errors: the message and one line pointing to --help on stderr (not t
     [['demo', '--lr', '1'], "mox: Unknown option '--lr'\nrun 'mox demo --help' for usage\n"],
     [['inspect'], "mox: inspect: missing FILE.safetensors\nrun 'mox inspect --help' for usage\n"],
     [['info', 'extra'], "mox: info: unexpected argument 'extra'\nrun 'mox info --help' for usage\n"],
-    [['train', 'gpt', '--lr', 'fast', '--data', 'x', '--out', 'y'], "mox: --lr must be a positive number, got 'fast'\nrun 'mox train --help' for usage\n"],
+    [
+      ['train', 'gpt', '--lr', 'fast', '--data', 'x', '--out', 'y'],
+      "mox: --lr must be a positive number, got 'fast'\nrun 'mox train --help' for usage\n",
+    ],
   ];
   for (const [args, want] of cases) {
     const r = mox(...args);

@@ -51,7 +51,14 @@ async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T 
 /** n images of h x w with pixel value (i * 7 + p) % 256, and labels i % 10. */
 function mnistFiles(n: number, h = 4, w = 3): { images: Uint8Array; labels: Uint8Array } {
   const px = Uint8Array.from({ length: n * h * w }, (_, k) => (Math.floor(k / (h * w)) * 7 + (k % (h * w))) % 256);
-  return { images: idxFile(0x08, [n, h, w], px), labels: idxFile(0x08, [n], Uint8Array.from({ length: n }, (_, i) => i % 10)) };
+  return {
+    images: idxFile(0x08, [n, h, w], px),
+    labels: idxFile(
+      0x08,
+      [n],
+      Uint8Array.from({ length: n }, (_, i) => i % 10),
+    ),
+  };
 }
 
 /** CIFAR-10 records with label (i + offset) % 10 and pixel p of record i = (i + p) % 256. */
@@ -84,8 +91,15 @@ describe('TensorDataset and DataLoader', () => {
     assert.deepEqual(list(xi!), [6, 7]);
     assert.equal(yi!.item(), 3);
     assert.equal(ds.get(-1)[1]!.item(), 9);
-    assert.throws(() => ds.get(10), (e: unknown) => e instanceof mox.IndexError && (e as Error).message === 'TensorDataset: index 10 is out of range for a dataset of 10 examples');
-    assert.throws(() => new D.TensorDataset(x, mox.arange(0, 9)), /TensorDataset: all tensors must have the same size in the first dimension: \[10,2\], \[9\]/);
+    assert.throws(
+      () => ds.get(10),
+      (e: unknown) =>
+        e instanceof mox.IndexError && (e as Error).message === 'TensorDataset: index 10 is out of range for a dataset of 10 examples',
+    );
+    assert.throws(
+      () => new D.TensorDataset(x, mox.arange(0, 9)),
+      /TensorDataset: all tensors must have the same size in the first dimension: \[10,2\], \[9\]/,
+    );
     assert.equal([...ds].length, 10);
   });
 
@@ -93,13 +107,36 @@ describe('TensorDataset and DataLoader', () => {
     const dl = new D.DataLoader(ds, { batchSize: 4 });
     assert.equal(dl.length, 3);
     const batches = [...dl];
-    assert.deepEqual(batches.map(([bx]) => bx!.shape), [[4, 2], [4, 2], [2, 2]]);
-    assert.deepEqual(batches.map(([, by]) => list(by!)), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    assert.deepEqual(
+      batches.map(([bx]) => bx!.shape),
+      [
+        [4, 2],
+        [4, 2],
+        [2, 2],
+      ],
+    );
+    assert.deepEqual(
+      batches.map(([, by]) => list(by!)),
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9],
+      ],
+    );
     assert.equal(batches[0]![1]!.dtype, 'int32');
     const dropped = new D.DataLoader(ds, { batchSize: 4, dropLast: true });
     assert.equal(dropped.length, 2);
-    assert.deepEqual([...dropped].map(([, by]) => list(by!)), [[0, 1, 2, 3], [4, 5, 6, 7]]);
-    assert.deepEqual([...new D.DataLoader(ds, { batchSize: 20 })].map(([, by]) => by!.shape), [[10]]);
+    assert.deepEqual(
+      [...dropped].map(([, by]) => list(by!)),
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+      ],
+    );
+    assert.deepEqual(
+      [...new D.DataLoader(ds, { batchSize: 20 })].map(([, by]) => by!.shape),
+      [[10]],
+    );
     assert.equal(new D.DataLoader(ds, { batchSize: 20, dropLast: true }).length, 0);
     assert.throws(() => new D.DataLoader(ds, { batchSize: 0 }), /DataLoader: batchSize must be a positive integer, got 0/);
   });
@@ -109,11 +146,19 @@ describe('TensorDataset and DataLoader', () => {
   it('a seed gives the same shuffles for every loader, a new one each epoch, and setEpoch replays one', () => {
     const a = new D.DataLoader(ds, { batchSize: 3, shuffle: true, seed: 42 });
     const b = new D.DataLoader(ds, { batchSize: 3, shuffle: true, seed: 42 });
-    const a0 = order(a), a1 = order(a), a2 = order(a);
+    const a0 = order(a),
+      a1 = order(a),
+      a2 = order(a);
     assert.deepEqual(order(b), a0);
     assert.deepEqual(order(b), a1);
-    assert.deepEqual([...a0].sort((p, q) => p - q), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.deepEqual([...a1].sort((p, q) => p - q), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...a0].sort((p, q) => p - q),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    assert.deepEqual(
+      [...a1].sort((p, q) => p - q),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.notDeepEqual(a0, a1);
     assert.notDeepEqual(a1, a2);
     assert.notDeepEqual(a0, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -148,13 +193,20 @@ describe('TensorDataset and DataLoader', () => {
 
   it('the default collate stacks tensors and turns numbers and objects into tensors', () => {
     class Pairs extends D.Dataset<[Tensor, number]> {
-      get length(): number { return 5; }
-      get(i: number): [Tensor, number] { return [mox.full([2, 2], i), i * 10]; }
+      get length(): number {
+        return 5;
+      }
+      get(i: number): [Tensor, number] {
+        return [mox.full([2, 2], i), i * 10];
+      }
     }
     const [bx, by] = [...new D.DataLoader(new Pairs(), { batchSize: 2 })][2]!;
     assert.deepEqual(bx.shape, [1, 2, 2]);
     assert.deepEqual(list(by as unknown as Tensor), [40]);
-    const c = D.defaultCollate<{ a: Tensor; b: Tensor }>([{ a: 1.5, b: true }, { a: 2, b: false }]);
+    const c = D.defaultCollate<{ a: Tensor; b: Tensor }>([
+      { a: 1.5, b: true },
+      { a: 2, b: false },
+    ]);
     assert.equal(c.a.dtype, 'float32');
     assert.equal(c.b.dtype, 'bool');
     const mapped = new Pairs().map(([t, n]) => [t.sum(), n] as [Tensor, number]);
@@ -167,7 +219,13 @@ describe('TensorDataset and DataLoader', () => {
       collate: (items) => items.map(([, yi]) => yi!.item()),
       transform: (b) => b.map((v) => v * 2),
     });
-    assert.deepEqual([...dl], [[0, 2, 4, 6, 8], [10, 12, 14, 16, 18]]);
+    assert.deepEqual(
+      [...dl],
+      [
+        [0, 2, 4, 6, 8],
+        [10, 12, 14, 16, 18],
+      ],
+    );
   });
 
   it('a Subset of a TensorDataset batches through the fast path with the same result', () => {
@@ -188,12 +246,21 @@ describe('splits', () => {
     const [a, b] = D.randomSplit(ds, [7, 3], 1);
     assert.equal(a!.length, 7);
     assert.equal(b!.length, 3);
-    assert.deepEqual([...members(a!), ...members(b!)].sort((p, q) => p - q), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...members(a!), ...members(b!)].sort((p, q) => p - q),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     const [a2] = D.randomSplit(ds, [7, 3], 1);
     assert.deepEqual(members(a2!), members(a!));
     // fractions: floor(3.33) = 3 each, the remaining 1 goes to the first
-    assert.deepEqual(D.randomSplit(ds, [1 / 3, 1 / 3, 1 / 3], 2).map((s) => s.length), [4, 3, 3]);
-    assert.throws(() => D.randomSplit(ds, [5, 4]), /randomSplit: lengths \[5, 4\] must be counts summing to the dataset's length \(10\) or fractions summing to 1/);
+    assert.deepEqual(
+      D.randomSplit(ds, [1 / 3, 1 / 3, 1 / 3], 2).map((s) => s.length),
+      [4, 3, 3],
+    );
+    assert.throws(
+      () => D.randomSplit(ds, [5, 4]),
+      /randomSplit: lengths \[5, 4\] must be counts summing to the dataset's length \(10\) or fractions summing to 1/,
+    );
   });
 
   it('trainValidationSplit: shuffled by default, the last fraction without shuffle (as Keras)', () => {
@@ -215,7 +282,20 @@ describe('transforms', () => {
     assert.deepEqual(list(norm(img)), [0, 1, 0, 2]);
     assert.deepEqual(list(norm(img.unsqueeze(0))), [0, 1, 0, 2]);
     assert.deepEqual(list(D.normalize(1, 2)(mox.tensor([1, 5]))), [0, 2]);
-    assert.deepEqual(list(D.normalize([1, 2], [1, 2])(mox.tensor([[1, 2], [3, 6]]))), [0, 0, 2, 2]);
+    assert.deepEqual(
+      list(
+        D.normalize(
+          [1, 2],
+          [1, 2],
+        )(
+          mox.tensor([
+            [1, 2],
+            [3, 6],
+          ]),
+        ),
+      ),
+      [0, 0, 2, 2],
+    );
     assert.throws(() => norm(mox.zeros([3, 1, 2])), /normalize: 2 channel values but dimension 0 of \[3,1,2\] has size 3/);
     assert.throws(() => D.normalize([0], [0]), /std must be finite and non-zero/);
   });
@@ -225,7 +305,10 @@ describe('transforms', () => {
     assert.deepEqual(t.shape, [2, 3]);
     assert.deepEqual(list(t), [0, 0, 1, 1, 0, 0]);
     assert.deepEqual(list(D.oneHot(2)([1])), [0, 1]);
-    assert.throws(() => D.toOneHot(mox.tensor([3]), 3), (e: unknown) => e instanceof mox.IndexError && /label 3 at position 0 is not a class index in \[0, 3\)/.test((e as Error).message));
+    assert.throws(
+      () => D.toOneHot(mox.tensor([3]), 3),
+      (e: unknown) => e instanceof mox.IndexError && /label 3 at position 0 is not a class index in \[0, 3\)/.test((e as Error).message),
+    );
   });
 
   it('toTensor: HWC bytes to CHW float / 255; tensors [H,W,C] and batches [N,H,W,C]', () => {
@@ -234,7 +317,12 @@ describe('transforms', () => {
     assert.deepEqual(t.shape, [3, 1, 2]);
     const v = list(t);
     [0, 102 / 255, 1, 204 / 255, 0.2, 0.6].forEach((e, i) => assert.ok(Math.abs(v[i]! - e) < 1e-6, `${v}`));
-    const hwc = mox.tensor([[[0, 255, 51], [102, 204, 153]]]);
+    const hwc = mox.tensor([
+      [
+        [0, 255, 51],
+        [102, 204, 153],
+      ],
+    ]);
     assert.deepEqual(list(D.toTensor()(hwc)), v);
     assert.deepEqual(D.toTensor()(hwc.unsqueeze(0)).shape, [1, 3, 1, 2]);
     assert.deepEqual(list(D.toTensor({ scale: false })(mox.tensor([[1, 2]]))), [1, 2]);
@@ -249,13 +337,28 @@ describe('transforms', () => {
 
 /** A generator whose integer draws are always the lowest (or highest) value, and uniform draws fixed. */
 class FixedGenerator extends mox.Generator {
-  constructor(private readonly high = false, private readonly u = 0) { super(0); }
-  override int(low: number, high: number): number { return this.high ? high - 1 : low; }
-  override random(): number { return this.u; }
+  constructor(
+    private readonly high = false,
+    private readonly u = 0,
+  ) {
+    super(0);
+  }
+  override int(low: number, high: number): number {
+    return this.high ? high - 1 : low;
+  }
+  override random(): number {
+    return this.u;
+  }
 }
 
 describe('augmentation', () => {
-  const img = mox.tensor([[[1, 2, 3], [4, 5, 6], [7, 8, 9]]]); // [1,3,3]
+  const img = mox.tensor([
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ],
+  ]); // [1,3,3]
 
   it('horizontal and vertical flips, hand-checked', () => {
     assert.deepEqual(list(D.randomHorizontalFlip(1)(img)), [3, 2, 1, 6, 5, 4, 9, 8, 7]);
@@ -278,7 +381,10 @@ describe('augmentation', () => {
     assert.deepEqual(list(D.randomRotation([90, 90], { interpolation: 'nearest' })(img)), ccw);
     list(D.randomRotation([90, 90])(img)).forEach((v, i) => assert.ok(Math.abs(v - ccw[i]!) < 1e-4, `${i}: ${v}`));
     // a uniform draw of 0 from [-d, d] is -d: clockwise
-    assert.deepEqual(list(D.randomRotation(90, { interpolation: 'nearest', generator: new FixedGenerator(false, 0) })(img)), [7, 4, 1, 8, 5, 2, 9, 6, 3]);
+    assert.deepEqual(
+      list(D.randomRotation(90, { interpolation: 'nearest', generator: new FixedGenerator(false, 0) })(img)),
+      [7, 4, 1, 8, 5, 2, 9, 6, 3],
+    );
   });
 
   it('zoom out by 2 keeps the centre and fills the border', () => {
@@ -303,10 +409,15 @@ describe('augmentation', () => {
     assert.notDeepEqual(list(pipeline(4)(batch)), list(a));
     assert.deepEqual(D.randomCrop(6, { generator: new mox.Generator(1) })(batch).shape, [6, 3, 6, 6]);
     // images of one batch get different flips: with p=0.5 over 64 images, some flip and some do not
-    const flips = D.randomHorizontalFlip(0.5, { generator: new mox.Generator(9) })(mox.tensor([0, 1]).reshape([1, 1, 1, 2]).expand([64, 1, 1, 2]).contiguous());
+    const flips = D.randomHorizontalFlip(0.5, { generator: new mox.Generator(9) })(
+      mox.tensor([0, 1]).reshape([1, 1, 1, 2]).expand([64, 1, 1, 2]).contiguous(),
+    );
     const firsts = list(flips).filter((_, i) => i % 2 === 0);
     assert.ok(firsts.includes(0) && firsts.includes(1));
-    assert.throws(() => D.randomHorizontalFlip()(mox.zeros([2, 2])), /randomHorizontalFlip: expected an image \[C,H,W\] or a batch \[N,C,H,W\], got \[2,2\]/);
+    assert.throws(
+      () => D.randomHorizontalFlip()(mox.zeros([2, 2])),
+      /randomHorizontalFlip: expected an image \[C,H,W\] or a batch \[N,C,H,W\], got \[2,2\]/,
+    );
   });
 
   // No time is asserted (the machine is shared): bench:cpu is where speed is measured.
@@ -316,7 +427,10 @@ describe('augmentation', () => {
     const out = aug(batch);
     assert.deepEqual(out.shape, [128, 3, 32, 32]);
     const v = out.dataSync() as Float32Array;
-    assert.ok(v.every((x) => x >= -1e-6 && x <= 1 + 1e-6), 'values stay in [0, 1]');
+    assert.ok(
+      v.every((x) => x >= -1e-6 && x <= 1 + 1e-6),
+      'values stay in [0, 1]',
+    );
   });
 });
 
@@ -342,7 +456,10 @@ describe('IDX reader', () => {
       const v = list(x);
       assert.ok(Math.abs(v[12 + 5]! - (7 + 5) / 255) < 1e-7);
     }
-    assert.deepEqual(list(D.readMnistImages(imgPath, { scale: 'raw', limit: 1 })), Array.from({ length: 12 }, (_, k) => k));
+    assert.deepEqual(
+      list(D.readMnistImages(imgPath, { scale: 'raw', limit: 1 })),
+      Array.from({ length: 12 }, (_, k) => k),
+    );
     const y = D.readMnistLabels(lblPath);
     assert.equal(y.dtype, 'int32');
     assert.deepEqual(list(y), [0, 1, 2, 3, 4]);
@@ -374,11 +491,20 @@ describe('IDX reader', () => {
       });
     };
     const cut = bad('cut', images.subarray(0, images.length - 10));
-    expectError(() => D.readMnistImages(cut), `idx: ${cut}: truncated: the header declares 5x4x3 uint8 (60 bytes of data) but only 50 bytes follow the 16-byte header`);
+    expectError(
+      () => D.readMnistImages(cut),
+      `idx: ${cut}: truncated: the header declares 5x4x3 uint8 (60 bytes of data) but only 50 bytes follow the 16-byte header`,
+    );
     const cutGz = bad('cut.gz', gzipSync(images.subarray(0, images.length - 10)));
-    expectError(() => D.readMnistImages(cutGz), `idx: ${cutGz}: truncated: the header declares 5x4x3 uint8 (60 bytes of data) but only 50 bytes follow the 16-byte header`);
+    expectError(
+      () => D.readMnistImages(cutGz),
+      `idx: ${cutGz}: truncated: the header declares 5x4x3 uint8 (60 bytes of data) but only 50 bytes follow the 16-byte header`,
+    );
     const longer = bad('longer', Uint8Array.from([...images, 1, 2]));
-    expectError(() => D.readMnistImages(longer), `idx: ${longer}: 2 unexpected bytes after the 60 bytes of data the header declares (5x4x3 uint8)`);
+    expectError(
+      () => D.readMnistImages(longer),
+      `idx: ${longer}: 2 unexpected bytes after the 60 bytes of data the header declares (5x4x3 uint8)`,
+    );
     const gz = gzipSync(images);
     const brokenGz = bad('broken.gz', gz.subarray(0, Math.floor(gz.length / 2)));
     expectError(() => D.readMnistImages(brokenGz), `idx: ${brokenGz}: corrupt or truncated gzip data (unexpected end of file)`);
@@ -390,8 +516,14 @@ describe('IDX reader', () => {
     expectError(() => D.readIdx(shortHead), `idx: ${shortHead}: truncated header: 3 dimensions need 16 bytes, the file has 10`);
     const tiny = bad('tiny', Uint8Array.from([0, 0]));
     expectError(() => D.readIdx(tiny), `idx: ${tiny}: 2 bytes is too short for an IDX header`);
-    expectError(() => D.readMnistImages(lblPath), `idx: ${lblPath}: expected an IDX image file (magic 0x00000803), got magic 0x00000801 (5 uint8)`);
-    expectError(() => D.readMnistLabels(imgPath), `idx: ${imgPath}: expected an IDX label file (magic 0x00000801), got magic 0x00000803 (5x4x3 uint8)`);
+    expectError(
+      () => D.readMnistImages(lblPath),
+      `idx: ${lblPath}: expected an IDX image file (magic 0x00000803), got magic 0x00000801 (5 uint8)`,
+    );
+    expectError(
+      () => D.readMnistLabels(imgPath),
+      `idx: ${imgPath}: expected an IDX label file (magic 0x00000801), got magic 0x00000803 (5x4x3 uint8)`,
+    );
     const missing = join(folder, 'nope');
     expectError(() => D.readIdx(missing), `idx: ${missing}: no such file`);
   });
@@ -421,13 +553,20 @@ describe('CIFAR-10 reader', () => {
   it('a length that is not a multiple of 3073, a bad label, or an empty file is a DataError', () => {
     const cut = join(folder, 'cut.bin');
     writeFileSync(cut, cifarRecords(2).subarray(0, 3073 * 2 - 1));
-    assert.throws(() => D.readCifar10(cut), (e: unknown) => e instanceof mox.DataError
-      && (e as Error).message === `cifar10: ${cut}: 6145 bytes is not a whole number of 3073-byte records (1 label + 3072 pixels): 1 records and 3072 bytes over`);
+    assert.throws(
+      () => D.readCifar10(cut),
+      (e: unknown) =>
+        e instanceof mox.DataError &&
+        (e as Error).message ===
+          `cifar10: ${cut}: 6145 bytes is not a whole number of 3073-byte records (1 label + 3072 pixels): 1 records and 3072 bytes over`,
+    );
     const labelled = cifarRecords(2);
     labelled[3073] = 12;
     const badLabel = join(folder, 'label.bin');
     writeFileSync(badLabel, labelled);
-    assert.throws(() => D.readCifar10(badLabel), { message: `cifar10: ${badLabel}: record 1 has label 12, expected 0-9 (is this CIFAR-100 or not a CIFAR-10 file?)` });
+    assert.throws(() => D.readCifar10(badLabel), {
+      message: `cifar10: ${badLabel}: record 1 has label 12, expected 0-9 (is this CIFAR-100 or not a CIFAR-10 file?)`,
+    });
     const empty = join(folder, 'empty.bin');
     writeFileSync(empty, new Uint8Array(0));
     assert.throws(() => D.readCifar10(empty), { message: `cifar10: ${empty}: the file is empty` });
@@ -453,7 +592,10 @@ describe('CSV and text readers', () => {
   it('no header, numeric labels by index, quoted newlines, selected columns', () => {
     const t = D.parseCsv('1,"a\nb",2\n3,c,4\n');
     assert.equal(t.header, null);
-    assert.deepEqual(t.rows, [['1', 'a\nb', '2'], ['3', 'c', '4']]);
+    assert.deepEqual(t.rows, [
+      ['1', 'a\nb', '2'],
+      ['3', 'c', '4'],
+    ]);
     assert.deepEqual(t.lines, [1, 3]);
     const d = D.csvToTensors('1,2,0\n3,4,1\n5,6,1', { labelColumn: 2 });
     assert.deepEqual(d.columns, ['0', '1']);
@@ -464,11 +606,17 @@ describe('CSV and text readers', () => {
   });
 
   it('malformed CSV gets a DataError with the line', () => {
-    assert.throws(() => D.csvToTensors('a,b\n1,2\n3', {}, 'f.csv'), { message: 'csv: f.csv: line 3: 1 fields, expected 2 like the first row' });
+    assert.throws(() => D.csvToTensors('a,b\n1,2\n3', {}, 'f.csv'), {
+      message: 'csv: f.csv: line 3: 1 fields, expected 2 like the first row',
+    });
     assert.throws(() => D.parseCsv('a,b\n1,"2\n3,4', {}, 'f.csv'), { message: 'csv: f.csv: line 2: unterminated quoted field' });
     assert.throws(() => D.parseCsv('a,"b"c\n', {}, 'f.csv'), { message: 'csv: f.csv: line 1: unexpected "c" after a closing quote' });
-    assert.throws(() => D.csvToTensors('a,b\n1,2\n3,x4', { header: true }, 'f.csv'), { message: 'csv: f.csv: line 3, column \'b\': "x4" is not a number' });
-    assert.throws(() => D.csvToTensors('a,b\n1,2', { labelColumn: 'c' }, 'f.csv'), { message: 'csv: f.csv: no column named \'c\' (columns: a, b)' });
+    assert.throws(() => D.csvToTensors('a,b\n1,2\n3,x4', { header: true }, 'f.csv'), {
+      message: 'csv: f.csv: line 3, column \'b\': "x4" is not a number',
+    });
+    assert.throws(() => D.csvToTensors('a,b\n1,2', { labelColumn: 'c' }, 'f.csv'), {
+      message: "csv: f.csv: no column named 'c' (columns: a, b)",
+    });
   });
 
   it('text: the whole file or its lines, gzip or not', () => {
@@ -480,17 +628,32 @@ describe('CSV and text readers', () => {
   });
 
   it('tar: round trip, and truncated or corrupt archives', () => {
-    const files = [{ name: 'dir/a.bin', data: Uint8Array.from([1, 2, 3]) }, { name: 'b.txt', data: new Uint8Array(600).fill(7) }];
+    const files = [
+      { name: 'dir/a.bin', data: Uint8Array.from([1, 2, 3]) },
+      { name: 'b.txt', data: new Uint8Array(600).fill(7) },
+    ];
     const tar = D.writeTar(files);
     const entries = D.readTar(gzipSync(tar));
-    assert.deepEqual(entries.map((e) => [e.name, e.type, e.size]), [['dir/a.bin', 'file', 3], ['b.txt', 'file', 600]]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.type, e.size]),
+      [
+        ['dir/a.bin', 'file', 3],
+        ['b.txt', 'file', 600],
+      ],
+    );
     assert.deepEqual(Array.from(entries[0]!.data), [1, 2, 3]);
-    assert.throws(() => D.readTar(tar.subarray(0, 1600), 'x.tar'), { message: "tar: x.tar: member 'b.txt' declares 600 bytes but the archive ends after 64" });
-    assert.throws(() => D.readTar(tar.subarray(0, 1100), 'x.tar'), { message: 'tar: x.tar: the archive ends inside the header at byte 1024 (truncated)' });
+    assert.throws(() => D.readTar(tar.subarray(0, 1600), 'x.tar'), {
+      message: "tar: x.tar: member 'b.txt' declares 600 bytes but the archive ends after 64",
+    });
+    assert.throws(() => D.readTar(tar.subarray(0, 1100), 'x.tar'), {
+      message: 'tar: x.tar: the archive ends inside the header at byte 1024 (truncated)',
+    });
     assert.equal(D.readTar(tar.subarray(0, 2560)).length, 2); // no end-of-archive blocks: still read
     const corrupt = tar.slice();
     corrupt[0] = 0x41;
-    assert.throws(() => D.readTar(corrupt, 'x.tar'), { message: 'tar: x.tar: the header at byte 0 has a bad checksum (not a tar archive, or corrupt)' });
+    assert.throws(() => D.readTar(corrupt, 'x.tar'), {
+      message: 'tar: x.tar: the header at byte 0 has a bad checksum (not a tar archive, or corrupt)',
+    });
   });
 });
 
@@ -514,56 +677,65 @@ describe('named datasets', () => {
     writeFileSync(join(dir('data-root', 'tinyshakespeare'), 'input.txt'), 'x'.repeat(90) + 'y'.repeat(10));
   });
 
-  const env = (vars: Record<string, string | undefined>) => <T>(fn: () => T | Promise<T>): Promise<T> => withEnv(vars, fn);
+  const env =
+    (vars: Record<string, string | undefined>) =>
+    <T>(fn: () => T | Promise<T>): Promise<T> =>
+      withEnv(vars, fn);
 
-  it('resolves mnist from MOX_DATA_DIR (gzip for train, raw for test)', () => env({ MOX_DATA_DIR: root, MOX_DATA_OFFLINE: undefined })(async () => {
-    const train = await D.loadDataset('mnist', { cacheDir: emptyCache, download: false });
-    assert.ok(train instanceof D.ImageDataset && train instanceof D.TensorDataset);
-    assert.deepEqual(train.x.shape, [6, 1, 4, 3]);
-    assert.deepEqual(list(train.y), [0, 1, 2, 3, 4, 5]);
-    assert.equal(train.split, 'train');
-    assert.equal(train.classes.length, 10);
-    assert.deepEqual(train.files, [join(root, 'mnist', 'train-images-idx3-ubyte.gz'), join(root, 'mnist', 'train-labels-idx1-ubyte.gz')]);
-    const test = D.loadDatasetSync('mnist', { split: 'test', limit: 2, scale: 'raw', cacheDir: emptyCache });
-    assert.deepEqual(test.x.shape, [2, 1, 4, 3]);
-    assert.equal(list(test.x)[13], 8);
-    const [bx, by] = [...new D.DataLoader(train, { batchSize: 4, shuffle: true, seed: 0 })][0]!;
-    assert.deepEqual([bx!.shape, by!.shape], [[4, 1, 4, 3], [4]]);
-  }));
+  it('resolves mnist from MOX_DATA_DIR (gzip for train, raw for test)', () =>
+    env({ MOX_DATA_DIR: root, MOX_DATA_OFFLINE: undefined })(async () => {
+      const train = await D.loadDataset('mnist', { cacheDir: emptyCache, download: false });
+      assert.ok(train instanceof D.ImageDataset && train instanceof D.TensorDataset);
+      assert.deepEqual(train.x.shape, [6, 1, 4, 3]);
+      assert.deepEqual(list(train.y), [0, 1, 2, 3, 4, 5]);
+      assert.equal(train.split, 'train');
+      assert.equal(train.classes.length, 10);
+      assert.deepEqual(train.files, [join(root, 'mnist', 'train-images-idx3-ubyte.gz'), join(root, 'mnist', 'train-labels-idx1-ubyte.gz')]);
+      const test = D.loadDatasetSync('mnist', { split: 'test', limit: 2, scale: 'raw', cacheDir: emptyCache });
+      assert.deepEqual(test.x.shape, [2, 1, 4, 3]);
+      assert.equal(list(test.x)[13], 8);
+      const [bx, by] = [...new D.DataLoader(train, { batchSize: 4, shuffle: true, seed: 0 })][0]!;
+      assert.deepEqual([bx!.shape, by!.shape], [[4, 1, 4, 3], [4]]);
+    }));
 
-  it('resolves cifar10 from whatever data_batch_*.bin exist, with the class names of batches.meta.txt', () => env({ MOX_DATA_DIR: root })(async () => {
-    const train = await D.loadDataset('cifar10', { cacheDir: emptyCache, download: false });
-    assert.deepEqual(train.x.shape, [5, 3, 32, 32]);
-    assert.deepEqual(list(train.y), [0, 1, 2, 3, 4]);
-    assert.equal(train.classes[0], 'a');
-    const test = await D.loadDataset('cifar10', { split: 'test', cacheDir: emptyCache, download: false });
-    assert.deepEqual(list(test.y), [5, 6]);
-  }));
+  it('resolves cifar10 from whatever data_batch_*.bin exist, with the class names of batches.meta.txt', () =>
+    env({ MOX_DATA_DIR: root })(async () => {
+      const train = await D.loadDataset('cifar10', { cacheDir: emptyCache, download: false });
+      assert.deepEqual(train.x.shape, [5, 3, 32, 32]);
+      assert.deepEqual(list(train.y), [0, 1, 2, 3, 4]);
+      assert.equal(train.classes[0], 'a');
+      const test = await D.loadDataset('cifar10', { split: 'test', cacheDir: emptyCache, download: false });
+      assert.deepEqual(list(test.y), [5, 6]);
+    }));
 
-  it('tinyshakespeare: the first 90% for train, the last 10% for test', () => env({ MOX_DATA_DIR: root })(async () => {
-    const tr = await D.loadDataset('tinyshakespeare', { cacheDir: emptyCache, download: false });
-    assert.equal(tr.text, 'x'.repeat(90));
-    assert.equal(D.loadDatasetSync('tinyshakespeare', { split: 'test', cacheDir: emptyCache }).text, 'y'.repeat(10));
-    assert.equal(D.loadDatasetSync('tinyshakespeare', { split: 'all', cacheDir: emptyCache }).text.length, 100);
-  }));
+  it('tinyshakespeare: the first 90% for train, the last 10% for test', () =>
+    env({ MOX_DATA_DIR: root })(async () => {
+      const tr = await D.loadDataset('tinyshakespeare', { cacheDir: emptyCache, download: false });
+      assert.equal(tr.text, 'x'.repeat(90));
+      assert.equal(D.loadDatasetSync('tinyshakespeare', { split: 'test', cacheDir: emptyCache }).text, 'y'.repeat(10));
+      assert.equal(D.loadDatasetSync('tinyshakespeare', { split: 'all', cacheDir: emptyCache }).text.length, 100);
+    }));
 
-  it('the dataDir option comes first and may use torchvision\'s layout; a CIFAR tarball there is extracted to the cache', () => env({ MOX_DATA_DIR: undefined })(async () => {
-    const own = dir('own');
-    writeMnist(dir('own', 'FashionMNIST', 'raw'), 'train', 4, true);
-    const fashion = await D.loadDataset('fashion-mnist', { dataDir: own, cacheDir: emptyCache, download: false });
-    assert.equal(fashion.x.shape[0], 4);
-    assert.equal(fashion.classes[9], 'Ankle boot');
-    const tarball = gzipSync(D.writeTar([
-      { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifarRecords(2) },
-      { name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords(1) },
-      { name: 'cifar-10-batches-bin/readme.html', data: new Uint8Array(3) },
-    ]));
-    writeFileSync(join(own, 'cifar-10-binary.tar.gz'), tarball);
-    const cache = dir('cache-extract');
-    const c = await D.loadDataset('cifar10', { dataDir: own, cacheDir: cache, download: false });
-    assert.deepEqual(c.x.shape, [2, 3, 32, 32]);
-    assert.deepEqual(readdirSync(join(cache, 'cifar10')).sort(), ['data_batch_1.bin', 'test_batch.bin']);
-  }));
+  it("the dataDir option comes first and may use torchvision's layout; a CIFAR tarball there is extracted to the cache", () =>
+    env({ MOX_DATA_DIR: undefined })(async () => {
+      const own = dir('own');
+      writeMnist(dir('own', 'FashionMNIST', 'raw'), 'train', 4, true);
+      const fashion = await D.loadDataset('fashion-mnist', { dataDir: own, cacheDir: emptyCache, download: false });
+      assert.equal(fashion.x.shape[0], 4);
+      assert.equal(fashion.classes[9], 'Ankle boot');
+      const tarball = gzipSync(
+        D.writeTar([
+          { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifarRecords(2) },
+          { name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords(1) },
+          { name: 'cifar-10-batches-bin/readme.html', data: new Uint8Array(3) },
+        ]),
+      );
+      writeFileSync(join(own, 'cifar-10-binary.tar.gz'), tarball);
+      const cache = dir('cache-extract');
+      const c = await D.loadDataset('cifar10', { dataDir: own, cacheDir: cache, download: false });
+      assert.deepEqual(c.x.shape, [2, 3, 32, 32]);
+      assert.deepEqual(readdirSync(join(cache, 'cifar10')).sort(), ['data_batch_1.bin', 'test_batch.bin']);
+    }));
 
   it('offline: the error names every folder searched and why the download failed', async () => {
     const empty = dir('nothing-here');
@@ -574,12 +746,18 @@ describe('named datasets', () => {
     const port = (srv.address() as AddressInfo).port;
     await new Promise<void>((r) => srv.close(() => r()));
     await env({ MOX_DATA_DIR: empty, MOX_DATA_OFFLINE: undefined, MOX_DATA_MIRROR: undefined })(async () => {
-      await assert.rejects(D.loadDataset('mnist', { cacheDir: cache, mirror: `http://127.0.0.1:${port}`, verbose: false }), (e: unknown) => {
-        assert.ok(e instanceof mox.DataError);
-        assert.equal((e as Error).message, `mnist: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz not found in MOX_DATA_DIR (${join(empty, 'mnist')}) or ${join(cache, 'mnist')}, `
-          + `and the download failed (http://127.0.0.1:${port}/train-images-idx3-ubyte.gz: connect ECONNREFUSED 127.0.0.1:${port}): put the files in one of those folders (see docs/data.md)`);
-        return true;
-      });
+      await assert.rejects(
+        D.loadDataset('mnist', { cacheDir: cache, mirror: `http://127.0.0.1:${port}`, verbose: false }),
+        (e: unknown) => {
+          assert.ok(e instanceof mox.DataError);
+          assert.equal(
+            (e as Error).message,
+            `mnist: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz not found in MOX_DATA_DIR (${join(empty, 'mnist')}) or ${join(cache, 'mnist')}, ` +
+              `and the download failed (http://127.0.0.1:${port}/train-images-idx3-ubyte.gz: connect ECONNREFUSED 127.0.0.1:${port}): put the files in one of those folders (see docs/data.md)`,
+          );
+          return true;
+        },
+      );
       await assert.rejects(D.loadDataset('cifar10', { split: 'test', cacheDir: cache, download: false }), {
         message: `cifar10: test_batch.bin (or cifar-10-binary.tar.gz) not found in MOX_DATA_DIR (${join(empty, 'cifar10')}) or ${join(cache, 'cifar10')}, and downloading is off: put the files in one of those folders (see docs/data.md)`,
       });
@@ -593,10 +771,16 @@ describe('named datasets', () => {
     assert.throws(() => D.loadDatasetSync('mnist', { split: 'val' as 'test' }), /loadDataset: mnist: unknown split 'val'/);
   });
 
-  it('decodeWindows1252 maps 0x80-0x9F to the cp1252 punctuation (Node 20\'s TextDecoder does not)', () => {
-    assert.equal(D.decodeWindows1252(Uint8Array.from([0x85, 0x91, 0x92, 0x93, 0x94, 0x96, 0x97, 0x80, 0x99])), '\u2026\u2018\u2019\u201c\u201d\u2013\u2014\u20ac\u2122');
+  it("decodeWindows1252 maps 0x80-0x9F to the cp1252 punctuation (Node 20's TextDecoder does not)", () => {
+    assert.equal(
+      D.decodeWindows1252(Uint8Array.from([0x85, 0x91, 0x92, 0x93, 0x94, 0x96, 0x97, 0x80, 0x99])),
+      '\u2026\u2018\u2019\u201c\u201d\u2013\u2014\u20ac\u2122',
+    );
     // the five unassigned bytes keep their number (WHATWG), Latin-1 and ASCII are themselves
-    assert.equal(D.decodeWindows1252(Uint8Array.from([0x81, 0x8d, 0x8f, 0x90, 0x9d, 0xe9, 0x41, 0x0a])), '\u0081\u008d\u008f\u0090\u009d\u00e9A\n');
+    assert.equal(
+      D.decodeWindows1252(Uint8Array.from([0x81, 0x8d, 0x8f, 0x90, 0x9d, 0xe9, 0x41, 0x0a])),
+      '\u0081\u008d\u008f\u0090\u009d\u00e9A\n',
+    );
     const all = Uint8Array.from({ length: 20000 }, (_, i) => i % 256); // more than one decoding chunk
     const text = D.decodeWindows1252(all);
     assert.equal(text.length, 20000);
@@ -626,8 +810,15 @@ describe('named datasets', () => {
       const loaded = D.loadDatasetSync('rt-polarity', { dataDir: own, split: 'test' });
       assert.deepEqual(loaded.texts, test.texts);
       assert.equal(loaded.split, 'test');
-      assert.notDeepEqual(D.textClassificationSplit(ds, { seed: 1, testFraction: 0.5 })[1].texts, D.textClassificationSplit(ds, { seed: 2, testFraction: 0.5 })[1].texts);
-      assert.throws(() => D.textClassificationSplit(ds, { testFraction: 1 }), (e: unknown) => e instanceof mox.ValueError && /textClassificationSplit: testFraction must be in \(0, 1\), got 1/.test((e as Error).message));
+      assert.notDeepEqual(
+        D.textClassificationSplit(ds, { seed: 1, testFraction: 0.5 })[1].texts,
+        D.textClassificationSplit(ds, { seed: 2, testFraction: 0.5 })[1].texts,
+      );
+      assert.throws(
+        () => D.textClassificationSplit(ds, { testFraction: 1 }),
+        (e: unknown) =>
+          e instanceof mox.ValueError && /textClassificationSplit: testFraction must be in \(0, 1\), got 1/.test((e as Error).message),
+      );
       const empty = dir('rt-empty');
       const cache = dir('rt-cache2');
       await assert.rejects(D.loadDataset('rt-polarity', { dataDir: empty, cacheDir: cache }), {
@@ -645,20 +836,37 @@ describe('named datasets', () => {
       const { images, labels } = mnistFiles(7);
       served.set('/train-images-idx3-ubyte.gz', gzipSync(images));
       served.set('/train-labels-idx1-ubyte.gz', gzipSync(labels));
-      served.set('/cifar-10-binary.tar.gz', gzipSync(D.writeTar([
-        { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifarRecords(4) },
-        { name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords(2) },
-        { name: 'cifar-10-batches-bin/batches.meta.txt', data: Buffer.from('airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n') },
-      ])));
-      served.set('/rt-polaritydata.tar.gz', gzipSync(D.writeTar([
-        { name: 'rt-polaritydata/rt-polarity.neg', data: RT_NEG },
-        { name: 'rt-polaritydata/rt-polarity.pos', data: RT_POS },
-        { name: 'rt-polaritydata.README.1.0.txt', data: Buffer.from('sentence polarity dataset v1.0\n') },
-      ])));
+      served.set(
+        '/cifar-10-binary.tar.gz',
+        gzipSync(
+          D.writeTar([
+            { name: 'cifar-10-batches-bin/data_batch_1.bin', data: cifarRecords(4) },
+            { name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords(2) },
+            {
+              name: 'cifar-10-batches-bin/batches.meta.txt',
+              data: Buffer.from('airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n'),
+            },
+          ]),
+        ),
+      );
+      served.set(
+        '/rt-polaritydata.tar.gz',
+        gzipSync(
+          D.writeTar([
+            { name: 'rt-polaritydata/rt-polarity.neg', data: RT_NEG },
+            { name: 'rt-polaritydata/rt-polarity.pos', data: RT_POS },
+            { name: 'rt-polaritydata.README.1.0.txt', data: Buffer.from('sentence polarity dataset v1.0\n') },
+          ]),
+        ),
+      );
       server = createServer((req, res) => {
         requests.push(req.url!);
         const body = served.get(req.url!);
-        if (!body) { res.writeHead(404); res.end(); return; }
+        if (!body) {
+          res.writeHead(404);
+          res.end();
+          return;
+        }
         res.writeHead(200, { 'content-length': body.length });
         res.end(body);
       });
@@ -706,8 +914,13 @@ describe('named datasets', () => {
       await env({ MOX_DATA_DIR: undefined, MOX_DATA_OFFLINE: undefined })(async () => {
         await assert.rejects(D.loadDataset('mnist', { cacheDir: cache, mirror: base, verbose: false }), (e: unknown) => {
           assert.ok(e instanceof mox.DataError);
-          assert.match((e as Error).message, new RegExp(`and the download failed \\(${base}/train-images-idx3-ubyte\\.gz: sha256 mismatch: expected `
-            + `440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609, got ${got} \\(\\d+ bytes\\); the file was not kept\\)`));
+          assert.match(
+            (e as Error).message,
+            new RegExp(
+              `and the download failed \\(${base}/train-images-idx3-ubyte\\.gz: sha256 mismatch: expected ` +
+                `440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609, got ${got} \\(\\d+ bytes\\); the file was not kept\\)`,
+            ),
+          );
           return true;
         });
       });
@@ -725,8 +938,13 @@ describe('named datasets', () => {
         const strict = dir('dl-rt-strict');
         await assert.rejects(D.loadDataset('rt-polarity', { cacheDir: strict, mirror: base, verbose: false }), (e: unknown) => {
           assert.ok(e instanceof mox.DataError);
-          assert.match((e as Error).message, new RegExp(`^rt-polarity: .*rt-polaritydata\\.tar\\.gz: rt-polaritydata/rt-polarity\\.pos: sha256 mismatch: expected `
-            + `d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4, got ${sha256(RT_POS)} \\(\\d+ bytes\\); the file was not kept$`));
+          assert.match(
+            (e as Error).message,
+            new RegExp(
+              `^rt-polarity: .*rt-polaritydata\\.tar\\.gz: rt-polaritydata/rt-polarity\\.pos: sha256 mismatch: expected ` +
+                `d79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4, got ${sha256(RT_POS)} \\(\\d+ bytes\\); the file was not kept$`,
+            ),
+          );
           return true;
         });
         assert.deepEqual(readdirSync(join(strict, 'rt-polarity')), []);

@@ -42,7 +42,11 @@ function runExample(name: string, args: string[], env: Record<string, string | u
     ...env,
   };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-  const r = spawnSync(process.execPath, [script, '--threads', '1', ...args], { encoding: 'utf8', timeout: 60_000, env: childEnv as NodeJS.ProcessEnv });
+  const r = spawnSync(process.execPath, [script, '--threads', '1', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: childEnv as NodeJS.ProcessEnv,
+  });
   if (r.error) throw r.error;
   const lines = r.stdout.trimEnd().split('\n');
   const last = lines.at(-1) ?? '';
@@ -65,9 +69,11 @@ function ok(r: Run, name: string): Record<string, unknown> {
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32;
   };
 }
@@ -83,7 +89,8 @@ function mnistLike(n: number, seed: number): { images: Uint8Array; labels: Uint8
     const top = 2 + 14 * Math.floor(k / 5);
     const left = 1 + 5 * (k % 5);
     for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.floor(r() * 40);
-    for (let y = top; y < top + 8 && y < 28; y++) for (let x = left; x < left + 4; x++) images[i * 784 + y * 28 + x] = 200 + Math.floor(r() * 55);
+    for (let y = top; y < top + 8 && y < 28; y++)
+      for (let x = left; x < left + 4; x++) images[i * 784 + y * 28 + x] = 200 + Math.floor(r() * 55);
   }
   return { images, labels };
 }
@@ -148,7 +155,8 @@ function polarityLike(n: number, words: string[], seed: number): Buffer {
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
     const w: string[] = [];
-    for (let j = 0; j < 6 + (i % 5); j++) w.push(r() < 0.3 ? words[Math.floor(r() * words.length)]! : filler[Math.floor(r() * filler.length)]!);
+    for (let j = 0; j < 6 + (i % 5); j++)
+      w.push(r() < 0.3 ? words[Math.floor(r() * words.length)]! : filler[Math.floor(r() * filler.length)]!);
     lines.push(`${w.join(' ')} \x97 ${words[i % words.length]} . `);
   }
   return Buffer.from(lines.join('\n') + '\n', 'latin1');
@@ -208,8 +216,28 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn'
 
 test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
   const out = join(tmp, 'lstm-lm');
-  const run = runExample('lstm-lm-shakespeare', ['--epochs', '2', '--limit', '24', '--test-limit', '8', '--hidden', '16', '--embed', '8',
-    '--seq-len', '16', '--batch-size', '8', '--sample-length', '20', '--out', out, '--data-dir', dataRoot]);
+  const run = runExample('lstm-lm-shakespeare', [
+    '--epochs',
+    '2',
+    '--limit',
+    '24',
+    '--test-limit',
+    '8',
+    '--hidden',
+    '16',
+    '--embed',
+    '8',
+    '--seq-len',
+    '16',
+    '--batch-size',
+    '8',
+    '--sample-length',
+    '20',
+    '--out',
+    out,
+    '--data-dir',
+    dataRoot,
+  ]);
   const r = ok(run, 'lstm-lm-shakespeare');
   assert.match(run.stdout, /^Epoch 2\/2$/m);
   assert.equal(r.steps, 6);
@@ -225,7 +253,18 @@ test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to 
 });
 
 test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by --data-dir', () => {
-  const run = runExample('text-cnn-rt-polarity', ['--epochs', '1', '--limit', '64', '--embed-dim', '16', '--max-len', '12', '--data-dir', dataRoot]);
+  const run = runExample('text-cnn-rt-polarity', [
+    '--epochs',
+    '1',
+    '--limit',
+    '64',
+    '--embed-dim',
+    '16',
+    '--max-len',
+    '12',
+    '--data-dir',
+    dataRoot,
+  ]);
   const r = ok(run, 'text-cnn-rt-polarity');
   assert.match(run.stdout, /^Epoch 1\/1$/m);
   assert.match(run.stdout, /Total params: [\d,]+/);
@@ -233,7 +272,10 @@ test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by
   assert.equal(r.epochs_run, 1);
   // the 64 sampled training sentences less a stratified 10% held out for early stopping
   assert.equal((r.train_examples as number) + (r.validation_examples as number), 64);
-  assert.ok((r.validation_examples as number) >= 4 && (r.validation_examples as number) <= 8, `validation_examples ${r.validation_examples}`);
+  assert.ok(
+    (r.validation_examples as number) >= 4 && (r.validation_examples as number) <= 8,
+    `validation_examples ${r.validation_examples}`,
+  );
   assert.equal(r.test_examples, 12); // 10% of each class of 60
   assert.equal(r.target, 0.75);
   assert.equal(r.max_len, 12);
@@ -250,7 +292,11 @@ test('without data, the data examples say where they looked, the files they expe
   mkdirSync(empty, { recursive: true });
   const esc = (s: string): string => s.replace(/[\\/.()]/g, '\\$&');
   const cases = [
-    ['mnist-mlp', 'mnist', /expected in one folder: train-images-idx3-ubyte\.gz, train-labels-idx1-ubyte\.gz, t10k-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz/],
+    [
+      'mnist-mlp',
+      'mnist',
+      /expected in one folder: train-images-idx3-ubyte\.gz, train-labels-idx1-ubyte\.gz, t10k-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz/,
+    ],
     ['fashion-mnist-cnn', 'fashion-mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
     ['cifar10-cnn', 'cifar10', /expected in one folder: data_batch_1\.bin .*and test_batch\.bin/],
     ['lstm-lm-shakespeare', 'tinyshakespeare', /expected in one folder: input\.txt/],
@@ -263,15 +309,27 @@ test('without data, the data examples say where they looked, the files they expe
     // the first line names the example, the dataset, the missing files and why they were not downloaded
     assert.match(r.stderr, new RegExp(`^${name}: ${dataset}: .+ not found, and downloading is off$`, 'm'));
     // where it looked: MOX_DATA_DIR's folder, then the cache (an empty folder here)
-    assert.match(r.stderr, new RegExp(`^  looked in: MOX_DATA_DIR \\(${esc(join(empty, dataset))}\\), then ${esc(join(emptyCache, 'mox', dataset))}$`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^  looked in: MOX_DATA_DIR \\(${esc(join(empty, dataset))}\\), then ${esc(join(emptyCache, 'mox', dataset))}$`, 'm'),
+    );
     assert.match(r.stderr, expected);
-    assert.match(r.stderr, new RegExp(`^  tell ${name} where they are: npm run example:${name} -- --data-dir DIR \\(DIR holds the files, or a ${dataset}/ folder with them\\), or set MOX_DATA_DIR=DIR with DIR holding ${dataset}/`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^  tell ${name} where they are: npm run example:${name} -- --data-dir DIR \\(DIR holds the files, or a ${dataset}/ folder with them\\), or set MOX_DATA_DIR=DIR with DIR holding ${dataset}/`,
+        'm',
+      ),
+    );
     assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
   }
   // with --data-dir, the message names that folder first
   const r = runExample('mnist-cnn', ['--data-dir', empty], { MOX_DATA_DIR: undefined });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`^  looked in: --data-dir \\(${esc(join(empty, 'mnist'))}\\), then MOX_DATA_DIR \\(not set\\), then `, 'm'));
+  assert.match(
+    r.stderr,
+    new RegExp(`^  looked in: --data-dir \\(${esc(join(empty, 'mnist'))}\\), then MOX_DATA_DIR \\(not set\\), then `, 'm'),
+  );
 });
 
 test('a bad command line is a usage error (exit code 2, no stack trace)', () => {

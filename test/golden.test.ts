@@ -26,25 +26,34 @@ interface Case {
 const NOT_COVERED = new Set<string>([]);
 
 // `all` is every tensor in the case file (the optimizer cases read their per-step gradients from it)
-type Runner = (ins: Tensor[], params: Record<string, Tensor>, a: Record<string, any>, all: Record<string, Tensor>) => Record<string, Tensor>;
-const one = (f: (ins: Tensor[], p: Record<string, Tensor>, a: Record<string, any>) => Tensor): Runner => (ins, p, a) => ({ out: f(ins, p, a) });
+type Runner = (
+  ins: Tensor[],
+  params: Record<string, Tensor>,
+  a: Record<string, any>,
+  all: Record<string, Tensor>,
+) => Record<string, Tensor>;
+const one =
+  (f: (ins: Tensor[], p: Record<string, Tensor>, a: Record<string, any>) => Tensor): Runner =>
+  (ins, p, a) => ({ out: f(ins, p, a) });
 const unary = (f: (x: Tensor, a: Record<string, any>) => Tensor): Runner => one(([x], _p, a) => f(x!, a));
 const binary = (f: (x: Tensor, y: Tensor) => Tensor): Runner => one(([x, y]) => f(x!, y!));
 const dims = (d: unknown): number | number[] | null => (d === null || d === undefined ? null : (d as number | number[]));
 
 /** Optimizer cases: from param.w, for each step set the gradient to grad.step<i>, step, snapshot the weights. */
-const optimizerCase = (make: (w: Tensor, a: Record<string, any>) => mox.optim.Optimizer<any>): Runner => (_ins, p, a, all) => {
-  const w = p.w!;
-  const opt = make(w, a);
-  const outs: Record<string, Tensor> = {};
-  for (let i = 0; all[`grad.step${i}`]; i++) {
-    w.grad = all[`grad.step${i}`]!;
-    opt.step();
-    outs[`out.step${i}`] = w.detach().clone();
-  }
-  w.grad = null;
-  return outs;
-};
+const optimizerCase =
+  (make: (w: Tensor, a: Record<string, any>) => mox.optim.Optimizer<any>): Runner =>
+  (_ins, p, a, all) => {
+    const w = p.w!;
+    const opt = make(w, a);
+    const outs: Record<string, Tensor> = {};
+    for (let i = 0; all[`grad.step${i}`]; i++) {
+      w.grad = all[`grad.step${i}`]!;
+      opt.step();
+      outs[`out.step${i}`] = w.detach().clone();
+    }
+    w.grad = null;
+    return outs;
+  };
 const adamOpts = (a: Record<string, any>) => ({ lr: a.lr, betas: a.betas, eps: a.eps, weightDecay: a.weight_decay, amsgrad: a.amsgrad });
 
 /**
@@ -52,13 +61,15 @@ const adamOpts = (a: Record<string, any>) => ({ lr: a.lr, betas: a.betas, eps: a
  * (a strict load, so the key names are checked too), zero initial state. The gradients are read from
  * the module's own parameters, so `params` is pointed at them.
  */
-const moduleCase = (make: (a: Record<string, any>) => mox.nn.Module, run: (m: any, ins: Tensor[], a: Record<string, any>) => Tensor[]): Runner => (ins, p, a) => {
-  const m = make(a);
-  m.loadStateDict(p);
-  for (const [k, t] of m.namedParameters()) p[k] = t;
-  const outs = run(m, ins, a);
-  return outs.length === 1 ? { out: outs[0]! } : Object.fromEntries(outs.map((t, i) => [`out.${i}`, t]));
-};
+const moduleCase =
+  (make: (a: Record<string, any>) => mox.nn.Module, run: (m: any, ins: Tensor[], a: Record<string, any>) => Tensor[]): Runner =>
+  (ins, p, a) => {
+    const m = make(a);
+    m.loadStateDict(p);
+    for (const [k, t] of m.namedParameters()) p[k] = t;
+    const outs = run(m, ins, a);
+    return outs.length === 1 ? { out: outs[0]! } : Object.fromEntries(outs.map((t, i) => [`out.${i}`, t]));
+  };
 const rnnOpts = (a: Record<string, any>) => ({ numLayers: a.num_layers, batchFirst: a.batch_first, bias: a.bias ?? true });
 
 const RUNNERS: Record<string, Runner> = {
@@ -103,16 +114,33 @@ const RUNNERS: Record<string, Runner> = {
   index_select: one(([x, i], _p, a) => x!.indexSelect(a.dim, i!)),
   gather: one(([x, i], _p, a) => x!.gather(a.dim, i!)),
   linear: one(([x], p) => F.linear(x!, p.weight!, p.bias)),
-  conv2d: one(([x], p, a) => F.conv2d(x!, p.weight!, p.bias, { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups })),
+  conv2d: one(([x], p, a) =>
+    F.conv2d(x!, p.weight!, p.bias, { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups }),
+  ),
   conv_transpose2d: one(([x], p, a) =>
-    F.convTranspose2d(x!, p.weight!, p.bias, { stride: a.stride, padding: a.padding, outputPadding: a.output_padding, dilation: a.dilation, groups: a.groups })),
+    F.convTranspose2d(x!, p.weight!, p.bias, {
+      stride: a.stride,
+      padding: a.padding,
+      outputPadding: a.output_padding,
+      dilation: a.dilation,
+      groups: a.groups,
+    }),
+  ),
   max_pool2d: unary((x, a) => F.maxPool2d(x, a.kernel_size, { stride: a.stride, padding: a.padding })),
-  avg_pool2d: unary((x, a) => F.avgPool2d(x, a.kernel_size, { stride: a.stride, padding: a.padding, countIncludePad: a.count_include_pad })),
+  avg_pool2d: unary((x, a) =>
+    F.avgPool2d(x, a.kernel_size, { stride: a.stride, padding: a.padding, countIncludePad: a.count_include_pad }),
+  ),
   adaptive_avg_pool2d: unary((x, a) => F.adaptiveAvgPool2d(x, a.output_size)),
   batch_norm: ([x, rm, rv], p, a) => {
     const runningMean = rm!.detach().clone();
     const runningVar = rv!.detach().clone();
-    const out = F.batchNorm(x!, runningMean, runningVar, { weight: p.weight, bias: p.bias, training: a.training, momentum: a.momentum, eps: a.eps });
+    const out = F.batchNorm(x!, runningMean, runningVar, {
+      weight: p.weight,
+      bias: p.bias,
+      training: a.training,
+      momentum: a.momentum,
+      eps: a.eps,
+    });
     const outs: Record<string, Tensor> = { out };
     if (a.training) Object.assign(outs, { 'out.running_mean': runningMean, 'out.running_var': runningVar });
     return outs;
@@ -121,28 +149,57 @@ const RUNNERS: Record<string, Runner> = {
   embedding: one(([ids], p, a) => F.embedding(ids!, p.weight!, a.padding_idx)),
   mse_loss: one(([x, y], _p, a) => F.mseLoss(x!, y!, a.reduction)),
   l1_loss: one(([x, y], _p, a) => F.l1Loss(x!, y!, a.reduction)),
-  cross_entropy: one(([x, y], _p, a) => F.crossEntropy(x!, y!, { ignoreIndex: a.ignore_index, labelSmoothing: a.label_smoothing, reduction: a.reduction })),
+  cross_entropy: one(([x, y], _p, a) =>
+    F.crossEntropy(x!, y!, { ignoreIndex: a.ignore_index, labelSmoothing: a.label_smoothing, reduction: a.reduction }),
+  ),
   nll_loss: one(([x, y], _p, a) => F.nllLoss(x!, y!, { ignoreIndex: a.ignore_index, reduction: a.reduction })),
   binary_cross_entropy_with_logits: one(([x, y], _p, a) => F.binaryCrossEntropyWithLogits(x!, y!, { reduction: a.reduction })),
   kl_div: one(([x, y], _p, a) => F.klDiv(x!, y!, { reduction: a.reduction, logTarget: a.log_target })),
-  scaled_dot_product_attention: one(([q, k, v], _p, a) => F.scaledDotProductAttention(q!, k!, v!, { isCausal: a.is_causal, scale: a.scale, dropoutP: a.dropout_p })),
-  sgd: optimizerCase((w, a) => new mox.optim.SGD([w], { lr: a.lr, momentum: a.momentum, dampening: a.dampening, nesterov: a.nesterov, weightDecay: a.weight_decay })),
+  scaled_dot_product_attention: one(([q, k, v], _p, a) =>
+    F.scaledDotProductAttention(q!, k!, v!, { isCausal: a.is_causal, scale: a.scale, dropoutP: a.dropout_p }),
+  ),
+  sgd: optimizerCase(
+    (w, a) =>
+      new mox.optim.SGD([w], { lr: a.lr, momentum: a.momentum, dampening: a.dampening, nesterov: a.nesterov, weightDecay: a.weight_decay }),
+  ),
   adam: optimizerCase((w, a) => new mox.optim.Adam([w], adamOpts(a))),
   adamw: optimizerCase((w, a) => new mox.optim.AdamW([w], adamOpts(a))),
-  rmsprop: optimizerCase((w, a) => new mox.optim.RMSprop([w], { lr: a.lr, alpha: a.alpha, eps: a.eps, weightDecay: a.weight_decay, momentum: a.momentum, centered: a.centered })),
-  lstm: moduleCase((a) => new mox.nn.LSTM(a.input_size, a.hidden_size, rnnOpts(a)), (m, [x]) => {
-    const [out, [h, c]] = m.forward(x!);
-    return [out, h, c];
-  }),
-  gru: moduleCase((a) => new mox.nn.GRU(a.input_size, a.hidden_size, rnnOpts(a)), (m, [x]) => m.forward(x!)),
-  multihead_attention: moduleCase((a) => new mox.nn.MultiheadAttention(a.embed_dim, a.num_heads, { batchFirst: a.batch_first }), (m, [x], a) => {
-    // the case's mask: torch.triu(ones(L, L, bool), diagonal=1), true where key j > query i (not allowed)
-    const l = x!.shape[a.batch_first ? 1 : 0]!;
-    const attnMask = a.causal ? mox.arange(l).unsqueeze(0).gt(mox.arange(l).unsqueeze(1)) : null;
-    const [out, w] = m.forward(x!, x!, x!, { attnMask, needWeights: a.need_weights, averageAttnWeights: a.average_attn_weights });
-    return a.need_weights ? [out, w] : [out];
-  }),
-  gpt_block: moduleCase((a) => new mox.nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps, causal: a.causal }), (m, [x]) => [m.forward(x!)]),
+  rmsprop: optimizerCase(
+    (w, a) =>
+      new mox.optim.RMSprop([w], {
+        lr: a.lr,
+        alpha: a.alpha,
+        eps: a.eps,
+        weightDecay: a.weight_decay,
+        momentum: a.momentum,
+        centered: a.centered,
+      }),
+  ),
+  lstm: moduleCase(
+    (a) => new mox.nn.LSTM(a.input_size, a.hidden_size, rnnOpts(a)),
+    (m, [x]) => {
+      const [out, [h, c]] = m.forward(x!);
+      return [out, h, c];
+    },
+  ),
+  gru: moduleCase(
+    (a) => new mox.nn.GRU(a.input_size, a.hidden_size, rnnOpts(a)),
+    (m, [x]) => m.forward(x!),
+  ),
+  multihead_attention: moduleCase(
+    (a) => new mox.nn.MultiheadAttention(a.embed_dim, a.num_heads, { batchFirst: a.batch_first }),
+    (m, [x], a) => {
+      // the case's mask: torch.triu(ones(L, L, bool), diagonal=1), true where key j > query i (not allowed)
+      const l = x!.shape[a.batch_first ? 1 : 0]!;
+      const attnMask = a.causal ? mox.arange(l).unsqueeze(0).gt(mox.arange(l).unsqueeze(1)) : null;
+      const [out, w] = m.forward(x!, x!, x!, { attnMask, needWeights: a.need_weights, averageAttnWeights: a.average_attn_weights });
+      return a.need_weights ? [out, w] : [out];
+    },
+  ),
+  gpt_block: moduleCase(
+    (a) => new mox.nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps, causal: a.causal }),
+    (m, [x]) => [m.forward(x!)],
+  ),
 };
 
 async function compare(name: string, actual: Tensor, expected: Tensor, rtol: number, atol: number): Promise<string | null> {

@@ -38,16 +38,28 @@ function tmpDir(): string {
 
 function randomIds(b: number, t: number, v: number, seed: number): mox.Tensor {
   const g = new mox.Generator(seed);
-  return mox.tensor(Int32Array.from({ length: b * t }, () => g.int(0, v)), { shape: [b, t], dtype: 'int32' });
+  return mox.tensor(
+    Int32Array.from({ length: b * t }, () => g.int(0, v)),
+    { shape: [b, t], dtype: 'int32' },
+  );
 }
 
 test('GPT: nanoGPT parameter names, tied head, parameter count, forward shapes, loss at init ~ ln(V)', () => {
   mox.seed(0);
   const m = new GPT(TINY);
   const names = Object.keys(m.stateDict());
-  for (const n of ['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.h.0.ln_1.weight', 'transformer.h.0.attn.c_attn.weight',
-    'transformer.h.0.attn.c_attn.bias', 'transformer.h.0.attn.c_proj.weight', 'transformer.h.1.mlp.c_fc.weight',
-    'transformer.h.1.mlp.c_proj.bias', 'transformer.ln_f.weight']) assert.ok(names.includes(n), n);
+  for (const n of [
+    'transformer.wte.weight',
+    'transformer.wpe.weight',
+    'transformer.h.0.ln_1.weight',
+    'transformer.h.0.attn.c_attn.weight',
+    'transformer.h.0.attn.c_attn.bias',
+    'transformer.h.0.attn.c_proj.weight',
+    'transformer.h.1.mlp.c_fc.weight',
+    'transformer.h.1.mlp.c_proj.bias',
+    'transformer.ln_f.weight',
+  ])
+    assert.ok(names.includes(n), n);
   assert.ok(!names.includes('lm_head.weight'), 'the tied head is listed once, as the token embedding');
   assert.equal(m.lm_head.weight, m.transformer.wte.weight);
   const c = 32;
@@ -59,7 +71,10 @@ test('GPT: nanoGPT parameter names, tied head, parameter count, forward shapes, 
   const std = (t: mox.Tensor) => mox.scope(() => t.std().item());
   assert.ok(Math.abs(std(m.transformer.h[0]!.mlp.c_fc.weight) - 0.02) < 0.002);
   assert.ok(Math.abs(std(m.transformer.h[0]!.mlp.c_proj.weight) - 0.01) < 0.001);
-  assert.equal(mox.scope(() => m.transformer.h[0]!.attn.c_attn.bias!.abs().sum().item()), 0);
+  assert.equal(
+    mox.scope(() => m.transformer.h[0]!.attn.c_attn.bias!.abs().sum().item()),
+    0,
+  );
 
   mox.scope(() => {
     const idx = randomIds(3, 16, 40, 1);
@@ -84,14 +99,16 @@ test('GPT: a few AdamW steps lower the loss on a fixed batch', () => {
   const y = randomIds(4, 16, 40, 5);
   const losses: number[] = [];
   for (let i = 0; i < 15; i++) {
-    losses.push(mox.scope(() => {
-      const l = m.forward(x, y).loss!;
-      l.backward();
-      mox.optim.clipGradNorm(m.parameters(), 1);
-      opt.step();
-      opt.zeroGrad();
-      return l.item();
-    }));
+    losses.push(
+      mox.scope(() => {
+        const l = m.forward(x, y).loss!;
+        l.backward();
+        mox.optim.clipGradNorm(m.parameters(), 1);
+        opt.step();
+        opt.zeroGrad();
+        return l.item();
+      }),
+    );
   }
   assert.ok(losses.at(-1)! < losses[0]! - 0.3, `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
   opt.dispose();
@@ -103,21 +120,52 @@ test('generate: the KV cache gives the same tokens as recomputing (greedy and se
   // train it a little so the distribution is not flat
   const opt = new mox.optim.AdamW(m.parameters(), { lr: 1e-2 });
   const x = randomIds(2, 16, 40, 6);
-  for (let i = 0; i < 10; i++) mox.scope(() => { m.forward(x, x.narrow(1, 0, 16)).loss!.backward(); opt.step(); opt.zeroGrad(); });
+  for (let i = 0; i < 10; i++)
+    mox.scope(() => {
+      m.forward(x, x.narrow(1, 0, 16)).loss!.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
   opt.dispose();
   const before = mox.memory().numTensors;
   const greedyA = generate(m, [[1, 2, 3]], { maxNewTokens: 25, temperature: 0, useCache: true });
   const greedyB = generate(m, [[1, 2, 3]], { maxNewTokens: 25, temperature: 0, useCache: false });
   assert.deepEqual(greedyA.newTokens, greedyB.newTokens);
   assert.deepEqual(greedyA.ids.shape, [1, 28]);
-  for (const o of [{ topK: null, topP: null }, { topK: 5, topP: null }, { topK: null, topP: 0.9 }, { topK: 10, topP: 0.8 }]) {
-    const a = generate(m, [[1, 2, 3], [4, 5, 6]], { maxNewTokens: 25, temperature: 1, seed: 11, ...o });
-    const b = generate(m, [[1, 2, 3], [4, 5, 6]], { maxNewTokens: 25, temperature: 1, seed: 11, useCache: false, ...o });
+  for (const o of [
+    { topK: null, topP: null },
+    { topK: 5, topP: null },
+    { topK: null, topP: 0.9 },
+    { topK: 10, topP: 0.8 },
+  ]) {
+    const a = generate(
+      m,
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { maxNewTokens: 25, temperature: 1, seed: 11, ...o },
+    );
+    const b = generate(
+      m,
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { maxNewTokens: 25, temperature: 1, seed: 11, useCache: false, ...o },
+    );
     assert.deepEqual(a.newTokens, b.newTokens, JSON.stringify(o));
     assert.ok(a.tokensPerSecond > 0);
     a.ids.dispose();
     b.ids.dispose();
-    const c = generate(m, [[1, 2, 3], [4, 5, 6]], { maxNewTokens: 25, temperature: 1, seed: 12, ...o });
+    const c = generate(
+      m,
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { maxNewTokens: 25, temperature: 1, seed: 12, ...o },
+    );
     c.ids.dispose();
     assert.notDeepEqual(c.newTokens, a.newTokens);
   }
@@ -149,8 +197,30 @@ test('CLI: train gpt writes a checkpoint, generate reads it, --resume reproduces
   const dir = tmpDir();
   const data = path.join(dir, 'text.txt');
   fs.writeFileSync(data, corpus());
-  const common = ['--data', data, '--n-layer', '2', '--n-head', '2', '--n-embd', '32', '--block-size', '16', '--batch-size', '4',
-    '--eval-interval', '10', '--eval-iters', '2', '--warmup-iters', '3', '--dropout', '0.1', '--threads', '1'];
+  const common = [
+    '--data',
+    data,
+    '--n-layer',
+    '2',
+    '--n-head',
+    '2',
+    '--n-embd',
+    '32',
+    '--block-size',
+    '16',
+    '--batch-size',
+    '4',
+    '--eval-interval',
+    '10',
+    '--eval-iters',
+    '2',
+    '--warmup-iters',
+    '3',
+    '--dropout',
+    '0.1',
+    '--threads',
+    '1',
+  ];
   const full = path.join(dir, 'full');
   const r = mox_('train', 'gpt', ...common, '--max-iters', '20', '--out', full);
   assert.equal(r.code, 0, r.stderr);
@@ -159,10 +229,18 @@ test('CLI: train gpt writes a checkpoint, generate reads it, --resume reproduces
   for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json', 'tokenizer.json']) {
     assert.ok(fs.existsSync(path.join(full, f)), f);
   }
-  assert.deepEqual(fs.readdirSync(full).filter((f) => f.startsWith('.')), [], 'no temporary files left');
-  const history = (f: string) => (JSON.parse(fs.readFileSync(path.join(f, 'trainer_state.json'), 'utf8')) as { history: unknown[] }).history;
+  assert.deepEqual(
+    fs.readdirSync(full).filter((f) => f.startsWith('.')),
+    [],
+    'no temporary files left',
+  );
+  const history = (f: string) =>
+    (JSON.parse(fs.readFileSync(path.join(f, 'trainer_state.json'), 'utf8')) as { history: unknown[] }).history;
   const h = history(full) as { step: number; train: number; val: number }[];
-  assert.deepEqual(h.map((e) => e.step), [0, 10, 20]);
+  assert.deepEqual(
+    h.map((e) => e.step),
+    [0, 10, 20],
+  );
   assert.ok(h[2]!.val < h[0]!.val, 'the validation loss goes down');
 
   // the same run in two parts: 10 iterations (with the full run's schedule), then --resume to 20
@@ -184,21 +262,65 @@ test('CLI: train gpt writes a checkpoint, generate reads it, --resume reproduces
   assert.equal([...g.stdout.trimEnd()].length >= 8 + 20, true);
   assert.match(g.stderr, /30 tokens in .* tokens\/s/);
   const j1 = mox_('generate', '--model', full, '--prompt-ids', '1,2,3', '--max-new-tokens', '12', '--temperature', '0', '--json');
-  const j2 = mox_('generate', '--model', full, '--prompt-ids', '1,2,3', '--max-new-tokens', '12', '--temperature', '0', '--json', '--no-cache');
+  const j2 = mox_(
+    'generate',
+    '--model',
+    full,
+    '--prompt-ids',
+    '1,2,3',
+    '--max-new-tokens',
+    '12',
+    '--temperature',
+    '0',
+    '--json',
+    '--no-cache',
+  );
   assert.equal(j1.code, 0, j1.stderr);
   const ids = JSON.parse(j1.stdout) as number[];
   assert.equal(ids.length, 15);
   assert.deepEqual(ids.slice(0, 3), [1, 2, 3]);
   assert.deepEqual(JSON.parse(j2.stdout), ids);
-  const s1 = mox_('generate', '--model', full, '--prompt', 'The', '--max-new-tokens', '20', '--top-k', '5', '--top-p', '0.9', '--seed', '5');
-  const s2 = mox_('generate', '--model', full, '--prompt', 'The', '--max-new-tokens', '20', '--top-k', '5', '--top-p', '0.9', '--seed', '5', '--no-cache');
+  const s1 = mox_(
+    'generate',
+    '--model',
+    full,
+    '--prompt',
+    'The',
+    '--max-new-tokens',
+    '20',
+    '--top-k',
+    '5',
+    '--top-p',
+    '0.9',
+    '--seed',
+    '5',
+  );
+  const s2 = mox_(
+    'generate',
+    '--model',
+    full,
+    '--prompt',
+    'The',
+    '--max-new-tokens',
+    '20',
+    '--top-k',
+    '5',
+    '--top-p',
+    '0.9',
+    '--seed',
+    '5',
+    '--no-cache',
+  );
   assert.equal(s1.stdout, s2.stdout);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('CLI: help, usage errors (exit 2) and missing or malformed files (exit 1, no stack)', () => {
   const dir = tmpDir();
-  for (const args of [['train', 'gpt', '--help'], ['generate', '--help']]) {
+  for (const args of [
+    ['train', 'gpt', '--help'],
+    ['generate', '--help'],
+  ]) {
     const r = mox_(...args);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^usage: mox (train gpt|generate)/);
@@ -207,9 +329,9 @@ test('CLI: help, usage errors (exit 2) and missing or malformed files (exit 1, n
   assert.match(top.stdout, /^ {2}train gpt\b/m);
   assert.match(top.stdout, /^ {2}generate\b/m);
   const usage: string[][] = [
-    ['train', 'gpt', '--data', 'x.txt'],                                         // no --out
-    ['train', 'gpt', '--out', dir],                                              // no data
-    ['train', 'rnn', '--data', 'x', '--out', dir],                               // no such model
+    ['train', 'gpt', '--data', 'x.txt'], // no --out
+    ['train', 'gpt', '--out', dir], // no data
+    ['train', 'rnn', '--data', 'x', '--out', dir], // no such model
     ['train', 'gpt', '--data', 'x', '--out', dir, '--n-embd', '30', '--n-head', '4'],
     ['train', 'gpt', '--data', 'x', '--out', dir, '--lr', 'fast'],
     ['train', 'gpt', '--dataset', 'mnist', '--out', dir],
@@ -229,7 +351,10 @@ test('CLI: help, usage errors (exit 2) and missing or malformed files (exit 1, n
     assert.match(r.stderr, re);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
   };
-  fail(['train', 'gpt', '--data', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'o')], /cannot read the data file .*missing\.txt: no such file/);
+  fail(
+    ['train', 'gpt', '--data', path.join(dir, 'missing.txt'), '--out', path.join(dir, 'o')],
+    /cannot read the data file .*missing\.txt: no such file/,
+  );
   fs.writeFileSync(path.join(dir, 'short.txt'), 'too short');
   fail(['train', 'gpt', '--data', path.join(dir, 'short.txt'), '--out', path.join(dir, 'o')], /validation split/);
   fail(['train', 'gpt', '--out', path.join(dir, 'nothing'), '--resume'], /no checkpoint/);

@@ -27,7 +27,14 @@ const uniform = (shape: readonly number[], lo: number, hi: number, requiresGrad 
   make(shape, () => lo + (hi - lo) * G.random(), requiresGrad);
 /** Normal, pushed at least `margin` away from 0 (for abs, relu, sign-dependent ops). */
 const away = (shape: readonly number[], margin = 0.2, requiresGrad = true): Tensor =>
-  make(shape, () => { const v = G.normal(); return v >= 0 ? v + margin : v - margin; }, requiresGrad);
+  make(
+    shape,
+    () => {
+      const v = G.normal();
+      return v >= 0 ? v + margin : v - margin;
+    },
+    requiresGrad,
+  );
 /** Distinct values: a shuffled, spaced-out ramp plus noise, so max/min/maxPool have no near-ties. */
 function distinct(shape: readonly number[], requiresGrad = true): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
@@ -39,10 +46,18 @@ function distinct(shape: readonly number[], requiresGrad = true): Tensor {
   const a = Float64Array.from(order, (k) => (k - n / 2) * 0.3 + 0.1 * G.random());
   return mox.tensor(a, { shape, requiresGrad });
 }
-const ints = (values: number[], shape?: readonly number[]): Tensor => mox.tensor(Int32Array.from(values), { shape: shape ?? [values.length] });
-const bools = (values: boolean[], shape: readonly number[]): Tensor => mox.tensor(Uint8Array.from(values, (v) => (v ? 1 : 0)), { shape });
+const ints = (values: number[], shape?: readonly number[]): Tensor =>
+  mox.tensor(Int32Array.from(values), { shape: shape ?? [values.length] });
+const bools = (values: boolean[], shape: readonly number[]): Tensor =>
+  mox.tensor(
+    Uint8Array.from(values, (v) => (v ? 1 : 0)),
+    { shape },
+  );
 const randBool = (shape: readonly number[], p = 0.5): Tensor =>
-  bools(Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => G.random() < p), shape);
+  bools(
+    Array.from({ length: shape.reduce((a, d) => a * d, 1) }, () => G.random() < p),
+    shape,
+  );
 
 /** A seeded random shape of `ndim` sizes in [1, max]. */
 const randShape = (ndim: number, max = 4): number[] => Array.from({ length: ndim }, () => G.int(1, max + 1));
@@ -55,7 +70,11 @@ function check(label: string, fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[],
 }
 
 /** Ways to hand an op a non-contiguous view of a fresh leaf of the wanted shape. */
-type Layout = { name: string; leaf: (shape: number[], mk: (s: number[]) => Tensor) => Tensor; view: (x: Tensor, shape: number[]) => Tensor };
+type Layout = {
+  name: string;
+  leaf: (shape: number[], mk: (s: number[]) => Tensor) => Tensor;
+  view: (x: Tensor, shape: number[]) => Tensor;
+};
 const LAYOUTS: Layout[] = [
   { name: 'contiguous', leaf: (s, mk) => mk(s), view: (x) => x },
   {
@@ -154,12 +173,21 @@ describe('gradcheck: binary ops', () => {
     ['minimum', (a, b) => mox.minimum(a, b), (s) => distinct(s), (s) => distinct(s).add(0.05).detach().requiresGrad_()],
   ];
   const PAIRS: [number[], number[]][] = [
-    [[2, 3], [2, 3]],
-    [[3, 1, 4], [2, 1]],
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    [
+      [3, 1, 4],
+      [2, 1],
+    ],
     [[], [2, 3]],
     [[2, 3], []],
     [[4], [3, 1]],
-    [[1, 3], [2, 1]],
+    [
+      [1, 3],
+      [2, 1],
+    ],
   ];
 
   for (const [name, op, genA, genB] of BINARY) {
@@ -253,7 +281,9 @@ describe('gradcheck: reductions', () => {
   });
 
   it('gradcheck itself reports a NaN gradient as a mismatch', () => {
-    const r = mox.gradcheckDetailed((x) => x.sqrt().mul(0), [mox.tensor(new Float64Array([0, 1]), { requiresGrad: true })], { raiseException: false });
+    const r = mox.gradcheckDetailed((x) => x.sqrt().mul(0), [mox.tensor(new Float64Array([0, 1]), { requiresGrad: true })], {
+      raiseException: false,
+    });
     assert.equal(r.ok, false, r.message);
   });
 
@@ -277,11 +307,26 @@ describe('gradcheck: matmul and linear', () => {
       [[3], [2, 3, 4]],
       [[2, 3], [3]],
       [[2, 2, 3], [3]],
-      [[2, 3], [3, 4]],
-      [[2, 2, 3], [2, 3, 4]],
-      [[2, 1, 2, 3], [3, 3, 2]],
-      [[2, 3], [2, 3, 1]],
-      [[1, 3], [3, 1]],
+      [
+        [2, 3],
+        [3, 4],
+      ],
+      [
+        [2, 2, 3],
+        [2, 3, 4],
+      ],
+      [
+        [2, 1, 2, 3],
+        [3, 3, 2],
+      ],
+      [
+        [2, 3],
+        [2, 3, 1],
+      ],
+      [
+        [1, 3],
+        [3, 1],
+      ],
     ];
     for (const [sa, sb] of CASES) check(`matmul [${sa}] @ [${sb}]`, (a, b) => mox.matmul(a, b), [normal(sa), normal(sb)]);
   });
@@ -347,7 +392,15 @@ describe('gradcheck: views', () => {
 
   it('slice / narrow', () => {
     mox.seed(15);
-    check('slice steps', (x) => mox.slice(x, [[null, null, 2], [1, null, 3]]), [normal([5, 7])]);
+    check(
+      'slice steps',
+      (x) =>
+        mox.slice(x, [
+          [null, null, 2],
+          [1, null, 3],
+        ]),
+      [normal([5, 7])],
+    );
     check('slice negative indices', (x) => x.slice([-3, -1], [null, -2]), [normal([5, 4])]);
     check('slice an index (drops the axis)', (x) => x.slice(null, -1), [normal([3, 4])]);
     check('slice of a slice', (x) => x.slice([1, null, 2]).slice([null, null, 2], [0, 3]), [normal([9, 4])]);
@@ -365,7 +418,11 @@ describe('gradcheck: views', () => {
     // detach cuts the graph, so gradcheck would (rightly) disagree; check the gradient directly
     const x = normal([3]);
     x.mul(x.detach().add(1)).sum().backward();
-    assert.deepEqual(x.grad!.tolist(), (x.tolist() as number[]).map((v) => v + 1), 'detach: d/dx x*(x+1 detached) = x+1');
+    assert.deepEqual(
+      x.grad!.tolist(),
+      (x.tolist() as number[]).map((v) => v + 1),
+      'detach: d/dx x*(x+1 detached) = x+1',
+    );
   });
 });
 
@@ -391,7 +448,11 @@ describe('gradcheck: concat, stack, split, chunk, pad', () => {
   });
 
   /** Joins pieces back into one tensor, weighting each differently so a mix-up changes the result. */
-  const rejoin = (pieces: Tensor[]): Tensor => mox.concat(pieces.map((p, i) => p.mul(i + 1).flatten()), 0);
+  const rejoin = (pieces: Tensor[]): Tensor =>
+    mox.concat(
+      pieces.map((p, i) => p.mul(i + 1).flatten()),
+      0,
+    );
 
   it('split / chunk', () => {
     mox.seed(19);
@@ -456,10 +517,16 @@ describe('gradcheck: indexing', () => {
       const padRow = normal([1, 3], false);
       check(`embedding paddingIdx ${paddingIdx}`, (rest) => F.embedding(ids, mox.concat([rest, padRow], 0), paddingIdx), [normal([3, 3])]);
       const w = normal([4, 3]);
-      F.embedding(ids, w, paddingIdx).mul(normal([2, 3, 3], false)).sum().backward();
+      F.embedding(ids, w, paddingIdx)
+        .mul(normal([2, 3, 3], false))
+        .sum()
+        .backward();
       const g = w.grad!.tolist() as number[][];
       assert.deepEqual(g[3], [0, 0, 0], `embedding paddingIdx ${paddingIdx}: padding row gradient must be zero`);
-      assert.ok(g[1]!.some((v) => v !== 0), 'other rows receive gradient');
+      assert.ok(
+        g[1]!.some((v) => v !== 0),
+        'other rows receive gradient',
+      );
     }
   });
 });
@@ -519,8 +586,15 @@ describe('gradcheck: conv2d, convTranspose2d', () => {
       check(`conv2d ${name}`, (x, w, b) => F.conv2d(x, w, b, opts), [normal(xs), normal(ws), normal([ws[0]!])]);
     }
     check('conv2d no bias', (x, w) => F.conv2d(x, w), [normal([1, 2, 3, 3]), normal([2, 2, 2, 2])]);
-    check('conv2d unbatched [C,H,W]', (x, w, b) => F.conv2d(x, w, b, { padding: 1 }), [normal([2, 3, 3]), normal([1, 2, 3, 3]), normal([1])]);
-    check('conv2d permuted (channels-last) input', (x, w) => F.conv2d(x.permute(0, 3, 1, 2), w, null, { stride: 2 }), [normal([1, 4, 4, 2]), normal([2, 2, 2, 2])]);
+    check('conv2d unbatched [C,H,W]', (x, w, b) => F.conv2d(x, w, b, { padding: 1 }), [
+      normal([2, 3, 3]),
+      normal([1, 2, 3, 3]),
+      normal([1]),
+    ]);
+    check('conv2d permuted (channels-last) input', (x, w) => F.conv2d(x.permute(0, 3, 1, 2), w, null, { stride: 2 }), [
+      normal([1, 4, 4, 2]),
+      normal([2, 2, 2, 2]),
+    ]);
   });
 
   it('convTranspose2d options', () => {
@@ -539,12 +613,20 @@ describe('gradcheck: conv2d, convTranspose2d', () => {
       const groups = opts.groups ?? 1;
       check(`convTranspose2d ${name}`, (x, w, b) => F.convTranspose2d(x, w, b, opts), [normal(xs), normal(ws), normal([ws[1]! * groups])]);
     }
-    check('convTranspose2d transposed input', (x, w) => F.convTranspose2d(x.transpose(2, 3), w), [normal([1, 2, 3, 2]), normal([2, 1, 2, 2])]);
+    check('convTranspose2d transposed input', (x, w) => F.convTranspose2d(x.transpose(2, 3), w), [
+      normal([1, 2, 3, 2]),
+      normal([2, 1, 2, 2]),
+    ]);
   });
 
   it('unfold / fold', () => {
     mox.seed(31);
-    const win = { kernel: [2, 2] as [number, number], stride: [1, 2] as [number, number], padding: [1, 0] as [number, number], dilation: [1, 1] as [number, number] };
+    const win = {
+      kernel: [2, 2] as [number, number],
+      stride: [1, 2] as [number, number],
+      padding: [1, 0] as [number, number],
+      dilation: [1, 1] as [number, number],
+    };
     check('unfold', (x) => F.unfold(x, win, 4, 2, 0), [normal([1, 2, 3, 4])]);
     check('fold', (c) => F.fold(c, win, 2, 3, 4, 4, 2), [normal([1, 8, 8])]);
   });
@@ -603,18 +685,37 @@ describe('gradcheck: pooling', () => {
 describe('gradcheck: batchNorm, layerNorm', () => {
   it('batchNorm training (input, weight, bias), [N,C] and [N,C,H,W]', () => {
     mox.seed(35);
-    check('batchNorm training [4,3]', (x, w, b) => F.batchNorm(x, null, null, { training: true, weight: w, bias: b }), [normal([4, 3]), normal([3]), normal([3])]);
-    check('batchNorm training [2,3,2,2] with running stats', (x, w, b) =>
-      F.batchNorm(x, mox.zeros([3], { dtype: 'float64' }), mox.ones([3], { dtype: 'float64' }), { training: true, weight: w, bias: b, eps: 1e-3 }),
-    [normal([2, 3, 2, 2]), normal([3]), normal([3])]);
+    check('batchNorm training [4,3]', (x, w, b) => F.batchNorm(x, null, null, { training: true, weight: w, bias: b }), [
+      normal([4, 3]),
+      normal([3]),
+      normal([3]),
+    ]);
+    check(
+      'batchNorm training [2,3,2,2] with running stats',
+      (x, w, b) =>
+        F.batchNorm(x, mox.zeros([3], { dtype: 'float64' }), mox.ones([3], { dtype: 'float64' }), {
+          training: true,
+          weight: w,
+          bias: b,
+          eps: 1e-3,
+        }),
+      [normal([2, 3, 2, 2]), normal([3]), normal([3])],
+    );
     check('batchNorm training no affine, [N,C,L]', (x) => F.batchNorm(x, null, null, { training: true }), [normal([3, 2, 2])]);
-    check('batchNorm training permuted input', (x) => F.batchNorm(x.permute(0, 3, 1, 2), null, null, { training: true }), [normal([2, 2, 2, 3])]);
+    check('batchNorm training permuted input', (x) => F.batchNorm(x.permute(0, 3, 1, 2), null, null, { training: true }), [
+      normal([2, 2, 2, 3]),
+    ]);
   });
 
   it('batchNorm eval (input, weight, bias and running stats)', () => {
     mox.seed(36);
-    check('batchNorm eval', (x, w, b, rm, rv) => F.batchNorm(x, rm, rv, { training: false, weight: w, bias: b }),
-      [normal([3, 2, 2, 2]), normal([2]), normal([2]), normal([2]), uniform([2], 0.5, 2)]);
+    check('batchNorm eval', (x, w, b, rm, rv) => F.batchNorm(x, rm, rv, { training: false, weight: w, bias: b }), [
+      normal([3, 2, 2, 2]),
+      normal([2]),
+      normal([2]),
+      normal([2]),
+      uniform([2], 0.5, 2),
+    ]);
     const [rm, rv] = [normal([3], false), uniform([3], 0.5, 2, false)];
     check('batchNorm eval default mode', (x) => F.batchNorm(x, rm, rv), [normal([2, 3])]);
   });
@@ -639,7 +740,10 @@ describe('gradcheck: losses', () => {
       check(`mseLoss ${r}`, (x, y) => F.mseLoss(x, y, r), [normal([3, 4]), normal([3, 4])]);
       // l1: keep input - target away from 0
       const y = normal([3, 4]);
-      const x = y.add(away([3, 4], 0.2, false)).detach().requiresGrad_();
+      const x = y
+        .add(away([3, 4], 0.2, false))
+        .detach()
+        .requiresGrad_();
       check(`l1Loss ${r}`, (x, y) => F.l1Loss(x, y, r), [x, y]);
     }
     check('mseLoss default, transposed', (x, y) => F.mseLoss(x.T, y), [normal([4, 3]), normal([3, 4])]);
@@ -653,14 +757,29 @@ describe('gradcheck: losses', () => {
       check(`crossEntropy ${reduction}`, (x) => F.crossEntropy(x, target, { reduction }), [normal([4, 3])]);
       check(`crossEntropy weight ${reduction}`, (x, w) => F.crossEntropy(x, target, { weight: w, reduction }), [normal([4, 3]), weight]);
       check(`crossEntropy ignoreIndex ${reduction}`, (x) => F.crossEntropy(x, ints([0, -100, 1, 2]), { reduction }), [normal([4, 3])]);
-      check(`crossEntropy custom ignoreIndex + weight ${reduction}`, (x, w) => F.crossEntropy(x, ints([1, 1, 0, 2]), { weight: w, ignoreIndex: 1, reduction }), [normal([4, 3]), weight]);
+      check(
+        `crossEntropy custom ignoreIndex + weight ${reduction}`,
+        (x, w) => F.crossEntropy(x, ints([1, 1, 0, 2]), { weight: w, ignoreIndex: 1, reduction }),
+        [normal([4, 3]), weight],
+      );
       for (const ls of [0.1, 1]) {
-        check(`crossEntropy labelSmoothing ${ls} ${reduction}`, (x) => F.crossEntropy(x, target, { labelSmoothing: ls, reduction }), [normal([4, 3])]);
-        check(`crossEntropy labelSmoothing ${ls} + weight + ignore ${reduction}`, (x, w) =>
-          F.crossEntropy(x, ints([0, 2, -100, 1]), { labelSmoothing: ls, weight: w, reduction }), [normal([4, 3]), weight]);
+        check(`crossEntropy labelSmoothing ${ls} ${reduction}`, (x) => F.crossEntropy(x, target, { labelSmoothing: ls, reduction }), [
+          normal([4, 3]),
+        ]);
+        check(
+          `crossEntropy labelSmoothing ${ls} + weight + ignore ${reduction}`,
+          (x, w) => F.crossEntropy(x, ints([0, 2, -100, 1]), { labelSmoothing: ls, weight: w, reduction }),
+          [normal([4, 3]), weight],
+        );
       }
-      check(`crossEntropy [N,C,d] ${reduction}`, (x) => F.crossEntropy(x, ints([0, 2, 1, 1, 0, 2], [2, 3]), { reduction }), [normal([2, 3, 3])]);
-      check(`crossEntropy [N,C,h,w] smoothing ${reduction}`, (x) => F.crossEntropy(x, ints([0, 1, 1, 0], [1, 2, 2]), { reduction, labelSmoothing: 0.2 }), [normal([1, 2, 2, 2])]);
+      check(`crossEntropy [N,C,d] ${reduction}`, (x) => F.crossEntropy(x, ints([0, 2, 1, 1, 0, 2], [2, 3]), { reduction }), [
+        normal([2, 3, 3]),
+      ]);
+      check(
+        `crossEntropy [N,C,h,w] smoothing ${reduction}`,
+        (x) => F.crossEntropy(x, ints([0, 1, 1, 0], [1, 2, 2]), { reduction, labelSmoothing: 0.2 }),
+        [normal([1, 2, 2, 2])],
+      );
     }
     check('crossEntropy unbatched [C]', (x) => F.crossEntropy(x, mox.tensor(1, { dtype: 'int32' })), [normal([4])]);
     check('crossEntropy transposed logits', (x) => F.crossEntropy(x.T, target), [normal([3, 4])]);
@@ -671,7 +790,10 @@ describe('gradcheck: losses', () => {
     const weight = uniform([3], 0.5, 2, false);
     for (const reduction of REDUCTIONS) {
       check(`nllLoss ${reduction}`, (x) => F.nllLoss(x, ints([2, 0, 1]), { reduction }), [normal([3, 3])]);
-      check(`nllLoss weight + ignore ${reduction}`, (x, w) => F.nllLoss(x, ints([2, 0, -100]), { weight: w, reduction }), [normal([3, 3]), weight]);
+      check(`nllLoss weight + ignore ${reduction}`, (x, w) => F.nllLoss(x, ints([2, 0, -100]), { weight: w, reduction }), [
+        normal([3, 3]),
+        weight,
+      ]);
       check(`nllLoss [N,C,d] ${reduction}`, (x) => F.nllLoss(x, ints([0, 2, 1, 1], [2, 2]), { reduction }), [normal([2, 3, 2])]);
     }
     check('nllLoss of logSoftmax', (x) => F.nllLoss(F.logSoftmax(x, 1), ints([1, 0])), [normal([2, 3])]);
@@ -681,10 +803,16 @@ describe('gradcheck: losses', () => {
     mox.seed(41);
     for (const reduction of REDUCTIONS) {
       check(`bce ${reduction}`, (x, y) => F.binaryCrossEntropyWithLogits(x, y, { reduction }), [away([3, 4], 0.1), uniform([3, 4], 0, 1)]);
-      check(`bce posWeight ${reduction}`, (x, y, pw) => F.binaryCrossEntropyWithLogits(x, y, { posWeight: pw, reduction }),
-        [away([3, 4], 0.1), uniform([3, 4], 0, 1), uniform([4], 0.5, 3)]);
-      check(`bce weight + posWeight ${reduction}`, (x, y, w, pw) => F.binaryCrossEntropyWithLogits(x, y, { weight: w, posWeight: pw, reduction }),
-        [away([2, 3], 0.1), uniform([2, 3], 0, 1), uniform([2, 1], 0.5, 2), uniform([3], 0.5, 3)]);
+      check(`bce posWeight ${reduction}`, (x, y, pw) => F.binaryCrossEntropyWithLogits(x, y, { posWeight: pw, reduction }), [
+        away([3, 4], 0.1),
+        uniform([3, 4], 0, 1),
+        uniform([4], 0.5, 3),
+      ]);
+      check(
+        `bce weight + posWeight ${reduction}`,
+        (x, y, w, pw) => F.binaryCrossEntropyWithLogits(x, y, { weight: w, posWeight: pw, reduction }),
+        [away([2, 3], 0.1), uniform([2, 3], 0, 1), uniform([2, 1], 0.5, 2), uniform([3], 0.5, 3)],
+      );
     }
     check('bce large logits', (x, y) => F.binaryCrossEntropyWithLogits(x.mul(20), y), [away([2, 3], 0.1), uniform([2, 3], 0, 1)]);
   });
@@ -708,25 +836,60 @@ describe('gradcheck: scaledDotProductAttention', () => {
   it('plain, scale, batched and broadcast', () => {
     mox.seed(43);
     check('sdpa [3,2]', (q, k, v) => F.scaledDotProductAttention(q, k, v), [normal([3, 2]), normal([4, 2]), normal([4, 3])]);
-    check('sdpa batched + scale', (q, k, v) => F.scaledDotProductAttention(q, k, v, { scale: 0.7 }), [normal([2, 2, 3]), normal([2, 3, 3]), normal([2, 3, 2])]);
-    check('sdpa broadcast k/v', (q, k, v) => F.scaledDotProductAttention(q, k, v), [normal([2, 1, 2, 2]), normal([1, 3, 2]), normal([3, 2])]);
+    check('sdpa batched + scale', (q, k, v) => F.scaledDotProductAttention(q, k, v, { scale: 0.7 }), [
+      normal([2, 2, 3]),
+      normal([2, 3, 3]),
+      normal([2, 3, 2]),
+    ]);
+    check('sdpa broadcast k/v', (q, k, v) => F.scaledDotProductAttention(q, k, v), [
+      normal([2, 1, 2, 2]),
+      normal([1, 3, 2]),
+      normal([3, 2]),
+    ]);
     check('sdpa transposed q', (q, k, v) => F.scaledDotProductAttention(q.T, k, v), [normal([2, 3]), normal([3, 2]), normal([3, 2])]);
   });
 
   it('causal, bool mask, float mask', () => {
     mox.seed(44);
-    check('sdpa causal', (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }), [normal([2, 3, 2]), normal([2, 3, 2]), normal([2, 3, 2])]);
-    check('sdpa causal Lq < Lk', (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }), [normal([2, 2]), normal([4, 2]), normal([4, 2])]);
+    check('sdpa causal', (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }), [
+      normal([2, 3, 2]),
+      normal([2, 3, 2]),
+      normal([2, 3, 2]),
+    ]);
+    check('sdpa causal Lq < Lk', (q, k, v) => F.scaledDotProductAttention(q, k, v, { isCausal: true }), [
+      normal([2, 2]),
+      normal([4, 2]),
+      normal([4, 2]),
+    ]);
     // every query keeps at least one key
     const mask = bools([true, false, true, false, true, true, true, false, false], [3, 3]);
-    check('sdpa bool mask', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: mask }), [normal([3, 2]), normal([3, 2]), normal([3, 2])]);
-    check('sdpa bool mask broadcast', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: bools([true, false, true], [1, 3]) }),
-      [normal([2, 2, 2]), normal([2, 3, 2]), normal([2, 3, 2])]);
+    check('sdpa bool mask', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: mask }), [
+      normal([3, 2]),
+      normal([3, 2]),
+      normal([3, 2]),
+    ]);
+    check('sdpa bool mask broadcast', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: bools([true, false, true], [1, 3]) }), [
+      normal([2, 2, 2]),
+      normal([2, 3, 2]),
+      normal([2, 3, 2]),
+    ]);
     const fmask = normal([2, 3], false);
-    check('sdpa float mask', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: fmask }), [normal([2, 2]), normal([3, 2]), normal([3, 2])]);
-    check('sdpa float mask (gradient for the mask too)', (q, k, v, m) => F.scaledDotProductAttention(q, k, v, { attnMask: m }), [normal([2, 2]), normal([3, 2]), normal([3, 2]), normal([2, 3])]);
+    check('sdpa float mask', (q, k, v) => F.scaledDotProductAttention(q, k, v, { attnMask: fmask }), [
+      normal([2, 2]),
+      normal([3, 2]),
+      normal([3, 2]),
+    ]);
+    check('sdpa float mask (gradient for the mask too)', (q, k, v, m) => F.scaledDotProductAttention(q, k, v, { attnMask: m }), [
+      normal([2, 2]),
+      normal([3, 2]),
+      normal([3, 2]),
+      normal([2, 3]),
+    ]);
     const gen = new mox.Generator(0);
-    check('sdpa dropout with re-seeded generator', (q, k, v) => F.scaledDotProductAttention(q, k, v, { dropoutP: 0.3, generator: gen.seed(3) }),
-      [normal([3, 2]), normal([3, 2]), normal([3, 2])]);
+    check(
+      'sdpa dropout with re-seeded generator',
+      (q, k, v) => F.scaledDotProductAttention(q, k, v, { dropoutP: 0.3, generator: gen.seed(3) }),
+      [normal([3, 2]), normal([3, 2]), normal([3, 2])],
+    );
   });
 });

@@ -33,13 +33,15 @@ function ids(): mox.Tensor {
 }
 
 function logits(m: GPT): Float32Array {
-  return mox.scope(() => mox.noGrad(() => {
-    m.eval();
-    const x = ids();
-    const out = Float32Array.from(m.forward(x).logits.dataSync() as Float32Array);
-    x.dispose();
-    return out;
-  }));
+  return mox.scope(() =>
+    mox.noGrad(() => {
+      m.eval();
+      const x = ids();
+      const out = Float32Array.from(m.forward(x).logits.dataSync() as Float32Array);
+      x.dispose();
+      return out;
+    }),
+  );
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -52,11 +54,13 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Replaces every weight of m by fn(name, its values). */
 function mapWeights(m: GPT, fn: (name: string, d: Float32Array) => void): void {
   const sd = m.stateDict();
-  const fresh = Object.fromEntries(Object.entries(sd).map(([k, t]) => {
-    const d = Float32Array.from(t.dataSync() as Float32Array);
-    fn(k, d);
-    return [k, mox.tensor(d, { shape: t.shape.slice() })];
-  }));
+  const fresh = Object.fromEntries(
+    Object.entries(sd).map(([k, t]) => {
+      const d = Float32Array.from(t.dataSync() as Float32Array);
+      fn(k, d);
+      return [k, mox.tensor(d, { shape: t.shape.slice() })];
+    }),
+  );
   m.loadStateDict(fresh);
   for (const t of Object.values(fresh)) t.dispose();
 }
@@ -73,7 +77,11 @@ function randomModel(seed: number, tied: boolean): GPT {
   return m;
 }
 
-interface StEntry { dtype: 'F32' | 'F16'; shape: number[]; data: Float32Array }
+interface StEntry {
+  dtype: 'F32' | 'F16';
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Writes a safetensors file by hand (F32 or F16), as transformers would. */
 function writeSafetensors(file: string, entries: Record<string, StEntry>): void {
@@ -103,8 +111,10 @@ function transpose(d: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 /** A transformers-layout folder made by hand from a mox model's weights (Conv1D weights transposed). */
-function handMadeFolder(m: GPT, opts: { dtype?: 'F32' | 'F16'; prefix?: string; config?: Record<string, unknown>;
-  edit?: (e: Record<string, StEntry>) => void } = {}): string {
+function handMadeFolder(
+  m: GPT,
+  opts: { dtype?: 'F32' | 'F16'; prefix?: string; config?: Record<string, unknown>; edit?: (e: Record<string, StEntry>) => void } = {},
+): string {
   const dir = tmpDir();
   const dtype = opts.dtype ?? 'F32';
   const prefix = opts.prefix ?? 'transformer.';
@@ -130,11 +140,23 @@ function handMadeFolder(m: GPT, opts: { dtype?: 'F32' | 'F16'; prefix?: string; 
   opts.edit?.(e);
   writeSafetensors(path.join(dir, 'model.safetensors'), e);
   const cfg = m.config;
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({
-    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: cfg.vocabSize, n_positions: cfg.blockSize,
-    n_embd: c, n_layer: cfg.nLayer, n_head: cfg.nHead, n_inner: null, activation_function: 'gelu_new',
-    layer_norm_epsilon: 1e-5, ...(cfg.tiedEmbeddings ? {} : { tie_word_embeddings: false }), ...opts.config,
-  }));
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['GPT2LMHeadModel'],
+      model_type: 'gpt2',
+      vocab_size: cfg.vocabSize,
+      n_positions: cfg.blockSize,
+      n_embd: c,
+      n_layer: cfg.nLayer,
+      n_head: cfg.nHead,
+      n_inner: null,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5,
+      ...(cfg.tiedEmbeddings ? {} : { tie_word_embeddings: false }),
+      ...opts.config,
+    }),
+  );
   return dir;
 }
 
@@ -195,7 +217,9 @@ test('hf-gpt2: F16 weights load (widened to float32)', () => {
   const back = loadHuggingFaceGPT2(dir);
   // the same model with every weight rounded to half precision
   const rounded = randomModel(6, true);
-  mapWeights(rounded, (_, d) => { for (let i = 0; i < d.length; i++) d[i] = halfBitsToNumber(float32ToHalfBits(d[i]!)); });
+  mapWeights(rounded, (_, d) => {
+    for (let i = 0; i < d.length; i++) d[i] = halfBitsToNumber(float32ToHalfBits(d[i]!));
+  });
   const a = back.transformer.h[0]!.attn.c_attn.weight.dataSync();
   const b = rounded.transformer.h[0]!.attn.c_attn.weight.dataSync();
   assert.equal(maxAbsDiff(a, b), 0);
@@ -206,23 +230,45 @@ test('hf-gpt2: F16 weights load (widened to float32)', () => {
 
 test('hf-gpt2: clear errors for missing keys, bad shapes and unsupported configurations', () => {
   const m = randomModel(7, true);
-  const missing = handMadeFolder(m, { edit: (e) => { delete e['transformer.h.1.mlp.c_fc.bias']; } });
-  assert.throws(() => loadHuggingFaceGPT2(missing), (e: Error) => e instanceof mox.DataError && /missing transformer\.h\.1\.mlp\.c_fc\.bias/.test(e.message));
-  const badShape = handMadeFolder(m, { edit: (e) => {
-    const w = e['transformer.h.0.attn.c_attn.weight']!;
-    e['transformer.h.0.attn.c_attn.weight'] = { ...w, shape: [48, 16] }; // nn.Linear's layout, not Conv1D's
-  } });
-  assert.throws(() => loadHuggingFaceGPT2(badShape), (e: Error) => e instanceof mox.ShapeError && /c_attn\.weight has shape \[48, ?16\], expected \[16, ?48\]/.test(e.message));
-  const extra = handMadeFolder(m, { edit: (e) => { e['transformer.h.2.ln_1.weight'] = { dtype: 'F32', shape: [16], data: new Float32Array(16) }; } });
+  const missing = handMadeFolder(m, {
+    edit: (e) => {
+      delete e['transformer.h.1.mlp.c_fc.bias'];
+    },
+  });
+  assert.throws(
+    () => loadHuggingFaceGPT2(missing),
+    (e: Error) => e instanceof mox.DataError && /missing transformer\.h\.1\.mlp\.c_fc\.bias/.test(e.message),
+  );
+  const badShape = handMadeFolder(m, {
+    edit: (e) => {
+      const w = e['transformer.h.0.attn.c_attn.weight']!;
+      e['transformer.h.0.attn.c_attn.weight'] = { ...w, shape: [48, 16] }; // nn.Linear's layout, not Conv1D's
+    },
+  });
+  assert.throws(
+    () => loadHuggingFaceGPT2(badShape),
+    (e: Error) => e instanceof mox.ShapeError && /c_attn\.weight has shape \[48, ?16\], expected \[16, ?48\]/.test(e.message),
+  );
+  const extra = handMadeFolder(m, {
+    edit: (e) => {
+      e['transformer.h.2.ln_1.weight'] = { dtype: 'F32', shape: [16], data: new Float32Array(16) };
+    },
+  });
   assert.throws(() => loadHuggingFaceGPT2(extra), /does not have: transformer\.h\.2\.ln_1\.weight|does not have: h\.2\.ln_1\.weight/);
   const relu = handMadeFolder(m, { config: { activation_function: 'relu' } });
-  assert.throws(() => loadHuggingFaceGPT2(relu), (e: Error) => e instanceof mox.DataError && /activation_function "relu" is not supported/.test(e.message));
+  assert.throws(
+    () => loadHuggingFaceGPT2(relu),
+    (e: Error) => e instanceof mox.DataError && /activation_function "relu" is not supported/.test(e.message),
+  );
   const inner = handMadeFolder(m, { config: { n_inner: 32 } });
   assert.throws(() => loadHuggingFaceGPT2(inner), /n_inner 32 is not supported/);
   const noHead = handMadeFolder(m, { config: { tie_word_embeddings: false } });
   assert.throws(() => loadHuggingFaceGPT2(noHead), /tie_word_embeddings false but the file has no lm_head\.weight/);
   const noWeights = tmpDir();
-  fs.writeFileSync(path.join(noWeights, 'config.json'), JSON.stringify({ model_type: 'gpt2', n_embd: 16, n_head: 2, n_layer: 2, n_positions: 16, vocab_size: 50 }));
+  fs.writeFileSync(
+    path.join(noWeights, 'config.json'),
+    JSON.stringify({ model_type: 'gpt2', n_embd: 16, n_head: 2, n_layer: 2, n_positions: 16, vocab_size: 50 }),
+  );
   fs.writeFileSync(path.join(noWeights, 'pytorch_model.bin'), 'x');
   assert.throws(() => loadGPT(noWeights), /has no model\.safetensors \(only pytorch_model\.bin/);
   for (const d of [missing, badShape, extra, relu, inner, noHead, noWeights]) fs.rmSync(d, { recursive: true, force: true });
@@ -236,7 +282,10 @@ test('hf-gpt2: layer_norm_epsilon other than 1e-5 is used and exported', () => {
   assert.ok(maxAbsDiff(logits(back), logits(m)) > 0, 'eps changes the logits');
   const out = tmpDir();
   exportHuggingFaceGPT2(back, out);
-  assert.equal((JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { layer_norm_epsilon: number }).layer_norm_epsilon, 1e-3);
+  assert.equal(
+    (JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { layer_norm_epsilon: number }).layer_norm_epsilon,
+    1e-3,
+  );
   assert.equal(maxAbsDiff(logits(loadHuggingFaceGPT2(out)), logits(back)), 0);
   for (const d of [dir, out]) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -277,30 +326,33 @@ test('hf-gpt2: mox generate --model <hf dir> and mox export-hf', () => {
 // transformers' own numbers, when the reference folder is there (made by the project's Python script)
 const REF_DIR = path.resolve(process.env['MOX_HF_REF_DIR'] ?? path.join('..', 'shared', 'data', 'hf-gpt2-tiny'));
 const refMissing = ['config.json', 'model.safetensors', 'reference.json'].filter((f) => !fs.existsSync(path.join(REF_DIR, f)));
-test(`hf-gpt2: logits and greedy tokens match transformers (${REF_DIR})`,
-  { skip: refMissing.length ? `not in ${REF_DIR}: ${refMissing.join(', ')}` : false }, () => {
-    const ref = JSON.parse(fs.readFileSync(path.join(REF_DIR, 'reference.json'), 'utf8')) as Record<string, unknown>;
-    const model = loadGPT(REF_DIR).model;
-    model.eval();
-    const inputIds = ref['input_ids'] as number[] | number[][];
-    const rows = Array.isArray(inputIds[0]) ? (inputIds as number[][]) : [inputIds as number[]];
-    const want = (ref['logits'] as unknown[]).flat(Infinity as 1) as number[];
-    const got = mox.scope(() => mox.noGrad(() => {
+test(`hf-gpt2: logits and greedy tokens match transformers (${REF_DIR})`, {
+  skip: refMissing.length ? `not in ${REF_DIR}: ${refMissing.join(', ')}` : false,
+}, () => {
+  const ref = JSON.parse(fs.readFileSync(path.join(REF_DIR, 'reference.json'), 'utf8')) as Record<string, unknown>;
+  const model = loadGPT(REF_DIR).model;
+  model.eval();
+  const inputIds = ref['input_ids'] as number[] | number[][];
+  const rows = Array.isArray(inputIds[0]) ? (inputIds as number[][]) : [inputIds as number[]];
+  const want = (ref['logits'] as unknown[]).flat(Infinity as 1) as number[];
+  const got = mox.scope(() =>
+    mox.noGrad(() => {
       const x = mox.tensor(Int32Array.from(rows.flat()), { shape: [rows.length, rows[0]!.length], dtype: 'int32' });
       return Array.from(model.forward(x).logits.dataSync() as Float32Array);
-    }));
-    assert.ok(maxAbsDiff(got, want) <= 1e-4, `max abs diff ${maxAbsDiff(got, want)}`);
-    const prompt = ref['greedy_prompt'] as number[] | number[][];
-    const promptRow = (Array.isArray(prompt[0]) ? (prompt as number[][])[0]! : (prompt as number[]));
-    const output = ref['greedy_output'] as number[] | number[][];
-    const outRow = (Array.isArray(output[0]) ? (output as number[][])[0]! : (output as number[]));
-    // greedy_output is the prompt followed by the new tokens (as transformers' generate returns it), or the new tokens only
-    const includesPrompt = outRow.length > promptRow.length && promptRow.every((t, i) => outRow[i] === t);
-    const nNew = includesPrompt ? outRow.length - promptRow.length : outRow.length;
-    const res = generate(model, [promptRow], { maxNewTokens: nNew, temperature: 0 });
-    res.ids.dispose();
-    assert.deepEqual(includesPrompt ? [...promptRow, ...res.newTokens[0]!] : res.newTokens[0]!, outRow);
-  });
+    }),
+  );
+  assert.ok(maxAbsDiff(got, want) <= 1e-4, `max abs diff ${maxAbsDiff(got, want)}`);
+  const prompt = ref['greedy_prompt'] as number[] | number[][];
+  const promptRow = Array.isArray(prompt[0]) ? (prompt as number[][])[0]! : (prompt as number[]);
+  const output = ref['greedy_output'] as number[] | number[][];
+  const outRow = Array.isArray(output[0]) ? (output as number[][])[0]! : (output as number[]);
+  // greedy_output is the prompt followed by the new tokens (as transformers' generate returns it), or the new tokens only
+  const includesPrompt = outRow.length > promptRow.length && promptRow.every((t, i) => outRow[i] === t);
+  const nNew = includesPrompt ? outRow.length - promptRow.length : outRow.length;
+  const res = generate(model, [promptRow], { maxNewTokens: nNew, temperature: 0 });
+  res.ids.dispose();
+  assert.deepEqual(includesPrompt ? [...promptRow, ...res.newTokens[0]!] : res.newTokens[0]!, outRow);
+});
 
 /** erf by its Taylor series (|x| <= 6 here; beyond, erf is +-1 to double precision for these purposes). */
 function erf(x: number): number {
@@ -324,13 +376,17 @@ test('hf-gpt2: activation_function "gelu" is the exact (erf) GELU, "gelu_new"/"g
     const k = name.endsWith('mlp.c_fc.weight') ? 20 : name.endsWith('mlp.c_proj.weight') ? 50 : 1;
     for (let i = 0; i < d.length; i++) d[i] = d[i]! * k;
   });
-  const folders = Object.fromEntries(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].map((a) => [a, handMadeFolder(m, { config: { activation_function: a } })]));
+  const folders = Object.fromEntries(
+    ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].map((a) => [a, handMadeFolder(m, { config: { activation_function: a } })]),
+  );
   const c = TINY.nEmbd;
   mox.seed(5);
   const x = mox.randn([2, 5, c]);
   const xs = x.dataSync() as Float32Array;
   const w = (k: string) => m.stateDict()[k]!.dataSync() as Float32Array;
-  const [wFc, bFc, wProj, bProj] = ['mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias'].map((k) => w(`transformer.h.0.${k}`)) as Float32Array[];
+  const [wFc, bFc, wProj, bProj] = ['mlp.c_fc.weight', 'mlp.c_fc.bias', 'mlp.c_proj.weight', 'mlp.c_proj.bias'].map((k) =>
+    w(`transformer.h.0.${k}`),
+  ) as Float32Array[];
   // the MLP by hand, in float64: c_proj(gelu(c_fc(x)))
   const byHand = (gelu: (v: number) => number): Float64Array => {
     const rows = xs.length / c;
@@ -372,7 +428,13 @@ test('hf-gpt2: activation_function "gelu" is the exact (erf) GELU, "gelu_new"/"g
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).activation_function, 'gelu');
   assert.equal(loadHuggingFaceGPT2(out).transformer.h[0]!.mlp.gelu.approximate, 'none');
   const quick = handMadeFolder(m, { config: { activation_function: 'quick_gelu' } });
-  assert.throws(() => loadHuggingFaceGPT2(quick), (e: Error) => e instanceof mox.DataError &&
-    /activation_function "quick_gelu" is not supported \(mox's GPT has "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"\)/.test(e.message));
+  assert.throws(
+    () => loadHuggingFaceGPT2(quick),
+    (e: Error) =>
+      e instanceof mox.DataError &&
+      /activation_function "quick_gelu" is not supported \(mox's GPT has "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast"\)/.test(
+        e.message,
+      ),
+  );
   for (const d of [...Object.values(folders), out, quick]) fs.rmSync(d, { recursive: true, force: true });
 });

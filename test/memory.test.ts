@@ -125,7 +125,11 @@ describe('scope', () => {
   test('a returned view keeps its storage although its base is freed', () => {
     const before = mem();
     const v = mox.scope(() => mox.arange(6).reshape(2, 3).T);
-    assert.deepEqual(v.tolist(), [[0, 3], [1, 4], [2, 5]]);
+    assert.deepEqual(v.tolist(), [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     assert.equal(mem().numTensors - before.numTensors, 1);
     assert.equal(mem().numStorages - before.numStorages, 1);
     v.dispose();
@@ -248,13 +252,15 @@ describe('scope', () => {
   test('an exception thrown by backward inside scope still frees the graph', () => {
     const before = mem();
     const x = mox.tensor([1, 2], { dtype: 'float32', requiresGrad: true });
-    assert.throws(() =>
-      mox.scope(() => {
-        const y = x.mul(x).sum();
-        y.backward();
-        y.backward(); // graph already freed
-      }),
-    mox.AutogradError);
+    assert.throws(
+      () =>
+        mox.scope(() => {
+          const y = x.mul(x).sum();
+          y.backward();
+          y.backward(); // graph already freed
+        }),
+      mox.AutogradError,
+    );
     x.dispose();
     assert.deepEqual(mem(), before);
   });
@@ -288,7 +294,10 @@ describe('dispose and storage', () => {
     assert.equal(mem().numStorages - before.numStorages, 1);
     assert.equal(mem().numBytes - before.numBytes, 64);
     v3.fill_(7);
-    assert.deepEqual(mox.scope(() => v2.slice(null, 0).tolist()), [0, 0, 7, 7]);
+    assert.deepEqual(
+      mox.scope(() => v2.slice(null, 0).tolist()),
+      [0, 0, 7, 7],
+    );
     v2.dispose();
     assert.equal(mem().numStorages - before.numStorages, 1);
     v3.dispose();
@@ -304,7 +313,11 @@ describe('dispose and storage', () => {
     t.dispose();
     tv.dispose();
     assert.equal(mem().numStorages - before.numStorages, 1);
-    assert.deepEqual(c.tolist(), [[0, 3], [1, 4], [2, 5]]);
+    assert.deepEqual(c.tolist(), [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     c.dispose();
     assert.deepEqual(mem(), before);
   });

@@ -13,8 +13,29 @@ import { loadSafetensorsSync } from '../src/io/safetensors.js';
 const { nn } = mox;
 const F = nn.functional;
 const {
-  Module, Parameter, Sequential, ModuleList, Linear, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
-  Flatten, Dropout, BatchNorm1d, BatchNorm2d, LayerNorm, Embedding, ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softmax,
+  Module,
+  Parameter,
+  Sequential,
+  ModuleList,
+  Linear,
+  Conv2d,
+  ConvTranspose2d,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+  Dropout,
+  BatchNorm1d,
+  BatchNorm2d,
+  LayerNorm,
+  Embedding,
+  ReLU,
+  LeakyReLU,
+  GELU,
+  SiLU,
+  Sigmoid,
+  Tanh,
+  Softmax,
 } = nn;
 type Module = InstanceType<typeof Module>;
 
@@ -22,7 +43,9 @@ const silent = { printFn: null };
 
 function stats(t: Tensor): { min: number; max: number; mean: number; std: number } {
   const a = t.dataSync();
-  let min = Infinity, max = -Infinity, s = 0;
+  let min = Infinity,
+    max = -Infinity,
+    s = 0;
   for (const v of a) {
     min = Math.min(min, v);
     max = Math.max(max, v);
@@ -48,10 +71,18 @@ function assertClose(actual: Tensor, expected: Tensor | number[], rtol = 1e-5, a
 /** The MNIST CNN of the issue: Conv(32)-Pool-Conv(64)-Pool-Conv(64)-Dense(64)-Dense(10). */
 function mnistCnn(): InstanceType<typeof Sequential> {
   return new Sequential(
-    new Conv2d(1, 32, 3), new ReLU(), new MaxPool2d(2),
-    new Conv2d(32, 64, 3), new ReLU(), new MaxPool2d(2),
-    new Conv2d(64, 64, 3), new ReLU(),
-    new Flatten(), new Linear(576, 64), new ReLU(), new Linear(64, 10),
+    new Conv2d(1, 32, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(32, 64, 3),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(64, 64, 3),
+    new ReLU(),
+    new Flatten(),
+    new Linear(576, 64),
+    new ReLU(),
+    new Linear(64, 10),
   );
 }
 
@@ -84,16 +115,39 @@ class Net extends Module {
 describe('nn: parameter discovery', () => {
   it('finds parameters of nested Sequential and custom modules with dotted names', () => {
     const net = new Net();
-    assert.deepEqual(net.namedParameters().map(([k]) => k), [
-      'stem.0.weight', 'stem.0.bias',
-      'blocks.0.scale', 'blocks.0.fc.weight', 'blocks.0.fc.bias', 'blocks.0.norm.weight', 'blocks.0.norm.bias',
-      'blocks.1.scale', 'blocks.1.fc.weight', 'blocks.1.fc.bias', 'blocks.1.norm.weight', 'blocks.1.norm.bias',
-      'head.0.0.weight', 'head.0.0.bias', 'head.1.weight',
-    ]);
+    assert.deepEqual(
+      net.namedParameters().map(([k]) => k),
+      [
+        'stem.0.weight',
+        'stem.0.bias',
+        'blocks.0.scale',
+        'blocks.0.fc.weight',
+        'blocks.0.fc.bias',
+        'blocks.0.norm.weight',
+        'blocks.0.norm.bias',
+        'blocks.1.scale',
+        'blocks.1.fc.weight',
+        'blocks.1.fc.bias',
+        'blocks.1.norm.weight',
+        'blocks.1.norm.bias',
+        'head.0.0.weight',
+        'head.0.0.bias',
+        'head.1.weight',
+      ],
+    );
     assert.equal(net.parameters().length, 15);
     assert.equal(net.numParameters(), 40 + 2 * (1 + 72 + 16) + 72 + 24);
-    assert.deepEqual(net.namedChildren().map(([k]) => k), ['stem', 'blocks.0', 'blocks.1', 'head']);
-    assert.deepEqual(net.namedModules().map(([k]) => k).slice(0, 4), ['', 'stem', 'stem.0', 'stem.1']);
+    assert.deepEqual(
+      net.namedChildren().map(([k]) => k),
+      ['stem', 'blocks.0', 'blocks.1', 'head'],
+    );
+    assert.deepEqual(
+      net
+        .namedModules()
+        .map(([k]) => k)
+        .slice(0, 4),
+      ['', 'stem', 'stem.0', 'stem.1'],
+    );
     assert.deepEqual(net.forward(mox.randn([5, 4])).shape, [5, 3]);
   });
 
@@ -107,7 +161,10 @@ describe('nn: parameter discovery', () => {
     a.add(new Linear(3, 1));
     assert.equal(a.length, 3);
     assert.ok(a.at(-1) instanceof Linear);
-    assert.deepEqual([...a].map((m) => m.name), ['Linear', 'ReLU', 'Linear']);
+    assert.deepEqual(
+      [...a].map((m) => m.name),
+      ['Linear', 'ReLU', 'Linear'],
+    );
     assert.deepEqual(a.forward(mox.randn([4, 2])).shape, [4, 1]);
     assert.deepEqual(Object.keys(a.stateDict()), ['0.weight', '0.bias', '2.weight', '2.bias']);
     assert.throws(() => a.add(new ReLU(), '0'), /already exists/);
@@ -134,19 +191,36 @@ describe('nn: parameter discovery', () => {
     const out = new Linear(4, 10, false);
     out.weight = emb.weight;
     const m = new Sequential(emb, out);
-    assert.deepEqual(m.namedParameters().map(([k]) => k), ['0.weight']);
+    assert.deepEqual(
+      m.namedParameters().map(([k]) => k),
+      ['0.weight'],
+    );
   });
 });
 
 describe('nn: state dicts', () => {
-  const convNet = () => new Sequential(
-    new Conv2d(1, 4, 3, { padding: 1 }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(4 * 4 * 4, 10),
-  );
+  const convNet = () =>
+    new Sequential(
+      new Conv2d(1, 4, 3, { padding: 1 }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Flatten(),
+      new Linear(4 * 4 * 4, 10),
+    );
 
   it("keys and order match PyTorch's for a small conv net", () => {
     const sd = convNet().stateDict();
     assert.deepEqual(Object.keys(sd), [
-      '0.weight', '0.bias', '1.weight', '1.bias', '1.running_mean', '1.running_var', '1.num_batches_tracked', '5.weight', '5.bias',
+      '0.weight',
+      '0.bias',
+      '1.weight',
+      '1.bias',
+      '1.running_mean',
+      '1.running_var',
+      '1.num_batches_tracked',
+      '5.weight',
+      '5.bias',
     ]);
     assert.deepEqual(sd['0.weight']!.shape, [4, 1, 3, 3]);
     assert.deepEqual(sd['1.num_batches_tracked']!.shape, []);
@@ -187,7 +261,8 @@ describe('nn: state dicts', () => {
     const { tensors } = mox.loadSafetensorsSync(file);
     const b = convNet();
     b.loadStateDict(tensors);
-    for (const [k, t] of Object.entries(a.stateDict())) assert.deepEqual(Array.from(b.stateDict()[k]!.dataSync()), Array.from(t.dataSync()), k);
+    for (const [k, t] of Object.entries(a.stateDict()))
+      assert.deepEqual(Array.from(b.stateDict()[k]!.dataSync()), Array.from(t.dataSync()), k);
   });
 });
 
@@ -237,7 +312,16 @@ describe('nn: train() and eval()', () => {
     const b = mox.randn([4, 2, 3, 3]).add(3);
     bn.forward(a);
     bn.forward(b);
-    assertClose(bn.runningMean!, a.mean([0, 2, 3]).add(b.mean([0, 2, 3])).div(2), 1e-5, 1e-5, 'cumulative mean');
+    assertClose(
+      bn.runningMean!,
+      a
+        .mean([0, 2, 3])
+        .add(b.mean([0, 2, 3]))
+        .div(2),
+      1e-5,
+      1e-5,
+      'cumulative mean',
+    );
     assert.equal(bn.numBatchesTracked!.item(), 2);
 
     const free = new BatchNorm2d(2, { trackRunningStats: false, affine: false }).eval();
@@ -253,7 +337,14 @@ describe('nn: train() and eval()', () => {
 const goldenDir = process.env.MOX_GOLDEN_DIR ?? path.resolve(process.cwd(), '../shared/golden');
 const haveGolden = existsSync(path.join(goldenDir, 'manifest.json'));
 
-interface GoldenCase { file: string; op: string; args: Record<string, any>; rtol: number; atol: number; grads: string[] }
+interface GoldenCase {
+  file: string;
+  op: string;
+  args: Record<string, any>;
+  rtol: number;
+  atol: number;
+  grads: string[];
+}
 
 /** A layer built from a golden case's arguments and parameter shapes, or null when no layer maps to it. */
 function layerFor(c: GoldenCase, t: Record<string, Tensor>): Module | null {
@@ -261,18 +352,35 @@ function layerFor(c: GoldenCase, t: Record<string, Tensor>): Module | null {
   const w = t['param.weight'];
   const hasBias = 'param.bias' in t;
   switch (c.op) {
-    case 'linear': return new Linear(w!.shape[1]!, w!.shape[0]!, a.bias);
+    case 'linear':
+      return new Linear(w!.shape[1]!, w!.shape[0]!, a.bias);
     case 'conv2d':
-      return new Conv2d(t['in.0']!.shape[1]!, w!.shape[0]!, [w!.shape[2]!, w!.shape[3]!],
-        { stride: a.stride, padding: a.padding, dilation: a.dilation, groups: a.groups, bias: hasBias });
+      return new Conv2d(t['in.0']!.shape[1]!, w!.shape[0]!, [w!.shape[2]!, w!.shape[3]!], {
+        stride: a.stride,
+        padding: a.padding,
+        dilation: a.dilation,
+        groups: a.groups,
+        bias: hasBias,
+      });
     case 'conv_transpose2d':
-      return new ConvTranspose2d(w!.shape[0]!, w!.shape[1]! * a.groups, [w!.shape[2]!, w!.shape[3]!],
-        { stride: a.stride, padding: a.padding, outputPadding: a.output_padding, dilation: a.dilation, groups: a.groups, bias: hasBias });
-    case 'max_pool2d': return new MaxPool2d(a.kernel_size, { stride: a.stride, padding: a.padding });
-    case 'avg_pool2d': return new AvgPool2d(a.kernel_size, { stride: a.stride, padding: a.padding, countIncludePad: a.count_include_pad });
-    case 'adaptive_avg_pool2d': return new AdaptiveAvgPool2d(a.output_size);
-    case 'layer_norm': return new LayerNorm(a.normalized_shape, { eps: a.eps });
-    case 'embedding': return new Embedding(w!.shape[0]!, w!.shape[1]!, { paddingIdx: a.padding_idx });
+      return new ConvTranspose2d(w!.shape[0]!, w!.shape[1]! * a.groups, [w!.shape[2]!, w!.shape[3]!], {
+        stride: a.stride,
+        padding: a.padding,
+        outputPadding: a.output_padding,
+        dilation: a.dilation,
+        groups: a.groups,
+        bias: hasBias,
+      });
+    case 'max_pool2d':
+      return new MaxPool2d(a.kernel_size, { stride: a.stride, padding: a.padding });
+    case 'avg_pool2d':
+      return new AvgPool2d(a.kernel_size, { stride: a.stride, padding: a.padding, countIncludePad: a.count_include_pad });
+    case 'adaptive_avg_pool2d':
+      return new AdaptiveAvgPool2d(a.output_size);
+    case 'layer_norm':
+      return new LayerNorm(a.normalized_shape, { eps: a.eps });
+    case 'embedding':
+      return new Embedding(w!.shape[0]!, w!.shape[1]!, { paddingIdx: a.padding_idx });
     case 'batch_norm': {
       const opts = { eps: a.eps, momentum: a.momentum };
       const bn = t['in.0']!.ndim === 4 ? new BatchNorm2d(w!.shape[0]!, opts) : new BatchNorm1d(w!.shape[0]!, opts);
@@ -280,15 +388,24 @@ function layerFor(c: GoldenCase, t: Record<string, Tensor>): Module | null {
       bn.runningVar!.copy_(t['in.2']!);
       return a.training ? bn : bn.eval();
     }
-    case 'relu': return new ReLU();
-    case 'gelu': return new GELU(a.approximate);
-    case 'gelu_tanh': return new GELU('tanh');
-    case 'silu': return new SiLU();
-    case 'sigmoid': return new Sigmoid();
-    case 'tanh': return new Tanh();
-    case 'softmax': return new Softmax(a.dim);
-    case 'gpt_block': return new nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps });
-    default: return null;
+    case 'relu':
+      return new ReLU();
+    case 'gelu':
+      return new GELU(a.approximate);
+    case 'gelu_tanh':
+      return new GELU('tanh');
+    case 'silu':
+      return new SiLU();
+    case 'sigmoid':
+      return new Sigmoid();
+    case 'tanh':
+      return new Tanh();
+    case 'softmax':
+      return new Softmax(a.dim);
+    case 'gpt_block':
+      return new nn.TransformerBlock(a.n_embd, a.n_head, { lnEps: a.ln_eps });
+    default:
+      return null;
   }
 }
 
@@ -296,8 +413,25 @@ describe('nn: layers against the golden PyTorch cases', { skip: haveGolden ? fal
   const cases = haveGolden ? (JSON.parse(readFileSync(path.join(goldenDir, 'manifest.json'), 'utf8')).cases as GoldenCase[]) : [];
   for (const c of cases) {
     if (c.args.transpose_in0) continue;
-    const probe = ['linear', 'conv2d', 'conv_transpose2d', 'max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'layer_norm', 'embedding',
-      'batch_norm', 'relu', 'gelu', 'gelu_tanh', 'silu', 'sigmoid', 'tanh', 'softmax', 'gpt_block'];
+    const probe = [
+      'linear',
+      'conv2d',
+      'conv_transpose2d',
+      'max_pool2d',
+      'avg_pool2d',
+      'adaptive_avg_pool2d',
+      'layer_norm',
+      'embedding',
+      'batch_norm',
+      'relu',
+      'gelu',
+      'gelu_tanh',
+      'silu',
+      'sigmoid',
+      'tanh',
+      'softmax',
+      'gpt_block',
+    ];
     if (!probe.includes(c.op)) continue;
     it(`${c.file.replace('.safetensors', '')} as a layer`, () => {
       mox.scope(() => {
@@ -365,7 +499,12 @@ describe('nn: default initialisation', () => {
     assert.equal(e.paddingIdx, 999);
     const s = stats(e.weight);
     assert.ok(Math.abs(s.mean) < 0.02 && Math.abs(s.std - 1) < 0.02, `mean ${s.mean} std ${s.std}`);
-    assert.ok(e.weight.narrow(0, 999, 1).dataSync().every((v) => v === 0));
+    assert.ok(
+      e.weight
+        .narrow(0, 999, 1)
+        .dataSync()
+        .every((v) => v === 0),
+    );
     const bn = new BatchNorm2d(5);
     assert.deepEqual(Array.from(bn.weight!.dataSync()), [1, 1, 1, 1, 1]);
     assert.deepEqual(Array.from(bn.bias!.dataSync()), [0, 0, 0, 0, 0]);
@@ -380,7 +519,8 @@ describe('nn: default initialisation', () => {
     const a = mnistCnn();
     mox.seed(42);
     const b = mnistCnn();
-    for (const [k, t] of Object.entries(a.stateDict())) assert.deepEqual(Array.from(t.dataSync()), Array.from(b.stateDict()[k]!.dataSync()), k);
+    for (const [k, t] of Object.entries(a.stateDict()))
+      assert.deepEqual(Array.from(t.dataSync()), Array.from(b.stateDict()[k]!.dataSync()), k);
   });
 });
 
@@ -435,9 +575,24 @@ describe('nn.init', () => {
     assert.ok(s.min >= -2 && s.max <= 5 && Math.abs(s.mean - 1.5) < 0.03);
     s = stats(init.truncNormal_(t, 0, 1, -1, 1));
     assert.ok(s.min >= -1 && s.max <= 1);
-    assert.ok(init.constant_(t, 0.25).dataSync().every((v) => v === 0.25));
-    assert.ok(init.zeros_(t).dataSync().every((v) => v === 0));
-    assert.ok(init.ones_(t).dataSync().every((v) => v === 1));
+    assert.ok(
+      init
+        .constant_(t, 0.25)
+        .dataSync()
+        .every((v) => v === 0.25),
+    );
+    assert.ok(
+      init
+        .zeros_(t)
+        .dataSync()
+        .every((v) => v === 0),
+    );
+    assert.ok(
+      init
+        .ones_(t)
+        .dataSync()
+        .every((v) => v === 1),
+    );
     assert.throws(() => init.uniform_(t, 1, 0), mox.ValueError);
     assert.throws(() => init.normal_(mox.zeros([3], { dtype: 'int32' })), mox.ValueError);
   });
@@ -463,24 +618,27 @@ describe('nn: summary', () => {
     const text = nn.summary(mlp, [28, 28], { printFn: (l) => lines.push(l) });
     assert.equal(mox.memory().numTensors, before, 'summary leaves no tensors behind');
     assert.equal(lines.join('\n'), text);
-    assert.equal(text, [
-      'Model: "Sequential"',
-      '_________________________________________________________________',
-      ' Layer (type)                Output Shape              Param #',
-      '=================================================================',
-      ' 0 (Flatten)                 (None, 784)               0',
-      ' 1 (Linear)                  (None, 128)               100,480',
-      ' 2 (ReLU)                    (None, 128)               0',
-      ' 3 (Dropout)                 (None, 128)               0',
-      ' 4 (Linear)                  (None, 10)                1,290',
-      '=================================================================',
-      'Total params: 101,770 (397.54 KB)',
-      'Trainable params: 101,770 (397.54 KB)',
-      'Non-trainable params: 0 (0 B)',
-      '_________________________________________________________________',
-    ].join('\n'));
+    assert.equal(
+      text,
+      [
+        'Model: "Sequential"',
+        '_________________________________________________________________',
+        ' Layer (type)                Output Shape              Param #',
+        '=================================================================',
+        ' 0 (Flatten)                 (None, 784)               0',
+        ' 1 (Linear)                  (None, 128)               100,480',
+        ' 2 (ReLU)                    (None, 128)               0',
+        ' 3 (Dropout)                 (None, 128)               0',
+        ' 4 (Linear)                  (None, 10)                1,290',
+        '=================================================================',
+        'Total params: 101,770 (397.54 KB)',
+        'Trainable params: 101,770 (397.54 KB)',
+        'Non-trainable params: 0 (0 B)',
+        '_________________________________________________________________',
+      ].join('\n'),
+    );
     assert.ok(mlp.training, 'training mode restored');
-    assert.ok(!Object.prototype.hasOwnProperty.call(mlp.at(1), 'forward'), 'forward hooks removed');
+    assert.ok(!Object.hasOwn(mlp.at(1), 'forward'), 'forward hooks removed');
   });
 
   it('the MNIST CNN: output shapes and 93,322 parameters', () => {
@@ -495,14 +653,18 @@ describe('nn: summary', () => {
       ' 8 (Flatten)                 (None, 576)               0',
       ' 9 (Linear)                  (None, 64)                36,928',
       ' 11 (Linear)                 (None, 10)                650',
-    ]) assert.ok(text.includes(row), `missing row: ${row}\n${text}`);
+    ])
+      assert.ok(text.includes(row), `missing row: ${row}\n${text}`);
     assert.match(text, /Total params: 93,322 /);
     assert.equal(cnn.numParameters(), 93_322);
   });
 
   it('nested and custom modules, frozen parameters, no input shape, a batch size, integer inputs', () => {
     const net = new Net();
-    net.head.at(1).parameters().forEach((p) => (p.requiresGrad = false));
+    net.head
+      .at(1)
+      .parameters()
+      .forEach((p) => (p.requiresGrad = false));
     net.blocks[1]!.eval();
     const text = net.summary([4], { printFn: null, batchSize: 3 });
     assert.match(text, / blocks\.0 \(Block\) +\(None, 8\) +1\n/);
@@ -517,38 +679,55 @@ describe('nn: summary', () => {
     assert.match(lm.summary([5], { dtype: 'int32', printFn: null }), / 0 \(Embedding\) +\(None, 5, 16\) +1,600\n/);
     assert.match(nn.summary(new Linear(3, 2), [3], silent), / Linear +\(None, 2\) +8\n/);
     assert.throws(() => net.summary([5], silent), mox.ShapeError);
-    assert.ok(!Object.prototype.hasOwnProperty.call(net.stem, 'forward'), 'hooks removed after an error');
+    assert.ok(!Object.hasOwn(net.stem, 'forward'), 'hooks removed after an error');
   });
 });
 
 describe('nn: layers', () => {
   it('extraRepr and the printed tree follow PyTorch', () => {
     const m = new Sequential(
-      new Conv2d(3, 8, 3, { padding: 'same', bias: false }), new BatchNorm2d(8), new LeakyReLU(0.2), new MaxPool2d(2),
-      new Conv2d(8, 8, [3, 1], { stride: 2, padding: [1, 0], dilation: 2, groups: 4 }), new AdaptiveAvgPool2d(1), new Flatten(),
-      new Dropout(0.1), new Linear(8, 4), new GELU(), new LayerNorm(4, { eps: 1e-6 }), new Softmax(1),
+      new Conv2d(3, 8, 3, { padding: 'same', bias: false }),
+      new BatchNorm2d(8),
+      new LeakyReLU(0.2),
+      new MaxPool2d(2),
+      new Conv2d(8, 8, [3, 1], { stride: 2, padding: [1, 0], dilation: 2, groups: 4 }),
+      new AdaptiveAvgPool2d(1),
+      new Flatten(),
+      new Dropout(0.1),
+      new Linear(8, 4),
+      new GELU(),
+      new LayerNorm(4, { eps: 1e-6 }),
+      new Softmax(1),
     );
-    assert.equal(String(m), [
-      'Sequential(',
-      '  (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=same, bias=False)',
-      '  (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)',
-      '  (2): LeakyReLU(negative_slope=0.2)',
-      '  (3): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)',
-      '  (4): Conv2d(8, 8, kernel_size=(3, 1), stride=(2, 2), padding=(1, 0), dilation=(2, 2), groups=4)',
-      '  (5): AdaptiveAvgPool2d(output_size=1)',
-      '  (6): Flatten(start_dim=1, end_dim=-1)',
-      '  (7): Dropout(p=0.1, inplace=False)',
-      '  (8): Linear(in_features=8, out_features=4, bias=True)',
-      "  (9): GELU(approximate='none')",
-      '  (10): LayerNorm((4,), eps=1e-06, elementwise_affine=True)',
-      '  (11): Softmax(dim=1)',
-      ')',
-    ].join('\n'));
+    assert.equal(
+      String(m),
+      [
+        'Sequential(',
+        '  (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=same, bias=False)',
+        '  (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)',
+        '  (2): LeakyReLU(negative_slope=0.2)',
+        '  (3): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)',
+        '  (4): Conv2d(8, 8, kernel_size=(3, 1), stride=(2, 2), padding=(1, 0), dilation=(2, 2), groups=4)',
+        '  (5): AdaptiveAvgPool2d(output_size=1)',
+        '  (6): Flatten(start_dim=1, end_dim=-1)',
+        '  (7): Dropout(p=0.1, inplace=False)',
+        '  (8): Linear(in_features=8, out_features=4, bias=True)',
+        "  (9): GELU(approximate='none')",
+        '  (10): LayerNorm((4,), eps=1e-06, elementwise_affine=True)',
+        '  (11): Softmax(dim=1)',
+        ')',
+      ].join('\n'),
+    );
     assert.equal(new Embedding(10, 3, { paddingIdx: 0 }).extraRepr(), '10, 3, padding_idx=0');
-    assert.equal(new ConvTranspose2d(4, 2, 3, { stride: 2, padding: 1, outputPadding: 1 }).extraRepr(),
-      '4, 2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1)');
+    assert.equal(
+      new ConvTranspose2d(4, 2, 3, { stride: 2, padding: 1, outputPadding: 1 }).extraRepr(),
+      '4, 2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), output_padding=(1, 1)',
+    );
     assert.equal(new AvgPool2d(3, { stride: 2, padding: 1 }).extraRepr(), 'kernel_size=3, stride=2, padding=1');
-    assert.equal(new BatchNorm1d(4, { momentum: null, affine: false }).extraRepr(), '4, eps=1e-05, momentum=None, affine=False, track_running_stats=True');
+    assert.equal(
+      new BatchNorm1d(4, { momentum: null, affine: false }).extraRepr(),
+      '4, eps=1e-05, momentum=None, affine=False, track_running_stats=True',
+    );
     const y = m.forward(mox.randn([2, 3, 12, 12])) as Tensor;
     assert.deepEqual(y.shape, [2, 4]);
   });
@@ -568,9 +747,15 @@ describe('nn: layers', () => {
     const v = mox.tensor([-2, -0.5, 0, 1.5]);
     assertClose(new ReLU().forward(v), [0, 0, 0, 1.5]);
     assertClose(new LeakyReLU(0.1).forward(v), [-0.2, -0.05, 0, 1.5]);
-    assertClose(new Sigmoid().forward(v), [-2, -0.5, 0, 1.5].map((a) => 1 / (1 + Math.exp(-a))));
+    assertClose(
+      new Sigmoid().forward(v),
+      [-2, -0.5, 0, 1.5].map((a) => 1 / (1 + Math.exp(-a))),
+    );
     assertClose(new Tanh().forward(v), [-2, -0.5, 0, 1.5].map(Math.tanh));
-    assertClose(new SiLU().forward(v), [-2, -0.5, 0, 1.5].map((a) => a / (1 + Math.exp(-a))));
+    assertClose(
+      new SiLU().forward(v),
+      [-2, -0.5, 0, 1.5].map((a) => a / (1 + Math.exp(-a))),
+    );
     assertClose(new Softmax().forward(mox.tensor([[0, Math.log(3)]])), [0.25, 0.75]);
     assert.deepEqual(new Embedding(10, 4).forward(mox.tensor([[1, 2, 3]])).shape, [1, 3, 4]);
     assert.deepEqual(new nn.Identity().forward(v), v);
@@ -600,12 +785,13 @@ describe('nn: training', () => {
     const opt = new mox.optim.Adam(model.parameters(), { lr: 0.02 });
     const lossAt = () => mox.noGrad(() => F.crossEntropy(model.forward(x), y).item());
     const first = lossAt();
-    const step = () => mox.scope(() => {
-      const loss = F.crossEntropy(model.forward(x), y);
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
+    const step = () =>
+      mox.scope(() => {
+        const loss = F.crossEntropy(model.forward(x), y);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      });
     for (let i = 0; i < 10; i++) step();
     const live = mox.memory().numTensors; // gradients and optimizer state exist from here on
     for (let i = 0; i < 140; i++) step();
@@ -627,7 +813,9 @@ describe('nn: training', () => {
 
   it('module zeroGrad frees the gradients', () => {
     const l = new Linear(3, 2);
-    l.forward(mox.randn([4, 3])).sum().backward();
+    l.forward(mox.randn([4, 3]))
+      .sum()
+      .backward();
     assert.ok(l.weight.grad && l.bias!.grad);
     l.zeroGrad();
     assert.equal(l.weight.grad, null);

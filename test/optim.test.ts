@@ -27,7 +27,8 @@ function setGrad(p: Tensor, g: Tensor): void {
 const f32 = (xs: number[]): Tensor => mox.tensor(xs, { dtype: 'float32' });
 
 function maxDiff(a: Tensor, b: Tensor): number {
-  const x = a.dataSync(), y = b.dataSync();
+  const x = a.dataSync(),
+    y = b.dataSync();
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
   return m;
@@ -110,7 +111,10 @@ describe('stateDict', () => {
       }
       a.forEach((p, i) => assert.deepEqual(Array.from(p.dataSync()), Array.from(b[i]!.dataSync()), `${name} param ${i}`));
       // the snapshot is a copy: later steps did not change it
-      const again = make(a.map((p) => p.clone()), 0.01);
+      const again = make(
+        a.map((p) => p.clone()),
+        0.01,
+      );
       again.loadStateDict(sd);
       assert.deepEqual(again.stateDict().state[0]!.step ?? null, sd.state[0]!.step ?? null);
     });
@@ -176,7 +180,10 @@ describe('parameter groups', () => {
     opt.step();
     assert.deepEqual(Array.from(b.dataSync()), [Math.fround(Math.fround(-0.01) - 1), Math.fround(Math.fround(-0.01) - 1)]);
     opt.lr = 0.5;
-    assert.deepEqual(opt.paramGroups.map((g) => g.lr), [0.5, 0.5]);
+    assert.deepEqual(
+      opt.paramGroups.map((g) => g.lr),
+      [0.5, 0.5],
+    );
     assert.equal(opt.lr, 0.5);
   });
 
@@ -233,7 +240,11 @@ describe('fused Adam', () => {
     ['AdamW', { lr: 3e-2, weightDecay: 0.1, betas: [0.9, 0.95] }, true],
   ];
   // float64 runs the TypeScript reference kernel, the same on any thread count
-  const runs = [[1, 'float32'], [2, 'float32'], [1, 'float64']] as const;
+  const runs = [
+    [1, 'float32'],
+    [2, 'float32'],
+    [1, 'float64'],
+  ] as const;
   for (const [threads, dtype] of runs) {
     for (const [name, opts, decoupled] of variants) {
       it(`${name}, ${dtype}, ${threads} thread(s): fused equals composed over 20 steps`, () => {
@@ -275,14 +286,27 @@ describe('fused Adam', () => {
     mox.seed(4);
     for (const n of [1, 3, 4, 7, 13, 127, 70001]) {
       for (const amsgrad of [false, true]) {
-        const h: AdamHyper = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: n % 2 === 0, step: 3, maximize: n === 7 };
+        const h: AdamHyper = {
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0.01,
+          decoupled: n % 2 === 0,
+          step: 3,
+          maximize: n === 7,
+        };
         mox.scope(() => {
           const make = () => [mox.randn([n]), mox.randn([n]), mox.randn([n]).mul(0.1), mox.rand([n]), mox.rand([n])];
           const a = make();
           const b = a.map((t) => t.clone());
           const view = (t: Tensor): View => t.view_();
           const rt = cpuBackend.rt;
-          if (rt) assert.ok(adamUpdateF32(rt, view(a[0]!), view(a[1]!), view(a[2]!), view(a[3]!), h, amsgrad ? view(a[4]!) : null), 'the WASM path applies');
+          if (rt)
+            assert.ok(
+              adamUpdateF32(rt, view(a[0]!), view(a[1]!), view(a[2]!), view(a[3]!), h, amsgrad ? view(a[4]!) : null),
+              'the WASM path applies',
+            );
           else cpuBackend.adamUpdate(view(a[0]!), view(a[1]!), view(a[2]!), view(a[3]!), h, amsgrad ? view(a[4]!) : null);
           referenceBackend.adamUpdate(view(b[0]!), view(b[1]!), view(b[2]!), view(b[3]!), h, amsgrad ? view(b[4]!) : null);
           a.forEach((t, i) => assert.ok(maxDiff(t, b[i]!) < 1e-6, `n=${n} amsgrad=${amsgrad} tensor ${i}: ${maxDiff(t, b[i]!)}`));

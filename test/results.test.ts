@@ -7,8 +7,23 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-interface Check { field?: string; op?: '>=' | '<='; value?: number; wall?: number }
-interface Row { name: string; command: string; status: string; target?: Check[]; figures?: string[]; result?: Record<string, unknown>; wall_s?: number; note?: string; run?: { commit: string; date: string } }
+interface Check {
+  field?: string;
+  op?: '>=' | '<=';
+  value?: number;
+  wall?: number;
+}
+interface Row {
+  name: string;
+  command: string;
+  status: string;
+  target?: Check[];
+  figures?: string[];
+  result?: Record<string, unknown>;
+  wall_s?: number;
+  note?: string;
+  run?: { commit: string; date: string };
+}
 interface Format {
   parseResultLine(output: string): Record<string, unknown> | null;
   parseGptEval(output: string): Record<string, unknown> | null;
@@ -22,7 +37,8 @@ interface Format {
 const fmt = (await import(pathToFileURL(join(process.cwd(), 'scripts/results-format.mjs')).href)) as Format;
 
 test('the RESULT line is the last one starting with RESULT, parsed; none or broken JSON is null', () => {
-  const out = 'Epoch 1/1\r938/938 [===] - loss: 0.5\nRESULT {"example":"a","test_accuracy":0.5}\nRESULT {"example":"a","test_accuracy":0.9}\n';
+  const out =
+    'Epoch 1/1\r938/938 [===] - loss: 0.5\nRESULT {"example":"a","test_accuracy":0.5}\nRESULT {"example":"a","test_accuracy":0.9}\n';
   assert.deepEqual(fmt.parseResultLine(out), { example: 'a', test_accuracy: 0.9 });
   assert.equal(fmt.parseResultLine('no result here\n'), null);
   assert.equal(fmt.parseResultLine('RESULT {"example":'), null);
@@ -37,7 +53,14 @@ test('the GPT figures are those of the last evaluation line that mox train gpt p
     'step 2000: train loss 1.7612, val loss 1.9001, 85.3 ms/iter, 9000 tokens/s (eval 1.0 s)',
     'done: 2000 iterations, 85.3 ms/iter, 9003 tokens/s; checkpoint in /tmp/x',
   ].join('\n');
-  assert.deepEqual(fmt.parseGptEval(out), { example: 'gpt', step: 2000, train_loss: 1.7612, val_loss: 1.9001, ms_per_iter: 85.3, tokens_per_s: 9003 });
+  assert.deepEqual(fmt.parseGptEval(out), {
+    example: 'gpt',
+    step: 2000,
+    train_loss: 1.7612,
+    val_loss: 1.9001,
+    ms_per_iter: 85.3,
+    tokens_per_s: 9003,
+  });
   assert.equal(fmt.parseGptEval('iter 10: loss 3.1'), null);
 });
 
@@ -56,27 +79,76 @@ test('a target passes when every check holds, misses otherwise (a missing field 
 });
 
 test('docs/results.md: the run, the machine, one table row per program, the RESULT lines', () => {
-  const run = { commit: 'abc123', dirty: true, date: '2026-12-07T10:00:00Z', dataDir: '/data', machine: { cpu: 'AMD EPYC', cores: 2, node: 'v20.20.2', device: 'cpu', kernels: 'wasm-relaxed-simd', threads: 2 } };
+  const run = {
+    commit: 'abc123',
+    dirty: true,
+    date: '2026-12-07T10:00:00Z',
+    dataDir: '/data',
+    machine: { cpu: 'AMD EPYC', cores: 2, node: 'v20.20.2', device: 'cpu', kernels: 'wasm-relaxed-simd', threads: 2 },
+  };
   const rows: Row[] = [
-    { name: 'fashion-mnist-cnn', command: 'npm run example:fashion-mnist-cnn', status: 'ok', target: [{ field: 'test_accuracy', op: '>=', value: 0.885 }], result: { example: 'fashion-mnist-cnn', test_accuracy: 0.8912 }, wall_s: 301.5, run },
-    { name: 'mnist-cnn', command: 'npm run example:mnist-cnn', status: 'ok', target: [{ field: 'test_accuracy', op: '>=', value: 0.99 }], result: { example: 'mnist-cnn', test_accuracy: 0.987 }, wall_s: 290, run: { commit: 'old', date: '2026-12-01T00:00:00Z' } },
-    { name: 'cifar10-cnn', command: 'npm run example:cifar10-cnn', status: 'skipped', target: [{ field: 'test_accuracy', op: '>=', value: 0.5 }], note: 'not run: its figure needs `data_batch_1.bin` / `test_batch.bin` in /data/cifar10/', run },
+    {
+      name: 'fashion-mnist-cnn',
+      command: 'npm run example:fashion-mnist-cnn',
+      status: 'ok',
+      target: [{ field: 'test_accuracy', op: '>=', value: 0.885 }],
+      result: { example: 'fashion-mnist-cnn', test_accuracy: 0.8912 },
+      wall_s: 301.5,
+      run,
+    },
+    {
+      name: 'mnist-cnn',
+      command: 'npm run example:mnist-cnn',
+      status: 'ok',
+      target: [{ field: 'test_accuracy', op: '>=', value: 0.99 }],
+      result: { example: 'mnist-cnn', test_accuracy: 0.987 },
+      wall_s: 290,
+      run: { commit: 'old', date: '2026-12-01T00:00:00Z' },
+    },
+    {
+      name: 'cifar10-cnn',
+      command: 'npm run example:cifar10-cnn',
+      status: 'skipped',
+      target: [{ field: 'test_accuracy', op: '>=', value: 0.5 }],
+      note: 'not run: its figure needs `data_batch_1.bin` / `test_batch.bin` in /data/cifar10/',
+      run,
+    },
   ];
   const md = fmt.renderResults({ run, rows });
   assert.match(md, /^- commit: `abc123` \(with uncommitted changes\)$/m);
   assert.match(md, /^- machine: AMD EPYC, 2 cores; Node\.js v20\.20\.2; mox cpu backend, `wasm-relaxed-simd` kernels, 2 threads$/m);
-  assert.match(md, /^\| fashion-mnist-cnn \| `npm run example:fashion-mnist-cnn` \| test_accuracy \*\*0\.8912\*\* \| test_accuracy >= 0\.885 \| pass \| 5 min 2 s \|$/m);
-  assert.match(md, /^\| mnist-cnn \| .* \(from an earlier run: commit `old`, 2026-12-01T00:00:00Z\) \| test_accuracy >= 0\.99 \| \*\*miss\*\* \| 4 min 50 s \|$/m);
-  assert.match(md, /^\| cifar10-cnn \| .* \| not run: its figure needs `data_batch_1\.bin` \/ `test_batch\.bin` in \/data\/cifar10\/ \| test_accuracy >= 0\.5 \| skipped \| - \|$/m);
+  assert.match(
+    md,
+    /^\| fashion-mnist-cnn \| `npm run example:fashion-mnist-cnn` \| test_accuracy \*\*0\.8912\*\* \| test_accuracy >= 0\.885 \| pass \| 5 min 2 s \|$/m,
+  );
+  assert.match(
+    md,
+    /^\| mnist-cnn \| .* \(from an earlier run: commit `old`, 2026-12-01T00:00:00Z\) \| test_accuracy >= 0\.99 \| \*\*miss\*\* \| 4 min 50 s \|$/m,
+  );
+  assert.match(
+    md,
+    /^\| cifar10-cnn \| .* \| not run: its figure needs `data_batch_1\.bin` \/ `test_batch\.bin` in \/data\/cifar10\/ \| test_accuracy >= 0\.5 \| skipped \| - \|$/m,
+  );
   assert.match(md, /^RESULT \{"example":"fashion-mnist-cnn","test_accuracy":0\.8912\}$/m);
   assert.doesNotMatch(md, /^RESULT .*cifar10/m);
 });
 
-test('a partial run replaces its rows and keeps the others, in the programs\' order; one never run says so', () => {
+test("a partial run replaces its rows and keeps the others, in the programs' order; one never run says so", () => {
   const row = (name: string, v: number): Row => ({ name, command: name, status: 'ok', result: { v } });
   const programs = ['a', 'b', 'c', 'd'].map((name) => ({ name, command: `run ${name}` }));
   const merged = fmt.mergeRows([row('a', 1), row('b', 1), row('c', 1)], [row('b', 2)], programs);
-  assert.deepEqual(merged.map((r) => [r.name, r.result?.v ?? r.status]), [['a', 1], ['b', 2], ['c', 1], ['d', 'not run']]);
+  assert.deepEqual(
+    merged.map((r) => [r.name, r.result?.v ?? r.status]),
+    [
+      ['a', 1],
+      ['b', 2],
+      ['c', 1],
+      ['d', 'not run'],
+    ],
+  );
   assert.equal(merged[3]!.note, 'not run yet: npm run results -- --only d');
-  assert.deepEqual(fmt.mergeRows([], [row('d', 3), row('a', 3)], programs).map((r) => r.status), ['ok', 'not run', 'not run', 'ok']);
+  assert.deepEqual(
+    fmt.mergeRows([], [row('d', 3), row('a', 3)], programs).map((r) => r.status),
+    ['ok', 'not run', 'not run', 'ok'],
+  );
 });

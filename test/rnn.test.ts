@@ -13,13 +13,18 @@ const F = nn.functional;
 
 function maxDiff(a: Tensor, b: Tensor): number {
   assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync(), y = b.dataSync();
+  const x = a.dataSync(),
+    y = b.dataSync();
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
   return m;
 }
 
-const flat = (...ts: Tensor[]): Tensor => mox.concat(ts.map((t) => t.flatten()), 0);
+const flat = (...ts: Tensor[]): Tensor =>
+  mox.concat(
+    ts.map((t) => t.flatten()),
+    0,
+  );
 const f64 = (shape: number[]): Tensor => mox.randn(shape).double().requiresGrad_(true);
 
 describe('LSTM and GRU', () => {
@@ -118,16 +123,36 @@ describe('LSTM and GRU', () => {
       bf.loadStateDict(tm.stateDict());
       const x = mox.randn([7, 2, 3]);
       const [o, [h, c]] = tm.forward(x);
-      assert.deepEqual([o.shape, h.shape, c.shape], [[7, 2, 4], [3, 2, 4], [3, 2, 4]]);
+      assert.deepEqual(
+        [o.shape, h.shape, c.shape],
+        [
+          [7, 2, 4],
+          [3, 2, 4],
+          [3, 2, 4],
+        ],
+      );
       const [ob, [hb]] = bf.forward(x.transpose(0, 1));
       assert.deepEqual(ob.shape, [2, 7, 4]);
       assert.ok(maxDiff(ob, o.transpose(0, 1)) < 1e-6 && maxDiff(hb, h) < 1e-6);
       const [ou, [hu, cu]] = tm.forward(x.narrow(1, 1, 1).squeeze(1));
-      assert.deepEqual([ou.shape, hu.shape, cu.shape], [[7, 4], [3, 4], [3, 4]]);
+      assert.deepEqual(
+        [ou.shape, hu.shape, cu.shape],
+        [
+          [7, 4],
+          [3, 4],
+          [3, 4],
+        ],
+      );
       assert.ok(maxDiff(ou, o.narrow(1, 1, 1).squeeze(1)) < 1e-6);
       const g = new nn.GRU(3, 5, { numLayers: 2 });
       const [go, gh] = g.forward(x);
-      assert.deepEqual([go.shape, gh.shape], [[7, 2, 5], [2, 2, 5]]);
+      assert.deepEqual(
+        [go.shape, gh.shape],
+        [
+          [7, 2, 5],
+          [2, 2, 5],
+        ],
+      );
     });
   });
 
@@ -138,7 +163,8 @@ describe('LSTM and GRU', () => {
       const ref = new nn.LSTM(3, 8, { numLayers: 2 });
       ref.loadStateDict(m.stateDict());
       const x = mox.randn([5, 2, 3]);
-      const a = m.forward(x)[0], b = m.forward(x)[0];
+      const a = m.forward(x)[0],
+        b = m.forward(x)[0];
       assert.ok(maxDiff(a, b) > 1e-4, 'training: two passes differ');
       assert.ok(maxDiff(a, ref.forward(x)[0]) > 1e-4);
       m.eval();
@@ -152,10 +178,19 @@ describe('LSTM and GRU', () => {
   it('parameter names, shapes and default init follow PyTorch', () => {
     mox.seed(8);
     const m = new nn.LSTM(5, 6, { numLayers: 2 });
-    assert.deepEqual(Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]), [
-      ['weight_ih_l0', [24, 5]], ['weight_hh_l0', [24, 6]], ['bias_ih_l0', [24]], ['bias_hh_l0', [24]],
-      ['weight_ih_l1', [24, 6]], ['weight_hh_l1', [24, 6]], ['bias_ih_l1', [24]], ['bias_hh_l1', [24]],
-    ]);
+    assert.deepEqual(
+      Object.entries(m.stateDict()).map(([k, t]) => [k, t.shape]),
+      [
+        ['weight_ih_l0', [24, 5]],
+        ['weight_hh_l0', [24, 6]],
+        ['bias_ih_l0', [24]],
+        ['bias_hh_l0', [24]],
+        ['weight_ih_l1', [24, 6]],
+        ['weight_hh_l1', [24, 6]],
+        ['bias_ih_l1', [24]],
+        ['bias_hh_l1', [24]],
+      ],
+    );
     const k = 1 / Math.sqrt(6);
     for (const p of m.parameters()) {
       const v = p.dataSync();
@@ -165,7 +200,10 @@ describe('LSTM and GRU', () => {
     assert.deepEqual(Object.keys(g.stateDict()), ['weight_ih_l0', 'weight_hh_l0']);
     assert.deepEqual(g.weight_ih_l0!.shape, [12, 3]);
     assert.equal(String(m), 'LSTM(5, 6, num_layers=2)');
-    assert.equal(String(new nn.GRU(3, 4, { batchFirst: true, dropout: 0.1, numLayers: 2 })), 'GRU(3, 4, num_layers=2, batch_first=True, dropout=0.1)');
+    assert.equal(
+      String(new nn.GRU(3, 4, { batchFirst: true, dropout: 0.1, numLayers: 2 })),
+      'GRU(3, 4, num_layers=2, batch_first=True, dropout=0.1)',
+    );
   });
 
   it('trains: an LSTM learns to output the running sum sign', () => {
@@ -176,7 +214,8 @@ describe('LSTM and GRU', () => {
       const opt = new mox.optim.Adam([...lstm.parameters(), ...head.parameters()], { lr: 0.05 });
       const x = mox.randn([16, 6, 1]);
       const y = x.sum(1).gt(0).float();
-      let first = 0, last = 0;
+      let first = 0,
+        last = 0;
       for (let i = 0; i < 60; i++) {
         mox.scope(() => {
           opt.zeroGrad();
@@ -200,7 +239,12 @@ describe('MultiheadAttention', () => {
       const m = new nn.MultiheadAttention(4, 2, { dtype: 'float64' });
       const ps = [m.in_proj_weight, m.in_proj_bias!, m.out_proj.weight, m.out_proj.bias!];
       for (const p of ps) mox.noGrad(() => p.copy_(mox.randn(p.shape).mul(0.5)));
-      const kpm = mox.tensor([[0, 0, 1], [0, 0, 0]]).bool();
+      const kpm = mox
+        .tensor([
+          [0, 0, 1],
+          [0, 0, 0],
+        ])
+        .bool();
       const self = (x: Tensor, w: Tensor, b: Tensor, ow: Tensor, ob: Tensor) => {
         const [o, a] = F.multiHeadAttention(x, x, x, 2, w, b, ow, ob, { keyPaddingMask: kpm, isCausal: true });
         return flat(o, a!);
@@ -244,9 +288,20 @@ describe('MultiheadAttention', () => {
       const q = mox.randn([4, 2, 6]);
       const kv = mox.randn([5, 2, 6]);
       // batch 0: the last two keys are padding; batch 1: none
-      const kpm = mox.tensor([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]]).bool();
+      const kpm = mox
+        .tensor([
+          [0, 0, 0, 1, 1],
+          [0, 0, 0, 0, 0],
+        ])
+        .bool();
       const [o, w] = m.forward(q, kv, kv, { keyPaddingMask: kpm });
-      assert.deepEqual([o.shape, w!.shape], [[4, 2, 6], [2, 4, 5]]);
+      assert.deepEqual(
+        [o.shape, w!.shape],
+        [
+          [4, 2, 6],
+          [2, 4, 5],
+        ],
+      );
       const w0 = w!.narrow(0, 0, 1).narrow(2, 3, 2);
       assert.equal(w0.abs().sum().item(), 0);
       const kvShort = kv.narrow(0, 0, 3).narrow(1, 0, 1);
@@ -272,7 +327,13 @@ describe('MultiheadAttention', () => {
       const [a] = m.forward(x);
       assert.ok(maxDiff(a, m.forward(x)[0]) === 0);
       const [u, uw] = m.forward(x.narrow(1, 0, 1).squeeze(1));
-      assert.deepEqual([u.shape, uw!.shape], [[3, 8], [3, 3]]);
+      assert.deepEqual(
+        [u.shape, uw!.shape],
+        [
+          [3, 8],
+          [3, 3],
+        ],
+      );
       assert.ok(maxDiff(u, a.narrow(1, 0, 1).squeeze(1)) < 1e-6);
       assert.deepEqual(Object.keys(new nn.MultiheadAttention(4, 2, { bias: false }).stateDict()), ['in_proj_weight', 'out_proj.weight']);
       assert.throws(() => new nn.MultiheadAttention(6, 4), /divisible/);
@@ -283,12 +344,31 @@ describe('MultiheadAttention', () => {
 describe('TransformerBlock', () => {
   it('has nanoGPT/GPT-2 key names', () => {
     const b = new nn.TransformerBlock(16, 2);
-    assert.deepEqual(Object.entries(b.stateDict()).map(([k, t]) => `${k} ${t.shape.join('x')}`), [
-      'ln_1.weight 16', 'ln_1.bias 16', 'attn.c_attn.weight 48x16', 'attn.c_attn.bias 48', 'attn.c_proj.weight 16x16', 'attn.c_proj.bias 16',
-      'ln_2.weight 16', 'ln_2.bias 16', 'mlp.c_fc.weight 64x16', 'mlp.c_fc.bias 64', 'mlp.c_proj.weight 16x64', 'mlp.c_proj.bias 16',
+    assert.deepEqual(
+      Object.entries(b.stateDict()).map(([k, t]) => `${k} ${t.shape.join('x')}`),
+      [
+        'ln_1.weight 16',
+        'ln_1.bias 16',
+        'attn.c_attn.weight 48x16',
+        'attn.c_attn.bias 48',
+        'attn.c_proj.weight 16x16',
+        'attn.c_proj.bias 16',
+        'ln_2.weight 16',
+        'ln_2.bias 16',
+        'mlp.c_fc.weight 64x16',
+        'mlp.c_fc.bias 64',
+        'mlp.c_proj.weight 16x64',
+        'mlp.c_proj.bias 16',
+      ],
+    );
+    assert.deepEqual(Object.keys(new nn.TransformerBlock(8, 2, { bias: false }).stateDict()), [
+      'ln_1.weight',
+      'attn.c_attn.weight',
+      'attn.c_proj.weight',
+      'ln_2.weight',
+      'mlp.c_fc.weight',
+      'mlp.c_proj.weight',
     ]);
-    assert.deepEqual(Object.keys(new nn.TransformerBlock(8, 2, { bias: false }).stateDict()),
-      ['ln_1.weight', 'attn.c_attn.weight', 'attn.c_proj.weight', 'ln_2.weight', 'mlp.c_fc.weight', 'mlp.c_proj.weight']);
   });
 
   it('gradients match finite differences; causality holds', () => {

@@ -9,7 +9,11 @@ import { tensor } from '../src/tensor/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import {
-  loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync, tensorsFromSafetensors,
+  loadSafetensors,
+  loadSafetensorsSync,
+  saveSafetensors,
+  saveSafetensorsSync,
+  tensorsFromSafetensors,
 } from '../src/io/safetensors-tensors.js';
 
 const GOLDEN = process.env['MOX_GOLDEN_DIR'] ?? path.resolve(process.cwd(), '../shared/golden');
@@ -22,9 +26,9 @@ function sample(): Record<string, Tensor> {
   return {
     'fc.weight': tensor(Float32Array.from([1, -2, 3.5, 4, 5, 6]), { shape: [2, 3], dtype: 'float32' }),
     'fc.bias': tensor(Float64Array.from([0.25, -0.125]), { shape: [2], dtype: 'float64' }),
-    'labels': tensor(Int32Array.from([3, -1, 0]), { shape: [3], dtype: 'int32' }),
-    'mask': tensor(Uint8Array.from([1, 0]), { shape: [2], dtype: 'bool' }),
-    'step': tensor(Float32Array.from([10]), { shape: [], dtype: 'float32' }),
+    labels: tensor(Int32Array.from([3, -1, 0]), { shape: [3], dtype: 'int32' }),
+    mask: tensor(Uint8Array.from([1, 0]), { shape: [2], dtype: 'bool' }),
+    step: tensor(Float32Array.from([10]), { shape: [], dtype: 'float32' }),
   };
 }
 
@@ -76,23 +80,37 @@ test('errors name the path', async () => {
   const dir = tmpDir();
   try {
     const missing = path.join(dir, 'nope.safetensors');
-    await assert.rejects(loadSafetensors(missing), (e: unknown) =>
-      e instanceof SafetensorsError && e.message.includes(`cannot read ${missing}`));
-    assert.throws(() => loadSafetensorsSync(missing), (e: unknown) =>
-      e instanceof SafetensorsError && e.message.includes(`cannot read ${missing}`));
+    await assert.rejects(
+      loadSafetensors(missing),
+      (e: unknown) => e instanceof SafetensorsError && e.message.includes(`cannot read ${missing}`),
+    );
+    assert.throws(
+      () => loadSafetensorsSync(missing),
+      (e: unknown) => e instanceof SafetensorsError && e.message.includes(`cannot read ${missing}`),
+    );
 
     const corrupt = path.join(dir, 'bad.safetensors');
     fs.writeFileSync(corrupt, new Uint8Array(4));
-    assert.throws(() => loadSafetensorsSync(corrupt), (e: unknown) =>
-      e instanceof SafetensorsError && e.message === `safetensors: ${corrupt}: file is 4 bytes, too short to hold the 8-byte header length`);
+    assert.throws(
+      () => loadSafetensorsSync(corrupt),
+      (e: unknown) =>
+        e instanceof SafetensorsError &&
+        e.message === `safetensors: ${corrupt}: file is 4 bytes, too short to hold the 8-byte header length`,
+    );
 
     const noDir = path.join(dir, 'sub', 'x.safetensors');
-    await assert.rejects(saveSafetensors(noDir, sample()), (e: unknown) =>
-      e instanceof SafetensorsError && e.message.includes(`cannot write ${noDir}`));
-    assert.throws(() => saveSafetensorsSync(noDir, sample()), (e: unknown) =>
-      e instanceof SafetensorsError && e.message.includes(`cannot write ${noDir}`));
-    assert.throws(() => saveSafetensorsSync(path.join(dir, 'y'), { a: 5 as unknown as Tensor }),
-      (e: unknown) => e instanceof SafetensorsError && /'a' is not a Tensor/.test(e.message));
+    await assert.rejects(
+      saveSafetensors(noDir, sample()),
+      (e: unknown) => e instanceof SafetensorsError && e.message.includes(`cannot write ${noDir}`),
+    );
+    assert.throws(
+      () => saveSafetensorsSync(noDir, sample()),
+      (e: unknown) => e instanceof SafetensorsError && e.message.includes(`cannot write ${noDir}`),
+    );
+    assert.throws(
+      () => saveSafetensorsSync(path.join(dir, 'y'), { a: 5 as unknown as Tensor }),
+      (e: unknown) => e instanceof SafetensorsError && /'a' is not a Tensor/.test(e.message),
+    );
     assert.deepEqual(fs.readdirSync(dir).sort(), ['bad.safetensors']);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -113,6 +131,7 @@ test('golden files load as tensors with the right shapes and dtypes', () => {
   }
   const bytes = fs.readFileSync(path.join(GOLDEN, 'abs_0.safetensors'));
   const { tensors } = tensorsFromSafetensors(bytes, 'abs_0');
-  const x = tensors['in.0']!.dataSync(), y = tensors['out']!.dataSync();
+  const x = tensors['in.0']!.dataSync(),
+    y = tensors['out']!.dataSync();
   for (let i = 0; i < x.length; i++) assert.equal(y[i], Math.abs(x[i]!));
 });

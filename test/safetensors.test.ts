@@ -4,7 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsError } from '../src/errors.js';
 import {
-  MAX_HEADER_BYTES, decodeEntry, decodeSafetensors, encodeSafetensors, parseSafetensors, type SafetensorsEntry,
+  MAX_HEADER_BYTES,
+  decodeEntry,
+  decodeSafetensors,
+  encodeSafetensors,
+  parseSafetensors,
+  type SafetensorsEntry,
 } from '../src/io/safetensors.js';
 import { float32ToBfloat16Bits, float32ToHalfBits, halfBitsToNumber } from '../src/io/float16.js';
 import { mulberry32 as rng } from '../test-support/fixtures.js';
@@ -33,28 +38,53 @@ function makeFile(header: unknown, data: Uint8Array | number = 0, headerLen?: bi
   return out;
 }
 
-function bytesOf(a: Float32Array | Float64Array | Int32Array | Uint16Array | BigInt64Array | BigUint64Array | Uint32Array | Uint8Array | Int8Array | Int16Array): Uint8Array {
+function bytesOf(
+  a:
+    | Float32Array
+    | Float64Array
+    | Int32Array
+    | Uint16Array
+    | BigInt64Array
+    | BigUint64Array
+    | Uint32Array
+    | Uint8Array
+    | Int8Array
+    | Int16Array,
+): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function smallFile(): Uint8Array {
-  return encodeSafetensors({
-    w: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
-    b: { dtype: 'float64', shape: [2], data: Float64Array.from([0.5, -0.5]) },
-    i: { dtype: 'int32', shape: [], data: Int32Array.from([7]) },
-    m: { dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) },
-  }, { k: 'v' });
+  return encodeSafetensors(
+    {
+      w: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+      b: { dtype: 'float64', shape: [2], data: Float64Array.from([0.5, -0.5]) },
+      i: { dtype: 'int32', shape: [], data: Int32Array.from([7]) },
+      m: { dtype: 'bool', shape: [3], data: Uint8Array.from([1, 0, 1]) },
+    },
+    { k: 'v' },
+  );
 }
 
 // ---------------------------------------------------------------- golden files
 
 test('parses every golden file and matches manifest shapes', () => {
   const manifest = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'manifest.json'), 'utf8')) as {
-    cases: { file: string; op: string; inputs: Record<string, number[]>; params: Record<string, number[]>;
-      outputs: Record<string, number[]>; gouts: string[]; grads: string[] }[];
+    cases: {
+      file: string;
+      op: string;
+      inputs: Record<string, number[]>;
+      params: Record<string, number[]>;
+      outputs: Record<string, number[]>;
+      gouts: string[];
+      grads: string[];
+    }[];
   };
   assert.ok(manifest.cases.length > 100);
-  const files = fs.readdirSync(GOLDEN).filter((f) => f.endsWith('.safetensors')).sort();
+  const files = fs
+    .readdirSync(GOLDEN)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort();
   assert.deepEqual(files, manifest.cases.map((c) => c.file).sort());
   for (const c of manifest.cases) {
     const { metadata, entries } = parseSafetensors(fs.readFileSync(path.join(GOLDEN, c.file)), c.file);
@@ -71,7 +101,10 @@ test('parses every golden file and matches manifest shapes', () => {
     for (const [name, e] of entries) {
       const d = decoded[name]!;
       assert.equal(d.dtype, e.dtype === 'F32' ? 'float32' : 'int32', `${c.file}: ${name} ${e.dtype}`);
-      assert.equal(d.data.length, e.shape.reduce((a, b) => a * b, 1));
+      assert.equal(
+        d.data.length,
+        e.shape.reduce((a, b) => a * b, 1),
+      );
     }
   }
 });
@@ -100,17 +133,17 @@ test('golden I64 tensors decode to int32', () => {
 test('encode -> parse round trip, all writable dtypes, scalars and empty tensors', () => {
   const tensors = {
     'layer.0.weight': { dtype: 'float32' as const, shape: [3, 2], data: Float32Array.from([1.5, -2, 3e-39, Infinity, -0, 7]) },
-    'b': { dtype: 'float64' as const, shape: [2], data: Float64Array.from([Math.PI, -1e300]) },
-    'idx': { dtype: 'int32' as const, shape: [4], data: Int32Array.from([0, -1, 2147483647, -2147483648]) },
-    'mask': { dtype: 'bool' as const, shape: [3], data: Uint8Array.from([1, 0, 5]) },
-    'scalar': { dtype: 'float32' as const, shape: [], data: Float32Array.from([42]) },
-    'empty': { dtype: 'float32' as const, shape: [0, 5], data: new Float32Array(0) },
+    b: { dtype: 'float64' as const, shape: [2], data: Float64Array.from([Math.PI, -1e300]) },
+    idx: { dtype: 'int32' as const, shape: [4], data: Int32Array.from([0, -1, 2147483647, -2147483648]) },
+    mask: { dtype: 'bool' as const, shape: [3], data: Uint8Array.from([1, 0, 5]) },
+    scalar: { dtype: 'float32' as const, shape: [], data: Float32Array.from([42]) },
+    empty: { dtype: 'float32' as const, shape: [0, 5], data: new Float32Array(0) },
     '1': { dtype: 'int32' as const, shape: [1], data: Int32Array.from([1]) },
     '0': { dtype: 'int32' as const, shape: [1], data: Int32Array.from([0]) },
     'ünï✓': { dtype: 'bool' as const, shape: [1], data: Uint8Array.from([0]) },
-    '__proto__': { dtype: 'float32' as const, shape: [1], data: Float32Array.from([9]) },
+    __proto__: { dtype: 'float32' as const, shape: [1], data: Float32Array.from([9]) },
   };
-  const meta = { format: 'pt', note: 'héllo "quoted"', '__proto__': 'x' };
+  const meta = { format: 'pt', note: 'héllo "quoted"', __proto__: 'x' };
   const bytes = encodeSafetensors(Object.fromEntries(Object.entries(tensors)), meta);
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
   assert.equal(n % 8, 0);
@@ -122,7 +155,8 @@ test('encode -> parse round trip, all writable dtypes, scalars and empty tensors
   // header order is sorted by name
   assert.deepEqual([...parsed.entries.keys()], Object.keys(Object.fromEntries(Object.entries(tensors))).sort());
   // data is packed with no gaps, every tensor aligned to its element size
-  const spans = [...parsed.entries.values()].map((e) => [e.data.byteOffset - bytes.byteOffset, e.data.length, e.dtype] as const)
+  const spans = [...parsed.entries.values()]
+    .map((e) => [e.data.byteOffset - bytes.byteOffset, e.data.length, e.dtype] as const)
     .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let pos = 8 + n;
   for (const [off, len, dt] of spans) {
@@ -154,9 +188,15 @@ test('encode with no tensors and no metadata', () => {
 });
 
 test('encode rejects bad input', () => {
-  throwsST(() => encodeSafetensors({ a: { dtype: 'float32', shape: [3], data: new Float32Array(2) } }), /'a'.*\[3\] needs 3 elements but data has 2/);
+  throwsST(
+    () => encodeSafetensors({ a: { dtype: 'float32', shape: [3], data: new Float32Array(2) } }),
+    /'a'.*\[3\] needs 3 elements but data has 2/,
+  );
   throwsST(() => encodeSafetensors({ a: { dtype: 'float32', shape: [2], data: new Float64Array(2) } }), /'a'.*needs a Float32Array/);
-  throwsST(() => encodeSafetensors({ a: { dtype: 'float16' as never, shape: [2], data: new Float32Array(2) } }), /cannot write dtype "float16"/);
+  throwsST(
+    () => encodeSafetensors({ a: { dtype: 'float16' as never, shape: [2], data: new Float32Array(2) } }),
+    /cannot write dtype "float16"/,
+  );
   throwsST(() => encodeSafetensors({ a: { dtype: 'float32', shape: [-1], data: new Float32Array(0) } }), /bad shape \[-1\]/);
   throwsST(() => encodeSafetensors({ __metadata__: { dtype: 'float32', shape: [0], data: new Float32Array(0) } }), /reserved/);
   throwsST(() => encodeSafetensors({}, { a: 1 as never }), /__metadata__ value for 'a' is number/);
@@ -194,14 +234,26 @@ test('decodes from a pooled Node Buffer (a view at an offset into a shared Array
 
 test('F16 decodes known values', () => {
   const cases: [number, number][] = [
-    [0x3c00, 1], [0xc000, -2], [0x7bff, 65504], [0x0001, 5.960464477539063e-8], [0x7c00, Infinity],
-    [0xfc00, -Infinity], [0x0400, 6.103515625e-5], [0x03ff, 6.097555160522461e-5], [0x3555, 0.333251953125],
-    [0x0000, 0], [0x3800, 0.5], [0xfbff, -65504],
+    [0x3c00, 1],
+    [0xc000, -2],
+    [0x7bff, 65504],
+    [0x0001, 5.960464477539063e-8],
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+    [0x0400, 6.103515625e-5],
+    [0x03ff, 6.097555160522461e-5],
+    [0x3555, 0.333251953125],
+    [0x0000, 0],
+    [0x3800, 0.5],
+    [0xfbff, -65504],
   ];
   const bits = Uint16Array.from(cases.map((c) => c[0]));
   const out = decodeEntry({ dtype: 'F16', shape: [bits.length], data: bytesOf(bits) }, 'h');
   assert.equal(out.dtype, 'float32');
-  assert.deepEqual(Array.from(out.data), cases.map((c) => c[1]));
+  assert.deepEqual(
+    Array.from(out.data),
+    cases.map((c) => c[1]),
+  );
   const special = decodeEntry({ dtype: 'F16', shape: [2], data: bytesOf(Uint16Array.from([0x8000, 0x7e00])) }).data;
   assert.ok(Object.is(special[0], -0));
   assert.ok(Number.isNaN(special[1]));
@@ -268,7 +320,10 @@ test('integer dtypes widen to int32 with a range check', () => {
   const b = decodeEntry({ dtype: 'BOOL', shape: [4], data: Uint8Array.from([0, 1, 2, 255]) });
   assert.equal(b.dtype, 'bool');
   assert.deepEqual(Array.from(b.data), [0, 1, 1, 1]);
-  throwsST(() => decodeEntry({ dtype: 'F32', shape: [2], data: new Uint8Array(4) }, 'w'), /tensor 'w'.*\[2\] of F32 does not match 4 data bytes/);
+  throwsST(
+    () => decodeEntry({ dtype: 'F32', shape: [2], data: new Uint8Array(4) }, 'w'),
+    /tensor 'w'.*\[2\] of F32 does not match 4 data bytes/,
+  );
   throwsST(() => decodeEntry({ dtype: 'Q4', shape: [2], data: new Uint8Array(4) }, 'w'), /unknown dtype "Q4"/);
 });
 
@@ -285,7 +340,10 @@ test('malformed: header length beyond the file, huge, or over the limit', () => 
   const f = new Uint8Array(1024);
   new DataView(f.buffer).setBigUint64(0, 9007199254740993n, true);
   throwsST(() => parseSafetensors(f), /^safetensors: header length 9007199254740993 exceeds file size 1024$/);
-  throwsST(() => parseSafetensors(f, 'model.safetensors'), /^safetensors: model\.safetensors: header length 9007199254740993 exceeds file size 1024$/);
+  throwsST(
+    () => parseSafetensors(f, 'model.safetensors'),
+    /^safetensors: model\.safetensors: header length 9007199254740993 exceeds file size 1024$/,
+  );
   new DataView(f.buffer).setBigUint64(0, 2n ** 64n - 1n, true);
   throwsST(() => parseSafetensors(f), /header length 18446744073709551615 exceeds file size 1024/);
   new DataView(f.buffer).setBigUint64(0, 1017n, true);
@@ -309,7 +367,10 @@ test('malformed: header not JSON, not UTF-8, not an object', () => {
 });
 
 test('malformed: entries', () => {
-  const p = (h: unknown, data = 8) => () => parseSafetensors(makeFile(h, data));
+  const p =
+    (h: unknown, data = 8) =>
+    () =>
+      parseSafetensors(makeFile(h, data));
   throwsST(p({ w: 5 }), /tensor 'w': entry is number, expected an object/);
   throwsST(p({ w: { ...okEntry, extra: 1 } }), /tensor 'w': unknown key 'extra'/);
   throwsST(p({ w: { shape: [2], data_offsets: [0, 8] } }), /tensor 'w': missing 'dtype'/);
@@ -333,8 +394,10 @@ test('malformed: entries', () => {
   throwsST(p({ w: { ...okEntry, data_offsets: [0, 8] } }, 4), /tensor 'w': data_offsets \[0,8\] lie outside the data section of 4 bytes/);
   throwsST(p({ w: { ...okEntry, data_offsets: [8, 16] } }, 12), /outside the data section of 12 bytes/);
   throwsST(p({ w: { ...okEntry, data_offsets: [0, 2 ** 53] } }), /bad data_offsets/);
-  throwsST(p({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, 24),
-    /tensor 'w': shape \[2,3\] of F32 needs 24 bytes but data_offsets \[0,20\] hold 20 bytes/);
+  throwsST(
+    p({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, 24),
+    /tensor 'w': shape \[2,3\] of F32 needs 24 bytes but data_offsets \[0,20\] hold 20 bytes/,
+  );
   throwsST(p({ w: { dtype: 'F32', shape: [2 ** 52, 2 ** 52, 0, 3], data_offsets: [0, 4] } }), /needs 0 bytes but .* hold 4 bytes/);
   throwsST(p({ w: { dtype: 'I64', shape: [], data_offsets: [0, 4] } }), /shape \[\] of I64 needs 8 bytes but .* hold 4 bytes/);
 });
@@ -370,8 +433,14 @@ test('malformed: metadata', () => {
 
 test('deeply nested header values give a SafetensorsError, not a stack overflow', () => {
   const deep = '['.repeat(1_000_000) + ']'.repeat(1_000_000);
-  throwsST(() => parseSafetensors(makeFile(`{"w":{"dtype":"F32","shape":${deep},"data_offsets":[0,8]}}`, 8)), /tensor 'w': bad shape \(an array\)/);
-  throwsST(() => parseSafetensors(makeFile(`{"w":{"dtype":${deep},"shape":[2],"data_offsets":[0,8]}}`, 8)), /tensor 'w': unknown dtype \(an array\)/);
+  throwsST(
+    () => parseSafetensors(makeFile(`{"w":{"dtype":"F32","shape":${deep},"data_offsets":[0,8]}}`, 8)),
+    /tensor 'w': bad shape \(an array\)/,
+  );
+  throwsST(
+    () => parseSafetensors(makeFile(`{"w":{"dtype":${deep},"shape":[2],"data_offsets":[0,8]}}`, 8)),
+    /tensor 'w': unknown dtype \(an array\)/,
+  );
   throwsST(() => parseSafetensors(makeFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":${deep}}}`, 8)), /tensor 'w': bad data_offsets/);
   throwsST(() => parseSafetensors(makeFile(`{"__metadata__":{"a":${deep}}}`)), /__metadata__ value for 'a' is an array/);
   throwsST(() => parseSafetensors(makeFile(deep)), /not a JSON object/);
@@ -379,16 +448,22 @@ test('deeply nested header values give a SafetensorsError, not a stack overflow'
 
 test('long tensor names are shortened in messages', () => {
   const name = 'x'.repeat(10_000);
-  assert.throws(() => parseSafetensors(makeFile({ [name]: 1 })), (e: unknown) => {
-    assert.ok(e instanceof SafetensorsError);
-    assert.ok(e.message.length < 300);
-    assert.match(e.message, /tensor 'x+\.\.\.': entry is number/);
-    return true;
-  });
+  assert.throws(
+    () => parseSafetensors(makeFile({ [name]: 1 })),
+    (e: unknown) => {
+      assert.ok(e instanceof SafetensorsError);
+      assert.ok(e.message.length < 300);
+      assert.match(e.message, /tensor 'x+\.\.\.': entry is number/);
+      return true;
+    },
+  );
 });
 
 test('accepts a header with trailing spaces, tensors with gaps, and a source-prefixed name', () => {
-  const f = makeFile(JSON.stringify({ w: { dtype: 'U8', shape: [2], data_offsets: [4, 6] } }) + '     ', Uint8Array.from([0, 0, 0, 0, 9, 8]));
+  const f = makeFile(
+    JSON.stringify({ w: { dtype: 'U8', shape: [2], data_offsets: [4, 6] } }) + '     ',
+    Uint8Array.from([0, 0, 0, 0, 9, 8]),
+  );
   assert.deepEqual(Array.from(decodeEntry(parseSafetensors(f, 'a.st').entries.get('w')!).data), [9, 8]);
 });
 
@@ -399,7 +474,9 @@ function parseAndDecode(bytes: Uint8Array): 'ok' | 'error' {
   try {
     const p = parseSafetensors(bytes);
     for (const [name, e] of p.entries) {
-      try { decodeEntry(e, name); } catch (err) {
+      try {
+        decodeEntry(e, name);
+      } catch (err) {
         if (!(err instanceof SafetensorsError)) throw err;
       }
     }
@@ -442,7 +519,8 @@ test('fuzz: random header mutations', () => {
   const n = Number(new DataView(base.buffer).getBigUint64(0, true));
   const alphabet = '{}[]",:0123456789-.eE ntfrualsFIUBD_x\\';
   const r = rng(2);
-  let ok = 0, err = 0;
+  let ok = 0,
+    err = 0;
   for (let i = 0; i < 20000; i++) {
     const b = base.slice();
     const edits = 1 + Math.floor(r() * 4);
@@ -451,7 +529,8 @@ test('fuzz: random header mutations', () => {
       b[at] = r() < 0.8 ? alphabet.charCodeAt(Math.floor(r() * alphabet.length)) : Math.floor(r() * 256);
     }
     if (r() < 0.05) b[Math.floor(r() * 8)] = Math.floor(r() * 256);
-    if (parseAndDecode(b) === 'ok') ok++; else err++;
+    if (parseAndDecode(b) === 'ok') ok++;
+    else err++;
   }
   assert.ok(err > 0);
   assert.ok(ok > 0); // some edits (e.g. inside padding) keep the file valid
@@ -459,7 +538,29 @@ test('fuzz: random header mutations', () => {
 
 test('fuzz: structured header mutations', () => {
   const r = rng(3);
-  const weird: unknown[] = [0, -1, 1.5, 1e400, -0, 2 ** 53, 2 ** 31, '', '4', null, true, [], {}, [1, 2, 3], [0, 0], [-1, 4], [4, 0], 'F32', 'BF16', 'I64', 'BOOL'];
+  const weird: unknown[] = [
+    0,
+    -1,
+    1.5,
+    1e400,
+    -0,
+    2 ** 53,
+    2 ** 31,
+    '',
+    '4',
+    null,
+    true,
+    [],
+    {},
+    [1, 2, 3],
+    [0, 0],
+    [-1, 4],
+    [4, 0],
+    'F32',
+    'BF16',
+    'I64',
+    'BOOL',
+  ];
   const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)]!;
   for (let i = 0; i < 5000; i++) {
     const h: Record<string, unknown> = {

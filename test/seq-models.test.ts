@@ -23,7 +23,12 @@ function maxAbsDiff(a: mox.Tensor, b: mox.Tensor): number {
 test('LSTMLanguageModel: shapes, state, tied weights, validation', () => {
   mox.seed(0);
   const m = new LSTMLanguageModel({ vocabSize: 11, embedDim: 8, hiddenSize: 12 });
-  const { logits, state } = m.forward(ids2d([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]));
+  const { logits, state } = m.forward(
+    ids2d([
+      [1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10],
+    ]),
+  );
   assert.deepEqual(logits.shape, [2, 5, 11]);
   assert.deepEqual(state[0].shape, [2, 2, 12]);
   assert.deepEqual(state[1].shape, [2, 2, 12]);
@@ -39,7 +44,10 @@ test('LSTMLanguageModel: stateful continuation equals running the whole sequence
   mox.seed(1);
   const m = new LSTMLanguageModel({ vocabSize: 9, embedDim: 6, hiddenSize: 7, numLayers: 2, dropout: 0.3 });
   m.eval();
-  const seq = [[1, 4, 2, 8, 5, 7, 3, 0], [2, 2, 6, 1, 8, 3, 4, 4]];
+  const seq = [
+    [1, 4, 2, 8, 5, 7, 3, 0],
+    [2, 2, 6, 1, 8, 3, 4, 4],
+  ];
   mox.noGrad(() => {
     const whole = m.forward(ids2d(seq));
     const a = m.forward(ids2d(seq.map((r) => r.slice(0, 3))));
@@ -107,7 +115,15 @@ function sentiment(): { texts: string[]; labels: number[] } {
 test('TextCNN: shapes, short inputs, validation', () => {
   mox.seed(3);
   const m = new TextCNN({ vocabSize: 20, embedDim: 8, numClasses: 3, numFilters: 5 });
-  assert.deepEqual(m.forward(ids2d([[2, 3, 4, 5, 6, 0, 0], [7, 8, 0, 0, 0, 0, 0]])).shape, [2, 3]);
+  assert.deepEqual(
+    m.forward(
+      ids2d([
+        [2, 3, 4, 5, 6, 0, 0],
+        [7, 8, 0, 0, 0, 0, 0],
+      ]),
+    ).shape,
+    [2, 3],
+  );
   assert.deepEqual(m.features(ids2d([[2, 3, 4, 5, 6, 0, 0]])).shape, [1, 15]);
   assert.deepEqual(m.forward(ids2d([[2, 3]])).shape, [1, 3]); // shorter than the widest window: padded
   assert.equal(m.convs.length, 3);
@@ -140,7 +156,9 @@ test('TextCNN: max-over-time is independent of where the words sit in the paddin
     assert.ok(Array.from(f.dataSync()).every((v) => Number(v) >= 0));
   });
   // every window holds a word, and windows over the pad id still give it no gradient
-  m.forward(ids2d([[3, 4, 5, 0]])).sum().backward();
+  m.forward(ids2d([[3, 4, 5, 0]]))
+    .sum()
+    .backward();
   const g = m.embedding.weight.grad!.tolist() as number[][];
   assert.ok(g[0]!.every((v) => v === 0));
   assert.ok([3, 4, 5].some((i) => g[i]!.some((v) => v !== 0)));
@@ -157,6 +175,9 @@ test('TextCNN fits a toy sentiment set with model.fit', async () => {
   await m.fit(x, y, { epochs: 8, batchSize: 16, verbose: 0, seed: 0 });
   const r = m.evaluate(x, y);
   assert.equal(r.accuracy, 1, `train accuracy ${r.accuracy}, loss ${r.loss}`);
-  const pred = m.predict(tok.encodeBatch(['what a great film', 'the acting was awful'], 12)).argmax(1).tolist();
+  const pred = m
+    .predict(tok.encodeBatch(['what a great film', 'the acting was awful'], 12))
+    .argmax(1)
+    .tolist();
   assert.deepEqual(pred, [1, 0]);
 });

@@ -7,17 +7,33 @@ import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 
 const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
-const layout = (t: Tensor): { shape: number[]; strides: number[]; offset: number } => ({ shape: [...t.shape], strides: [...t.strides], offset: t.offset });
+const layout = (t: Tensor): { shape: number[]; strides: number[]; offset: number } => ({
+  shape: [...t.shape],
+  strides: [...t.strides],
+  offset: t.offset,
+});
 
 describe('tensor() from data', () => {
   test('infers dtype like PyTorch: ints -> int32, any fraction -> float32, booleans -> bool', () => {
-    const i = mox.tensor([[1, 2, 3], [4, 5, 6]]);
+    const i = mox.tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.equal(i.dtype, 'int32');
     assert.deepEqual(i.shape, [2, 3]);
-    assert.deepEqual(i.tolist(), [[1, 2, 3], [4, 5, 6]]);
-    const f = mox.tensor([[1, 2.5], [3, 4]]);
+    assert.deepEqual(i.tolist(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    const f = mox.tensor([
+      [1, 2.5],
+      [3, 4],
+    ]);
     assert.equal(f.dtype, 'float32');
-    assert.deepEqual(f.tolist(), [[1, 2.5], [3, 4]]);
+    assert.deepEqual(f.tolist(), [
+      [1, 2.5],
+      [3, 4],
+    ]);
     const b = mox.tensor([true, false, true]);
     assert.equal(b.dtype, 'bool');
     assert.deepEqual(b.tolist(), [true, false, true]);
@@ -33,7 +49,10 @@ describe('tensor() from data', () => {
     const t = mox.tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
     assert.equal(t.dtype, 'float32');
     assert.deepEqual(t.shape, [2, 3]);
-    assert.deepEqual(t.tolist(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(t.tolist(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.equal(mox.tensor(new Int32Array([1, 2])).dtype, 'int32');
     assert.equal(mox.tensor(new Float64Array([1, 2])).dtype, 'float64');
     assert.equal(mox.tensor(new Uint8Array([1, 0])).dtype, 'bool');
@@ -54,9 +73,15 @@ describe('filled tensors and ranges', () => {
   test('zeros, ones, full and the *Like forms', () => {
     const z = mox.zeros([2, 3]);
     assert.equal(z.dtype, 'float32');
-    assert.deepEqual(z.tolist(), [[0, 0, 0], [0, 0, 0]]);
+    assert.deepEqual(z.tolist(), [
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
     assert.deepEqual(mox.ones([2]).tolist(), [1, 1]);
-    assert.deepEqual(mox.full([2, 2], 7.5).tolist(), [[7.5, 7.5], [7.5, 7.5]]);
+    assert.deepEqual(mox.full([2, 2], 7.5).tolist(), [
+      [7.5, 7.5],
+      [7.5, 7.5],
+    ]);
     assert.equal(mox.full([1], 3, { dtype: 'int32' }).dtype, 'int32');
     assert.deepEqual(mox.zeros([]).shape, []);
     assert.equal(mox.zeros([0, 3]).size, 0);
@@ -67,7 +92,10 @@ describe('filled tensors and ranges', () => {
     assert.equal(zl.dtype, 'int32');
     assert.deepEqual(zl.shape, [2, 3]);
     assert.deepEqual(mox.onesLike(i, { dtype: 'float64' }).dtype, 'float64');
-    assert.deepEqual(mox.fullLike(i, 4).tolist(), [[4, 4, 4], [4, 4, 4]]);
+    assert.deepEqual(mox.fullLike(i, 4).tolist(), [
+      [4, 4, 4],
+      [4, 4, 4],
+    ]);
   });
 
   test('arange: ints give int32, floats float32, negative steps count down, end excluded', () => {
@@ -103,9 +131,20 @@ describe('filled tensors and ranges', () => {
   });
 
   test('eye, square and rectangular', () => {
-    assert.deepEqual(mox.eye(3).tolist(), [[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
-    assert.deepEqual(mox.eye(2, 3).tolist(), [[1, 0, 0], [0, 1, 0]]);
-    assert.deepEqual(mox.eye(3, 2).tolist(), [[1, 0], [0, 1], [0, 0]]);
+    assert.deepEqual(mox.eye(3).tolist(), [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ]);
+    assert.deepEqual(mox.eye(2, 3).tolist(), [
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
+    assert.deepEqual(mox.eye(3, 2).tolist(), [
+      [1, 0],
+      [0, 1],
+      [0, 0],
+    ]);
     assert.equal(mox.eye(2, 2, { dtype: 'int32' }).dtype, 'int32');
   });
 });
@@ -187,7 +226,10 @@ describe('random tensors', () => {
     const r = mox.randint(-2, 3, [10_000]);
     assert.equal(r.dtype, 'int32');
     const seen = new Set(r.dataSync());
-    assert.deepEqual([...seen].sort((a, b) => a - b), [-2, -1, 0, 1, 2]);
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      [-2, -1, 0, 1, 2],
+    );
     assert.throws(() => mox.randint(3, 3, [1]), mox.ValueError);
     assert.throws(() => mox.randint(0, 2.5, [1]), mox.ValueError);
   });
@@ -203,12 +245,22 @@ describe('views', () => {
     assert.equal(tr.storage, base.storage);
     assert.equal(row.storage, base.storage);
     row.copy_(mox.tensor([1, 2, 3]));
-    assert.deepEqual(base.tolist(), [[0, 0, 0], [1, 2, 3]]);
+    assert.deepEqual(base.tolist(), [
+      [0, 0, 0],
+      [1, 2, 3],
+    ]);
     assert.deepEqual(v.tolist(), [0, 0, 0, 1, 2, 3]);
-    assert.deepEqual(tr.tolist(), [[0, 1], [0, 2], [0, 3]]);
+    assert.deepEqual(tr.tolist(), [
+      [0, 1],
+      [0, 2],
+      [0, 3],
+    ]);
     // a strided column, written through a view of a view
     tr.slice(2).copy_(mox.tensor([9, 8]));
-    assert.deepEqual(base.tolist(), [[0, 0, 9], [1, 2, 8]]);
+    assert.deepEqual(base.tolist(), [
+      [0, 0, 9],
+      [1, 2, 8],
+    ]);
     base.slice(null, [0, 2]).fill_(5);
     assert.deepEqual(v.tolist(), [5, 5, 9, 5, 5, 8]);
   });
@@ -234,7 +286,11 @@ describe('views', () => {
     assert.deepEqual(p.slice(2, 1).tolist(), [20, 21, 22, 23]);
     assert.deepEqual(a.permute(2, 0, 1).strides, [1, 12, 4]);
     const m = mox.arange(6).reshape(2, 3);
-    assert.deepEqual(m.T.tolist(), [[0, 3], [1, 4], [2, 5]]);
+    assert.deepEqual(m.T.tolist(), [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ]);
     assert.deepEqual(m.T.strides, [1, 3]);
     assert.throws(() => a.permute(0, 0, 1), mox.IndexError);
     assert.throws(() => a.permute(0, 1), mox.ShapeError);
@@ -244,7 +300,10 @@ describe('views', () => {
     const c = mox.tensor([[1], [2]]);
     const e = c.expand(2, 3);
     assert.deepEqual(layout(e), { shape: [2, 3], strides: [1, 0], offset: 0 });
-    assert.deepEqual(e.tolist(), [[1, 1, 1], [2, 2, 2]]);
+    assert.deepEqual(e.tolist(), [
+      [1, 1, 1],
+      [2, 2, 2],
+    ]);
     const r = mox.tensor([1, 2, 3]).expand(4, 2, 3);
     assert.deepEqual(r.strides, [0, 0, 1]);
     assert.deepEqual(mox.tensor([1, 2, 3]).expand(-1).strides, [1]);
@@ -271,7 +330,16 @@ describe('views', () => {
     // torch: a[:, 1:, ::2] -> size (2,2,2), stride (12,4,2), offset 4
     const s = a.slice(null, [1], [null, null, 2]);
     assert.deepEqual(layout(s), { shape: [2, 2, 2], strides: [12, 4, 2], offset: 4 });
-    assert.deepEqual(s.tolist(), [[[4, 6], [8, 10]], [[16, 18], [20, 22]]]);
+    assert.deepEqual(s.tolist(), [
+      [
+        [4, 6],
+        [8, 10],
+      ],
+      [
+        [16, 18],
+        [20, 22],
+      ],
+    ]);
     // torch: a[-1, :, 1] -> size (3,), stride (4,), offset 13
     const col = a.slice(-1, null, 1);
     assert.deepEqual(layout(col), { shape: [3], strides: [4], offset: 13 });
@@ -391,7 +459,19 @@ describe('dtype casting', () => {
     assert.equal(f.to('float64').dtype, 'float64');
     assert.equal(f.to('float32'), f); // a no-op cast is the same tensor, like torch's .to()
     // a cast of a strided view reads it in logical order
-    assert.deepEqual(mox.tensor([[1.5, 2.5], [3.5, 4.5]]).T.int().tolist(), [[1, 3], [2, 4]]);
+    assert.deepEqual(
+      mox
+        .tensor([
+          [1.5, 2.5],
+          [3.5, 4.5],
+        ])
+        .T.int()
+        .tolist(),
+      [
+        [1, 3],
+        [2, 4],
+      ],
+    );
   });
 });
 
@@ -399,13 +479,34 @@ describe('printing like PyTorch', () => {
   const str = (t: Tensor): string => String(t);
 
   test('float matrix, integer-valued floats, 0-d', () => {
-    assert.equal(str(mox.tensor([[1, 2.5], [3, 4]])), 'tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])');
-    assert.equal(str(mox.tensor([[1, -2], [3, 4]]).float()), 'tensor([[ 1., -2.],\n        [ 3.,  4.]])');
+    assert.equal(
+      str(
+        mox.tensor([
+          [1, 2.5],
+          [3, 4],
+        ]),
+      ),
+      'tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])',
+    );
+    assert.equal(
+      str(
+        mox
+          .tensor([
+            [1, -2],
+            [3, 4],
+          ])
+          .float(),
+      ),
+      'tensor([[ 1., -2.],\n        [ 3.,  4.]])',
+    );
     assert.equal(str(mox.zeros([3])), 'tensor([0., 0., 0.])');
     assert.equal(str(mox.tensor(3.5)), 'tensor(3.5000)');
     assert.equal(str(mox.tensor(2).float()), 'tensor(2.)');
     assert.equal(str(mox.tensor([0.1234567, -10.5])), 'tensor([  0.1235, -10.5000])');
-    assert.equal(str(mox.arange(8).float().reshape(2, 2, 2)), 'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]])');
+    assert.equal(
+      str(mox.arange(8).float().reshape(2, 2, 2)),
+      'tensor([[[0., 1.],\n         [2., 3.]],\n\n        [[4., 5.],\n         [6., 7.]]])',
+    );
   });
 
   test('scientific notation when the range calls for it', () => {

@@ -23,7 +23,9 @@ const B = (ch: string): number => T.BYTE_ORDER.indexOf(ch.charCodeAt(0));
 /** A hand-built vocabulary: the 256 bytes, then these merges' results in order, then <|endoftext|>. */
 function handBuilt(merges: [string, string][]): { encoder: Record<string, number>; vocab: string } {
   const encoder: Record<string, number> = {};
-  T.BYTE_ORDER.forEach((b, i) => { encoder[T.bytesToTokenString([b])] = i; });
+  T.BYTE_ORDER.forEach((b, i) => {
+    encoder[T.bytesToTokenString([b])] = i;
+  });
   let next = 256;
   for (const [a, b] of merges) if (!(a + b in encoder)) encoder[a + b] = next++;
   encoder['<|endoftext|>'] = next;
@@ -31,7 +33,15 @@ function handBuilt(merges: [string, string][]): { encoder: Record<string, number
 }
 
 // 256 Ġt, 257 he, 258 Ġthe, 259 ll, 260 hell, 261 aa, 262 aaaa, 263 <|endoftext|>
-const HAND = handBuilt([['Ġ', 't'], ['h', 'e'], ['Ġt', 'he'], ['l', 'l'], ['he', 'll'], ['a', 'a'], ['aa', 'aa']]);
+const HAND = handBuilt([
+  ['Ġ', 't'],
+  ['h', 'e'],
+  ['Ġt', 'he'],
+  ['l', 'l'],
+  ['he', 'll'],
+  ['a', 'a'],
+  ['aa', 'aa'],
+]);
 const handDir = join(tmp, 'hand');
 mkdirSync(handDir);
 writeFileSync(join(handDir, 'encoder.json'), JSON.stringify(HAND.encoder));
@@ -50,17 +60,27 @@ describe('GPT-2 byte-level BPE on a hand-built vocabulary', () => {
   it('merges by rank, every occurrence left to right', () => {
     assert.deepEqual(tok.encode(' the'), [258]);
     assert.deepEqual(tok.encode('the'), [B('t'), 257]);
-    assert.deepEqual(tok.encode('hello'), [260, B('o')]);       // he, then ll, then he+ll
-    assert.deepEqual(tok.encode('aaaaa'), [262, B('a')]);       // aa aa a -> aaaa a
+    assert.deepEqual(tok.encode('hello'), [260, B('o')]); // he, then ll, then he+ll
+    assert.deepEqual(tok.encode('aaaaa'), [262, B('a')]); // aa aa a -> aaaa a
     assert.deepEqual(tok.encode('aaa'), [261, B('a')]);
     assert.deepEqual(tok.encode(' the the'), [258, 258]);
   });
 
-  it('splits with GPT-2\'s pattern first', () => {
-    assert.deepEqual(T.pretokenize("Hello world's  \n\n  it's 123abc!! ?"),
-      ['Hello', ' world', "'s", '  \n\n ', ' it', "'s", ' 123', 'abc', '!!', ' ?']);
+  it("splits with GPT-2's pattern first", () => {
+    assert.deepEqual(T.pretokenize("Hello world's  \n\n  it's 123abc!! ?"), [
+      'Hello',
+      ' world',
+      "'s",
+      '  \n\n ',
+      ' it',
+      "'s",
+      ' 123',
+      'abc',
+      '!!',
+      ' ?',
+    ]);
     assert.deepEqual(T.pretokenize('a  b\t\u00a0c \u3000'), ['a', ' ', ' b', '\t', '\u00a0', 'c', ' \u3000']);
-    assert.deepEqual(tok.encode('a  the'), [B('a'), 220, 258]);   // 'a', ' ', ' the'
+    assert.deepEqual(tok.encode('a  the'), [B('a'), 220, 258]); // 'a', ' ', ' the'
     assert.deepEqual(tok.encode("he's"), [257, B("'"), B('s')]);
   });
 
@@ -73,11 +93,11 @@ describe('GPT-2 byte-level BPE on a hand-built vocabulary', () => {
 
   it("decodes invalid UTF-8 like Python's errors='replace'", () => {
     const ids = (bytes: number[]): number[] => bytes.map((b) => T.BYTE_ORDER.indexOf(b));
-    assert.equal(tok.decode(ids([0xe2, 0x82, 0x61])), '\ufffda');             // truncated sequence: one U+FFFD
-    assert.equal(tok.decode(ids([0xed, 0xa0, 0x80])), '\ufffd\ufffd\ufffd');  // an encoded surrogate
+    assert.equal(tok.decode(ids([0xe2, 0x82, 0x61])), '\ufffda'); // truncated sequence: one U+FFFD
+    assert.equal(tok.decode(ids([0xed, 0xa0, 0x80])), '\ufffd\ufffd\ufffd'); // an encoded surrogate
     assert.equal(tok.decode(ids([0xff, 0x61, 0xc0, 0xaf])), '\ufffda\ufffd\ufffd');
-    assert.equal(tok.decode(ids([0xef, 0xbb, 0xbf, 0x61])), '\ufeffa');       // a leading BOM is kept
-    assert.equal(tok.decode(tok.encode('\ud800x')), '\ufffdx');               // a lone surrogate: U+FFFD
+    assert.equal(tok.decode(ids([0xef, 0xbb, 0xbf, 0x61])), '\ufeffa'); // a leading BOM is kept
+    assert.equal(tok.decode(tok.encode('\ud800x')), '\ufffdx'); // a lone surrogate: U+FFFD
   });
 
   it('treats special tokens as plain text unless allowed', () => {
@@ -97,10 +117,14 @@ describe('GPT-2 byte-level BPE on a hand-built vocabulary', () => {
     assert.deepEqual(same.encode('hello the'), tok.encode('hello the'));
     assert.throws(() => T.GPT2Tokenizer.fromContents('{"a": 0', HAND.vocab), /encoder.json is not valid JSON/);
     assert.throws(() => T.GPT2Tokenizer.fromContents('{"a": -1}', HAND.vocab), /token "a" has id -1/);
-    assert.throws(() => T.GPT2Tokenizer.fromContents(JSON.stringify(HAND.encoder), '#version: 0.2\nĠ t\nabc\n'),
-      /vocab.bpe line 3: expected two tokens/);
-    assert.throws(() => T.GPT2Tokenizer.fromDir(join(tmp, 'nowhere')), (e: Error) =>
-      e instanceof mox.DataError && /encoder.json not found/.test(e.message));
+    assert.throws(
+      () => T.GPT2Tokenizer.fromContents(JSON.stringify(HAND.encoder), '#version: 0.2\nĠ t\nabc\n'),
+      /vocab.bpe line 3: expected two tokens/,
+    );
+    assert.throws(
+      () => T.GPT2Tokenizer.fromDir(join(tmp, 'nowhere')),
+      (e: Error) => e instanceof mox.DataError && /encoder.json not found/.test(e.message),
+    );
     assert.throws(() => tok.decode([99999]), /unknown token id 99999/);
     // a merge whose result the encoder lacks is an error when a piece ends on it
     const broken = T.GPT2Tokenizer.fromContents(JSON.stringify(HAND.encoder), '#version: 0.2\nx y\n');
@@ -112,28 +136,47 @@ describe('GPT-2 byte-level BPE on a hand-built vocabulary', () => {
 const dataDir = process.env['MOX_DATA_DIR'] ?? resolve(process.cwd(), '../shared/data');
 const casesFile = join(dataDir, 'gpt2-bpe', 'cases.json');
 const gpt2Missing = ['encoder.json', 'vocab.bpe', 'cases.json'].filter((f) => !existsSync(join(dataDir, 'gpt2-bpe', f)));
-it("GPT-2's tokenizer gives exactly the ids in cases.json and decodes back",
-  { skip: gpt2Missing.length ? `not in ${join(dataDir, 'gpt2-bpe')}: ${gpt2Missing.join(', ')}` : false }, () => {
-    const tok = T.GPT2Tokenizer.fromDir(join(dataDir, 'gpt2-bpe'));
-    assert.equal(tok.vocabSize, 50257);
-    const raw = JSON.parse(readFileSync(casesFile, 'utf8')) as unknown;
-    const cases = (Array.isArray(raw) ? raw : (raw as { cases: unknown[] }).cases) as Record<string, unknown>[];
-    assert.ok(cases.length > 0);
-    for (const c of cases) {
-      const text = c['text'] as string;
-      const ids = (c['ids'] ?? c['input_ids'] ?? c['tokens']) as number[];
-      assert.deepEqual(tok.encode(text), ids, `ids of ${JSON.stringify(text.slice(0, 60))}`);
-      assert.equal(tok.decode(ids), text);
-    }
-  });
+it("GPT-2's tokenizer gives exactly the ids in cases.json and decodes back", {
+  skip: gpt2Missing.length ? `not in ${join(dataDir, 'gpt2-bpe')}: ${gpt2Missing.join(', ')}` : false,
+}, () => {
+  const tok = T.GPT2Tokenizer.fromDir(join(dataDir, 'gpt2-bpe'));
+  assert.equal(tok.vocabSize, 50257);
+  const raw = JSON.parse(readFileSync(casesFile, 'utf8')) as unknown;
+  const cases = (Array.isArray(raw) ? raw : (raw as { cases: unknown[] }).cases) as Record<string, unknown>[];
+  assert.ok(cases.length > 0);
+  for (const c of cases) {
+    const text = c['text'] as string;
+    const ids = (c['ids'] ?? c['input_ids'] ?? c['tokens']) as number[];
+    assert.deepEqual(tok.encode(text), ids, `ids of ${JSON.stringify(text.slice(0, 60))}`);
+    assert.equal(tok.decode(ids), text);
+  }
+});
 
 /** A seeded random string over many kinds of code points, lone surrogates included. */
 function randomUnicode(rand: () => number, maxLen: number): string {
   const ranges: [number, number][] = [
-    [0x20, 0x7e], [0x20, 0x7e], [0x61, 0x7a], [0x0, 0x1f], [0x80, 0xff], [0x300, 0x36f], [0x400, 0x4ff],
-    [0x4e00, 0x9fff], [0x3040, 0x30ff], [0x1f300, 0x1faff], [0x1f3fb, 0x1f3ff], [0x200b, 0x200d],
-    [0x2000, 0x200a], [0x2028, 0x2029], [0x3000, 0x3000], [0xfeff, 0xfeff], [0x85, 0x85], [0xd800, 0xdfff],
-    [0x660, 0x669], [0x10000, 0x10ffff], [0x27, 0x27], [0xa, 0xd],
+    [0x20, 0x7e],
+    [0x20, 0x7e],
+    [0x61, 0x7a],
+    [0x0, 0x1f],
+    [0x80, 0xff],
+    [0x300, 0x36f],
+    [0x400, 0x4ff],
+    [0x4e00, 0x9fff],
+    [0x3040, 0x30ff],
+    [0x1f300, 0x1faff],
+    [0x1f3fb, 0x1f3ff],
+    [0x200b, 0x200d],
+    [0x2000, 0x200a],
+    [0x2028, 0x2029],
+    [0x3000, 0x3000],
+    [0xfeff, 0xfeff],
+    [0x85, 0x85],
+    [0xd800, 0xdfff],
+    [0x660, 0x669],
+    [0x10000, 0x10ffff],
+    [0x27, 0x27],
+    [0xa, 0xd],
   ];
   const n = Math.floor(rand() * maxLen);
   let s = '';
@@ -146,7 +189,7 @@ function randomUnicode(rand: () => number, maxLen: number): string {
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 const CORPUS = [
@@ -154,18 +197,28 @@ const CORPUS = [
   "You are all resolved rather to die than to famish? We know't, we know't. It's 1999; 3.14 isn't pi.\n",
   'Grüße aus München! Ça va? naïve café — “quotes” 東京は日本の首都です。 Москва 🙂👍🏽👨‍👩‍👧 e\u0301\n',
   '    indented code(x) { return x + 1; }\t\ttabs\r\n',
-].join('').repeat(5);
+]
+  .join('')
+  .repeat(5);
 
 describe('BPE training', () => {
   it('merges the most frequent pair first, ties to the smaller ids (hand-checked)', () => {
     const tok = T.trainBPE('aaa aaa aaa b', { vocabSize: 1000 });
     // pairs: (a,a) 6, (Ġ,a) 2, (Ġ,b) 1; then (aa,a) 3; then (Ġ,aaa) 2; (Ġ,b) is below minFrequency 2
-    assert.deepEqual(tok.merges, [['a', 'a'], ['aa', 'a'], ['Ġ', 'aaa']]);
+    assert.deepEqual(tok.merges, [
+      ['a', 'a'],
+      ['aa', 'a'],
+      ['Ġ', 'aaa'],
+    ]);
     assert.equal(tok.vocabSize, 256 + 3 + 1);
     assert.deepEqual(tok.encode(' aaa aa'), [258, 220, 256]);
     assert.equal(tok.encoder.get('<|endoftext|>'), 259);
     const tie = T.trainBPE('ab cd', { vocabSize: 300, minFrequency: 1, specialTokens: [] });
-    assert.deepEqual(tie.merges, [['a', 'b'], ['c', 'd'], ['Ġ', 'cd']]);
+    assert.deepEqual(tie.merges, [
+      ['a', 'b'],
+      ['c', 'd'],
+      ['Ġ', 'cd'],
+    ]);
     assert.deepEqual(tie.encode('ab cd'), [256, 258]);
   });
 
@@ -262,7 +315,10 @@ describe('WordTokenizer', () => {
     const batch = tok.encodeBatch(['the cat', 'a dog the cat the'], 3);
     assert.equal(batch.dtype, 'int32');
     assert.deepEqual(batch.shape, [2, 3]);
-    assert.deepEqual(batch.tolist(), [[2, 3, 0], [5, 4, 2]]);
+    assert.deepEqual(batch.tolist(), [
+      [2, 3, 0],
+      [5, 4, 2],
+    ]);
     assert.equal(tok.decode([2, 3, 1, 0, 0]), 'the cat <unk>');
     const dir = join(tmp, 'word');
     tok.save(dir);
@@ -333,8 +389,11 @@ describe('mox tokenize', () => {
     const offline = { ...process.env, MOX_DATA_DIR: '', MOX_DATA_OFFLINE: '1', XDG_CACHE_HOME: join(tmp, 'empty-cache') };
     const missing = run(['--tokenizer', 'gpt2', '--vocab-dir', join(tmp, 'nowhere')], 'x', offline);
     assert.equal(missing.code, 1);
-    assert.equal(missing.stderr, `mox: tokenize: GPT-2's encoder.json and vocab.bpe not found in --vocab-dir (${join(tmp, 'nowhere', 'gpt2-bpe')}), ` +
-      `MOX_DATA_DIR (not set) or ${join(tmp, 'empty-cache', 'mox', 'gpt2-bpe')}, and downloading is off: put the files in one of those folders (see docs/data.md)\n`);
+    assert.equal(
+      missing.stderr,
+      `mox: tokenize: GPT-2's encoder.json and vocab.bpe not found in --vocab-dir (${join(tmp, 'nowhere', 'gpt2-bpe')}), ` +
+        `MOX_DATA_DIR (not set) or ${join(tmp, 'empty-cache', 'mox', 'gpt2-bpe')}, and downloading is off: put the files in one of those folders (see docs/data.md)\n`,
+    );
     const bad = join(tmp, 'cli-bad');
     mkdirSync(bad);
     writeFileSync(join(bad, 'encoder.json'), '{"a": 0');
@@ -352,7 +411,34 @@ describe('mox tokenize', () => {
 // A quadratic encoder would take minutes here and hit the test's timeout; no time is asserted.
 it('tokenises 1.1 MB of English-like text and decodes it back', { timeout: 120_000 }, (t) => {
   const rand = lcg(1);
-  const syl = ['th', 'e', 'an', 're', 'er', 'in', 'on', 'at', 'nd', 'st', 'es', 'en', 'of', 'te', 'ed', 'or', 'ti', 'hi', 'as', 'to', 'ou', 'ing', 'ly', 'ow', 'wh', 'ea'];
+  const syl = [
+    'th',
+    'e',
+    'an',
+    're',
+    'er',
+    'in',
+    'on',
+    'at',
+    'nd',
+    'st',
+    'es',
+    'en',
+    'of',
+    'te',
+    'ed',
+    'or',
+    'ti',
+    'hi',
+    'as',
+    'to',
+    'ou',
+    'ing',
+    'ly',
+    'ow',
+    'wh',
+    'ea',
+  ];
   const words = Array.from({ length: 6000 }, (_, i) => {
     let w = '';
     for (let j = 0, n = 1 + Math.floor(rand() * 3); j < n; j++) w += syl[Math.floor(rand() * syl.length)];

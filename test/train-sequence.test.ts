@@ -26,7 +26,10 @@ function counting(n: number, t: number, v: number, seed: number): { x: mox.Tenso
 test('sparseCategoricalCrossentropy on [B, T, V] logits and [B, T] labels is the flattened cross-entropy', () => {
   mox.seed(1);
   const logits = mox.randn([3, 5, 7]);
-  const labels = mox.tensor(Int32Array.from({ length: 15 }, (_, i) => (i * 3) % 7), { shape: [3, 5], dtype: 'int32' });
+  const labels = mox.tensor(
+    Int32Array.from({ length: 15 }, (_, i) => (i * 3) % 7),
+    { shape: [3, 5], dtype: 'int32' },
+  );
   const loss = mox.train.losses.sparseCategoricalCrossentropy()(logits, labels).item();
   close(loss, mox.nn.functional.crossEntropy(logits.reshape(15, 7), labels.reshape(15)).item());
   // the accuracy counts every position, the class being the last axis
@@ -45,7 +48,13 @@ test('fit / evaluate / predict an LSTM language model whose forward returns { lo
   const V = 6;
   const train = counting(48, 8, V, 2);
   const val = counting(16, 8, V, 3);
-  const model = new mox.models.LSTMLanguageModel({ vocabSize: V, embedDim: 8, hiddenSize: 16, numLayers: 2, generator: new mox.Generator(4) });
+  const model = new mox.models.LSTMLanguageModel({
+    vocabSize: V,
+    embedDim: 8,
+    hiddenSize: 16,
+    numLayers: 2,
+    generator: new mox.Generator(4),
+  });
   model.compile({ optimizer: 'adam', lr: 1e-2, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const before = model.evaluate(val.x, val.y, { batchSize: 8 });
   const h = await model.fit(train.x, train.y, { epochs: 6, batchSize: 8, seed: 0, verbose: 0, validationData: [val.x, val.y] });
@@ -56,7 +65,10 @@ test('fit / evaluate / predict an LSTM language model whose forward returns { lo
   // evaluate's loss is the mean over every position, as model.loss computes it
   const after = model.evaluate(val.x, val.y, { batchSize: 16 });
   assert.ok(after.loss! < before.loss!);
-  const direct = mox.noGrad(() => { model.eval(); return model.loss(val.x, val.y).loss.item(); });
+  const direct = mox.noGrad(() => {
+    model.eval();
+    return model.loss(val.x, val.y).loss.item();
+  });
   close(after.loss!, direct);
   // predict returns the logits of every example, [N, T, V]
   const p = model.predict(val.x, { batchSize: 5 });
@@ -80,16 +92,28 @@ test('compile({ output }) picks another entry of the forward object; a missing o
   const y = mox.tensor(Int32Array.from([0, 1, 0, 1, 0, 1, 0, 1]), { shape: [8], dtype: 'int32' });
   const m = new TwoHeads();
   m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-  await assert.rejects(m.fit(x, y, { verbose: 0 }), (e: unknown) => e instanceof mox.ValueError && e.op === 'fit' &&
-    /returned an object whose 'logits' is missing; its tensors are 'main', 'aux': name the one the loss reads with compile\(\{ output: '\.\.\.' \}\)/.test(e.message));
+  await assert.rejects(
+    m.fit(x, y, { verbose: 0 }),
+    (e: unknown) =>
+      e instanceof mox.ValueError &&
+      e.op === 'fit' &&
+      /returned an object whose 'logits' is missing; its tensors are 'main', 'aux': name the one the loss reads with compile\(\{ output: '\.\.\.' \}\)/.test(
+        e.message,
+      ),
+  );
   m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', output: 'aux' });
   close(m.evaluate(x, y).loss!, Math.log(2)); // zero logits
   m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', output: 'main' });
   close(m.evaluate(x, y).loss!, mox.nn.functional.crossEntropy(m.lin.forward(x), y).item());
   assert.deepEqual(m.predict(x).shape, [8, 2]);
-  assert.throws(() => m.compile({ loss: 'mse', output: '' }), (e: unknown) => e instanceof mox.ValueError && e.op === 'compile');
+  assert.throws(
+    () => m.compile({ loss: 'mse', output: '' }),
+    (e: unknown) => e instanceof mox.ValueError && e.op === 'compile',
+  );
   class Bad extends mox.nn.Module {
-    forward(): number[] { return [1]; }
+    forward(): number[] {
+      return [1];
+    }
   }
   assert.throws(() => new Bad().predict(x), /predict: the model's forward\(\) must return a Tensor or an object of tensors .*got an array/);
 });

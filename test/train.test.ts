@@ -23,7 +23,14 @@ function mlp(seed = 0): mox.nn.Module {
 
 /** A stream that records what is written, as a terminal or not. */
 function capture(isTTY: boolean): { write(s: string): boolean; isTTY: boolean; text: string } {
-  return { isTTY, text: '', write(s: string) { this.text += s; return true; } };
+  return {
+    isTTY,
+    text: '',
+    write(s: string) {
+      this.text += s;
+      return true;
+    },
+  };
 }
 
 /** Clones of a model's state, kept past scopes. */
@@ -89,7 +96,11 @@ describe('fit / evaluate / predict', () => {
     const h2 = await model.fit(ds, { epochs: 1, batchSize: 50, validationData: new TensorDataset(v.x, v.y), verbose: 0 });
     assert.equal(h2.params.steps, 8);
     const loader = new DataLoader(ds, { batchSize: 100, shuffle: true, seed: 1 });
-    const h3 = await model.fit(loader, { epochs: 2, validationData: new DataLoader(new TensorDataset(v.x, v.y), { batchSize: 25 }), verbose: 0 });
+    const h3 = await model.fit(loader, {
+      epochs: 2,
+      validationData: new DataLoader(new TensorDataset(v.x, v.y), { batchSize: 25 }),
+      verbose: 0,
+    });
     assert.equal(h3.params.steps, 4);
     assert.equal(h3.history.val_loss!.length, 2);
     assert.deepEqual(model.predict(loader).shape, [400, 2]);
@@ -100,8 +111,13 @@ describe('fit / evaluate / predict', () => {
   it('trains in train() mode and validates/predicts in eval() mode, restoring the mode after', async () => {
     class Probe extends nn.Module {
       modes: boolean[] = [];
-      constructor(readonly inner: mox.nn.Module) { super(); }
-      forward(x: Tensor): Tensor { this.modes.push(this.training); return this.inner.forward(x); }
+      constructor(readonly inner: mox.nn.Module) {
+        super();
+      }
+      forward(x: Tensor): Tensor {
+        this.modes.push(this.training);
+        return this.inner.forward(x);
+      }
     }
     const model = new Probe(mlp());
     model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
@@ -136,7 +152,10 @@ describe('fit / evaluate / predict', () => {
 
     const reg = new nn.Sequential(new nn.Linear(2, 1));
     reg.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'], lr: 0.05 });
-    const target = data.x.matmul(mox.tensor([[1.5], [-0.5]])).add(0.25).squeeze(1); // [N] target, [N,1] output
+    const target = data.x
+      .matmul(mox.tensor([[1.5], [-0.5]]))
+      .add(0.25)
+      .squeeze(1); // [N] target, [N,1] output
     const hr = await reg.fit(data.x, target, { epochs: 10, verbose: 0 });
     assert.ok(hr.history.loss![9]! < 1e-3, `${hr.history.loss}`);
     assert.ok(hr.history.mae![9]! < 0.03);
@@ -175,7 +194,9 @@ describe('callbacks', () => {
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', lr: 0.01 });
     const states: Record<string, number[]>[] = [];
     class Recorder extends train.Callback {
-      override onEpochEnd(): void { states.push(snapshot(this.model)); }
+      override onEpochEnd(): void {
+        states.push(snapshot(this.model));
+      }
     }
     // the loss falls every epoch, so watching it in 'max' mode never sees an improvement after epoch 0
     const es = new train.EarlyStopping({ monitor: 'loss', mode: 'max', patience: 2, restoreBestWeights: true });
@@ -188,7 +209,11 @@ describe('callbacks', () => {
   });
 
   it('MaxNorm caps each row of a weight at the given L2 norm after every batch (Keras max_norm)', async () => {
-    const w = mox.tensor([[3, 4], [0.3, 0.4], [0, 0]]); // row norms 5, 0.5, 0
+    const w = mox.tensor([
+      [3, 4],
+      [0.3, 0.4],
+      [0, 0],
+    ]); // row norms 5, 0.5, 0
     mox.optim.maxNorm_(w, 2, 1);
     const v = Array.from(w.dataSync());
     [1.2, 1.6, 0.3, 0.4, 0, 0].forEach((e, i) => assert.ok(Math.abs(v[i]! - e) < 1e-5, `${v}`));
@@ -203,7 +228,12 @@ describe('callbacks', () => {
         worst = Math.max(worst, ...Array.from(n));
       }
     }
-    await model.fit(data.x, data.y, { epochs: 2, batchSize: 50, verbose: 0, callbacks: [new train.MaxNorm(last.weight, 0.5, 1), new Check()] });
+    await model.fit(data.x, data.y, {
+      epochs: 2,
+      batchSize: 50,
+      verbose: 0,
+      callbacks: [new train.MaxNorm(last.weight, 0.5, 1), new Check()],
+    });
     assert.ok(worst > 0.4 && worst <= 0.5 + 1e-5, `largest row norm ${worst}`);
   });
 
@@ -216,7 +246,10 @@ describe('callbacks', () => {
     assert.equal(es.stoppedEpoch, -1);
     class StopAtBatch3 extends train.Callback {
       batches = 0;
-      override onBatchEnd(batch: number): void { this.batches++; if (batch === 3) this.model.stopTraining = true; }
+      override onBatchEnd(batch: number): void {
+        this.batches++;
+        if (batch === 3) this.model.stopTraining = true;
+      }
     }
     const stop = new StopAtBatch3();
     const h2 = await model.fit(data.x, data.y, { epochs: 4, batchSize: 50, verbose: 0, callbacks: [stop] });
@@ -230,7 +263,9 @@ describe('callbacks', () => {
     const file = path.join(dir, 'ckpt', 'best.safetensors');
     let first: Record<string, number[]> = {};
     class Recorder extends train.Callback {
-      override onEpochEnd(epoch: number): void { if (epoch === 0) first = snapshot(this.model); }
+      override onEpochEnd(epoch: number): void {
+        if (epoch === 0) first = snapshot(this.model);
+      }
     }
     const best = new train.ModelCheckpoint({ path: file, monitor: 'loss', mode: 'max', saveBestOnly: true });
     const every = new train.ModelCheckpoint({ path: path.join(dir, 'ckpt', 'e{epoch:02d}-{loss:.3f}.safetensors') });
@@ -250,7 +285,11 @@ describe('callbacks', () => {
     model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     assert.equal(model.optimizer!.lr, 0.01); // Keras's default for sgd
     const seen: number[] = [];
-    class Seen extends train.Callback { override onBatchEnd(): void { seen.push(this.model.optimizer!.lr); } }
+    class Seen extends train.Callback {
+      override onBatchEnd(): void {
+        seen.push(this.model.optimizer!.lr);
+      }
+    }
     const sched = new train.LearningRateScheduler((epoch) => 0.1 * 0.5 ** epoch);
     const h = await model.fit(data.x, data.y, { epochs: 3, batchSize: 200, verbose: 0, callbacks: [sched, new Seen()] });
     assert.deepEqual(h.history.lr, [0.1, 0.05, 0.025]);
@@ -275,7 +314,12 @@ describe('callbacks', () => {
     const m3 = mlp();
     m3.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', lr: 0.1 });
     const plateau = new mox.optim.ReduceLROnPlateau(m3.optimizer!, { mode: 'max', patience: 0, factor: 0.5 });
-    await m3.fit(data.x, data.y, { epochs: 3, batchSize: 200, verbose: 0, callbacks: [new train.SchedulerCallback(plateau, { monitor: 'loss' })] });
+    await m3.fit(data.x, data.y, {
+      epochs: 3,
+      batchSize: 200,
+      verbose: 0,
+      callbacks: [new train.SchedulerCallback(plateau, { monitor: 'loss' })],
+    });
     assert.ok(m3.optimizer!.lr < 0.1); // the loss falls, which is no improvement in 'max' mode
   });
 
@@ -284,16 +328,24 @@ describe('callbacks', () => {
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const csv = path.join(dir, 'log.csv');
     const jsonl = path.join(dir, 'logs', 'log.jsonl');
-    const fitOnce = (append: boolean, epochs: number): Promise<unknown> => model.fit(data.x, data.y, {
-      epochs, batchSize: 100, validationSplit: 0.5, verbose: 0,
-      callbacks: [new train.CSVLogger(csv, { append }), new train.JSONLLogger(jsonl, { append })],
-    });
+    const fitOnce = (append: boolean, epochs: number): Promise<unknown> =>
+      model.fit(data.x, data.y, {
+        epochs,
+        batchSize: 100,
+        validationSplit: 0.5,
+        verbose: 0,
+        callbacks: [new train.CSVLogger(csv, { append }), new train.JSONLLogger(jsonl, { append })],
+      });
     await fitOnce(false, 2);
     let lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
     assert.equal(lines[0], 'epoch,accuracy,loss,val_accuracy,val_loss');
     assert.equal(lines.length, 3);
     assert.match(lines[1]!, /^0,[\d.e-]+,[\d.e-]+,[\d.e-]+,[\d.e-]+$/);
-    let rows = fs.readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    let rows = fs
+      .readFileSync(jsonl, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     assert.equal(rows.length, 2);
     assert.deepEqual(Object.keys(rows[1]!), ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy']);
     assert.equal(rows[1]!.epoch, 1);
@@ -303,7 +355,11 @@ describe('callbacks', () => {
     lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 4);
     assert.equal(lines.filter((l) => l.startsWith('epoch')).length, 1);
-    rows = fs.readFileSync(jsonl, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    rows = fs
+      .readFileSync(jsonl, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     assert.equal(rows.length, 3);
 
     await fitOnce(false, 1);
@@ -320,11 +376,15 @@ describe('metrics', () => {
   it('accuracy, macro precision / recall / F1 and the confusion matrix on a hand-checked example', () => {
     close(metrics.accuracy(yTrue, yPred), 0.5);
     close(metrics.precision(yTrue, yPred), (2 / 3 + 1 / 3 + 0) / 3); // sklearn: 0.3333
-    close(metrics.recall(yTrue, yPred), (1 + 0.5 + 0) / 3);           // 0.5
-    close(metrics.f1Score(yTrue, yPred), (0.8 + 0.4 + 0) / 3);        // 0.4
+    close(metrics.recall(yTrue, yPred), (1 + 0.5 + 0) / 3); // 0.5
+    close(metrics.f1Score(yTrue, yPred), (0.8 + 0.4 + 0) / 3); // 0.4
     const cm = metrics.confusionMatrix(yTrue, yPred, 3);
     assert.equal(cm.dtype, 'int32');
-    assert.deepEqual(cm.tolist(), [[2, 0, 0], [1, 1, 0], [0, 2, 0]]);
+    assert.deepEqual(cm.tolist(), [
+      [2, 0, 0],
+      [1, 1, 0],
+      [0, 2, 0],
+    ]);
     assert.deepEqual(metrics.confusionMatrix(yTrue, yPred, 4).shape, [4, 4]);
     assert.throws(() => metrics.confusionMatrix(yTrue, yPred, 2), /outside \[0, 2\)/);
     // micro averaging equals accuracy for single-label data; 'binary' is class 1 alone
@@ -335,11 +395,32 @@ describe('metrics', () => {
   });
 
   it('takes logits or probabilities (argmax), one-hot targets, and binary scores (threshold)', () => {
-    const logits = mox.tensor([[3, 1, 0], [2, 0, 1], [0, 4, 1], [5, 1, 2], [0, 2, 1], [1, 3, 2]], { dtype: 'float32' });
-    const oneHot = mox.tensor([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]]);
+    const logits = mox.tensor(
+      [
+        [3, 1, 0],
+        [2, 0, 1],
+        [0, 4, 1],
+        [5, 1, 2],
+        [0, 2, 1],
+        [1, 3, 2],
+      ],
+      { dtype: 'float32' },
+    );
+    const oneHot = mox.tensor([
+      [1, 0, 0],
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+      [0, 0, 1],
+    ]);
     close(metrics.accuracy(yTrue, logits), 0.5);
     close(metrics.f1Score(oneHot, logits), 0.4);
-    assert.deepEqual(metrics.confusionMatrix(oneHot, logits).tolist(), [[2, 0, 0], [1, 1, 0], [0, 2, 0]]);
+    assert.deepEqual(metrics.confusionMatrix(oneHot, logits).tolist(), [
+      [2, 0, 0],
+      [1, 1, 0],
+      [0, 2, 0],
+    ]);
     const p = mox.tensor([0.2, 0.7, 0.5, 0.4]);
     const t = mox.tensor([0, 1, 1, 1], { dtype: 'int32' });
     close(metrics.accuracy(t, p), 0.75);
@@ -353,9 +434,16 @@ describe('metrics', () => {
     const prec = new metrics.Precision();
     const f1 = new metrics.F1Score();
     const acc = new metrics.Accuracy();
-    for (const [a, b] of [[0, 1], [1, 5], [5, 6]] as const) {
-      const t = yTrue.slice([a, b]), p = yPred.slice([a, b]);
-      prec.update(t, p); f1.update(t, p); acc.update(t, p);
+    for (const [a, b] of [
+      [0, 1],
+      [1, 5],
+      [5, 6],
+    ] as const) {
+      const t = yTrue.slice([a, b]),
+        p = yPred.slice([a, b]);
+      prec.update(t, p);
+      f1.update(t, p);
+      acc.update(t, p);
     }
     close(prec.result(), 1 / 3);
     close(f1.result(), 0.4);
@@ -371,7 +459,14 @@ describe('metrics', () => {
 
   it('labels read on the host equal the argmax / threshold ops, ties and NaN included', () => {
     // ties go to the first maximum, a NaN wins wherever it is (the argmax kernel's rule)
-    const rows = [[1, 3, 3], [NaN, 5, 1], [2, NaN, 9], [0, 0, 0], [-1, -2, -1], [4, 1, NaN]];
+    const rows = [
+      [1, 3, 3],
+      [NaN, 5, 1],
+      [2, NaN, 9],
+      [0, 0, 0],
+      [-1, -2, -1],
+      [4, 1, NaN],
+    ];
     const x = mox.tensor(rows, { dtype: 'float32' });
     const viaOp = (t: Tensor): number[] => Array.from(t.argmax(1).dataSync());
     assert.deepEqual(Array.from(metrics.predictedLabels(x)), [1, 0, 1, 0, 0, 2]);
@@ -397,7 +492,9 @@ describe('metrics', () => {
     model.compile({ optimizer: 'sgd', lr: 0, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const seen: number[] = [];
     const cb = new (class extends train.Callback {
-      override onBatchEnd(_b: number, logs: Record<string, number>): void { seen.push(logs.accuracy!); }
+      override onBatchEnd(_b: number, logs: Record<string, number>): void {
+        seen.push(logs.accuracy!);
+      }
     })();
     const h = await model.fit(data.x, data.y, { epochs: 1, batchSize: 48, verbose: 0, seed: 1, callbacks: [cb] });
     const out = model.predict(data.x);
@@ -423,7 +520,9 @@ describe('metrics', () => {
 
 describe('progress bar', () => {
   const val = /\d+\.\d{4}(e[+-]\d\d)?/.source;
-  const line1 = new RegExp(`^(\\d+)/\\1 \\[={30}\\] - \\d+s \\d+(s|ms|us)/step - loss: ${val} - accuracy: ${val} - val_loss: ${val} - val_accuracy: ${val}$`);
+  const line1 = new RegExp(
+    `^(\\d+)/\\1 \\[={30}\\] - \\d+s \\d+(s|ms|us)/step - loss: ${val} - accuracy: ${val} - val_loss: ${val} - val_accuracy: ${val}$`,
+  );
 
   it('prints one plain Keras-format line per epoch when the output is not a terminal', async () => {
     const model = mlp();
@@ -485,7 +584,9 @@ describe('memory', () => {
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy', 'f1'] });
     const counts: number[] = [];
     class Count extends train.Callback {
-      override onEpochEnd(): void { counts.push(mox.memory().numTensors); }
+      override onEpochEnd(): void {
+        counts.push(mox.memory().numTensors);
+      }
     }
     const before = mox.memory().numTensors;
     await model.fit(data.x, data.y, { epochs: 3, batchSize: 16, validationSplit: 0.2, verbose: 0, callbacks: [new Count()] });

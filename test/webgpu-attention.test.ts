@@ -11,7 +11,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
-import { attentionDropoutMask, causalMask, enableFusedAttention, fusedAttentionEnabled, type AttentionOptions } from '../src/ops/attention.js';
+import {
+  attentionDropoutMask,
+  causalMask,
+  enableFusedAttention,
+  fusedAttentionEnabled,
+  type AttentionOptions,
+} from '../src/ops/attention.js';
 import { DeviceError } from '../src/errors.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
@@ -165,7 +171,10 @@ describe('webgpu fused attention against the CPU', () => {
     const k = randn([2, 7, 8]);
     const v = randn([2, 7, 8]);
     const qg = gpu(q);
-    backwardWithRandom(F.scaledDotProductAttention(q, k, v, { isCausal: true }), F.scaledDotProductAttention(qg, gpu(k), gpu(v), { isCausal: true }));
+    backwardWithRandom(
+      F.scaledDotProductAttention(q, k, v, { isCausal: true }),
+      F.scaledDotProductAttention(qg, gpu(k), gpu(v), { isCausal: true }),
+    );
     await assertClose(qg.grad!, q.grad!, 1e-4, 2e-5, 'gradient of q alone');
   });
 
@@ -220,8 +229,22 @@ describe('webgpu fused attention against the composed form on the GPU', () => {
   }
 
   it('agree, causal and not, through the escape hatch', async () => {
-    await fusedVsComposed([[2, 3, 33, 16], [2, 3, 33, 16], [2, 3, 33, 16]], { isCausal: true });
-    await fusedVsComposed([[2, 5, 8], [2, 40, 8], [2, 40, 12]], {});
+    await fusedVsComposed(
+      [
+        [2, 3, 33, 16],
+        [2, 3, 33, 16],
+        [2, 3, 33, 16],
+      ],
+      { isCausal: true },
+    );
+    await fusedVsComposed(
+      [
+        [2, 5, 8],
+        [2, 40, 8],
+        [2, 40, 12],
+      ],
+      {},
+    );
   });
 
   it('keeps the composed path for an explicit mask, boolean or additive', async () => {
@@ -243,22 +266,39 @@ describe('webgpu fused attention against the composed form on the GPU', () => {
     const x = leaves([1, 3, 300], [1, 3, 300], [1, 3, 4]);
     const want = F.scaledDotProductAttention(x.cpu[0]!, x.cpu[1]!, x.cpu[2]!, { isCausal: true });
     const n = await counted(async () => {
-      await assertClose(F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true }), want, 1e-4, 1e-5, 'head size 300');
+      await assertClose(
+        F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true }),
+        want,
+        1e-4,
+        1e-5,
+        'head size 300',
+      );
     });
     assert.deepEqual(n, { forward: 0, backward: 0 });
     const v = x.gpu.map((t) => t.view_());
-    assert.throws(() => backend.attention(v[0]!, v[1]!, v[2]!, true, 1), (e: unknown) =>
-      e instanceof DeviceError && /head sizes must lie in \[1, 256\]: q \[1,3,300\], k \[1,3,300\], v \[1,3,4\]/.test(e.message));
+    assert.throws(
+      () => backend.attention(v[0]!, v[1]!, v[2]!, true, 1),
+      (e: unknown) =>
+        e instanceof DeviceError && /head sizes must lie in \[1, 256\]: q \[1,3,300\], k \[1,3,300\], v \[1,3,4\]/.test(e.message),
+    );
   });
 });
 
 describe('webgpu fused attention dropout', () => {
-  const shapes = [[2, 3, 13, 8], [2, 3, 13, 8], [2, 3, 13, 8]];
+  const shapes = [
+    [2, 3, 13, 8],
+    [2, 3, 13, 8],
+    [2, 3, 13, 8],
+  ];
 
   it('with p = 0, or outside training, is attention without dropout', async () => {
     const x = leaves(...shapes);
     const plain = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true });
-    const p0 = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true, dropoutP: 0, generator: new mox.Generator(1) });
+    const p0 = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, {
+      isCausal: true,
+      dropoutP: 0,
+      generator: new mox.Generator(1),
+    });
     const evaluating = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true, dropoutP: 0.5, training: false });
     const want = await plain.toAsync('cpu');
     await assertClose(p0, want, 0, 0, 'p = 0');
@@ -270,7 +310,11 @@ describe('webgpu fused attention dropout', () => {
     const g = gpu(randn([2, 3, 13, 8]));
     const run = async (seed: number): Promise<Float32Array[]> => {
       for (const t of x.gpu) t.grad = null;
-      const y = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: true, dropoutP: 0.3, generator: new mox.Generator(seed) });
+      const y = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, {
+        isCausal: true,
+        dropoutP: 0.3,
+        generator: new mox.Generator(seed),
+      });
       y.mul(g).sum().backward();
       return Promise.all([y, ...x.gpu.map((t) => t.grad!)].map(async (t) => (await t.data()) as Float32Array));
     };
@@ -299,7 +343,11 @@ describe('webgpu fused attention dropout', () => {
         return mox.where(keep, weights.mul(1 / (1 - p)), 0).matmul(vc);
       };
       const want = reference(x.cpu[0]!, x.cpu[1]!, x.cpu[2]!);
-      const got = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, { isCausal: causal, dropoutP: p, generator: new mox.Generator(77) });
+      const got = F.scaledDotProductAttention(x.gpu[0]!, x.gpu[1]!, x.gpu[2]!, {
+        isCausal: causal,
+        dropoutP: p,
+        generator: new mox.Generator(77),
+      });
       const what = `dropout ${p}${causal ? ' causal' : ''}`;
       await assertClose(got, want, 1e-4, 1e-5, `${what}: output`);
       backwardWithRandom(want, got);

@@ -12,5 +12,8 @@ test('after the device is lost, GPU work and reads fail with a DeviceError namin
   assert.deepEqual(Array.from(await t.add(1).data()), [2, 2, 2, 2]);
   backend.device.destroy();
   await new Promise((r) => setTimeout(r, 50));
-  await assert.rejects(async () => t.add(1).data(), (e: Error) => e instanceof mox.DeviceError && /device was lost \(destroyed\)/.test(e.message));
+  await assert.rejects(
+    async () => t.add(1).data(),
+    (e: Error) => e instanceof mox.DeviceError && /device was lost \(destroyed\)/.test(e.message),
+  );
 });

@@ -35,8 +35,15 @@ async function withTile(tile: MatmulTile, body: () => Promise<void>): Promise<vo
 }
 
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [1, 7, 13], [7, 13, 1], [13, 7, 7], [7, 1, 13],
-  [127, 128, 129], [128, 128, 128], [129, 127, 128], [33, 129, 65],
+  [1, 1, 1],
+  [1, 7, 13],
+  [7, 13, 1],
+  [13, 7, 7],
+  [7, 1, 13],
+  [127, 128, 129],
+  [128, 128, 128],
+  [129, 127, 128],
+  [33, 129, 65],
 ];
 
 describe('webgpu matmul: every tile variant', () => {

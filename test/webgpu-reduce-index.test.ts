@@ -39,7 +39,11 @@ async function same(x: Tensor, f: (t: Tensor) => Tensor, rtol = 1e-5, atol = 1e-
 
 describe('webgpu reductions', () => {
   it('sum, mean, max, min, prod over axes and layouts, keepdim', async () => {
-    for (const shape of [[7, 13, 5], [1, 127, 3], [13, 1, 7]]) {
+    for (const shape of [
+      [7, 13, 5],
+      [1, 127, 3],
+      [13, 1, 7],
+    ]) {
       for (let kind = 0; kind < 3; kind++) {
         const x = layout(shape, kind);
         for (const axis of AXES) {
@@ -68,14 +72,23 @@ describe('webgpu reductions', () => {
       }
     }
     // many ties (rounded values) in blocks long enough for the workgroup tree and the multi-pass path
-    for (const shape of [[3, 1000], [2, 70001]]) {
+    for (const shape of [
+      [3, 1000],
+      [2, 70001],
+    ]) {
       const x = randn(shape).mul(2).round();
       await same(x, (t) => t.argmax(1), 0, 0, `argmax ties [${shape}]`);
       await same(x, (t) => t.argmin(-1), 0, 0, `argmin ties [${shape}]`);
       await same(x, (t) => t.argmax(0), 0, 0, `argmax ties column [${shape}]`);
       await same(x, (t) => t.argmax(), 0, 0, `argmax ties flat [${shape}]`);
     }
-    const ints = mox.tensor([[3, 9, 9, 1], [-5, -5, -7, -7]], { dtype: 'int32' });
+    const ints = mox.tensor(
+      [
+        [3, 9, 9, 1],
+        [-5, -5, -7, -7],
+      ],
+      { dtype: 'int32' },
+    );
     await same(ints, (t) => t.argmax(1), 0, 0, 'int argmax');
     await same(ints, (t) => t.argmin(1), 0, 0, 'int argmin');
   });
@@ -139,13 +152,21 @@ describe('webgpu reductions', () => {
     }
     // rows of infinities take the unshifted path (compared directly: assertClose's difference of two
     // equal infinities is NaN)
-    const inf = mox.tensor([[-Infinity, -Infinity], [1, -Infinity], [Infinity, 2]]);
+    const inf = mox.tensor([
+      [-Infinity, -Infinity],
+      [1, -Infinity],
+      [Infinity, 2],
+    ]);
     const lse = await gpu(inf).logsumexp(1).data();
     assert.deepEqual([...lse], [...inf.logsumexp(1).dataSync()]);
   });
 
   it('NaN propagates through max/min; argmax picks the first NaN', async () => {
-    const x = mox.tensor([[1, NaN, 3, NaN], [2, 5, -1, 0], [NaN, 7, 8, 9]]);
+    const x = mox.tensor([
+      [1, NaN, 3, NaN],
+      [2, 5, -1, 0],
+      [NaN, 7, 8, 9],
+    ]);
     for (const axis of [null, 0, 1]) {
       await same(x, (t) => t.max(axis), 0, 0, `max axis ${axis}`);
       await same(x, (t) => t.min(axis), 0, 0, `min axis ${axis}`);
@@ -214,7 +235,13 @@ describe('webgpu reductions', () => {
       }
     }
     // a max with ties shares the gradient
-    const t = mox.tensor([[1, 3, 3], [2, 2, 2]], { dtype: 'float32' });
+    const t = mox.tensor(
+      [
+        [1, 3, 3],
+        [2, 2, 2],
+      ],
+      { dtype: 'float32' },
+    );
     t.requiresGrad = true;
     const gt = gpu(t);
     t.max(1).sum().backward();
@@ -316,7 +343,10 @@ describe('webgpu indexing', () => {
     const sum = g.indexAdd([4, 3], 0, gpu(bad).view_(), gpu(x).view_());
     const added = new Float32Array(await g.readAsync({ buf: sum, dtype: 'float32', shape: [12], strides: [1], offset: 0 }));
     const expect = new Float32Array(12);
-    for (let j = 0; j < 3; j++) { expect[j] = rows[j]!; expect[6 + j] = rows[9 + j]!; }
+    for (let j = 0; j < 3; j++) {
+      expect[j] = rows[j]!;
+      expect[6 + j] = rows[9 + j]!;
+    }
     assert.deepEqual([...added], [...expect]);
     g.free(sum);
   });
@@ -354,7 +384,13 @@ describe('webgpu indexing', () => {
     mox.noGrad(() => gl.weight.copy_(layer.weight));
     gl.to('webgpu');
     assert.equal(gl.weight.device, 'webgpu');
-    const ids = mox.tensor([[3, 1, 3, 5], [5, 3, 0, 19]], { dtype: 'int32' });
+    const ids = mox.tensor(
+      [
+        [3, 1, 3, 5],
+        [5, 3, 0, 19],
+      ],
+      { dtype: 'int32' },
+    );
     const outC = layer.forward(ids);
     const outG = gl.forward(gpu(ids));
     await assertClose(outG, outC, 0, 0, 'nn.Embedding forward');

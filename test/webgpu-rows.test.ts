@@ -59,8 +59,13 @@ function backwardWithRandom(yCpu: Tensor, yGpu: Tensor): void {
   yGpu.mul(gpu(g)).sum().backward();
 }
 
-const viewOf = (buf: Buffer, shape: readonly number[], dtype: 'float32' | 'int32' = 'float32'): View =>
-  ({ buf, dtype, shape, strides: contiguousStrides(shape), offset: 0 });
+const viewOf = (buf: Buffer, shape: readonly number[], dtype: 'float32' | 'int32' = 'float32'): View => ({
+  buf,
+  dtype,
+  shape,
+  strides: contiguousStrides(shape),
+  offset: 0,
+});
 
 /** A GPU kernel's output buffer read back, then freed. */
 async function readBack(buf: Buffer, shape: readonly number[]): Promise<Float32Array> {
@@ -102,8 +107,15 @@ describe('webgpu softmax and logSoftmax', () => {
     // [3,7,700] axis 1 and the transposed [2100,13] along axis 1 have 2100 rows whose elements are 700
     // and 2100 apart: the one-thread-per-row kernel. The others get a workgroup per row.
     const cases: [number[], Layout, number][] = [
-      [[127], contiguous, 0], [[5, 13, 7], contiguous, 0], [[5, 13, 7], contiguous, 1], [[5, 13, 7], transposed, 1], [[7, 1, 13], stepTwo, 0],
-      [[3, 7, 700], contiguous, 1], [[2100, 13], transposed, 1], [[2100, 13], transposed, 0], [[4, 600, 3], stepTwo, 1],
+      [[127], contiguous, 0],
+      [[5, 13, 7], contiguous, 0],
+      [[5, 13, 7], contiguous, 1],
+      [[5, 13, 7], transposed, 1],
+      [[7, 1, 13], stepTwo, 0],
+      [[3, 7, 700], contiguous, 1],
+      [[2100, 13], transposed, 1],
+      [[2100, 13], transposed, 0],
+      [[4, 600, 3], stepTwo, 1],
     ];
     for (const [shape, layout, axis] of cases) {
       const x = inputs(shape, layout);
@@ -120,7 +132,13 @@ describe('webgpu softmax and logSoftmax', () => {
 
   it('stay finite and stable on rows of values near +-80, and give NaN for an all -inf row as the CPU', async () => {
     const big = randn([6, 50], 80);
-    const fixed = mox.tensor([[80, -80, 80, 0, -80], [80, 80, 80, 80, 80], [-80, -80, -80, -80, -79], [-Infinity, 0, 1, -Infinity, 2], [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity]]);
+    const fixed = mox.tensor([
+      [80, -80, 80, 0, -80],
+      [80, 80, 80, 80, 80],
+      [-80, -80, -80, -80, -79],
+      [-Infinity, 0, 1, -Infinity, 2],
+      [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
+    ]);
     for (const x of [big, fixed]) {
       for (const op of ops) {
         // compared here rather than by assertClose, which cannot match -inf (log(0)) with itself
@@ -138,7 +156,11 @@ describe('webgpu softmax and logSoftmax', () => {
 
   it('give the CPU gradients for last and non-last axes and strided inputs', async () => {
     const cases: [number[], Layout, number][] = [
-      [[13, 7], contiguous, 1], [[7, 13], transposed, 1], [[5, 127], stepTwo, 1], [[5, 13, 7], contiguous, 1], [[13, 7], transposed, 0],
+      [[13, 7], contiguous, 1],
+      [[7, 13], transposed, 1],
+      [[5, 127], stepTwo, 1],
+      [[5, 13, 7], contiguous, 1],
+      [[13, 7], transposed, 0],
     ];
     for (const [shape, layout, axis] of cases) {
       for (const op of ops) {
@@ -153,11 +175,21 @@ describe('webgpu softmax and logSoftmax', () => {
 describe('webgpu layerNorm', () => {
   /** weight and bias present or not, in every combination the op allows. */
   const affine = [
-    { weight: true, bias: true }, { weight: true, bias: false }, { weight: false, bias: true }, { weight: false, bias: false },
+    { weight: true, bias: true },
+    { weight: true, bias: false },
+    { weight: false, bias: true },
+    { weight: false, bias: false },
   ];
 
   it('matches the CPU forward with and without weight and bias, for odd sizes and strided inputs', async () => {
-    const shapes = [[1, 1], [4, 7], [3, 5, 13], [6, 127], [2, 300], [3, 1100]];
+    const shapes = [
+      [1, 1],
+      [4, 7],
+      [3, 5, 13],
+      [6, 127],
+      [2, 300],
+      [3, 1100],
+    ];
     for (const shape of shapes) {
       const d = shape[shape.length - 1]!;
       for (const layout of LAYOUTS) {
@@ -175,7 +207,13 @@ describe('webgpu layerNorm', () => {
   });
 
   it('gives the CPU gradients of x, weight and bias, many rows included', async () => {
-    const cases: [number[], Layout][] = [[[4, 7], contiguous], [[3, 5, 13], transposed], [[6, 127], stepTwo], [[1000, 96], contiguous], [[300, 300], transposed]];
+    const cases: [number[], Layout][] = [
+      [[4, 7], contiguous],
+      [[3, 5, 13], transposed],
+      [[6, 127], stepTwo],
+      [[1000, 96], contiguous],
+      [[300, 300], transposed],
+    ];
     for (const [shape, layout] of cases) {
       const d = shape[shape.length - 1]!;
       for (const { weight, bias } of affine) {
@@ -213,7 +251,12 @@ describe('webgpu layerNorm', () => {
   it('kernels match the reference backend directly, chunked column sums and more than 65535 rows included', async () => {
     // [1000,96]: 4 chunks of rows; [600,300]: 256 threads per row; [70000,3]: a split grid and 274
     // chunks (slow on a software GPU, so with weight and bias only).
-    const cases: [number[], typeof affine][] = [[[1000, 96], affine], [[600, 300], affine], [[7, 13], affine], [[70000, 3], [affine[0]!]]];
+    const cases: [number[], typeof affine][] = [
+      [[1000, 96], affine],
+      [[600, 300], affine],
+      [[7, 13], affine],
+      [[70000, 3], [affine[0]!]],
+    ];
     for (const [shape, combos] of cases) {
       const [rows, d] = shape as [number, number];
       for (const { weight, bias } of combos) {
@@ -236,14 +279,35 @@ describe('webgpu layerNorm', () => {
         const meanCpu = mox.tensor(want.mean as Float32Array);
         const rstdCpu = mox.tensor(want.rstd as Float32Array);
         const [meanStat, rstdStat] = [gpu(meanCpu), gpu(rstdCpu)];
-        const wantBack = referenceBackend.layerNormBackward(g.view_(), x.view_(), meanCpu.view_(), rstdCpu.view_(), w?.view_() ?? null, bias);
+        const wantBack = referenceBackend.layerNormBackward(
+          g.view_(),
+          x.view_(),
+          meanCpu.view_(),
+          rstdCpu.view_(),
+          w?.view_() ?? null,
+          bias,
+        );
         const gotBack = backend.layerNormBackward(gg.view_(), xg.view_(), meanStat.view_(), rstdStat.view_(), wg?.view_() ?? null, bias);
         assertArraysClose(await readBack(gotBack.dx, shape), wantBack.dx as Float32Array, 1e-4, 1e-4, `layerNormBackward dx ${what}`);
         assert.equal(gotBack.dweight === null, !weight, `dweight present iff weight ${what}`);
         assert.equal(gotBack.dbias === null, !bias, `dbias present iff withBias ${what}`);
         // column sums over up to 70000 rows: float32 partials lose a few more digits than one row
-        if (gotBack.dweight) assertArraysClose(await readBack(gotBack.dweight, [d]), wantBack.dweight as Float32Array, 1e-4, 1e-3, `layerNormBackward dweight ${what}`);
-        if (gotBack.dbias) assertArraysClose(await readBack(gotBack.dbias, [d]), wantBack.dbias as Float32Array, 1e-4, 1e-3, `layerNormBackward dbias ${what}`);
+        if (gotBack.dweight)
+          assertArraysClose(
+            await readBack(gotBack.dweight, [d]),
+            wantBack.dweight as Float32Array,
+            1e-4,
+            1e-3,
+            `layerNormBackward dweight ${what}`,
+          );
+        if (gotBack.dbias)
+          assertArraysClose(
+            await readBack(gotBack.dbias, [d]),
+            wantBack.dbias as Float32Array,
+            1e-4,
+            1e-3,
+            `layerNormBackward dbias ${what}`,
+          );
         backend.free(got.mean);
         backend.free(got.rstd);
       }
@@ -262,7 +326,12 @@ describe('webgpu crossEntropy', () => {
   }
 
   it('matches the CPU loss and gradient through the public API for each reduction, with ignored rows and label smoothing', async () => {
-    for (const [n, c] of [[1, 7], [13, 7], [7, 127], [5, 1000]] as [number, number][]) {
+    for (const [n, c] of [
+      [1, 7],
+      [13, 7],
+      [7, 127],
+      [5, 1000],
+    ] as [number, number][]) {
       for (const layout of LAYOUTS) {
         for (const reduction of ['mean', 'sum', 'none'] as const) {
           for (const labelSmoothing of [0, 0.1]) {
@@ -282,7 +351,12 @@ describe('webgpu crossEntropy', () => {
   });
 
   it('kernels match the reference backend directly, with ignored rows, smoothing and a shared (stride-0) upstream gradient', async () => {
-    for (const [n, c] of [[1, 7], [13, 7], [7, 127], [5, 1000]] as [number, number][]) {
+    for (const [n, c] of [
+      [1, 7],
+      [13, 7],
+      [7, 127],
+      [5, 1000],
+    ] as [number, number][]) {
       for (const layout of LAYOUTS) {
         for (const labelSmoothing of [0, 0.1]) {
           const ignoreIndex = 2;
@@ -297,10 +371,27 @@ describe('webgpu crossEntropy', () => {
 
           const perRow = randn([n]);
           const shared = mox.tensor([0.37]).expand([n]);
-          for (const [name, gout] of [['per-row', perRow], ['stride-0', shared]] as const) {
-            const wantDx = referenceBackend.crossEntropyBackward(gout.view_(), x.cpu.view_(), target.view_(), lseCpu, ignoreIndex, labelSmoothing);
+          for (const [name, gout] of [
+            ['per-row', perRow],
+            ['stride-0', shared],
+          ] as const) {
+            const wantDx = referenceBackend.crossEntropyBackward(
+              gout.view_(),
+              x.cpu.view_(),
+              target.view_(),
+              lseCpu,
+              ignoreIndex,
+              labelSmoothing,
+            );
             const goutGpu = name === 'stride-0' ? gpu(mox.tensor([0.37])).expand([n]) : gpu(gout);
-            const gotDx = backend.crossEntropyBackward(goutGpu.view_(), x.gpu.view_(), targetGpu.view_(), lseGpu, ignoreIndex, labelSmoothing);
+            const gotDx = backend.crossEntropyBackward(
+              goutGpu.view_(),
+              x.gpu.view_(),
+              targetGpu.view_(),
+              lseGpu,
+              ignoreIndex,
+              labelSmoothing,
+            );
             assertArraysClose(await readBack(gotDx, [n, c]), wantDx as Float32Array, 1e-5, 1e-6, `crossEntropyBackward ${name} ${what}`);
           }
           backend.free(got.lse);
@@ -332,9 +423,17 @@ describe('webgpu Adam and AdamW', () => {
   const configs = [
     { name: 'Adam', make: mox.optim.Adam, opts: { lr: 0.01 } },
     { name: 'Adam weight decay amsgrad', make: mox.optim.Adam, opts: { lr: 0.01, weightDecay: 0.1, amsgrad: true } },
-    { name: 'Adam maximize', make: mox.optim.Adam, opts: { lr: 0.02, betas: [0.8, 0.99] as [number, number], weightDecay: 0.05, maximize: true } },
+    {
+      name: 'Adam maximize',
+      make: mox.optim.Adam,
+      opts: { lr: 0.02, betas: [0.8, 0.99] as [number, number], weightDecay: 0.05, maximize: true },
+    },
     { name: 'AdamW', make: mox.optim.AdamW, opts: { lr: 0.01, weightDecay: 0.1 } },
-    { name: 'AdamW amsgrad maximize', make: mox.optim.AdamW, opts: { lr: 0.01, weightDecay: 0.02, amsgrad: true, maximize: true, eps: 1e-6 } },
+    {
+      name: 'AdamW amsgrad maximize',
+      make: mox.optim.AdamW,
+      opts: { lr: 0.01, weightDecay: 0.02, amsgrad: true, maximize: true, eps: 1e-6 },
+    },
   ];
 
   it('match the CPU over 3 steps for each configuration, odd sizes included', async () => {

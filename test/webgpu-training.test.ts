@@ -36,20 +36,34 @@ describe('webgpu: devices and reads', () => {
     const back = await g.toAsync('cpu');
     assert.equal(back.device, 'cpu');
     assert.deepEqual(Array.from(back.dataSync()), Array.from(x.dataSync()));
-    const ids = mox.tensor([[1, 2], [3, 4]]).to('webgpu');
+    const ids = mox
+      .tensor([
+        [1, 2],
+        [3, 4],
+      ])
+      .to('webgpu');
     assert.equal(ids.dtype, 'int32');
-    assert.deepEqual(await ids.array(), [[1, 2], [3, 4]]);
+    assert.deepEqual(await ids.array(), [
+      [1, 2],
+      [3, 4],
+    ]);
     assert.equal(await mox.tensor([true, false]).to('webgpu').sum().itemAsync(), 1);
     assert.equal(x.to('float32'), x, 'a dtype is still a cast');
   });
 
   it('synchronous reads of GPU memory are DeviceErrors that name the asynchronous call', async () => {
     const g = mox.ones([2]).to('webgpu');
-    assert.throws(() => g.dataSync(), (e: Error) => e instanceof mox.DeviceError && /await t\.data\(\)/.test(e.message));
+    assert.throws(
+      () => g.dataSync(),
+      (e: Error) => e instanceof mox.DeviceError && /await t\.data\(\)/.test(e.message),
+    );
     assert.throws(() => g.sum().item(), mox.DeviceError);
     assert.throws(() => g.tolist(), mox.DeviceError);
     assert.throws(() => g.to('cpu'), /toAsync\('cpu'\)/);
-    assert.throws(() => mox.ones([2]).to('float64').to('webgpu'), (e: Error) => e instanceof mox.DeviceError && /float64/.test(e.message));
+    assert.throws(
+      () => mox.ones([2]).to('float64').to('webgpu'),
+      (e: Error) => e instanceof mox.DeviceError && /float64/.test(e.message),
+    );
     assert.throws(() => mox.ones([2]).add(g), /different devices/);
     // printing does not read: it says where the tensor is and how to read it
     assert.equal(String(g), "tensor(<on webgpu: await t.toStringAsync() to see the values> shape=[2], dtype=float32, device='webgpu')");
@@ -79,7 +93,10 @@ describe('webgpu: devices and reads', () => {
     assert.match(m.summary([2], { printFn: null }), /Total params: 82/);
     assert.deepEqual(m.parameters(), before);
     await m.toAsync('cpu');
-    assert.deepEqual(m.parameters().map((p) => Array.from(p.dataSync())), values);
+    assert.deepEqual(
+      m.parameters().map((p) => Array.from(p.dataSync())),
+      values,
+    );
   });
 });
 
@@ -91,7 +108,14 @@ describe('webgpu: training', () => {
     const hc = await cpu.fit(data.x, data.y, { epochs: 3, batchSize: 32, verbose: 0, seed: 0 });
     const g = mlp();
     g.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], lr: 0.01 });
-    const hg = await g.fit(data.x, data.y, { epochs: 3, batchSize: 32, verbose: 0, seed: 0, device: 'webgpu', validationData: [data.x, data.y] });
+    const hg = await g.fit(data.x, data.y, {
+      epochs: 3,
+      batchSize: 32,
+      verbose: 0,
+      seed: 0,
+      device: 'webgpu',
+      validationData: [data.x, data.y],
+    });
     assert.equal(g.device, 'webgpu');
     const lc = hc.history['loss']!;
     const lg = hg.history['loss']!;
@@ -130,7 +154,10 @@ describe('webgpu: training', () => {
     for (let i = 0; i < 60; i++) last = await step();
     const after = { ...mox.memory(), live: backend.engine.stats.live, pooled: backend.engine.stats.pooled };
     // tensors an earlier test left to the garbage collector may be freed meanwhile: nothing may grow
-    assert.ok(after.numTensors <= before.numTensors && after.numBytes <= before.numBytes, `${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    assert.ok(
+      after.numTensors <= before.numTensors && after.numBytes <= before.numBytes,
+      `${JSON.stringify(before)} -> ${JSON.stringify(after)}`,
+    );
     assert.equal(after.live + after.pooled, before.live + before.pooled, 'no GPU buffer was created: every step reused pooled ones');
     mox.emptyCache('webgpu');
     assert.equal(backend.engine.stats.pooled, 0, 'emptyCache frees the pool');
@@ -142,8 +169,12 @@ describe('webgpu: training', () => {
     const make = (): mox.nn.Module => {
       mox.seed(3);
       return new nn.Sequential(
-        new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
-        new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3),
+        new nn.Conv2d(1, 4, 3, { padding: 1 }),
+        new nn.BatchNorm2d(4),
+        new nn.ReLU(),
+        new nn.MaxPool2d(2),
+        new nn.Flatten(),
+        new nn.Linear(4 * 4 * 4, 3),
       );
     };
     const x = mox.randn([5, 1, 8, 8], { generator: new mox.Generator(4) });
@@ -185,8 +216,14 @@ describe('webgpu: the LSTM language model', () => {
       mox.seed(9);
       return new mox.models.LSTMLanguageModel({ vocabSize: 13, embedDim: 8, hiddenSize: 12, numLayers: 2 });
     };
-    const ids = mox.tensor([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]]);
-    const tgt = mox.tensor([[2, 3, 4, 5, 6], [7, 8, 9, 10, 11]]);
+    const ids = mox.tensor([
+      [1, 2, 3, 4, 5],
+      [6, 7, 8, 9, 10],
+    ]);
+    const tgt = mox.tensor([
+      [2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11],
+    ]);
     const cpu = make();
     const g = make().to('webgpu');
     const lc = cpu.loss(ids, tgt).loss;
@@ -209,19 +246,57 @@ describe('webgpu: mox train gpt --device webgpu', () => {
     fs.writeFileSync(file, text);
     const out = path.join(dir, 'run');
     const main = path.resolve('dist/src/cli/main.js');
-    const r = spawnSync(process.execPath, [main, 'train', 'gpt', '--data', file, '--out', out, '--device', 'webgpu',
-      '--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4',
-      '--max-iters', '6', '--eval-interval', '3', '--eval-iters', '2', '--warmup-iters', '1'], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        main,
+        'train',
+        'gpt',
+        '--data',
+        file,
+        '--out',
+        out,
+        '--device',
+        'webgpu',
+        '--n-layer',
+        '1',
+        '--n-head',
+        '2',
+        '--n-embd',
+        '16',
+        '--block-size',
+        '16',
+        '--batch-size',
+        '4',
+        '--max-iters',
+        '6',
+        '--eval-interval',
+        '3',
+        '--eval-iters',
+        '2',
+        '--warmup-iters',
+        '1',
+      ],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /device webgpu/);
     assert.match(r.stdout, /step 6: train loss \d/);
-    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
-    const g = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '5'], { encoding: 'utf8', timeout: 120_000 });
+    for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json'])
+      assert.ok(fs.existsSync(path.join(out, f)), f);
+    const g = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '5'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(g.status, 0, g.stderr);
     assert.match(g.stdout, /^the/);
     // greedy decoding gives the same tokens on both devices
     const greedy = (device: string): string => {
-      const r = spawnSync(process.execPath, [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '6', '--temperature', '0', '--json', '--device', device], { encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(
+        process.execPath,
+        [main, 'generate', '--model', out, '--prompt', 'the', '--max-new-tokens', '6', '--temperature', '0', '--json', '--device', device],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
       assert.equal(r.status, 0, r.stderr);
       if (device === 'webgpu') assert.match(r.stderr, /on webgpu/);
       return r.stdout;

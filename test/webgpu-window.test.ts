@@ -25,7 +25,10 @@ const randTies = (shape: number[]): Tensor => randn(shape).mul(1.5).round();
 const contiguous = (shape: readonly number[]): number[] => {
   const s: number[] = [];
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]!; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
   return s;
 };
 
@@ -54,12 +57,18 @@ async function assertSame(actual: Tensor, expected: Tensor, what: string, rtol =
   assertArraysClose(await actual.data(), expected.dataSync(), what, rtol, atol);
 }
 
-const win = (k: [number, number], s: [number, number], p: [number, number], d: [number, number]): Window2d =>
-  ({ kernel: k, stride: s, padding: p, dilation: d });
+const win = (k: [number, number], s: [number, number], p: [number, number], d: [number, number]): Window2d => ({
+  kernel: k,
+  stride: s,
+  padding: p,
+  dilation: d,
+});
 
 /** Output size of a window over an [.., H, W] input. */
-const outSize = (h: number, w: number, g: Window2d): [number, number] =>
-  [windowOut(h, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]), windowOut(w, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1])];
+const outSize = (h: number, w: number, g: Window2d): [number, number] => [
+  windowOut(h, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]),
+  windowOut(w, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1]),
+];
 
 /** im2col of one input on both backends (cpuView and gpuView hold the same elements), compared. */
 async function checkIm2col(cpuView: View, gpuView: View, g: Window2d, padValue: number, what: string): Promise<void> {
@@ -112,7 +121,10 @@ describe('webgpu im2col', () => {
   });
 
   it('copies int32 elements exactly', async () => {
-    const x = mox.tensor(Int32Array.from({ length: 2 * 2 * 5 * 5 }, (_, i) => (i * 7919) % 1000 - 500), { shape: [2, 2, 5, 5] });
+    const x = mox.tensor(
+      Int32Array.from({ length: 2 * 2 * 5 * 5 }, (_, i) => ((i * 7919) % 1000) - 500),
+      { shape: [2, 2, 5, 5] },
+    );
     const w = win([2, 3], [1, 2], [1, 1], [1, 1]);
     const [oh, ow] = outSize(5, 5, w);
     const expected = referenceBackend.im2col(x.view_(), w, oh, ow, -3) as TypedArray;
@@ -245,7 +257,10 @@ describe('webgpu maxPool2d', () => {
   });
 
   it('pools int32 tensors exactly', async () => {
-    const x = mox.tensor(Int32Array.from({ length: 2 * 2 * 7 * 5 }, (_, i) => (i * 7919) % 201 - 100), { shape: [2, 2, 7, 5] });
+    const x = mox.tensor(
+      Int32Array.from({ length: 2 * 2 * 7 * 5 }, (_, i) => ((i * 7919) % 201) - 100),
+      { shape: [2, 2, 7, 5] },
+    );
     const [out, idx] = F.maxPool2dWithIndices(x, 3, { stride: 2, padding: 1 });
     const [gOut, gIdx] = F.maxPool2dWithIndices(gpu(x), 3, { stride: 2, padding: 1 });
     await assertClose(gOut, out, 0, 0, 'int32 values');
@@ -258,7 +273,9 @@ describe('webgpu maxPool2d', () => {
     // finds each output's pixel
     const [N, C, H, W, OH, OW] = [2, 3, 5, 4, 3, 6];
     const idx = Int32Array.from({ length: N * C * OH * OW }, (_, i) => (i % 7 === 0 ? -1 : (i * 13) % (H * W)));
-    idx[5] = 7; idx[6] = 7; idx[11] = 7;
+    idx[5] = 7;
+    idx[6] = 7;
+    idx[11] = 7;
     const argmax = mox.tensor(idx, { shape: [N, C, OH, OW] });
     const g = randn([N, C, OH, OW]);
     const expected = referenceBackend.maxPool2dBackward(g.view_(), argmax.view_(), [N, C, H, W]) as TypedArray;
@@ -270,12 +287,37 @@ describe('webgpu maxPool2d', () => {
 describe('webgpu avgPool2d', () => {
   const cases: { name: string; shape: number[]; k: number | [number, number]; opts: mox.nn.functional.AvgPool2dOptions }[] = [
     { name: '2x2 stride 2', shape: [2, 3, 8, 8], k: 2, opts: {} },
-    { name: '3x3 stride 2 pad 1, countIncludePad true', shape: [2, 3, 9, 11], k: 3, opts: { stride: 2, padding: 1, countIncludePad: true } },
-    { name: '3x3 stride 2 pad 1, countIncludePad false', shape: [2, 3, 9, 11], k: 3, opts: { stride: 2, padding: 1, countIncludePad: false } },
-    { name: '3x2 stride 1 pad 1x1 (overlap), countIncludePad false', shape: [3, 2, 7, 6], k: [3, 2], opts: { stride: 1, padding: 1, countIncludePad: false } },
+    {
+      name: '3x3 stride 2 pad 1, countIncludePad true',
+      shape: [2, 3, 9, 11],
+      k: 3,
+      opts: { stride: 2, padding: 1, countIncludePad: true },
+    },
+    {
+      name: '3x3 stride 2 pad 1, countIncludePad false',
+      shape: [2, 3, 9, 11],
+      k: 3,
+      opts: { stride: 2, padding: 1, countIncludePad: false },
+    },
+    {
+      name: '3x2 stride 1 pad 1x1 (overlap), countIncludePad false',
+      shape: [3, 2, 7, 6],
+      k: [3, 2],
+      opts: { stride: 1, padding: 1, countIncludePad: false },
+    },
     { name: '2x2 stride 3 (gaps)', shape: [2, 3, 11, 10], k: 2, opts: { stride: 3 } },
-    { name: '3x3 ceilMode pad 1 (windows past the padded input)', shape: [2, 3, 10, 8], k: 3, opts: { stride: 2, padding: 1, ceilMode: true } },
-    { name: '3x3 ceilMode, countIncludePad false', shape: [2, 3, 10, 8], k: 3, opts: { stride: 2, padding: 1, ceilMode: true, countIncludePad: false } },
+    {
+      name: '3x3 ceilMode pad 1 (windows past the padded input)',
+      shape: [2, 3, 10, 8],
+      k: 3,
+      opts: { stride: 2, padding: 1, ceilMode: true },
+    },
+    {
+      name: '3x3 ceilMode, countIncludePad false',
+      shape: [2, 3, 10, 8],
+      k: 3,
+      opts: { stride: 2, padding: 1, ceilMode: true, countIncludePad: false },
+    },
     { name: '3x3 divisorOverride 5', shape: [2, 3, 9, 9], k: 3, opts: { stride: 2, padding: 1, divisorOverride: 5 } },
   ];
   for (const { name, shape, k, opts } of cases) {
@@ -317,7 +359,13 @@ describe('webgpu conv2d (im2col + matmul)', () => {
   const cases: { name: string; x: number[]; w: number[]; bias: boolean; opts: mox.nn.functional.Conv2dOptions }[] = [
     { name: '3x3 pad 1', x: [2, 3, 9, 8], w: [4, 3, 3, 3], bias: false, opts: { padding: 1 } },
     { name: '3x3 pad 1 with bias', x: [2, 3, 9, 8], w: [4, 3, 3, 3], bias: true, opts: { padding: 1 } },
-    { name: '3x2 stride 2x1 pad 2x0 dilation 2x3', x: [2, 3, 11, 12], w: [5, 3, 3, 2], bias: false, opts: { stride: [2, 1], padding: [2, 0], dilation: [2, 3] } },
+    {
+      name: '3x2 stride 2x1 pad 2x0 dilation 2x3',
+      x: [2, 3, 11, 12],
+      w: [5, 3, 3, 2],
+      bias: false,
+      opts: { stride: [2, 1], padding: [2, 0], dilation: [2, 3] },
+    },
     { name: '2x2 stride 3 (stride > kernel)', x: [3, 2, 10, 11], w: [3, 2, 2, 2], bias: false, opts: { stride: 3 } },
     { name: 'groups 2, 3x3 stride 2 pad 1', x: [2, 4, 9, 9], w: [6, 2, 3, 3], bias: false, opts: { groups: 2, stride: 2, padding: 1 } },
     { name: "padding 'same', 4x4 (odd total padding)", x: [2, 3, 7, 8], w: [3, 3, 4, 4], bias: false, opts: { padding: 'same' } },
@@ -365,20 +413,48 @@ describe('webgpu conv2d (im2col + matmul)', () => {
     const weight = randn([4, 3, 3, 3]);
     weight.requiresGrad = true;
     const gWeight = gpu(weight);
-    await checkOp(randn([2, 4, 5, 6]), (t) => F.convTranspose2d(t, t.device === 'cpu' ? weight : gWeight, null, opts), 'convTranspose2d', CONV_TOL);
+    await checkOp(
+      randn([2, 4, 5, 6]),
+      (t) => F.convTranspose2d(t, t.device === 'cpu' ? weight : gWeight, null, opts),
+      'convTranspose2d',
+      CONV_TOL,
+    );
     await assertClose(gWeight.grad!, weight.grad!, CONV_TOL.rtol, CONV_TOL.atol, 'convTranspose2d: weight gradient');
   });
 
   it('convTranspose2d with groups and dilation', async () => {
-    const opts = { stride: [2, 1] as [number, number], padding: [0, 1] as [number, number], dilation: [1, 2] as [number, number], groups: 2 };
+    const opts = {
+      stride: [2, 1] as [number, number],
+      padding: [0, 1] as [number, number],
+      dilation: [1, 2] as [number, number],
+      groups: 2,
+    };
     const weight = randn([4, 2, 2, 3]);
     const gWeight = gpu(weight);
-    await checkOp(randn([2, 4, 4, 5]), (t) => F.convTranspose2d(t, t.device === 'cpu' ? weight : gWeight, null, opts), 'convTranspose2d groups', CONV_TOL);
+    await checkOp(
+      randn([2, 4, 4, 5]),
+      (t) => F.convTranspose2d(t, t.device === 'cpu' ? weight : gWeight, null, opts),
+      'convTranspose2d groups',
+      CONV_TOL,
+    );
   });
 });
 
 describe('webgpu adaptiveAvgPool2d (matmul)', () => {
-  for (const [shape, size] of [[[2, 3, 9, 7], [4, 3]], [[2, 3, 8, 8], [1, 1]], [[3, 2, 5, 11], [5, 4]]] as [number[], [number, number]][]) {
+  for (const [shape, size] of [
+    [
+      [2, 3, 9, 7],
+      [4, 3],
+    ],
+    [
+      [2, 3, 8, 8],
+      [1, 1],
+    ],
+    [
+      [3, 2, 5, 11],
+      [5, 4],
+    ],
+  ] as [number[], [number, number]][]) {
     it(`matches the CPU: ${JSON.stringify(shape)} -> ${size.join('x')}`, async () => {
       await checkOp(randn(shape), (t) => F.adaptiveAvgPool2d(t, size), `adaptive ${size}`);
     });

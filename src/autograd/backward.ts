@@ -42,7 +42,10 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
   let seed: Tensor;
   if (gradient === undefined) {
     if (root.size !== 1) {
-      throw new AutogradError('backward', `grad can be implicitly created only for one-element outputs; got shape ${fmtShape(root.shape)}: pass a gradient`);
+      throw new AutogradError(
+        'backward',
+        `grad can be implicitly created only for one-element outputs; got shape ${fmtShape(root.shape)}: pass a gradient`,
+      );
     }
     seed = filled(root.backend, root.shape, root.dtype, 1);
   } else {
@@ -69,14 +72,20 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       if (t._retainGrad) accumulate(t, g.clone(), handedToLeaves);
       if (!node.backward) {
         g.dispose();
-        throw new AutogradError('backward', `trying to backward through the graph a second time (node '${node.name}'); pass retainGraph: true to the first backward()`);
+        throw new AutogradError(
+          'backward',
+          `trying to backward through the graph a second time (node '${node.name}'); pass retainGraph: true to the first backward()`,
+        );
       }
       const inputGrads = node.backward(g);
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
         if (!input || !input.requiresGrad || !gi) return;
         if (!sameShape(gi.shape, input.shape)) {
-          throw new AutogradError('backward', `internal: '${node.name}' produced gradient ${fmtShape(gi.shape)} for input ${fmtShape(input.shape)}`);
+          throw new AutogradError(
+            'backward',
+            `internal: '${node.name}' produced gradient ${fmtShape(gi.shape)} for input ${fmtShape(input.shape)}`,
+          );
         }
         const prev = grads.get(input);
         if (prev) {

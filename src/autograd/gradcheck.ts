@@ -30,7 +30,11 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tens
   return gradcheckDetailed(fn, inputs, opts).ok;
 }
 
-export function gradcheckDetailed(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: GradcheckOptions = {}): GradcheckResult {
+export function gradcheckDetailed(
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  opts: GradcheckOptions = {},
+): GradcheckResult {
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
   const rtol = opts.rtol ?? 1e-3;
@@ -43,7 +47,10 @@ export function gradcheckDetailed(fn: (...xs: Tensor[]) => Tensor, inputs: reado
     });
     const out0 = fn(...xs);
     // a fixed, irregular upstream gradient so every output element is weighted differently
-    const u = tensor(Float64Array.from({ length: out0.size }, (_, i) => Math.sin(i * 1.7 + 0.3) + 0.5), { shape: out0.shape, device: out0.device });
+    const u = tensor(
+      Float64Array.from({ length: out0.size }, (_, i) => Math.sin(i * 1.7 + 0.3) + 0.5),
+      { shape: out0.shape, device: out0.device },
+    );
     const scalar = (o: Tensor): number => Number(noGrad(() => o.to('float64').mul(u).sum().item()));
     out0.to('float64').mul(u).sum().backward();
     let maxError = 0;

@@ -9,6 +9,7 @@ export function attentionShapeProblem(q: readonly number[], k: readonly number[]
   if (q.length < 2 || q.length !== k.length || q.length !== v.length) return 'q, k and v need one rank of at least 2';
   const lead = q.slice(0, -2);
   if (!sameShape(lead, k.slice(0, -2)) || !sameShape(lead, v.slice(0, -2))) return 'the leading (batch) shapes differ';
-  if (k[k.length - 1] !== q[q.length - 1] || v[v.length - 2] !== k[k.length - 2]) return 'the head size of q and k or the length of k and v differ';
+  if (k[k.length - 1] !== q[q.length - 1] || v[v.length - 2] !== k[k.length - 2])
+    return 'the head size of q and k or the length of k and v differ';
   return null;
 }

@@ -20,11 +20,34 @@ export interface View {
 }
 
 export type UnaryOp =
-  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sqrt' | 'rsqrt' | 'square' | 'reciprocal'
-  | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'erf' | 'gelu' | 'geluTanh' | 'silu' | 'softplus'
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'log1p'
+  | 'expm1'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'sin'
+  | 'cos'
+  | 'tanh'
+  | 'sigmoid'
+  | 'relu'
+  | 'erf'
+  | 'gelu'
+  | 'geluTanh'
+  | 'silu'
+  | 'softplus'
   // derivatives used by backward passes: d/dx gelu(x) in its exact and tanh forms
-  | 'geluGrad' | 'geluTanhGrad'
-  | 'floor' | 'ceil' | 'round' | 'not'
+  | 'geluGrad'
+  | 'geluTanhGrad'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+  | 'not'
   // ops with scalar parameters, passed in `params`
   | 'leakyRelu' // [negativeSlope]
   | 'powScalar' // [exponent]
@@ -32,8 +55,21 @@ export type UnaryOp =
   | 'affine'; // [scale, shift]: x * scale + shift
 
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'and' | 'or';
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'eq'
+  | 'ne'
+  | 'lt'
+  | 'le'
+  | 'gt'
+  | 'ge'
+  | 'and'
+  | 'or';
 
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
@@ -167,8 +203,14 @@ export interface Backend {
    */
   layerNorm?(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer };
   /** Gradients of layerNorm from g (x's shape) and the forward's mean and rstd; dbias only when withBias. */
-  layerNormBackward?(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null };
+  layerNormBackward?(
+    g: View,
+    x: View,
+    mean: View,
+    rstd: View,
+    weight: View | null,
+    withBias: boolean,
+  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null };
   /**
    * Fused cross-entropy with logits [N, C] and int32 targets [N] (optional): per-row loss
    * (1 - s) * (lse - x[t]) + s * (lse - mean(x)) for label smoothing s, and lse = logsumexp of the row;
@@ -195,8 +237,17 @@ export interface Backend {
    * Gradients of attention from g (out's shape), recomputing the weights from the forward's out and
    * lse (the same causal, scale and dropout): dq, dk, dv contiguous, shaped as q, k, v.
    */
-  attentionBackward?(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
-    { dq: Buffer; dk: Buffer; dv: Buffer };
+  attentionBackward?(
+    g: View,
+    q: View,
+    k: View,
+    v: View,
+    out: View,
+    lse: View,
+    causal: boolean,
+    scale: number,
+    dropout?: AttentionDropout | null,
+  ): { dq: Buffer; dk: Buffer; dv: Buffer };
   /**
    * Whether attention and attentionBackward take q, k, v of these shapes (leading shapes equal); they
    * raise an error where this is false (a DeviceError for sizes they lack), so ops ask first.

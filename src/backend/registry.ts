@@ -17,7 +17,8 @@ export function registerBackend(b: Backend): void {
 export function getBackend(name?: string): Backend {
   if (name === undefined) return current;
   const b = backends.get(name);
-  if (!b && name === 'webgpu') throw new DeviceError('webgpu', "the GPU is not open yet: call await mox.initDevice('webgpu') first (opening a GPU is asynchronous)");
+  if (!b && name === 'webgpu')
+    throw new DeviceError('webgpu', "the GPU is not open yet: call await mox.initDevice('webgpu') first (opening a GPU is asynchronous)");
   if (!b) throw new ValueError('backend', `unknown device '${name}' (available: ${[...backends.keys()].join(', ')})`);
   return b;
 }

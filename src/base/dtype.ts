@@ -10,18 +10,26 @@ export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
-    case 'float64': return 8;
-    case 'float32': case 'int32': return 4;
-    case 'bool': return 1;
+    case 'float64':
+      return 8;
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'bool':
+      return 1;
   }
 }
 
 export function typedArrayFor(dtype: DType, size: number): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(size);
-    case 'float64': return new Float64Array(size);
-    case 'int32': return new Int32Array(size);
-    case 'bool': return new Uint8Array(size);
+    case 'float32':
+      return new Float32Array(size);
+    case 'float64':
+      return new Float64Array(size);
+    case 'int32':
+      return new Int32Array(size);
+    case 'bool':
+      return new Uint8Array(size);
   }
 }
 

@@ -70,7 +70,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   demo: {
-    summary: 'train a small MLP on two spirals with mox\'s autograd',
+    summary: "train a small MLP on two spirals with mox's autograd",
     usage: `usage: mox demo [--steps N] [--seed S]
 
   --steps N   full-batch SGD steps (default 600)
@@ -81,7 +81,10 @@ const COMMANDS: Record<string, Command> = {
       runDemo({ steps: intOption('steps', values['steps'], 600, 1), seed: intOption('seed', values['seed'], 0, 0) });
     },
   },
-  train: trainCommand((m) => new UsageError(m), { gpt: trainGptCommand((m) => new UsageError(m)), lstm: trainLstmCommand((m) => new UsageError(m)) }),
+  train: trainCommand((m) => new UsageError(m), {
+    gpt: trainGptCommand((m) => new UsageError(m)),
+    lstm: trainLstmCommand((m) => new UsageError(m)),
+  }),
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
@@ -90,7 +93,9 @@ const COMMANDS: Record<string, Command> = {
 const USAGE = `usage: mox <command> [options]
 
 commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${(name + (c.args ? ' ' + c.args : '')).padEnd(26)}${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${(name + (c.args ? ' ' + c.args : '')).padEnd(26)}${c.summary}`)
+  .join('\n')}
 
 options:
   -h, --help                show help (also: mox <command> --help)
@@ -104,7 +109,9 @@ async function main(argv: string[]): Promise<number> {
   if (first === undefined) throw new UsageError('missing command');
   if (first.startsWith('-')) {
     const { values } = parseArgs({
-      args: argv, strict: true, allowPositionals: false,
+      args: argv,
+      strict: true,
+      allowPositionals: false,
       options: { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'V' } },
     });
     if (values.version) console.log(version());
@@ -120,7 +127,9 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd) throw new UsageError(`unknown command '${first}'`);
   helpHint = () => `run 'mox ${first} --help' for usage`;
   const { values, positionals } = parseArgs({
-    args: argv.slice(1), strict: true, allowPositionals: true,
+    args: argv.slice(1),
+    strict: true,
+    allowPositionals: true,
     options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
   });
   if (values['help']) {
@@ -152,7 +161,10 @@ try {
     const debug = process.env['MOX_DEBUG'] === '1';
     const message = e instanceof Error ? e.message : String(e);
     if (e instanceof MoxError) console.error(`mox: ${message}`);
-    else console.error(`mox: ${e instanceof Error && e.name !== 'Error' ? `${e.name}: ` : ''}${message.split('\n')[0]}${debug ? '' : ' (MOX_DEBUG=1 shows where)'}`);
+    else
+      console.error(
+        `mox: ${e instanceof Error && e.name !== 'Error' ? `${e.name}: ` : ''}${message.split('\n')[0]}${debug ? '' : ' (MOX_DEBUG=1 shows where)'}`,
+      );
     if (debug && e instanceof Error && e.stack) console.error(e.stack);
     process.exitCode = 1;
   }

@@ -5,7 +5,7 @@
 
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import { isFloat, typedArrayFor, type TypedArray } from '../base/dtype.js';
-import { Generator, globalGenerator } from '../tensor/random.js';
+import { type Generator, globalGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import type { Transform } from './transforms.js';
@@ -48,17 +48,23 @@ export function randomCrop(
   opts: AugmentOptions & { padding?: number | readonly [number, number, number, number]; fill?: number } = {},
 ): Transform {
   const [th, tw] = typeof size === 'number' ? [size, size] : size;
-  if (!(Number.isInteger(th) && th > 0 && Number.isInteger(tw) && tw > 0)) throw new ValueError('randomCrop', `size must be positive integers, got ${String(size)}`);
+  if (!(Number.isInteger(th) && th > 0 && Number.isInteger(tw) && tw > 0))
+    throw new ValueError('randomCrop', `size must be positive integers, got ${String(size)}`);
   const p = opts.padding ?? 0;
   const [pl, pt, pr, pb] = typeof p === 'number' ? [p, p, p, p] : p;
-  if (![pl, pt, pr, pb].every((v) => Number.isInteger(v) && v! >= 0)) throw new ValueError('randomCrop', `padding must be non-negative integers, got ${String(p)}`);
+  if (![pl, pt, pr, pb].every((v) => Number.isInteger(v) && v! >= 0))
+    throw new ValueError('randomCrop', `padding must be non-negative integers, got ${String(p)}`);
   const fill = opts.fill ?? 0;
   const g = opts.generator ?? globalGenerator;
   return (x) => {
     const { src, n, c, h, w } = images('randomCrop', x);
     const ph = h + pt! + pb!;
     const pw = w + pl! + pr!;
-    if (th > ph || tw > pw) throw new ShapeError('randomCrop', `crop ${th}x${tw} is larger than the padded image ${ph}x${pw} (${fmtShape(x.shape)}, padding ${String(p)})`);
+    if (th > ph || tw > pw)
+      throw new ShapeError(
+        'randomCrop',
+        `crop ${th}x${tw} is larger than the padded image ${ph}x${pw} (${fmtShape(x.shape)}, padding ${String(p)})`,
+      );
     const out = outArray(x, n * c * th * tw);
     for (let b = 0; b < n; b++) {
       const top = g.int(0, ph - th + 1) - pt!;
@@ -134,10 +140,17 @@ export interface AffineOptions extends AugmentOptions {
   fill?: number;
 }
 
-function range(op: string, name: string, v: number | readonly [number, number] | undefined, dflt: [number, number], symmetric: boolean): [number, number] {
+function range(
+  op: string,
+  name: string,
+  v: number | readonly [number, number] | undefined,
+  dflt: [number, number],
+  symmetric: boolean,
+): [number, number] {
   if (v === undefined) return dflt;
   const r: [number, number] = typeof v === 'number' ? (symmetric ? [-Math.abs(v), Math.abs(v)] : [v, v]) : [v[0], v[1]];
-  if (!(Number.isFinite(r[0]) && Number.isFinite(r[1]) && r[0] <= r[1])) throw new ValueError(op, `${name} must be a number or a range [min, max] with min <= max, got ${String(v)}`);
+  if (!(Number.isFinite(r[0]) && Number.isFinite(r[1]) && r[0] <= r[1]))
+    throw new ValueError(op, `${name} must be a number or a range [min, max] with min <= max, got ${String(v)}`);
   return r;
 }
 
@@ -216,11 +229,17 @@ export function randomAffine(opts: AffineOptions = {}, op = 'randomAffine'): Tra
 }
 
 /** Rotates each image by an angle drawn from [-degrees, degrees] (or [a, b]), counter-clockwise; corners get `fill`. */
-export function randomRotation(degrees: number | readonly [number, number], opts: Omit<AffineOptions, 'degrees' | 'scale' | 'translate'> = {}): Transform {
+export function randomRotation(
+  degrees: number | readonly [number, number],
+  opts: Omit<AffineOptions, 'degrees' | 'scale' | 'translate'> = {},
+): Transform {
   return randomAffine({ ...opts, degrees }, 'randomRotation');
 }
 
 /** Zooms each image about its centre by a factor drawn from [min, max]; the size stays the same. */
-export function randomScale(scale: readonly [number, number], opts: Omit<AffineOptions, 'degrees' | 'scale' | 'translate'> = {}): Transform {
+export function randomScale(
+  scale: readonly [number, number],
+  opts: Omit<AffineOptions, 'degrees' | 'scale' | 'translate'> = {},
+): Transform {
   return randomAffine({ ...opts, scale }, 'randomScale');
 }

@@ -86,7 +86,8 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
     if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
       throw new ValueError('DataLoader', 'expected a Dataset (an object with length and get(i))');
     }
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError('DataLoader', `batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ValueError('DataLoader', `batchSize must be a positive integer, got ${batchSize}`);
     if (seed !== undefined && !Number.isFinite(seed)) throw new ValueError('DataLoader', `seed must be a finite number, got ${seed}`);
     if (seed !== undefined && generator) throw new ValueError('DataLoader', 'give seed or generator, not both');
     this.dataset = dataset;
@@ -145,7 +146,9 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
         at += this.batchSize;
         return { done: false, value: this.batch(idx) };
       },
-      [Symbol.iterator]() { return this; },
+      [Symbol.iterator]() {
+        return this;
+      },
     } as Iterator<B>;
   }
 }

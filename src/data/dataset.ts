@@ -40,7 +40,10 @@ export function checkIndex(op: string, index: number, length: number): number {
 }
 
 class MappedDataset<T, U> extends Dataset<U> {
-  constructor(private readonly source: Dataset<T>, private readonly fn: (item: T, index: number) => U) {
+  constructor(
+    private readonly source: Dataset<T>,
+    private readonly fn: (item: T, index: number) => U,
+  ) {
     super();
   }
   get length(): number {
@@ -68,7 +71,10 @@ export class TensorDataset extends Dataset<Tensor[]> {
     }
     const n = tensors[0]!.shape[0]!;
     if (tensors.some((t) => t.shape[0] !== n)) {
-      throw new ShapeError('TensorDataset', `all tensors must have the same size in the first dimension: ${tensors.map((t) => fmtShape(t.shape)).join(', ')}`);
+      throw new ShapeError(
+        'TensorDataset',
+        `all tensors must have the same size in the first dimension: ${tensors.map((t) => fmtShape(t.shape)).join(', ')}`,
+      );
     }
     this.tensors = tensors;
   }
@@ -99,7 +105,10 @@ export class TensorDataset extends Dataset<Tensor[]> {
 
 /** The examples of `dataset` at `indices`, in that order. */
 export class Subset<T> extends Dataset<T> {
-  constructor(readonly dataset: Dataset<T>, readonly indices: readonly number[]) {
+  constructor(
+    readonly dataset: Dataset<T>,
+    readonly indices: readonly number[],
+  ) {
     super();
     const n = dataset.length;
     for (const i of indices) checkIndex('Subset', i, n);
@@ -153,7 +162,10 @@ export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], 
     let rest = n - counts.reduce((a, b) => a + b, 0);
     for (let i = 0; rest > 0; i = (i + 1) % counts.length, rest--) counts[i]! += 1;
   } else {
-    throw new ValueError('randomSplit', `lengths [${lengths.join(', ')}] must be counts summing to the dataset's length (${n}) or fractions summing to 1`);
+    throw new ValueError(
+      'randomSplit',
+      `lengths [${lengths.join(', ')}] must be counts summing to the dataset's length (${n}) or fractions summing to 1`,
+    );
   }
   const perm = randperm(n, generatorFrom(seed));
   const out: Subset<T>[] = [];
@@ -173,7 +185,11 @@ export interface TrainValidationSplitOptions {
 }
 
 /** [train, validation]: `validationFraction` (in (0, 1)) of the examples go to validation, rounded down. */
-export function trainValidationSplit<T>(dataset: Dataset<T>, validationFraction: number, opts: TrainValidationSplitOptions = {}): [Subset<T>, Subset<T>] {
+export function trainValidationSplit<T>(
+  dataset: Dataset<T>,
+  validationFraction: number,
+  opts: TrainValidationSplitOptions = {},
+): [Subset<T>, Subset<T>] {
   if (!(validationFraction > 0 && validationFraction < 1)) {
     throw new ValueError('trainValidationSplit', `validationFraction must be in (0, 1), got ${validationFraction}`);
   }

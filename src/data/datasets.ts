@@ -39,8 +39,15 @@ interface Source {
   remote: RemoteFile[];
 }
 
-const MNIST_MIRRORS = ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'https://storage.googleapis.com/cvdf-datasets/mnist/', 'http://yann.lecun.com/exdb/mnist/'];
-const FASHION_MIRRORS = ['https://fashion-mnist.s3.eu-central-1.amazonaws.com/', 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/'];
+const MNIST_MIRRORS = [
+  'https://ossci-datasets.s3.amazonaws.com/mnist/',
+  'https://storage.googleapis.com/cvdf-datasets/mnist/',
+  'http://yann.lecun.com/exdb/mnist/',
+];
+const FASHION_MIRRORS = [
+  'https://fashion-mnist.s3.eu-central-1.amazonaws.com/',
+  'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+];
 const idxFiles = (mirrors: string[], sums: Record<string, string>): RemoteFile[] =>
   Object.entries(sums).map(([file, sha256]) => ({ file, sha256, urls: mirrors.map((m) => m + file) }));
 
@@ -66,33 +73,39 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, Source>> = {
   },
   cifar10: {
     folders: ['cifar10', 'cifar10/cifar-10-batches-bin', 'cifar-10-batches-bin', 'cifar-10', 'cifar-10/cifar-10-batches-bin'],
-    remote: [{
-      file: 'cifar-10-binary.tar.gz',
-      urls: ['https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'],
-      sha256: 'c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd',
-    }],
+    remote: [
+      {
+        file: 'cifar-10-binary.tar.gz',
+        urls: ['https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'],
+        sha256: 'c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd',
+      },
+    ],
   },
   tinyshakespeare: {
     folders: ['tinyshakespeare', 'shakespeare'],
-    remote: [{
-      file: 'input.txt',
-      urls: ['https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'],
-      sha256: '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed',
-    }],
+    remote: [
+      {
+        file: 'input.txt',
+        urls: ['https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'],
+        sha256: '86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed',
+      },
+    ],
   },
   // Pang & Lee's sentence polarity v1.0 is published only as a tarball, with no checksum: the two
   // files inside are checked against the sha256 of the published files instead.
   'rt-polarity': {
     folders: ['rt-polarity', 'rt-polaritydata'],
-    remote: [{
-      file: 'rt-polaritydata.tar.gz',
-      urls: ['https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz'],
-      sha256: null,
-      members: {
-        'rt-polaritydata/rt-polarity.pos': 'd79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4',
-        'rt-polaritydata/rt-polarity.neg': '4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc',
+    remote: [
+      {
+        file: 'rt-polaritydata.tar.gz',
+        urls: ['https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz'],
+        sha256: null,
+        members: {
+          'rt-polaritydata/rt-polarity.pos': 'd79ef14009bbf87cd6be21f91c3ea1a3cbcb73b34dfb4231aef7bbcd7677abc4',
+          'rt-polaritydata/rt-polarity.neg': '4af43bf489620b498a0852c5a8c6a535155dec7985fdfea782b8f7756b957ccc',
+        },
       },
-    }],
+    ],
   },
 };
 
@@ -104,14 +117,19 @@ export const FILE_SET_SOURCES: Readonly<Record<FileSetName, Source>> = {
   'gpt2-bpe': {
     folders: ['gpt2-bpe', 'gpt2'],
     remote: [
-      { file: 'encoder.json', urls: [GPT2_BASE + 'encoder.json'], sha256: '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783' },
+      {
+        file: 'encoder.json',
+        urls: [GPT2_BASE + 'encoder.json'],
+        sha256: '196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783',
+      },
       { file: 'vocab.bpe', urls: [GPT2_BASE + 'vocab.bpe'], sha256: '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5' },
     ],
   },
 };
 
 type SourceName = DatasetName | FileSetName;
-const sourceOf = (name: SourceName): Source => Object.hasOwn(FILE_SET_SOURCES, name) ? FILE_SET_SOURCES[name as FileSetName] : DATASET_SOURCES[name as DatasetName];
+const sourceOf = (name: SourceName): Source =>
+  Object.hasOwn(FILE_SET_SOURCES, name) ? FILE_SET_SOURCES[name as FileSetName] : DATASET_SOURCES[name as DatasetName];
 /** rt-polarity's classes, by label. */
 export const RT_POLARITY_CLASSES = ['negative', 'positive'] as const;
 
@@ -178,7 +196,11 @@ interface Root {
 function roots(name: SourceName, opts: LoadDatasetOptions): Root[] {
   const { folders } = sourceOf(name);
   const out: Root[] = [];
-  if (opts.dataDir) out.push({ label: `dataDir (${join(opts.dataDir, folders[0]!)})`, dirs: [...folders.map((f) => join(opts.dataDir!, f)), opts.dataDir] });
+  if (opts.dataDir)
+    out.push({
+      label: `dataDir (${join(opts.dataDir, folders[0]!)})`,
+      dirs: [...folders.map((f) => join(opts.dataDir!, f)), opts.dataDir],
+    });
   const env = process.env.MOX_DATA_DIR;
   if (env) out.push({ label: `MOX_DATA_DIR (${join(env, folders[0]!)})`, dirs: folders.map((f) => join(env, f)) });
   else out.push({ label: 'MOX_DATA_DIR (not set)', dirs: [] });
@@ -187,7 +209,8 @@ function roots(name: SourceName, opts: LoadDatasetOptions): Root[] {
   return out;
 }
 
-const cacheFolder = (name: SourceName, opts: LoadDatasetOptions): string => join(opts.cacheDir ?? defaultCacheDir(), sourceOf(name).folders[0]!);
+const cacheFolder = (name: SourceName, opts: LoadDatasetOptions): string =>
+  join(opts.cacheDir ?? defaultCacheDir(), sourceOf(name).folders[0]!);
 
 /** The first existing path among dirs x names. */
 function findFile(rs: Root[], names: readonly string[]): string | null {
@@ -210,7 +233,8 @@ interface Missing {
 type Located<T> = { ok: true; read: () => T } | { ok: false; missing: Missing[] };
 
 function checkSplit(name: string, split: string, allowed: readonly string[]): void {
-  if (!allowed.includes(split)) throw new ValueError('loadDataset', `${name}: unknown split '${split}' (expected ${allowed.map((s) => `'${s}'`).join(' or ')})`);
+  if (!allowed.includes(split))
+    throw new ValueError('loadDataset', `${name}: unknown split '${split}' (expected ${allowed.map((s) => `'${s}'`).join(' or ')})`);
 }
 
 function remoteFile(name: DatasetName, file: string): RemoteFile {
@@ -260,7 +284,8 @@ function trainBatches(dir: string): string[] {
 function extractCifar(tarball: string, dest: string): void {
   const entries = readTar(readBytes('cifar10', tarball), tarball);
   const wanted = entries.filter((e) => e.type === 'file' && /(^|\/)(data_batch_\d+\.bin|test_batch\.bin|batches\.meta\.txt)$/.test(e.name));
-  if (!wanted.some((e) => e.name.endsWith('test_batch.bin'))) throw new DataError('cifar10', `${tarball}: the archive holds no test_batch.bin; is it the CIFAR-10 binary version?`);
+  if (!wanted.some((e) => e.name.endsWith('test_batch.bin')))
+    throw new DataError('cifar10', `${tarball}: the archive holds no test_batch.bin; is it the CIFAR-10 binary version?`);
   mkdirSync(dest, { recursive: true });
   for (const e of wanted) {
     const base = e.name.slice(e.name.lastIndexOf('/') + 1);
@@ -277,7 +302,13 @@ function locateCifar(opts: LoadDatasetOptions): Located<ImageDataset> {
   const findBatches = (): { files: string[]; dir: string } | null => {
     for (const r of rs) {
       for (const d of r.dirs) {
-        const files = split === 'train' ? trainBatches(d) : ['test_batch.bin', 'test_batch.bin.gz'].map((f) => join(d, f)).filter(existsSync).slice(0, 1);
+        const files =
+          split === 'train'
+            ? trainBatches(d)
+            : ['test_batch.bin', 'test_batch.bin.gz']
+                .map((f) => join(d, f))
+                .filter(existsSync)
+                .slice(0, 1);
         if (files.length) return { files, dir: d };
       }
     }
@@ -303,7 +334,10 @@ function locateCifar(opts: LoadDatasetOptions): Located<ImageDataset> {
       const meta = join(dir, 'batches.meta.txt');
       let classes: string[] = [...CIFAR10_CLASSES];
       if (existsSync(meta)) {
-        const names = readFileSync(meta, 'utf8').split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+        const names = readFileSync(meta, 'utf8')
+          .split(/\r?\n/)
+          .map((s) => s.trim())
+          .filter(Boolean);
         if (names.length === 10) classes = names;
       }
       return new ImageDataset('cifar10', split as 'train' | 'test', images, labels, classes, files);
@@ -316,7 +350,9 @@ function locateText(opts: LoadDatasetOptions): Located<TextDataset> {
   checkSplit('tinyshakespeare', split, ['train', 'test', 'all']);
   const rs = roots('tinyshakespeare', opts);
   const env = process.env.MOX_DATA_DIR;
-  const path = findFile(rs, ['input.txt', 'tinyshakespeare.txt']) ?? (env && existsSync(join(env, 'tinyshakespeare.txt')) ? join(env, 'tinyshakespeare.txt') : null);
+  const path =
+    findFile(rs, ['input.txt', 'tinyshakespeare.txt']) ??
+    (env && existsSync(join(env, 'tinyshakespeare.txt')) ? join(env, 'tinyshakespeare.txt') : null);
   if (!path) return { ok: false, missing: [{ remote: DATASET_SOURCES.tinyshakespeare.remote[0]!, display: 'input.txt' }] };
   return {
     ok: true,
@@ -339,7 +375,10 @@ function locateRtPolarity(opts: LoadDatasetOptions): Located<TextClassificationD
   const pos = findFile(rs, ['rt-polarity.pos']);
   if (!neg || !pos) {
     const display = [neg ? null : 'rt-polarity.neg', pos ? null : 'rt-polarity.pos'].filter(Boolean).join(' and ');
-    return { ok: false, missing: [{ remote: DATASET_SOURCES['rt-polarity'].remote[0]!, display: `${display} (or rt-polaritydata.tar.gz)` }] };
+    return {
+      ok: false,
+      missing: [{ remote: DATASET_SOURCES['rt-polarity'].remote[0]!, display: `${display} (or rt-polaritydata.tar.gz)` }],
+    };
   }
   return {
     ok: true,
@@ -349,7 +388,12 @@ function locateRtPolarity(opts: LoadDatasetOptions): Located<TextClassificationD
       const labels = new Int32Array(negatives.length + positives.length);
       labels.fill(1, negatives.length);
       const all: TextClassificationDataset = {
-        name: 'rt-polarity', split: 'all', texts: [...negatives, ...positives], labels, classes: RT_POLARITY_CLASSES, files: [neg, pos],
+        name: 'rt-polarity',
+        split: 'all',
+        texts: [...negatives, ...positives],
+        labels,
+        classes: RT_POLARITY_CLASSES,
+        files: [neg, pos],
       };
       if (split === 'all') return all;
       const [train, test] = textClassificationSplit(all, { testFraction: 0.1, seed: 0 });
@@ -375,7 +419,10 @@ function extractMembers(name: DatasetName, remote: RemoteFile, opts: LoadDataset
       const expected = opts.checksums && base in opts.checksums ? opts.checksums[base] : known;
       const got = createHash('sha256').update(entry.data).digest('hex');
       if (expected && got !== expected.toLowerCase()) {
-        throw new DataError(name, `${tarball}: ${member}: sha256 mismatch: expected ${expected.toLowerCase()}, got ${got} (${entry.size} bytes); the file was not kept`);
+        throw new DataError(
+          name,
+          `${tarball}: ${member}: sha256 mismatch: expected ${expected.toLowerCase()}, got ${got} (${entry.size} bytes); the file was not kept`,
+        );
       }
       return { base, data: entry.data };
     });
@@ -391,11 +438,17 @@ function extractMembers(name: DatasetName, remote: RemoteFile, opts: LoadDataset
 
 function locate(name: DatasetName, opts: LoadDatasetOptions): Located<ImageDataset | TextDataset | TextClassificationDataset> {
   switch (name) {
-    case 'mnist': case 'fashion-mnist': return locateIdx(name, opts);
-    case 'cifar10': return locateCifar(opts);
-    case 'tinyshakespeare': return locateText(opts);
-    case 'rt-polarity': return locateRtPolarity(opts);
-    default: throw new ValueError('loadDataset', `unknown dataset '${String(name)}' (expected one of ${Object.keys(DATASET_SOURCES).join(', ')})`);
+    case 'mnist':
+    case 'fashion-mnist':
+      return locateIdx(name, opts);
+    case 'cifar10':
+      return locateCifar(opts);
+    case 'tinyshakespeare':
+      return locateText(opts);
+    case 'rt-polarity':
+      return locateRtPolarity(opts);
+    default:
+      throw new ValueError('loadDataset', `unknown dataset '${String(name)}' (expected one of ${Object.keys(DATASET_SOURCES).join(', ')})`);
   }
 }
 
@@ -403,7 +456,13 @@ function notFound(name: SourceName, opts: LoadDatasetOptions, missing: Missing[]
   const files = missing.map((m) => m.display);
   const rs = roots(name, opts);
   const message = `${files.join(' and ')} not found in ${where(rs)}, and ${why}: put the files in one of those folders (see docs/data.md)`;
-  return new DatasetNotFoundError(name, message, files, rs.map((r) => r.label), why);
+  return new DatasetNotFoundError(
+    name,
+    message,
+    files,
+    rs.map((r) => r.label),
+    why,
+  );
 }
 
 function downloadAllowed(opts: LoadDatasetOptions): boolean {
@@ -438,8 +497,14 @@ async function fetchMissing(name: SourceName, m: Missing, opts: LoadDatasetOptio
 export async function loadDataset(name: 'tinyshakespeare', opts?: LoadDatasetOptions): Promise<TextDataset>;
 export async function loadDataset(name: 'rt-polarity', opts?: LoadDatasetOptions): Promise<TextClassificationDataset>;
 export async function loadDataset(name: ImageDatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset>;
-export async function loadDataset(name: DatasetName, opts?: LoadDatasetOptions): Promise<ImageDataset | TextDataset | TextClassificationDataset>;
-export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = {}): Promise<ImageDataset | TextDataset | TextClassificationDataset> {
+export async function loadDataset(
+  name: DatasetName,
+  opts?: LoadDatasetOptions,
+): Promise<ImageDataset | TextDataset | TextClassificationDataset>;
+export async function loadDataset(
+  name: DatasetName,
+  opts: LoadDatasetOptions = {},
+): Promise<ImageDataset | TextDataset | TextClassificationDataset> {
   let found = locate(name, opts);
   if (found.ok) return found.read();
   if (!downloadAllowed(opts)) throw notFound(name, opts, found.missing, 'downloading is off');
@@ -472,7 +537,8 @@ export function loadDatasetSync(name: DatasetName, opts: LoadDatasetOptions = {}
 /** A file set's folder: the first searched folder holding every file of the set (they belong together). */
 function locateFileSet(name: FileSetName, opts: LoadDatasetOptions): Located<string> {
   const { remote } = FILE_SET_SOURCES[name];
-  for (const r of roots(name, opts)) for (const d of r.dirs) if (remote.every((f) => existsSync(join(d, f.file)))) return { ok: true, read: () => d };
+  for (const r of roots(name, opts))
+    for (const d of r.dirs) if (remote.every((f) => existsSync(join(d, f.file)))) return { ok: true, read: () => d };
   // what the cache lacks is what a download has to bring
   const cache = cacheFolder(name, opts);
   const missing = remote.filter((f) => !existsSync(join(cache, f.file)));

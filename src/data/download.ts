@@ -72,7 +72,10 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     }
     const digest = hash.digest('hex');
     if (opts.sha256 && digest !== opts.sha256.toLowerCase()) {
-      throw new DataError('download', `${url}: sha256 mismatch: expected ${opts.sha256.toLowerCase()}, got ${digest} (${bytes} bytes); the file was not kept`);
+      throw new DataError(
+        'download',
+        `${url}: sha256 mismatch: expected ${opts.sha256.toLowerCase()}, got ${digest} (${bytes} bytes); the file was not kept`,
+      );
     }
     renameSync(tmp, dest);
     if (opts.verbose) process.stderr.write(`mox: saved ${dest} (${bytes} bytes)\n`);

@@ -33,7 +33,8 @@ export interface TextClassificationSplitOptions {
  * original order.
  */
 export function textClassificationSplit(
-  ds: TextClassificationDataset, opts: TextClassificationSplitOptions = {},
+  ds: TextClassificationDataset,
+  opts: TextClassificationSplitOptions = {},
 ): [TextClassificationDataset, TextClassificationDataset] {
   const fraction = opts.testFraction ?? 0.1;
   const seed = opts.seed ?? 0;
@@ -46,15 +47,26 @@ export function textClassificationSplit(
   const inTest = new Uint8Array(ds.texts.length);
   for (let k = 0; k < ds.classes.length; k++) {
     const members: number[] = [];
-    ds.labels.forEach((l, i) => { if (l === k) members.push(i); });
+    ds.labels.forEach((l, i) => {
+      if (l === k) members.push(i);
+    });
     const order = randperm(members.length, g);
     const nTest = Math.floor(members.length * fraction);
     for (let j = 0; j < nTest; j++) inTest[members[order[j]!]!] = 1;
   }
   const pick = (split: 'train' | 'test', want: number): TextClassificationDataset => {
     const idx: number[] = [];
-    inTest.forEach((t, i) => { if (t === want) idx.push(i); });
-    return { ...ds, split, texts: idx.map((i) => ds.texts[i]!), labels: Int32Array.from(idx, (i) => ds.labels[i]!), classes: ds.classes, files: ds.files };
+    inTest.forEach((t, i) => {
+      if (t === want) idx.push(i);
+    });
+    return {
+      ...ds,
+      split,
+      texts: idx.map((i) => ds.texts[i]!),
+      labels: Int32Array.from(idx, (i) => ds.labels[i]!),
+      classes: ds.classes,
+      files: ds.files,
+    };
   };
   return [pick('train', 0), pick('test', 1)];
 }

@@ -27,7 +27,8 @@ export function normalize(mean: number | readonly number[], std: number | readon
   const means = typeof mean === 'number' ? [mean] : [...mean];
   const stds = typeof std === 'number' ? [std] : [...std];
   if (means.length === 0 || stds.length === 0) throw new ValueError('normalize', 'mean and std must not be empty');
-  if (stds.some((s) => s === 0 || !Number.isFinite(s))) throw new ValueError('normalize', `std must be finite and non-zero, got [${stds.join(', ')}]`);
+  if (stds.some((s) => s === 0 || !Number.isFinite(s)))
+    throw new ValueError('normalize', `std must be finite and non-zero, got [${stds.join(', ')}]`);
   const c = Math.max(means.length, stds.length);
   if ((means.length !== 1 && means.length !== c) || (stds.length !== 1 && stds.length !== c)) {
     throw new ValueError('normalize', `mean has ${means.length} values and std ${stds.length}: they must agree (or be single values)`);
@@ -42,14 +43,16 @@ export function normalize(mean: number | readonly number[], std: number | readon
       throw new ShapeError('normalize', `${c} channel values but dimension ${axis} of ${fmtShape(x.shape)} has size ${x.shape[axis]}`);
     }
     const shape = [c, ...new Array<number>(n - axis - 1).fill(1)];
-    const fill = (v: number[]): Tensor => reshape(tensor(Float32Array.from(v.length === 1 ? new Array<number>(c).fill(v[0]!) : v), { device: x.device }), shape);
+    const fill = (v: number[]): Tensor =>
+      reshape(tensor(Float32Array.from(v.length === 1 ? new Array<number>(c).fill(v[0]!) : v), { device: x.device }), shape);
     return div(sub(x, fill(means)), fill(stds));
   };
 }
 
 /** Integer labels [...] -> float32 one-hot [..., numClasses] (Keras's to_categorical). */
 export function toOneHot(labels: Tensor | readonly number[] | number, numClasses: number): Tensor {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new ValueError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
   const t = labels instanceof Tensor ? labels : null;
   const values = t ? t.dataSync() : typeof labels === 'number' ? [labels] : (labels as readonly number[]);
   const shape = t ? [...t.shape] : typeof labels === 'number' ? [] : [values.length];
@@ -66,7 +69,8 @@ export function toOneHot(labels: Tensor | readonly number[] | number, numClasses
 
 /** A transform from integer labels to one-hot rows; see toOneHot. */
 export function oneHot(numClasses: number): Transform<Tensor | readonly number[] | number, Tensor> {
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new ValueError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new ValueError('oneHot', `numClasses must be a positive integer, got ${numClasses}`);
   return (labels) => toOneHot(labels, numClasses);
 }
 

@@ -23,7 +23,11 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
     }
     fs.renameSync(tmp, file);
   } catch (e) {
-    try { fs.rmSync(tmp, { force: true }); } catch { /* the original error matters more */ }
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      /* the original error matters more */
+    }
     throw e;
   }
 }

@@ -42,7 +42,10 @@ function checkedTensors(tensors: Record<string, Tensor>): [string, Tensor][] {
 
 /** Encodes mox tensors (float32, float64, int32, bool) as safetensors bytes. */
 export function safetensorsFromTensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
-  const raw = checkedTensors(tensors).map(([name, x]): [string, RawTensor] => [name, { dtype: x.dtype, shape: x.shape, data: x.dataSync() }]);
+  const raw = checkedTensors(tensors).map(([name, x]): [string, RawTensor] => [
+    name,
+    { dtype: x.dtype, shape: x.shape, data: x.dataSync() },
+  ]);
   return encodeSafetensors(Object.fromEntries(raw), metadata);
 }
 

@@ -12,10 +12,21 @@ import { bfloat16ToFloat32, float8e4m3ToFloat32, float8e5m2ToFloat32, halfToFloa
 
 /** Bytes per element of each safetensors dtype. F8 types are read (widened to float32), never written. */
 const ELEMENT_SIZE: ReadonlyMap<string, number> = new Map([
-  ['BOOL', 1], ['U8', 1], ['I8', 1], ['F8_E4M3', 1], ['F8_E5M2', 1],
-  ['U16', 2], ['I16', 2], ['F16', 2], ['BF16', 2],
-  ['U32', 4], ['I32', 4], ['F32', 4],
-  ['U64', 8], ['I64', 8], ['F64', 8],
+  ['BOOL', 1],
+  ['U8', 1],
+  ['I8', 1],
+  ['F8_E4M3', 1],
+  ['F8_E5M2', 1],
+  ['U16', 2],
+  ['I16', 2],
+  ['F16', 2],
+  ['BF16', 2],
+  ['U32', 4],
+  ['I32', 4],
+  ['F32', 4],
+  ['U64', 8],
+  ['I64', 8],
+  ['F64', 8],
 ]);
 
 /** The same cap the reference implementation uses; it keeps a corrupt length from allocating gigabytes. */
@@ -52,7 +63,11 @@ function describe(v: unknown): string {
  *  deep, which overflows the stack in JSON.stringify; then only its kind is shown. */
 function show(v: unknown): string {
   let s: string;
-  try { s = JSON.stringify(v) ?? String(v); } catch { s = `(${describe(v)})`; }
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = `(${describe(v)})`;
+  }
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
 }
 
@@ -135,8 +150,11 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): ParsedSafe
 
     const offsets = value['data_offsets'];
     if (offsets === undefined) throw fail(`${t}: missing 'data_offsets'`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 ||
-        !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    ) {
       throw fail(`${t}: bad data_offsets ${show(offsets)}: expected [begin, end], two non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
@@ -146,8 +164,10 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): ParsedSafe
     }
     const needed = elementCount(shape as number[]) * BigInt(size);
     if (needed !== BigInt(end - begin)) {
-      throw fail(`${t}: shape ${fmtShape(shape as number[])} of ${dtype} needs ${needed} bytes ` +
-        `but data_offsets [${begin},${end}] hold ${end - begin} bytes`);
+      throw fail(
+        `${t}: shape ${fmtShape(shape as number[])} of ${dtype} needs ${needed} bytes ` +
+          `but data_offsets [${begin},${end}] hold ${end - begin} bytes`,
+      );
     }
 
     entries.set(name, {
@@ -161,7 +181,8 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): ParsedSafe
   // Two tensors sharing bytes would alias each other's data: reject. (Empty tensors take no bytes.)
   ranges.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < ranges.length; i++) {
-    const a = ranges[i - 1]!, b = ranges[i]!;
+    const a = ranges[i - 1]!,
+      b = ranges[i]!;
     if (b.begin < a.end) {
       throw fail(`tensors ${q(a.name)} [${a.begin},${a.end}] and ${q(b.name)} [${b.begin},${b.end}] overlap`);
     }
@@ -193,7 +214,9 @@ function alignedCopy(data: Uint8Array, size: number): ArrayBuffer {
 function swapBytes(b: Uint8Array, size: number): void {
   for (let i = 0; i + size <= b.length; i += size) {
     for (let lo = i, hi = i + size - 1; lo < hi; lo++, hi--) {
-      const t = b[lo]!; b[lo] = b[hi]!; b[hi] = t;
+      const t = b[lo]!;
+      b[lo] = b[hi]!;
+      b[hi] = t;
     }
   }
 }
@@ -216,40 +239,57 @@ export function decodeEntry(entry: SafetensorsEntry, name = 'tensor'): { dtype: 
   }
   const data = entry.data;
   const n = data.length / size;
-  const tooBig = (i: number, v: bigint | number) =>
-    fail(`${entry.dtype} element ${i} is ${v}, which does not fit in int32`);
+  const tooBig = (i: number, v: bigint | number) => fail(`${entry.dtype} element ${i} is ${v}, which does not fit in int32`);
 
   switch (entry.dtype) {
-    case 'F32': return { dtype: 'float32', data: new Float32Array(alignedCopy(data, 4)) };
-    case 'F64': return { dtype: 'float64', data: new Float64Array(alignedCopy(data, 8)) };
-    case 'I32': return { dtype: 'int32', data: new Int32Array(alignedCopy(data, 4)) };
-    case 'F16': return { dtype: 'float32', data: halfToFloat32(new Uint16Array(alignedCopy(data, 2))) };
-    case 'BF16': return { dtype: 'float32', data: bfloat16ToFloat32(new Uint16Array(alignedCopy(data, 2))) };
-    case 'F8_E4M3': return { dtype: 'float32', data: float8e4m3ToFloat32(data) };
-    case 'F8_E5M2': return { dtype: 'float32', data: float8e5m2ToFloat32(data) };
+    case 'F32':
+      return { dtype: 'float32', data: new Float32Array(alignedCopy(data, 4)) };
+    case 'F64':
+      return { dtype: 'float64', data: new Float64Array(alignedCopy(data, 8)) };
+    case 'I32':
+      return { dtype: 'int32', data: new Int32Array(alignedCopy(data, 4)) };
+    case 'F16':
+      return { dtype: 'float32', data: halfToFloat32(new Uint16Array(alignedCopy(data, 2))) };
+    case 'BF16':
+      return { dtype: 'float32', data: bfloat16ToFloat32(new Uint16Array(alignedCopy(data, 2))) };
+    case 'F8_E4M3':
+      return { dtype: 'float32', data: float8e4m3ToFloat32(data) };
+    case 'F8_E5M2':
+      return { dtype: 'float32', data: float8e5m2ToFloat32(data) };
     case 'BOOL': {
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) out[i] = data[i] !== 0 ? 1 : 0;
       return { dtype: 'bool', data: out };
     }
-    case 'U8': return { dtype: 'int32', data: Int32Array.from(data) };
-    case 'I8': return { dtype: 'int32', data: Int32Array.from(new Int8Array(data.buffer, data.byteOffset, n)) };
-    case 'U16': return { dtype: 'int32', data: Int32Array.from(new Uint16Array(alignedCopy(data, 2))) };
-    case 'I16': return { dtype: 'int32', data: Int32Array.from(new Int16Array(alignedCopy(data, 2))) };
+    case 'U8':
+      return { dtype: 'int32', data: Int32Array.from(data) };
+    case 'I8':
+      return { dtype: 'int32', data: Int32Array.from(new Int8Array(data.buffer, data.byteOffset, n)) };
+    case 'U16':
+      return { dtype: 'int32', data: Int32Array.from(new Uint16Array(alignedCopy(data, 2))) };
+    case 'I16':
+      return { dtype: 'int32', data: Int32Array.from(new Int16Array(alignedCopy(data, 2))) };
     case 'U32': {
       const src = new Uint32Array(alignedCopy(data, 4));
       for (let i = 0; i < n; i++) if (src[i]! > 0x7fffffff) throw tooBig(i, src[i]!);
       return { dtype: 'int32', data: new Int32Array(src.buffer) };
     }
-    case 'I64': case 'U64': {
+    case 'I64':
+    case 'U64': {
       // Read each 64-bit value as (low, high) 32-bit words: it fits in int32 exactly when the high word
       // is the sign extension of the low one (and, for U64, the value is non-negative).
       const words = new Int32Array(alignedCopy(data, 8));
-      if (!LITTLE_ENDIAN) for (let i = 0; i < n; i++) { const lo = words[2 * i + 1]!; words[2 * i + 1] = words[2 * i]!; words[2 * i] = lo; }
+      if (!LITTLE_ENDIAN)
+        for (let i = 0; i < n; i++) {
+          const lo = words[2 * i + 1]!;
+          words[2 * i + 1] = words[2 * i]!;
+          words[2 * i] = lo;
+        }
       const out = new Int32Array(n);
       const signed = entry.dtype === 'I64';
       for (let i = 0; i < n; i++) {
-        const lo = words[2 * i]!, hi = words[2 * i + 1]!;
+        const lo = words[2 * i]!,
+          hi = words[2 * i + 1]!;
         if (signed ? hi !== lo >> 31 : hi !== 0 || lo < 0) {
           const v = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
           throw tooBig(i, signed ? BigInt.asIntN(64, v) : v);
@@ -307,8 +347,10 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
       throw fail(`${t}: bad shape ${show(shape)}: expected an array of non-negative integers`);
     }
     if (!(raw.data instanceof kind.array)) {
-      throw fail(`${t}: dtype ${raw.dtype} needs a ${kind.array.name}, got ${describe(raw.data)}` +
-        `${raw.data && typeof raw.data === 'object' ? ` (${raw.data.constructor?.name})` : ''}`);
+      throw fail(
+        `${t}: dtype ${raw.dtype} needs a ${kind.array.name}, got ${describe(raw.data)}` +
+          `${raw.data && typeof raw.data === 'object' ? ` (${raw.data.constructor?.name})` : ''}`,
+      );
     }
     if (BigInt(raw.data.length) !== elementCount(shape)) {
       throw fail(`${t}: shape ${fmtShape(shape)} needs ${elementCount(shape)} elements but data has ${raw.data.length}`);
@@ -358,6 +400,11 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
 // Loading and saving mox Tensors (file system + Tensor conversion) live in their own file so the format
 // code above never depends on Tensor; they are re-exported here so `io/safetensors` is the one entry point.
 export {
-  loadSafetensors, loadSafetensorsSync, saveSafetensors, saveSafetensorsSync,
-  tensorsFromSafetensors, safetensorsFromTensors, type LoadedSafetensors,
+  loadSafetensors,
+  loadSafetensorsSync,
+  saveSafetensors,
+  saveSafetensorsSync,
+  tensorsFromSafetensors,
+  safetensorsFromTensors,
+  type LoadedSafetensors,
 } from './safetensors-tensors.js';

@@ -26,7 +26,10 @@ export function readJson(file: string, what = 'checkpoint'): Record<string, unkn
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new DataError(what, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new DataError(
+      what,
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+    );
   }
   let v: unknown;
   try {
@@ -45,16 +48,25 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
   if (typeof v !== 'object' || v === null) throw new DataError('checkpoint', `${source} has no "gpt" model configuration`);
   const o = v as Record<string, unknown>;
   for (const k of INT_KEYS) {
-    if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new DataError('checkpoint', `${source}: gpt.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+    if (!Number.isInteger(o[k]) || (o[k] as number) < 1)
+      throw new DataError('checkpoint', `${source}: gpt.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
   }
   const dropout = o['dropout'] ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new DataError('checkpoint', `${source}: gpt.dropout must be in [0, 1)`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw new DataError('checkpoint', `${source}: gpt.dropout must be in [0, 1)`);
   const gelu = o['geluApproximate'] ?? 'tanh';
-  if (gelu !== 'tanh' && gelu !== 'none') throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${JSON.stringify(gelu)}`);
+  if (gelu !== 'tanh' && gelu !== 'none')
+    throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${JSON.stringify(gelu)}`);
   return {
-    vocabSize: o['vocabSize'] as number, blockSize: o['blockSize'] as number, nLayer: o['nLayer'] as number,
-    nHead: o['nHead'] as number, nEmbd: o['nEmbd'] as number, dropout,
-    bias: o['bias'] !== false, tiedEmbeddings: o['tiedEmbeddings'] !== false, geluApproximate: gelu,
+    vocabSize: o['vocabSize'] as number,
+    blockSize: o['blockSize'] as number,
+    nLayer: o['nLayer'] as number,
+    nHead: o['nHead'] as number,
+    nEmbd: o['nEmbd'] as number,
+    dropout,
+    bias: o['bias'] !== false,
+    tiedEmbeddings: o['tiedEmbeddings'] !== false,
+    geluApproximate: gelu,
   };
 }
 
@@ -70,7 +82,8 @@ export async function saveGPTWeights(dir: string, model: GPT, metadata: Record<s
  */
 export function loadGPT(dir: string): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
   if (!fs.existsSync(dir)) throw new DataError('checkpoint', `no such folder: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new DataError('checkpoint', `${dir} is not a folder (a checkpoint folder holds config.json and model.safetensors)`);
+  if (!fs.statSync(dir).isDirectory())
+    throw new DataError('checkpoint', `${dir} is not a folder (a checkpoint folder holds config.json and model.safetensors)`);
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new DataError('checkpoint', `${dir} is not a mox GPT checkpoint: it has no config.json`);
   const config = readJson(configFile);
@@ -88,9 +101,16 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
     const missing = own.filter((k) => !(k in sd));
     const unexpected = Object.keys(sd).filter((k) => !own.includes(k));
     if (missing.length || unexpected.length) {
-      throw new DataError('checkpoint', `${weights} does not fit config.json: ` +
-        [missing.length ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}` : '',
-          unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}` : ''].filter(Boolean).join('; '));
+      throw new DataError(
+        'checkpoint',
+        `${weights} does not fit config.json: ` +
+          [
+            missing.length ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}` : '',
+            unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', ...' : ''}` : '',
+          ]
+            .filter(Boolean)
+            .join('; '),
+      );
     }
     try {
       scope(() => model.loadStateDict(sd));

@@ -43,10 +43,11 @@ export interface GPTConfig {
   geluApproximate?: 'none' | 'tanh';
 }
 
-export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> & Partial<GPTConfig> & {
-  /** Generator for the initial weights (default: the global one, so mox.seed(n) fixes them). */
-  generator?: Generator;
-};
+export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> &
+  Partial<GPTConfig> & {
+    /** Generator for the initial weights (default: the global one, so mox.seed(n) fixes them). */
+    generator?: Generator;
+  };
 
 /** Keys and values of every layer for the tokens seen so far (one nn KVCache per block); dispose() when done. */
 export class GPTCache {
@@ -75,7 +76,10 @@ export class GPTTransformer extends Module {
     this.wte = new Embedding(cfg.vocabSize, cfg.nEmbd);
     this.wpe = new Embedding(cfg.blockSize, cfg.nEmbd);
     this.drop = new Dropout(cfg.dropout);
-    this.h = Array.from({ length: cfg.nLayer }, () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }));
+    this.h = Array.from(
+      { length: cfg.nLayer },
+      () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }),
+    );
     this.ln_f = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
   }
   forward(): never {
@@ -98,11 +102,18 @@ export class GPT extends Module {
   constructor(opts: GPTOptions) {
     super();
     const cfg: GPTConfig = {
-      vocabSize: opts.vocabSize, blockSize: opts.blockSize, nLayer: opts.nLayer, nHead: opts.nHead, nEmbd: opts.nEmbd,
-      dropout: opts.dropout ?? 0, bias: opts.bias ?? true, tiedEmbeddings: opts.tiedEmbeddings ?? true,
+      vocabSize: opts.vocabSize,
+      blockSize: opts.blockSize,
+      nLayer: opts.nLayer,
+      nHead: opts.nHead,
+      nEmbd: opts.nEmbd,
+      dropout: opts.dropout ?? 0,
+      bias: opts.bias ?? true,
+      tiedEmbeddings: opts.tiedEmbeddings ?? true,
       geluApproximate: opts.geluApproximate ?? 'tanh',
     };
-    if (cfg.geluApproximate !== 'tanh' && cfg.geluApproximate !== 'none') throw new ValueError('GPT', `geluApproximate must be 'tanh' or 'none', got '${String(cfg.geluApproximate)}'`);
+    if (cfg.geluApproximate !== 'tanh' && cfg.geluApproximate !== 'none')
+      throw new ValueError('GPT', `geluApproximate must be 'tanh' or 'none', got '${String(cfg.geluApproximate)}'`);
     for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
       if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('GPT', `${k} must be a positive integer, got ${cfg[k]}`);
     }
@@ -200,7 +211,11 @@ export interface GenerateResult {
  * Picks the next token from one row of logits: temperature, then top-k, then top-p, then a draw
  * from `gen` (one uniform number per call, so the stream does not depend on the logits).
  */
-export function sampleLogits(logits: ArrayLike<number>, opts: { temperature?: number; topK?: number | null; topP?: number | null }, gen: Generator): number {
+export function sampleLogits(
+  logits: ArrayLike<number>,
+  opts: { temperature?: number; topK?: number | null; topP?: number | null },
+  gen: Generator,
+): number {
   const n = logits.length;
   const temperature = opts.temperature ?? 1;
   if (temperature === 0) {
@@ -252,20 +267,30 @@ class Generation {
   readonly start = performance.now();
   private readonly wasTraining: boolean;
 
-  constructor(readonly model: GPT, rows: number[][], readonly opts: GenerateOptions) {
+  constructor(
+    readonly model: GPT,
+    rows: number[][],
+    readonly opts: GenerateOptions,
+  ) {
     const { maxNewTokens } = opts;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+      throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
     const temperature = opts.temperature ?? 1;
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
-    if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1)) throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
-    if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1)) throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature))
+      throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
+    if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1))
+      throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
+    if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1))
+      throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
     const { vocabSize } = model.config;
     this.b = rows.length;
     this.t0 = rows[0]?.length ?? 0;
     if (this.b === 0 || this.t0 === 0) throw new ValueError('generate', 'the prompt must hold at least one token');
     for (const r of rows) {
       if (r.length !== this.t0) throw new ValueError('generate', 'every prompt in a batch must have the same length');
-      for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      for (const id of r)
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+          throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
     }
     this.gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
     this.seqs = rows.map((r) => r.slice());
@@ -284,12 +309,18 @@ class Generation {
     const cached = cache !== null && len <= blockSize && cache.length > 0 && cache.length < len;
     if (cache && !cached && cache.length > 0) cache.dispose(); // the window slid: positions changed
     const from = cached ? cache!.length : Math.max(0, len - blockSize);
-    return scope(() => noGrad(() => {
-      const ids = tensor(Int32Array.from(this.seqs.flatMap((s) => s.slice(from))), { shape: [this.b, len - from], dtype: 'int32', device: this.model.device });
-      const useC = cache !== null && len <= blockSize ? cache : undefined;
-      const { logits } = this.model.forward(ids, null, { cache: useC, lastOnly: true });
-      return keep(logits);
-    }));
+    return scope(() =>
+      noGrad(() => {
+        const ids = tensor(Int32Array.from(this.seqs.flatMap((s) => s.slice(from))), {
+          shape: [this.b, len - from],
+          dtype: 'int32',
+          device: this.model.device,
+        });
+        const useC = cache !== null && len <= blockSize ? cache : undefined;
+        const { logits } = this.model.forward(ids, null, { cache: useC, lastOnly: true });
+        return keep(logits);
+      }),
+    );
   }
 
   /** Samples one token per row from the logits just read back. */
@@ -329,7 +360,8 @@ function promptRows(idx: number[] | number[][]): number[][] {
  * generateAsync (each token's logits are read back, asynchronously there).
  */
 export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): GenerateResult {
-  const rows = idx instanceof Tensor ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][])) : promptRows(idx);
+  const rows =
+    idx instanceof Tensor ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][])) : promptRows(idx);
   const g = new Generation(model, rows, opts);
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {

@@ -56,7 +56,8 @@ export interface HuggingFaceGPT2Config {
 /** Checks a Hugging Face GPT-2 config.json object, rejecting what mox's GPT cannot represent. */
 export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: string): HuggingFaceGPT2Config {
   const bad = (msg: string) => new DataError(WHAT, `${source}: ${msg}`);
-  if (c['model_type'] !== undefined && c['model_type'] !== 'gpt2') throw bad(`model_type is ${JSON.stringify(c['model_type'])}, only "gpt2" is supported`);
+  if (c['model_type'] !== undefined && c['model_type'] !== 'gpt2')
+    throw bad(`model_type is ${JSON.stringify(c['model_type'])}, only "gpt2" is supported`);
   const int = (key: string, fallback?: string): number => {
     let v = c[key];
     if (v === undefined && fallback !== undefined) v = c[fallback];
@@ -72,7 +73,11 @@ export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: s
   const act = c['activation_function'] ?? 'gelu_new';
   const geluApproximate = typeof act === 'string' && Object.hasOwn(HF_GELU, act) ? HF_GELU[act]! : undefined;
   if (geluApproximate === undefined) {
-    throw bad(`activation_function ${JSON.stringify(act)} is not supported (mox's GPT has ${Object.keys(HF_GELU).map((k) => `"${k}"`).join(', ')})`);
+    throw bad(
+      `activation_function ${JSON.stringify(act)} is not supported (mox's GPT has ${Object.keys(HF_GELU)
+        .map((k) => `"${k}"`)
+        .join(', ')})`,
+    );
   }
   const inner = c['n_inner'];
   if (inner !== undefined && inner !== null && inner !== 4 * nEmbd) {
@@ -96,24 +101,37 @@ const HF_GELU: Readonly<Record<string, 'none' | 'tanh'>> = { gelu: 'none', gelu_
 
 /** The weights of GPT2Model's `h.{i}` block, as [name, conv1d]: Conv1D weights are stored transposed. */
 const BLOCK_KEYS: readonly [string, boolean][] = [
-  ['ln_1.weight', false], ['ln_1.bias', false],
-  ['attn.c_attn.weight', true], ['attn.c_attn.bias', false],
-  ['attn.c_proj.weight', true], ['attn.c_proj.bias', false],
-  ['ln_2.weight', false], ['ln_2.bias', false],
-  ['mlp.c_fc.weight', true], ['mlp.c_fc.bias', false],
-  ['mlp.c_proj.weight', true], ['mlp.c_proj.bias', false],
+  ['ln_1.weight', false],
+  ['ln_1.bias', false],
+  ['attn.c_attn.weight', true],
+  ['attn.c_attn.bias', false],
+  ['attn.c_proj.weight', true],
+  ['attn.c_proj.bias', false],
+  ['ln_2.weight', false],
+  ['ln_2.bias', false],
+  ['mlp.c_fc.weight', true],
+  ['mlp.c_fc.bias', false],
+  ['mlp.c_proj.weight', true],
+  ['mlp.c_proj.bias', false],
 ];
 
 /** HF shape of each block weight for width c (Conv1D weights as stored: [in, out]). */
 function blockShape(key: string, c: number): number[] {
   switch (key) {
-    case 'attn.c_attn.weight': return [c, 3 * c];
-    case 'attn.c_attn.bias': return [3 * c];
-    case 'attn.c_proj.weight': return [c, c];
-    case 'mlp.c_fc.weight': return [c, 4 * c];
-    case 'mlp.c_fc.bias': return [4 * c];
-    case 'mlp.c_proj.weight': return [4 * c, c];
-    default: return [c];
+    case 'attn.c_attn.weight':
+      return [c, 3 * c];
+    case 'attn.c_attn.bias':
+      return [3 * c];
+    case 'attn.c_proj.weight':
+      return [c, c];
+    case 'mlp.c_fc.weight':
+      return [c, 4 * c];
+    case 'mlp.c_fc.bias':
+      return [4 * c];
+    case 'mlp.c_proj.weight':
+      return [4 * c, c];
+    default:
+      return [c];
   }
 }
 
@@ -121,7 +139,8 @@ function blockShape(key: string, c: number): number[] {
 const IGNORED = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 
 function floatData(t: Tensor, name: string, file: string): Float32Array {
-  if (t.dtype !== 'float32' && t.dtype !== 'float64') throw new DataError(WHAT, `${file}: ${name} has dtype ${t.dtype}, expected floating point (F32, F16, BF16)`);
+  if (t.dtype !== 'float32' && t.dtype !== 'float64')
+    throw new DataError(WHAT, `${file}: ${name} has dtype ${t.dtype}, expected floating point (F32, F16, BF16)`);
   const d = t.dataSync();
   return d instanceof Float32Array ? Float32Array.from(d) : Float32Array.from(d as ArrayLike<number>);
 }
@@ -139,18 +158,30 @@ function sameData(a: Float32Array, b: Float32Array): boolean {
 }
 
 /** Loads a Hugging Face GPT-2 folder; returns the GPT, config.json and the weights file's metadata. */
-export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
+export function loadHuggingFaceGPT2Checkpoint(dir: string): {
+  model: GPT;
+  config: Record<string, unknown>;
+  metadata: Record<string, string>;
+} {
   if (!fs.existsSync(dir)) throw new DataError(WHAT, `no such folder: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new DataError(WHAT, `${dir} is not a folder (a Hugging Face GPT-2 folder holds config.json and model.safetensors)`);
+  if (!fs.statSync(dir).isDirectory())
+    throw new DataError(WHAT, `${dir} is not a folder (a Hugging Face GPT-2 folder holds config.json and model.safetensors)`);
   const configFile = path.join(dir, 'config.json');
   if (!fs.existsSync(configFile)) throw new DataError(WHAT, `${dir} has no config.json`);
   const config = readJson(configFile, WHAT);
   const hf = parseHuggingFaceGPT2Config(config, configFile);
   const file = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(file)) {
-    if (fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) throw new DataError(WHAT, `${dir} holds sharded weights (model.safetensors.index.json), which are not supported; save them as one model.safetensors`);
+    if (fs.existsSync(path.join(dir, 'model.safetensors.index.json')))
+      throw new DataError(
+        WHAT,
+        `${dir} holds sharded weights (model.safetensors.index.json), which are not supported; save them as one model.safetensors`,
+      );
     const bin = fs.existsSync(path.join(dir, 'pytorch_model.bin'));
-    throw new DataError(WHAT, `${dir} has no model.safetensors${bin ? ' (only pytorch_model.bin, which mox cannot read: re-save with save_pretrained(dir, safe_serialization=True))' : ''}`);
+    throw new DataError(
+      WHAT,
+      `${dir} has no model.safetensors${bin ? ' (only pytorch_model.bin, which mox cannot read: re-save with save_pretrained(dir, safe_serialization=True))' : ''}`,
+    );
   }
   const { tensors, metadata } = loadSafetensorsSync(file);
   try {
@@ -160,12 +191,18 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config
     let head: Tensor | undefined;
     const unexpected: string[] = [];
     for (const [k, t] of Object.entries(tensors)) {
-      if (k === 'lm_head.weight') { head = t; continue; }
+      if (k === 'lm_head.weight') {
+        head = t;
+        continue;
+      }
       const bare = k.startsWith('transformer.') ? k.slice('transformer.'.length) : k;
       if (IGNORED.test(bare)) continue;
       byName.set(bare, t);
     }
-    const wanted: [string, number[], boolean][] = [['wte.weight', [vocabSize, c], false], ['wpe.weight', [blockSize, c], false]];
+    const wanted: [string, number[], boolean][] = [
+      ['wte.weight', [vocabSize, c], false],
+      ['wpe.weight', [blockSize, c], false],
+    ];
     for (let i = 0; i < nLayer; i++) for (const [k, conv] of BLOCK_KEYS) wanted.push([`h.${i}.${k}`, blockShape(k, c), conv]);
     wanted.push(['ln_f.weight', [c], false], ['ln_f.bias', [c], false]);
     const wantedNames = new Set(wanted.map(([k]) => k));
@@ -173,19 +210,26 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config
     const missing = wanted.filter(([k]) => !byName.has(k)).map(([k]) => `transformer.${k}`);
     const list = (xs: string[]) => `${xs.slice(0, 5).join(', ')}${xs.length > 5 ? `, ... (${xs.length} in all)` : ''}`;
     if (missing.length) throw new DataError(WHAT, `${file} does not fit config.json (n_layer ${nLayer}): missing ${list(missing)}`);
-    if (unexpected.length) throw new DataError(WHAT, `${file} holds tensors a GPT-2 with n_layer ${nLayer} does not have: ${list(unexpected)}`);
+    if (unexpected.length)
+      throw new DataError(WHAT, `${file} holds tensors a GPT-2 with n_layer ${nLayer} does not have: ${list(unexpected)}`);
 
     const sd: Record<string, Float32Array> = {};
     const shapes: Record<string, number[]> = {};
     for (const [k, shape, conv] of wanted) {
       const t = byName.get(k)!;
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        throw new ShapeError(WHAT, `${file}: transformer.${k} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}` +
-          `${conv ? ' (Conv1D weights are stored [in, out])' : ''} for n_embd ${c}, vocab_size ${vocabSize}, n_positions ${blockSize}`);
+        throw new ShapeError(
+          WHAT,
+          `${file}: transformer.${k} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}` +
+            `${conv ? ' (Conv1D weights are stored [in, out])' : ''} for n_embd ${c}, vocab_size ${vocabSize}, n_positions ${blockSize}`,
+        );
       }
       let d = floatData(t, k, file);
       let s = shape;
-      if (conv) { d = transpose2d(d, shape[0]!, shape[1]!); s = [shape[1]!, shape[0]!]; }
+      if (conv) {
+        d = transpose2d(d, shape[0]!, shape[1]!);
+        s = [shape[1]!, shape[0]!];
+      }
       sd[`transformer.${k}`] = d;
       shapes[`transformer.${k}`] = s;
     }
@@ -198,7 +242,8 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config
       tied = true;
     } else {
       headData = floatData(head, 'lm_head.weight', file);
-      tied = head.shape.length === 2 && head.shape[0] === vocabSize && head.shape[1] === c && sameData(headData, sd['transformer.wte.weight']!);
+      tied =
+        head.shape.length === 2 && head.shape[0] === vocabSize && head.shape[1] === c && sameData(headData, sd['transformer.wte.weight']!);
     }
     if (!tied) {
       if (head!.shape.length !== 2 || head!.shape[0] !== vocabSize || head!.shape[1] !== c) {
@@ -207,9 +252,20 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): { model: GPT; config
       sd['lm_head.weight'] = headData ?? floatData(head!, 'lm_head.weight', file);
       shapes['lm_head.weight'] = [vocabSize, c];
     }
-    const model = new GPT({ vocabSize, blockSize, nLayer, nHead, nEmbd: c, dropout: 0, bias: true, tiedEmbeddings: tied, geluApproximate: hf.geluApproximate });
+    const model = new GPT({
+      vocabSize,
+      blockSize,
+      nLayer,
+      nHead,
+      nEmbd: c,
+      dropout: 0,
+      bias: true,
+      tiedEmbeddings: tied,
+      geluApproximate: hf.geluApproximate,
+    });
     if (hf.layerNormEpsilon !== 1e-5) {
-      for (const ln of [...model.transformer.h.flatMap((b) => [b.ln_1, b.ln_2]), model.transformer.ln_f]) (ln as { eps: number }).eps = hf.layerNormEpsilon;
+      for (const ln of [...model.transformer.h.flatMap((b) => [b.ln_1, b.ln_2]), model.transformer.ln_f])
+        (ln as { eps: number }).eps = hf.layerNormEpsilon;
     }
     scope(() => model.loadStateDict(Object.fromEntries(Object.entries(sd).map(([k, d]) => [k, tensor(d, { shape: shapes[k]! })]))));
     return { model, config, metadata };
@@ -243,13 +299,16 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
     return t ? Float32Array.from(t.dataSync() as ArrayLike<number>) : new Float32Array(0);
   };
   const out: Record<string, Tensor> = {};
-  const put = (k: string, d: Float32Array, shape: number[]) => { out[k] = tensor(d, { shape }); };
+  const put = (k: string, d: Float32Array, shape: number[]) => {
+    out[k] = tensor(d, { shape });
+  };
   try {
     put('transformer.wte.weight', data('transformer.wte.weight'), [cfg.vocabSize, c]);
     put('transformer.wpe.weight', data('transformer.wpe.weight'), [cfg.blockSize, c]);
     const lns = model.transformer.h.flatMap((b) => [b.ln_1, b.ln_2]).concat([model.transformer.ln_f]);
     const eps = lns[0]!.eps;
-    if (lns.some((l) => l.eps !== eps)) throw new DataError(WHAT, 'the model\'s LayerNorms have different eps, which config.json cannot say');
+    if (lns.some((l) => l.eps !== eps))
+      throw new DataError(WHAT, "the model's LayerNorms have different eps, which config.json cannot say");
     for (let i = 0; i < cfg.nLayer; i++) {
       for (const [k, conv] of BLOCK_KEYS) {
         const src = `transformer.h.${i}.${k}`;
@@ -266,7 +325,8 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
     put('transformer.ln_f.weight', data('transformer.ln_f.weight'), [c]);
     const lnfBias = data('transformer.ln_f.bias');
     put('transformer.ln_f.bias', lnfBias.length ? lnfBias : new Float32Array(c), [c]);
-    if (!cfg.tiedEmbeddings) put('lm_head.weight', Float32Array.from(model.lm_head.weight.dataSync() as ArrayLike<number>), [cfg.vocabSize, c]);
+    if (!cfg.tiedEmbeddings)
+      put('lm_head.weight', Float32Array.from(model.lm_head.weight.dataSync() as ArrayLike<number>), [cfg.vocabSize, c]);
     const config = {
       architectures: ['GPT2LMHeadModel'],
       model_type: 'gpt2',

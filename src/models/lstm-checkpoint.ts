@@ -30,15 +30,22 @@ export function parseLSTMConfig(v: unknown, source: string): LSTMLanguageModelCo
   if (typeof v !== 'object' || v === null) throw new DataError('checkpoint', `${source} has no "lstm" model configuration`);
   const o = v as Record<string, unknown>;
   for (const k of ['vocabSize', 'embedDim', 'hiddenSize', 'numLayers'] as const) {
-    if (!Number.isInteger(o[k]) || (o[k] as number) < 1) throw new DataError('checkpoint', `${source}: lstm.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+    if (!Number.isInteger(o[k]) || (o[k] as number) < 1)
+      throw new DataError('checkpoint', `${source}: lstm.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
   }
   const dropout = o['dropout'] ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new DataError('checkpoint', `${source}: lstm.dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw new DataError('checkpoint', `${source}: lstm.dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
   const tie = o['tieWeights'] ?? false;
-  if (typeof tie !== 'boolean') throw new DataError('checkpoint', `${source}: lstm.tieWeights must be true or false, got ${JSON.stringify(tie)}`);
+  if (typeof tie !== 'boolean')
+    throw new DataError('checkpoint', `${source}: lstm.tieWeights must be true or false, got ${JSON.stringify(tie)}`);
   return {
-    vocabSize: o['vocabSize'] as number, embedDim: o['embedDim'] as number, hiddenSize: o['hiddenSize'] as number,
-    numLayers: o['numLayers'] as number, dropout, tieWeights: tie,
+    vocabSize: o['vocabSize'] as number,
+    embedDim: o['embedDim'] as number,
+    hiddenSize: o['hiddenSize'] as number,
+    numLayers: o['numLayers'] as number,
+    dropout,
+    tieWeights: tie,
   };
 }
 
@@ -46,7 +53,12 @@ export function parseLSTMConfig(v: unknown, source: string): LSTMLanguageModelCo
  * Writes config.json ({ model: 'lstm', lstm: config, ...extra }) and model.safetensors (with
  * `metadata`) into dir, each atomically; the folder is created if needed.
  */
-export async function saveLSTM(dir: string, model: LSTMLanguageModel, extra: Record<string, unknown> = {}, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveLSTM(
+  dir: string,
+  model: LSTMLanguageModel,
+  extra: Record<string, unknown> = {},
+  metadata: Record<string, string> = {},
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ model: LSTM_MODEL_TYPE, lstm: model.config, ...extra }, null, 2) + '\n');
   await saveSafetensors(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: LSTM_MODEL_TYPE, ...metadata });
@@ -57,7 +69,8 @@ export function loadLSTM(dir: string): { model: LSTMLanguageModel; config: Recor
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new DataError('checkpoint', `no such folder: ${dir}`);
   const configFile = path.join(dir, 'config.json');
   const config = readJson(configFile);
-  if (config['model'] !== LSTM_MODEL_TYPE) throw new DataError('checkpoint', `${configFile}: "model" is ${JSON.stringify(config['model'])}, not "${LSTM_MODEL_TYPE}"`);
+  if (config['model'] !== LSTM_MODEL_TYPE)
+    throw new DataError('checkpoint', `${configFile}: "model" is ${JSON.stringify(config['model'])}, not "${LSTM_MODEL_TYPE}"`);
   const cfg = parseLSTMConfig(config['lstm'], configFile);
   const weights = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);
@@ -68,8 +81,16 @@ export function loadLSTM(dir: string): { model: LSTMLanguageModel; config: Recor
     const missing = own.filter((k) => !(k in tensors));
     const unexpected = Object.keys(tensors).filter((k) => !own.includes(k));
     if (missing.length || unexpected.length) {
-      throw new DataError('checkpoint', `${weights} does not fit config.json: ` +
-        [missing.length ? `missing ${missing.slice(0, 5).join(', ')}` : '', unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}` : ''].filter(Boolean).join('; '));
+      throw new DataError(
+        'checkpoint',
+        `${weights} does not fit config.json: ` +
+          [
+            missing.length ? `missing ${missing.slice(0, 5).join(', ')}` : '',
+            unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}` : '',
+          ]
+            .filter(Boolean)
+            .join('; '),
+      );
     }
     try {
       scope(() => model.loadStateDict(tensors));

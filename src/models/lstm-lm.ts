@@ -10,7 +10,7 @@
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope, keep } from '../tensor/memory.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { crossEntropy } from '../ops/loss.js';
@@ -34,10 +34,11 @@ export interface LSTMLanguageModelConfig {
   tieWeights: boolean;
 }
 
-export type LSTMLanguageModelOptions = Pick<LSTMLanguageModelConfig, 'vocabSize' | 'embedDim' | 'hiddenSize'> & Partial<LSTMLanguageModelConfig> & {
-  /** Generator for the initial weights and dropout masks (default: the global one). */
-  generator?: Generator;
-};
+export type LSTMLanguageModelOptions = Pick<LSTMLanguageModelConfig, 'vocabSize' | 'embedDim' | 'hiddenSize'> &
+  Partial<LSTMLanguageModelConfig> & {
+    /** Generator for the initial weights and dropout masks (default: the global one). */
+    generator?: Generator;
+  };
 
 /** [h, c], each [numLayers, B, hiddenSize]. */
 export type LSTMState = [Tensor, Tensor];
@@ -63,11 +64,16 @@ export class LSTMLanguageModel extends Module {
   constructor(opts: LSTMLanguageModelOptions) {
     super();
     const cfg: LSTMLanguageModelConfig = {
-      vocabSize: opts.vocabSize, embedDim: opts.embedDim, hiddenSize: opts.hiddenSize,
-      numLayers: opts.numLayers ?? 2, dropout: opts.dropout ?? 0, tieWeights: opts.tieWeights ?? false,
+      vocabSize: opts.vocabSize,
+      embedDim: opts.embedDim,
+      hiddenSize: opts.hiddenSize,
+      numLayers: opts.numLayers ?? 2,
+      dropout: opts.dropout ?? 0,
+      tieWeights: opts.tieWeights ?? false,
     };
     for (const k of ['vocabSize', 'embedDim', 'hiddenSize', 'numLayers'] as const) {
-      if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('LSTMLanguageModel', `${k} must be a positive integer, got ${cfg[k]}`);
+      if (!Number.isInteger(cfg[k]) || cfg[k] < 1)
+        throw new ValueError('LSTMLanguageModel', `${k} must be a positive integer, got ${cfg[k]}`);
     }
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ValueError('LSTMLanguageModel', `dropout must be in [0, 1), got ${cfg.dropout}`);
     if (cfg.tieWeights && cfg.hiddenSize !== cfg.embedDim) {
@@ -77,7 +83,12 @@ export class LSTMLanguageModel extends Module {
     const gen = opts.generator;
     this.encoder = new Embedding(cfg.vocabSize, cfg.embedDim);
     this.drop = new Dropout(cfg.dropout, gen ? { generator: gen } : {});
-    this.rnn = new LSTM(cfg.embedDim, cfg.hiddenSize, { numLayers: cfg.numLayers, batchFirst: true, dropout: cfg.dropout, ...(gen ? { generator: gen } : {}) });
+    this.rnn = new LSTM(cfg.embedDim, cfg.hiddenSize, {
+      numLayers: cfg.numLayers,
+      batchFirst: true,
+      dropout: cfg.dropout,
+      ...(gen ? { generator: gen } : {}),
+    });
     this.decoder = new Linear(cfg.hiddenSize, cfg.vocabSize);
     if (cfg.tieWeights) {
       this.decoder.weight.dispose();
@@ -153,12 +164,15 @@ export class LSTMLanguageModel extends Module {
     const rows = Array.isArray(prompt[0]) ? (prompt as number[][]) : [prompt as number[]];
     const { maxNewTokens } = opts;
     const V = this.config.vocabSize;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ValueError('LSTMLanguageModel.generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+      throw new ValueError('LSTMLanguageModel.generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
     const t0 = rows[0]?.length ?? 0;
     if (t0 === 0) throw new ValueError('LSTMLanguageModel.generate', 'the prompt must hold at least one token');
     for (const r of rows) {
       if (r.length !== t0) throw new ValueError('LSTMLanguageModel.generate', 'every prompt in a batch must have the same length');
-      for (const id of r) if (!Number.isInteger(id) || id < 0 || id >= V) throw new ValueError('LSTMLanguageModel.generate', `token id ${id} is outside the vocabulary [0, ${V})`);
+      for (const id of r)
+        if (!Number.isInteger(id) || id < 0 || id >= V)
+          throw new ValueError('LSTMLanguageModel.generate', `token id ${id} is outside the vocabulary [0, ${V})`);
     }
     const gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
     const sampling = { temperature: opts.temperature ?? 1, topK: opts.topK ?? null, topP: opts.topP ?? null };
@@ -172,13 +186,18 @@ export class LSTMLanguageModel extends Module {
     try {
       for (let step = 0; step < maxNewTokens; step++) {
         const prev: LSTMState | null = state;
-        const [logits, next] = scope(() => noGrad(() => {
-          const t = feed[0]!.length;
-          const ids = tensor(Int32Array.from(feed.flat()), { shape: [b, t], dtype: 'int32', device });
-          const r = this.forward(ids, prev);
-          return [keep(r.logits.narrow(1, t - 1, 1).contiguous()), [keep(r.state[0]), keep(r.state[1])] as LSTMState] as const;
-        }));
-        if (prev) { prev[0].dispose(); prev[1].dispose(); }
+        const [logits, next] = scope(() =>
+          noGrad(() => {
+            const t = feed[0]!.length;
+            const ids = tensor(Int32Array.from(feed.flat()), { shape: [b, t], dtype: 'int32', device });
+            const r = this.forward(ids, prev);
+            return [keep(r.logits.narrow(1, t - 1, 1).contiguous()), [keep(r.state[0]), keep(r.state[1])] as LSTMState] as const;
+          }),
+        );
+        if (prev) {
+          prev[0].dispose();
+          prev[1].dispose();
+        }
         state = next;
         let last: Float32Array;
         try {
@@ -193,7 +212,10 @@ export class LSTMLanguageModel extends Module {
         });
       }
     } finally {
-      if (state) { state[0].dispose(); state[1].dispose(); }
+      if (state) {
+        state[0].dispose();
+        state[1].dispose();
+      }
       this.train(wasTraining);
     }
     return out;

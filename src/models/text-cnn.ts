@@ -50,9 +50,13 @@ export class TextCNN extends Module {
   constructor(opts: TextCNNOptions) {
     super();
     const cfg: TextCNNConfig = {
-      vocabSize: opts.vocabSize, embedDim: opts.embedDim, numClasses: opts.numClasses,
-      kernelSizes: [...(opts.kernelSizes ?? [3, 4, 5])], numFilters: opts.numFilters ?? 100,
-      dropout: opts.dropout ?? 0.5, paddingIdx: opts.paddingIdx === undefined ? 0 : opts.paddingIdx,
+      vocabSize: opts.vocabSize,
+      embedDim: opts.embedDim,
+      numClasses: opts.numClasses,
+      kernelSizes: [...(opts.kernelSizes ?? [3, 4, 5])],
+      numFilters: opts.numFilters ?? 100,
+      dropout: opts.dropout ?? 0.5,
+      paddingIdx: opts.paddingIdx === undefined ? 0 : opts.paddingIdx,
       embeddingInit: opts.embeddingInit ?? null,
     };
     for (const k of ['vocabSize', 'embedDim', 'numClasses', 'numFilters'] as const) {
@@ -71,7 +75,12 @@ export class TextCNN extends Module {
       const a = cfg.embeddingInit;
       uniform_(this.embedding.weight, -a, a);
       const pad = this.embedding.paddingIdx;
-      if (pad !== null) noGrad(() => { const row = this.embedding.weight.narrow(0, pad, 1); row.zero_(); row.dispose(); });
+      if (pad !== null)
+        noGrad(() => {
+          const row = this.embedding.weight.narrow(0, pad, 1);
+          row.zero_();
+          row.dispose();
+        });
     }
     this.convs = cfg.kernelSizes.map((k) => new Conv2d(1, cfg.numFilters, [k, cfg.embedDim]));
     this.drop = new Dropout(cfg.dropout);
@@ -84,7 +93,8 @@ export class TextCNN extends Module {
     const [n, len] = ids.shape as [number, number];
     const maxK = Math.max(...this.config.kernelSizes);
     if (len < maxK) {
-      if (this.config.paddingIdx === null) throw new ShapeError('TextCNN', `sequences must be at least ${maxK} long (the widest window) without a paddingIdx, got ${len}`);
+      if (this.config.paddingIdx === null)
+        throw new ShapeError('TextCNN', `sequences must be at least ${maxK} long (the widest window) without a paddingIdx, got ${len}`);
       ids = pad(ids, [0, maxK - len], this.config.paddingIdx);
     }
     const x = this.embedding.forward(ids).reshape(n, 1, Math.max(len, maxK), this.config.embedDim); // [N, 1, L, D]

@@ -10,8 +10,17 @@ export { batchNorm, layerNorm, type BatchNormOptions } from '../ops/norm.js';
 export { dropout } from '../ops/dropout.js';
 export { pad } from '../ops/join.js';
 export {
-  mseLoss, l1Loss, crossEntropy, nllLoss, binaryCrossEntropyWithLogits, klDiv,
-  type Reduction, type CrossEntropyOptions, type NllOptions, type BceOptions, type KlDivOptions,
+  mseLoss,
+  l1Loss,
+  crossEntropy,
+  nllLoss,
+  binaryCrossEntropyWithLogits,
+  klDiv,
+  type Reduction,
+  type CrossEntropyOptions,
+  type NllOptions,
+  type BceOptions,
+  type KlDivOptions,
 } from '../ops/loss.js';
 export { scaledDotProductAttention, causalMask, type AttentionOptions } from '../ops/attention.js';
 export { lstm, gru, type RNNFunctionalOptions } from './layers/rnn.js';

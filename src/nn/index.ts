@@ -18,5 +18,10 @@ export { Sequential, ModuleList } from './layers/containers.js';
 export { LSTM, GRU, type RNNOptions } from './layers/rnn.js';
 export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './layers/attention.js';
 export {
-  TransformerBlock, GPTBlock, CausalSelfAttention, TransformerMLP, KVCache, type TransformerBlockOptions,
+  TransformerBlock,
+  GPTBlock,
+  CausalSelfAttention,
+  TransformerMLP,
+  KVCache,
+  type TransformerBlockOptions,
 } from './layers/transformer.js';

@@ -10,23 +10,42 @@ import { globalGenerator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export type Nonlinearity =
-  | 'linear' | 'identity' | 'conv1d' | 'conv2d' | 'conv3d' | 'conv_transpose1d' | 'conv_transpose2d' | 'conv_transpose3d'
-  | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'leakyRelu' | 'selu';
+  | 'linear'
+  | 'identity'
+  | 'conv1d'
+  | 'conv2d'
+  | 'conv3d'
+  | 'conv_transpose1d'
+  | 'conv_transpose2d'
+  | 'conv_transpose3d'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'leaky_relu'
+  | 'leakyRelu'
+  | 'selu';
 
 export type FanMode = 'fanIn' | 'fanOut' | 'fan_in' | 'fan_out';
 
 /** The recommended gain for a nonlinearity (torch.nn.init.calculate_gain); `param` is leaky_relu's slope. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
   switch (nonlinearity) {
-    case 'linear': case 'identity': case 'sigmoid':
-    case 'conv1d': case 'conv2d': case 'conv3d':
-    case 'conv_transpose1d': case 'conv_transpose2d': case 'conv_transpose3d':
+    case 'linear':
+    case 'identity':
+    case 'sigmoid':
+    case 'conv1d':
+    case 'conv2d':
+    case 'conv3d':
+    case 'conv_transpose1d':
+    case 'conv_transpose2d':
+    case 'conv_transpose3d':
       return 1;
     case 'tanh':
       return 5 / 3;
     case 'relu':
       return Math.SQRT2;
-    case 'leaky_relu': case 'leakyRelu': {
+    case 'leaky_relu':
+    case 'leakyRelu': {
       const slope = param ?? 0.01;
       if (!Number.isFinite(slope)) throw new ValueError('calculateGain', `negative slope must be a number, got ${param}`);
       return Math.sqrt(2 / (1 + slope * slope));

@@ -109,7 +109,9 @@ export abstract class Module {
 
   /** Total number of parameter elements (trainable only, by default). */
   numParameters(trainableOnly = true): number {
-    return this.parameters().filter((p) => !trainableOnly || p.requiresGrad).reduce((s, p) => s + p.size, 0);
+    return this.parameters()
+      .filter((p) => !trainableOnly || p.requiresGrad)
+      .reduce((s, p) => s + p.size, 0);
   }
 
   train(mode = true): this {

@@ -56,14 +56,19 @@ function fmtOutput(out: unknown, batch: number): string {
   }
   if (Array.isArray(out)) return `[${out.map((o) => fmtOutput(o, batch)).join(', ')}]`;
   if (out && typeof out === 'object' && Object.getPrototypeOf(out) === Object.prototype) {
-    return `{${Object.entries(out).map(([k, v]) => `${k}: ${fmtOutput(v, batch)}`).join(', ')}}`;
+    return `{${Object.entries(out)
+      .map(([k, v]) => `${k}: ${fmtOutput(v, batch)}`)
+      .join(', ')}}`;
   }
   return '?';
 }
 
 /** Parameters held by m itself, not by its submodules. */
 function ownParamCount(m: Module): number {
-  return m.namedParameters().filter(([k]) => !k.includes('.')).reduce((s, [, p]) => s + p.size, 0);
+  return m
+    .namedParameters()
+    .filter(([k]) => !k.includes('.'))
+    .reduce((s, [, p]) => s + p.size, 0);
 }
 
 /** A module earns a row if it is a leaf (no submodules) or holds parameters of its own. */
@@ -149,9 +154,14 @@ export function summary(model: Module, inputShape?: Shapes | null, opts: Summary
   } else if (inputShape) {
     const shapes = isShapeList(inputShape) ? inputShape : [inputShape as readonly number[]];
     for (const s of shapes) {
-      if (!s.every((d) => Number.isInteger(d) && d >= 0)) throw new ValueError('summary', `input shape must be non-negative integers, got ${JSON.stringify(s)}`);
+      if (!s.every((d) => Number.isInteger(d) && d >= 0))
+        throw new ValueError('summary', `input shape must be non-negative integers, got ${JSON.stringify(s)}`);
     }
-    rows = traceRows(model, () => shapes.map((s) => zeros([batch, ...s], { dtype: opts.dtype, device: opts.device ?? model.device })), batch);
+    rows = traceRows(
+      model,
+      () => shapes.map((s) => zeros([batch, ...s], { dtype: opts.dtype, device: opts.device ?? model.device })),
+      batch,
+    );
   } else {
     rows = staticRows(model);
   }

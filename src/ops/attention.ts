@@ -56,13 +56,19 @@ export interface AttentionOptions {
 /** q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] -> [..., Lq, Ev]. */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
   if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) {
-    throw new ShapeError('scaledDotProductAttention', `q, k, v need at least 2 dimensions, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+    throw new ShapeError(
+      'scaledDotProductAttention',
+      `q, k, v need at least 2 dimensions, got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`,
+    );
   }
   const e = q.shape[q.ndim - 1]!;
   const lq = q.shape[q.ndim - 2]!;
   const lk = k.shape[k.ndim - 2]!;
   if (k.shape[k.ndim - 1] !== e || v.shape[v.ndim - 2] !== lk) {
-    throw new ShapeError('scaledDotProductAttention', `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} do not fit together`);
+    throw new ShapeError(
+      'scaledDotProductAttention',
+      `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} do not fit together`,
+    );
   }
   if (opts.isCausal && opts.attnMask) throw new ValueError('scaledDotProductAttention', 'give either attnMask or isCausal, not both');
   const scale = opts.scale ?? 1 / Math.sqrt(e);
@@ -123,7 +129,16 @@ function broadcastLead(shapes: readonly (readonly number[])[]): number[] | null 
  * (stride 0) first, so expand's backward sums their gradients back. Keeps the output and the per-row
  * log-sum-exp for the backward, which rebuilds the weights from them.
  */
-function fusedAttention(q: Tensor, k: Tensor, v: Tensor, lead: readonly number[], causal: boolean, scale: number, dropoutP: number, generator?: Generator): Tensor {
+function fusedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  lead: readonly number[],
+  causal: boolean,
+  scale: number,
+  dropoutP: number,
+  generator?: Generator,
+): Tensor {
   const b = q.backend;
   const toLead = (x: Tensor): Tensor => {
     const shape = [...lead, ...x.shape.slice(-2)];
@@ -139,15 +154,21 @@ function fusedAttention(q: Tensor, k: Tensor, v: Tensor, lead: readonly number[]
     lse.dispose();
     return out;
   }
-  return record(out, 'scaledDotProductAttention', [qe, ke, ve], (g) => {
-    const d = b.attentionBackward!(g.view_(), qe.view_(), ke.view_(), ve.view_(), out.view_(), lse.view_(), causal, scale, drop);
-    const grad = (x: Tensor, buf: Buffer): Tensor | null => {
-      if (x.requiresGrad) return wrap(b, buf, x.shape, 'float32');
-      b.free(buf);
-      return null;
-    };
-    return [grad(qe, d.dq), grad(ke, d.dk), grad(ve, d.dv)];
-  }, [out, lse]);
+  return record(
+    out,
+    'scaledDotProductAttention',
+    [qe, ke, ve],
+    (g) => {
+      const d = b.attentionBackward!(g.view_(), qe.view_(), ke.view_(), ve.view_(), out.view_(), lse.view_(), causal, scale, drop);
+      const grad = (x: Tensor, buf: Buffer): Tensor | null => {
+        if (x.requiresGrad) return wrap(b, buf, x.shape, 'float32');
+        b.free(buf);
+        return null;
+      };
+      return [grad(qe, d.dq), grad(ke, d.dk), grad(ve, d.dv)];
+    },
+    [out, lse],
+  );
 }
 
 /** One 32-bit step of pcg4d on (a, b, c, d), returning the first word (host twin of the kernels' hash). */

@@ -33,15 +33,27 @@ function run(op: BinaryOp, a: Tensor, b: Tensor, outDtype: DType): Tensor {
   return wrap(backend, buf, shape, outDtype);
 }
 
-function arith(op: BinaryOp, x: TensorOrScalar, y: TensorOrScalar, grad: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null], outDtype?: DType): Tensor {
+function arith(
+  op: BinaryOp,
+  x: TensorOrScalar,
+  y: TensorOrScalar,
+  grad: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null],
+  outDtype?: DType,
+): Tensor {
   const [a, b] = lift(x, y, op);
   let dtype = outDtype ?? promote(a.dtype, b.dtype);
   if (dtype === 'bool' && op !== 'maximum' && op !== 'minimum') dtype = 'int32';
   const out = run(op, a, b, dtype);
-  return record(out, op, [a, b], (g) => {
-    const [ga, gb] = grad(g, a, b, out);
-    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
-  }, [out]);
+  return record(
+    out,
+    op,
+    [a, b],
+    (g) => {
+      const [ga, gb] = grad(g, a, b, out);
+      return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+    },
+    [out],
+  );
 }
 
 const floatScalarOk = (x: TensorOrScalar, y: TensorOrScalar): x is Tensor =>
@@ -108,10 +120,13 @@ export function where(cond: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tenso
   const dtype = promote(a.dtype, b.dtype);
   const buf = backend.where(broadcastView(cond, shape), broadcastView(a, shape), broadcastView(b, shape), dtype);
   const out = wrap(backend, buf, shape, dtype);
-  return record(out, 'where', [a, b], (g) => [
-    a.requiresGrad ? sumTo(where(cond, g, 0), a.shape) : null,
-    b.requiresGrad ? sumTo(where(cond, 0, g), b.shape) : null,
-  ], [cond]);
+  return record(
+    out,
+    'where',
+    [a, b],
+    (g) => [a.requiresGrad ? sumTo(where(cond, g, 0), a.shape) : null, b.requiresGrad ? sumTo(where(cond, 0, g), b.shape) : null],
+    [cond],
+  );
 }
 
 /** x with `value` wherever mask is true (mask broadcasts to x's shape). */

@@ -94,7 +94,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     throw new ValueError('conv2d', `groups=${groups} must divide both input channels ${c} and output channels ${o}`);
   }
   if (cg * groups !== c) {
-    throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} has ${c} channels but weight ${fmtShape(weight.shape)} expects ${cg * groups} (groups=${groups})`);
+    throw new ShapeError(
+      'conv2d',
+      `input ${fmtShape(x.shape)} has ${c} channels but weight ${fmtShape(weight.shape)} expects ${cg * groups} (groups=${groups})`,
+    );
   }
   checkBias('conv2d', bias, o);
   const stride = pair('conv2d', 'stride', opts.stride ?? 1, 1);
@@ -114,7 +117,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const outH = windowOut(hh, kh, stride[0], padding[0], dilation[0]);
   const outW = windowOut(ww, kw, stride[1], padding[1], dilation[1]);
   if (outH <= 0 || outW <= 0) {
-    throw new ShapeError('conv2d', `kernel ${kh}x${kw} (dilation ${dilation.join('x')}) is larger than the padded input ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'conv2d',
+      `kernel ${kh}x${kw} (dilation ${dilation.join('x')}) is larger than the padded input ${fmtShape(x.shape)}`,
+    );
   }
   const win: Window2d = { kernel: [kh, kw], stride, padding, dilation };
   if (groups === 1) {
@@ -146,8 +152,13 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   const groups = opts.groups ?? 1;
   const [n, c, h, width] = x.shape as [number, number, number, number];
   const [ci, og, kh, kw] = weight.shape as [number, number, number, number];
-  if (ci !== c) throw new ShapeError('convTranspose2d', `input ${fmtShape(x.shape)} has ${c} channels but weight ${fmtShape(weight.shape)} expects ${ci}`);
-  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) throw new ValueError('convTranspose2d', `groups=${groups} must divide input channels ${c}`);
+  if (ci !== c)
+    throw new ShapeError(
+      'convTranspose2d',
+      `input ${fmtShape(x.shape)} has ${c} channels but weight ${fmtShape(weight.shape)} expects ${ci}`,
+    );
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0)
+    throw new ValueError('convTranspose2d', `groups=${groups} must divide input channels ${c}`);
   const stride = pair('convTranspose2d', 'stride', opts.stride ?? 1, 1);
   const padding = pair('convTranspose2d', 'padding', opts.padding ?? 0, 0);
   const outPad = pair('convTranspose2d', 'outputPadding', opts.outputPadding ?? 0, 0);
@@ -157,7 +168,8 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   }
   const outH = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + outPad[0] + 1;
   const outW = (width - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + outPad[1] + 1;
-  if (outH <= 0 || outW <= 0) throw new ShapeError('convTranspose2d', `output size ${outH}x${outW} is not positive for input ${fmtShape(x.shape)}`);
+  if (outH <= 0 || outW <= 0)
+    throw new ShapeError('convTranspose2d', `output size ${outH}x${outW} is not positive for input ${fmtShape(x.shape)}`);
   const o = og * groups;
   checkBias('convTranspose2d', bias, o);
   const xg = reshape(x, [n, groups, c / groups, h * width]);

@@ -23,7 +23,13 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const shape = [...x.shape];
   shape[a] = idx.shape[0]!;
   const out = wrap(backend, backend.indexSelect(x.view_(), a, idx.view_()), shape, x.dtype);
-  return record(out, 'indexSelect', [x], (g) => [wrap(backend, backend.indexAdd(x.shape, a, idx.view_(), g.contiguous().view_()), x.shape, g.dtype)], [idx]);
+  return record(
+    out,
+    'indexSelect',
+    [x],
+    (g) => [wrap(backend, backend.indexAdd(x.shape, a, idx.view_(), g.contiguous().view_()), x.shape, g.dtype)],
+    [idx],
+  );
 }
 
 /** torch.gather: out[i][j] = x[i][index[i][j]] for axis 1; out has index's shape. */
@@ -32,7 +38,10 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const backend = sameDevice('gather', x, index);
   const a = normAxis('gather', axis, x.ndim);
   if (index.ndim !== x.ndim || index.shape.some((d, i) => i !== a && d > x.shape[i]!)) {
-    throw new ShapeError('gather', `index ${fmtShape(index.shape)} must have the input's rank and no larger size outside dimension ${a} (input ${fmtShape(x.shape)})`);
+    throw new ShapeError(
+      'gather',
+      `index ${fmtShape(index.shape)} must have the input's rank and no larger size outside dimension ${a} (input ${fmtShape(x.shape)})`,
+    );
   }
   const out = wrap(backend, backend.gather(x.view_(), a, index.view_()), index.shape, x.dtype);
   return record(out, 'gather', [x], (g) => [scatterAdd(filled(backend, x.shape, g.dtype, 0), a, index, g)], [index]);
@@ -43,10 +52,13 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
   checkIndex('scatterAdd', index);
   const backend = sameDevice('scatterAdd', x, index, src);
   const a = normAxis('scatterAdd', axis, x.ndim);
-  const fits = index.ndim === x.ndim && src.ndim === x.ndim &&
-    index.shape.every((d, i) => d <= src.shape[i]! && (i === a || d <= x.shape[i]!));
+  const fits =
+    index.ndim === x.ndim && src.ndim === x.ndim && index.shape.every((d, i) => d <= src.shape[i]! && (i === a || d <= x.shape[i]!));
   if (!fits) {
-    throw new ShapeError('scatterAdd', `index ${fmtShape(index.shape)} must fit in src ${fmtShape(src.shape)} and, outside dimension ${a}, in the input ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'scatterAdd',
+      `index ${fmtShape(index.shape)} must fit in src ${fmtShape(src.shape)} and, outside dimension ${a}, in the input ${fmtShape(x.shape)}`,
+    );
   }
   if (src.dtype !== x.dtype) throw new DTypeError('scatterAdd', `src dtype ${src.dtype} differs from the input's ${x.dtype}`);
   const out = wrap(backend, backend.scatterAdd(x.view_(), a, index.view_(), src.view_()), x.shape, x.dtype);
@@ -75,7 +87,11 @@ export function embedding(ids: Tensor, weight: Tensor, paddingIdx?: number | nul
     rows = indexSelect(weight, 0, flat);
   } catch (e) {
     // name the layer-level op and shapes rather than the kernel underneath
-    if (e instanceof IndexError) throw new IndexError('embedding', `${e.message.replace(/^indexSelect: /, '')} (ids ${fmtShape(ids.shape)}, weight ${fmtShape(weight.shape)})`);
+    if (e instanceof IndexError)
+      throw new IndexError(
+        'embedding',
+        `${e.message.replace(/^indexSelect: /, '')} (ids ${fmtShape(ids.shape)}, weight ${fmtShape(weight.shape)})`,
+      );
     throw e;
   }
   const out = reshape(rows, [...ids.shape, weight.shape[1]!]);

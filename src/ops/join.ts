@@ -55,7 +55,10 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
     }
   }
   const a = normAxis('stack', axis, first.ndim + 1);
-  return concat(tensors.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** Splits into pieces of `size` along axis (the last may be smaller), or into the given sizes. */
@@ -64,7 +67,8 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
   const dim = x.shape[a]!;
   let sizes: number[];
   if (typeof sizeOrSections === 'number') {
-    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0) throw new ValueError('split', `split size must be a positive integer, got ${sizeOrSections}`);
+    if (!Number.isInteger(sizeOrSections) || sizeOrSections <= 0)
+      throw new ValueError('split', `split size must be a positive integer, got ${sizeOrSections}`);
     sizes = [];
     for (let at = 0; at < dim; at += sizeOrSections) sizes.push(Math.min(sizeOrSections, dim - at));
     if (dim === 0) sizes.push(0);
@@ -72,7 +76,10 @@ export function split(x: Tensor, sizeOrSections: number | readonly number[], axi
     sizes = [...sizeOrSections];
     const total = sizes.reduce((p, s) => p + s, 0);
     if (total !== dim || sizes.some((s) => !Number.isInteger(s) || s < 0)) {
-      throw new ShapeError('split', `sizes [${sizes.join(',')}] do not add up to ${dim}, the size of dimension ${a} of ${fmtShape(x.shape)}`);
+      throw new ShapeError(
+        'split',
+        `sizes [${sizes.join(',')}] do not add up to ${dim}, the size of dimension ${a} of ${fmtShape(x.shape)}`,
+      );
     }
   }
   let at = 0;

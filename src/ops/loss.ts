@@ -15,10 +15,14 @@ export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
   switch (reduction) {
-    case 'mean': return loss.mean();
-    case 'sum': return loss.sum();
-    case 'none': return loss;
-    default: throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+    case 'mean':
+      return loss.mean();
+    case 'sum':
+      return loss.sum();
+    case 'none':
+      return loss;
+    default:
+      throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
   }
 }
 
@@ -54,16 +58,21 @@ export interface CrossEntropyOptions extends NllOptions {
  * original per-element shape for reduction 'none'.
  */
 function rows(op: string, input: Tensor, target: Tensor): { lp: Tensor; ids: Tensor; shape: number[] } {
-  if (target.dtype !== 'int32') throw new DTypeError(op, `target must hold int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
+  if (target.dtype !== 'int32')
+    throw new DTypeError(op, `target must hold int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
   if (input.ndim === 1) {
-    if (target.ndim !== 0) throw new ShapeError(op, `for input ${fmtShape(input.shape)} the target must be a scalar, got ${fmtShape(target.shape)}`);
+    if (target.ndim !== 0)
+      throw new ShapeError(op, `for input ${fmtShape(input.shape)} the target must be a scalar, got ${fmtShape(target.shape)}`);
     return { lp: reshape(input, [1, input.shape[0]!]), ids: reshape(target, [1]), shape: [] };
   }
   const n = input.shape[0]!;
   const c = input.shape[1]!;
   const rest = input.shape.slice(2);
   if (target.ndim !== input.ndim - 1 || target.shape[0] !== n || rest.some((d, i) => target.shape[i + 1] !== d)) {
-    throw new ShapeError(op, `target ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)} (expected ${fmtShape([n, ...rest])})`);
+    throw new ShapeError(
+      op,
+      `target ${fmtShape(target.shape)} does not match input ${fmtShape(input.shape)} (expected ${fmtShape([n, ...rest])})`,
+    );
   }
   const lp = rest.length ? reshape(movedim(input, 1, -1), [-1, c]) : input;
   return { lp, ids: reshape(target, [target.size]), shape: [...target.shape] };
@@ -105,21 +114,30 @@ function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOpti
   const r = b.crossEntropy!(input.view_(), ids.view_(), ignore, smoothing);
   const perRow = wrap(b, r.loss, [n], input.dtype);
   const lse = wrap(b, r.lse, [n], input.dtype);
-  const out = reduction === 'none' ? perRow : noGrad(() => {
-    const s = perRow.sum();
-    perRow.dispose();
-    return reduction === 'sum' ? s : s.div(valid);
-  });
+  const out =
+    reduction === 'none'
+      ? perRow
+      : noGrad(() => {
+          const s = perRow.sum();
+          perRow.dispose();
+          return reduction === 'sum' ? s : s.div(valid);
+        });
   if (!needsGrad(input)) {
     lse.dispose();
     return out;
   }
-  return record(out, op, [input], (g) => {
-    // one upstream value per row: g itself for 'none', else a scalar read with stride 0 by the kernel
-    const gRow = reduction === 'mean' ? g.div(valid) : g;
-    const dx = b.crossEntropyBackward!(gRow.view_(), input.view_(), ids.view_(), lse.view_(), ignore, smoothing);
-    return [wrap(b, dx, input.shape, input.dtype)];
-  }, [lse, ids]);
+  return record(
+    out,
+    op,
+    [input],
+    (g) => {
+      // one upstream value per row: g itself for 'none', else a scalar read with stride 0 by the kernel
+      const gRow = reduction === 'mean' ? g.div(valid) : g;
+      const dx = b.crossEntropyBackward!(gRow.view_(), input.view_(), ids.view_(), lse.view_(), ignore, smoothing);
+      return [wrap(b, dx, input.shape, input.dtype)];
+    },
+    [lse, ids],
+  );
 }
 
 /**
@@ -136,7 +154,10 @@ function checkTargets(op: string, ids: Tensor, ignore: number, c: number, input:
     const v = vals[i]!;
     if (v === ignore) continue;
     if (v < 0 || v >= c) {
-      throw new IndexError(op, `target ${v} is out of bounds for ${c} classes (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`);
+      throw new IndexError(
+        op,
+        `target ${v} is out of bounds for ${c} classes (input ${fmtShape(input.shape)}, target ${fmtShape(target.shape)})`,
+      );
     }
     valid++;
   }
@@ -162,7 +183,16 @@ function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, sm
     const smooth = (opts.weight ? lp.mul(opts.weight) : lp).sum(1).neg().mul(valid.to(lp.dtype));
     if (reduction === 'mean') {
       const denom = w.sum();
-      return loss.sum().div(denom).mul(1 - smoothing).add(smooth.sum().div(denom).mul(smoothing / c));
+      return loss
+        .sum()
+        .div(denom)
+        .mul(1 - smoothing)
+        .add(
+          smooth
+            .sum()
+            .div(denom)
+            .mul(smoothing / c),
+        );
     }
     loss = loss.mul(1 - smoothing).add(smooth.mul(smoothing / c));
   }

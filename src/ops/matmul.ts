@@ -15,7 +15,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.ndim === 0 || b.ndim === 0) {
     throw new ShapeError('matmul', `both arguments need at least 1 dimension, got ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   }
-  if (a.dtype === 'bool' || b.dtype === 'bool') throw new DTypeError('matmul', `bool tensors are not supported, got ${a.dtype} @ ${b.dtype}`);
+  if (a.dtype === 'bool' || b.dtype === 'bool')
+    throw new DTypeError('matmul', `bool tensors are not supported, got ${a.dtype} @ ${b.dtype}`);
   if (a.ndim === 1 && b.ndim === 1) {
     if (a.shape[0] !== b.shape[0]) throw new ShapeError('matmul', `inner dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
     return reshape(matmul(reshape(a, [1, a.shape[0]!]), reshape(b, [b.shape[0]!, 1])), []);
@@ -47,10 +48,16 @@ function squeezeAxis(t: Tensor, axis: number): Tensor {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) throw new ShapeError('linear', `weight must be 2-D [out, in], got ${fmtShape(weight.shape)}`);
   if (x.shape[x.ndim - 1] !== weight.shape[1]) {
-    throw new ShapeError('linear', `input features ${x.shape[x.ndim - 1]} do not match weight ${fmtShape(weight.shape)} (input ${fmtShape(x.shape)})`);
+    throw new ShapeError(
+      'linear',
+      `input features ${x.shape[x.ndim - 1]} do not match weight ${fmtShape(weight.shape)} (input ${fmtShape(x.shape)})`,
+    );
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
-    throw new ShapeError('linear', `bias must have shape [${weight.shape[0]}] to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`);
+    throw new ShapeError(
+      'linear',
+      `bias must have shape [${weight.shape[0]}] to match weight ${fmtShape(weight.shape)}, got ${fmtShape(bias.shape)}`,
+    );
   }
   if (!bias || x.ndim < 2 || x.dtype !== weight.dtype || bias.dtype !== weight.dtype) {
     const y = matmul(x, transpose(weight, 0, 1));
@@ -65,12 +72,18 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const b = { ...wT, shape: [inF, outF], strides: [wT.strides[1]!, wT.strides[0]!] };
   const buf = backend.matmul(x2.view_(), b, weight.dtype, { bias: bias.view_() });
   const out = wrap(backend, buf, [...x.shape.slice(0, -1), outF], weight.dtype);
-  return record(out, 'linear', [x, weight, bias], (g) => {
-    const g2 = reshape(g, [-1, outF]);
-    return [
-      x.requiresGrad ? matmul(g, weight) : null,
-      weight.requiresGrad ? matmul(transpose(g2, 0, 1), x2) : null,
-      bias.requiresGrad ? g2.sum(0) : null,
-    ];
-  }, [x2]);
+  return record(
+    out,
+    'linear',
+    [x, weight, bias],
+    (g) => {
+      const g2 = reshape(g, [-1, outF]);
+      return [
+        x.requiresGrad ? matmul(g, weight) : null,
+        weight.requiresGrad ? matmul(transpose(g2, 0, 1), x2) : null,
+        bias.requiresGrad ? g2.sum(0) : null,
+      ];
+    },
+    [x2],
+  );
 }

@@ -26,8 +26,14 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const training = opts.training ?? false;
   const momentum = opts.momentum ?? 0.1;
   const eps = opts.eps ?? 1e-5;
-  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', opts.weight], ['bias', opts.bias]] as const) {
-    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError('batchNorm', `${name} must have shape [${c}], got ${fmtShape(t.shape)}`);
+  for (const [name, t] of [
+    ['runningMean', runningMean],
+    ['runningVar', runningVar],
+    ['weight', opts.weight],
+    ['bias', opts.bias],
+  ] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== c))
+      throw new ShapeError('batchNorm', `${name} must have shape [${c}], got ${fmtShape(t.shape)}`);
   }
   const axes = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
   const bshape = x.shape.map((d, i) => (i === 1 ? d : 1));
@@ -41,7 +47,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     y = centered.mul(varB.add(eps).rsqrt());
     noGrad(() => {
       if (runningMean) runningMean.copy_(runningMean.mul(1 - momentum).add(reshape(mean, [c]).mul(momentum)));
-      if (runningVar) runningVar.copy_(runningVar.mul(1 - momentum).add(reshape(varB, [c]).mul(momentum * n / (n - 1))));
+      if (runningVar) runningVar.copy_(runningVar.mul(1 - momentum).add(reshape(varB, [c]).mul((momentum * n) / (n - 1))));
     });
   } else {
     if (!runningMean || !runningVar) throw new ValueError('batchNorm', 'evaluation mode needs runningMean and runningVar');
@@ -53,13 +59,25 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
 }
 
 /** Layer normalisation over the trailing `normalizedShape` axes. */
-export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number | readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const tail = x.shape.slice(x.ndim - ns.length);
   if (ns.length > x.ndim || tail.some((d, i) => d !== ns[i])) {
-    throw new ShapeError('layerNorm', `normalizedShape ${fmtShape(ns)} does not match the trailing dimensions of input ${fmtShape(x.shape)}`);
+    throw new ShapeError(
+      'layerNorm',
+      `normalizedShape ${fmtShape(ns)} does not match the trailing dimensions of input ${fmtShape(x.shape)}`,
+    );
   }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+  for (const [name, t] of [
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && (t.ndim !== ns.length || t.shape.some((d, i) => d !== ns[i]))) {
       throw new ShapeError('layerNorm', `${name} must have shape ${fmtShape(ns)}, got ${fmtShape(t.shape)}`);
     }
@@ -96,12 +114,18 @@ function layerNormFused(x: Tensor, weight: Tensor | null, bias: Tensor | null, e
     rstd.dispose();
     return y;
   }
-  return record(y, 'layerNorm', [x, weight, bias], (g) => {
-    const d = b.layerNormBackward!(g.view_(), x.view_(), mean.view_(), rstd.view_(), weight?.view_() ?? null, bias !== null);
-    return [
-      wrap(b, d.dx, x.shape, x.dtype),
-      weight && d.dweight !== null ? wrap(b, d.dweight, weight.shape, x.dtype) : null,
-      bias && d.dbias !== null ? wrap(b, d.dbias, bias.shape, x.dtype) : null,
-    ];
-  }, [mean, rstd]);
+  return record(
+    y,
+    'layerNorm',
+    [x, weight, bias],
+    (g) => {
+      const d = b.layerNormBackward!(g.view_(), x.view_(), mean.view_(), rstd.view_(), weight?.view_() ?? null, bias !== null);
+      return [
+        wrap(b, d.dx, x.shape, x.dtype),
+        weight && d.dweight !== null ? wrap(b, d.dweight, weight.shape, x.dtype) : null,
+        bias && d.dbias !== null ? wrap(b, d.dbias, bias.shape, x.dtype) : null,
+      ];
+    },
+    [mean, rstd],
+  );
 }

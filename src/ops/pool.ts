@@ -20,7 +20,16 @@ export interface Pool2dOptions {
   ceilMode?: boolean;
 }
 
-interface Geometry { n: number; c: number; h: number; w: number; win: Window2d; outH: number; outW: number; squeeze: boolean }
+interface Geometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  win: Window2d;
+  outH: number;
+  outW: number;
+  squeeze: boolean;
+}
 
 function geometry(op: string, x: Tensor, kernel: Pair, opts: Pool2dOptions): Geometry {
   const squeeze = x.ndim === 3;
@@ -62,12 +71,18 @@ function maxPoolNode(x: Tensor, g: Geometry): [Tensor, Tensor] {
 function maxPoolGrad(gy: Tensor, argmax: Tensor, inShape: readonly number[]): Tensor {
   const b = gy.backend;
   const out = wrap(b, b.maxPool2dBackward(gy.view_(), argmax.view_(), inShape), inShape, gy.dtype);
-  return record(out, 'maxPool2dBackward', [gy], (gg) => {
-    const [n, c, h, w] = inShape as [number, number, number, number];
-    const [, , oh, ow] = argmax.shape as [number, number, number, number];
-    const picked = gather(reshape(gg, [n * c, h * w]), 1, reshape(argmax, [n * c, oh * ow]));
-    return [reshape(picked, argmax.shape)];
-  }, [argmax]);
+  return record(
+    out,
+    'maxPool2dBackward',
+    [gy],
+    (gg) => {
+      const [n, c, h, w] = inShape as [number, number, number, number];
+      const [, , oh, ow] = argmax.shape as [number, number, number, number];
+      const picked = gather(reshape(gg, [n * c, h * w]), 1, reshape(argmax, [n * c, oh * ow]));
+      return [reshape(picked, argmax.shape)];
+    },
+    [argmax],
+  );
 }
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): Tensor {
@@ -116,7 +131,8 @@ function avgPoolGrad(gy: Tensor, g: Geometry, div: AvgPoolDivisor, inShape: read
  * [floor(i*H/OH), ceil((i+1)*H/OH)); the 2-D average is separable, so it is P_h @ x @ P_w^T.
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair | readonly [number | null, number | null]): Tensor {
-  if (x.ndim !== 4 && x.ndim !== 3) throw new ShapeError('adaptiveAvgPool2d', `expected input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
+  if (x.ndim !== 4 && x.ndim !== 3)
+    throw new ShapeError('adaptiveAvgPool2d', `expected input [N, C, H, W] or [C, H, W], got ${fmtShape(x.shape)}`);
   const h = x.shape[x.ndim - 2]!;
   const w = x.shape[x.ndim - 1]!;
   const os = typeof outputSize === 'number' ? [outputSize, outputSize] : outputSize;

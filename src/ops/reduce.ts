@@ -69,13 +69,19 @@ export function prod(x: Tensor, axis?: Axes, keepdim = false): Tensor {
 function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepdim: boolean): Tensor {
   const axes = normAxes(op, axis, x.ndim);
   const out = reduceRaw(op, x, axes, keepdim, x.dtype);
-  return record(out, op, [x], (g) => {
-    // The gradient goes to the elements equal to the result, shared evenly between ties (torch.amax).
-    const outK = keepdim ? out : reshape(out, keptShape(x.shape, axes));
-    const mask = x.eq(expand(outK, x.shape)).to(g.dtype);
-    const count = mask.sum(axes, true);
-    return [spread(g, x.shape, axes).mul(mask).div(count)];
-  }, [out]);
+  return record(
+    out,
+    op,
+    [x],
+    (g) => {
+      // The gradient goes to the elements equal to the result, shared evenly between ties (torch.amax).
+      const outK = keepdim ? out : reshape(out, keptShape(x.shape, axes));
+      const mask = x.eq(expand(outK, x.shape)).to(g.dtype);
+      const count = mask.sum(axes, true);
+      return [spread(g, x.shape, axes).mul(mask).div(count)];
+    },
+    [out],
+  );
 }
 
 export const max = (x: Tensor, axis?: Axes, keepdim = false): Tensor => extremum('max', x, axis, keepdim);
@@ -86,7 +92,12 @@ function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number | null | u
     // over the flattened tensor, like torch.argmax(x)
     const flat = reshapeNoGrad(x.contiguous(), [x.size]);
     const r = reduceRaw(op, flat, [0], false, 'int32');
-    return keepdim ? reshapeNoGrad(r, x.shape.map(() => 1)) : r;
+    return keepdim
+      ? reshapeNoGrad(
+          r,
+          x.shape.map(() => 1),
+        )
+      : r;
   }
   const axes = normAxes(op, axis, x.ndim);
   return reduceRaw(op, x, axes, keepdim, 'int32');
@@ -107,7 +118,10 @@ export function variance(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor 
   const correction = opts.correction ?? (opts.unbiased === false ? 0 : 1);
   const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
   const d = x.sub(mean(x, axes, true));
-  return d.square().sum(axes, opts.keepdim ?? false).div(Math.max(n - correction, 0));
+  return d
+    .square()
+    .sum(axes, opts.keepdim ?? false)
+    .div(Math.max(n - correction, 0));
 }
 
 export function std(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor {
@@ -122,5 +136,10 @@ export function logsumexp(x: Tensor, axis?: Axes, keepdim = false): Tensor {
     return where(mx.abs().eq(Infinity), 0, mx); // all -inf (or +inf) rows: no shift
   });
   const s = x.sub(m).exp().sum(axes, true).log().add(m);
-  return keepdim ? s : reshape(s, x.shape.filter((_, i) => !axes.includes(i)));
+  return keepdim
+    ? s
+    : reshape(
+        s,
+        x.shape.filter((_, i) => !axes.includes(i)),
+      );
 }

@@ -13,9 +13,7 @@ function softmaxOp(x: Tensor, axis: number, log: boolean): Tensor {
   const a = normAxis(name, axis, x.ndim);
   const xf = isFloat(x.dtype) ? x : x.float();
   const out = wrap(xf.backend, xf.backend.softmax(xf.view_(), a, log), xf.shape, xf.dtype);
-  return record(out, name, [xf], (g) => [
-    log ? g.sub(out.exp().mul(g.sum(a, true))) : out.mul(g.sub(g.mul(out).sum(a, true))),
-  ], [out]);
+  return record(out, name, [xf], (g) => [log ? g.sub(out.exp().mul(g.sum(a, true))) : out.mul(g.sub(g.mul(out).sum(a, true)))], [out]);
 }
 
 export const softmax = (x: Tensor, axis = -1): Tensor => softmaxOp(x, axis, false);

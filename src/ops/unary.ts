@@ -21,7 +21,6 @@ export function unaryOp(op: UnaryOp, x: Tensor, grad: Grad | null, params?: read
   return record(out, op, [x], (g) => [grad(g, x, out)], [out]);
 }
 
-
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x, (g) => neg(g), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x, (g, x) => g.mul(sign(x)), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
 export const sign = (x: Tensor): Tensor => unaryOp('sign', x, null, undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
@@ -31,16 +30,17 @@ export const log = (x: Tensor): Tensor => unaryOp('log', x, (g, x) => g.div(x));
 export const log1p = (x: Tensor): Tensor => unaryOp('log1p', x, (g, x) => g.div(x.add(1)));
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, (g, _x, out) => g.div(out.mul(2)));
 export const rsqrt = (x: Tensor): Tensor => unaryOp('rsqrt', x, (g, _x, out) => g.mul(out.pow(3)).mul(-0.5));
-export const square = (x: Tensor): Tensor => unaryOp('square', x, (g, x) => g.mul(x).mul(2), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+export const square = (x: Tensor): Tensor =>
+  unaryOp('square', x, (g, x) => g.mul(x).mul(2), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
 export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x, (g, _x, out) => g.mul(out.square()).neg());
 export const sin = (x: Tensor): Tensor => unaryOp('sin', x, (g, x) => g.mul(cos(x)));
 export const cos = (x: Tensor): Tensor => unaryOp('cos', x, (g, x) => g.mul(sin(x)).neg());
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x, (g, _x, out) => g.mul(out.square().neg().add(1)));
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x, (g, _x, out) => g.mul(out).mul(out.neg().add(1)));
 export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x, (g, x) => g.mul(sigmoid(x)));
-export const erf = (x: Tensor): Tensor =>
-  unaryOp('erf', x, (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)));
-export const relu = (x: Tensor): Tensor => unaryOp('relu', x, (g, x) => where(x.gt(0), g, 0), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+export const erf = (x: Tensor): Tensor => unaryOp('erf', x, (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)));
+export const relu = (x: Tensor): Tensor =>
+  unaryOp('relu', x, (g, x) => where(x.gt(0), g, 0), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
 export const silu = (x: Tensor): Tensor =>
   unaryOp('silu', x, (g, x) => {
     const s = sigmoid(x);
@@ -57,7 +57,8 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
 
 /** GELU, exact (erf) or with PyTorch's tanh approximation. The backward is one derivative kernel. */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  if (approximate !== 'none' && approximate !== 'tanh') throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${approximate}'`);
+  if (approximate !== 'none' && approximate !== 'tanh')
+    throw new ValueError('gelu', `approximate must be 'none' or 'tanh', got '${approximate}'`);
   const tanhForm = approximate === 'tanh';
   return unaryOp(tanhForm ? 'geluTanh' : 'gelu', x, (g, x) => g.mul(geluDerivative(x, tanhForm)));
 }
@@ -82,7 +83,8 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   const lo = min ?? -Infinity;
   const hi = max ?? Infinity;
   if (x.dtype === 'bool') throw new DTypeError('clamp', 'bool tensors cannot be clamped');
-  const outDtype = isFloat(x.dtype) || (Number.isInteger(lo) || !isFinite(lo)) && (Number.isInteger(hi) || !isFinite(hi)) ? x.dtype : 'float32';
+  const outDtype =
+    isFloat(x.dtype) || ((Number.isInteger(lo) || !isFinite(lo)) && (Number.isInteger(hi) || !isFinite(hi))) ? x.dtype : 'float32';
   return unaryOp('clamp', x, (g, x) => where(x.ge(lo).logicalAnd(x.le(hi)), g, 0), [lo, hi], outDtype);
 }
 

@@ -59,10 +59,16 @@ export function transpose(x: Tensor, a: number, b: number): Tensor {
 
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const n = x.ndim;
-  if (axes.length !== n) throw new ShapeError('permute', `got ${axes.length} axes [${axes.join(',')}] for a tensor of shape ${fmtShape(x.shape)}`);
+  if (axes.length !== n)
+    throw new ShapeError('permute', `got ${axes.length} axes [${axes.join(',')}] for a tensor of shape ${fmtShape(x.shape)}`);
   const norm = axes.map((a) => normAxis('permute', a, n));
   if (new Set(norm).size !== n) throw new IndexError('permute', `repeated axis in [${axes.join(',')}]`);
-  const out = viewOf(x, norm.map((a) => x.shape[a]!), norm.map((a) => x.strides[a]!), x.offset);
+  const out = viewOf(
+    x,
+    norm.map((a) => x.shape[a]!),
+    norm.map((a) => x.strides[a]!),
+    x.offset,
+  );
   const inverse = new Array<number>(n);
   norm.forEach((a, i) => (inverse[a] = i));
   return record(out, 'permute', [x], (g) => [permute(g, inverse)]);
@@ -78,7 +84,8 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     const xi = i - (n - x.ndim);
     const want = shape[i]!;
     if (xi < 0) {
-      if (want < 0) throw new ShapeError('expand', `size -1 is not allowed in a new leading dimension: ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+      if (want < 0)
+        throw new ShapeError('expand', `size -1 is not allowed in a new leading dimension: ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
       outShape[i] = want;
       strides[i] = 0;
       continue;
@@ -142,7 +149,11 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 /** One axis of a slice: an index (drops the axis), or Python's [start, stop, step] with nulls. */
 export type SliceSpec = number | null | readonly [number | null, (number | null)?, (number | null)?];
 
-interface Layout { shape: number[]; strides: number[]; offset: number }
+interface Layout {
+  shape: number[];
+  strides: number[];
+  offset: number;
+}
 
 function sliceLayout(shape: readonly number[], strides: readonly number[], offset: number, specs: readonly SliceSpec[]): Layout {
   if (specs.length > shape.length) {
@@ -251,7 +262,10 @@ export async function toDeviceAsync(x: Tensor, device: string): Promise<Tensor> 
 
 /** In-place copy outside autograd: dst[...] = broadcast(src), cast to dst's dtype. */
 export function copyInto(dst: Tensor, src: TensorOrScalar): void {
-  if (typeof src === 'number') return fillInto(dst, src);
+  if (typeof src === 'number') {
+    fillInto(dst, src);
+    return;
+  }
   noGrad(() => {
     // across devices the source moves first (a CPU source: e.g. a checkpoint loaded into a GPU model)
     const here = src.device === dst.device ? src : toDevice(src, dst.device);

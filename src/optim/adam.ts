@@ -43,8 +43,14 @@ export class Adam extends Optimizer<AdamOptions> {
     const v = this.zerosState(st, 'exp_avg_sq', p);
     const vmax = g.amsgrad ? this.zerosState(st, 'max_exp_avg_sq', p) : null;
     const h: AdamHyper = {
-      lr: g.lr, beta1: g.betas[0], beta2: g.betas[1], eps: g.eps, weightDecay: g.weightDecay,
-      decoupled: this.decoupled, step, maximize: g.maximize,
+      lr: g.lr,
+      beta1: g.betas[0],
+      beta2: g.betas[1],
+      eps: g.eps,
+      weightDecay: g.weightDecay,
+      decoupled: this.decoupled,
+      step,
+      maximize: g.maximize,
     };
     const b = p.backend;
     if (g.fused !== false && b.adamUpdate && p.isContiguous() && grad.dtype === p.dtype && grad.backend === b) {

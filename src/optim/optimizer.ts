@@ -50,7 +50,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     this.defaults = { ...defaults };
     const list = [...(params as Iterable<Tensor | ParamGroupSpec<H>>)];
     if (list.length === 0) throw new ValueError(this.name, 'optimizer got an empty parameter list');
-    const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupSpec<H>] : (list as ParamGroupSpec<H>[]);
+    const groups =
+      list[0] instanceof Tensor ? [{ params: list as Tensor[] } as unknown as ParamGroupSpec<H>] : (list as ParamGroupSpec<H>[]);
     for (const g of groups) this.addParamGroup(g);
   }
 
@@ -87,16 +88,18 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
    */
   step<T = undefined>(closure?: () => T): T | undefined {
     const loss = closure ? enableGrad(closure) : undefined;
-    scope(() => noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          let st = this.state.get(p);
-          if (!st) this.state.set(p, (st = {}));
-          this.update(p, p.grad, group, st);
+    scope(() =>
+      noGrad(() => {
+        for (const group of this.paramGroups) {
+          for (const p of group.params) {
+            if (!p.grad) continue;
+            let st = this.state.get(p);
+            if (!st) this.state.set(p, (st = {}));
+            this.update(p, p.grad, group, st);
+          }
         }
-      }
-    }));
+      }),
+    );
     return loss;
   }
 
@@ -184,13 +187,19 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   loadStateDict(sd: OptimizerStateDict): void {
     const groups = sd.paramGroups;
     if (!Array.isArray(groups) || groups.length !== this.paramGroups.length) {
-      throw new ValueError(this.name, `loaded state dict has ${groups?.length} parameter groups, the optimizer has ${this.paramGroups.length}`);
+      throw new ValueError(
+        this.name,
+        `loaded state dict has ${groups?.length} parameter groups, the optimizer has ${this.paramGroups.length}`,
+      );
     }
     const byIndex = new Map<number, Tensor>();
     groups.forEach((g, i) => {
       const mine = this.paramGroups[i]!;
       if (g.params.length !== mine.params.length) {
-        throw new ValueError(this.name, `loaded parameter group ${i} has ${g.params.length} parameters, the optimizer's has ${mine.params.length}`);
+        throw new ValueError(
+          this.name,
+          `loaded parameter group ${i} has ${g.params.length} parameters, the optimizer's has ${mine.params.length}`,
+        );
       }
       g.params.forEach((id, j) => byIndex.set(id, mine.params[j]!));
     });
@@ -225,7 +234,10 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
       for (const [k, v] of Object.entries(st)) {
         if (v instanceof Tensor) {
           if (v.shape.join() !== p.shape.join()) {
-            throw new ShapeError(this.name, `state '${k}' of parameter ${key} has shape ${fmtShape(v.shape)}, the parameter ${fmtShape(p.shape)}`);
+            throw new ShapeError(
+              this.name,
+              `state '${k}' of parameter ${key} has shape ${fmtShape(v.shape)}, the parameter ${fmtShape(p.shape)}`,
+            );
           }
           copy[k] = keep(v.to(p.dtype).contiguous().clone());
         } else {

@@ -32,10 +32,22 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     st.step = ((st.step as number | undefined) ?? 0) + 1;
     let d = g.maximize ? grad.neg() : grad;
     if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
-    const sq = this.setState(st, 'square_avg', this.zerosState(st, 'square_avg', p).mul(g.alpha).add(d.mul(d).mul(1 - g.alpha)));
+    const sq = this.setState(
+      st,
+      'square_avg',
+      this.zerosState(st, 'square_avg', p)
+        .mul(g.alpha)
+        .add(d.mul(d).mul(1 - g.alpha)),
+    );
     let avg: Tensor;
     if (g.centered) {
-      const ga = this.setState(st, 'grad_avg', this.zerosState(st, 'grad_avg', p).mul(g.alpha).add(d.mul(1 - g.alpha)));
+      const ga = this.setState(
+        st,
+        'grad_avg',
+        this.zerosState(st, 'grad_avg', p)
+          .mul(g.alpha)
+          .add(d.mul(1 - g.alpha)),
+      );
       avg = sq.sub(ga.mul(ga)).sqrt();
     } else {
       avg = sq.sqrt();

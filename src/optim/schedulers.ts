@@ -50,7 +50,8 @@ export abstract class LRScheduler {
       for (const g of groups) g.initialLr = g.lr;
     } else {
       groups.forEach((g, i) => {
-        if (g.initialLr === undefined) throw new ValueError(this.name, `lastEpoch is ${lastEpoch} but parameter group ${i} has no initialLr to resume from`);
+        if (g.initialLr === undefined)
+          throw new ValueError(this.name, `lastEpoch is ${lastEpoch} but parameter group ${i} has no initialLr to resume from`);
       });
     }
     this.optimizer = optimizer;
@@ -70,7 +71,9 @@ export abstract class LRScheduler {
   step(): void {
     this.lastEpoch += 1;
     const lrs = this.baseLrs.map((b, i) => this.lrAt(this.lastEpoch, b, i));
-    this.optimizer.paramGroups.forEach((g, i) => { g.lr = lrs[i]!; });
+    this.optimizer.paramGroups.forEach((g, i) => {
+      g.lr = lrs[i]!;
+    });
     this.lastLr = lrs;
   }
 
@@ -203,7 +206,8 @@ export class CosineWithWarmup extends LRScheduler {
     const { warmupSteps, totalSteps, minLr = 0 } = opts ?? ({} as CosineWithWarmupOptions);
     checkPositiveInt(this.name, 'warmupSteps', warmupSteps, 0);
     checkPositiveInt(this.name, 'totalSteps', totalSteps);
-    if (totalSteps <= warmupSteps) throw new ValueError(this.name, `totalSteps (${totalSteps}) must be greater than warmupSteps (${warmupSteps})`);
+    if (totalSteps <= warmupSteps)
+      throw new ValueError(this.name, `totalSteps (${totalSteps}) must be greater than warmupSteps (${warmupSteps})`);
     this.warmupSteps = warmupSteps;
     this.totalSteps = totalSteps;
     this.minLrs = perGroup(this.name, 'minLr', minLr, this.baseLrs.length);
@@ -258,10 +262,18 @@ export class ReduceLROnPlateau {
     const op = 'ReduceLROnPlateau';
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new ValueError(op, 'expected an optimizer');
     const {
-      mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, thresholdMode = 'rel', cooldown = 0, minLr = 0, eps = 1e-8,
+      mode = 'min',
+      factor = 0.1,
+      patience = 10,
+      threshold = 1e-4,
+      thresholdMode = 'rel',
+      cooldown = 0,
+      minLr = 0,
+      eps = 1e-8,
     } = opts;
     if (mode !== 'min' && mode !== 'max') throw new ValueError(op, `mode must be 'min' or 'max', got '${String(mode)}'`);
-    if (thresholdMode !== 'rel' && thresholdMode !== 'abs') throw new ValueError(op, `thresholdMode must be 'rel' or 'abs', got '${String(thresholdMode)}'`);
+    if (thresholdMode !== 'rel' && thresholdMode !== 'abs')
+      throw new ValueError(op, `thresholdMode must be 'rel' or 'abs', got '${String(thresholdMode)}'`);
     if (!(factor < 1) || !(factor >= 0)) throw new ValueError(op, `factor must be in [0, 1), got ${factor}`);
     checkPositiveInt(op, 'patience', patience, 0);
     checkPositiveInt(op, 'cooldown', cooldown, 0);
@@ -286,7 +298,8 @@ export class ReduceLROnPlateau {
 
   /** Records this epoch's metric; reduces the learning rates after `patience` epochs without improvement. */
   step(metric?: number | { item(): number }): void {
-    if (metric === undefined || metric === null) throw new ValueError('ReduceLROnPlateau', 'step() needs the metric to watch, e.g. scheduler.step(valLoss)');
+    if (metric === undefined || metric === null)
+      throw new ValueError('ReduceLROnPlateau', 'step() needs the metric to watch, e.g. scheduler.step(valLoss)');
     const current = typeof metric === 'number' ? metric : metric.item();
     if (Number.isNaN(current)) throw new ValueError('ReduceLROnPlateau', 'step() got NaN for the metric');
     this.lastEpoch += 1;
@@ -322,7 +335,8 @@ export class ReduceLROnPlateau {
   }
 
   loadStateDict(sd: SchedulerStateDict): void {
-    if (typeof sd !== 'object' || sd === null) throw new ValueError('ReduceLROnPlateau', 'loadStateDict expects an object from stateDict()');
+    if (typeof sd !== 'object' || sd === null)
+      throw new ValueError('ReduceLROnPlateau', 'loadStateDict expects an object from stateDict()');
     for (const [k, v] of Object.entries(sd)) {
       if (k === 'optimizer') continue;
       if (!(k in this)) throw new ValueError('ReduceLROnPlateau', `unexpected key '${k}' in the state dict`);

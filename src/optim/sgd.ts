@@ -24,7 +24,8 @@ export class SGD extends Optimizer<SGDOptions> {
     super.validate(g);
     if (!(g.momentum >= 0)) throw new ValueError('SGD', `invalid momentum value: ${g.momentum}`);
     if (!(g.weightDecay >= 0)) throw new ValueError('SGD', `invalid weightDecay value: ${g.weightDecay}`);
-    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) throw new ValueError('SGD', 'nesterov momentum requires a momentum and zero dampening');
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0))
+      throw new ValueError('SGD', 'nesterov momentum requires a momentum and zero dampening');
   }
 
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<SGDOptions>, st: ParamState): void {
@@ -32,9 +33,10 @@ export class SGD extends Optimizer<SGDOptions> {
     if (g.weightDecay !== 0) d = d.add(p.mul(g.weightDecay));
     if (g.momentum !== 0) {
       const prev = st.momentum_buffer;
-      const buf = prev === undefined
-        ? this.setState(st, 'momentum_buffer', d.contiguous().clone())
-        : this.setState(st, 'momentum_buffer', (prev as Tensor).mul(g.momentum).add(d.mul(1 - g.dampening)));
+      const buf =
+        prev === undefined
+          ? this.setState(st, 'momentum_buffer', d.contiguous().clone())
+          : this.setState(st, 'momentum_buffer', (prev as Tensor).mul(g.momentum).add(d.mul(1 - g.dampening)));
       d = g.nesterov ? d.add(buf.mul(g.momentum)) : buf;
     }
     p.copy_(p.sub(d.mul(g.lr)));

@@ -6,7 +6,7 @@ import { checkDType, dtypeOfArray, typedArrayFor, type DType, type TypedArray } 
 import { checkShape, numel } from '../base/shape.js';
 import { Storage } from './storage.js';
 import { Tensor, type NestedArray } from './tensor.js';
-import { Generator, globalGenerator } from './random.js';
+import { type Generator, globalGenerator } from './random.js';
 
 export interface CreateOptions {
   dtype?: DType;

@@ -43,7 +43,10 @@ export class Generator {
   /** A uniform 32-bit unsigned integer. */
   nextU32(): number {
     const st = this.s;
-    const s0 = st[0]!, s1 = st[1]!, s2 = st[2]! ^ s0, s3 = st[3]! ^ s1;
+    const s0 = st[0]!,
+      s1 = st[1]!,
+      s2 = st[2]! ^ s0,
+      s3 = st[3]! ^ s1;
     const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
     // xoshiro128**: s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= s1 << 9 (old s1); s3 = rotl(s3, 11)
     st[1] = s1 ^ s2;
@@ -59,17 +62,33 @@ export class Generator {
    */
   fillRandom(out: { length: number; [i: number]: number }): void {
     const st = this.s;
-    let s0 = st[0]! | 0, s1 = st[1]! | 0, s2 = st[2]! | 0, s3 = st[3]! | 0;
+    let s0 = st[0]! | 0,
+      s1 = st[1]! | 0,
+      s2 = st[2]! | 0,
+      s3 = st[3]! | 0;
     for (let i = 0; i < out.length; i++) {
       const r1 = Math.imul(rotl32(Math.imul(s1, 5), 7), 9);
       let t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl32(s3, 11);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl32(s3, 11);
       const r2 = Math.imul(rotl32(Math.imul(s1, 5), 7), 9);
       t = s1 << 9;
-      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl32(s3, 11);
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl32(s3, 11);
       out[i] = ((r1 >>> 5) * 67108864 + (r2 >>> 6)) / 9007199254740992;
     }
-    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
   }
 
   /** Uniform in [0, 1) with 53 random bits. */

@@ -27,7 +27,10 @@ export function trainBPE(corpus: string | readonly string[], opts: TrainBPEOptio
   const minFrequency = opts.minFrequency ?? 2;
   const target = opts.vocabSize;
   if (!Number.isInteger(target) || target < 256 + specials.length || target >= KEY) {
-    throw new ValueError('trainBPE', `vocabSize must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special) to ${KEY - 1}, got ${target}`);
+    throw new ValueError(
+      'trainBPE',
+      `vocabSize must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special) to ${KEY - 1}, got ${target}`,
+    );
   }
   if (new Set(specials).size !== specials.length) throw new ValueError('trainBPE', 'specialTokens has duplicates');
 
@@ -43,7 +46,9 @@ export function trainBPE(corpus: string | readonly string[], opts: TrainBPEOptio
   const tokens: string[] = BYTE_ORDER.map((b) => BYTE_TO_CHAR[b]!);
   const idOf = new Map<string, number>(tokens.map((t, i) => [t, i]));
   const byteId = new Int32Array(256);
-  BYTE_ORDER.forEach((b, i) => { byteId[b] = i; });
+  BYTE_ORDER.forEach((b, i) => {
+    byteId[b] = i;
+  });
   const words: Int32Array[] = [];
   const lens: number[] = [];
   const freq: number[] = [];
@@ -53,21 +58,26 @@ export function trainBPE(corpus: string | readonly string[], opts: TrainBPEOptio
     buf = b;
     const w = new Int32Array(n);
     for (let i = 0; i < n; i++) w[i] = byteId[b[i]!]!;
-    words.push(w); lens.push(n); freq.push(c);
+    words.push(w);
+    lens.push(n);
+    freq.push(c);
   }
 
   // Pair counts and, for each pair, the words it may occur in (stale entries are checked when used).
   const pairCount = new Map<number, number>();
   const pairWords = new Map<number, number[]>();
   const addPairs = (w: number, sign: number, onlyWith: number): void => {
-    const s = words[w]!, n = lens[w]!, f = freq[w]! * sign;
+    const s = words[w]!,
+      n = lens[w]!,
+      f = freq[w]! * sign;
     for (let i = 0; i + 1 < n; i++) {
       const key = s[i]! * KEY + s[i + 1]!;
       const c = (pairCount.get(key) ?? 0) + f;
-      if (c === 0) pairCount.delete(key); else pairCount.set(key, c);
+      if (c === 0) pairCount.delete(key);
+      else pairCount.set(key, c);
       if (sign > 0 && (onlyWith < 0 || s[i] === onlyWith || s[i + 1] === onlyWith)) {
         let list = pairWords.get(key);
-        if (!list) pairWords.set(key, list = []);
+        if (!list) pairWords.set(key, (list = []));
         if (list[list.length - 1] !== w) list.push(w);
       }
     }
@@ -77,30 +87,47 @@ export function trainBPE(corpus: string | readonly string[], opts: TrainBPEOptio
   const merges: [string, string][] = [];
   const seen = new Int32Array(words.length).fill(-1);
   while (tokens.length + specials.length < target) {
-    let bestKey = -1, bestCount = 0;
+    let bestKey = -1,
+      bestCount = 0;
     for (const [key, c] of pairCount) {
-      if (c > bestCount || (c === bestCount && key < bestKey)) { bestCount = c; bestKey = key; }
+      if (c > bestCount || (c === bestCount && key < bestKey)) {
+        bestCount = c;
+        bestKey = key;
+      }
     }
     if (bestKey < 0 || bestCount < minFrequency) break;
-    const a = Math.floor(bestKey / KEY), b = bestKey % KEY;
+    const a = Math.floor(bestKey / KEY),
+      b = bestKey % KEY;
     const str = tokens[a]! + tokens[b]!;
     merges.push([tokens[a]!, tokens[b]!]);
     let id = idOf.get(str);
-    if (id === undefined) { id = tokens.length; tokens.push(str); idOf.set(str, id); }
+    if (id === undefined) {
+      id = tokens.length;
+      tokens.push(str);
+      idOf.set(str, id);
+    }
     const list = pairWords.get(bestKey) ?? [];
     pairWords.delete(bestKey);
     const stamp = merges.length;
     for (const w of list) {
       if (seen[w] === stamp) continue;
       seen[w] = stamp;
-      const s = words[w]!, n = lens[w]!;
+      const s = words[w]!,
+        n = lens[w]!;
       let has = false;
-      for (let i = 0; i + 1 < n; i++) if (s[i] === a && s[i + 1] === b) { has = true; break; }
+      for (let i = 0; i + 1 < n; i++)
+        if (s[i] === a && s[i + 1] === b) {
+          has = true;
+          break;
+        }
       if (!has) continue;
       addPairs(w, -1, -1);
       let j = 0;
-      for (let i = 0; i < n;) {
-        if (i + 1 < n && s[i] === a && s[i + 1] === b) { s[j++] = id; i += 2; } else s[j++] = s[i++]!;
+      for (let i = 0; i < n; ) {
+        if (i + 1 < n && s[i] === a && s[i + 1] === b) {
+          s[j++] = id;
+          i += 2;
+        } else s[j++] = s[i++]!;
       }
       lens[w] = j;
       addPairs(w, 1, id);

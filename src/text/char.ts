@@ -91,7 +91,11 @@ export class CharTokenizer implements Tokenizer {
    */
   toHuggingFaceJSON(): Record<string, unknown> {
     return {
-      version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: null,
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [],
+      normalizer: null,
       pre_tokenizer: { type: 'Split', pattern: { Regex: '(?s).' }, behavior: 'Isolated', invert: false },
       post_processor: null,
       decoder: { type: 'Fuse' },
@@ -103,18 +107,27 @@ export class CharTokenizer implements Tokenizer {
   static isHuggingFaceCharJSON(obj: Record<string, unknown>): boolean {
     const model = obj['model'] as { type?: unknown; vocab?: unknown } | undefined;
     const pre = obj['pre_tokenizer'] as { type?: unknown; pattern?: { Regex?: unknown } } | undefined;
-    return model?.type === 'WordLevel' && typeof model.vocab === 'object' && model.vocab !== null &&
-      pre?.type === 'Split' && pre.pattern?.Regex === '(?s).';
+    return (
+      model?.type === 'WordLevel' &&
+      typeof model.vocab === 'object' &&
+      model.vocab !== null &&
+      pre?.type === 'Split' &&
+      pre.pattern?.Regex === '(?s).'
+    );
   }
 
   /** Reads a Hugging Face tokenizer.json written by toHuggingFaceJSON (ids must be 0..n-1). */
   static fromHuggingFaceJSON(obj: Record<string, unknown>, name = 'tokenizer.json'): CharTokenizer {
-    if (!CharTokenizer.isHuggingFaceCharJSON(obj)) throw new DataError('tokenizer', `${name}: not a character-level tokenizer (a WordLevel model split by character)`);
+    if (!CharTokenizer.isHuggingFaceCharJSON(obj))
+      throw new DataError('tokenizer', `${name}: not a character-level tokenizer (a WordLevel model split by character)`);
     const vocab = (obj['model'] as { vocab: Record<string, unknown> }).vocab;
     const chars: string[] = [];
     for (const [c, id] of Object.entries(vocab)) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= Object.keys(vocab).length || chars[id as number] !== undefined) {
-        throw new DataError('tokenizer', `${name}: the ids of model.vocab must be 0..${Object.keys(vocab).length - 1}, each once; ${JSON.stringify(c)} has ${JSON.stringify(id)}`);
+        throw new DataError(
+          'tokenizer',
+          `${name}: the ids of model.vocab must be 0..${Object.keys(vocab).length - 1}, each once; ${JSON.stringify(c)} has ${JSON.stringify(id)}`,
+        );
       }
       chars[id as number] = c;
     }

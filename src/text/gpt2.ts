@@ -46,12 +46,14 @@ class PairTable {
     this.mask = size - 1;
   }
   private slot(a: number, b: number): number {
-    return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0 & this.mask;
+    return ((Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca77)) >>> 0) & this.mask;
   }
   set(a: number, b: number, rank: number): void {
     let i = this.slot(a, b);
     while (this.a[i] !== -1 && !(this.a[i] === a && this.b[i] === b)) i = (i + 1) & this.mask;
-    this.a[i] = a; this.b[i] = b; this.rank[i] = rank;
+    this.a[i] = a;
+    this.b[i] = b;
+    this.rank[i] = rank;
   }
   get(a: number, b: number): number {
     let i = this.slot(a, b);
@@ -69,8 +71,10 @@ function readFile(file: string, what: string): string {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError('tokenizer', code === 'ENOENT' ? `${what} not found: ${file}` :
-      `cannot read ${what} ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DataError(
+      'tokenizer',
+      code === 'ENOENT' ? `${what} not found: ${file}` : `cannot read ${what} ${file}: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -114,7 +118,10 @@ export function parseVocabBpe(text: string, name = 'vocab.bpe'): [string, string
     if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
     const parts = line.split(' ');
     if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-      throw new DataError('tokenizer', `${name} line ${i + 1}: expected two tokens separated by one space, got ${JSON.stringify(line.slice(0, 80))}`);
+      throw new DataError(
+        'tokenizer',
+        `${name} line ${i + 1}: expected two tokens separated by one space, got ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     merges.push([parts[0]!, parts[1]!]);
   }
@@ -145,8 +152,11 @@ export class GPT2Tokenizer implements Tokenizer {
   private syms = new Int32Array(1024);
   private specialRegexCache = new Map<string, RegExp>();
 
-  constructor(encoder: ReadonlyMap<string, number> | Record<string, number>, merges: readonly (readonly [string, string])[],
-    opts: GPT2TokenizerOptions = {}) {
+  constructor(
+    encoder: ReadonlyMap<string, number> | Record<string, number>,
+    merges: readonly (readonly [string, string])[],
+    opts: GPT2TokenizerOptions = {},
+  ) {
     const enc = encoder instanceof Map ? new Map(encoder) : encoderFromObject(encoder, 'encoder');
     this.encoder = enc;
     this.merges = merges.map(([a, b]) => [a, b] as const);
@@ -158,14 +168,19 @@ export class GPT2Tokenizer implements Tokenizer {
     const strings: string[] = [];
     const sym = (s: string): number => {
       let k = symOf.get(s);
-      if (k === undefined) { k = strings.length; strings.push(s); symOf.set(s, k); }
+      if (k === undefined) {
+        k = strings.length;
+        strings.push(s);
+        symOf.set(s, k);
+      }
       return k;
     };
     for (let b = 0; b < 256; b++) this.byteSym[b] = sym(BYTE_TO_CHAR[b]!);
     this.pairs = new PairTable(merges.length + 1);
     this.mergeResult = new Int32Array(merges.length);
     merges.forEach(([a, b], rank) => {
-      const sa = sym(a), sb = sym(b);
+      const sa = sym(a),
+        sb = sym(b);
       this.mergeResult[rank] = sym(a + b);
       this.pairs.set(sa, sb, rank); // a repeated pair keeps its last rank, like dict(zip(merges, ranks))
     });
@@ -187,8 +202,11 @@ export class GPT2Tokenizer implements Tokenizer {
   }
 
   /** From the contents of encoder.json (text or the parsed object) and vocab.bpe (text or merge pairs). */
-  static fromContents(encoderJson: string | Record<string, number> | ReadonlyMap<string, number>,
-    vocabBpe: string | readonly (readonly [string, string])[], opts?: GPT2TokenizerOptions): GPT2Tokenizer {
+  static fromContents(
+    encoderJson: string | Record<string, number> | ReadonlyMap<string, number>,
+    vocabBpe: string | readonly (readonly [string, string])[],
+    opts?: GPT2TokenizerOptions,
+  ): GPT2Tokenizer {
     const enc = typeof encoderJson === 'string' ? parseEncoderJson(encoderJson) : encoderJson;
     const merges = typeof vocabBpe === 'string' ? parseVocabBpe(vocabBpe) : vocabBpe;
     return new GPT2Tokenizer(enc, merges, opts);
@@ -256,9 +274,18 @@ export class GPT2Tokenizer implements Tokenizer {
     const entries = [...this.encoder].sort((x, y) => x[1] - y[1]);
     fs.writeFileSync(path.join(dir, 'encoder.json'), `{${entries.map(([s, id]) => `${JSON.stringify(s)}: ${id}`).join(', ')}}`);
     fs.writeFileSync(path.join(dir, 'vocab.bpe'), `#version: 0.2\n${this.merges.map(([a, b]) => `${a} ${b}\n`).join('')}`);
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({
-      type: 'bpe', vocabSize: this.vocabSize, specialTokens: [...this.specialTokens.keys()],
-    }, null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify(
+        {
+          type: 'bpe',
+          vocabSize: this.vocabSize,
+          specialTokens: [...this.specialTokens.keys()],
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   }
 
   private bytesOf(id: number): Uint8Array {
@@ -314,17 +341,25 @@ export class GPT2Tokenizer implements Tokenizer {
     for (let i = 0; i < n0; i++) s[i] = this.byteSym[buf[i]!]!;
     let n = n0;
     while (n > 1) {
-      let best = NO_RANK, at = -1;
+      let best = NO_RANK,
+        at = -1;
       for (let i = 0; i + 1 < n; i++) {
         const r = this.pairs.get(s[i]!, s[i + 1]!);
-        if (r < best) { best = r; at = i; }
+        if (r < best) {
+          best = r;
+          at = i;
+        }
       }
       if (best === NO_RANK) break;
       const merged = this.mergeResult[best]!;
-      const a = s[at]!, b = s[at + 1]!;
+      const a = s[at]!,
+        b = s[at + 1]!;
       let j = 0;
-      for (let i = 0; i < n;) {
-        if (i + 1 < n && s[i] === a && s[i + 1] === b) { s[j++] = merged; i += 2; } else s[j++] = s[i++]!;
+      for (let i = 0; i < n; ) {
+        if (i + 1 < n && s[i] === a && s[i + 1] === b) {
+          s[j++] = merged;
+          i += 2;
+        } else s[j++] = s[i++]!;
       }
       n = j;
     }
@@ -332,7 +367,10 @@ export class GPT2Tokenizer implements Tokenizer {
     for (let i = 0; i < n; i++) {
       const id = this.symVocab[s[i]!]!;
       if (id < 0) {
-        throw new DataError('tokenizer', `token ${JSON.stringify(this.symString[s[i]!])} (from ${JSON.stringify(piece)}) is not in encoder.json`);
+        throw new DataError(
+          'tokenizer',
+          `token ${JSON.stringify(this.symString[s[i]!])} (from ${JSON.stringify(piece)}) is not in encoder.json`,
+        );
       }
       ids[i] = id;
     }

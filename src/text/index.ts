@@ -4,13 +4,23 @@ export type { Tokenizer, LoadTokenizerOptions } from './tokenizer.js';
 export { loadTokenizer, loadTokenizerDir, gpt2VocabDir, gpt2VocabDirAsync } from './tokenizer.js';
 export { CharTokenizer } from './char.js';
 export {
-  GPT2Tokenizer, parseEncoderJson, parseVocabBpe,
-  type AllowedSpecial, type GPT2EncodeOptions, type GPT2TokenizerOptions,
+  GPT2Tokenizer,
+  parseEncoderJson,
+  parseVocabBpe,
+  type AllowedSpecial,
+  type GPT2EncodeOptions,
+  type GPT2TokenizerOptions,
 } from './gpt2.js';
 export { trainBPE, type TrainBPEOptions } from './bpe-train.js';
 export {
-  WordTokenizer, PAD, UNK, PAD_ID, UNK_ID,
-  type WordTokenizerOptions, type WordVocabOptions, type WordEncodeOptions,
+  WordTokenizer,
+  PAD,
+  UNK,
+  PAD_ID,
+  UNK_ID,
+  type WordTokenizerOptions,
+  type WordVocabOptions,
+  type WordEncodeOptions,
 } from './word.js';
 export { GPT2_PATTERN, gpt2Regex, pretokenize } from './pretokenize.js';
 export { BYTE_ORDER, bytesToTokenString, tokenStringToBytes, decodeUtf8 } from './bytes.js';

@@ -84,9 +84,12 @@ export function loadTokenizerDir(dir: string): Tokenizer {
   }
   if (typeof obj !== 'object' || obj === null) throw new DataError('tokenizer', `${file} must hold a JSON object`);
   switch (obj['type']) {
-    case 'char': return CharTokenizer.fromJSON(obj, file);
-    case 'word': return WordTokenizer.fromJSON(obj, file);
-    case 'bpe': case 'gpt2': {
+    case 'char':
+      return CharTokenizer.fromJSON(obj, file);
+    case 'word':
+      return WordTokenizer.fromJSON(obj, file);
+    case 'bpe':
+    case 'gpt2': {
       const sp = obj['specialTokens'];
       if (sp !== undefined && !(Array.isArray(sp) && sp.every((s) => typeof s === 'string'))) {
         throw new DataError('tokenizer', `${file}: specialTokens must be an array of strings`);

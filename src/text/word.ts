@@ -65,11 +65,14 @@ export class WordTokenizer implements Tokenizer {
     for (const t of typeof texts === 'string' ? [texts] : texts) {
       for (const w of splitWords(t, lowercase)) counts.set(w, (counts.get(w) ?? 0) + 1);
     }
-    counts.delete(PAD); counts.delete(UNK);
+    counts.delete(PAD);
+    counts.delete(UNK);
     const order = new Map([...counts.keys()].map((w, i) => [w, i]));
-    const words = [...counts].filter(([, c]) => c >= minFreq)
+    const words = [...counts]
+      .filter(([, c]) => c >= minFreq)
       .sort((x, y) => y[1] - x[1] || order.get(x[0])! - order.get(y[0])!)
-      .slice(0, maxVocab - 2).map(([w]) => w);
+      .slice(0, maxVocab - 2)
+      .map(([w]) => w);
     return new WordTokenizer([PAD, UNK, ...words], { lowercase });
   }
 

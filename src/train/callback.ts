@@ -53,12 +53,24 @@ export class CallbackList {
     }
   }
 
-  trainBegin(logs: Logs): Promise<void> { return this.each((c) => c.onTrainBegin, [logs]); }
-  trainEnd(logs: Logs): Promise<void> { return this.each((c) => c.onTrainEnd, [logs]); }
-  epochBegin(epoch: number, logs: Logs): Promise<void> { return this.each((c) => c.onEpochBegin, [epoch, logs]); }
-  epochEnd(epoch: number, logs: Logs): Promise<void> { return this.each((c) => c.onEpochEnd, [epoch, logs]); }
-  batchBegin(batch: number, logs: Logs): Promise<void> { return this.each((c) => c.onBatchBegin, [batch, logs]); }
-  batchEnd(batch: number, logs: Logs): Promise<void> { return this.each((c) => c.onBatchEnd, [batch, logs]); }
+  trainBegin(logs: Logs): Promise<void> {
+    return this.each((c) => c.onTrainBegin, [logs]);
+  }
+  trainEnd(logs: Logs): Promise<void> {
+    return this.each((c) => c.onTrainEnd, [logs]);
+  }
+  epochBegin(epoch: number, logs: Logs): Promise<void> {
+    return this.each((c) => c.onEpochBegin, [epoch, logs]);
+  }
+  epochEnd(epoch: number, logs: Logs): Promise<void> {
+    return this.each((c) => c.onEpochEnd, [epoch, logs]);
+  }
+  batchBegin(batch: number, logs: Logs): Promise<void> {
+    return this.each((c) => c.onBatchBegin, [batch, logs]);
+  }
+  batchEnd(batch: number, logs: Logs): Promise<void> {
+    return this.each((c) => c.onBatchEnd, [batch, logs]);
+  }
 }
 
 /**

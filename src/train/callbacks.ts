@@ -98,7 +98,10 @@ export class EarlyStopping extends Callback {
 
   override onEpochEnd(epoch: number, logs: Logs): void {
     const current = logs[this.monitor];
-    if (current === undefined) return warnMissing('EarlyStopping', this.monitor, logs);
+    if (current === undefined) {
+      warnMissing('EarlyStopping', this.monitor, logs);
+      return;
+    }
     if (epoch < (this.opts.startFromEpoch ?? 0)) return;
     this.wait++;
     if (this.improved(current, this.best)) {
@@ -146,13 +149,27 @@ export interface ModelCheckpointOptions {
 
 /** Fills '{epoch}', '{epoch:02d}', '{val_loss:.2f}' style fields. */
 export function formatPath(template: string, epoch: number, logs: Logs): string {
-  return template.replace(/\{(\w+)(?::(0?)(\d*)(?:\.(\d+))?([dfe]?))?\}/g, (whole, key: string, zero: string, width: string, prec: string, kind: string) => {
-    const v = key === 'epoch' ? epoch + 1 : logs[key];
-    if (v === undefined) throw new ValueError('ModelCheckpoint', `path field ${whole} names '${key}', which is not in the logs (${['epoch', ...Object.keys(logs)].join(', ')})`);
-    let s = kind === 'e' ? v.toExponential(prec ? Number(prec) : 6) : kind === 'f' || prec ? v.toFixed(prec ? Number(prec) : 6) : kind === 'd' ? String(Math.trunc(v)) : String(v);
-    if (width) s = s.padStart(Number(width), zero ? '0' : ' ');
-    return s;
-  });
+  return template.replace(
+    /\{(\w+)(?::(0?)(\d*)(?:\.(\d+))?([dfe]?))?\}/g,
+    (whole, key: string, zero: string, width: string, prec: string, kind: string) => {
+      const v = key === 'epoch' ? epoch + 1 : logs[key];
+      if (v === undefined)
+        throw new ValueError(
+          'ModelCheckpoint',
+          `path field ${whole} names '${key}', which is not in the logs (${['epoch', ...Object.keys(logs)].join(', ')})`,
+        );
+      let s =
+        kind === 'e'
+          ? v.toExponential(prec ? Number(prec) : 6)
+          : kind === 'f' || prec
+            ? v.toFixed(prec ? Number(prec) : 6)
+            : kind === 'd'
+              ? String(Math.trunc(v))
+              : String(v);
+      if (width) s = s.padStart(Number(width), zero ? '0' : ' ');
+      return s;
+    },
+  );
 }
 
 /**
@@ -198,7 +215,10 @@ export class ModelCheckpoint extends Callback {
  * LearningRateScheduler. The rate in effect is logged as 'lr'.
  */
 export class LearningRateScheduler extends Callback {
-  constructor(private readonly schedule: (epoch: number, lr: number) => number, private readonly verbose: 0 | 1 = 0) {
+  constructor(
+    private readonly schedule: (epoch: number, lr: number) => number,
+    private readonly verbose: 0 | 1 = 0,
+  ) {
     super();
   }
 
@@ -239,7 +259,10 @@ export interface SchedulerCallbackOptions {
  */
 export class SchedulerCallback extends Callback {
   readonly interval: 'epoch' | 'batch';
-  constructor(readonly scheduler: SteppableScheduler, private readonly opts: SchedulerCallbackOptions = {}) {
+  constructor(
+    readonly scheduler: SteppableScheduler,
+    private readonly opts: SchedulerCallbackOptions = {},
+  ) {
     super();
     this.interval = opts.interval ?? 'epoch';
     if (this.interval !== 'epoch' && this.interval !== 'batch') {
@@ -263,7 +286,10 @@ export class SchedulerCallback extends Callback {
     const monitor = this.opts.monitor ?? (this.scheduler.step.length > 0 ? ('val_loss' in logs ? 'val_loss' : 'loss') : undefined);
     if (monitor) {
       const v = logs[monitor];
-      if (v === undefined) return warnMissing('SchedulerCallback', monitor, logs);
+      if (v === undefined) {
+        warnMissing('SchedulerCallback', monitor, logs);
+        return;
+      }
       this.scheduler.step(v);
     } else {
       this.stepWithout();
@@ -291,7 +317,11 @@ export class TerminateOnNaN extends Callback {
 export class MaxNorm extends Callback {
   readonly weights: Tensor[];
 
-  constructor(weights: Tensor | Tensor[], readonly maxValue: number, readonly axis: number | readonly number[]) {
+  constructor(
+    weights: Tensor | Tensor[],
+    readonly maxValue: number,
+    readonly axis: number | readonly number[],
+  ) {
     super();
     if (!(maxValue > 0)) throw new ValueError('MaxNorm', `maxValue must be positive, got ${maxValue}`);
     this.weights = Array.isArray(weights) ? [...weights] : [weights];

@@ -7,13 +7,33 @@ export type { CompileConfig, OptimizerName } from './model.js';
 export type { FitOptions, EvaluateOptions, PredictOptions, DataSource, Batch } from './loop.js';
 export { Callback, CallbackList, History, type Logs, type TrainParams } from './callback.js';
 export {
-  EarlyStopping, MaxNorm, ModelCheckpoint, LearningRateScheduler, SchedulerCallback, TerminateOnNaN, formatPath,
-  type EarlyStoppingOptions, type ModelCheckpointOptions, type MonitorMode, type SchedulerCallbackOptions, type SteppableScheduler,
+  EarlyStopping,
+  MaxNorm,
+  ModelCheckpoint,
+  LearningRateScheduler,
+  SchedulerCallback,
+  TerminateOnNaN,
+  formatPath,
+  type EarlyStoppingOptions,
+  type ModelCheckpointOptions,
+  type MonitorMode,
+  type SchedulerCallbackOptions,
+  type SteppableScheduler,
 } from './callbacks.js';
 export { CSVLogger, JSONLLogger, type FileLoggerOptions } from './loggers.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
 export * as metrics from './metrics.js';
 export * as losses from './losses.js';
 export {
-  Metric, Accuracy, Precision, Recall, F1Score, MeanMetric, accuracy, precision, recall, f1Score, confusionMatrix,
+  Metric,
+  Accuracy,
+  Precision,
+  Recall,
+  F1Score,
+  MeanMetric,
+  accuracy,
+  precision,
+  recall,
+  f1Score,
+  confusionMatrix,
 } from './metrics.js';

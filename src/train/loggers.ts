@@ -23,7 +23,10 @@ export class CSVLogger extends Callback {
   private keys: string[] | null = null;
   private needHeader = true;
 
-  constructor(readonly path: string, private readonly opts: FileLoggerOptions & { separator?: string } = {}) {
+  constructor(
+    readonly path: string,
+    private readonly opts: FileLoggerOptions & { separator?: string } = {},
+  ) {
     super();
     this.separator = opts.separator ?? ',';
   }
@@ -56,7 +59,10 @@ export class CSVLogger extends Callback {
 }
 
 export class JSONLLogger extends Callback {
-  constructor(readonly path: string, private readonly opts: FileLoggerOptions = {}) {
+  constructor(
+    readonly path: string,
+    private readonly opts: FileLoggerOptions = {},
+  ) {
     super();
   }
 

@@ -14,7 +14,7 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type Dataset, TensorDataset, trainValidationSplit } from '../data/dataset.js';
 import { DataLoader } from '../data/dataloader.js';
-import { Callback, CallbackList, History, type Logs } from './callback.js';
+import { type Callback, CallbackList, History, type Logs } from './callback.js';
 import type { Metric } from './metrics.js';
 import type { LossFn } from './losses.js';
 import { modelOutput } from './model-output.js';
@@ -130,7 +130,8 @@ function toSource(op: string, data: unknown, y: Tensor | undefined, batchSize: n
     checkPair(op, data, y);
     return loaderSource(new TensorDataset(data, y), batchSize, shuffle, seed);
   }
-  if (y !== undefined) throw new ValueError(op, 'a target tensor y goes with an input tensor x; a Dataset or DataLoader carries its own targets');
+  if (y !== undefined)
+    throw new ValueError(op, 'a target tensor y goes with an input tensor x; a Dataset or DataLoader carries its own targets');
   if (isDataset(data)) return loaderSource(data, batchSize, shuffle, seed);
   if (isIterable(data)) return iterableSource(op, data);
   throw new ValueError(op, 'expected tensors (x, y), a Dataset, or an iterable of batches such as a DataLoader');
@@ -266,14 +267,16 @@ function* evalSteps(model: Module, c: Compiled, source: Source): Generator<StepR
   try {
     const it = source.iterator(0);
     for (;;) {
-      const r = scope(() => noGrad(() => {
-        const next = it.next();
-        if (next.done) return null;
-        const split = splitBatch('evaluate', next.value, true);
-        const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
-        const out = forward('evaluate', model, inputs);
-        return stepResult(c, lossValue('evaluate', c, out, target!), target!, out);
-      }));
+      const r = scope(() =>
+        noGrad(() => {
+          const next = it.next();
+          if (next.done) return null;
+          const split = splitBatch('evaluate', next.value, true);
+          const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
+          const out = forward('evaluate', model, inputs);
+          return stepResult(c, lossValue('evaluate', c, out, target!), target!, out);
+        }),
+      );
       if (!r) return;
       yield r;
     }
@@ -327,7 +330,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   const shuffle = opts.shuffle ?? true;
   const stream = opts.stream ?? process.stdout;
   if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError('fit', `epochs must be a non-negative integer, got ${epochs}`);
-  if (!Number.isInteger(initialEpoch) || initialEpoch < 0) throw new ValueError('fit', `initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0)
+    throw new ValueError('fit', `initialEpoch must be a non-negative integer, got ${initialEpoch}`);
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new ValueError('fit', `verbose must be 0, 1 or 2, got ${verbose as number}`);
   const split = opts.validationSplit ?? 0;
   if (!(split >= 0 && split < 1)) throw new ValueError('fit', `validationSplit must be in [0, 1), got ${split}`);
@@ -348,7 +352,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       throw new ValueError('fit', 'validationSplit needs tensors or a Dataset; for a DataLoader give validationData');
     }
     const [tr, va] = trainValidationSplit(ds, split, { shuffle: false });
-    if (tr.length === 0 || va.length === 0) throw new ValueError('fit', `validationSplit ${split} of ${ds.length} examples leaves an empty part`);
+    if (tr.length === 0 || va.length === 0)
+      throw new ValueError('fit', `validationSplit ${split} of ${ds.length} examples leaves an empty part`);
     train = loaderSource(tr, batchSize, shuffle, opts.seed);
     val = loaderSource(va, valBatch, false);
   } else {
@@ -433,7 +438,10 @@ function evaluationSource(a: unknown, b?: unknown, c3?: unknown): { source: Sour
  */
 export function evaluate(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Logs {
   if (model.device !== 'cpu') {
-    throw new DeviceError('evaluate', `the model is on ${model.device}, whose memory can only be read asynchronously: use await model.evaluateAsync(...)`);
+    throw new DeviceError(
+      'evaluate',
+      `the model is on ${model.device}, whose memory can only be read asynchronously: use await model.evaluateAsync(...)`,
+    );
   }
   const { source, bar } = evaluationSource(a, b, c3);
   return evaluateSourceSync(model, c, source, '', bar);
@@ -476,11 +484,13 @@ export function predict(model: Module, data: unknown, opts: PredictOptions = {})
   try {
     const it = source.iterator(0);
     for (;;) {
-      const out = scope(() => noGrad(() => {
-        const next = it.next();
-        if (next.done) return null;
-        return forward('predict', model, splitBatch('predict', next.value, false).inputs);
-      }));
+      const out = scope(() =>
+        noGrad(() => {
+          const next = it.next();
+          if (next.done) return null;
+          return forward('predict', model, splitBatch('predict', next.value, false).inputs);
+        }),
+      );
       if (!out) break;
       outs.push(out);
     }

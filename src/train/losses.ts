@@ -40,7 +40,12 @@ export function categoricalCrossentropy(opts: CrossentropyOptions = {}): LossFn 
   const fromLogits = opts.fromLogits ?? true;
   return (yPred, yTrue) => {
     const y = alignTarget('categoricalCrossentropy', yTrue, yPred);
-    const logp = fromLogits ? logSoftmax(yPred, 1) : yPred.div(yPred.sum(1, true)).clamp(EPS, 1 - EPS).log();
+    const logp = fromLogits
+      ? logSoftmax(yPred, 1)
+      : yPred
+          .div(yPred.sum(1, true))
+          .clamp(EPS, 1 - EPS)
+          .log();
     return y.mul(logp).sum(1).neg().mean();
   };
 }
@@ -52,7 +57,11 @@ export function binaryCrossentropy(opts: CrossentropyOptions = {}): LossFn {
     const y = alignTarget('binaryCrossentropy', yTrue, yPred);
     if (fromLogits) return binaryCrossEntropyWithLogits(yPred, y);
     const p = yPred.clamp(EPS, 1 - EPS);
-    return y.mul(p.log()).add(y.neg().add(1).mul(p.neg().add(1).log())).neg().mean();
+    return y
+      .mul(p.log())
+      .add(y.neg().add(1).mul(p.neg().add(1).log()))
+      .neg()
+      .mean();
   };
 }
 
@@ -67,13 +76,28 @@ export function meanAbsoluteError(): LossFn {
 /** A loss by its Keras name (camelCase or snake_case). */
 export function lossByName(name: string, opts: CrossentropyOptions = {}): LossFn {
   switch (name) {
-    case 'sparseCategoricalCrossentropy': case 'sparse_categorical_crossentropy': return sparseCategoricalCrossentropy(opts);
-    case 'categoricalCrossentropy': case 'categorical_crossentropy': return categoricalCrossentropy(opts);
-    case 'binaryCrossentropy': case 'binary_crossentropy': return binaryCrossentropy(opts);
-    case 'mse': case 'meanSquaredError': case 'mean_squared_error': return meanSquaredError();
-    case 'mae': case 'meanAbsoluteError': case 'mean_absolute_error': return meanAbsoluteError();
+    case 'sparseCategoricalCrossentropy':
+    case 'sparse_categorical_crossentropy':
+      return sparseCategoricalCrossentropy(opts);
+    case 'categoricalCrossentropy':
+    case 'categorical_crossentropy':
+      return categoricalCrossentropy(opts);
+    case 'binaryCrossentropy':
+    case 'binary_crossentropy':
+      return binaryCrossentropy(opts);
+    case 'mse':
+    case 'meanSquaredError':
+    case 'mean_squared_error':
+      return meanSquaredError();
+    case 'mae':
+    case 'meanAbsoluteError':
+    case 'mean_absolute_error':
+      return meanAbsoluteError();
     default:
-      throw new ValueError('compile', `unknown loss '${name}' (known: sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, mse, mae)`);
+      throw new ValueError(
+        'compile',
+        `unknown loss '${name}' (known: sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, mse, mae)`,
+      );
   }
 }
 

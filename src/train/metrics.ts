@@ -39,7 +39,10 @@ function argmaxAt(d: ArrayLike<number>, base: number, c: number, stride: number)
   for (let k = 1, p = base + stride; k < c; k++, p += stride) {
     const v = d[p]!;
     if (v !== v) return k;
-    if (v > best) { best = v; bi = k; }
+    if (v > best) {
+      best = v;
+      bi = k;
+    }
   }
   return bi;
 }
@@ -47,7 +50,8 @@ function argmaxAt(d: ArrayLike<number>, base: number, c: number, stride: number)
 /** The argmax over axis 1 of a CPU tensor [N, C, ...], as Int32Array [N, ...] in row-major order. */
 function argmaxAxis1(t: Tensor): Int32Array {
   const d = t.dataSync();
-  const n = t.shape[0]!, c = t.shape[1]!;
+  const n = t.shape[0]!,
+    c = t.shape[1]!;
   const rest = c === 0 ? 0 : t.size / (n * c);
   const out = new Int32Array(n * rest);
   for (let i = 0; i < n; i++) {
@@ -70,18 +74,20 @@ function thresholded(t: Tensor, threshold: number): Int32Array {
 
 /** Predicted labels as an Int32Array (see the file comment for the rules). */
 export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Array {
-  const threshold = opts.fromLogits ? 0 : opts.threshold ?? 0.5;
+  const threshold = opts.fromLogits ? 0 : (opts.threshold ?? 0.5);
   if (yPred.device === 'cpu') {
     if (!isFloat(yPred.dtype)) return Int32Array.from(yPred.dataSync());
     return isBinaryScores(yPred) ? thresholded(yPred, threshold) : argmaxAxis1(yPred);
   }
-  return scope(() => noGrad(() => {
-    let labels: Tensor;
-    if (!isFloat(yPred.dtype)) labels = yPred.int();
-    else if (isBinaryScores(yPred)) labels = yPred.ge(threshold).int();
-    else labels = yPred.argmax(1);
-    return Int32Array.from(labels.dataSync());
-  }));
+  return scope(() =>
+    noGrad(() => {
+      let labels: Tensor;
+      if (!isFloat(yPred.dtype)) labels = yPred.int();
+      else if (isBinaryScores(yPred)) labels = yPred.ge(threshold).int();
+      else labels = yPred.argmax(1);
+      return Int32Array.from(labels.dataSync());
+    }),
+  );
 }
 
 /** True labels as an Int32Array: int labels as they are, one-hot (or probability) rows by argmax. */
@@ -93,13 +99,15 @@ export function trueLabels(yTrue: Tensor, yPred?: Tensor): Int32Array {
     if (isFloat(yTrue.dtype)) return thresholded(yTrue, 0.5); // binary targets stored as floats
     return Int32Array.from(yTrue.dataSync());
   }
-  return scope(() => noGrad(() => {
-    let labels: Tensor;
-    if (oneHot) labels = yTrue.argmax(1);
-    else if (isFloat(yTrue.dtype)) labels = yTrue.ge(0.5).int();
-    else labels = yTrue.int();
-    return Int32Array.from(labels.dataSync());
-  }));
+  return scope(() =>
+    noGrad(() => {
+      let labels: Tensor;
+      if (oneHot) labels = yTrue.argmax(1);
+      else if (isFloat(yTrue.dtype)) labels = yTrue.ge(0.5).int();
+      else labels = yTrue.int();
+      return Int32Array.from(labels.dataSync());
+    }),
+  );
 }
 
 /**
@@ -120,7 +128,10 @@ function pairs(op: string, yTrue0: Tensor, yPred0: Tensor, opts: LabelOptions): 
   const p = predictedLabels(yPred, opts);
   const t = trueLabels(yTrue, yPred);
   if (p.length !== t.length) {
-    throw new ShapeError(op, `yTrue ${fmtShape(yTrue.shape)} holds ${t.length} labels but yPred ${fmtShape(yPred.shape)} gives ${p.length} predictions`);
+    throw new ShapeError(
+      op,
+      `yTrue ${fmtShape(yTrue.shape)} holds ${t.length} labels but yPred ${fmtShape(yPred.shape)} gives ${p.length} predictions`,
+    );
   }
   return [t, p];
 }
@@ -153,7 +164,8 @@ export class ConfusionCounts {
   add(t: Int32Array, p: Int32Array, op = 'confusionMatrix'): void {
     let maxLabel = -1;
     for (let i = 0; i < t.length; i++) {
-      const a = t[i]!, b = p[i]!;
+      const a = t[i]!,
+        b = p[i]!;
       if (a < 0 || b < 0) throw new ValueError(op, `labels must be non-negative, got ${a < 0 ? a : b}`);
       if (a > maxLabel) maxLabel = a;
       if (b > maxLabel) maxLabel = b;
@@ -175,7 +187,9 @@ export class ConfusionCounts {
   /** Per-class true positives, predicted counts (column sums) and actual counts (row sums). */
   perClass(): { tp: number[]; predicted: number[]; actual: number[] } {
     const c = this.numClasses;
-    const tp = new Array<number>(c).fill(0), predicted = new Array<number>(c).fill(0), actual = new Array<number>(c).fill(0);
+    const tp = new Array<number>(c).fill(0),
+      predicted = new Array<number>(c).fill(0),
+      actual = new Array<number>(c).fill(0);
     for (let i = 0; i < c; i++) {
       for (let j = 0; j < c; j++) {
         const n = this.counts[i * c + j]!;
@@ -206,7 +220,8 @@ export interface ScoreOptions extends LabelOptions {
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b); // sklearn's zero_division=0
 
 function classScore(kind: ScoreKind, tp: number, predicted: number, actual: number): number {
-  const p = ratio(tp, predicted), r = ratio(tp, actual);
+  const p = ratio(tp, predicted),
+    r = ratio(tp, actual);
   if (kind === 'precision') return p;
   if (kind === 'recall') return r;
   return ratio(2 * p * r, p + r);
@@ -225,9 +240,7 @@ export function scoreFromCounts(kind: ScoreKind, cm: ConfusionCounts, opts: Scor
     return classScore(kind, sum(tp), sum(predicted), sum(actual));
   }
   if (average !== 'macro') throw new ValueError(kind, `average must be 'macro', 'micro' or 'binary', got '${average as string}'`);
-  const classes = opts.numClasses !== undefined
-    ? Array.from({ length: opts.numClasses }, (_, i) => i)
-    : [...cm.seen].sort((a, b) => a - b);
+  const classes = opts.numClasses !== undefined ? Array.from({ length: opts.numClasses }, (_, i) => i) : [...cm.seen].sort((a, b) => a - b);
   if (classes.length === 0) return 0;
   let s = 0;
   for (const k of classes) s += classScore(kind, tp[k] ?? 0, predicted[k] ?? 0, actual[k] ?? 0);
@@ -317,7 +330,10 @@ export class Accuracy extends Metric {
 /** Precision / recall / F1 from a confusion matrix accumulated over every batch. */
 class CountingScore extends Metric {
   protected readonly cm: ConfusionCounts;
-  constructor(private readonly kind: ScoreKind, private readonly opts: ScoreOptions & { name?: string }) {
+  constructor(
+    private readonly kind: ScoreKind,
+    private readonly opts: ScoreOptions & { name?: string },
+  ) {
     super(opts.name ?? kind);
     this.cm = new ConfusionCounts(opts.numClasses ?? 0);
   }
@@ -357,15 +373,20 @@ export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor | number;
 export class MeanMetric extends Metric {
   private sum = 0;
   private count = 0;
-  constructor(name: string, private readonly fn: MetricFn) {
+  constructor(
+    name: string,
+    private readonly fn: MetricFn,
+  ) {
     super(name);
   }
   update(yTrue: Tensor, yPred: Tensor): void {
     const n = yPred.ndim > 0 ? yPred.shape[0]! : 1;
-    const v = scope(() => noGrad(() => {
-      const r = this.fn(yTrue, yPred);
-      return typeof r === 'number' ? r : r.mean().item();
-    }));
+    const v = scope(() =>
+      noGrad(() => {
+        const r = this.fn(yTrue, yPred);
+        return typeof r === 'number' ? r : r.mean().item();
+      }),
+    );
     this.sum += v * n;
     this.count += n;
   }
@@ -392,12 +413,21 @@ export type MetricName = 'accuracy' | 'acc' | 'precision' | 'recall' | 'f1' | 'f
 /** A metric by its Keras-style name; `fromLogits` sets how binary outputs are thresholded. */
 export function metricByName(name: string, opts: LabelOptions = {}): Metric {
   switch (name) {
-    case 'accuracy': case 'acc': return new Accuracy({ ...opts, name });
-    case 'precision': return new Precision({ ...opts, name });
-    case 'recall': return new Recall({ ...opts, name });
-    case 'f1': case 'f1Score': case 'f1_score': return new F1Score({ ...opts, name });
-    case 'mse': return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).square());
-    case 'mae': return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).abs());
+    case 'accuracy':
+    case 'acc':
+      return new Accuracy({ ...opts, name });
+    case 'precision':
+      return new Precision({ ...opts, name });
+    case 'recall':
+      return new Recall({ ...opts, name });
+    case 'f1':
+    case 'f1Score':
+    case 'f1_score':
+      return new F1Score({ ...opts, name });
+    case 'mse':
+      return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).square());
+    case 'mae':
+      return new MeanMetric(name, (t, p) => p.sub(alignTarget(name, t, p)).abs());
     default:
       throw new ValueError('compile', `unknown metric '${name}' (known: accuracy, precision, recall, f1, mse, mae)`);
   }

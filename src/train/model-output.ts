@@ -20,7 +20,8 @@ export function setOutputKey(model: Module, key: string | undefined): void {
     outputKeys.delete(model);
     return;
   }
-  if (typeof key !== 'string' || key === '') throw new ValueError('compile', `output must be the name of one of the model's outputs, got ${JSON.stringify(key)}`);
+  if (typeof key !== 'string' || key === '')
+    throw new ValueError('compile', `output must be the name of one of the model's outputs, got ${JSON.stringify(key)}`);
   outputKeys.set(model, key);
 }
 
@@ -32,8 +33,14 @@ export function modelOutput(op: string, model: Module, out: unknown): Tensor {
     const picked = (out as Record<string, unknown>)[key];
     if (picked instanceof Tensor) return picked;
     const tensors = Object.keys(out).filter((k) => (out as Record<string, unknown>)[k] instanceof Tensor);
-    throw new ValueError(op, `the model's forward() returned an object whose '${key}' is ${picked === undefined ? 'missing' : `not a Tensor (${typeof picked})`}; ` +
-      `its tensors are ${tensors.length ? tensors.map((k) => `'${k}'`).join(', ') : 'none'}: name the one the loss reads with compile({ output: '...' })`);
+    throw new ValueError(
+      op,
+      `the model's forward() returned an object whose '${key}' is ${picked === undefined ? 'missing' : `not a Tensor (${typeof picked})`}; ` +
+        `its tensors are ${tensors.length ? tensors.map((k) => `'${k}'`).join(', ') : 'none'}: name the one the loss reads with compile({ output: '...' })`,
+    );
   }
-  throw new ValueError(op, `the model's forward() must return a Tensor or an object of tensors (e.g. { logits }), got ${Array.isArray(out) ? 'an array' : out === null ? 'null' : typeof out}`);
+  throw new ValueError(
+    op,
+    `the model's forward() must return a Tensor or an object of tensors (e.g. { logits }), got ${Array.isArray(out) ? 'an array' : out === null ? 'null' : typeof out}`,
+  );
 }

@@ -18,7 +18,17 @@ import type { History, Logs } from './callback.js';
 import { type LossFn, type LossName, isCrossentropy, lossByName } from './losses.js';
 import { Metric, MeanMetric, type MetricFn, type MetricName, metricByName } from './metrics.js';
 import { setOutputKey } from './model-output.js';
-import { type Compiled, type DataSource, type EvaluateOptions, type FitOptions, type PredictOptions, evaluate, evaluateAsync, fit, predict } from './loop.js';
+import {
+  type Compiled,
+  type DataSource,
+  type EvaluateOptions,
+  type FitOptions,
+  type PredictOptions,
+  evaluate,
+  evaluateAsync,
+  fit,
+  predict,
+} from './loop.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
 
@@ -108,10 +118,14 @@ function makeOptimizer(model: Module, spec: OptimizerName | Optimizer, lr: numbe
   const key = typeof spec === 'string' ? (spec.toLowerCase() as OptimizerName) : spec;
   const rate = lr ?? DEFAULT_LR[key as OptimizerName];
   switch (key) {
-    case 'adam': return new Adam(params, { lr: rate });
-    case 'adamw': return new AdamW(params, { lr: rate });
-    case 'rmsprop': return new RMSprop(params, { lr: rate });
-    case 'sgd': return new SGD(params, { lr: rate });
+    case 'adam':
+      return new Adam(params, { lr: rate });
+    case 'adamw':
+      return new AdamW(params, { lr: rate });
+    case 'rmsprop':
+      return new RMSprop(params, { lr: rate });
+    case 'sgd':
+      return new SGD(params, { lr: rate });
     default:
       throw new ValueError('compile', `unknown optimizer '${String(spec)}' (known: adam, adamw, sgd, rmsprop, or an Optimizer instance)`);
   }
@@ -142,7 +156,7 @@ function compile(this: Module, config: CompileConfig): Module {
 
 function install(): void {
   const proto = Module.prototype as unknown as Record<string, unknown>;
-  if (Object.prototype.hasOwnProperty.call(proto, 'compile')) return;
+  if (Object.hasOwn(proto, 'compile')) return;
   Object.defineProperties(Module.prototype, {
     compile: { value: compile, writable: true, configurable: true },
     fit: {
@@ -150,28 +164,34 @@ function install(): void {
       value: async function (this: Module, a: unknown, b?: unknown, c?: unknown) {
         return fit(this, compiledOf('fit', this), a, b, c);
       },
-      writable: true, configurable: true,
+      writable: true,
+      configurable: true,
     },
     evaluate: {
       value: function (this: Module, a: unknown, b?: unknown, c?: unknown) {
         return evaluate(this, compiledOf('evaluate', this), a, b, c);
       },
-      writable: true, configurable: true,
+      writable: true,
+      configurable: true,
     },
     evaluateAsync: {
       value: async function (this: Module, a: unknown, b?: unknown, c?: unknown) {
         return evaluateAsync(this, compiledOf('evaluate', this), a, b, c);
       },
-      writable: true, configurable: true,
+      writable: true,
+      configurable: true,
     },
     predict: {
       value: function (this: Module, x: unknown, opts?: PredictOptions) {
         return predict(this, x, opts);
       },
-      writable: true, configurable: true,
+      writable: true,
+      configurable: true,
     },
     optimizer: {
-      get(this: Module) { return stateOf(this).compiled?.optimizer; },
+      get(this: Module) {
+        return stateOf(this).compiled?.optimizer;
+      },
       set(this: Module, opt: Optimizer | undefined) {
         const c = stateOf(this).compiled;
         if (!c) throw new ValueError('optimizer', 'compile the model before replacing its optimizer');
@@ -181,13 +201,21 @@ function install(): void {
       configurable: true,
     },
     stopTraining: {
-      get(this: Module) { return stateOf(this).stopTraining; },
-      set(this: Module, v: boolean) { stateOf(this).stopTraining = Boolean(v); },
+      get(this: Module) {
+        return stateOf(this).stopTraining;
+      },
+      set(this: Module, v: boolean) {
+        stateOf(this).stopTraining = Boolean(v);
+      },
       configurable: true,
     },
     history: {
-      get(this: Module) { return stateOf(this).history; },
-      set(this: Module, h: History | undefined) { stateOf(this).history = h; },
+      get(this: Module) {
+        return stateOf(this).history;
+      },
+      set(this: Module, h: History | undefined) {
+        stateOf(this).history = h;
+      },
       configurable: true,
     },
   });

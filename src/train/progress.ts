@@ -67,7 +67,10 @@ export class ProgressBar {
   private lastWidth = 0;
 
   /** `target` is the number of steps in the epoch, or undefined when not known in advance. */
-  constructor(private target: number | undefined, opts: ProgressBarOptions = {}) {
+  constructor(
+    private target: number | undefined,
+    opts: ProgressBarOptions = {},
+  ) {
     this.verbose = opts.verbose ?? 1;
     this.stream = opts.stream ?? process.stdout;
     this.width = opts.width ?? 30;

@@ -2,7 +2,11 @@
 // which a Node.js package should not pull in.
 
 declare namespace WebAssembly {
-  interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
   class Memory {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer | SharedArrayBuffer;
@@ -11,7 +15,10 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: BufferSource);
   }
-  interface GlobalDescriptor { value: string; mutable?: boolean }
+  interface GlobalDescriptor {
+    value: string;
+    mutable?: boolean;
+  }
   class Global {
     constructor(descriptor: GlobalDescriptor, value?: number);
     value: number;

@@ -45,7 +45,8 @@ export class CpuBackend implements Backend {
     const rt = this.rt;
     const a = arr as TypedArray;
     if (!rt || rt.heap.owns(a)) return a;
-    const dtype: DType = a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : a instanceof Int32Array ? 'int32' : 'bool';
+    const dtype: DType =
+      a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : a instanceof Int32Array ? 'int32' : 'bool';
     const out = rt.heap.allocArray(dtype, a.length, false);
     out.set(a as never);
     return out;
@@ -166,8 +167,14 @@ export class CpuBackend implements Backend {
     return { y: this.adopt(r.y), mean: this.adopt(r.mean), rstd: this.adopt(r.rstd) };
   }
 
-  layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
+  layerNormBackward(
+    g: View,
+    x: View,
+    mean: View,
+    rstd: View,
+    weight: View | null,
+    withBias: boolean,
+  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
     const fast = this.rt && layerNormBackwardF32(this.rt, g, x, mean, rstd, weight, withBias);
     if (fast) return fast;
     const r = this.ref.layerNormBackward(g, x, mean, rstd, weight, withBias);
@@ -208,14 +215,24 @@ export class CpuBackend implements Backend {
     return attentionF32(this.wasm('attention'), q, k, v, causal, scale, dropout);
   }
 
-  attentionBackward(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
-    { dq: Buffer; dk: Buffer; dv: Buffer } {
+  attentionBackward(
+    g: View,
+    q: View,
+    k: View,
+    v: View,
+    out: View,
+    lse: View,
+    causal: boolean,
+    scale: number,
+    dropout?: AttentionDropout | null,
+  ): { dq: Buffer; dk: Buffer; dv: Buffer } {
     return attentionBackwardF32(this.wasm('attentionBackward'), g, q, k, v, out, lse, causal, scale, dropout);
   }
 
   private wasm(op: string): WasmRuntime {
     const rt = this.rt;
-    if (!rt) throw new DeviceError(op, 'the fused kernel needs the WebAssembly kernels, which are not running (mox.backendInfo() says which are)');
+    if (!rt)
+      throw new DeviceError(op, 'the fused kernel needs the WebAssembly kernels, which are not running (mox.backendInfo() says which are)');
     return rt;
   }
 

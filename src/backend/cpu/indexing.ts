@@ -9,9 +9,7 @@ import type { View } from '../backend.js';
 import type { TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../errors.js';
-import {
-  contiguousStrides, dataOf, forEachRow, planRows, sizeOf, storeAs, stridedCopy, without,
-} from './strided.js';
+import { contiguousStrides, dataOf, forEachRow, planRows, sizeOf, storeAs, stridedCopy, without } from './strided.js';
 
 function outOfRange(op: string, index: number, dim: number, size: number): IndexError {
   return new IndexError(op, `index ${index} is out of range for dim ${dim} of size ${size}`);
@@ -57,7 +55,8 @@ export function gather(x: View, dim: number, idx: View): TypedArray {
   const n = plan.n;
   const [is, xs] = plan.inner as [number, number];
   forEachRow(plan, [idx.offset, x.offset], (offs, row) => {
-    let ii = offs[0]!, xi = offs[1]!;
+    let ii = offs[0]!,
+      xi = offs[1]!;
     const o = row * n;
     for (let j = 0; j < n; j++, ii += is, xi += xs) {
       const v = id[ii]!;
@@ -72,9 +71,15 @@ export function gather(x: View, dim: number, idx: View): TypedArray {
 export function scatterAdd(base: View, dim: number, idx: View, src: View): TypedArray {
   const rank = base.shape.length;
   checkDim('scatterAdd', dim, rank);
-  if (idx.shape.length !== rank || src.shape.length !== rank
-    || idx.shape.some((d, i) => d > src.shape[i]! || (i !== dim && d > base.shape[i]!))) {
-    throw new ShapeError('scatterAdd', `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`);
+  if (
+    idx.shape.length !== rank ||
+    src.shape.length !== rank ||
+    idx.shape.some((d, i) => d > src.shape[i]! || (i !== dim && d > base.shape[i]!))
+  ) {
+    throw new ShapeError(
+      'scatterAdd',
+      `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`,
+    );
   }
   const acc = new Float64Array(sizeOf(base.shape));
   const accStrides = contiguousStrides(base.shape);
@@ -90,7 +95,9 @@ export function scatterAdd(base: View, dim: number, idx: View, src: View): Typed
     const n = plan.n;
     const [is, ss, as] = plan.inner as [number, number, number];
     forEachRow(plan, [idx.offset, src.offset, 0], (offs) => {
-      let ii = offs[0]!, si = offs[1]!, ai = offs[2]!;
+      let ii = offs[0]!,
+        si = offs[1]!,
+        ai = offs[2]!;
       for (let j = 0; j < n; j++, ii += is, si += ss, ai += as) {
         const v = id[ii]!;
         if (v < 0 || v >= size) throw outOfRange('scatterAdd', v, dim, size);
@@ -120,7 +127,8 @@ export function indexSelect(x: View, dim: number, idx: View): TypedArray {
   const [xs, os] = plan.inner as [number, number];
   for (let j = 0; j < picks.length; j++) {
     forEachRow(plan, [x.offset + picks[j]! * x.strides[dim]!, j * outStrides[dim]!], (offs) => {
-      let xi = offs[0]!, oi = offs[1]!;
+      let xi = offs[0]!,
+        oi = offs[1]!;
       for (let k = 0; k < n; k++, xi += xs, oi += os) out[oi] = xd[xi]!;
     });
   }
@@ -133,7 +141,10 @@ export function indexAdd(shape: readonly number[], dim: number, idx: View, src: 
   checkDim('indexAdd', dim, rank);
   const picks = readIndices('indexAdd', idx, dim, shape[dim]!);
   if (src.shape.length !== rank || src.shape.some((d, i) => d !== (i === dim ? picks.length : shape[i]))) {
-    throw new ShapeError('indexAdd', `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks.length} indices along dim ${dim}`);
+    throw new ShapeError(
+      'indexAdd',
+      `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks.length} indices along dim ${dim}`,
+    );
   }
   const acc = new Float64Array(sizeOf(shape));
   if (acc.length > 0 && picks.length > 0) {
@@ -147,7 +158,8 @@ export function indexAdd(shape: readonly number[], dim: number, idx: View, src: 
       const sOff = src.offset + j * src.strides[dim]!;
       const aOff = picks[j]! * accStrides[dim]!;
       forEachRow(plan, [sOff, aOff], (offs) => {
-        let si = offs[0]!, ai = offs[1]!;
+        let si = offs[0]!,
+          ai = offs[1]!;
         for (let k = 0; k < n; k++, si += ss, ai += as) acc[ai]! += sd[si]!;
       });
     }

@@ -80,8 +80,19 @@ export function matmul(a: View, b: View, outDtype: DType): TypedArray {
 
 /** out[i, j] = sum_k a[i, k] * b[k, j] with b's columns contiguous (bk == 1). */
 function dotProducts(
-  ad: TypedArray, aOff: number, am: number, ak: number, bd: TypedArray, bOff: number, bn: number,
-  out: TypedArray, oOff: number, M: number, K: number, N: number, aRow: Float64Array,
+  ad: TypedArray,
+  aOff: number,
+  am: number,
+  ak: number,
+  bd: TypedArray,
+  bOff: number,
+  bn: number,
+  out: TypedArray,
+  oOff: number,
+  M: number,
+  K: number,
+  N: number,
+  aRow: Float64Array,
 ): void {
   for (let i = 0; i < M; i++) {
     const ai = aOff + i * am;
@@ -107,8 +118,17 @@ function packRows(bd: TypedArray, bOff: number, bk: number, bn: number, packed: 
 
 /** out = a @ packed, row by row in i-k-j order with a float64 row accumulator. */
 function rowsTimesPacked(
-  ad: TypedArray, aOff: number, am: number, ak: number, packed: Float64Array,
-  out: TypedArray, oOff: number, M: number, K: number, N: number, acc: Float64Array,
+  ad: TypedArray,
+  aOff: number,
+  am: number,
+  ak: number,
+  packed: Float64Array,
+  out: TypedArray,
+  oOff: number,
+  M: number,
+  K: number,
+  N: number,
+  acc: Float64Array,
 ): void {
   for (let i = 0; i < M; i++) {
     acc.fill(0);
@@ -116,8 +136,14 @@ function rowsTimesPacked(
     let k = 0;
     // Four rows of b per sweep: a quarter of the accumulator loads and stores.
     for (; k + 4 <= K; k += 4) {
-      const a0 = ad[ai + k * ak]!, a1 = ad[ai + (k + 1) * ak]!, a2 = ad[ai + (k + 2) * ak]!, a3 = ad[ai + (k + 3) * ak]!;
-      const r0 = k * N, r1 = r0 + N, r2 = r1 + N, r3 = r2 + N;
+      const a0 = ad[ai + k * ak]!,
+        a1 = ad[ai + (k + 1) * ak]!,
+        a2 = ad[ai + (k + 2) * ak]!,
+        a3 = ad[ai + (k + 3) * ak]!;
+      const r0 = k * N,
+        r1 = r0 + N,
+        r2 = r1 + N,
+        r3 = r2 + N;
       for (let j = 0; j < N; j++) {
         acc[j] = acc[j]! + a0 * packed[r0 + j]! + a1 * packed[r1 + j]! + a2 * packed[r2 + j]! + a3 * packed[r3 + j]!;
       }

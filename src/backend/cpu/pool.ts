@@ -28,7 +28,8 @@ export function avgDivisor(h0: number, w0: number, w: Window2d, h: number, width
   if (div.divisorOverride) return div.divisorOverride;
   const [kh, kw] = w.kernel;
   const [ph, pw] = w.padding;
-  let hs = h0, ws = w0;
+  let hs = h0,
+    ws = w0;
   let he = Math.min(h0 + kh, h + ph);
   let we = Math.min(w0 + kw, width + pw);
   if (!div.countIncludePad) {
@@ -88,7 +89,10 @@ export function maxPool2dBackward(g: View, argmax: View, inShape: readonly numbe
   check4d('maxPool2dBackward', g.shape);
   const [, , outH, outW] = g.shape as [number, number, number, number];
   if (g.shape[0] !== N || g.shape[1] !== C || argmax.shape.some((d, i) => d !== g.shape[i])) {
-    throw new ShapeError('maxPool2dBackward', `gradient ${fmtShape(g.shape)} and argmax ${fmtShape(argmax.shape)} do not fit input ${fmtShape(inShape)}`);
+    throw new ShapeError(
+      'maxPool2dBackward',
+      `gradient ${fmtShape(g.shape)} and argmax ${fmtShape(argmax.shape)} do not fit input ${fmtShape(inShape)}`,
+    );
   }
   const acc = new Float64Array(N * C * H * W);
   const gd = dataOf(g);
@@ -99,7 +103,8 @@ export function maxPool2dBackward(g: View, argmax: View, inShape: readonly numbe
       const plane = (n * C + c) * HW;
       for (let oh = 0; oh < outH; oh++) {
         for (let ow = 0; ow < outW; ow++) {
-          const k = id[argmax.offset + n * argmax.strides[0]! + c * argmax.strides[1]! + oh * argmax.strides[2]! + ow * argmax.strides[3]!]!;
+          const k =
+            id[argmax.offset + n * argmax.strides[0]! + c * argmax.strides[1]! + oh * argmax.strides[2]! + ow * argmax.strides[3]!]!;
           if (k === -1) continue; // a window with no tap inside the image
           if (k < 0 || k >= HW) throw new ShapeError('maxPool2dBackward', `argmax ${k} is outside a ${H}x${W} plane`);
           acc[plane + k]! += gd[g.offset + n * g.strides[0]! + c * g.strides[1]! + oh * g.strides[2]! + ow * g.strides[3]!]!;
@@ -144,7 +149,8 @@ export function avgPool2d(x: View, w: Window2d, outH: number, outW: number, div:
 export function avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): TypedArray {
   const [N, C, H, W] = check4d('avgPool2dBackward', inShape);
   const [gN, gC, outH, outW] = check4d('avgPool2dBackward', g.shape);
-  if (gN !== N || gC !== C) throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
+  if (gN !== N || gC !== C)
+    throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
   const [kh, kw] = w.kernel;
   const [strH, strW] = w.stride;
   const [ph, pw] = w.padding;

@@ -12,9 +12,7 @@
 import type { ReduceOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { ValueError, fmtShape } from '../../errors.js';
-import {
-  contiguousStrides, contiguousCopy, dataOf, forEachRow, offsetTable, planRows, sizeOf, storeAs,
-} from './strided.js';
+import { contiguousStrides, contiguousCopy, dataOf, forEachRow, offsetTable, planRows, sizeOf, storeAs } from './strided.js';
 import { typedArrayFor } from '../../base/dtype.js';
 
 export function reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): TypedArray {
@@ -91,7 +89,10 @@ function argReduce(isMax: boolean, x: View, isReduced: boolean[], outSize: numbe
   if (outSize === 0) return out;
   const keptShape = x.shape.filter((_, i) => !isReduced[i]);
   const keptStrides = x.strides.filter((_, i) => !isReduced[i]);
-  const block = offsetTable(x.shape.filter((_, i) => isReduced[i]), x.strides.filter((_, i) => isReduced[i]));
+  const block = offsetTable(
+    x.shape.filter((_, i) => isReduced[i]),
+    x.strides.filter((_, i) => isReduced[i]),
+  );
   const m = block.length;
   const xd = dataOf(x);
   const plan = planRows(keptShape, [keptStrides]);
@@ -105,8 +106,14 @@ function argReduce(isMax: boolean, x: View, isReduced: boolean[], outSize: numbe
       if (best === best) {
         for (let r = 1; r < m; r++) {
           const v = xd[base + block[r]!]!;
-          if (v !== v) { bi = r; break; }
-          if (isMax ? v > best : v < best) { best = v; bi = r; }
+          if (v !== v) {
+            bi = r;
+            break;
+          }
+          if (isMax ? v > best : v < best) {
+            best = v;
+            bi = r;
+          }
         }
       }
       out[row * n + j] = bi;

@@ -133,8 +133,14 @@ export class ReferenceBackend implements Backend {
     return layerNorm(x, weight, bias, eps);
   }
 
-  layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
+  layerNormBackward(
+    g: View,
+    x: View,
+    mean: View,
+    rstd: View,
+    weight: View | null,
+    withBias: boolean,
+  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
     return layerNormBackward(g, x, mean, rstd, weight, withBias);
   }
 

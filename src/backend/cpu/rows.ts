@@ -23,7 +23,12 @@ function eachRow(v: View, body: (r: number, off: number) => void): void {
 const lastOf = (v: View): number => (v.shape.length ? v.shape[v.shape.length - 1]! : 1);
 const lastStride = (v: View): number => (v.shape.length ? v.strides[v.shape.length - 1]! : 1);
 
-export function layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: TypedArray; mean: TypedArray; rstd: TypedArray } {
+export function layerNorm(
+  x: View,
+  weight: View | null,
+  bias: View | null,
+  eps: number,
+): { y: TypedArray; mean: TypedArray; rstd: TypedArray } {
   const n = lastOf(x);
   const rows = sizeOf(x.shape.slice(0, -1));
   const xs = lastStride(x);
@@ -59,8 +64,14 @@ export function layerNorm(x: View, weight: View | null, bias: View | null, eps: 
  * With gw = g * w and xhat = (x - mean) * rstd per row: dx = rstd * (gw - mean(gw) - xhat * mean(gw * xhat)),
  * dweight = sum over rows of g * xhat, dbias = sum over rows of g. mean/rstd are the forward's.
  */
-export function layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-  { dx: TypedArray; dweight: TypedArray | null; dbias: TypedArray | null } {
+export function layerNormBackward(
+  g: View,
+  x: View,
+  mean: View,
+  rstd: View,
+  weight: View | null,
+  withBias: boolean,
+): { dx: TypedArray; dweight: TypedArray | null; dbias: TypedArray | null } {
   const n = lastOf(x);
   const rows = sizeOf(x.shape.slice(0, -1));
   const xs = lastStride(x);
@@ -71,7 +82,9 @@ export function layerNormBackward(g: View, x: View, mean: View, rstd: View, weig
   const rsd = contiguousCopy(rstd);
   const w = weight ? contiguousCopy(weight) : null;
   const gOff = new Float64Array(rows);
-  eachRow(g, (r, o) => { gOff[r] = o; });
+  eachRow(g, (r, o) => {
+    gOff[r] = o;
+  });
   const dx = typedArrayFor(x.dtype, rows * n);
   const dw = weight ? new Float64Array(n) : null;
   const db = withBias ? new Float64Array(n) : null;
@@ -155,7 +168,14 @@ export function crossEntropy(logits: View, target: View, ignoreIndex: number, sm
 }
 
 /** dlogits = gout[r] * (exp(x - lse) - (1 - eps) * onehot(t) - eps / C); zero rows where t == ignoreIndex. */
-export function crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, smoothing: number): TypedArray {
+export function crossEntropyBackward(
+  gout: View,
+  logits: View,
+  target: View,
+  lse: View,
+  ignoreIndex: number,
+  smoothing: number,
+): TypedArray {
   const [rows, c] = logits.shape as [number, number];
   const t = targetsOf(target, rows, c, ignoreIndex);
   const g = contiguousCopy(gout);

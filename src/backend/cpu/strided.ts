@@ -120,11 +120,7 @@ export function planRows(shape: readonly number[], strides: readonly (readonly n
  * Calls `body(offs, row)` once per row of the plan, in row-major order, where offs[k] is operand k's
  * offset at the start of the row. `offs` is reused between calls: read it, do not keep or change it.
  */
-export function forEachRow(
-  plan: RowPlan,
-  offsets: readonly number[],
-  body: (offs: readonly number[], row: number) => void,
-): void {
+export function forEachRow(plan: RowPlan, offsets: readonly number[], body: (offs: readonly number[], row: number) => void): void {
   const { outerShape, outerStrides, rows } = plan;
   const rank = outerShape.length;
   const nOps = offsets.length;
@@ -171,9 +167,14 @@ export function offsetTable(shape: readonly number[], strides: readonly number[]
  * dst's element type. `toBool` makes the conversion `!= 0`, as a Uint8Array alone would wrap instead.
  */
 export function stridedCopy(
-  src: TypedArray, srcOffset: number, srcStrides: readonly number[],
-  dst: TypedArray, dstOffset: number, dstStrides: readonly number[],
-  shape: readonly number[], toBool: boolean,
+  src: TypedArray,
+  srcOffset: number,
+  srcStrides: readonly number[],
+  dst: TypedArray,
+  dstOffset: number,
+  dstStrides: readonly number[],
+  shape: readonly number[],
+  toBool: boolean,
 ): void {
   if (sizeOf(shape) === 0) return;
   const plan = planRows(shape, [srcStrides, dstStrides]);

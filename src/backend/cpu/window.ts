@@ -58,9 +58,7 @@ export function im2col(x: View, w: Window2d, outH: number, outW: number, padValu
   return out;
 }
 
-export function col2im(
-  cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number,
-): TypedArray {
+export function col2im(cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): TypedArray {
   const [kh, kw] = w.kernel;
   const rows = channels * kh * kw;
   const P = outH * outW;

@@ -153,7 +153,10 @@ export class Engine {
       return { buffer: reused, capacity };
     }
     if (capacity > this.device.limits.maxStorageBufferBindingSize) {
-      throw new DeviceError('webgpu', `a buffer of ${bytes} bytes exceeds this device's largest storage binding (${this.device.limits.maxStorageBufferBindingSize} bytes)`);
+      throw new DeviceError(
+        'webgpu',
+        `a buffer of ${bytes} bytes exceeds this device's largest storage binding (${this.device.limits.maxStorageBufferBindingSize} bytes)`,
+      );
     }
     const buffer = this.device.createBuffer({ size: capacity, usage: USAGE_STORAGE | USAGE_COPY_SRC | USAGE_COPY_DST });
     this.stats.live += capacity;
@@ -221,7 +224,10 @@ export class Engine {
     let c = this.pipelines.get(key);
     if (c) {
       if (CHECK_KEYS && typeof kernel !== 'string' && kernel.code() !== c.code) {
-        throw new DeviceError('webgpu', `kernel key '${key}' names two different kernels: its cache key misses something the WGSL depends on`);
+        throw new DeviceError(
+          'webgpu',
+          `kernel key '${key}' names two different kernels: its cache key misses something the WGSL depends on`,
+        );
       }
       return c;
     }
@@ -250,7 +256,9 @@ export class Engine {
       const entries: GPUBindGroupLayoutEntry[] = [
         { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: PARAM_SLOT_BYTES } },
       ];
-      [...signature].forEach((a, i) => entries.push({ binding: i + 1, visibility: STAGE_COMPUTE, buffer: { type: a === 'r' ? 'read-only-storage' : 'storage' } }));
+      [...signature].forEach((a, i) =>
+        entries.push({ binding: i + 1, visibility: STAGE_COMPUTE, buffer: { type: a === 'r' ? 'read-only-storage' : 'storage' } }),
+      );
       l = this.device.createBindGroupLayout({ entries });
       this.layouts.set(signature, l);
     }
@@ -387,9 +395,11 @@ export class Engine {
 /** The storage bindings of a kernel's WGSL, in binding order: 'r' read-only, 'w' read_write. */
 function storageSignature(code: string): string {
   const found: string[] = [];
-  for (const m of code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g)) found[Number(m[1]) - 1] = m[2] === 'read' ? 'r' : 'w';
+  for (const m of code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*(read_write|read)>/g))
+    found[Number(m[1]) - 1] = m[2] === 'read' ? 'r' : 'w';
   for (let i = 0; i < found.length; i++) {
-    if (!found[i]) throw new DeviceError('webgpu', `a kernel's storage bindings must be numbered 1..n without gaps (binding ${i + 1} is missing)`);
+    if (!found[i])
+      throw new DeviceError('webgpu', `a kernel's storage bindings must be numbered 1..n without gaps (binding ${i + 1} is missing)`);
   }
   return found.join('');
 }
@@ -404,8 +414,7 @@ export function split(groups: number): [number, number, number] {
 }
 
 /** WGSL: the flat index of a thread (or of a workgroup, with wg = 1) under `split`'s 2-D grid. */
-export const linearIndex = (wg: number): string =>
-  `(gid.x + gid.y * nwg.x * ${wg}u)`;
+export const linearIndex = (wg: number): string => `(gid.x + gid.y * nwg.x * ${wg}u)`;
 
 /** WGSL: the parameters of an entry point that uses `linearIndex`. */
 export const ENTRY_ARGS =

@@ -30,7 +30,10 @@ async function gpuEntryPoint(dawnOptions: string[]): Promise<GPU> {
     const name = 'webgpu';
     mod = (await import(name)) as typeof mod;
   } catch (e) {
-    throw new DeviceError('webgpu', `no WebGPU here: navigator.gpu is missing and the npm package 'webgpu' could not be loaded (${(e as Error).message})`);
+    throw new DeviceError(
+      'webgpu',
+      `no WebGPU here: navigator.gpu is missing and the npm package 'webgpu' could not be loaded (${(e as Error).message})`,
+    );
   }
   // Dawn's classes (GPUBufferUsage, ...) as globals, for code written against the browser API.
   for (const [k, v] of Object.entries(mod.globals)) {
@@ -52,7 +55,10 @@ export async function requestGpuDevice(opts: WebGPUOptions = {}): Promise<{ devi
     ...(featureLevel ? { featureLevel } : {}),
   } as GPURequestAdapterOptions);
   if (!adapter) {
-    throw new DeviceError('webgpu', 'no WebGPU adapter was found (no GPU driver; on Linux without a GPU install Mesa\'s lavapipe, package mesa-vulkan-drivers from bookworm-backports)');
+    throw new DeviceError(
+      'webgpu',
+      "no WebGPU adapter was found (no GPU driver; on Linux without a GPU install Mesa's lavapipe, package mesa-vulkan-drivers from bookworm-backports)",
+    );
   }
   const l = adapter.limits;
   const requiredLimits: Record<string, number> = {

@@ -6,7 +6,19 @@
 // on WebGPU, so `read` raises a DeviceError that says what to call instead. There is no silent fallback
 // to the CPU: a kernel this backend lacks is an error.
 
-import type { AdamHyper, AttentionDropout, AvgPoolDivisor, Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
+import type {
+  AdamHyper,
+  AttentionDropout,
+  AvgPoolDivisor,
+  Backend,
+  BinaryOp,
+  Buffer,
+  MatmulEpilogue,
+  ReduceOp,
+  UnaryOp,
+  View,
+  Window2d,
+} from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { Engine } from './engine.js';
@@ -25,7 +37,10 @@ export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
   readonly engine: Engine;
 
-  constructor(readonly device: GPUDevice, readonly adapterInfo: string) {
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: string,
+  ) {
     this.engine = new Engine(device);
   }
 
@@ -51,14 +66,18 @@ export class WebGPUBackend implements Backend {
   }
 
   fromArray(data: TypedArray): Buffer {
-    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'bool' : 'float64';
+    const dtype: DType =
+      data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof Uint8Array ? 'bool' : 'float64';
     const b = E.allocate(this.engine, dtype, data.length);
     this.engine.upload(b, dtype === 'bool' ? Uint32Array.from(data as Uint8Array) : data);
     return b;
   }
 
   read(view: View): TypedArray {
-    throw new DeviceError('read', `tensor ${fmtShape(view.shape)} ${view.dtype} is on webgpu, whose memory can only be read asynchronously: use await t.data() (or await t.toAsync('cpu'))`);
+    throw new DeviceError(
+      'read',
+      `tensor ${fmtShape(view.shape)} ${view.dtype} is on webgpu, whose memory can only be read asynchronously: use await t.data() (or await t.toAsync('cpu'))`,
+    );
   }
 
   async readAsync(view: View): Promise<TypedArray> {
@@ -68,17 +87,27 @@ export class WebGPUBackend implements Backend {
     let temp: GpuBuffer | null = null;
     if (!isContiguous(view)) {
       temp = E.allocate(this.engine, view.dtype, size);
-      E.stridedCopy(this.engine, view, { buf: temp, dtype: view.dtype, shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 });
+      E.stridedCopy(this.engine, view, {
+        buf: temp,
+        dtype: view.dtype,
+        shape: view.shape,
+        strides: contiguousStrides(view.shape),
+        offset: 0,
+      });
       src = temp;
       offset = 0;
     }
     try {
       const bytes = await this.engine.read(src.buffer, offset * 4, size * 4);
       switch (view.dtype) {
-        case 'float32': return new Float32Array(bytes);
-        case 'int32': return new Int32Array(bytes);
-        case 'bool': return Uint8Array.from(new Uint32Array(bytes));
-        default: throw new DeviceError('read', `${view.dtype} is not stored on webgpu`);
+        case 'float32':
+          return new Float32Array(bytes);
+        case 'int32':
+          return new Int32Array(bytes);
+        case 'bool':
+          return Uint8Array.from(new Uint32Array(bytes));
+        default:
+          throw new DeviceError('read', `${view.dtype} is not stored on webgpu`);
       }
     } finally {
       if (temp) this.engine.release(temp);
@@ -157,8 +186,14 @@ export class WebGPUBackend implements Backend {
   layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
     return R.layerNorm(this.engine, x, weight, bias, eps);
   }
-  layerNormBackward(g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-    { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
+  layerNormBackward(
+    g: View,
+    x: View,
+    mean: View,
+    rstd: View,
+    weight: View | null,
+    withBias: boolean,
+  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
     return R.layerNormBackward(this.engine, g, x, mean, rstd, weight, withBias);
   }
   crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
@@ -191,8 +226,17 @@ export class WebGPUBackend implements Backend {
   attention(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer } {
     return A.attention(this.engine, q, k, v, causal, scale, dropout);
   }
-  attentionBackward(g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout?: AttentionDropout | null):
-    { dq: Buffer; dk: Buffer; dv: Buffer } {
+  attentionBackward(
+    g: View,
+    q: View,
+    k: View,
+    v: View,
+    out: View,
+    lse: View,
+    causal: boolean,
+    scale: number,
+    dropout?: AttentionDropout | null,
+  ): { dq: Buffer; dk: Buffer; dv: Buffer } {
     return A.attentionBackward(this.engine, g, q, k, v, out, lse, causal, scale, dropout);
   }
   supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {

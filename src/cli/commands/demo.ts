@@ -31,9 +31,9 @@ export function twoSpirals(n: number, gen: mox.Generator): { x: Tensor; y: Tenso
   const ys = new Int32Array(2 * n);
   for (let c = 0; c < 2; c++) {
     for (let i = 0; i < n; i++) {
-      const t = (i / n) * 3 * Math.PI + 0.5;        // angle: 1.5 turns
-      const r = t / (3 * Math.PI + 0.5);            // radius grows with the angle, up to 1
-      const a = t + c * Math.PI;                    // the second spiral is the first turned by 180°
+      const t = (i / n) * 3 * Math.PI + 0.5; // angle: 1.5 turns
+      const r = t / (3 * Math.PI + 0.5); // radius grows with the angle, up to 1
+      const a = t + c * Math.PI; // the second spiral is the first turned by 180°
       const k = c * n + i;
       xs[2 * k] = r * Math.cos(a) + 0.02 * gen.normal();
       xs[2 * k + 1] = r * Math.sin(a) + 0.02 * gen.normal();
@@ -68,8 +68,10 @@ export function runDemo(opts: DemoOptions, log: (line: string) => void = console
     return mox.linear(h2, w3, b3);
   };
 
-  log(`two spirals: ${2 * points} points, MLP 2-${hidden}-${hidden}-2 (tanh), ` +
-    `SGD lr ${lr} momentum ${momentum}, ${steps} full-batch steps, seed ${seed}`);
+  log(
+    `two spirals: ${2 * points} points, MLP 2-${hidden}-${hidden}-2 (tanh), ` +
+      `SGD lr ${lr} momentum ${momentum}, ${steps} full-batch steps, seed ${seed}`,
+  );
   const before = mox.memory();
   const tensorsBefore = before.numTensors;
   log(`live before training: ${tensorsBefore} tensors, ${before.numBytes} bytes`);
@@ -95,8 +97,7 @@ export function runDemo(opts: DemoOptions, log: (line: string) => void = console
     });
     finalLoss = loss;
     if (step % every === 0 || step === 1 || step === steps) {
-      log(`step ${String(step).padStart(String(steps).length)}  loss ${loss.toFixed(4)}  ` +
-        `live tensors ${mox.memory().numTensors}`);
+      log(`step ${String(step).padStart(String(steps).length)}  loss ${loss.toFixed(4)}  ` + `live tensors ${mox.memory().numTensors}`);
     }
   }
 
@@ -105,8 +106,10 @@ export function runDemo(opts: DemoOptions, log: (line: string) => void = console
   const tensorsAfter = after.numTensors;
   const seconds = (performance.now() - start) / 1000;
   log(`train accuracy: ${(accuracy * 100).toFixed(1)}%`);
-  log(`live after training:  ${tensorsAfter} tensors, ${after.numBytes} bytes ` +
-    `(${tensorsAfter === tensorsBefore && after.numBytes === before.numBytes ? 'flat' : 'changed'})`);
+  log(
+    `live after training:  ${tensorsAfter} tensors, ${after.numBytes} bytes ` +
+      `(${tensorsAfter === tensorsBefore && after.numBytes === before.numBytes ? 'flat' : 'changed'})`,
+  );
   log(`time: ${seconds.toFixed(2)} s`);
   return { finalLoss, accuracy, tensorsBefore, tensorsAfter, seconds };
 }

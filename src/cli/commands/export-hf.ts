@@ -19,14 +19,19 @@ export function runExportHf(opts: ExportHfOptions, log: (line: string) => void =
   if (path.resolve(opts.model) === path.resolve(opts.out)) {
     throw new DataError('export-hf', `--out must be another folder than --model (${opts.model}): its config.json would be replaced`);
   }
-  if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) throw new DataError('export-hf', `${opts.out} exists and is not a folder`);
+  if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory())
+    throw new DataError('export-hf', `${opts.out} exists and is not a folder`);
   const { model } = loadGPT(opts.model);
   exportHuggingFaceGPT2(model, opts.out);
   // GPT-2 BPE files (a mox checkpoint's encoder.json + vocab.bpe) are Hugging Face's vocab.json + merges.txt
   const copied: string[] = [];
-  for (const [from, to] of [['encoder.json', 'vocab.json'], ['vocab.bpe', 'merges.txt']] as const) {
+  for (const [from, to] of [
+    ['encoder.json', 'vocab.json'],
+    ['vocab.bpe', 'merges.txt'],
+  ] as const) {
     const src = path.join(opts.model, from);
-    if (!fs.existsSync(path.join(opts.model, 'encoder.json')) || !fs.existsSync(path.join(opts.model, 'vocab.bpe')) || !fs.existsSync(src)) continue;
+    if (!fs.existsSync(path.join(opts.model, 'encoder.json')) || !fs.existsSync(path.join(opts.model, 'vocab.bpe')) || !fs.existsSync(src))
+      continue;
     try {
       writeFileAtomicSync(path.join(opts.out, to), fs.readFileSync(src));
     } catch (e) {
@@ -49,14 +54,19 @@ export function runExportHf(opts: ExportHfOptions, log: (line: string) => void =
     const tok = loadTokenizerDir(opts.model);
     if (tok instanceof CharTokenizer) {
       writeFileAtomicSync(path.join(opts.out, 'tokenizer.json'), JSON.stringify(tok.toHuggingFaceJSON(), null, 2) + '\n');
-      writeFileAtomicSync(path.join(opts.out, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '<unk>' }, null, 2) + '\n');
+      writeFileAtomicSync(
+        path.join(opts.out, 'tokenizer_config.json'),
+        JSON.stringify({ tokenizer_class: 'PreTrainedTokenizerFast', unk_token: '<unk>' }, null, 2) + '\n',
+      );
       copied.push('tokenizer.json (character level)', 'tokenizer_config.json');
     } else {
       log(`note: the ${tok.kind} tokenizer of ${opts.model} has no Hugging Face form here; it was not exported`);
     }
   }
   const c = model.config;
-  log(`wrote ${opts.out}: config.json, model.safetensors${copied.length ? ', ' + copied.join(', ') : ''} ` +
-    `(GPT-2: n_layer ${c.nLayer}, n_head ${c.nHead}, n_embd ${c.nEmbd}, n_positions ${c.blockSize}, vocab_size ${c.vocabSize}, ` +
-    `${c.tiedEmbeddings ? 'tied' : 'untied'} head)`);
+  log(
+    `wrote ${opts.out}: config.json, model.safetensors${copied.length ? ', ' + copied.join(', ') : ''} ` +
+      `(GPT-2: n_layer ${c.nLayer}, n_head ${c.nHead}, n_embd ${c.nEmbd}, n_positions ${c.blockSize}, vocab_size ${c.vocabSize}, ` +
+      `${c.tiedEmbeddings ? 'tied' : 'untied'} head)`,
+  );
 }

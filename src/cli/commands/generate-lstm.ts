@@ -11,7 +11,11 @@ import type { GenerateCommandOptions } from './generate.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export async function runGenerateLstm(opts: GenerateCommandOptions, out: (s: string) => void, err: (line: string) => void): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
+export async function runGenerateLstm(
+  opts: GenerateCommandOptions,
+  out: (s: string) => void,
+  err: (line: string) => void,
+): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu') await initDevice(device);
   const { model } = loadLSTM(opts.model);
@@ -26,17 +30,27 @@ export async function runGenerateLstm(opts: GenerateCommandOptions, out: (s: str
     if (prompt.length === 0) throw new ValueError('generate', '--prompt is empty');
   }
   const { vocabSize } = model.config;
-  for (const id of prompt) if (id >= vocabSize) throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
+  for (const id of prompt)
+    if (id >= vocabSize)
+      throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
   const t0 = performance.now();
-  const newIds = (await model.generateAsync(prompt, {
-    maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, topK: opts.topK ?? null, topP: opts.topP ?? null, seed: opts.seed,
-  }))[0]!;
+  const newIds = (
+    await model.generateAsync(prompt, {
+      maxNewTokens: opts.maxNewTokens,
+      temperature: opts.temperature,
+      topK: opts.topK ?? null,
+      topP: opts.topP ?? null,
+      seed: opts.seed,
+    })
+  )[0]!;
   const seconds = (performance.now() - t0) / 1000;
   const tokensPerSecond = seconds > 0 ? newIds.length / seconds : 0;
   const ids = [...prompt, ...newIds];
   if (opts.json) out(JSON.stringify(ids) + '\n');
   else if (tok) out(tok.decode(ids) + '\n');
   else out(ids.join(' ') + '\n');
-  err(`${newIds.length} tokens in ${seconds.toFixed(2)} s: ${tokensPerSecond.toFixed(1)} tokens/s (LSTM)${device === 'cpu' ? '' : ` on ${device}`}`);
+  err(
+    `${newIds.length} tokens in ${seconds.toFixed(2)} s: ${tokensPerSecond.toFixed(1)} tokens/s (LSTM)${device === 'cpu' ? '' : ` on ${device}`}`,
+  );
   return { ids, newIds, tokensPerSecond };
 }

@@ -38,11 +38,16 @@ function huggingFaceCharTokenizer(file: string): GptTokenizer | null {
   } catch (e) {
     throw new DataError('generate', `${file} is not valid JSON: ${(e as Error).message}`);
   }
-  return typeof obj === 'object' && obj !== null && CharTokenizer.isHuggingFaceCharJSON(obj) ? CharTokenizer.fromHuggingFaceJSON(obj, file) : null;
+  return typeof obj === 'object' && obj !== null && CharTokenizer.isHuggingFaceCharJSON(obj)
+    ? CharTokenizer.fromHuggingFaceJSON(obj, file)
+    : null;
 }
 
-export async function runGenerate(opts: GenerateCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s),
-  err: (line: string) => void = (l) => console.error(l)): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
+export async function runGenerate(
+  opts: GenerateCommandOptions,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (line: string) => void = (l) => console.error(l),
+): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
   if (isLSTMCheckpointDir(opts.model)) return runGenerateLstm(opts, out, err);
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu') await initDevice(device);
@@ -63,15 +68,25 @@ export async function runGenerate(opts: GenerateCommandOptions, out: (s: string)
   if (opts.promptIds) {
     prompt = opts.promptIds;
   } else {
-    if (!tok) throw new DataError('generate', `${opts.model} has no tokenizer (tokenizer.json, or vocab.json + merges.txt for a Hugging Face folder), so --prompt cannot be encoded; give --prompt-ids`);
+    if (!tok)
+      throw new DataError(
+        'generate',
+        `${opts.model} has no tokenizer (tokenizer.json, or vocab.json + merges.txt for a Hugging Face folder), so --prompt cannot be encoded; give --prompt-ids`,
+      );
     prompt = tok.encode(opts.prompt ?? '');
     if (prompt.length === 0) throw new ValueError('generate', '--prompt is empty');
   }
   const { vocabSize } = model.config;
-  for (const id of prompt) if (id >= vocabSize) throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
+  for (const id of prompt)
+    if (id >= vocabSize)
+      throw new ValueError('generate', `--prompt-ids: token id ${id} is outside the model's vocabulary [0, ${vocabSize})`);
   const res = await generateAsync(model, [prompt], {
-    maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, topK: opts.topK ?? null, topP: opts.topP ?? null,
-    seed: opts.seed, useCache: opts.useCache,
+    maxNewTokens: opts.maxNewTokens,
+    temperature: opts.temperature,
+    topK: opts.topK ?? null,
+    topP: opts.topP ?? null,
+    seed: opts.seed,
+    useCache: opts.useCache,
   });
   res.ids.dispose();
   const newIds = res.newTokens[0]!;
@@ -79,7 +94,9 @@ export async function runGenerate(opts: GenerateCommandOptions, out: (s: string)
   if (opts.json) out(JSON.stringify(ids) + '\n');
   else if (tok) out(tok.decode(ids) + '\n');
   else out(ids.join(' ') + '\n');
-  err(`${newIds.length} tokens in ${res.seconds.toFixed(2)} s: ${res.tokensPerSecond.toFixed(1)} tokens/s` +
-    `${opts.useCache ? ' (KV cache)' : ' (no cache)'}${device === 'cpu' ? '' : ` on ${device}`}`);
+  err(
+    `${newIds.length} tokens in ${res.seconds.toFixed(2)} s: ${res.tokensPerSecond.toFixed(1)} tokens/s` +
+      `${opts.useCache ? ' (KV cache)' : ' (no cache)'}${device === 'cpu' ? '' : ` on ${device}`}`,
+  );
   return { ids, newIds, tokensPerSecond: res.tokensPerSecond };
 }

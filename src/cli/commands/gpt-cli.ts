@@ -33,13 +33,35 @@ export function intFlag(bad: MakeUsageError, values: Values, name: string, fallb
   return n;
 }
 
-export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number, check: (x: number) => boolean, what: string): number;
-export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: undefined, check: (x: number) => boolean, what: string): number | undefined;
-export function numFlag(bad: MakeUsageError, values: Values, name: string, fallback: number | undefined, check: (x: number) => boolean, what: string): number | undefined {
+export function numFlag(
+  bad: MakeUsageError,
+  values: Values,
+  name: string,
+  fallback: number,
+  check: (x: number) => boolean,
+  what: string,
+): number;
+export function numFlag(
+  bad: MakeUsageError,
+  values: Values,
+  name: string,
+  fallback: undefined,
+  check: (x: number) => boolean,
+  what: string,
+): number | undefined;
+export function numFlag(
+  bad: MakeUsageError,
+  values: Values,
+  name: string,
+  fallback: number | undefined,
+  check: (x: number) => boolean,
+  what: string,
+): number | undefined {
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || !check(n)) throw bad(`--${name} must be ${what}, got '${String(v)}'`);
+  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || !check(n))
+    throw bad(`--${name} must be ${what}, got '${String(v)}'`);
   return n;
 }
 
@@ -98,11 +120,35 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
     summary: 'pretrain a GPT on a text (nanoGPT), with checkpoints and --resume',
     usage: TRAIN_USAGE,
     options: {
-      dataset: str, data: str, tokenizer: str, 'n-layer': str, 'n-head': str, 'n-embd': str, 'block-size': str,
-      'batch-size': str, 'max-iters': str, lr: str, 'min-lr': str, 'warmup-iters': str, 'lr-decay-iters': str,
-      dropout: str, 'weight-decay': str, beta1: str, beta2: str, 'grad-clip': str, 'no-bias': { type: 'boolean' },
-      'eval-interval': str, 'eval-iters': str, 'log-interval': str, seed: str, threads: str, out: str,
-      resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, device: str, encoding: str,
+      dataset: str,
+      data: str,
+      tokenizer: str,
+      'n-layer': str,
+      'n-head': str,
+      'n-embd': str,
+      'block-size': str,
+      'batch-size': str,
+      'max-iters': str,
+      lr: str,
+      'min-lr': str,
+      'warmup-iters': str,
+      'lr-decay-iters': str,
+      dropout: str,
+      'weight-decay': str,
+      beta1: str,
+      beta2: str,
+      'grad-clip': str,
+      'no-bias': { type: 'boolean' },
+      'eval-interval': str,
+      'eval-iters': str,
+      'log-interval': str,
+      seed: str,
+      threads: str,
+      out: str,
+      resume: { type: 'boolean' },
+      overwrite: { type: 'boolean' },
+      device: str,
+      encoding: str,
     },
     async run(values, positionals) {
       if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
@@ -117,7 +163,9 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;
       const opts: TrainGptOptions = {
-        dataset, data, encoding,
+        dataset,
+        data,
+        encoding,
         tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
         nLayer: intFlag(bad, values, 'n-layer', 4, 1),
         nHead: intFlag(bad, values, 'n-head', 4, 1),
@@ -147,14 +195,36 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       };
       if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);
       const flagToKey: Record<string, keyof TrainGptOptions> = {
-        'n-layer': 'nLayer', 'n-head': 'nHead', 'n-embd': 'nEmbd', 'block-size': 'blockSize', 'batch-size': 'batchSize',
-        'min-lr': 'minLr', 'warmup-iters': 'warmupIters', 'lr-decay-iters': 'lrDecayIters', 'weight-decay': 'weightDecay',
-        'grad-clip': 'gradClip', 'no-bias': 'bias', lr: 'lr', dropout: 'dropout', beta1: 'beta1', beta2: 'beta2',
-        seed: 'seed', tokenizer: 'tokenizer', data: 'data', dataset: 'dataset',
-        'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval', 'max-iters': 'maxIters',
+        'n-layer': 'nLayer',
+        'n-head': 'nHead',
+        'n-embd': 'nEmbd',
+        'block-size': 'blockSize',
+        'batch-size': 'batchSize',
+        'min-lr': 'minLr',
+        'warmup-iters': 'warmupIters',
+        'lr-decay-iters': 'lrDecayIters',
+        'weight-decay': 'weightDecay',
+        'grad-clip': 'gradClip',
+        'no-bias': 'bias',
+        lr: 'lr',
+        dropout: 'dropout',
+        beta1: 'beta1',
+        beta2: 'beta2',
+        seed: 'seed',
+        tokenizer: 'tokenizer',
+        data: 'data',
+        dataset: 'dataset',
+        'eval-interval': 'evalInterval',
+        'eval-iters': 'evalIters',
+        'log-interval': 'logInterval',
+        'max-iters': 'maxIters',
         encoding: 'encoding',
       };
-      const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined && k in flagToKey).map((k) => flagToKey[k]!));
+      const given = new Set(
+        Object.keys(values)
+          .filter((k) => values[k] !== undefined && k in flagToKey)
+          .map((k) => flagToKey[k]!),
+      );
       checkRunDir('train gpt', out, GPT_CHECKPOINT_FILES, { resume, overwrite }, bad);
       await runTrainGpt(opts, given);
     },
@@ -187,8 +257,17 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
     summary: 'continue a prompt with a trained GPT (KV cache, top-k/top-p)',
     usage: GENERATE_USAGE,
     options: {
-      model: str, prompt: str, 'prompt-ids': str, 'max-new-tokens': str, temperature: str, 'top-k': str, 'top-p': str,
-      seed: str, json: { type: 'boolean' }, 'no-cache': { type: 'boolean' }, device: str,
+      model: str,
+      prompt: str,
+      'prompt-ids': str,
+      'max-new-tokens': str,
+      temperature: str,
+      'top-k': str,
+      'top-p': str,
+      seed: str,
+      json: { type: 'boolean' },
+      'no-cache': { type: 'boolean' },
+      device: str,
     },
     async run(values, positionals) {
       if (positionals.length > 0) throw bad(`generate: unexpected argument '${positionals[0]}'`);
@@ -207,7 +286,9 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
         promptIds = parts.map(Number);
       }
       await runGenerate({
-        model, prompt, promptIds,
+        model,
+        prompt,
+        promptIds,
         device: deviceFlag(bad, values['device']),
         maxNewTokens: intFlag(bad, values, 'max-new-tokens', 200, 0),
         temperature: numFlag(bad, values, 'temperature', 0.8, (x) => x >= 0, 'a number >= 0'),

@@ -31,7 +31,11 @@ export function runInspect(file: string, opts: { values?: boolean }, log: (line:
   const rows = [...entries].map(([name, e]) => [name, e.dtype, `[${e.shape.join(', ')}]`, String(e.data.length)]);
   const head = ['name', 'dtype', 'shape', 'bytes'];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const fmt = (r: string[]) => r.map((v, c) => (c === 3 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((v, c) => (c === 3 ? v.padStart(widths[c]!) : v.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
   log('');
   log(`  ${fmt(head)}`);
   log(`  ${fmt(widths.map((w) => '-'.repeat(w)))}`);
@@ -54,6 +58,9 @@ function humanBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let u = 0;
   let v = n;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }

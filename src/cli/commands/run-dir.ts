@@ -35,8 +35,10 @@ export function checkRunDir(cmd: string, out: string, files: readonly string[], 
   if (flags.resume || flags.overwrite) return;
   const found = existingCheckpointFiles(out, files);
   if (found.length > 0) {
-    throw bad(`${cmd}: ${out} already holds a checkpoint (${found.join(', ')}); ` +
-      'pass --resume to continue it, or --overwrite to start a new run that replaces it');
+    throw bad(
+      `${cmd}: ${out} already holds a checkpoint (${found.join(', ')}); ` +
+        'pass --resume to continue it, or --overwrite to start a new run that replaces it',
+    );
   }
 }
 
@@ -64,11 +66,15 @@ export function removeCheckpointFiles(dir: string, files: readonly string[], com
  */
 export function resumedMaxIters(cmd: string, step: number, savedMaxIters: number | undefined, givenMaxIters: number | undefined): number {
   const maxIters = givenMaxIters ?? savedMaxIters;
-  if (maxIters === undefined) throw new ValueError(cmd, `--resume: the checkpoint does not record its length; give --max-iters N (N > ${step})`);
+  if (maxIters === undefined)
+    throw new ValueError(cmd, `--resume: the checkpoint does not record its length; give --max-iters N (N > ${step})`);
   if (maxIters <= step) {
-    throw new ValueError(cmd, givenMaxIters === undefined
-      ? `--resume: the run is complete (step ${step} of ${maxIters}); give --max-iters N (N > ${step}) to extend it`
-      : `--resume: --max-iters ${givenMaxIters} is not beyond the checkpoint's step ${step}; give --max-iters N (N > ${step}) to extend the run`);
+    throw new ValueError(
+      cmd,
+      givenMaxIters === undefined
+        ? `--resume: the run is complete (step ${step} of ${maxIters}); give --max-iters N (N > ${step}) to extend it`
+        : `--resume: --max-iters ${givenMaxIters} is not beyond the checkpoint's step ${step}; give --max-iters N (N > ${step}) to extend the run`,
+    );
   }
   return maxIters;
 }
@@ -79,15 +85,23 @@ export function resumedMaxIters(cmd: string, step: number, savedMaxIters: number
  * them, except --lr-decay-iters (a new cosine schedule may go with a longer run). The evaluation
  * settings come from the checkpoint unless given again; everything else is the command line's.
  */
-export function resumedSettings<O extends object>(cmd: string, opts: O, saved: Readonly<Record<string, unknown>>,
-  keys: readonly (keyof O & string)[], given: ReadonlySet<keyof O>): O {
+export function resumedSettings<O extends object>(
+  cmd: string,
+  opts: O,
+  saved: Readonly<Record<string, unknown>>,
+  keys: readonly (keyof O & string)[],
+  given: ReadonlySet<keyof O>,
+): O {
   const now = opts as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...now };
   for (const k of keys) {
     if (!(k in saved)) continue;
     if (k === 'lrDecayIters' && given.has(k)) continue;
     if (given.has(k) && saved[k] !== now[k]) {
-      throw new ValueError(cmd, `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(now[k])}`);
+      throw new ValueError(
+        cmd,
+        `--resume: the checkpoint was trained with ${k} = ${JSON.stringify(saved[k])}, the command line says ${JSON.stringify(now[k])}`,
+      );
     }
     merged[k] = saved[k];
   }
@@ -98,11 +112,21 @@ export function resumedSettings<O extends object>(cmd: string, opts: O, saved: R
 }
 
 /** The step a checkpoint's trainer_state.json records, checked against the step stamped in its model file. */
-export function resumedStep(cmd: string, stateFile: string, state: Readonly<Record<string, unknown>>, modelFile: string, modelStep: unknown): number {
+export function resumedStep(
+  cmd: string,
+  stateFile: string,
+  state: Readonly<Record<string, unknown>>,
+  modelFile: string,
+  modelStep: unknown,
+): number {
   const step = state['step'];
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) throw new DataError(cmd, `${stateFile}: "step" must be a non-negative integer`);
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0)
+    throw new DataError(cmd, `${stateFile}: "step" must be a non-negative integer`);
   if (modelStep !== String(step)) {
-    throw new DataError(cmd, `${modelFile} is from step ${modelStep}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`);
+    throw new DataError(
+      cmd,
+      `${modelFile} is from step ${modelStep}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`,
+    );
   }
   return step;
 }

@@ -29,14 +29,23 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
     const c = b[i]!;
-    if (c < 0x80) { i++; continue; }
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
     let n: number;
     let lo = 0x80;
     let hi = 0xbf;
     if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) { n = 2; if (c === 0xe0) lo = 0xa0; if (c === 0xed) hi = 0x9f; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 3; if (c === 0xf0) lo = 0x90; if (c === 0xf4) hi = 0x8f; }
-    else return i;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      if (c === 0xf4) hi = 0x8f;
+    } else return i;
     if (i + n >= b.length) return i; // a sequence cut off by the end of the file
     for (let k = 1; k <= n; k++) {
       const d = b[i + k]!;
@@ -58,18 +67,25 @@ export function readTextFile(op: string, file: string, encoding?: string): strin
     bytes = fs.readFileSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(op, `cannot read the data file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+    throw new DataError(
+      op,
+      `cannot read the data file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`,
+    );
   }
   if (encoding !== undefined) return new TextDecoder(textEncodingName(op, encoding)).decode(bytes);
   const hint = 'if it is text in another encoding, give --encoding (e.g. latin1, windows-1252, utf-16le)';
   const bad = firstInvalidUtf8(bytes);
   if (bad >= 0) {
     const hex = Array.from(bytes.subarray(bad, bad + 4), (x) => x.toString(16).padStart(2, '0')).join(' ');
-    throw new DataError(op, `${file} is not UTF-8 text: the bytes at offset ${bad} (${hex}) are not valid UTF-8` +
-      `${bytes.includes(0) ? '; with its NUL bytes it looks like a binary file' : ''}; ${hint}`);
+    throw new DataError(
+      op,
+      `${file} is not UTF-8 text: the bytes at offset ${bad} (${hex}) are not valid UTF-8` +
+        `${bytes.includes(0) ? '; with its NUL bytes it looks like a binary file' : ''}; ${hint}`,
+    );
   }
   const nul = bytes.indexOf(0);
-  if (nul >= 0) throw new DataError(op, `${file} is not UTF-8 text: it holds a NUL byte at offset ${nul} (a binary file, or UTF-16); ${hint}`);
+  if (nul >= 0)
+    throw new DataError(op, `${file} is not UTF-8 text: it holds a NUL byte at offset ${nul} (a binary file, or UTF-16); ${hint}`);
   return new TextDecoder('utf-8').decode(bytes);
 }
 
@@ -85,7 +101,12 @@ export interface DataFlags {
  * one of the two sources (none when resuming: the checkpoint knows), --encoding only with a file, and
  * the encoding's name known. Mistakes are usage errors, made by `bad`.
  */
-export function dataFlags(cmd: string, values: Readonly<Record<string, unknown>>, resume: boolean, bad: (message: string) => Error): DataFlags {
+export function dataFlags(
+  cmd: string,
+  values: Readonly<Record<string, unknown>>,
+  resume: boolean,
+  bad: (message: string) => Error,
+): DataFlags {
   const dataset = values['dataset'] as string | undefined;
   const data = values['data'] as string | undefined;
   if (dataset !== undefined && data !== undefined) throw bad(`${cmd}: give --dataset or --data, not both`);
@@ -98,6 +119,7 @@ export function dataFlags(cmd: string, values: Readonly<Record<string, unknown>>
     throw bad((e as Error).message);
   }
   if (!resume && dataset === undefined && data === undefined) throw bad(`${cmd}: give --dataset tinyshakespeare or --data FILE`);
-  if (dataset !== undefined && dataset !== 'tinyshakespeare') throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
+  if (dataset !== undefined && dataset !== 'tinyshakespeare')
+    throw bad(`--dataset must be tinyshakespeare (or use --data FILE), got '${dataset}'`);
   return { dataset, data, encoding };
 }

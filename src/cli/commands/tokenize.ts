@@ -89,7 +89,9 @@ ids (a JSON array, or integers separated by spaces/commas) -> the text.
   --vocab-dir DIR        a folder holding GPT-2's encoder.json and vocab.bpe
   --allow-special        encode special tokens such as <|endoftext|> as their ids (default: plain text)`,
     options: {
-      tokenizer: { type: 'string' }, decode: { type: 'boolean' }, 'vocab-dir': { type: 'string' },
+      tokenizer: { type: 'string' },
+      decode: { type: 'boolean' },
+      'vocab-dir': { type: 'string' },
       'allow-special': { type: 'boolean' },
     } satisfies NonNullable<ParseArgsConfig['options']>,
     async run(values: Values, positionals: string[]): Promise<void> {
@@ -102,10 +104,18 @@ ids (a JSON array, or integers separated by spaces/commas) -> the text.
       const vocabDir = values['vocab-dir'];
       if (vocabDir !== undefined && spec !== 'gpt2') throw bad('tokenize: --vocab-dir goes with --tokenizer gpt2');
       const input = fs.readFileSync(0);
-      await runTokenize({
-        tokenizer: spec, decode: values['decode'] === true, allowSpecial: values['allow-special'] === true,
-        ...(typeof vocabDir === 'string' ? { vocabDir } : {}),
-      }, input, (d) => { process.stdout.write(d); });
+      await runTokenize(
+        {
+          tokenizer: spec,
+          decode: values['decode'] === true,
+          allowSpecial: values['allow-special'] === true,
+          ...(typeof vocabDir === 'string' ? { vocabDir } : {}),
+        },
+        input,
+        (d) => {
+          process.stdout.write(d);
+        },
+      );
     },
   };
 }

@@ -57,8 +57,15 @@ export interface TrainGptOptions {
 }
 
 /** The files of a GPT checkpoint: what --overwrite removes, and what makes the CLI refuse a fresh run into --out. */
-export const GPT_CHECKPOINT_FILES = ['trainer_state.json', 'config.json', 'model.safetensors', 'optimizer.safetensors',
-  'tokenizer.json', 'encoder.json', 'vocab.bpe'] as const;
+export const GPT_CHECKPOINT_FILES = [
+  'trainer_state.json',
+  'config.json',
+  'model.safetensors',
+  'optimizer.safetensors',
+  'tokenizer.json',
+  'encoder.json',
+  'vocab.bpe',
+] as const;
 
 /** What the flags said explicitly, so --resume knows which settings to take from the command line. */
 export type GivenFlags = ReadonlySet<keyof TrainGptOptions>;
@@ -77,8 +84,25 @@ export interface TrainGptResult {
   numParams: number;
 }
 
-const TRAIN_KEYS = ['tokenizer', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'batchSize', 'lr', 'minLr', 'warmupIters', 'lrDecayIters',
-  'dropout', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'bias', 'seed'] as const;
+const TRAIN_KEYS = [
+  'tokenizer',
+  'nLayer',
+  'nHead',
+  'nEmbd',
+  'blockSize',
+  'batchSize',
+  'lr',
+  'minLr',
+  'warmupIters',
+  'lrDecayIters',
+  'dropout',
+  'weightDecay',
+  'beta1',
+  'beta2',
+  'gradClip',
+  'bias',
+  'seed',
+] as const;
 
 /** Where the text comes from, as the checkpoint records it (data: an absolute path). */
 export interface DataSpec {
@@ -154,7 +178,11 @@ export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<s
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
   try {
-    if (metadata['step'] !== String(step)) throw new DataError('train gpt', `${file} is from step ${metadata['step']}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`);
+    if (metadata['step'] !== String(step))
+      throw new DataError(
+        'train gpt',
+        `${file} is from step ${metadata['step']}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`,
+      );
     const state: Record<number, ParamState> = {};
     const numbers = (saved['numbers'] ?? {}) as Record<string, Record<string, number>>;
     for (const [i, st] of Object.entries(numbers)) state[Number(i)] = { ...st };
@@ -175,7 +203,11 @@ export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<s
   }
 }
 
-export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new Set(), log: (line: string) => void = console.log): Promise<TrainGptResult> {
+export async function runTrainGpt(
+  opts: TrainGptOptions,
+  given: GivenFlags = new Set(),
+  log: (line: string) => void = console.log,
+): Promise<TrainGptResult> {
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu') await mox.initDevice(device);
   const out = opts.out;
@@ -221,13 +253,22 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   const trainData = ids.subarray(0, nTrain);
   const valData = ids.subarray(nTrain);
   if (valData.length <= o.blockSize || trainData.length <= o.blockSize) {
-    throw new DataError('train gpt', `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
-      `needs more than --block-size (${o.blockSize}); use a longer text or a smaller --block-size`);
+    throw new DataError(
+      'train gpt',
+      `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
+        `needs more than --block-size (${o.blockSize}); use a longer text or a smaller --block-size`,
+    );
   }
 
   const cfg: GPTConfig = {
-    vocabSize: tok.vocabSize, blockSize: o.blockSize, nLayer: o.nLayer, nHead: o.nHead, nEmbd: o.nEmbd,
-    dropout: o.dropout, bias: o.bias, tiedEmbeddings: true,
+    vocabSize: tok.vocabSize,
+    blockSize: o.blockSize,
+    nLayer: o.nLayer,
+    nHead: o.nHead,
+    nEmbd: o.nEmbd,
+    dropout: o.dropout,
+    bias: o.bias,
+    tiedEmbeddings: true,
   };
   if (!opts.resume) {
     mox.seed(o.seed);
@@ -238,15 +279,19 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
 
   // weight decay on every 2-D parameter (matmul weights and embeddings), none on biases and norms
   const named = model.namedParameters();
-  const opt = new mox.optim.AdamW([
-    { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
-    { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
-  ], { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 });
+  const opt = new mox.optim.AdamW(
+    [
+      { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
+      { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
+    ],
+    { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 },
+  );
 
   if (trainerState) {
     loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device);
     const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
-    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch)) throw new DataError('train gpt', `${path.join(out, 'trainer_state.json')}: no RNG state`);
+    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch))
+      throw new DataError('train gpt', `${path.join(out, 'trainer_state.json')}: no RNG state`);
     globalGenerator.setState(rng.global);
     batchGen.setState(rng.batch);
   } else {
@@ -257,10 +302,14 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
 
   const numParams = model.getNumParams();
   const tokensPerIter = o.batchSize * o.blockSize;
-  log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
-    `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`);
-  log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-    `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`);
+  log(
+    `${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+      `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`,
+  );
+  log(
+    `data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
+      `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`,
+  );
 
   const evaluate = async (): Promise<{ train: number; val: number }> => {
     model.eval();
@@ -269,10 +318,14 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
       // the losses stay on the device until the end of the split: one read, not evalIters
       const losses: Tensor[] = [];
       for (let k = 0; k < o.evalIters; k++) {
-        losses.push(mox.scope(() => mox.noGrad(() => {
-          const { x, y } = batch(split === 'train' ? trainData : valData, o.blockSize, o.batchSize, batchGen, device);
-          return mox.keep(model.forward(x, y).loss!.detach());
-        })));
+        losses.push(
+          mox.scope(() =>
+            mox.noGrad(() => {
+              const { x, y } = batch(split === 'train' ? trainData : valData, o.blockSize, o.batchSize, batchGen, device);
+              return mox.keep(model.forward(x, y).loss!.detach());
+            }),
+          ),
+        );
       }
       const all = mox.stack(losses);
       res[split] = Array.from(await all.data()).reduce((a, b) => a + b, 0) / o.evalIters;
@@ -287,10 +340,15 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   const saveCheckpoint = async (step: number): Promise<void> => {
     const meta = { step: String(step) };
     const config = {
-      model: 'gpt', gpt: cfg,
+      model: 'gpt',
+      gpt: cfg,
       train: {
         ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
-        maxIters: o.maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec,
+        maxIters: o.maxIters,
+        evalInterval: o.evalInterval,
+        evalIters: o.evalIters,
+        logInterval: o.logInterval,
+        data: dataSpec,
       },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
     };
@@ -307,14 +365,17 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
   let iters = 0;
   let windowMs = 0;
   let windowIters = 0;
-  const fmtRate = (ms: number, n: number) => n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  const fmtRate = (ms: number, n: number) =>
+    n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === o.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
       const { train, val } = await evaluate();
       history.push({ step, train, val });
-      log(`step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      log(
+        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
       windowMs = 0;
       windowIters = 0;
       await saveCheckpoint(step);
@@ -341,10 +402,19 @@ export async function runTrainGpt(opts: TrainGptOptions, given: GivenFlags = new
     windowMs += dt;
     windowIters++;
     if (!Number.isFinite(loss)) throw new ValueError('train gpt', `the loss became ${loss} at step ${step}; try a lower --lr`);
-    if (o.logInterval > 0 && step % o.logInterval === 0) log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+    if (o.logInterval > 0 && step % o.logInterval === 0)
+      log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
   const msPerIter = iters > 0 ? iterMs / iters : 0;
-  log(`done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`);
+  log(
+    `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
+  );
   opt.dispose();
-  return { history, step: Math.max(startStep, o.maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
+  return {
+    history,
+    step: Math.max(startStep, o.maxIters),
+    msPerIter,
+    tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0,
+    numParams,
+  };
 }

@@ -54,10 +54,30 @@ training:
 
 /** Flag name -> option key, for the flags a resumed run compares with its checkpoint. */
 const FLAG_KEYS: Record<string, keyof TrainLstmOptions> = {
-  'embed-dim': 'embedDim', 'hidden-size': 'hiddenSize', 'num-layers': 'numLayers', 'tie-weights': 'tieWeights', 'seq-len': 'seqLen',
-  'batch-size': 'batchSize', 'max-iters': 'maxIters', 'min-lr': 'minLr', 'warmup-iters': 'warmupIters', 'lr-decay-iters': 'lrDecayIters',
-  'weight-decay': 'weightDecay', 'grad-clip': 'gradClip', lr: 'lr', dropout: 'dropout', beta1: 'beta1', beta2: 'beta2', seed: 'seed',
-  tokenizer: 'tokenizer', data: 'data', dataset: 'dataset', encoding: 'encoding', 'eval-interval': 'evalInterval', 'eval-iters': 'evalIters', 'log-interval': 'logInterval',
+  'embed-dim': 'embedDim',
+  'hidden-size': 'hiddenSize',
+  'num-layers': 'numLayers',
+  'tie-weights': 'tieWeights',
+  'seq-len': 'seqLen',
+  'batch-size': 'batchSize',
+  'max-iters': 'maxIters',
+  'min-lr': 'minLr',
+  'warmup-iters': 'warmupIters',
+  'lr-decay-iters': 'lrDecayIters',
+  'weight-decay': 'weightDecay',
+  'grad-clip': 'gradClip',
+  lr: 'lr',
+  dropout: 'dropout',
+  beta1: 'beta1',
+  beta2: 'beta2',
+  seed: 'seed',
+  tokenizer: 'tokenizer',
+  data: 'data',
+  dataset: 'dataset',
+  encoding: 'encoding',
+  'eval-interval': 'evalInterval',
+  'eval-iters': 'evalIters',
+  'log-interval': 'logInterval',
 };
 
 export function trainLstmCommand(bad: MakeUsageError): CliCommand {
@@ -68,10 +88,34 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
     summary: 'train an LSTM language model on a text, with checkpoints and --resume',
     usage: TRAIN_LSTM_USAGE,
     options: {
-      dataset: str, data: str, tokenizer: str, 'embed-dim': str, 'hidden-size': str, 'num-layers': str, dropout: str, 'tie-weights': bool,
-      'seq-len': str, 'batch-size': str, 'max-iters': str, lr: str, 'min-lr': str, 'warmup-iters': str, 'lr-decay-iters': str,
-      'weight-decay': str, beta1: str, beta2: str, 'grad-clip': str, 'eval-interval': str, 'eval-iters': str, 'log-interval': str,
-      seed: str, threads: str, out: str, overwrite: bool, resume: bool, encoding: str,
+      dataset: str,
+      data: str,
+      tokenizer: str,
+      'embed-dim': str,
+      'hidden-size': str,
+      'num-layers': str,
+      dropout: str,
+      'tie-weights': bool,
+      'seq-len': str,
+      'batch-size': str,
+      'max-iters': str,
+      lr: str,
+      'min-lr': str,
+      'warmup-iters': str,
+      'lr-decay-iters': str,
+      'weight-decay': str,
+      beta1: str,
+      beta2: str,
+      'grad-clip': str,
+      'eval-interval': str,
+      'eval-iters': str,
+      'log-interval': str,
+      seed: str,
+      threads: str,
+      out: str,
+      overwrite: bool,
+      resume: bool,
+      encoding: str,
     },
     async run(values: Values, positionals: string[]) {
       if (positionals.length > 1) throw bad(`train lstm: unexpected argument '${positionals[1]}'`);
@@ -83,7 +127,9 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
       const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;
       const opts: TrainLstmOptions = {
-        dataset, data, encoding,
+        dataset,
+        data,
+        encoding,
         tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
         embedDim: intFlag(bad, values, 'embed-dim', 64, 1),
         hiddenSize: intFlag(bad, values, 'hidden-size', 256, 1),
@@ -110,8 +156,13 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
         resume,
         overwrite: values['overwrite'] === true,
       };
-      if (opts.tieWeights && opts.hiddenSize !== opts.embedDim) throw bad(`--tie-weights needs --hidden-size (${opts.hiddenSize}) = --embed-dim (${opts.embedDim})`);
-      const given = new Set(Object.keys(values).filter((k) => values[k] !== undefined && k in FLAG_KEYS).map((k) => FLAG_KEYS[k]!));
+      if (opts.tieWeights && opts.hiddenSize !== opts.embedDim)
+        throw bad(`--tie-weights needs --hidden-size (${opts.hiddenSize}) = --embed-dim (${opts.embedDim})`);
+      const given = new Set(
+        Object.keys(values)
+          .filter((k) => values[k] !== undefined && k in FLAG_KEYS)
+          .map((k) => FLAG_KEYS[k]!),
+      );
       checkRunDir(OP, out, LSTM_CHECKPOINT_FILES, { resume, overwrite: opts.overwrite }, bad);
       await runTrainLstm(opts, given);
     },
@@ -129,7 +180,9 @@ export function trainCommand(bad: MakeUsageError, models: Record<string, CliComm
   return {
     args: names.join('|'),
     summary: `train a model on a text (${names.join(', ')}), with checkpoints and --resume`,
-    usage: Object.values(models).map((m) => m.usage).join('\n\n'),
+    usage: Object.values(models)
+      .map((m) => m.usage)
+      .join('\n\n'),
     options,
     run(values, positionals) {
       const name = positionals[0];

@@ -16,7 +16,16 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
 import { readJson, writeFileAtomic } from '../../models/gpt-checkpoint.js';
-import { batch, GPT_CHECKPOINT_FILES, loadOptimizer, lrAt, readCorpus, saveOptimizer, type DataSpec, type EvalRecord } from './train-gpt.js';
+import {
+  batch,
+  GPT_CHECKPOINT_FILES,
+  loadOptimizer,
+  lrAt,
+  readCorpus,
+  saveOptimizer,
+  type DataSpec,
+  type EvalRecord,
+} from './train-gpt.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { resolveDataPath } from './text-input.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
@@ -70,8 +79,25 @@ export interface TrainLstmResult {
 }
 
 /** The settings a checkpoint fixes: a resumed run takes them from it, and the command line may not contradict them. */
-const TRAIN_KEYS = ['tokenizer', 'embedDim', 'hiddenSize', 'numLayers', 'dropout', 'tieWeights', 'seqLen', 'batchSize', 'lr', 'minLr',
-  'warmupIters', 'lrDecayIters', 'weightDecay', 'beta1', 'beta2', 'gradClip', 'seed'] as const;
+const TRAIN_KEYS = [
+  'tokenizer',
+  'embedDim',
+  'hiddenSize',
+  'numLayers',
+  'dropout',
+  'tieWeights',
+  'seqLen',
+  'batchSize',
+  'lr',
+  'minLr',
+  'warmupIters',
+  'lrDecayIters',
+  'weightDecay',
+  'beta1',
+  'beta2',
+  'gradClip',
+  'seed',
+] as const;
 
 /** Runs a train-gpt helper, its errors relabelled as this command's. */
 function asLstm<T>(fn: () => T): T {
@@ -99,7 +125,11 @@ function relabel(e: unknown): unknown {
   return new Cls(OP, e.message.slice('train gpt: '.length).replace('mox train gpt', 'mox train lstm'));
 }
 
-export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags = new Set(), log: (line: string) => void = console.log): Promise<TrainLstmResult> {
+export async function runTrainLstm(
+  opts: TrainLstmOptions,
+  given: GivenLstmFlags = new Set(),
+  log: (line: string) => void = console.log,
+): Promise<TrainLstmResult> {
   const device = 'cpu';
   const out = opts.out;
   const stateFile = path.join(out, 'trainer_state.json');
@@ -121,7 +151,7 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
     o = resumedSettings(OP, opts, saved, TRAIN_KEYS, given) as TrainLstmOptions & { lrDecayIters: number };
-    dataSpec = given.has('data') || given.has('dataset') ? dataOf(opts) : (saved['data'] ?? {}) as DataSpec;
+    dataSpec = given.has('data') || given.has('dataset') ? dataOf(opts) : ((saved['data'] ?? {}) as DataSpec);
     tok = loadCheckpointTokenizer(out);
     startStep = resumedStep(OP, stateFile, trainerState, path.join(out, 'model.safetensors'), loaded.metadata['step']);
     // without --max-iters the run keeps its own length; a length already reached is an error
@@ -149,12 +179,20 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
   const trainData = ids.subarray(0, nTrain);
   const valData = ids.subarray(nTrain);
   if (valData.length <= o.seqLen || trainData.length <= o.seqLen) {
-    throw new DataError(OP, `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
-      `needs more than --seq-len (${o.seqLen}); use a longer text or a smaller --seq-len`);
+    throw new DataError(
+      OP,
+      `${source} has ${ids.length} tokens: the validation split (the last 10%, ${valData.length} tokens) ` +
+        `needs more than --seq-len (${o.seqLen}); use a longer text or a smaller --seq-len`,
+    );
   }
 
   const cfg: LSTMLanguageModelConfig = {
-    vocabSize: tok.vocabSize, embedDim: o.embedDim, hiddenSize: o.hiddenSize, numLayers: o.numLayers, dropout: o.dropout, tieWeights: o.tieWeights,
+    vocabSize: tok.vocabSize,
+    embedDim: o.embedDim,
+    hiddenSize: o.hiddenSize,
+    numLayers: o.numLayers,
+    dropout: o.dropout,
+    tieWeights: o.tieWeights,
   };
   if (!opts.resume) model = new LSTMLanguageModel({ ...cfg, generator: new Generator(o.seed) });
   model.train();
@@ -163,10 +201,13 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
   model.rnn.generator = globalGenerator;
 
   const named = model.namedParameters();
-  const opt = new mox.optim.AdamW([
-    { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
-    { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
-  ], { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 });
+  const opt = new mox.optim.AdamW(
+    [
+      { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
+      { params: named.filter(([, p]) => p.ndim < 2).map(([, p]) => p), weightDecay: 0 },
+    ],
+    { lr: o.lr, betas: [o.beta1, o.beta2], eps: 1e-8 },
+  );
 
   if (trainerState) {
     asLstm(() => loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device));
@@ -181,10 +222,14 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
 
   const numParams = model.parameters().reduce((n, p) => n + p.size, 0);
   const tokensPerIter = o.batchSize * o.seqLen;
-  log(`${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: LSTM ${o.numLayers} layers, hidden ${o.hiddenSize}, embedding ${o.embedDim}` +
-    `${o.tieWeights ? ' (tied)' : ''}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters`);
-  log(`data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-    `batch ${o.batchSize} x ${o.seqLen} = ${tokensPerIter} tokens/iter, ${maxIters} iterations, threads ${mox.getNumThreads()}`);
+  log(
+    `${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: LSTM ${o.numLayers} layers, hidden ${o.hiddenSize}, embedding ${o.embedDim}` +
+      `${o.tieWeights ? ' (tied)' : ''}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters`,
+  );
+  log(
+    `data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
+      `batch ${o.batchSize} x ${o.seqLen} = ${tokensPerIter} tokens/iter, ${maxIters} iterations, threads ${mox.getNumThreads()}`,
+  );
 
   const lossOf = (data: Int32Array): Tensor => {
     const { x, y } = batch(data, o.seqLen, o.batchSize, batchGen, device);
@@ -196,7 +241,8 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
     const res = { train: 0, val: 0 };
     for (const split of ['train', 'val'] as const) {
       let sum = 0;
-      for (let k = 0; k < o.evalIters; k++) sum += mox.scope(() => mox.noGrad(() => lossOf(split === 'train' ? trainData : valData).item()));
+      for (let k = 0; k < o.evalIters; k++)
+        sum += mox.scope(() => mox.noGrad(() => lossOf(split === 'train' ? trainData : valData).item()));
       res[split] = sum / o.evalIters;
     }
     model.train();
@@ -206,7 +252,14 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
   let tokenizerSaved = opts.resume;
   const saveCheckpoint = async (step: number): Promise<void> => {
     const extra = {
-      train: { ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])), maxIters, evalInterval: o.evalInterval, evalIters: o.evalIters, logInterval: o.logInterval, data: dataSpec },
+      train: {
+        ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
+        maxIters,
+        evalInterval: o.evalInterval,
+        evalIters: o.evalIters,
+        logInterval: o.logInterval,
+        data: dataSpec,
+      },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
     };
     if (!tokenizerSaved) saveTokenizerAtomic(tok, out); // it does not change during the run
@@ -221,14 +274,17 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
   let iters = 0;
   let windowMs = 0;
   let windowIters = 0;
-  const fmtRate = (ms: number, n: number) => n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  const fmtRate = (ms: number, n: number) =>
+    n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
       const { train, val } = evaluate();
       history.push({ step, train, val });
-      log(`step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      log(
+        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      );
       windowMs = 0;
       windowIters = 0;
       await saveCheckpoint(step);
@@ -251,12 +307,21 @@ export async function runTrainLstm(opts: TrainLstmOptions, given: GivenLstmFlags
     windowMs += dt;
     windowIters++;
     if (!Number.isFinite(loss)) throw new ValueError(OP, `the loss became ${loss} at step ${step}; try a lower --lr`);
-    if (o.logInterval > 0 && step % o.logInterval === 0) log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+    if (o.logInterval > 0 && step % o.logInterval === 0)
+      log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
   const msPerIter = iters > 0 ? iterMs / iters : 0;
-  log(`done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`);
+  log(
+    `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
+  );
   opt.dispose();
-  return { history, step: Math.max(startStep, maxIters), msPerIter, tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0, numParams };
+  return {
+    history,
+    step: Math.max(startStep, maxIters),
+    msPerIter,
+    tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0,
+    numParams,
+  };
 }
 
 /** The data as the checkpoint records it: a file by its absolute path, so a resume from elsewhere finds it. */

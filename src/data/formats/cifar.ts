@@ -3,7 +3,7 @@
 // record's pixels are already [3, 32, 32] in PyTorch's channel-first order.
 
 import { DataError } from '../../errors.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
 import { pixelsToFloat } from './idx.js';
@@ -22,14 +22,18 @@ export function parseCifar10(bytes: Uint8Array, name = 'CIFAR-10 data'): CifarRe
   const R = CIFAR10_RECORD_BYTES;
   if (bytes.length === 0) throw new DataError('cifar10', `${name}: the file is empty`);
   if (bytes.length % R !== 0) {
-    throw new DataError('cifar10', `${name}: ${bytes.length} bytes is not a whole number of ${R}-byte records (1 label + 3072 pixels): ${Math.floor(bytes.length / R)} records and ${bytes.length % R} byte${bytes.length % R === 1 ? '' : 's'} over`);
+    throw new DataError(
+      'cifar10',
+      `${name}: ${bytes.length} bytes is not a whole number of ${R}-byte records (1 label + 3072 pixels): ${Math.floor(bytes.length / R)} records and ${bytes.length % R} byte${bytes.length % R === 1 ? '' : 's'} over`,
+    );
   }
   const n = bytes.length / R;
   const pixels = new Uint8Array(n * 3072);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const label = bytes[i * R]!;
-    if (label > 9) throw new DataError('cifar10', `${name}: record ${i} has label ${label}, expected 0-9 (is this CIFAR-100 or not a CIFAR-10 file?)`);
+    if (label > 9)
+      throw new DataError('cifar10', `${name}: record ${i} has label ${label}, expected 0-9 (is this CIFAR-100 or not a CIFAR-10 file?)`);
     labels[i] = label;
     pixels.set(bytes.subarray(i * R + 1, (i + 1) * R), i * 3072);
   }
@@ -55,7 +59,9 @@ export function readCifar10(paths: string | readonly string[], opts: Cifar10Opti
     if (total >= limit) break;
     const recs = parseCifar10(readBytes('cifar10', p), p);
     const keep = Math.min(recs.labels.length, limit - total);
-    parts.push(keep === recs.labels.length ? recs : { pixels: recs.pixels.subarray(0, keep * 3072), labels: recs.labels.subarray(0, keep) });
+    parts.push(
+      keep === recs.labels.length ? recs : { pixels: recs.pixels.subarray(0, keep * 3072), labels: recs.labels.subarray(0, keep) },
+    );
     total += keep;
   }
   const pixels = new Uint8Array(total * 3072);

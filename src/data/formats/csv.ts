@@ -3,7 +3,7 @@
 // tensor and, optionally, one column into labels (numbers, or class names mapped to indices).
 
 import { DataError, ValueError } from '../../errors.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readText } from './text.js';
 
@@ -39,7 +39,9 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
   if (delim.length !== 1 || delim === '"' || delim === '\n' || delim === '\r') {
     throw new ValueError('csv', `delimiter must be one character other than a quote or newline, got ${JSON.stringify(delim)}`);
   }
-  const fail = (line: number, msg: string): never => { throw new DataError('csv', `${name}: line ${line}: ${msg}`); };
+  const fail = (line: number, msg: string): never => {
+    throw new DataError('csv', `${name}: line ${line}: ${msg}`);
+  };
   const rows: string[][] = [];
   const lines: number[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -64,7 +66,11 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
         if (i >= n) fail(startLine, 'unterminated quoted field');
         const ch = text[i]!;
         if (ch === '"') {
-          if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+          if (text[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
@@ -72,7 +78,8 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
         field += ch;
         i++;
       }
-      if (i < n && text[i] !== delim && text[i] !== '\n' && text[i] !== '\r') fail(line, `unexpected ${JSON.stringify(text[i])} after a closing quote`);
+      if (i < n && text[i] !== delim && text[i] !== '\n' && text[i] !== '\r')
+        fail(line, `unexpected ${JSON.stringify(text[i])} after a closing quote`);
     } else {
       const start = i;
       while (i < n && text[i] !== delim && text[i] !== '\n' && text[i] !== '\r') i++;
@@ -80,9 +87,20 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
       if (field.includes('"')) fail(line, `a quote inside an unquoted field: ${JSON.stringify(field)}`);
     }
     row.push(field);
-    if (i >= n) { endRow(); break; }
+    if (i >= n) {
+      endRow();
+      break;
+    }
     const ch = text[i]!;
-    if (ch === delim) { i++; if (i === n) { row.push(''); endRow(); break; } continue; }
+    if (ch === delim) {
+      i++;
+      if (i === n) {
+        row.push('');
+        endRow();
+        break;
+      }
+      continue;
+    }
     // newline: \n or \r\n (a lone \r counts as one too)
     i += ch === '\r' && text[i + 1] === '\n' ? 2 : 1;
     line++;
@@ -119,11 +137,16 @@ export interface CsvData {
 
 function columnIndex(name: string, spec: string | number, names: readonly string[], header: string[] | null): number {
   if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < 0 || spec >= names.length) throw new DataError('csv', `${name}: column ${spec} is out of range (${names.length} columns)`);
+    if (!Number.isInteger(spec) || spec < 0 || spec >= names.length)
+      throw new DataError('csv', `${name}: column ${spec} is out of range (${names.length} columns)`);
     return spec;
   }
   const j = names.indexOf(spec);
-  if (j < 0) throw new DataError('csv', `${name}: no column named '${spec}' (${header ? `columns: ${header.join(', ')}` : 'the file has no header row'})`);
+  if (j < 0)
+    throw new DataError(
+      'csv',
+      `${name}: no column named '${spec}' (${header ? `columns: ${header.join(', ')}` : 'the file has no header row'})`,
+    );
   return j;
 }
 
@@ -133,7 +156,9 @@ export function csvToTensors(text: string, opts: ReadCsvOptions = {}, name = 'CS
   const width = table.header?.length ?? table.rows[0]?.length ?? 0;
   const names = table.header ?? Array.from({ length: width }, (_, j) => String(j));
   const label = opts.labelColumn === undefined ? -1 : columnIndex(name, opts.labelColumn, names, table.header);
-  const cols = opts.columns ? opts.columns.map((c) => columnIndex(name, c, names, table.header)) : names.map((_, j) => j).filter((j) => j !== label);
+  const cols = opts.columns
+    ? opts.columns.map((c) => columnIndex(name, c, names, table.header))
+    : names.map((_, j) => j).filter((j) => j !== label);
   const n = table.rows.length;
   const x = new Float32Array(n * cols.length);
   table.rows.forEach((r, i) => {
@@ -144,7 +169,8 @@ export function csvToTensors(text: string, opts: ReadCsvOptions = {}, name = 'CS
       else if (/^[+-]?inf(inity)?$/i.test(s)) v = s.startsWith('-') ? -Infinity : Infinity;
       else {
         v = Number(s);
-        if (Number.isNaN(v)) throw new DataError('csv', `${name}: line ${table.lines[i]}, column '${names[j]}': ${JSON.stringify(r[j])} is not a number`);
+        if (Number.isNaN(v))
+          throw new DataError('csv', `${name}: line ${table.lines[i]}, column '${names[j]}': ${JSON.stringify(r[j])} is not a number`);
       }
       x[i * cols.length + k] = v;
     });
@@ -158,7 +184,10 @@ export function csvToTensors(text: string, opts: ReadCsvOptions = {}, name = 'CS
     } else {
       const classes = [...new Set(raw)].sort();
       const index = new Map(classes.map((c, k) => [c, k]));
-      out.y = tensor(Int32Array.from(raw, (s) => index.get(s)!), { shape: [n] });
+      out.y = tensor(
+        Int32Array.from(raw, (s) => index.get(s)!),
+        { shape: [n] },
+      );
       out.classes = classes;
     }
   }

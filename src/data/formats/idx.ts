@@ -4,7 +4,7 @@
 // images 0x00000803 (uint8, 3-D). Files may be gzip-compressed; the sizes are checked exactly.
 
 import { DataError } from '../../errors.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
 
@@ -18,7 +18,12 @@ export interface IdxArray {
 }
 
 const TYPES: Record<number, [IdxDType, number]> = {
-  0x08: ['uint8', 1], 0x09: ['int8', 1], 0x0b: ['int16', 2], 0x0c: ['int32', 4], 0x0d: ['float32', 4], 0x0e: ['float64', 8],
+  8: ['uint8', 1],
+  9: ['int8', 1],
+  11: ['int16', 2],
+  12: ['int32', 4],
+  13: ['float32', 4],
+  14: ['float64', 8],
 };
 
 const hex = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
@@ -35,7 +40,9 @@ export interface IdxOptions {
 
 /** Parses IDX bytes (already inflated); `name` (the file) goes into every error message. */
 export function parseIdx(bytes: Uint8Array, name = 'IDX data', opts: IdxOptions = {}): IdxArray {
-  const fail = (msg: string): never => { throw new DataError('idx', `${name}: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new DataError('idx', `${name}: ${msg}`);
+  };
   if (bytes.length < 4) fail(`${bytes.length} bytes is too short for an IDX header`);
   const magic = idxMagic(bytes);
   if (bytes[0] !== 0 || bytes[1] !== 0) fail(`not an IDX file (magic ${hex(magic)} should start with two zero bytes)`);
@@ -53,12 +60,16 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data', opts: IdxOptions 
   const dataBytes = count * size;
   const have = bytes.length - headerBytes;
   const desc = `${shape.join('x')} ${dtype}`;
-  if (have < dataBytes) fail(`truncated: the header declares ${desc} (${dataBytes} bytes of data) but only ${have} bytes follow the ${headerBytes}-byte header`);
+  if (have < dataBytes)
+    fail(
+      `truncated: the header declares ${desc} (${dataBytes} bytes of data) but only ${have} bytes follow the ${headerBytes}-byte header`,
+    );
   if (have > dataBytes) fail(`${have - dataBytes} unexpected bytes after the ${dataBytes} bytes of data the header declares (${desc})`);
 
   let rows = shape[0]!;
   if (opts.limit !== undefined) {
-    if (!Number.isInteger(opts.limit) || opts.limit < 0) throw new DataError('idx', `${name}: limit must be a non-negative integer, got ${opts.limit}`);
+    if (!Number.isInteger(opts.limit) || opts.limit < 0)
+      throw new DataError('idx', `${name}: limit must be a non-negative integer, got ${opts.limit}`);
     rows = Math.min(rows, opts.limit);
   }
   const outShape = [rows, ...shape.slice(1)];
@@ -70,8 +81,10 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data', opts: IdxOptions 
     const Ctor = { int16: Int16Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[dtype];
     const out = new Ctor(n);
     const get = {
-      int16: (o: number) => view.getInt16(o, false), int32: (o: number) => view.getInt32(o, false),
-      float32: (o: number) => view.getFloat32(o, false), float64: (o: number) => view.getFloat64(o, false),
+      int16: (o: number) => view.getInt16(o, false),
+      int32: (o: number) => view.getInt32(o, false),
+      float32: (o: number) => view.getFloat32(o, false),
+      float64: (o: number) => view.getFloat64(o, false),
     }[dtype];
     for (let i = 0; i < n; i++) out[i] = get(headerBytes + i * size);
     data = out;
@@ -99,7 +112,11 @@ export function pixelsToFloat(pixels: Uint8Array, scale: 'float' | 'raw' = 'floa
 
 function expectMagic(arr: IdxArray, bytes: Uint8Array, path: string, magic: number, what: string): void {
   const got = idxMagic(bytes);
-  if (got !== magic) throw new DataError('idx', `${path}: expected an IDX ${what} file (magic ${hex(magic)}), got magic ${hex(got)} (${arr.shape.join('x')} ${arr.dtype})`);
+  if (got !== magic)
+    throw new DataError(
+      'idx',
+      `${path}: expected an IDX ${what} file (magic ${hex(magic)}), got magic ${hex(got)} (${arr.shape.join('x')} ${arr.dtype})`,
+    );
 }
 
 /** An IDX image file (magic 0x00000803) as a float32 tensor [N, 1, H, W]. */

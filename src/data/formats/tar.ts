@@ -34,7 +34,9 @@ function octal(b: Uint8Array, start: number, len: number): number {
 /** The entries of a tar archive (inflated first when the bytes are gzip). */
 export function readTar(bytes: Uint8Array, name = 'tar archive'): TarEntry[] {
   if (isGzip(bytes)) bytes = gunzip('tar', name, bytes);
-  const fail = (msg: string): never => { throw new DataError('tar', `${name}: ${msg}`); };
+  const fail = (msg: string): never => {
+    throw new DataError('tar', `${name}: ${msg}`);
+  };
   const entries: TarEntry[] = [];
   let at = 0;
   let longName: string | null = null;
@@ -58,17 +60,24 @@ export function readTar(bytes: Uint8Array, name = 'tar archive'): TarEntry[] {
       if (prefix) path = `${prefix}/${path}`;
     }
     const start = at + BLOCK;
-    if (start + size > bytes.length) fail(`member '${longName ?? path}' declares ${size} bytes but the archive ends after ${bytes.length - start}`);
+    if (start + size > bytes.length)
+      fail(`member '${longName ?? path}' declares ${size} bytes but the archive ends after ${bytes.length - start}`);
     const data = bytes.subarray(start, start + size);
     at = start + Math.ceil(size / BLOCK) * BLOCK;
-    if (flag === 'L') { longName = cString(data, 0, data.length); continue; }
+    if (flag === 'L') {
+      longName = cString(data, 0, data.length);
+      continue;
+    }
     if (flag === 'x') {
       const m = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(new TextDecoder().decode(data));
       if (m) longName = m[1]!;
       continue;
     }
     if (flag === 'g') continue;
-    if (longName !== null) { path = longName; longName = null; }
+    if (longName !== null) {
+      path = longName;
+      longName = null;
+    }
     const type = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'directory' : 'other';
     entries.push({ name: path, type, size, data });
   }
@@ -81,7 +90,9 @@ export function writeTar(files: readonly { name: string; data: Uint8Array }[]): 
   const enc = new TextEncoder();
   for (const f of files) {
     const h = new Uint8Array(BLOCK);
-    const put = (s: string, start: number): void => { h.set(enc.encode(s), start); };
+    const put = (s: string, start: number): void => {
+      h.set(enc.encode(s), start);
+    };
     if (enc.encode(f.name).length > 100) throw new DataError('tar', `member name longer than 100 bytes: ${f.name}`);
     put(f.name, 0);
     put('0000644\0', 100);
@@ -104,6 +115,9 @@ export function writeTar(files: readonly { name: string; data: Uint8Array }[]): 
   blocks.push(new Uint8Array(2 * BLOCK));
   const out = new Uint8Array(blocks.reduce((a, b) => a + b.length, 0));
   let at = 0;
-  for (const b of blocks) { out.set(b, at); at += b.length; }
+  for (const b of blocks) {
+    out.set(b, at);
+    at += b.length;
+  }
   return out;
 }

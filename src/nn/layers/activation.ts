@@ -28,7 +28,8 @@ export class LeakyReLU extends Module {
 export class GELU extends Module {
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
-    if (approximate !== 'none' && approximate !== 'tanh') throw new ValueError('GELU', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
+    if (approximate !== 'none' && approximate !== 'tanh')
+      throw new ValueError('GELU', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
   }
   forward(x: Tensor): Tensor {
     return gelu(x, this.approximate);

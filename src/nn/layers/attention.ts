@@ -47,11 +47,20 @@ export interface MultiheadAttentionFunctionalOptions extends MultiheadAttentionF
  * Masks as the scaled dot-product attention wants them: a bool "may attend" mask or an additive float
  * mask, broadcastable to [N, heads, L, S]; null when there is none.
  */
-function mergeMasks(attnMask: Tensor | null, keyPadding: Tensor | null, n: number, heads: number, l: number, s: number, dtype: DType): Tensor | null {
+function mergeMasks(
+  attnMask: Tensor | null,
+  keyPadding: Tensor | null,
+  n: number,
+  heads: number,
+  l: number,
+  s: number,
+  dtype: DType,
+): Tensor | null {
   let am: Tensor | null = null;
   if (attnMask) {
     if (attnMask.ndim === 2) {
-      if (attnMask.shape[0] !== l || attnMask.shape[1] !== s) throw new ShapeError('MultiheadAttention', `attnMask must be [${l}, ${s}], got ${fmtShape(attnMask.shape)}`);
+      if (attnMask.shape[0] !== l || attnMask.shape[1] !== s)
+        throw new ShapeError('MultiheadAttention', `attnMask must be [${l}, ${s}], got ${fmtShape(attnMask.shape)}`);
       am = attnMask;
     } else if (attnMask.ndim === 3) {
       if (attnMask.shape[0] !== n * heads || attnMask.shape[1] !== l || attnMask.shape[2] !== s) {
@@ -86,25 +95,43 @@ function mergeMasks(attnMask: Tensor | null, keyPadding: Tensor | null, n: numbe
  * Returns [output like query, weights [N, L, S] (per head: [N, heads, L, S]) or null].
  */
 export function multiHeadAttention(
-  query: Tensor, key: Tensor, value: Tensor, numHeads: number,
-  inProjWeight: Tensor, inProjBias: Tensor | null, outProjWeight: Tensor, outProjBias: Tensor | null,
+  query: Tensor,
+  key: Tensor,
+  value: Tensor,
+  numHeads: number,
+  inProjWeight: Tensor,
+  inProjBias: Tensor | null,
+  outProjWeight: Tensor,
+  outProjBias: Tensor | null,
   opts: MultiheadAttentionFunctionalOptions = {},
 ): [Tensor, Tensor | null] {
   const op = 'MultiheadAttention';
   const e = inProjWeight.shape[1]!;
   if (query.ndim !== key.ndim || query.ndim !== value.ndim || (query.ndim !== 2 && query.ndim !== 3)) {
-    throw new ShapeError(op, `query, key and value must all be 3-D (or all 2-D, unbatched), got ${fmtShape(query.shape)}, ${fmtShape(key.shape)}, ${fmtShape(value.shape)}`);
+    throw new ShapeError(
+      op,
+      `query, key and value must all be 3-D (or all 2-D, unbatched), got ${fmtShape(query.shape)}, ${fmtShape(key.shape)}, ${fmtShape(value.shape)}`,
+    );
   }
-  for (const [name, t] of [['query', query], ['key', key], ['value', value]] as const) {
+  for (const [name, t] of [
+    ['query', query],
+    ['key', key],
+    ['value', value],
+  ] as const) {
     if (t.shape[t.ndim - 1] !== e) throw new ShapeError(op, `${name} must have ${e} features (embedDim), got ${fmtShape(t.shape)}`);
   }
   const unbatched = query.ndim === 2;
   const toNLE = (t: Tensor): Tensor => (unbatched ? t.unsqueeze(0) : opts.batchFirst ? t : transpose(t, 0, 1));
-  const q0 = toNLE(query), k0 = toNLE(key), v0 = toNLE(value);
+  const q0 = toNLE(query),
+    k0 = toNLE(key),
+    v0 = toNLE(value);
   const [n, l] = [q0.shape[0]!, q0.shape[1]!];
   const s = k0.shape[1]!;
   if (k0.shape[0] !== n || v0.shape[0] !== n || v0.shape[1] !== s) {
-    throw new ShapeError(op, `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)} and value ${fmtShape(value.shape)} do not fit together`);
+    throw new ShapeError(
+      op,
+      `query ${fmtShape(query.shape)}, key ${fmtShape(key.shape)} and value ${fmtShape(value.shape)} do not fit together`,
+    );
   }
   const hd = e / numHeads;
   // one GEMM for self-attention; three (with slices of the packed weight) otherwise
@@ -184,7 +211,8 @@ export class MultiheadAttention extends Module {
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     checkFeatures('MultiheadAttention', { embedDim, numHeads });
-    if (embedDim % numHeads !== 0) throw new ValueError('MultiheadAttention', `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
+    if (embedDim % numHeads !== 0)
+      throw new ValueError('MultiheadAttention', `embedDim ${embedDim} must be divisible by numHeads ${numHeads}`);
     const p = opts.dropout ?? 0;
     if (!(p >= 0 && p <= 1)) throw new ValueError('MultiheadAttention', `dropout must be in [0, 1], got ${p}`);
     this.embedDim = embedDim;
@@ -213,13 +241,26 @@ export class MultiheadAttention extends Module {
   forward(query: Tensor, key?: Tensor | null, value?: Tensor | null, opts: MultiheadAttentionForwardOptions = {}): [Tensor, Tensor | null] {
     const k = key ?? query;
     const v = value ?? k;
-    return multiHeadAttention(query, k, v, this.numHeads, this.in_proj_weight, this.in_proj_bias, this.out_proj.weight, this.out_proj.bias, {
-      ...opts, batchFirst: this.batchFirst, dropoutP: this.dropout, training: this.training, generator: this.generator,
-    });
+    return multiHeadAttention(
+      query,
+      k,
+      v,
+      this.numHeads,
+      this.in_proj_weight,
+      this.in_proj_bias,
+      this.out_proj.weight,
+      this.out_proj.bias,
+      {
+        ...opts,
+        batchFirst: this.batchFirst,
+        dropoutP: this.dropout,
+        training: this.training,
+        generator: this.generator,
+      },
+    );
   }
 
   override extraRepr(): string {
     return `embed_dim=${this.embedDim}, num_heads=${this.numHeads}, dropout=${pyNum(this.dropout)}, batch_first=${pyBool(this.batchFirst)}`;
   }
 }
-

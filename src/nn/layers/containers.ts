@@ -93,6 +93,6 @@ export class ModuleList extends Module {
   }
 
   forward(): never {
-    throw new ValueError('ModuleList', 'a ModuleList has no forward; iterate over it in the owner\'s forward');
+    throw new ValueError('ModuleList', "a ModuleList has no forward; iterate over it in the owner's forward");
   }
 }

@@ -37,9 +37,15 @@ function checkGroups(op: string, inChannels: number, outChannels: number, groups
 
 /** The configuration part of a conv's repr, in PyTorch's order and with its omissions. */
 function convRepr(c: {
-  inChannels: number; outChannels: number; kernelSize: [number, number]; stride: [number, number];
-  padding: [number, number] | 'same' | 'valid'; dilation: [number, number]; outputPadding?: [number, number];
-  groups: number; bias: Parameter | null;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number] | 'same' | 'valid';
+  dilation: [number, number];
+  outputPadding?: [number, number];
+  groups: number;
+  bias: Parameter | null;
 }): string {
   let s = `${c.inChannels}, ${c.outChannels}, kernel_size=${pyTuple(c.kernelSize)}, stride=${pyTuple(c.stride)}`;
   if (typeof c.padding === 'string') s += `, padding=${c.padding}`;
@@ -135,7 +141,11 @@ export class ConvTranspose2d extends Module {
 
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, {
-      stride: this.stride, padding: this.padding, outputPadding: this.outputPadding, dilation: this.dilation, groups: this.groups,
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+      dilation: this.dilation,
+      groups: this.groups,
     });
   }
 

@@ -5,7 +5,10 @@ import { flatten } from '../../ops/view.js';
 import { Module } from '../module.js';
 
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
 
@@ -20,7 +23,10 @@ export class Flatten extends Module {
 
 /** Expands one dim into `unflattenedSize` (the inverse of Flatten), as torch.nn.Unflatten. */
 export class Unflatten extends Module {
-  constructor(readonly dim: number, readonly unflattenedSize: readonly number[]) {
+  constructor(
+    readonly dim: number,
+    readonly unflattenedSize: readonly number[],
+  ) {
     super();
   }
 

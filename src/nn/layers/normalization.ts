@@ -108,7 +108,11 @@ abstract class BatchNormBase extends Module {
     }
     // in training the running statistics (when kept) are updated in place; in evaluation they normalise
     return batchNorm(x, this.runningMean, this.runningVar, {
-      weight: this.weight, bias: this.bias, training: useBatchStats, momentum, eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum,
+      eps: this.eps,
     });
   }
 
@@ -121,7 +125,8 @@ abstract class BatchNormBase extends Module {
 /** Batch norm over [N, C] or [N, C, L] (per channel C). */
 export class BatchNorm1d extends BatchNormBase {
   protected checkInput(x: Tensor): void {
-    if (x.ndim !== 2 && x.ndim !== 3) throw new ShapeError('BatchNorm1d', `expected 2D or 3D input [N, C] or [N, C, L], got ${fmtShape(x.shape)}`);
+    if (x.ndim !== 2 && x.ndim !== 3)
+      throw new ShapeError('BatchNorm1d', `expected 2D or 3D input [N, C] or [N, C, L], got ${fmtShape(x.shape)}`);
   }
 }
 

@@ -43,8 +43,10 @@ export class MaxPool2d extends Module {
   }
 
   override extraRepr(): string {
-    return `kernel_size=${pyValue(this.kernelSize)}, stride=${pyValue(this.stride)}, padding=${pyValue(this.padding)}, ` +
-      `dilation=${pyValue(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`;
+    return (
+      `kernel_size=${pyValue(this.kernelSize)}, stride=${pyValue(this.stride)}, padding=${pyValue(this.padding)}, ` +
+      `dilation=${pyValue(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`
+    );
   }
 }
 
@@ -68,8 +70,11 @@ export class AvgPool2d extends Module {
 
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, {
-      stride: this.stride, padding: this.padding, ceilMode: this.ceilMode,
-      countIncludePad: this.countIncludePad, divisorOverride: this.divisorOverride,
+      stride: this.stride,
+      padding: this.padding,
+      ceilMode: this.ceilMode,
+      countIncludePad: this.countIncludePad,
+      divisorOverride: this.divisorOverride,
     });
   }
 

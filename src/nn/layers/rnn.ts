@@ -121,7 +121,12 @@ function layerState(s: Tensor | null, l: number, like: Tensor, batch: number, hi
  * bias_hh]). x [T, B, I] (or [B, T, I] batch-first, or [T, I] unbatched); h0, c0 [L, B, H] or null
  * for zeros. Returns [output, [h_n, c_n]].
  */
-export function lstm(x: Tensor, hx: readonly [Tensor | null, Tensor | null] | null, weights: readonly Tensor[], o: RNNFunctionalOptions): [Tensor, [Tensor, Tensor]] {
+export function lstm(
+  x: Tensor,
+  hx: readonly [Tensor | null, Tensor | null] | null,
+  weights: readonly Tensor[],
+  o: RNNFunctionalOptions,
+): [Tensor, [Tensor, Tensor]] {
   const { seq, hs, hidden, batch, unbatched, perLayer } = prepare('LSTM', 'LSTM', x, [hx?.[0] ?? null, hx?.[1] ?? null], weights, o);
   const H = hidden;
   let input = seq;
@@ -189,7 +194,9 @@ export function gru(x: Tensor, h0: Tensor | null, weights: readonly Tensor[], o:
         hn = bhn;
       } else {
         const hh = matmul(h, whhT); // [B, 3H]
-        rz = narrow(xt, 1, 0, 2 * H).add(narrow(hh, 1, 0, 2 * H)).sigmoid();
+        rz = narrow(xt, 1, 0, 2 * H)
+          .add(narrow(hh, 1, 0, 2 * H))
+          .sigmoid();
         hn = bhn ? narrow(hh, 1, 2 * H, H).add(bhn) : narrow(hh, 1, 2 * H, H);
       }
       const r = narrow(rz, 1, 0, H);
@@ -238,7 +245,10 @@ abstract class RNNBase extends Module {
     const g = GATES[mode] * hiddenSize;
     const dt = { dtype: opts.dtype, device: opts.device };
     for (let l = 0; l < numLayers; l++) {
-      const shapes: [string, number[]][] = [[`weight_ih_l${l}`, [g, l === 0 ? inputSize : hiddenSize]], [`weight_hh_l${l}`, [g, hiddenSize]]];
+      const shapes: [string, number[]][] = [
+        [`weight_ih_l${l}`, [g, l === 0 ? inputSize : hiddenSize]],
+        [`weight_hh_l${l}`, [g, hiddenSize]],
+      ];
       if (this.bias) shapes.push([`bias_ih_l${l}`, [g]], [`bias_hh_l${l}`, [g]]);
       for (const [name, shape] of shapes) {
         // an own property, so parameter discovery and stateDict() list it in PyTorch's order
@@ -262,7 +272,14 @@ abstract class RNNBase extends Module {
   }
 
   protected functionalOptions(): RNNFunctionalOptions {
-    return { numLayers: this.numLayers, bias: this.bias, batchFirst: this.batchFirst, dropout: this.dropout, training: this.training, generator: this.generator };
+    return {
+      numLayers: this.numLayers,
+      bias: this.bias,
+      batchFirst: this.batchFirst,
+      dropout: this.dropout,
+      training: this.training,
+      generator: this.generator,
+    };
   }
 
   override extraRepr(): string {

@@ -105,8 +105,15 @@ function dropArgs(dropout: AttentionDropout | null | undefined): [number, number
   return [dropout.p, dropout.seed >>> 0, Math.ceil(dropout.p * 2 ** 24)];
 }
 
-export function attentionF32(rt: WasmRuntime, q: View, k: View, v: View, causal: boolean, scale: number,
-  dropout?: AttentionDropout | null): { out: Float32Array; lse: Float32Array } {
+export function attentionF32(
+  rt: WasmRuntime,
+  q: View,
+  k: View,
+  v: View,
+  causal: boolean,
+  scale: number,
+  dropout?: AttentionDropout | null,
+): { out: Float32Array; lse: Float32Array } {
   check('attention', { q, k, v });
   const p = plan(rt, q, k, v, null);
   const out = rt.heap.allocArray('float32', p.nb * p.lq * p.ev, false) as Float32Array;
@@ -115,21 +122,53 @@ export function attentionF32(rt: WasmRuntime, q: View, k: View, v: View, causal:
     const ranges = split(rt, p);
     const blocks = ranges.map(() => rt.heap.allocArray('float32', QB * p.lk, false));
     const [dp, seed, threshold] = dropArgs(dropout);
-    rt.pool.run('attentionF32', ranges.map(([b0, n], t) => [n, p.strides.byteOffset, p.entries.byteOffset + b0 * 16,
-      p.lq, p.lk, p.e, p.ev, out.byteOffset + b0 * p.lq * p.ev * 4, lse.byteOffset + b0 * p.lq * 4,
-      b0, causal ? 1 : 0, scale, dp, seed, threshold, blocks[t]!.byteOffset, rt.scratchFor(t)]));
+    rt.pool.run(
+      'attentionF32',
+      ranges.map(([b0, n], t) => [
+        n,
+        p.strides.byteOffset,
+        p.entries.byteOffset + b0 * 16,
+        p.lq,
+        p.lk,
+        p.e,
+        p.ev,
+        out.byteOffset + b0 * p.lq * p.ev * 4,
+        lse.byteOffset + b0 * p.lq * 4,
+        b0,
+        causal ? 1 : 0,
+        scale,
+        dp,
+        seed,
+        threshold,
+        blocks[t]!.byteOffset,
+        rt.scratchFor(t),
+      ]),
+    );
     p.temps.push(...blocks);
   }
   for (const t of p.temps) rt.heap.freeArray(t);
   return { out, lse };
 }
 
-export function attentionBackwardF32(rt: WasmRuntime, g: View, q: View, k: View, v: View, out: View, lse: View,
-  causal: boolean, scale: number, dropout?: AttentionDropout | null): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+export function attentionBackwardF32(
+  rt: WasmRuntime,
+  g: View,
+  q: View,
+  k: View,
+  v: View,
+  out: View,
+  lse: View,
+  causal: boolean,
+  scale: number,
+  dropout?: AttentionDropout | null,
+): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   check('attentionBackward', { q, k, v, g, out, lse });
   const outShape = [...q.shape.slice(0, -1), v.shape[v.shape.length - 1]!];
   if (!sameShape(g.shape, outShape) || !sameShape(out.shape, outShape) || !sameShape(lse.shape, q.shape.slice(0, -1))) {
-    throw new ShapeError('attentionBackward', `g ${fmtShape(g.shape)} and out ${fmtShape(out.shape)} must be ${fmtShape(outShape)}, lse ${fmtShape(lse.shape)} must be ${fmtShape(q.shape.slice(0, -1))}`);
+    throw new ShapeError(
+      'attentionBackward',
+      `g ${fmtShape(g.shape)} and out ${fmtShape(out.shape)} must be ${fmtShape(outShape)}, lse ${fmtShape(lse.shape)} must be ${fmtShape(q.shape.slice(0, -1))}`,
+    );
   }
   const p = plan(rt, q, k, v, g);
   // out and lse as the forward made them: contiguous [nb, lq, ev] and [nb, lq]
@@ -151,10 +190,32 @@ export function attentionBackwardF32(rt: WasmRuntime, g: View, q: View, k: View,
     const ranges = split(rt, p);
     const blocks = ranges.map(() => rt.heap.allocArray('float32', 2 * QB * p.lk, false));
     const [dp, seed, threshold] = dropArgs(dropout);
-    rt.pool.run('attentionBackwardF32', ranges.map(([b0, n], t) => [n, p.strides.byteOffset, p.entries.byteOffset + b0 * 16,
-      p.lq, p.lk, p.e, p.ev, oP + b0 * p.lq * p.ev * 4, lP + b0 * p.lq * 4,
-      dq.byteOffset + b0 * p.lq * p.e * 4, dk.byteOffset + b0 * p.lk * p.e * 4, dv.byteOffset + b0 * p.lk * p.ev * 4,
-      b0, causal ? 1 : 0, scale, dp, seed, threshold, blocks[t]!.byteOffset, blocks[t]!.byteOffset + QB * p.lk * 4, rt.scratchFor(t)]));
+    rt.pool.run(
+      'attentionBackwardF32',
+      ranges.map(([b0, n], t) => [
+        n,
+        p.strides.byteOffset,
+        p.entries.byteOffset + b0 * 16,
+        p.lq,
+        p.lk,
+        p.e,
+        p.ev,
+        oP + b0 * p.lq * p.ev * 4,
+        lP + b0 * p.lq * 4,
+        dq.byteOffset + b0 * p.lq * p.e * 4,
+        dk.byteOffset + b0 * p.lk * p.e * 4,
+        dv.byteOffset + b0 * p.lk * p.ev * 4,
+        b0,
+        causal ? 1 : 0,
+        scale,
+        dp,
+        seed,
+        threshold,
+        blocks[t]!.byteOffset,
+        blocks[t]!.byteOffset + QB * p.lk * 4,
+        rt.scratchFor(t),
+      ]),
+    );
     p.temps.push(...blocks);
   }
   for (const t of p.temps) rt.heap.freeArray(t);

@@ -33,8 +33,15 @@ function planeJobs(rt: WasmRuntime, planes: number, work: number, args: (q0: num
 const geometry = (w: Window2d): number[] => [...w.kernel, ...w.stride, ...w.padding, ...w.dilation];
 
 /** x [N, C, H, W] -> [N, C*kh*kw, outH*outW] (or [C*kh*kw, N*outH*outW]), or null when not a float32 heap view. */
-export function im2colF32(rt: WasmRuntime, x: View, w: Window2d, outH: number, outW: number, padValue: number,
-  batchInColumns = false): Float32Array | null {
+export function im2colF32(
+  rt: WasmRuntime,
+  x: View,
+  w: Window2d,
+  outH: number,
+  outW: number,
+  padValue: number,
+  batchInColumns = false,
+): Float32Array | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4 || !onHeap(rt, x)) return null;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const [sN, sC, sH, sW] = x.strides as [number, number, number, number];
@@ -44,28 +51,72 @@ export function im2colF32(rt: WasmRuntime, x: View, w: Window2d, outH: number, o
   const P = outH * outW;
   // element strides of the output between consecutive rows (c, i, j) and between images
   const [rowStride, imageStride] = batchInColumns ? [N * P, P] : [P, rows * P];
-  const jobs = planeJobs(rt, N * C, out.length, (q0, q1) =>
-    [ptr(x), sN, sC, sH, sW, C, H, W, q0, q1, ...geometry(w), outH, outW, padValue, rowStride, imageStride, out.byteOffset]);
+  const jobs = planeJobs(rt, N * C, out.length, (q0, q1) => [
+    ptr(x),
+    sN,
+    sC,
+    sH,
+    sW,
+    C,
+    H,
+    W,
+    q0,
+    q1,
+    ...geometry(w),
+    outH,
+    outW,
+    padValue,
+    rowStride,
+    imageStride,
+    out.byteOffset,
+  ]);
   rt.pool.run('im2colF32', jobs);
   return out;
 }
 
 /** cols [N, C*kh*kw, outH*outW] summed into [N, C, H, W], or null when not applicable. */
-export function col2imF32(rt: WasmRuntime, cols: View, w: Window2d, channels: number, h: number, width: number,
-  outH: number, outW: number): Float32Array | null {
+export function col2imF32(
+  rt: WasmRuntime,
+  cols: View,
+  w: Window2d,
+  channels: number,
+  h: number,
+  width: number,
+  outH: number,
+  outW: number,
+): Float32Array | null {
   if (cols.dtype !== 'float32' || cols.shape.length !== 3 || !onHeap(rt, cols)) return null;
   if (cols.shape[1] !== channels * w.kernel[0] * w.kernel[1] || cols.shape[2] !== outH * outW) return null; // the reference names the error
   const N = cols.shape[0]!;
   const [sN, sR, sP] = cols.strides as [number, number, number];
   const out = rt.heap.allocArray('float32', N * channels * h * width, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * channels, Math.max(out.length, N * cols.shape[1] * cols.shape[2]), (q0, q1) =>
-    [ptr(cols), sN, sR, sP, channels, h, width, q0, q1, ...geometry(w), outH, outW, out.byteOffset]);
+  const jobs = planeJobs(rt, N * channels, Math.max(out.length, N * cols.shape[1] * cols.shape[2]), (q0, q1) => [
+    ptr(cols),
+    sN,
+    sR,
+    sP,
+    channels,
+    h,
+    width,
+    q0,
+    q1,
+    ...geometry(w),
+    outH,
+    outW,
+    out.byteOffset,
+  ]);
   rt.pool.run('col2imF32', jobs);
   return out;
 }
 
-export function maxPool2dF32(rt: WasmRuntime, x: View, w: Window2d, outH: number, outW: number): { out: Float32Array; argmax: Int32Array } | null {
+export function maxPool2dF32(
+  rt: WasmRuntime,
+  x: View,
+  w: Window2d,
+  outH: number,
+  outW: number,
+): { out: Float32Array; argmax: Int32Array } | null {
   if (x.dtype !== 'float32' || x.shape.length !== 4 || !onHeap(rt, x)) return null;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const [sN, sC, sH, sW] = x.strides as [number, number, number, number];
@@ -73,21 +124,49 @@ export function maxPool2dF32(rt: WasmRuntime, x: View, w: Window2d, outH: number
   const out = rt.heap.allocArray('float32', n, false) as Float32Array;
   const argmax = rt.heap.allocArray('int32', n, false) as Int32Array;
   if (n === 0) return { out, argmax };
-  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) =>
-    [ptr(x), sN, sC, sH, sW, C, H, W, q0, q1, ...geometry(w), outH, outW, out.byteOffset, argmax.byteOffset]);
+  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
+    ptr(x),
+    sN,
+    sC,
+    sH,
+    sW,
+    C,
+    H,
+    W,
+    q0,
+    q1,
+    ...geometry(w),
+    outH,
+    outW,
+    out.byteOffset,
+    argmax.byteOffset,
+  ]);
   rt.pool.run('maxPool2dF32', jobs);
   return { out, argmax };
 }
 
 export function maxPool2dBackwardF32(rt: WasmRuntime, g: View, argmax: View, inShape: readonly number[]): Float32Array | null {
-  if (g.dtype !== 'float32' || argmax.dtype !== 'int32' || g.shape.length !== 4 || inShape.length !== 4 || !onHeap(rt, g, argmax)) return null;
+  if (g.dtype !== 'float32' || argmax.dtype !== 'int32' || g.shape.length !== 4 || inShape.length !== 4 || !onHeap(rt, g, argmax))
+    return null;
   const [N, C, H, W] = inShape as [number, number, number, number];
   if (g.shape[0] !== N || g.shape[1] !== C || argmax.shape.some((d, i) => d !== g.shape[i])) return null;
   const [, , outH, outW] = g.shape as [number, number, number, number];
   const out = rt.heap.allocArray('float32', N * C * H * W, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW, (q0, q1) =>
-    [ptr(g), ...g.strides, (argmax.buf as Int32Array).byteOffset + argmax.offset * 4, ...argmax.strides, C, H, W, q0, q1, outH, outW, out.byteOffset]);
+  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW, (q0, q1) => [
+    ptr(g),
+    ...g.strides,
+    (argmax.buf as Int32Array).byteOffset + argmax.offset * 4,
+    ...argmax.strides,
+    C,
+    H,
+    W,
+    q0,
+    q1,
+    outH,
+    outW,
+    out.byteOffset,
+  ]);
   rt.pool.run('maxPool2dBackwardF32', jobs);
   return out;
 }
@@ -99,21 +178,56 @@ export function avgPool2dF32(rt: WasmRuntime, x: View, w: Window2d, outH: number
   const n = N * C * outH * outW;
   const out = rt.heap.allocArray('float32', n, false) as Float32Array;
   if (n === 0) return out;
-  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) =>
-    [ptr(x), sN, sC, sH, sW, C, H, W, q0, q1, ...geometry(w), outH, outW, div.countIncludePad ? 1 : 0, div.divisorOverride ?? 0, out.byteOffset]);
+  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
+    ptr(x),
+    sN,
+    sC,
+    sH,
+    sW,
+    C,
+    H,
+    W,
+    q0,
+    q1,
+    ...geometry(w),
+    outH,
+    outW,
+    div.countIncludePad ? 1 : 0,
+    div.divisorOverride ?? 0,
+    out.byteOffset,
+  ]);
   rt.pool.run('avgPool2dF32', jobs);
   return out;
 }
 
-export function avgPool2dBackwardF32(rt: WasmRuntime, g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Float32Array | null {
+export function avgPool2dBackwardF32(
+  rt: WasmRuntime,
+  g: View,
+  w: Window2d,
+  inShape: readonly number[],
+  div: AvgPoolDivisor,
+): Float32Array | null {
   if (g.dtype !== 'float32' || g.shape.length !== 4 || inShape.length !== 4 || !onHeap(rt, g)) return null;
   const [N, C, H, W] = inShape as [number, number, number, number];
   if (g.shape[0] !== N || g.shape[1] !== C) return null;
   const [, , outH, outW] = g.shape as [number, number, number, number];
   const out = rt.heap.allocArray('float32', N * C * H * W, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW * w.kernel[0] * w.kernel[1], (q0, q1) =>
-    [ptr(g), ...g.strides, C, H, W, q0, q1, ...geometry(w), outH, outW, div.countIncludePad ? 1 : 0, div.divisorOverride ?? 0, out.byteOffset]);
+  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW * w.kernel[0] * w.kernel[1], (q0, q1) => [
+    ptr(g),
+    ...g.strides,
+    C,
+    H,
+    W,
+    q0,
+    q1,
+    ...geometry(w),
+    outH,
+    outW,
+    div.countIncludePad ? 1 : 0,
+    div.divisorOverride ?? 0,
+    out.byteOffset,
+  ]);
   rt.pool.run('avgPool2dBackwardF32', jobs);
   return out;
 }

@@ -13,9 +13,28 @@ import type { WasmRuntime } from './runtime.js';
 export const PARALLEL_MIN_ELEMENTS = 1 << 16;
 
 const UNARY: Partial<Record<UnaryOp, number>> = {
-  neg: 0, abs: 1, sqrt: 2, rsqrt: 3, square: 4, reciprocal: 5, relu: 6, leakyRelu: 7, affine: 8, clamp: 9,
-  exp: 10, log: 11, tanh: 12, sigmoid: 13, silu: 14, softplus: 15, sin: 16, cos: 17, log1p: 18, expm1: 19,
-  geluTanh: 20, geluTanhGrad: 21,
+  neg: 0,
+  abs: 1,
+  sqrt: 2,
+  rsqrt: 3,
+  square: 4,
+  reciprocal: 5,
+  relu: 6,
+  leakyRelu: 7,
+  affine: 8,
+  clamp: 9,
+  exp: 10,
+  log: 11,
+  tanh: 12,
+  sigmoid: 13,
+  silu: 14,
+  softplus: 15,
+  sin: 16,
+  cos: 17,
+  log1p: 18,
+  expm1: 19,
+  geluTanh: 20,
+  geluTanhGrad: 21,
 };
 const BINARY: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6 };
 const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
@@ -57,15 +76,22 @@ function owned(rt: WasmRuntime, views: readonly View[], dtypes: readonly DType[]
  * covering rows x n (split across threads when large). `args(offs, rows, rowStrides, n)` builds the
  * argument list for one piece starting at element offsets `offs` (one per operand, output last).
  */
-function run2d(rt: WasmRuntime, kernel: string, plan: RowPlan, offsets: number[],
-  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => number[]): void {
+function run2d(
+  rt: WasmRuntime,
+  kernel: string,
+  plan: RowPlan,
+  offsets: number[],
+  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => number[],
+): void {
   const outer = plan.outerShape;
   const rows = outer.length ? outer[outer.length - 1]! : 1;
   const rowStrides = plan.outerStrides.map((s) => (s.length ? s[s.length - 1]! : 0));
   const head: RowPlan = {
     outerShape: outer.slice(0, -1),
     outerStrides: plan.outerStrides.map((s) => s.slice(0, -1)),
-    n: 1, inner: plan.inner.map(() => 0), rows: sizeOf(outer.slice(0, -1)),
+    n: 1,
+    inner: plan.inner.map(() => 0),
+    rows: sizeOf(outer.slice(0, -1)),
   };
   const n = plan.n;
   const total = rows * n;
@@ -111,8 +137,17 @@ export function unaryF32(rt: WasmRuntime, op: UnaryOp, x: View, outDtype: DType,
   }
   const p = plan(x.shape, [x]);
   const xb = base(x);
-  run2d(rt, 'unaryF32', p, [x.offset, 0], (o, rows, rs, n) =>
-    [code, rows, n, xb + o[0]! * 4, rs[0]!, p.inner[0]!, out.byteOffset + o[1]! * 4, p0, p1]);
+  run2d(rt, 'unaryF32', p, [x.offset, 0], (o, rows, rs, n) => [
+    code,
+    rows,
+    n,
+    xb + o[0]! * 4,
+    rs[0]!,
+    p.inner[0]!,
+    out.byteOffset + o[1]! * 4,
+    p0,
+    p1,
+  ]);
   return out;
 }
 
@@ -129,8 +164,18 @@ export function binaryF32(rt: WasmRuntime, op: BinaryOp, a: View, b: View, outDt
   const [ab, bb] = [base(a), base(b)];
   const ob = out.byteOffset;
   const ebytes = bytesPerElement(outDtype);
-  run2d(rt, arith !== undefined ? 'binaryF32' : 'compareF32', p, [a.offset, b.offset, 0], (o, rows, rs, n) =>
-    [arith ?? cmp!, rows, n, ab + o[0]! * 4, rs[0]!, p.inner[0]!, bb + o[1]! * 4, rs[1]!, p.inner[1]!, ob + o[2]! * ebytes]);
+  run2d(rt, arith !== undefined ? 'binaryF32' : 'compareF32', p, [a.offset, b.offset, 0], (o, rows, rs, n) => [
+    arith ?? cmp!,
+    rows,
+    n,
+    ab + o[0]! * 4,
+    rs[0]!,
+    p.inner[0]!,
+    bb + o[1]! * 4,
+    rs[1]!,
+    p.inner[1]!,
+    ob + o[2]! * ebytes,
+  ]);
   return out;
 }
 
@@ -141,8 +186,20 @@ export function whereF32(rt: WasmRuntime, cond: View, a: View, b: View, outDtype
   if (size === 0) return out;
   const p = plan(a.shape, [cond, a, b]);
   const [cb, ab, bb] = [base(cond), base(a), base(b)];
-  run2d(rt, 'whereF32', p, [cond.offset, a.offset, b.offset, 0], (o, rows, rs, n) =>
-    [rows, n, cb + o[0]!, rs[0]!, p.inner[0]!, ab + o[1]! * 4, rs[1]!, p.inner[1]!, bb + o[2]! * 4, rs[2]!, p.inner[2]!, out.byteOffset + o[3]! * 4]);
+  run2d(rt, 'whereF32', p, [cond.offset, a.offset, b.offset, 0], (o, rows, rs, n) => [
+    rows,
+    n,
+    cb + o[0]!,
+    rs[0]!,
+    p.inner[0]!,
+    ab + o[1]! * 4,
+    rs[1]!,
+    p.inner[1]!,
+    bb + o[2]! * 4,
+    rs[2]!,
+    p.inner[2]!,
+    out.byteOffset + o[3]! * 4,
+  ]);
   return out;
 }
 
@@ -157,8 +214,14 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   const outSize = sizeOf(keptAxes.map((a) => x.shape[a]!));
   const redSize = sizeOf(axes.map((a) => x.shape[a]!));
   if (outSize === 0 || redSize === 0) return null;
-  const redPlan = planRows(axes.map((a) => x.shape[a]!), [axes.map((a) => x.strides[a]!)]);
-  const keptPlan = planRows(keptAxes.map((a) => x.shape[a]!), [keptAxes.map((a) => x.strides[a]!)]);
+  const redPlan = planRows(
+    axes.map((a) => x.shape[a]!),
+    [axes.map((a) => x.strides[a]!)],
+  );
+  const keptPlan = planRows(
+    keptAxes.map((a) => x.shape[a]!),
+    [keptAxes.map((a) => x.strides[a]!)],
+  );
   if (redPlan.outerShape.length > 0 || keptPlan.outerShape.length > 0) return null;
   const out = rt.heap.allocArray('float32', outSize, false);
   const xb = base(x) + x.offset * 4;
@@ -191,25 +254,53 @@ export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
   if (depth >= 2) {
     // three strided levels in one call, split across threads by the outermost of them
     const [outer, rows] = [p.outerShape[depth - 2]!, p.outerShape[depth - 1]!];
-    const [osS, osD, rsS, rsD] = [p.outerStrides[0]![depth - 2]!, p.outerStrides[1]![depth - 2]!, p.outerStrides[0]![depth - 1]!, p.outerStrides[1]![depth - 1]!];
+    const [osS, osD, rsS, rsD] = [
+      p.outerStrides[0]![depth - 2]!,
+      p.outerStrides[1]![depth - 2]!,
+      p.outerStrides[0]![depth - 1]!,
+      p.outerStrides[1]![depth - 1]!,
+    ];
     const head: RowPlan = {
-      outerShape: p.outerShape.slice(0, -2), outerStrides: p.outerStrides.map((s) => s.slice(0, -2)),
-      n: 1, inner: [0, 0], rows: sizeOf(p.outerShape.slice(0, -2)),
+      outerShape: p.outerShape.slice(0, -2),
+      outerStrides: p.outerStrides.map((s) => s.slice(0, -2)),
+      n: 1,
+      inner: [0, 0],
+      rows: sizeOf(p.outerShape.slice(0, -2)),
     };
     const T = Math.min(rt.threads, outer, Math.max(1, Math.floor((outer * rows * p.n) / PARALLEL_MIN_ELEMENTS)));
     forEachRow(head, [src.offset, dst.offset], (offs) => {
       const jobs: number[][] = [];
       for (let t = 0, at = 0; t < T; t++) {
         const cnt = Math.floor((outer * (t + 1)) / T) - at;
-        jobs.push([cnt, osS, osD, rows, p.n, sb + (offs[0]! + at * osS) * 4, rsS, p.inner[0]!, db + (offs[1]! + at * osD) * 4, rsD, p.inner[1]!]);
+        jobs.push([
+          cnt,
+          osS,
+          osD,
+          rows,
+          p.n,
+          sb + (offs[0]! + at * osS) * 4,
+          rsS,
+          p.inner[0]!,
+          db + (offs[1]! + at * osD) * 4,
+          rsD,
+          p.inner[1]!,
+        ]);
         at += cnt;
       }
       rt.pool.run('copy32x3', jobs);
     });
     return true;
   }
-  run2d(rt, 'copy32', p, [src.offset, dst.offset], (o, rows, rs, n) =>
-    [rows, n, sb + o[0]! * 4, rs[0]!, p.inner[0]!, db + o[1]! * 4, rs[1]!, p.inner[1]!]);
+  run2d(rt, 'copy32', p, [src.offset, dst.offset], (o, rows, rs, n) => [
+    rows,
+    n,
+    sb + o[0]! * 4,
+    rs[0]!,
+    p.inner[0]!,
+    db + o[1]! * 4,
+    rs[1]!,
+    p.inner[1]!,
+  ]);
   return true;
 }
 

@@ -31,8 +31,14 @@ function indicesOk(idx: View, size: number): boolean {
 }
 
 function usable(rt: WasmRuntime, data: View, idx: View, dim: number, dtypes: readonly string[] = ['float32']): boolean {
-  return dim === 0 && dtypes.includes(data.dtype) && idx.dtype === 'int32' && idx.shape.length === 1
-    && rt.heap.owns(data.buf as Float32Array) && rt.heap.owns(idx.buf as Int32Array);
+  return (
+    dim === 0 &&
+    dtypes.includes(data.dtype) &&
+    idx.dtype === 'int32' &&
+    idx.shape.length === 1 &&
+    rt.heap.owns(data.buf as Float32Array) &&
+    rt.heap.owns(idx.buf as Int32Array)
+  );
 }
 
 /** x.index_select(0, idx) for float32 or int32 x with contiguous rows, or null when not applicable. */

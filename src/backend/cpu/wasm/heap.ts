@@ -112,10 +112,14 @@ export class WasmHeap {
   view(dtype: DType, ptr: number, size: number): TypedArray {
     const b = this.buffer;
     switch (dtype) {
-      case 'float32': return new Float32Array(b, ptr, size);
-      case 'float64': return new Float64Array(b, ptr, size);
-      case 'int32': return new Int32Array(b, ptr, size);
-      case 'bool': return new Uint8Array(b, ptr, size);
+      case 'float32':
+        return new Float32Array(b, ptr, size);
+      case 'float64':
+        return new Float64Array(b, ptr, size);
+      case 'int32':
+        return new Int32Array(b, ptr, size);
+      case 'bool':
+        return new Uint8Array(b, ptr, size);
     }
   }
 

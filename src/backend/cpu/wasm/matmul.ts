@@ -50,8 +50,26 @@ export function matmulF32(rt: WasmRuntime, a: View, b: View, epi: Epilogue = {})
   return out;
 }
 
-function gemmParallel(rt: WasmRuntime, nb: number, sA: number, sB: number, sC: number, M: number, N: number, K: number,
-  a: number, rsA: number, csA: number, b: number, rsB: number, csB: number, c: number, ldc: number, bias: number, flags: number): void {
+function gemmParallel(
+  rt: WasmRuntime,
+  nb: number,
+  sA: number,
+  sB: number,
+  sC: number,
+  M: number,
+  N: number,
+  K: number,
+  a: number,
+  rsA: number,
+  csA: number,
+  b: number,
+  rsB: number,
+  csB: number,
+  c: number,
+  ldc: number,
+  bias: number,
+  flags: number,
+): void {
   const macs = nb * M * N * Math.max(K, 1);
   const T = Math.min(rt.threads, Math.max(1, Math.floor(macs / PARALLEL_MIN_MACS)));
   const jobs: number[][] = [];

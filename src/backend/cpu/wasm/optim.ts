@@ -32,8 +32,22 @@ export function adamUpdateF32(rt: WasmRuntime, param: View, grad: View, m: View,
   const chunk = Math.ceil(n / T / 4) * 4;
   for (let i0 = 0; i0 < n; i0 += chunk) {
     const b = i0 * 4;
-    jobs.push([pP + b, gP + b, mP + b, vP + b, xP ? xP + b : 0, Math.min(chunk, n - i0),
-      h.beta1, h.beta2, h.eps, l2, decay, stepSize, bc2Sqrt, flags]);
+    jobs.push([
+      pP + b,
+      gP + b,
+      mP + b,
+      vP + b,
+      xP ? xP + b : 0,
+      Math.min(chunk, n - i0),
+      h.beta1,
+      h.beta2,
+      h.eps,
+      l2,
+      decay,
+      stepSize,
+      bc2Sqrt,
+      flags,
+    ]);
   }
   rt.pool.run('adamStepF32', jobs);
   return true;

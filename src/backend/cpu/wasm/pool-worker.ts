@@ -5,9 +5,20 @@ import { workerData } from 'node:worker_threads';
 import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS, spinWhile } from './pool.js';
 
 const { module, memory, ctrl, index, names } = workerData as {
-  module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; index: number; names: string[];
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  ctrl: SharedArrayBuffer;
+  index: number;
+  names: string[];
 };
-const instance = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('abort'); } } });
+const instance = new WebAssembly.Instance(module, {
+  env: {
+    memory,
+    abort: () => {
+      throw new Error('abort');
+    },
+  },
+});
 const fns = names.map((n) => instance.exports[n] as (...a: number[]) => void);
 const base = 16 + index * SLOT_BYTES;
 const head = new Int32Array(ctrl, base, SLOT_HEAD_INTS);

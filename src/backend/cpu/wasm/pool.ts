@@ -48,7 +48,9 @@ export class ThreadPool {
     private readonly exports: Exports,
     threads = availableParallelism(),
   ) {
-    this.names = Object.keys(exports).filter((k) => typeof exports[k] === 'function').sort();
+    this.names = Object.keys(exports)
+      .filter((k) => typeof exports[k] === 'function')
+      .sort();
     this.resize(threads);
   }
 
@@ -78,7 +80,10 @@ export class ThreadPool {
   private slot(i: number): { head: Int32Array; args: Float64Array } {
     while (this.slots.length <= i) {
       const base = 16 + this.slots.length * SLOT_BYTES;
-      this.slots.push({ head: new Int32Array(this.ctrl, base, SLOT_HEAD_INTS), args: new Float64Array(this.ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS) });
+      this.slots.push({
+        head: new Int32Array(this.ctrl, base, SLOT_HEAD_INTS),
+        args: new Float64Array(this.ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS),
+      });
     }
     return this.slots[i]!;
   }
@@ -95,7 +100,9 @@ export class ThreadPool {
         workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
         execArgv: [], // the parent's flags (e.g. --input-type) may not apply to a worker file
       });
-      w.on('error', () => { /* reported through the ready flag or the failed flag */ });
+      w.on('error', () => {
+        /* reported through the ready flag or the failed flag */
+      });
       w.unref();
       const { head } = this.slot(index);
       if (Atomics.wait(head, 4, 0, STARTUP_TIMEOUT_MS) === 'timed-out' && Atomics.load(head, 4) === 0) {

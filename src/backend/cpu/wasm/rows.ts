@@ -56,8 +56,14 @@ function release(rt: WasmRuntime, ...rs: (Rows | null)[]): void {
 }
 
 /** Runs `kernel` over `rows` rows, split in contiguous row ranges across threads when big enough. */
-function byRows(rt: WasmRuntime, kernel: string, rows: number, n: number, minElements: number,
-  args: (r0: number, count: number) => number[]): void {
+function byRows(
+  rt: WasmRuntime,
+  kernel: string,
+  rows: number,
+  n: number,
+  minElements: number,
+  args: (r0: number, count: number) => number[],
+): void {
   const T = Math.min(rt.threads, rows, Math.max(1, Math.floor((rows * n) / minElements)));
   const jobs: number[][] = [];
   for (let t = 0, at = 0; t < T; t++) {
@@ -77,7 +83,14 @@ export function softmaxRowsF32(rt: WasmRuntime, x: View, axis: number, log: bool
   const { rows, n } = xr;
   const out = rt.heap.allocArray('float32', rows * n, false) as Float32Array;
   if (rows * n > 0) {
-    byRows(rt, 'softmaxRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [xr.ptr + r0 * xr.rs * 4, xr.rs, out.byteOffset + r0 * n * 4, c, n, log ? 1 : 0]);
+    byRows(rt, 'softmaxRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [
+      xr.ptr + r0 * xr.rs * 4,
+      xr.rs,
+      out.byteOffset + r0 * n * 4,
+      c,
+      n,
+      log ? 1 : 0,
+    ]);
   }
   release(rt, xr);
   return out;
@@ -100,8 +113,19 @@ export function layerNormF32(rt: WasmRuntime, x: View, weight: View | null, bias
   const rstd = rt.heap.allocArray('float32', rows, false) as Float32Array;
   const flags = (wr ? 1 : 0) | (br ? 2 : 0);
   if (rows * n > 0) {
-    byRows(rt, 'layerNormRows', rows, n, NORM_ROWS_PARALLEL_MIN, (r0, c) => [xr.ptr + r0 * xr.rs * 4, xr.rs, wr?.ptr ?? 0, br?.ptr ?? 0,
-      y.byteOffset + r0 * n * 4, mean.byteOffset + r0 * 4, rstd.byteOffset + r0 * 4, c, n, eps, flags]);
+    byRows(rt, 'layerNormRows', rows, n, NORM_ROWS_PARALLEL_MIN, (r0, c) => [
+      xr.ptr + r0 * xr.rs * 4,
+      xr.rs,
+      wr?.ptr ?? 0,
+      br?.ptr ?? 0,
+      y.byteOffset + r0 * n * 4,
+      mean.byteOffset + r0 * 4,
+      rstd.byteOffset + r0 * 4,
+      c,
+      n,
+      eps,
+      flags,
+    ]);
   } else if (n === 0) {
     // torch: the mean of nothing is NaN, and so is everything derived from it
     mean.fill(NaN);
@@ -117,8 +141,15 @@ export interface LayerNormGrads {
   dbias: Float32Array | null;
 }
 
-export function layerNormBackwardF32(rt: WasmRuntime, g: View, x: View, mean: View, rstd: View, weight: View | null,
-  withBias: boolean): LayerNormGrads | null {
+export function layerNormBackwardF32(
+  rt: WasmRuntime,
+  g: View,
+  x: View,
+  mean: View,
+  rstd: View,
+  weight: View | null,
+  withBias: boolean,
+): LayerNormGrads | null {
   if (!f32Ok(g, x, mean, rstd, weight) || x.shape.length === 0) return null;
   const gr = asRows(rt, g, 'float32');
   const xr = asRows(rt, x, 'float32');
@@ -133,8 +164,19 @@ export function layerNormBackwardF32(rt: WasmRuntime, g: View, x: View, mean: Vi
   const dweight = weight ? (rt.heap.allocArray('float32', n, true) as Float32Array) : null;
   const dbias = withBias ? (rt.heap.allocArray('float32', n, true) as Float32Array) : null;
   if (rows * n > 0) {
-    byRows(rt, 'layerNormBackwardRows', rows, n, NORM_ROWS_PARALLEL_MIN, (r0, c) => [gr.ptr + r0 * gr.rs * 4, gr.rs, xr.ptr + r0 * xr.rs * 4, xr.rs,
-      mp + r0 * 4, sp + r0 * 4, wr?.ptr ?? 0, dx.byteOffset + r0 * n * 4, c, n, wr ? 1 : 0]);
+    byRows(rt, 'layerNormBackwardRows', rows, n, NORM_ROWS_PARALLEL_MIN, (r0, c) => [
+      gr.ptr + r0 * gr.rs * 4,
+      gr.rs,
+      xr.ptr + r0 * xr.rs * 4,
+      xr.rs,
+      mp + r0 * 4,
+      sp + r0 * 4,
+      wr?.ptr ?? 0,
+      dx.byteOffset + r0 * n * 4,
+      c,
+      n,
+      wr ? 1 : 0,
+    ]);
     const flags = (dweight ? 1 : 0) | (dbias ? 2 : 0);
     if (flags) {
       // split by column bands (multiples of 4 for the SIMD body) so each column has one summation order
@@ -142,7 +184,20 @@ export function layerNormBackwardF32(rt: WasmRuntime, g: View, x: View, mean: Vi
       const band = Math.ceil(n / T / 4) * 4;
       const jobs: number[][] = [];
       for (let j0 = 0; j0 < n; j0 += band) {
-        jobs.push([gr.ptr, gr.rs, xr.ptr, xr.rs, mp, sp, dweight?.byteOffset ?? 0, dbias?.byteOffset ?? 0, rows, j0, Math.min(n, j0 + band), flags]);
+        jobs.push([
+          gr.ptr,
+          gr.rs,
+          xr.ptr,
+          xr.rs,
+          mp,
+          sp,
+          dweight?.byteOffset ?? 0,
+          dbias?.byteOffset ?? 0,
+          rows,
+          j0,
+          Math.min(n, j0 + band),
+          flags,
+        ]);
       }
       rt.pool.run('layerNormParams', jobs);
     }
@@ -157,7 +212,13 @@ export interface CrossEntropyResult {
 }
 
 /** Per-row cross-entropy of logits [N, C] at int32 targets [N] (already checked to be in range). */
-export function crossEntropyF32(rt: WasmRuntime, logits: View, target: View, ignoreIndex: number, smoothing: number): CrossEntropyResult | null {
+export function crossEntropyF32(
+  rt: WasmRuntime,
+  logits: View,
+  target: View,
+  ignoreIndex: number,
+  smoothing: number,
+): CrossEntropyResult | null {
   if (logits.dtype !== 'float32' || logits.shape.length !== 2 || target.dtype !== 'int32') return null;
   const xr = asRows(rt, logits, 'float32');
   const tr = asRows(rt, target, 'int32');
@@ -165,16 +226,32 @@ export function crossEntropyF32(rt: WasmRuntime, logits: View, target: View, ign
   const loss = rt.heap.allocArray('float32', rows, false) as Float32Array;
   const lse = rt.heap.allocArray('float32', rows, false) as Float32Array;
   if (rows > 0) {
-    byRows(rt, 'crossEntropyRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [xr.ptr + r0 * xr.rs * 4, xr.rs, tr.ptr + r0 * 4,
-      loss.byteOffset + r0 * 4, lse.byteOffset + r0 * 4, c, n, ignoreIndex, smoothing]);
+    byRows(rt, 'crossEntropyRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [
+      xr.ptr + r0 * xr.rs * 4,
+      xr.rs,
+      tr.ptr + r0 * 4,
+      loss.byteOffset + r0 * 4,
+      lse.byteOffset + r0 * 4,
+      c,
+      n,
+      ignoreIndex,
+      smoothing,
+    ]);
   }
   release(rt, xr, tr);
   return { loss, lse };
 }
 
 /** dlogits [N, C] from the per-row upstream gradient gout [N] (stride 0 where one value is shared). */
-export function crossEntropyBackwardF32(rt: WasmRuntime, gout: View, logits: View, target: View, lse: View,
-  ignoreIndex: number, smoothing: number): Float32Array | null {
+export function crossEntropyBackwardF32(
+  rt: WasmRuntime,
+  gout: View,
+  logits: View,
+  target: View,
+  lse: View,
+  ignoreIndex: number,
+  smoothing: number,
+): Float32Array | null {
   if (!f32Ok(gout, logits, lse) || logits.shape.length !== 2 || target.dtype !== 'int32') return null;
   const xr = asRows(rt, logits, 'float32');
   const tr = asRows(rt, target, 'int32');
@@ -188,8 +265,19 @@ export function crossEntropyBackwardF32(rt: WasmRuntime, gout: View, logits: Vie
   const gStride = scalarG ? 0 : 1;
   const dx = rt.heap.allocArray('float32', rows * n, false) as Float32Array;
   if (rows * n > 0) {
-    byRows(rt, 'crossEntropyBackwardRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [xr.ptr + r0 * xr.rs * 4, xr.rs, tr.ptr + r0 * 4, lr.ptr + r0 * 4,
-      gPtr + r0 * gStride * 4, gStride, dx.byteOffset + r0 * n * 4, c, n, ignoreIndex, smoothing]);
+    byRows(rt, 'crossEntropyBackwardRows', rows, n, EXP_ROWS_PARALLEL_MIN, (r0, c) => [
+      xr.ptr + r0 * xr.rs * 4,
+      xr.rs,
+      tr.ptr + r0 * 4,
+      lr.ptr + r0 * 4,
+      gPtr + r0 * gStride * 4,
+      gStride,
+      dx.byteOffset + r0 * n * 4,
+      c,
+      n,
+      ignoreIndex,
+      smoothing,
+    ]);
   }
   release(rt, xr, tr, lr, grr);
   return dx;

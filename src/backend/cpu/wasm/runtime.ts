@@ -13,14 +13,24 @@ export class WasmRuntime {
   private readonly scratch: number[] = [];
   private readonly scratchBytes: number;
 
-  constructor(readonly kind: KernelKind, module: WebAssembly.Module) {
+  constructor(
+    readonly kind: KernelKind,
+    module: WebAssembly.Module,
+  ) {
     this.heap = new WasmHeap();
     const instance = new WebAssembly.Instance(module, {
-      env: { memory: this.heap.memory, abort: () => { throw new Error('mox wasm kernel aborted'); } },
+      env: {
+        memory: this.heap.memory,
+        abort: () => {
+          throw new Error('mox wasm kernel aborted');
+        },
+      },
     });
     this.exports = instance.exports as unknown as Exports;
     const zeroBytes = this.exports.zeroBytes!;
-    this.heap.zeroFill = (ptr, bytes) => { zeroBytes(ptr, bytes); };
+    this.heap.zeroFill = (ptr, bytes) => {
+      zeroBytes(ptr, bytes);
+    };
     this.pool = new ThreadPool({ kind, module }, this.heap.memory, this.exports, defaultThreads());
     const floats = (instance.exports.SCRATCH_FLOATS as WebAssembly.Global).value as number;
     this.scratchBytes = floats * 4 + 64;

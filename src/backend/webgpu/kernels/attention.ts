@@ -98,9 +98,12 @@ function sharedBytes(kind: Kind, t: Tile, d: Dims): number {
 
 /** The first tile whose workgroup memory fits the device, or null. */
 function tileFor(kind: Kind, d: Dims, limits: GPUSupportedLimits): Tile | null {
-  return TILES.find((t) => sharedBytes(kind, t, d) <= limits.maxComputeWorkgroupStorageSize && t.rows * TPR <= limits.maxComputeInvocationsPerWorkgroup) ?? null;
+  return (
+    TILES.find(
+      (t) => sharedBytes(kind, t, d) <= limits.maxComputeWorkgroupStorageSize && t.rows * TPR <= limits.maxComputeInvocationsPerWorkgroup,
+    ) ?? null
+  );
 }
-
 
 /** Why the kernels cannot take shapes that fit together (null when they can). */
 function sizeProblem(q: readonly number[], k: readonly number[], v: readonly number[], limits: GPUSupportedLimits): string | null {
@@ -109,7 +112,8 @@ function sizeProblem(q: readonly number[], k: readonly number[], v: readonly num
   if (e < 1 || ev < 1 || e > MAX_HEAD_DIM || ev > MAX_HEAD_DIM) return `head sizes must lie in [1, ${MAX_HEAD_DIM}]`;
   if (q.slice(0, -2).filter((n) => n !== 1).length > MAX_BATCH_DIMS) return `more than ${MAX_BATCH_DIMS} leading axes`;
   const d = dimsOf(e, ev);
-  if ((['forward', 'dkv', 'dq'] as const).some((kind) => !tileFor(kind, d, limits))) return 'the head sizes need more workgroup memory than this device has';
+  if ((['forward', 'dkv', 'dq'] as const).some((kind) => !tileFor(kind, d, limits)))
+    return 'the head sizes need more workgroup memory than this device has';
   return null;
 }
 
@@ -179,9 +183,15 @@ interface Header {
 function params(h: Header, lead: readonly number[], views: readonly View[]): Params {
   const p = new Params();
   const threshold = h.dropout ? Math.ceil(h.dropout.p * 2 ** 24) : 0;
-  p.u(h.groups, h.blocks, h.lq, h.lk, h.causal ? 1 : 0).f(h.scale * LOG2E, h.scale).u(h.dropout?.seed ?? 0, threshold).f(h.dropout ? 1 / (1 - h.dropout.p) : 1);
+  p.u(h.groups, h.blocks, h.lq, h.lk, h.causal ? 1 : 0)
+    .f(h.scale * LOG2E, h.scale)
+    .u(h.dropout?.seed ?? 0, threshold)
+    .f(h.dropout ? 1 / (1 - h.dropout.p) : 1);
   p.u(h.d.e4, h.d.v4, h.cols);
-  const merged = coalesce(lead, views.map((x) => x.strides.slice(0, lead.length)));
+  const merged = coalesce(
+    lead,
+    views.map((x) => x.strides.slice(0, lead.length)),
+  );
   if (merged.shape.length > MAX_BATCH_DIMS) {
     throw new DeviceError('attention', `${merged.shape.length} leading axes ${fmtShape(lead)} exceed the kernels' ${MAX_BATCH_DIMS}`);
   }
@@ -242,7 +252,19 @@ const BLOCK_ENTRY = (threads: number): string => `@compute @workgroup_size(${thr
  * vec4 tile `dst` with row stride `stride`: zero past `limit` rows and past `width` columns, so padded
  * lanes add nothing to dot products. Neighbouring threads read neighbouring columns.
  */
-function stage(dst: string, src: string, n: number, base: string, first: string, limit: string, rows: number, width: number, stride: number, threads: number, scale = ''): string {
+function stage(
+  dst: string,
+  src: string,
+  n: number,
+  base: string,
+  first: string,
+  limit: string,
+  rows: number,
+  width: number,
+  stride: number,
+  threads: number,
+  scale = '',
+): string {
   const lanes = (stride - 1) * 4;
   const at = operandAt(n);
   return `for (var x = lid.x; x < ${rows * lanes}u; x += ${threads}u) {
@@ -260,11 +282,14 @@ const unroll = (n: number, line: (x: number) => string, sep = '\n    '): string 
 
 /** WGSL writing a thread's owned vec4 columns `${acc}0, ${acc}1, ...` (times `mul`) of row `row` to contiguous `dst`. */
 function writeRow(dst: string, acc: string, owned: number, width: number, row: string, mul: string): string {
-  return unroll(owned, (c) => `{
+  return unroll(
+    owned,
+    (c) => `{
       let col = (t + ${c * TPR}u) * 4u;
       let val = ${acc}${c} * ${mul};
       ${unroll(4, (u) => `if (col + ${u}u < ${width}u) { ${dst}[${row} * ${width}u + col + ${u}u] = val[${u}]; }`, '\n      ')}
-    }`);
+    }`,
+  );
 }
 
 /** WGSL declaring `${name}0, ${name}1, ...` zeroed: `count` of `type`. */
@@ -322,16 +347,22 @@ ${BLOCK_ENTRY(threads)}
       ${unroll(kpt, (x) => `s${x} += dot(qv, Ks[(t + ${x * TPR}u) * ${d.ep}u + e4]);`, '\n      ')}
     }
     var lm = neg;
-    ${unroll(kpt, (x) => `if (j0 + t + ${x * TPR}u >= lk || (causal && j0 + t + ${x * TPR}u > i)) { s${x} = neg; }
-    lm = max(lm, s${x});`)}
+    ${unroll(
+      kpt,
+      (x) => `if (j0 + t + ${x * TPR}u >= lk || (causal && j0 + t + ${x * TPR}u > i)) { s${x} = neg; }
+    lm = max(lm, s${x});`,
+    )}
     Mx[lid.x] = lm;
     workgroupBarrier();
     var mn = m;
     ${unroll(TPR, (y) => `mn = max(mn, Mx[r * ${TPR}u + ${y}u]);`)}
     // A row that has seen only masked keys keeps max -inf: shift by 0 then, so its weights are exp2(-inf) = 0.
     let shift = select(mn, 0.0, mn == neg);
-    ${unroll(kpt, (x) => `let p${x} = exp2(s${x} - shift);
-    Ps[r * ${sp}u + t + ${x * TPR}u] = ${weight(x)};`)}
+    ${unroll(
+      kpt,
+      (x) => `let p${x} = exp2(s${x} - shift);
+    Ps[r * ${sp}u + t + ${x * TPR}u] = ${weight(x)};`,
+    )}
     Ls[lid.x] = ${unroll(kpt, (x) => `p${x}`, ' + ')};
     workgroupBarrier();
     // Rescale what the earlier blocks summed to the new max, then add this block.
@@ -354,8 +385,15 @@ ${BLOCK_ENTRY(threads)}
 }`;
 }
 
-export function attention(engine: Engine, q: View, k: View, v: View, causal: boolean, scale: number, dropout: AttentionDropout | null = null):
-  { out: GpuBuffer; lse: GpuBuffer } {
+export function attention(
+  engine: Engine,
+  q: View,
+  k: View,
+  v: View,
+  causal: boolean,
+  scale: number,
+  dropout: AttentionDropout | null = null,
+): { out: GpuBuffer; lse: GpuBuffer } {
   const limits = engine.device.limits;
   check('attention', { q, k, v }, limits);
   const r = q.shape.length;
@@ -371,7 +409,10 @@ export function attention(engine: Engine, q: View, k: View, v: View, causal: boo
   const blocks = Math.ceil(lq / tile.rows);
   const groups = nb * blocks;
   const p = params({ groups, blocks, d, cols: tile.cols, lq, lk, causal, scale, dropout }, lead, [q, k, v]);
-  const kernel = { key: `attention|${tile.rows}x${tile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`, code: () => forwardCode(tile, d, dropout !== null) };
+  const kernel = {
+    key: `attention|${tile.rows}x${tile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`,
+    code: () => forwardCode(tile, d, dropout !== null),
+  };
   engine.dispatch(kernel, [bufOf(q).buffer, bufOf(k).buffer, bufOf(v).buffer, out.buffer, lse.buffer], p, groups);
   return { out, lse };
 }
@@ -495,13 +536,16 @@ ${BLOCK_ENTRY(threads)}
       let vv = Vs[r * ${d.vp}u + e4];
       ${unroll(qpt, (x) => `dp${x} += dot(vv, Gs[(t + ${x * TPR}u) * ${d.vp}u + e4]);`, '\n      ')}
     }
-    ${unroll(qpt, (x) => `{
+    ${unroll(
+      qpt,
+      (x) => `{
     let ii = t + ${x * TPR}u;
     let i = i0 + ii;
     ${pairTerms(x, dropout, 'i < lq && j < lk && !(causal && j > i)', 'Lw[ii]', 'Dw[ii]')}
     Zs[ii * ${rs}u + r] = z${x};
     Ss[ii * ${rs}u + r] = ds${x};
-    }`)}
+    }`,
+    )}
     workgroupBarrier();
     for (var ii = 0u; ii < ncols; ii++) {
       let z = Zs[ii * ${rs}u + r];
@@ -570,12 +614,15 @@ ${BLOCK_ENTRY(threads)}
       let gv = Gs[r * ${d.vp}u + e4];
       ${unroll(kpt, (x) => `dp${x} += dot(gv, Vs[(t + ${x * TPR}u) * ${d.vp}u + e4]);`, '\n      ')}
     }
-    ${unroll(kpt, (x) => `{
+    ${unroll(
+      kpt,
+      (x) => `{
     let jj = t + ${x * TPR}u;
     let j = j0 + jj;
     ${pairTerms(x, dropout, 'i < lq && j < lk && !(causal && j > i)', 'li', 'di')}
     Ss[r * ${sp}u + jj] = ds${x};
-    }`)}
+    }`,
+    )}
     workgroupBarrier();
     for (var jj = 0u; jj < ncols; jj++) {
       let ds = Ss[r * ${sp}u + jj];
@@ -591,8 +638,18 @@ ${BLOCK_ENTRY(threads)}
 }`;
 }
 
-export function attentionBackward(engine: Engine, g: View, q: View, k: View, v: View, out: View, lse: View, causal: boolean, scale: number, dropout: AttentionDropout | null = null):
-  { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
+export function attentionBackward(
+  engine: Engine,
+  g: View,
+  q: View,
+  k: View,
+  v: View,
+  out: View,
+  lse: View,
+  causal: boolean,
+  scale: number,
+  dropout: AttentionDropout | null = null,
+): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
   const op = 'attentionBackward';
   const limits = engine.device.limits;
   check(op, { q, k, v, g, out, lse }, limits);
@@ -603,9 +660,13 @@ export function attentionBackward(engine: Engine, g: View, q: View, k: View, v: 
   const ev = v.shape[r - 1]!;
   const outShape = [...lead, lq, ev];
   if (!sameShape(g.shape, outShape) || !sameShape(out.shape, outShape)) {
-    throw new ShapeError(op, `the gradient ${fmtShape(g.shape)} and the output ${fmtShape(out.shape)} must have the output's shape ${fmtShape(outShape)}`);
+    throw new ShapeError(
+      op,
+      `the gradient ${fmtShape(g.shape)} and the output ${fmtShape(out.shape)} must have the output's shape ${fmtShape(outShape)}`,
+    );
   }
-  if (!sameShape(lse.shape, [...lead, lq])) throw new ShapeError(op, `lse must have shape ${fmtShape([...lead, lq])}, got ${fmtShape(lse.shape)}`);
+  if (!sameShape(lse.shape, [...lead, lq]))
+    throw new ShapeError(op, `lse must have shape ${fmtShape([...lead, lq])}, got ${fmtShape(lse.shape)}`);
   const nb = sizeOf(lead);
   const dq = allocate(engine, 'float32', nb * lq * e);
   const dk = allocate(engine, 'float32', nb * lk * e);
@@ -615,20 +676,31 @@ export function attentionBackward(engine: Engine, g: View, q: View, k: View, v: 
   const header = { d, lq, lk, causal, scale, dropout };
 
   const rowsParams = params({ ...header, groups: nb * lq, blocks: 1, cols: ev }, lead, [g, out]);
-  engine.dispatch({ key: 'attentionRowDot', code: rowDotCode }, [bufOf(g).buffer, bufOf(out).buffer, dRows.buffer], rowsParams, Math.ceil((nb * lq) / ROW_WG));
+  engine.dispatch(
+    { key: 'attentionRowDot', code: rowDotCode },
+    [bufOf(g).buffer, bufOf(out).buffer, dRows.buffer],
+    rowsParams,
+    Math.ceil((nb * lq) / ROW_WG),
+  );
 
   const inputs = [bufOf(q).buffer, bufOf(k).buffer, bufOf(v).buffer, bufOf(g).buffer, bufOf(lse).buffer, dRows.buffer];
   const operands = [q, k, v, g, lse];
   const kvTile = tileFor('dkv', d, limits)!;
   const kvBlocks = Math.ceil(lk / kvTile.rows);
   const kvParams = params({ ...header, groups: nb * kvBlocks, blocks: kvBlocks, cols: kvTile.cols }, lead, operands);
-  const kvKernel = { key: `attentionDkv|${kvTile.rows}x${kvTile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`, code: () => dkvCode(kvTile, d, dropout !== null) };
+  const kvKernel = {
+    key: `attentionDkv|${kvTile.rows}x${kvTile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`,
+    code: () => dkvCode(kvTile, d, dropout !== null),
+  };
   engine.dispatch(kvKernel, [...inputs, dk.buffer, dv.buffer], kvParams, nb * kvBlocks);
 
   const qTile = tileFor('dq', d, limits)!;
   const qBlocks = Math.ceil(lq / qTile.rows);
   const qParams = params({ ...header, groups: nb * qBlocks, blocks: qBlocks, cols: qTile.cols }, lead, operands);
-  const qKernel = { key: `attentionDq|${qTile.rows}x${qTile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`, code: () => dqCode(qTile, d, dropout !== null) };
+  const qKernel = {
+    key: `attentionDq|${qTile.rows}x${qTile.cols}|${e}|${ev}|${dropout ? 'dropout' : ''}`,
+    code: () => dqCode(qTile, d, dropout !== null),
+  };
   engine.dispatch(qKernel, [...inputs, dq.buffer], qParams, nb * qBlocks);
 
   engine.release(dRows);

@@ -17,10 +17,14 @@ export interface GpuBuffer extends PooledBuffer {
 /** The WGSL element type of a stored dtype: float32 f32, int32 i32, bool u32 (0 or 1). */
 export function wgslType(dtype: DType, op = 'webgpu'): 'f32' | 'i32' | 'u32' {
   switch (dtype) {
-    case 'float32': return 'f32';
-    case 'int32': return 'i32';
-    case 'bool': return 'u32';
-    default: throw new DeviceError(op, `${dtype} is not supported on the GPU (WebGPU has no 64-bit floats); use float32`);
+    case 'float32':
+      return 'f32';
+    case 'int32':
+      return 'i32';
+    case 'bool':
+      return 'u32';
+    default:
+      throw new DeviceError(op, `${dtype} is not supported on the GPU (WebGPU has no 64-bit floats); use float32`);
   }
 }
 
@@ -88,8 +92,16 @@ const stridedCode = new Map<string, string>();
  * element index) from the flat index `i`; it depends only on `key`, so a kernel that puts `key` in its
  * own cache key builds the text only once.
  */
-export function stridedIndex(op: string, params: Params, shape: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { readonly code: string; rank: number; key: string } {
-  const c = coalesce(shape, views.map((v) => v.strides));
+export function stridedIndex(
+  op: string,
+  params: Params,
+  shape: readonly number[],
+  views: readonly { offset: number; strides: readonly number[] }[],
+): { readonly code: string; rank: number; key: string } {
+  const c = coalesce(
+    shape,
+    views.map((v) => v.strides),
+  );
   const rank = c.shape.length;
   if (rank > MAX_RANK) throw new DeviceError(op, `a view of rank ${rank} after merging axes exceeds the WebGPU kernels' ${MAX_RANK}`);
   const shapeAt = params.length;

@@ -8,7 +8,6 @@ import { DeviceError } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
 import { binding, bufOf, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 
-
 /** Math WGSL lacks, written to match the CPU reference (src/backend/cpu/math.ts) in f32. */
 export const MATH = /* wgsl */ `
 fn is_nan(x: f32) -> bool { return !(x == x); }
@@ -93,38 +92,68 @@ const INV_SQRT_2PI = 'f32(0.39894228040143268)';
 /** The f32 expression of a unary op applied to `x` (p0, p1: its scalar parameters). */
 function unaryExpr(op: UnaryOp): string {
   switch (op) {
-    case 'neg': return '-x';
-    case 'abs': return 'abs(x)';
-    case 'sign': return 'select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)';
-    case 'exp': return 'exp(x)';
-    case 'log': return 'log(x)';
-    case 'log1p': return 'm_log1p(x)';
-    case 'expm1': return 'm_expm1(x)';
-    case 'sqrt': return 'sqrt(x)';
-    case 'rsqrt': return '1.0 / sqrt(x)';
-    case 'square': return 'x * x';
-    case 'reciprocal': return '1.0 / x';
-    case 'sin': return 'sin(x)';
-    case 'cos': return 'cos(x)';
-    case 'tanh': return 'm_tanh(x)';
-    case 'sigmoid': return 'm_sigmoid(x)';
-    case 'relu': return 'select(x, 0.0, x < 0.0)';
-    case 'erf': return 'm_erf(x)';
-    case 'gelu': return `0.5 * x * (1.0 + m_erf(x * ${SQRT1_2}))`;
-    case 'geluTanh': return `0.5 * x * (1.0 + m_tanh(${SQRT_2_OVER_PI} * (x + 0.044715 * x * x * x)))`;
-    case 'geluGrad': return `0.5 * (1.0 + m_erf(x * ${SQRT1_2})) + x * exp(-0.5 * x * x) * ${INV_SQRT_2PI}`;
+    case 'neg':
+      return '-x';
+    case 'abs':
+      return 'abs(x)';
+    case 'sign':
+      return 'select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)';
+    case 'exp':
+      return 'exp(x)';
+    case 'log':
+      return 'log(x)';
+    case 'log1p':
+      return 'm_log1p(x)';
+    case 'expm1':
+      return 'm_expm1(x)';
+    case 'sqrt':
+      return 'sqrt(x)';
+    case 'rsqrt':
+      return '1.0 / sqrt(x)';
+    case 'square':
+      return 'x * x';
+    case 'reciprocal':
+      return '1.0 / x';
+    case 'sin':
+      return 'sin(x)';
+    case 'cos':
+      return 'cos(x)';
+    case 'tanh':
+      return 'm_tanh(x)';
+    case 'sigmoid':
+      return 'm_sigmoid(x)';
+    case 'relu':
+      return 'select(x, 0.0, x < 0.0)';
+    case 'erf':
+      return 'm_erf(x)';
+    case 'gelu':
+      return `0.5 * x * (1.0 + m_erf(x * ${SQRT1_2}))`;
+    case 'geluTanh':
+      return `0.5 * x * (1.0 + m_tanh(${SQRT_2_OVER_PI} * (x + 0.044715 * x * x * x)))`;
+    case 'geluGrad':
+      return `0.5 * (1.0 + m_erf(x * ${SQRT1_2})) + x * exp(-0.5 * x * x) * ${INV_SQRT_2PI}`;
     case 'geluTanhGrad':
       return `gelu_tanh_grad(x)`;
-    case 'silu': return 'x * m_sigmoid(x)';
-    case 'softplus': return 'm_softplus(x)';
-    case 'floor': return 'floor(x)';
-    case 'ceil': return 'ceil(x)';
-    case 'round': return 'round(x)';
-    case 'not': return 'select(0.0, 1.0, x == 0.0)';
-    case 'leakyRelu': return 'select(x * p0, x, x > 0.0)';
-    case 'powScalar': return 'm_pow(x, p0)';
-    case 'clamp': return 'clamp_nan(x, p0, p1)';
-    case 'affine': return 'x * p0 + p1';
+    case 'silu':
+      return 'x * m_sigmoid(x)';
+    case 'softplus':
+      return 'm_softplus(x)';
+    case 'floor':
+      return 'floor(x)';
+    case 'ceil':
+      return 'ceil(x)';
+    case 'round':
+      return 'round(x)';
+    case 'not':
+      return 'select(0.0, 1.0, x == 0.0)';
+    case 'leakyRelu':
+      return 'select(x * p0, x, x > 0.0)';
+    case 'powScalar':
+      return 'm_pow(x, p0)';
+    case 'clamp':
+      return 'clamp_nan(x, p0, p1)';
+    case 'affine':
+      return 'x * p0 + p1';
   }
   throw new DeviceError('unary', `unknown op '${String(op)}'`);
 }
@@ -156,7 +185,10 @@ export function unary(engine: Engine, op: UnaryOp, x: View, outDtype: DType, par
   if (size === 0) return out;
   let p0 = params[0] ?? 0;
   let p1 = params[1] ?? 0;
-  if (op === 'clamp') { p0 = params[0] ?? -Infinity; p1 = params[1] ?? Infinity; }
+  if (op === 'clamp') {
+    p0 = params[0] ?? -Infinity;
+    p1 = params[1] ?? Infinity;
+  }
   if (op === 'affine') p0 = params[0] ?? 1;
   const p = new Params().u(size).f(p0, p1);
   const idx = stridedIndex('unary', p, x.shape, [x]);
@@ -164,11 +196,16 @@ export function unary(engine: Engine, op: UnaryOp, x: View, outDtype: DType, par
   const intPath = x.dtype !== 'float32' && outDtype === 'int32' && ['neg', 'abs', 'square'].includes(op);
   const xv = intPath ? convert('X[o0]', x.dtype, 'int32') : convert('X[o0]', x.dtype, 'float32');
   const expr = intPath ? (op === 'neg' ? '-x' : op === 'abs' ? 'abs(x)' : 'x * x') : unaryExpr(op);
-  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', outDtype, 'read_write')], `${idx.code}
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', outDtype, 'read_write')],
+      `${idx.code}
   let p0 = pf(1u); let p1 = pf(2u);
   let x = ${xv};
   let v = ${expr};
-  Y[i] = ${intPath ? 'v' : convert('v', 'float32', outDtype)};`, UNARY_HELPERS);
+  Y[i] = ${intPath ? 'v' : convert('v', 'float32', outDtype)};`,
+      UNARY_HELPERS,
+    );
   engine.dispatch({ key: `unary|${op}|${x.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(x).buffer, out.buffer], p, groups(size));
   return out;
 }
@@ -179,16 +216,25 @@ function binaryExpr(op: BinaryOp, int: boolean): string {
   const cmp = COMPARE[op];
   if (cmp) return `select(0, 1, a ${cmp} b)`;
   switch (op) {
-    case 'add': return 'a + b';
-    case 'sub': return 'a - b';
-    case 'mul': return 'a * b';
-    case 'div': return int ? 'i32(trunc(f32(a) / f32(b)))' : 'a / b';
-    case 'pow': return int ? 'i32(m_pow(f32(a), f32(b)))' : 'm_pow(a, b)';
-    case 'maximum': return int ? 'max(a, b)' : 'm_maximum(a, b)';
-    case 'minimum': return int ? 'min(a, b)' : 'm_minimum(a, b)';
+    case 'add':
+      return 'a + b';
+    case 'sub':
+      return 'a - b';
+    case 'mul':
+      return 'a * b';
+    case 'div':
+      return int ? 'i32(trunc(f32(a) / f32(b)))' : 'a / b';
+    case 'pow':
+      return int ? 'i32(m_pow(f32(a), f32(b)))' : 'm_pow(a, b)';
+    case 'maximum':
+      return int ? 'max(a, b)' : 'm_maximum(a, b)';
+    case 'minimum':
+      return int ? 'min(a, b)' : 'm_minimum(a, b)';
     // truthiness is != 0, NaN included (NaN != 0 is true)
-    case 'and': return 'select(0, 1, a != 0 && b != 0)';
-    case 'or': return 'select(0, 1, a != 0 || b != 0)';
+    case 'and':
+      return 'select(0, 1, a != 0 && b != 0)';
+    case 'or':
+      return 'select(0, 1, a != 0 || b != 0)';
   }
   throw new DeviceError('binary', `unknown op '${String(op)}'`);
 }
@@ -205,12 +251,21 @@ export function binary(engine: Engine, op: BinaryOp, a: View, b: View, outDtype:
   let expr = binaryExpr(op, int);
   const logical = !!COMPARE[op] || op === 'and' || op === 'or';
   if (logical && !int) expr = expr.replace('select(0, 1,', 'select(0.0, 1.0,').replace(/!= 0/g, '!= 0.0');
-  const code = (): string => kernel([binding(1, 'A', a.dtype, 'read'), binding(2, 'B', b.dtype, 'read'), binding(3, 'Y', outDtype, 'read_write')], `${idx.code}
+  const code = (): string =>
+    kernel(
+      [binding(1, 'A', a.dtype, 'read'), binding(2, 'B', b.dtype, 'read'), binding(3, 'Y', outDtype, 'read_write')],
+      `${idx.code}
   let a = ${convert('A[o0]', a.dtype, ct)};
   let b = ${convert('B[o1]', b.dtype, ct)};
   let v = ${expr};
-  Y[i] = ${convert('v', ct, outDtype)};`);
-  engine.dispatch({ key: `binary|${op}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
+  Y[i] = ${convert('v', ct, outDtype)};`,
+    );
+  engine.dispatch(
+    { key: `binary|${op}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code },
+    [bufOf(a).buffer, bufOf(b).buffer, out.buffer],
+    p,
+    groups(size),
+  );
   return out;
 }
 
@@ -221,14 +276,25 @@ export function where(engine: Engine, cond: View, a: View, b: View, outDtype: DT
   const p = new Params().u(size);
   const idx = stridedIndex('where', p, a.shape, [cond, a, b]);
   const ct: DType = a.dtype === b.dtype ? a.dtype : 'float32';
-  const code = (): string => kernel([
-    binding(1, 'C', cond.dtype, 'read'), binding(2, 'A', a.dtype, 'read'), binding(3, 'B', b.dtype, 'read'),
-    binding(4, 'Y', outDtype, 'read_write'),
-  ], `${idx.code}
+  const code = (): string =>
+    kernel(
+      [
+        binding(1, 'C', cond.dtype, 'read'),
+        binding(2, 'A', a.dtype, 'read'),
+        binding(3, 'B', b.dtype, 'read'),
+        binding(4, 'Y', outDtype, 'read_write'),
+      ],
+      `${idx.code}
   let c = ${convert('C[o0]', cond.dtype, 'bool')};
   let v = select(${convert('B[o2]', b.dtype, ct)}, ${convert('A[o1]', a.dtype, ct)}, c != 0u);
-  Y[i] = ${convert('v', ct, outDtype)};`);
-  engine.dispatch({ key: `where|${cond.dtype}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code }, [bufOf(cond).buffer, bufOf(a).buffer, bufOf(b).buffer, out.buffer], p, groups(size));
+  Y[i] = ${convert('v', ct, outDtype)};`,
+    );
+  engine.dispatch(
+    { key: `where|${cond.dtype}|${a.dtype}|${b.dtype}|${outDtype}|${idx.key}`, code },
+    [bufOf(cond).buffer, bufOf(a).buffer, bufOf(b).buffer, out.buffer],
+    p,
+    groups(size),
+  );
   return out;
 }
 
@@ -238,8 +304,12 @@ export function stridedCopy(engine: Engine, src: View, dst: View): void {
   if (size === 0) return;
   const p = new Params().u(size);
   const idx = stridedIndex('copy', p, src.shape, [src, dst]);
-  const code = (): string => kernel([binding(1, 'X', src.dtype, 'read'), binding(2, 'Y', dst.dtype, 'read_write')], `${idx.code}
-  Y[o1] = ${convert('X[o0]', src.dtype, dst.dtype)};`);
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', src.dtype, 'read'), binding(2, 'Y', dst.dtype, 'read_write')],
+      `${idx.code}
+  Y[o1] = ${convert('X[o0]', src.dtype, dst.dtype)};`,
+    );
   engine.dispatch({ key: `copy|${src.dtype}|${dst.dtype}|${idx.key}`, code }, [bufOf(src).buffer, bufOf(dst).buffer], p, groups(size));
 }
 
@@ -254,7 +324,11 @@ export function fill(engine: Engine, dst: View, value: number): void {
   const valueAt = p.length - 1;
   const idx = stridedIndex('fill', p, dst.shape, [dst]);
   const read = t === 'f32' ? `pf(${valueAt}u)` : t === 'i32' ? `pi(${valueAt}u)` : `pu(${valueAt}u)`;
-  const code = (): string => kernel([binding(1, 'Y', dst.dtype, 'read_write')], `${idx.code}
-  Y[o0] = ${read};`);
+  const code = (): string =>
+    kernel(
+      [binding(1, 'Y', dst.dtype, 'read_write')],
+      `${idx.code}
+  Y[o0] = ${read};`,
+    );
   engine.dispatch({ key: `fill|${dst.dtype}|${idx.key}`, code }, [bufOf(dst).buffer], p, groups(size));
 }

@@ -16,7 +16,18 @@ import type { View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
-import { binding, bufOf, contiguousStrides, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import {
+  binding,
+  bufOf,
+  contiguousStrides,
+  convert,
+  elementGroups,
+  elementKernel,
+  sizeOf,
+  stridedIndex,
+  wgslType,
+  type GpuBuffer,
+} from './common.js';
 import { allocate, stridedCopy } from './elementwise.js';
 
 function checkDim(op: string, dim: number, rank: number): void {
@@ -74,8 +85,16 @@ function readIndex(o: string, idx: View, onSkip: string): string {
  * shared body of gather and indexSelect. `xView` has stride 0 along dim (the index supplies it) and
  * `idxView` addresses the index for each output position.
  */
-function pick(engine: Engine, op: string, x: View, dim: number, shape: readonly number[],
-  xView: { offset: number; strides: readonly number[] }, idx: View, idxView: { offset: number; strides: readonly number[] }): GpuBuffer {
+function pick(
+  engine: Engine,
+  op: string,
+  x: View,
+  dim: number,
+  shape: readonly number[],
+  xView: { offset: number; strides: readonly number[] },
+  idx: View,
+  idxView: { offset: number; strides: readonly number[] },
+): GpuBuffer {
   const size = sizeOf(shape);
   const out = allocate(engine, x.dtype, size);
   if (size === 0) return out;
@@ -86,12 +105,15 @@ function pick(engine: Engine, op: string, x: View, dim: number, shape: readonly 
     const body = `${at.code}
   ${readIndex('o1', idx, `Y[i] = ${zero};`)}
   Y[i] = X[o0 + u32(v) * pu(2u)];`;
-    return kernel([
-      binding(1, 'X', x.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read'), binding(3, 'Y', x.dtype, 'read_write'),
-    ], body);
+    return kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read'), binding(3, 'Y', x.dtype, 'read_write')], body);
   };
   // gather and indexSelect share the kernel: the WGSL does not depend on `op`.
-  engine.dispatch({ key: `pick|${x.dtype}|${idx.dtype}|${at.key}`, code }, [bufOf(x).buffer, bufOf(idx).buffer, out.buffer], p, groups(size));
+  engine.dispatch(
+    { key: `pick|${x.dtype}|${idx.dtype}|${at.key}`, code },
+    [bufOf(x).buffer, bufOf(idx).buffer, out.buffer],
+    p,
+    groups(size),
+  );
   return out;
 }
 
@@ -114,15 +136,27 @@ export function indexSelect(engine: Engine, x: View, dim: number, idx: View): Gp
   const xStrides = x.strides.map((s, i) => (i === dim ? 0 : s));
   // idx seen with the output's shape: it moves along dim only.
   const idxStrides = shape.map((_, i) => (i === dim ? idx.strides[0]! : 0));
-  return pick(engine, 'indexSelect', x, dim, shape, { offset: x.offset, strides: xStrides }, idx, { offset: idx.offset, strides: idxStrides });
+  return pick(engine, 'indexSelect', x, dim, shape, { offset: x.offset, strides: xStrides }, idx, {
+    offset: idx.offset,
+    strides: idxStrides,
+  });
 }
 
 /**
  * Atomically adds src over `extent` into the contiguous `out` of shape `outShape`, at each position with
  * its `dim` coordinate replaced by the index: the shared body of scatterAdd and indexAdd.
  */
-function addInto(engine: Engine, op: string, out: GpuBuffer, outShape: readonly number[], dim: number,
-  extent: readonly number[], src: View, idx: View, idxView: { offset: number; strides: readonly number[] }): void {
+function addInto(
+  engine: Engine,
+  op: string,
+  out: GpuBuffer,
+  outShape: readonly number[],
+  dim: number,
+  extent: readonly number[],
+  src: View,
+  idx: View,
+  idxView: { offset: number; strides: readonly number[] },
+): void {
   const n = sizeOf(extent);
   if (n === 0 || out.size === 0) return;
   const outStrides = contiguousStrides(outShape);
@@ -137,16 +171,27 @@ function addInto(engine: Engine, op: string, out: GpuBuffer, outShape: readonly 
     return kernel([binding(1, 'SRC', src.dtype, 'read'), binding(2, 'IDX', idx.dtype, 'read')], body, atomicOutput(3, out.dtype));
   };
   // scatterAdd and indexAdd share the kernel: the WGSL does not depend on `op`.
-  engine.dispatch({ key: `addInto|${src.dtype}|${idx.dtype}|${out.dtype}|${at.key}`, code }, [bufOf(src).buffer, bufOf(idx).buffer, out.buffer], p, groups(n));
+  engine.dispatch(
+    { key: `addInto|${src.dtype}|${idx.dtype}|${out.dtype}|${at.key}`, code },
+    [bufOf(src).buffer, bufOf(idx).buffer, out.buffer],
+    p,
+    groups(n),
+  );
 }
 
 /** base (copied) with src[pos] added at pos with its `dim` coordinate replaced by idx[pos]. */
 export function scatterAdd(engine: Engine, base: View, dim: number, idx: View, src: View): GpuBuffer {
   const rank = base.shape.length;
   checkDim('scatterAdd', dim, rank);
-  if (idx.shape.length !== rank || src.shape.length !== rank
-    || idx.shape.some((d, i) => d > src.shape[i]! || (i !== dim && d > base.shape[i]!))) {
-    throw new ShapeError('scatterAdd', `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`);
+  if (
+    idx.shape.length !== rank ||
+    src.shape.length !== rank ||
+    idx.shape.some((d, i) => d > src.shape[i]! || (i !== dim && d > base.shape[i]!))
+  ) {
+    throw new ShapeError(
+      'scatterAdd',
+      `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`,
+    );
   }
   const out = allocate(engine, base.dtype, sizeOf(base.shape));
   stridedCopy(engine, base, { buf: out, dtype: base.dtype, shape: base.shape, strides: contiguousStrides(base.shape), offset: 0 });
@@ -162,7 +207,10 @@ export function indexAdd(engine: Engine, shape: readonly number[], dim: number, 
   check1d('indexAdd', idx);
   const picks = idx.shape[0]!;
   if (src.shape.length !== rank || src.shape.some((d, i) => d !== (i === dim ? picks : shape[i]))) {
-    throw new ShapeError('indexAdd', `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks} indices along dim ${dim}`);
+    throw new ShapeError(
+      'indexAdd',
+      `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks} indices along dim ${dim}`,
+    );
   }
   const out = allocate(engine, src.dtype, sizeOf(shape));
   engine.clear(out.buffer, 0, out.size * 4);

@@ -69,9 +69,13 @@ export function tileProblem(t: MatmulTile): string | null {
 /** Whether the device's limits admit the tile. */
 function fits(t: MatmulTile, limits: GPUSupportedLimits): boolean {
   const [wx, wy] = threads(t);
-  return tileProblem(t) === null && wx * wy <= limits.maxComputeInvocationsPerWorkgroup &&
-    wx <= limits.maxComputeWorkgroupSizeX && wy <= limits.maxComputeWorkgroupSizeY &&
-    sharedBytes(t) <= limits.maxComputeWorkgroupStorageSize;
+  return (
+    tileProblem(t) === null &&
+    wx * wy <= limits.maxComputeInvocationsPerWorkgroup &&
+    wx <= limits.maxComputeWorkgroupSizeX &&
+    wy <= limits.maxComputeWorkgroupSizeY &&
+    sharedBytes(t) <= limits.maxComputeWorkgroupStorageSize
+  );
 }
 
 /** The tile for an M x N product repeated over `batches`, per `matmulTuning`. */
@@ -98,11 +102,21 @@ interface Variant {
 }
 
 // The parameter words, before the batch addressing that stridedIndex appends.
-const P_M = 0, P_N = 1, P_K = 2, P_SAM = 3, P_SAK = 4, P_SBK = 5, P_SBN = 6, P_BIAS_OFF = 7, P_BIAS_STRIDE = 8;
+const P_M = 0,
+  P_N = 1,
+  P_K = 2,
+  P_SAM = 3,
+  P_SAK = 4,
+  P_SBK = 5,
+  P_SBN = 6,
+  P_BIAS_OFF = 7,
+  P_BIAS_STRIDE = 8;
 /** Load order: bit 0 set when A is walked along k (row-major A), bit 1 when B is walked along n. */
 const P_ORDER = 9;
 /** Where this dispatch's first tile column, tile row and batch lie (grids past 65535 take several). */
-const P_TILE_X0 = 10, P_TILE_Y0 = 11, P_BATCH0 = 12;
+const P_TILE_X0 = 10,
+  P_TILE_Y0 = 11,
+  P_BATCH0 = 12;
 
 const COMPS = ['x', 'y', 'z', 'w'];
 
@@ -123,13 +137,17 @@ function source(t: MatmulTile, v: Variant, batchCode: string): string {
   const setup: string[] = [];
   for (let g = 0; g < ga; g++) {
     setup.push(`let aE${g} = ${g * T}u + tid;`);
-    setup.push(`let aK${g} = select(aE${g} / ${BM / 4}u, aE${g} % ${BK}u, aAlongK); let aQ${g} = select(aE${g} % ${BM / 4}u, aE${g} / ${BK}u, aAlongK);`);
+    setup.push(
+      `let aK${g} = select(aE${g} / ${BM / 4}u, aE${g} % ${BK}u, aAlongK); let aQ${g} = select(aE${g} % ${BM / 4}u, aE${g} / ${BK}u, aAlongK);`,
+    );
     setup.push(`let aM${g} = row0 + aQ${g} * 4u; let aP${g} = aBase + aM${g} * sam + aK${g} * sak;`);
     setup.push(`var ra${g}: ${VT};`);
   }
   for (let g = 0; g < gb; g++) {
     setup.push(`let bE${g} = ${g * T}u + tid;`);
-    setup.push(`let bK${g} = select(bE${g} % ${BK}u, bE${g} / ${BN / 4}u, bAlongN); let bQ${g} = select(bE${g} / ${BK}u, bE${g} % ${BN / 4}u, bAlongN);`);
+    setup.push(
+      `let bK${g} = select(bE${g} % ${BK}u, bE${g} / ${BN / 4}u, bAlongN); let bQ${g} = select(bE${g} / ${BK}u, bE${g} % ${BN / 4}u, bAlongN);`,
+    );
     setup.push(`let bN${g} = col0 + bQ${g} * 4u; let bP${g} = bBase + bK${g} * sbk + bN${g} * sbn;`);
     setup.push(`var rb${g}: ${VT};`);
   }
@@ -180,7 +198,9 @@ function source(t: MatmulTile, v: Variant, batchCode: string): string {
         const acc = `acc${r * 4 + i}_${c}`;
         out.push(`  { ${v.relu ? 'var' : 'let'} s = ${v.biasDtype ? `${acc} + bias${c}` : acc};`);
         if (v.relu) out.push(`    s = select(s, ${VT}(), s < ${VT}());`);
-        COMPS.forEach((cc, j) => out.push(`    if (n${c} + ${j}u < N) { C[row + n${c} + ${j}u] = ${convert(`s.${cc}`, v.acc, v.outDtype)}; }`));
+        COMPS.forEach((cc, j) =>
+          out.push(`    if (n${c} + ${j}u < N) { C[row + n${c} + ${j}u] = ${convert(`s.${cc}`, v.acc, v.outDtype)}; }`),
+        );
         out.push('  }');
       }
       out.push('} }');
@@ -253,7 +273,10 @@ function checkShapes(a: View, b: View, bias: View | null): { batchShape: number[
     throw new ShapeError('matmul', `batch dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   }
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== N)) {
-    throw new ShapeError('matmul', `bias must have shape [${N}] for ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}, got ${fmtShape(bias.shape)}`);
+    throw new ShapeError(
+      'matmul',
+      `bias must have shape [${N}] for ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}, got ${fmtShape(bias.shape)}`,
+    );
   }
   return { batchShape, M, K, N };
 }
@@ -294,14 +317,21 @@ export function matmul(engine: Engine, a: View, b: View, outDtype: DType, epilog
   for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
     for (let y0 = 0; y0 < tilesY; y0 += MAX_GROUPS) {
       for (let x0 = 0; x0 < tilesX; x0 += MAX_GROUPS) {
-        const p = new Params().u(M, N, K).i(sam, sak, sbk, sbn).u(bias?.offset ?? 0).i(bias?.strides[0] ?? 0).u(order, x0, y0, z0);
+        const p = new Params()
+          .u(M, N, K)
+          .i(sam, sak, sbk, sbn)
+          .u(bias?.offset ?? 0)
+          .i(bias?.strides[0] ?? 0)
+          .u(order, x0, y0, z0);
         const batchIdx = stridedIndex('matmul', p, batchShape, [
           { offset: a.offset, strides: a.strides.slice(0, -2) },
           { offset: b.offset, strides: b.strides.slice(0, -2) },
         ]);
         const code = (): string => source(tile, variant, batchIdx.code);
         const groups: [number, number, number] = [
-          Math.min(MAX_GROUPS, tilesX - x0), Math.min(MAX_GROUPS, tilesY - y0), Math.min(MAX_GROUPS, batches - z0),
+          Math.min(MAX_GROUPS, tilesX - x0),
+          Math.min(MAX_GROUPS, tilesY - y0),
+          Math.min(MAX_GROUPS, batches - z0),
         ];
         engine.dispatch({ key: `${kernelKey}|${batchIdx.key}`, code }, buffers, p, groups);
       }

@@ -66,9 +66,13 @@ ${decls.join('\n')}
   EXP_AVG[mi] = m;
   let v = b2 * EXP_AVG_SQ[vi] + pf(9u) * g * g;
   EXP_AVG_SQ[vi] = v;
-  ${vmax ? `let xi = pu(5u) + i;
+  ${
+    vmax
+      ? `let xi = pu(5u) + i;
   let s = max(MAX_EXP_AVG_SQ[xi], v);
-  MAX_EXP_AVG_SQ[xi] = s;` : 'let s = v;'}
+  MAX_EXP_AVG_SQ[xi] = s;`
+      : 'let s = v;'
+  }
   PARAM[pidx] = p * decay - (step_size * m) / (sqrt(s) / bc2_sqrt + eps);
 }`;
   };

@@ -24,9 +24,7 @@ import type { ReduceOp, View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError, ValueError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, type Engine } from '../engine.js';
-import {
-  MAX_RANK, binding, bufOf, coalesce, contiguousStrides, convert, sizeOf, wgslType, type GpuBuffer,
-} from './common.js';
+import { MAX_RANK, binding, bufOf, coalesce, contiguousStrides, convert, sizeOf, wgslType, type GpuBuffer } from './common.js';
 import { allocate, fill, stridedCopy } from './elementwise.js';
 
 const WG = 256;
@@ -139,9 +137,11 @@ fn fold(a: ${T}, b: ${T}) -> ${T} { ${body} }`;
     case 'argmin': {
       const cmp = op === 'argmax' ? '>' : '<';
       // Ties (and two NaNs) go to the earlier position, so the fold order never matters.
-      const nanRule = float ? `let vn = is_nan(v); let an = is_nan(a);
+      const nanRule = float
+        ? `let vn = is_nan(v); let an = is_nan(a);
   if (vn || an) { return vn && (!an || vp < ap); }
-  ` : '';
+  `
+        : '';
       return `${common}fn identity() -> ${T} { return ${op === 'argmax' ? lowest : highest}; }
 fn beats(v: ${T}, vp: i32, a: ${T}, ap: i32) -> bool {
   ${nanRule}return v ${cmp} a || (v == a && vp < ap);
@@ -187,9 +187,7 @@ function kernelCode(s: KernelSpec): string {
     bindings.push(binding(next++, 'PV', s.accDtype, 'read_write'));
     if (arg) bindings.push(binding(next++, 'PP', 'int32', 'read_write'));
   }
-  const shared = lanes > 1
-    ? `var<workgroup> sv: array<${T}, ${WG}>;\n${arg ? `var<workgroup> sp: array<i32, ${WG}>;\n` : ''}`
-    : '';
+  const shared = lanes > 1 ? `var<workgroup> sv: array<${T}, ${WG}>;\n${arg ? `var<workgroup> sp: array<i32, ${WG}>;\n` : ''}` : '';
   const load = convert('X[xi]', s.srcDtype, s.accDtype);
   const step = outputsAdjacent ? `${cols}u` : '1u';
   const fold = arg
@@ -197,7 +195,10 @@ function kernelCode(s: KernelSpec): string {
       let vp = ${s.withPositions ? 'XP[xi]' : 'i32(p)'};
       if (beats(v, vp, acc, at)) { acc = v; at = vp; }`
     : `acc = fold(acc, ${load});`;
-  const tree = lanes === 1 ? '' : `
+  const tree =
+    lanes === 1
+      ? ''
+      : `
   sv[t] = acc;${arg ? ' sp[t] = at;' : ''}
   workgroupBarrier();
   for (var s = ${lanes / 2}u; s > 0u; s = s >> 1u) {
@@ -267,8 +268,16 @@ export function reduce(engine: Engine, op: ReduceOp, x: View, axes: readonly num
   if (block === 0 && outSize > 0 && op !== 'sum' && op !== 'prod') {
     throw new ValueError('reduce', `${op} of an empty axis is undefined (shape ${fmtShape(x.shape)}, axes [${axes.join(',')}])`);
   }
-  const kept = coalesced(op, outShape, x.strides.filter((_, i) => !isReduced[i]));
-  const red = coalesced(op, axes.map((a) => x.shape[a]!), axes.map((a) => x.strides[a]!));
+  const kept = coalesced(
+    op,
+    outShape,
+    x.strides.filter((_, i) => !isReduced[i]),
+  );
+  const red = coalesced(
+    op,
+    axes.map((a) => x.shape[a]!),
+    axes.map((a) => x.strides[a]!),
+  );
   const out = allocate(engine, outDtype, outSize);
   if (outSize === 0) return out;
   const outView: View = { buf: out, dtype: outDtype, shape: outShape, strides: contiguousStrides(outShape), offset: 0 };
@@ -298,8 +307,14 @@ export function reduce(engine: Engine, op: ReduceOp, x: View, axes: readonly num
       const p = new Params().u(outSize, blockLeft, chunks, chunkLen, src.offset, perOutput, perChunk);
       p.u(...src.kept.shape, ...src.kept.strides, ...src.red.shape, ...src.red.strides);
       const spec: KernelSpec = {
-        op, srcDtype: src.dtype, accDtype, keptRank: src.kept.shape.length, redRank: src.red.shape.length,
-        grid, withPositions: src.positions !== null, outDtype: final ? outDtype : null,
+        op,
+        srcDtype: src.dtype,
+        accDtype,
+        keptRank: src.kept.shape.length,
+        redRank: src.red.shape.length,
+        grid,
+        withPositions: src.positions !== null,
+        outDtype: final ? outDtype : null,
       };
       const kernel = { key: kernelKey(spec), code: (): string => kernelCode(spec) };
       const inputs = [src.buf.buffer, ...(src.positions ? [src.positions.buffer] : [])];

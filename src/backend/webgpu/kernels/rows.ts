@@ -32,7 +32,12 @@ const without = <T>(xs: readonly T[], axis: number): T[] => xs.filter((_, i) => 
  * shape, offsets and strides into params now; `code()` builds the WGSL (only on a cache miss), which
  * depends on nothing but `key` (stridedIndex's, which counts the operands).
  */
-function rowAddressing(op: string, params: Params, lead: readonly number[], views: readonly { offset: number; strides: readonly number[] }[]): { key: string; code(): string } {
+function rowAddressing(
+  op: string,
+  params: Params,
+  lead: readonly number[],
+  views: readonly { offset: number; strides: readonly number[] }[],
+): { key: string; code(): string } {
   const idx = stridedIndex(op, params, lead, views);
   const count = views.length;
   return {
@@ -176,7 +181,13 @@ function vectorOf(op: string, name: string, v: View, d: number): [number, number
   return [v.offset, v.strides.length ? v.strides[v.strides.length - 1]! : 0];
 }
 
-export function layerNorm(engine: Engine, x: View, weight: View | null, bias: View | null, eps: number): { y: GpuBuffer; mean: GpuBuffer; rstd: GpuBuffer } {
+export function layerNorm(
+  engine: Engine,
+  x: View,
+  weight: View | null,
+  bias: View | null,
+  eps: number,
+): { y: GpuBuffer; mean: GpuBuffer; rstd: GpuBuffer } {
   const op = 'layerNorm';
   checkFloat(op, [x, weight, bias]);
   const { lead, d, stride } = lastAxis(x);
@@ -232,17 +243,30 @@ const CHUNK_ROWS = 256;
 /** Columns per workgroup of the column-sum kernels. */
 const COLUMN_WG = 64;
 
-export function layerNormBackward(engine: Engine, g: View, x: View, mean: View, rstd: View, weight: View | null, withBias: boolean):
-  { dx: GpuBuffer; dweight: GpuBuffer | null; dbias: GpuBuffer | null } {
+export function layerNormBackward(
+  engine: Engine,
+  g: View,
+  x: View,
+  mean: View,
+  rstd: View,
+  weight: View | null,
+  withBias: boolean,
+): { dx: GpuBuffer; dweight: GpuBuffer | null; dbias: GpuBuffer | null } {
   const op = 'layerNormBackward';
   checkFloat(op, [g, x, mean, rstd, weight]);
   const { lead, d, stride: xs } = lastAxis(x);
   if (g.shape.length !== x.shape.length || g.shape.some((n, i) => n !== x.shape[i])) {
     throw new ShapeError(op, `the gradient ${fmtShape(g.shape)} must have the input's shape ${fmtShape(x.shape)}`);
   }
-  for (const [name, v] of [['mean', mean], ['rstd', rstd]] as const) {
+  for (const [name, v] of [
+    ['mean', mean],
+    ['rstd', rstd],
+  ] as const) {
     if (v.shape.length !== lead.length || v.shape.some((n, i) => n !== lead[i])) {
-      throw new ShapeError(op, `${name} must have shape ${fmtShape(lead)} (the input ${fmtShape(x.shape)} without its last axis), got ${fmtShape(v.shape)}`);
+      throw new ShapeError(
+        op,
+        `${name} must have shape ${fmtShape(lead)} (the input ${fmtShape(x.shape)} without its last axis), got ${fmtShape(v.shape)}`,
+      );
     }
   }
   const gs = lastAxis(g).stride;
@@ -333,7 +357,13 @@ function columnSums(engine: Engine, job: ColumnSumJob): void {
   const rowAt = rowAddressing('layerNormBackward', p, job.lead, job.operands);
   // Only what is summed is bound: a declared binding the shader does not use breaks the bind group.
   const bound: [string, GPUBuffer, 'read' | 'read_write'][] = dwPart
-    ? [['X', job.inputs[0]!, 'read'], ['G', job.inputs[1]!, 'read'], ['M', job.inputs[2]!, 'read'], ['R', job.inputs[3]!, 'read'], ['DW', dwPart.buffer, 'read_write']]
+    ? [
+        ['X', job.inputs[0]!, 'read'],
+        ['G', job.inputs[1]!, 'read'],
+        ['M', job.inputs[2]!, 'read'],
+        ['R', job.inputs[3]!, 'read'],
+        ['DW', dwPart.buffer, 'read_write'],
+      ]
     : [['G', job.inputs[1]!, 'read']];
   if (dbPart) bound.push(['DB', dbPart.buffer, 'read_write']);
   const buffers = bound.map(([, b]) => b);
@@ -365,7 +395,9 @@ ${rowAt.code()}
   const pairs: [GpuBuffer, GpuBuffer][] = [];
   if (dweight && dwPart) pairs.push([dwPart, dweight]);
   if (dbias && dbPart) pairs.push([dbPart, dbias]);
-  const sumKernel = { key: `columnChunkSum|${dtype}`, code: (): string => `${PRELUDE}
+  const sumKernel = {
+    key: `columnChunkSum|${dtype}`,
+    code: (): string => `${PRELUDE}
 ${binding(1, 'PART', dtype, 'read')}
 ${binding(2, 'OUT', dtype, 'read_write')}
 @compute @workgroup_size(${COLUMN_WG}) fn main(${ENTRY_ARGS}) {
@@ -375,7 +407,8 @@ ${binding(2, 'OUT', dtype, 'read_write')}
   var s = 0.0;
   for (var c = 0u; c < pu(1u); c = c + 1u) { s = s + PART[c * d + j]; }
   OUT[j] = s;
-}` };
+}`,
+  };
   for (const [part, out] of pairs) {
     engine.dispatch(sumKernel, [part.buffer, out.buffer], q, Math.ceil(d / COLUMN_WG));
     engine.release(part);
@@ -389,9 +422,11 @@ ${binding(2, 'OUT', dtype, 'read_write')}
 function checkLogits(op: string, logits: View, target: View): { n: number; c: number; tOff: number; tStride: number } {
   if (logits.shape.length !== 2) throw new ShapeError(op, `logits must be [N, C], got ${fmtShape(logits.shape)}`);
   checkFloat(op, [logits]);
-  if (target.dtype !== 'int32') throw new DTypeError(op, `targets must be int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
+  if (target.dtype !== 'int32')
+    throw new DTypeError(op, `targets must be int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
   const [n, c] = logits.shape as [number, number];
-  if (sizeOf(target.shape) !== n) throw new ShapeError(op, `expected ${n} targets for logits ${fmtShape(logits.shape)}, got ${fmtShape(target.shape)}`);
+  if (sizeOf(target.shape) !== n)
+    throw new ShapeError(op, `expected ${n} targets for logits ${fmtShape(logits.shape)}, got ${fmtShape(target.shape)}`);
   // Targets are [N]; any view of N elements whose elements lie along one axis will do.
   const walked = target.shape.map((len, i) => [len, target.strides[i]!] as const).filter(([len]) => len > 1);
   if (walked.length > 1) throw new ShapeError(op, `targets must be one-dimensional, got ${fmtShape(target.shape)}`);
@@ -403,14 +438,23 @@ function checkLogits(op: string, logits: View, target: View): { n: number; c: nu
  * both 0 where t == ignoreIndex. A target outside [0, C) (which callers reject before launching, since
  * the GPU cannot raise) gives NaN rather than reading another row.
  */
-export function crossEntropy(engine: Engine, logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: GpuBuffer; lse: GpuBuffer } {
+export function crossEntropy(
+  engine: Engine,
+  logits: View,
+  target: View,
+  ignoreIndex: number,
+  labelSmoothing: number,
+): { loss: GpuBuffer; lse: GpuBuffer } {
   const op = 'crossEntropy';
   const { n, c, tOff, tStride } = checkLogits(op, logits, target);
   const loss = allocate(engine, logits.dtype, n);
   const lse = allocate(engine, logits.dtype, n);
   if (n === 0) return { loss, lse };
   const [rs, cs] = logits.strides as [number, number];
-  const p = new Params().u(n, c, logits.offset, rs, cs, tOff, tStride).i(ignoreIndex).f(1 - labelSmoothing, labelSmoothing);
+  const p = new Params()
+    .u(n, c, logits.offset, rs, cs, tOff, tStride)
+    .i(ignoreIndex)
+    .f(1 - labelSmoothing, labelSmoothing);
   const wg = rowWorkgroup(c);
   const code = (): string => `${PRELUDE}${MATH}${workgroupReductions(wg)}
 ${binding(1, 'X', logits.dtype, 'read')}
@@ -447,7 +491,12 @@ ${rowEntry(wg)}
     LSE[row] = l;
   }
 }`;
-  engine.dispatch({ key: `crossEntropy|${wg}|${logits.dtype}`, code }, [bufOf(logits).buffer, bufOf(target).buffer, loss.buffer, lse.buffer], p, n);
+  engine.dispatch(
+    { key: `crossEntropy|${wg}|${logits.dtype}`, code },
+    [bufOf(logits).buffer, bufOf(target).buffer, loss.buffer, lse.buffer],
+    p,
+    n,
+  );
   return { loss, lse };
 }
 
@@ -455,12 +504,21 @@ ${rowEntry(wg)}
  * dlogits [N, C] = gout[r] * (exp(x - lse) - (1 - s) * onehot(t) - s / C), zero rows where t ==
  * ignoreIndex. Given the forward's lse nothing is reduced, so it runs one thread per element.
  */
-export function crossEntropyBackward(engine: Engine, gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): GpuBuffer {
+export function crossEntropyBackward(
+  engine: Engine,
+  gout: View,
+  logits: View,
+  target: View,
+  lse: View,
+  ignoreIndex: number,
+  labelSmoothing: number,
+): GpuBuffer {
   const op = 'crossEntropyBackward';
   const { n, c, tOff, tStride } = checkLogits(op, logits, target);
   checkFloat(op, [gout, lse]);
   const gSize = sizeOf(gout.shape);
-  if (gSize !== 1 && gSize !== n) throw new ShapeError(op, `the upstream gradient must have 1 or ${n} elements, got ${fmtShape(gout.shape)}`);
+  if (gSize !== 1 && gSize !== n)
+    throw new ShapeError(op, `the upstream gradient must have 1 or ${n} elements, got ${fmtShape(gout.shape)}`);
   if (sizeOf(lse.shape) !== n) throw new ShapeError(op, `lse must have ${n} elements, got ${fmtShape(lse.shape)}`);
   const size = n * c;
   const dx = allocate(engine, logits.dtype, size);
@@ -493,6 +551,11 @@ ${binding(5, 'DX', logits.dtype, 'read_write')}
   DX[i] = GO[pu(7u) + r * pu(8u)] * (prob - pf(13u) - hit);
 }`;
   const key = `crossEntropyBackward|${gout.dtype}|${logits.dtype}|${lse.dtype}`;
-  engine.dispatch({ key, code }, [bufOf(gout).buffer, bufOf(logits).buffer, bufOf(target).buffer, bufOf(lse).buffer, dx.buffer], p, Math.ceil(size / ITEM_WG));
+  engine.dispatch(
+    { key, code },
+    [bufOf(gout).buffer, bufOf(logits).buffer, bufOf(target).buffer, bufOf(lse).buffer, dx.buffer],
+    p,
+    Math.ceil(size / ITEM_WG),
+  );
   return dx;
 }

@@ -76,9 +76,12 @@ fn tap_range(start: i32, k: i32, dil: i32, size: i32) -> vec2<i32> {
 /** WGSL reading parameter word `i` as a value of `dtype`'s stored type. */
 function paramOf(dtype: DType, i: number): string {
   switch (wgslType(dtype)) {
-    case 'f32': return `pf(${i}u)`;
-    case 'i32': return `pi(${i}u)`;
-    case 'u32': return `pu(${i}u)`;
+    case 'f32':
+      return `pf(${i}u)`;
+    case 'i32':
+      return `pi(${i}u)`;
+    case 'u32':
+      return `pu(${i}u)`;
   }
 }
 
@@ -125,7 +128,15 @@ function coveringWindows(body: string): string {
   }`;
 }
 
-export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns = false): GpuBuffer {
+export function im2col(
+  engine: Engine,
+  x: View,
+  w: Window2d,
+  outH: number,
+  outW: number,
+  padValue: number,
+  batchInColumns = false,
+): GpuBuffer {
   const [N, C, H, W] = check4d('im2col', 'x', x.shape);
   const [kh, kw] = w.kernel;
   const total = N * C * kh * kw * outH * outW;
@@ -133,7 +144,10 @@ export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW:
   if (total === 0) return out;
   const p = geometryParams(total, [N, C, H, W], outH, outW, w, x).u(batchInColumns ? 1 : 0);
   pushValue(p, x.dtype, padValue);
-  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], `
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')],
+      `
   let P = OH * OW;
   let i = i32(t);
   let q = i / P;
@@ -147,7 +161,8 @@ export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW:
     Y[t] = X[u32(X0 + n * XS0 + c * XS1 + ih * XS2 + iw * XS3)];
   } else {
     Y[t] = ${paramOf(x.dtype, EXTRA + 1)};
-  }`);
+  }`,
+    );
   engine.dispatch({ key: `im2col|${x.dtype}`, code }, [bufOf(x).buffer, out.buffer], p, groups(total));
   return out;
 }
@@ -157,12 +172,24 @@ export function im2col(engine: Engine, x: View, w: Window2d, outH: number, outW:
  * taps that read it: tap i of window oh reads row oh*sh - ph + i*dh, so oh = (y + ph - i*dh) / sh when
  * that divides exactly and lands in [0, OH). Out-of-image taps map to no pixel and are dropped.
  */
-export function col2im(engine: Engine, cols: View, w: Window2d, channels: number, h: number, width: number, outH: number, outW: number): GpuBuffer {
+export function col2im(
+  engine: Engine,
+  cols: View,
+  w: Window2d,
+  channels: number,
+  h: number,
+  width: number,
+  outH: number,
+  outW: number,
+): GpuBuffer {
   const [kh, kw] = w.kernel;
   const rows = channels * kh * kw;
   const P = outH * outW;
   if (cols.shape.length !== 3 || cols.shape[1] !== rows || cols.shape[2] !== P) {
-    throw new ShapeError('col2im', `expected cols [N, ${rows}, ${P}] for ${channels} channels, kernel ${kh}x${kw} and output ${outH}x${outW}, got ${fmtShape(cols.shape)}`);
+    throw new ShapeError(
+      'col2im',
+      `expected cols [N, ${rows}, ${P}] for ${channels} channels, kernel ${kh}x${kw} and output ${outH}x${outW}, got ${fmtShape(cols.shape)}`,
+    );
   }
   const N = cols.shape[0]!;
   const total = N * channels * h * width;
@@ -170,13 +197,17 @@ export function col2im(engine: Engine, cols: View, w: Window2d, channels: number
   if (total === 0) return out;
   const acc = sumDtype(cols.dtype);
   const p = geometryParams(total, [N, channels, h, width], outH, outW, w, cols);
-  const code = (): string => kernel([binding(1, 'X', cols.dtype, 'read'), binding(2, 'Y', cols.dtype, 'read_write')], `
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', cols.dtype, 'read'), binding(2, 'Y', cols.dtype, 'read_write')],
+      `
   let i = i32(t);
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   var acc = ${wgslType(acc)}(0);
   ${coveringWindows(`let r = (c * KH + ki) * KW + kj;
       acc += ${convert('X[u32(X0 + n * XS0 + r * XS1 + (oh * OW + ow) * XS2)]', cols.dtype, acc)};`)}
-  Y[t] = ${convert('acc', acc, cols.dtype)};`);
+  Y[t] = ${convert('acc', acc, cols.dtype)};`,
+    );
   engine.dispatch({ key: `col2im|${cols.dtype}`, code }, [bufOf(cols).buffer, out.buffer], p, groups(total));
   return out;
 }
@@ -329,7 +360,10 @@ export function maxPool2dBackward(engine: Engine, g: View, argmax: View, inShape
   const [N, C, H, W] = check4d('maxPool2dBackward', 'input', inShape);
   const [gN, gC, outH, outW] = check4d('maxPool2dBackward', 'gradient', g.shape);
   if (gN !== N || gC !== C || argmax.shape.length !== 4 || argmax.shape.some((d, i) => d !== g.shape[i])) {
-    throw new ShapeError('maxPool2dBackward', `gradient ${fmtShape(g.shape)} and argmax ${fmtShape(argmax.shape)} do not fit input ${fmtShape(inShape)}`);
+    throw new ShapeError(
+      'maxPool2dBackward',
+      `gradient ${fmtShape(g.shape)} and argmax ${fmtShape(argmax.shape)} do not fit input ${fmtShape(inShape)}`,
+    );
   }
   const total = N * C * H * W;
   const out = allocate(engine, g.dtype, total);
@@ -340,10 +374,20 @@ export function maxPool2dBackward(engine: Engine, g: View, argmax: View, inShape
   engine.dispatch(BOUNDS_KERNEL, [bufOf(argmax).buffer, bounds.buffer], p, outH + outW);
   engine.dispatch(RANGES_KERNEL, [bounds.buffer, ranges.buffer], p, groups(H + W));
   const gather = (): string => {
-    const bindings = [binding(1, 'A', 'int32', 'read'), binding(2, 'G', g.dtype, 'read'), binding(3, 'R', 'int32', 'read'), binding(4, 'Y', g.dtype, 'read_write')];
+    const bindings = [
+      binding(1, 'A', 'int32', 'read'),
+      binding(2, 'G', g.dtype, 'read'),
+      binding(3, 'R', 'int32', 'read'),
+      binding(4, 'Y', g.dtype, 'read_write'),
+    ];
     return `${PRELUDE}${bindings.join('\n')}\n${gatherArgmax(g.dtype)}`;
   };
-  engine.dispatch({ key: `maxPool2dBackward|${g.dtype}`, code: gather }, [bufOf(argmax).buffer, bufOf(g).buffer, ranges.buffer, out.buffer], p, groups(total));
+  engine.dispatch(
+    { key: `maxPool2dBackward|${g.dtype}`, code: gather },
+    [bufOf(argmax).buffer, bufOf(g).buffer, ranges.buffer, out.buffer],
+    p,
+    groups(total),
+  );
   // released buffers wait in quarantine until these dispatches are submitted
   engine.release(bounds);
   engine.release(ranges);
@@ -379,7 +423,10 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
   const out = allocate(engine, x.dtype, total);
   if (total === 0) return out;
   const p = divisorParams(geometryParams(total, [N, C, H, W], outH, outW, w, x), div);
-  const code = (): string => kernel([binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')], `
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', x.dtype, 'read'), binding(2, 'Y', x.dtype, 'read_write')],
+      `
   let i = i32(t);
   let ow = i % OW; let oh = (i / OW) % OH; let c = (i / (OW * OH)) % C; let n = i / (OW * OH * C);
   let h0 = oh * SH - PH; let w0 = ow * SW - PW;
@@ -392,7 +439,9 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
     }
   }
   let v = s / avg_divisor(h0, w0, KH, KW, H, W, PH, PW);
-  Y[t] = ${convert('v', 'float32', x.dtype)};`, AVG_DIVISOR);
+  Y[t] = ${convert('v', 'float32', x.dtype)};`,
+      AVG_DIVISOR,
+    );
   engine.dispatch({ key: `avgPool2d|${x.dtype}`, code }, [bufOf(x).buffer, out.buffer], p, groups(total));
   return out;
 }
@@ -404,19 +453,25 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
 export function avgPool2dBackward(engine: Engine, g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): GpuBuffer {
   const [N, C, H, W] = check4d('avgPool2dBackward', 'input', inShape);
   const [gN, gC, outH, outW] = check4d('avgPool2dBackward', 'gradient', g.shape);
-  if (gN !== N || gC !== C) throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
+  if (gN !== N || gC !== C)
+    throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
   const total = sizeOf(inShape);
   const out = allocate(engine, g.dtype, total);
   if (total === 0) return out;
   const p = divisorParams(geometryParams(total, [N, C, H, W], outH, outW, w, g), div);
-  const code = (): string => kernel([binding(1, 'X', g.dtype, 'read'), binding(2, 'Y', g.dtype, 'read_write')], `
+  const code = (): string =>
+    kernel(
+      [binding(1, 'X', g.dtype, 'read'), binding(2, 'Y', g.dtype, 'read_write')],
+      `
   let i = i32(t);
   let x = i % W; let y = (i / W) % H; let c = (i / (W * H)) % C; let n = i / (W * H * C);
   let base = X0 + n * XS0 + c * XS1;
   var acc = 0.0;
   ${coveringWindows(`let gv = ${convert('X[u32(base + oh * XS2 + ow * XS3)]', g.dtype, 'float32')};
       acc += gv / avg_divisor(oh * SH - PH, ow * SW - PW, KH, KW, H, W, PH, PW);`)}
-  Y[t] = ${convert('acc', 'float32', g.dtype)};`, AVG_DIVISOR);
+  Y[t] = ${convert('acc', 'float32', g.dtype)};`,
+      AVG_DIVISOR,
+    );
   engine.dispatch({ key: `avgPool2dBackward|${g.dtype}`, code }, [bufOf(g).buffer, out.buffer], p, groups(total));
   return out;
 }
