@@ -10,6 +10,7 @@ import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { attentionDropoutMask, causalMask, enableFusedAttention, type AttentionOptions } from '../src/ops/attention.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { fusedKernel, registerFusedKernel } from '../src/backend/fused.js';
 import { DTypeError, ShapeError } from '../src/errors.js';
 
 const F = mox.nn.functional;
@@ -18,17 +19,20 @@ const gen = new mox.Generator(2026);
 const randn = (shape: number[]): Tensor => mox.randn(shape, { generator: gen });
 
 const calls = { forward: 0, backward: 0 };
+const cpuAttention = fusedKernel('cpu', 'attention')!;
 if (fast) {
-  const forward = cpuBackend.attention.bind(cpuBackend);
-  const backward = cpuBackend.attentionBackward.bind(cpuBackend);
-  cpuBackend.attention = (...args) => {
-    calls.forward++;
-    return forward(...args);
-  };
-  cpuBackend.attentionBackward = (...args) => {
-    calls.backward++;
-    return backward(...args);
-  };
+  // the registered kernel, wrapped to count the calls that reach it
+  registerFusedKernel('cpu', 'attention', {
+    ...cpuAttention,
+    forward: (...args) => {
+      calls.forward++;
+      return cpuAttention.forward(...args);
+    },
+    backward: (...args) => {
+      calls.backward++;
+      return cpuAttention.backward(...args);
+    },
+  });
 }
 
 function close(actual: Tensor, expected: Tensor, rtol: number, atol: number, what: string): void {
@@ -154,20 +158,27 @@ describe('cpu fused attention: errors and the escape hatch', { skip: !fast && 'W
       const v = (t: Tensor) => t.view_();
       assert.throws(
         () =>
-          cpuBackend.attention(v(mox.zeros([2, 3, 4], { dtype: 'float64' })), v(mox.zeros([2, 3, 4])), v(mox.zeros([2, 3, 4])), false, 1),
+          cpuAttention.forward(
+            cpuBackend,
+            v(mox.zeros([2, 3, 4], { dtype: 'float64' })),
+            v(mox.zeros([2, 3, 4])),
+            v(mox.zeros([2, 3, 4])),
+            false,
+            1,
+          ),
         (e: unknown) => e instanceof DTypeError && /attention: q must be float32, got float64 \[2,3,4\]/.test(e.message),
       );
       assert.throws(
-        () => cpuBackend.attention(v(mox.zeros([2, 3, 4])), v(mox.zeros([2, 5, 4])), v(mox.zeros([2, 6, 4])), false, 1),
+        () => cpuAttention.forward(cpuBackend, v(mox.zeros([2, 3, 4])), v(mox.zeros([2, 5, 4])), v(mox.zeros([2, 6, 4])), false, 1),
         (e: unknown) => e instanceof ShapeError && /attention: .*q \[2,3,4\], k \[2,5,4\], v \[2,6,4\]/.test(e.message),
       );
-      assert.equal(cpuBackend.supportsAttention([2, 3, 4], [2, 0, 4], [2, 0, 4]), false, 'no keys: the composed path');
+      assert.equal(cpuAttention.supports(cpuBackend, [2, 3, 4], [2, 0, 4], [2, 0, 4]), false, 'no keys: the composed path');
       const [q, k, vv] = [mox.zeros([2, 3, 4]), mox.zeros([2, 5, 4]), mox.zeros([2, 5, 6])].map(v);
-      const { out, lse } = cpuBackend.attention(q!, k!, vv!, false, 1);
+      const { out, lse } = cpuAttention.forward(cpuBackend, q!, k!, vv!, false, 1);
       const o = { buf: out, dtype: 'float32' as const, shape: [2, 3, 6], strides: [18, 6, 1], offset: 0 };
       const l = { buf: lse, dtype: 'float32' as const, shape: [2, 3], strides: [3, 1], offset: 0 };
       assert.throws(
-        () => cpuBackend.attentionBackward(v(mox.zeros([2, 3, 5])), q!, k!, vv!, o, l, false, 1),
+        () => cpuAttention.backward(cpuBackend, v(mox.zeros([2, 3, 5])), q!, k!, vv!, o, l, false, 1),
         (e: unknown) => e instanceof ShapeError && /attentionBackward: g \[2,3,5\] and out \[2,3,6\] must be \[2,3,6\]/.test(e.message),
       );
     }));

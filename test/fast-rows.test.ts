@@ -14,9 +14,14 @@ import type { Tensor } from '../src/index.js';
 import type { View } from '../src/backend/backend.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
+import * as refRows from '../src/backend/cpu/rows.js';
+import { fusedKernel } from '../src/backend/fused.js';
 
 const F = mox.nn.functional;
 const fast = cpuBackend.info().kernels !== 'typescript';
+// the CPU's registered fused kernels (WASM where they take the call), checked against rows.ts
+const cpuLayerNorm = fusedKernel('cpu', 'layerNorm')!;
+const cpuCrossEntropy = fusedKernel('cpu', 'crossEntropy')!;
 const gen = new mox.Generator(4321);
 const SIZES = [1, 7, 13, 127];
 const pick = <T>(xs: readonly T[]): T => xs[gen.int(0, xs.length)]!;
@@ -163,16 +168,16 @@ for (const threads of [1, 2]) {
               const b = affine & 2 ? mox.randn([n], { generator: gen }).view_() : null;
               const g = layout(shape, (kind + 1) % 3).view_();
               const what = `layerNorm ${JSON.stringify(shape)} layout ${kind} affine ${affine}`;
-              const f = cpuBackend.layerNorm(x.view_(), w, b, 1e-5);
-              const r = referenceBackend.layerNorm(x.view_(), w, b, 1e-5);
+              const f = cpuLayerNorm.forward(cpuBackend, x.view_(), w, b, 1e-5);
+              const r = refRows.layerNorm(x.view_(), w, b, 1e-5);
               const rows = x.size / n;
               close(arr(f.y, x.size), arr(r.y, x.size), 2e-5, 2e-5, `${what}: y`);
               close(arr(f.mean, rows), arr(r.mean, rows), 1e-5, 1e-5, `${what}: mean`);
               close(arr(f.rstd, rows), arr(r.rstd, rows), 1e-5, 0, `${what}: rstd`);
               const meanV: View = { buf: r.mean, dtype: 'float32', shape: [rows], strides: [1], offset: 0 };
               const rstdV: View = { buf: r.rstd, dtype: 'float32', shape: [rows], strides: [1], offset: 0 };
-              const fb = cpuBackend.layerNormBackward(g, x.view_(), meanV, rstdV, w, b !== null);
-              const rb = referenceBackend.layerNormBackward(g, x.view_(), meanV, rstdV, w, b !== null);
+              const fb = cpuLayerNorm.backward(cpuBackend, g, x.view_(), meanV, rstdV, w, b !== null);
+              const rb = refRows.layerNormBackward(g, x.view_(), meanV, rstdV, w, b !== null);
               // dx: a difference of row sums, so judged against the row's magnitude rather than per element
               const dxR = arr(rb.dx, x.size);
               close(arr(fb.dx, x.size), dxR, 0, 2e-5 * (1 + maxAbs(dxR)), `${what}: dx`);
@@ -205,14 +210,14 @@ for (const threads of [1, 2]) {
               const ignore = c > 1 ? 1 : -100;
               const t = mox.tensor(Int32Array.from({ length: nr }, () => (gen.random() < 0.2 ? ignore : gen.int(0, c))));
               const what = `crossEntropy [${nr},${c}] layout ${kind} smoothing ${smoothing}`;
-              const f = cpuBackend.crossEntropy(x.view_(), t.view_(), ignore, smoothing);
-              const r = referenceBackend.crossEntropy(x.view_(), t.view_(), ignore, smoothing);
+              const f = cpuCrossEntropy.forward(cpuBackend, x.view_(), t.view_(), ignore, smoothing);
+              const r = refRows.crossEntropy(x.view_(), t.view_(), ignore, smoothing);
               close(arr(f.loss, nr), arr(r.loss, nr), 1e-5, 2e-6, `${what}: loss`);
               close(arr(f.lse, nr), arr(r.lse, nr), 1e-6, 1e-6, `${what}: lse`);
               const lseV: View = { buf: r.lse, dtype: 'float32', shape: [nr], strides: [1], offset: 0 };
               for (const g of [mox.tensor(0.37), layout([nr], 0)]) {
-                const fd = arr(cpuBackend.crossEntropyBackward(g.view_(), x.view_(), t.view_(), lseV, ignore, smoothing), nr * c);
-                const rd = arr(referenceBackend.crossEntropyBackward(g.view_(), x.view_(), t.view_(), lseV, ignore, smoothing), nr * c);
+                const fd = arr(cpuCrossEntropy.backward(cpuBackend, g.view_(), x.view_(), t.view_(), lseV, ignore, smoothing), nr * c);
+                const rd = arr(refRows.crossEntropyBackward(g.view_(), x.view_(), t.view_(), lseV, ignore, smoothing), nr * c);
                 close(fd, rd, 1e-5, 1e-6 * (1 + maxAbs(rd)), `${what}: dlogits (gout ${g.shape.length ? 'per row' : 'shared'})`);
               }
             }

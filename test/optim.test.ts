@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
-import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
+import { adamUpdate } from '../src/backend/cpu/optim.js';
+import { fusedKernel } from '../src/backend/fused.js';
 import type { AdamHyper, View } from '../src/backend/backend.js';
 import { adamUpdateF32 } from '../src/backend/cpu/wasm/optim.js';
 
@@ -307,8 +308,17 @@ describe('fused Adam', () => {
               adamUpdateF32(rt, view(a[0]!), view(a[1]!), view(a[2]!), view(a[3]!), h, amsgrad ? view(a[4]!) : null),
               'the WASM path applies',
             );
-          else cpuBackend.adamUpdate(view(a[0]!), view(a[1]!), view(a[2]!), view(a[3]!), h, amsgrad ? view(a[4]!) : null);
-          referenceBackend.adamUpdate(view(b[0]!), view(b[1]!), view(b[2]!), view(b[3]!), h, amsgrad ? view(b[4]!) : null);
+          else
+            fusedKernel('cpu', 'adamStep')!.forward(
+              cpuBackend,
+              view(a[0]!),
+              view(a[1]!),
+              view(a[2]!),
+              view(a[3]!),
+              h,
+              amsgrad ? view(a[4]!) : null,
+            );
+          adamUpdate(view(b[0]!), view(b[1]!), view(b[2]!), view(b[3]!), h, amsgrad ? view(b[4]!) : null);
           a.forEach((t, i) => assert.ok(maxDiff(t, b[i]!) < 1e-6, `n=${n} amsgrad=${amsgrad} tensor ${i}: ${maxDiff(t, b[i]!)}`));
         });
       }

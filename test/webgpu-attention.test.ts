@@ -20,28 +20,30 @@ import {
 } from '../src/ops/attention.js';
 import { DeviceError } from '../src/errors.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
-import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
+import { fusedKernel, registerFusedKernel, unregisterFusedKernel } from '../src/backend/fused.js';
 
 const backend = await openGpu();
 // The CPU is the composed reference here: its own fused kernel (tested in fast-attention.test.ts) is
 // switched off for this file, which runs in a process of its own.
-cpuBackend.supportsAttention = () => false;
+unregisterFusedKernel('cpu', 'attention');
 const F = mox.nn.functional;
 const gen = new mox.Generator(2024);
 const randn = (shape: number[], scale = 1): Tensor => mox.randn(shape, { generator: gen }).mul(scale);
 
 // Counts the calls that reach the fused kernels, to tell the fused path from the composed one.
 const calls = { forward: 0, backward: 0 };
-const forward = backend.attention.bind(backend);
-const backward = backend.attentionBackward.bind(backend);
-backend.attention = (...args) => {
-  calls.forward++;
-  return forward(...args);
-};
-backend.attentionBackward = (...args) => {
-  calls.backward++;
-  return backward(...args);
-};
+const gpuAttention = fusedKernel('webgpu', 'attention')!;
+registerFusedKernel('webgpu', 'attention', {
+  ...gpuAttention,
+  forward: (...args) => {
+    calls.forward++;
+    return gpuAttention.forward(...args);
+  },
+  backward: (...args) => {
+    calls.backward++;
+    return gpuAttention.backward(...args);
+  },
+});
 
 /** Runs fn and returns how many fused forward and backward calls it made. */
 async function counted(fn: () => Promise<void> | void): Promise<{ forward: number; backward: number }> {
@@ -91,7 +93,7 @@ async function checkAgainstCpu(c: Case): Promise<void> {
 describe('webgpu fused attention against the CPU', () => {
   it('is on by default and takes float32 calls without a mask', () => {
     assert.equal(fusedAttentionEnabled(), true);
-    assert.equal(backend.supportsAttention([2, 7, 64], [2, 9, 64], [2, 9, 64]), true);
+    assert.equal(gpuAttention.supports(backend, [2, 7, 64], [2, 9, 64], [2, 9, 64]), true);
   });
 
   it('matches for causal and non-causal attention with equal lengths, odd sizes and batch [2, 3]', async () => {
@@ -262,7 +264,7 @@ describe('webgpu fused attention against the composed form on the GPU', () => {
   });
 
   it('keeps the composed path (and the CPU result) for head sizes the kernels do not take', async () => {
-    assert.equal(backend.supportsAttention([1, 3, 300], [1, 3, 300], [1, 3, 300]), false);
+    assert.equal(gpuAttention.supports(backend, [1, 3, 300], [1, 3, 300], [1, 3, 300]), false);
     const x = leaves([1, 3, 300], [1, 3, 300], [1, 3, 4]);
     const want = F.scaledDotProductAttention(x.cpu[0]!, x.cpu[1]!, x.cpu[2]!, { isCausal: true });
     const n = await counted(async () => {
@@ -277,7 +279,7 @@ describe('webgpu fused attention against the composed form on the GPU', () => {
     assert.deepEqual(n, { forward: 0, backward: 0 });
     const v = x.gpu.map((t) => t.view_());
     assert.throws(
-      () => backend.attention(v[0]!, v[1]!, v[2]!, true, 1),
+      () => gpuAttention.forward(backend, v[0]!, v[1]!, v[2]!, true, 1),
       (e: unknown) =>
         e instanceof DeviceError && /head sizes must lie in \[1, 256\]: q \[1,3,300\], k \[1,3,300\], v \[1,3,4\]/.test(e.message),
     );

@@ -12,11 +12,14 @@ import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import type { Buffer, View } from '../src/backend/backend.js';
-import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
+import * as refRows from '../src/backend/cpu/rows.js';
+import { fusedKernel, registerFusedKernel } from '../src/backend/fused.js';
 import { contiguousStrides } from '../src/backend/webgpu/kernels/common.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
 
 const backend = await openGpu();
+const gpuLayerNorm = fusedKernel('webgpu', 'layerNorm')!;
+const gpuCrossEntropy = fusedKernel('webgpu', 'crossEntropy')!;
 const F = mox.nn.functional;
 const gen = new mox.Generator(123);
 
@@ -265,9 +268,9 @@ describe('webgpu layerNorm', () => {
         const w = weight ? randn([d]) : null;
         const b = bias ? randn([d]) : null;
         const what = `[${shape}] weight ${weight} bias ${bias}`;
-        const want = referenceBackend.layerNorm(x.view_(), w?.view_() ?? null, b?.view_() ?? null, 1e-5);
+        const want = refRows.layerNorm(x.view_(), w?.view_() ?? null, b?.view_() ?? null, 1e-5);
         const [xg, gg, wg, bg] = [gpu(x), gpu(g), w && gpu(w), b && gpu(b)];
-        const got = backend.layerNorm(xg.view_(), wg?.view_() ?? null, bg?.view_() ?? null, 1e-5);
+        const got = gpuLayerNorm.forward(backend, xg.view_(), wg?.view_() ?? null, bg?.view_() ?? null, 1e-5);
         assertArraysClose(await readBack(got.y, shape), want.y as Float32Array, 1e-4, 1e-5, `layerNorm y ${what}`);
         const meanGpu = viewOf(got.mean, [rows]);
         const rstdGpu = viewOf(got.rstd, [rows]);
@@ -279,15 +282,16 @@ describe('webgpu layerNorm', () => {
         const meanCpu = mox.tensor(want.mean as Float32Array);
         const rstdCpu = mox.tensor(want.rstd as Float32Array);
         const [meanStat, rstdStat] = [gpu(meanCpu), gpu(rstdCpu)];
-        const wantBack = referenceBackend.layerNormBackward(
-          g.view_(),
-          x.view_(),
-          meanCpu.view_(),
-          rstdCpu.view_(),
-          w?.view_() ?? null,
+        const wantBack = refRows.layerNormBackward(g.view_(), x.view_(), meanCpu.view_(), rstdCpu.view_(), w?.view_() ?? null, bias);
+        const gotBack = gpuLayerNorm.backward(
+          backend,
+          gg.view_(),
+          xg.view_(),
+          meanStat.view_(),
+          rstdStat.view_(),
+          wg?.view_() ?? null,
           bias,
         );
-        const gotBack = backend.layerNormBackward(gg.view_(), xg.view_(), meanStat.view_(), rstdStat.view_(), wg?.view_() ?? null, bias);
         assertArraysClose(await readBack(gotBack.dx, shape), wantBack.dx as Float32Array, 1e-4, 1e-4, `layerNormBackward dx ${what}`);
         assert.equal(gotBack.dweight === null, !weight, `dweight present iff weight ${what}`);
         assert.equal(gotBack.dbias === null, !bias, `dbias present iff withBias ${what}`);
@@ -362,8 +366,8 @@ describe('webgpu crossEntropy', () => {
           const ignoreIndex = 2;
           const { x, target, targetGpu } = problem(n, c, layout, ignoreIndex);
           const what = `[${n},${c}] ${layout.name} smoothing ${labelSmoothing}`;
-          const want = referenceBackend.crossEntropy(x.cpu.view_(), target.view_(), ignoreIndex, labelSmoothing);
-          const got = backend.crossEntropy(x.gpu.view_(), targetGpu.view_(), ignoreIndex, labelSmoothing);
+          const want = refRows.crossEntropy(x.cpu.view_(), target.view_(), ignoreIndex, labelSmoothing);
+          const got = gpuCrossEntropy.forward(backend, x.gpu.view_(), targetGpu.view_(), ignoreIndex, labelSmoothing);
           assertArraysClose(await readBack(got.loss, [n]), want.loss as Float32Array, 1e-5, 1e-5, `crossEntropy loss ${what}`);
           const lseGpu = viewOf(got.lse, [n]);
           assertArraysClose(await backend.readAsync(lseGpu), want.lse as Float32Array, 1e-5, 1e-5, `crossEntropy lse ${what}`);
@@ -375,16 +379,10 @@ describe('webgpu crossEntropy', () => {
             ['per-row', perRow],
             ['stride-0', shared],
           ] as const) {
-            const wantDx = referenceBackend.crossEntropyBackward(
-              gout.view_(),
-              x.cpu.view_(),
-              target.view_(),
-              lseCpu,
-              ignoreIndex,
-              labelSmoothing,
-            );
+            const wantDx = refRows.crossEntropyBackward(gout.view_(), x.cpu.view_(), target.view_(), lseCpu, ignoreIndex, labelSmoothing);
             const goutGpu = name === 'stride-0' ? gpu(mox.tensor([0.37])).expand([n]) : gpu(gout);
-            const gotDx = backend.crossEntropyBackward(
+            const gotDx = gpuCrossEntropy.backward(
+              backend,
               goutGpu.view_(),
               x.gpu.view_(),
               targetGpu.view_(),
@@ -402,20 +400,22 @@ describe('webgpu crossEntropy', () => {
 });
 
 describe('webgpu Adam and AdamW', () => {
-  it('the optimizers step through the fused adamUpdate kernel', () => {
+  it('the optimizers step through the fused adamStep kernel', () => {
     let calls = 0;
-    const fused = backend.adamUpdate;
-    backend.adamUpdate = (...args: Parameters<typeof fused>) => {
-      calls++;
-      fused.apply(backend, args);
-    };
+    const fused = fusedKernel('webgpu', 'adamStep')!;
+    registerFusedKernel('webgpu', 'adamStep', {
+      forward: (...args) => {
+        calls++;
+        fused.forward(...args);
+      },
+    });
     try {
       const w = gpu(randn([5]).requiresGrad_());
       const opt = new mox.optim.Adam([w]);
       w.grad = gpu(randn([5]));
       opt.step();
     } finally {
-      backend.adamUpdate = fused;
+      registerFusedKernel('webgpu', 'adamStep', fused);
     }
     assert.equal(calls, 1);
   });

@@ -1,5 +1,7 @@
-// The seam between tensors and devices. A backend owns memory and runs kernels; it knows nothing of
-// autograd. Ops compose these few kernels; adding a device means implementing this interface only.
+// The seam between tensors and devices. A backend owns memory and runs the primitive kernels; it knows
+// nothing of autograd. Ops compose these few kernels; adding a device means implementing this
+// interface. Fused kernels (layer norm, attention, ...) are not on it: a device registers them by name
+// in fused.ts, and ops fall back to their composed reference where a device has none.
 //
 // Conventions:
 // - A `View` describes strided data inside a backend buffer: shape, strides (in elements), offset.
@@ -122,10 +124,25 @@ export interface AttentionDropout {
   readonly seed: number;
 }
 
+/**
+ * What a device can do, declared by its backend so callers ask this instead of comparing device names.
+ */
+export interface BackendCapabilities {
+  /** `read` returns data at once; false where memory can only be read asynchronously (WebGPU). */
+  readonly syncRead: boolean;
+  /** The dtypes its buffers and kernels take. */
+  readonly dtypes: readonly DType[];
+}
+
 export interface Backend {
   readonly name: string;
+  readonly capabilities: BackendCapabilities;
   /** What runs the kernels, e.g. { kernels: 'wasm-relaxed-simd', threads: 2 }. */
   info?(): Record<string, string | number>;
+  /** Resolves when every kernel queued so far has finished (at once where kernels run synchronously). */
+  sync(): Promise<void>;
+  /** Frees memory kept pooled for reuse (a no-op where nothing is pooled); live buffers are untouched. */
+  emptyCache(): void;
 
   // memory
   /** A buffer of `size` elements, zero-filled unless `zero` is false (then its contents are undefined). */
@@ -165,7 +182,7 @@ export interface Backend {
   /** zeros(shape) then out.index_add_(dim, idx, src). */
   indexAdd(shape: readonly number[], dim: number, idx: View, src: View): Buffer;
 
-  // fused hot paths (each has an unfused composition in the tests)
+  // hot paths kept as primitives (each has an unfused composition in the tests)
   /** softmax or log-softmax along `axis`. */
   softmax(x: View, axis: number, log: boolean): Buffer;
   /**
@@ -188,69 +205,4 @@ export interface Backend {
   avgPool2d(x: View, w: Window2d, outH: number, outW: number, div: AvgPoolDivisor): Buffer;
   /** The adjoint of avgPool2d: g [N, C, outH, outW] spread back over zeros(inShape). */
   avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer;
-
-  /**
-   * Fused in-place Adam/AdamW step: updates param, m, v (and vmax, for amsgrad) where they lie; unlike
-   * the other kernels it returns nothing. All views contiguous, one float dtype, one shape. Optional:
-   * optimizers compose tensor ops where a backend lacks it.
-   */
-  adamUpdate?(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void;
-
-  /**
-   * Fused layer norm over the last axis of x [..., D] (optional; ops compose it where a backend lacks
-   * it): y = (x - mean) * rstd * weight + bias, with weight and bias [D] or null, and per-row mean and
-   * rstd = 1/sqrt(biased var + eps), shaped x.shape without its last axis. All of x's float dtype.
-   */
-  layerNorm?(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer };
-  /** Gradients of layerNorm from g (x's shape) and the forward's mean and rstd; dbias only when withBias. */
-  layerNormBackward?(
-    g: View,
-    x: View,
-    mean: View,
-    rstd: View,
-    weight: View | null,
-    withBias: boolean,
-  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null };
-  /**
-   * Fused cross-entropy with logits [N, C] and int32 targets [N] (optional): per-row loss
-   * (1 - s) * (lse - x[t]) + s * (lse - mean(x)) for label smoothing s, and lse = logsumexp of the row;
-   * both 0 where t == ignoreIndex. Targets must be in [0, C) or ignoreIndex.
-   */
-  crossEntropy?(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer };
-  /**
-   * dlogits [N, C] = gout[r] * (softmax(x) - (1 - s) * onehot(t) - s / C), zero rows where t == ignoreIndex;
-   * gout is [N] (stride 0 for one shared value) and lse the forward's.
-   */
-  crossEntropyBackward?(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer;
-
-  /**
-   * Fused scaled-dot-product attention (optional; ops compose matmul and softmax where a backend lacks
-   * it or `supportsAttention` says no): q [..., Lq, E], k [..., Lk, E], v [..., Lk, Ev] with equal
-   * leading (batch) shapes, stride 0 where broadcast. out [..., Lq, Ev] = softmax(q k^T * scale) v,
-   * contiguous; lse [..., Lq] is the log-sum-exp of each query row's scaled, masked scores (float32),
-   * which is all the backward needs to rebuild the weights. With `causal`, query i sees keys j <= i
-   * (upper-left aligned, PyTorch's is_causal). With `dropout`, the weights are dropped by the rule of
-   * AttentionDropout after the softmax (lse is of the undropped weights). All float32.
-   */
-  attention?(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer };
-  /**
-   * Gradients of attention from g (out's shape), recomputing the weights from the forward's out and
-   * lse (the same causal, scale and dropout): dq, dk, dv contiguous, shaped as q, k, v.
-   */
-  attentionBackward?(
-    g: View,
-    q: View,
-    k: View,
-    v: View,
-    out: View,
-    lse: View,
-    causal: boolean,
-    scale: number,
-    dropout?: AttentionDropout | null,
-  ): { dq: Buffer; dk: Buffer; dv: Buffer };
-  /**
-   * Whether attention and attentionBackward take q, k, v of these shapes (leading shapes equal); they
-   * raise an error where this is false (a DeviceError for sizes they lack), so ops ask first.
-   */
-  supportsAttention?(q: readonly number[], k: readonly number[], v: readonly number[]): boolean;
 }

@@ -6,6 +6,9 @@ import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/cpu-backend.js';
 import { openWebGPU } from './webgpu/webgpu-backend.js';
 import type { WebGPUOptions } from './webgpu/gpu.js';
+// each device's fused kernels, registered by name (fused.ts) when the device's code loads
+import './cpu/fused-kernels.js';
+import './webgpu/fused-kernels.js';
 
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
 let current: Backend = cpuBackend;
@@ -48,8 +51,7 @@ export async function initDevice(name: string, opts: WebGPUOptions = {}): Promis
 
 /** Resolves when every kernel queued on the device (default: the current one) has finished. */
 export async function sync(name?: string): Promise<void> {
-  const b = getBackend(name) as Backend & { sync?: () => Promise<void> };
-  if (b.sync) await b.sync();
+  await getBackend(name).sync();
 }
 
 /**
@@ -57,6 +59,5 @@ export async function sync(name?: string): Promise<void> {
  * buffers of freed tensors wait in a pool for the next tensor of their size. Live tensors are untouched.
  */
 export function emptyCache(name?: string): void {
-  const b = getBackend(name) as Backend & { emptyCache?: () => void };
-  b.emptyCache?.();
+  getBackend(name).emptyCache();
 }

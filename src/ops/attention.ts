@@ -1,5 +1,5 @@
-// Scaled dot-product attention, softmax(Q K^T * scale + mask) V. Where the backend has a fused kernel
-// (Backend.attention: flash-attention style, the [Lq, Lk] weights never stored; WebGPU, and the CPU
+// Scaled dot-product attention, softmax(Q K^T * scale + mask) V. Where the device has a fused kernel
+// (registered as 'attention', backend/fused.ts: flash-attention style, the [Lq, Lk] weights never stored; WebGPU, and the CPU
 // when its WebAssembly kernels run) and the call fits it, that kernel runs, with its own backward;
 // otherwise attention is composed from matmul and softmax, which stays as the reference
 // (enableFusedAttention(false) selects it) and is the path of explicit masks and float64.
@@ -20,6 +20,8 @@ import { expand, transpose } from './view.js';
 import { globalGenerator, type Generator } from '../tensor/random.js';
 import { sameShape } from '../base/shape.js';
 import { tensor } from '../tensor/create.js';
+import type { FusedKernel } from '../backend/fused.js';
+import { dispatchFused } from './fused.js';
 
 let fusedEnabled = true;
 
@@ -73,8 +75,19 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   if (opts.isCausal && opts.attnMask) throw new ValueError('scaledDotProductAttention', 'give either attnMask or isCausal, not both');
   const scale = opts.scale ?? 1 / Math.sqrt(e);
   const dropoutP = opts.dropoutP && (opts.training ?? true) ? opts.dropoutP : 0;
-  const lead = fusedLead(q, k, v, opts, dropoutP);
-  if (lead) return fusedAttention(q, k, v, lead, opts.isCausal ?? false, scale, dropoutP, opts.generator);
+  const lead = fusableLead(q, k, v, opts, dropoutP);
+  const rows = (x: Tensor): number[] => [...lead!, ...x.shape.slice(-2)];
+  return dispatchFused('attention', {
+    backend: q.backend,
+    eligible: lead !== null,
+    supports: lead && [rows(q), rows(k), rows(v)],
+    fused: (kernel) => fusedAttention(kernel, q, k, v, lead!, opts.isCausal ?? false, scale, dropoutP, opts.generator),
+    reference: () => composedAttention(q, k, v, opts, scale, lq, lk),
+  });
+}
+
+/** Attention composed from matmul and softmax: the reference, and the path of explicit masks and float64. */
+function composedAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, scale: number, lq: number, lk: number): Tensor {
   let scores = matmul(q, transpose(k, -2, -1)).mul(scale);
   if (opts.isCausal) {
     scores = where(causalMask(q, lq, lk), scores, -Infinity);
@@ -93,18 +106,18 @@ export function causalMask(like: Tensor, lq: number, lk: number): Tensor {
   return wrap(like.backend, like.backend.fromArray(m), [lq, lk], 'bool');
 }
 
-/** The common leading shape q, k, v broadcast to when the fused kernel can take the call, else null. */
-function fusedLead(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, dropoutP: number): number[] | null {
+/**
+ * The common leading shape q, k, v broadcast to when a fused kernel could take the call (the device's
+ * kernel then says whether it does, from the shapes), else null.
+ */
+function fusableLead(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions, dropoutP: number): number[] | null {
   const b = q.backend;
-  if (!fusedEnabled || !b.attention || !b.attentionBackward || !b.supportsAttention) return null;
+  if (!fusedEnabled) return null;
   if (opts.attnMask || k.backend !== b || v.backend !== b) return null;
   if (q.dtype !== 'float32' || k.dtype !== 'float32' || v.dtype !== 'float32') return null;
   // p = 1 (all dropped) and invalid probabilities are the composed path's to handle.
   if (!(dropoutP >= 0 && dropoutP < 1)) return null;
-  const lead = broadcastLead([q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2)]);
-  if (!lead) return null;
-  const rows = (x: Tensor): number[] => [...lead, ...x.shape.slice(-2)];
-  return b.supportsAttention(rows(q), rows(k), rows(v)) ? lead : null;
+  return broadcastLead([q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2)]);
 }
 
 /** The broadcast of several shapes, or null where they do not broadcast (the composed path reports it). */
@@ -130,6 +143,7 @@ function broadcastLead(shapes: readonly (readonly number[])[]): number[] | null 
  * log-sum-exp for the backward, which rebuilds the weights from them.
  */
 function fusedAttention(
+  kernel: FusedKernel<'attention'>,
   q: Tensor,
   k: Tensor,
   v: Tensor,
@@ -146,7 +160,7 @@ function fusedAttention(
   };
   const [qe, ke, ve] = [toLead(q), toLead(k), toLead(v)];
   const drop: AttentionDropout | null = dropoutP > 0 ? { p: dropoutP, seed: (generator ?? globalGenerator).nextU32() } : null;
-  const r = b.attention!(qe.view_(), ke.view_(), ve.view_(), causal, scale, drop);
+  const r = kernel.forward(b, qe.view_(), ke.view_(), ve.view_(), causal, scale, drop);
   const lq = q.shape[q.ndim - 2]!;
   const out = wrap(b, r.out, [...lead, lq, v.shape[v.ndim - 1]!], 'float32');
   const lse = wrap(b, r.lse, [...lead, lq], 'float32');
@@ -159,7 +173,7 @@ function fusedAttention(
     'scaledDotProductAttention',
     [qe, ke, ve],
     (g) => {
-      const d = b.attentionBackward!(g.view_(), qe.view_(), ke.view_(), ve.view_(), out.view_(), lse.view_(), causal, scale, drop);
+      const d = kernel.backward(b, g.view_(), qe.view_(), ke.view_(), ve.view_(), out.view_(), lse.view_(), causal, scale, drop);
       const grad = (x: Tensor, buf: Buffer): Tensor | null => {
         if (x.requiresGrad) return wrap(b, buf, x.shape, 'float32');
         b.free(buf);

@@ -10,6 +10,8 @@ import { movedim, reshape } from './view.js';
 import { isFloat } from '../base/dtype.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { needsGrad, record, sameDevice, wrap } from './make.js';
+import type { FusedKernel } from '../backend/fused.js';
+import { dispatchFused } from './fused.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -88,10 +90,12 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   const ls = opts.labelSmoothing ?? 0;
   if (!(ls >= 0 && ls <= 1)) throw new ValueError('crossEntropy', `labelSmoothing must be in [0, 1], got ${ls}`);
   if (input.ndim < 1) throw new ShapeError('crossEntropy', `input must have a class dimension, got ${fmtShape(input.shape)}`);
-  if (input.ndim === 2 && !opts.weight && isFloat(input.dtype) && input.backend.crossEntropy && input.backend.crossEntropyBackward) {
-    return crossEntropyFused(input, target, opts, ls);
-  }
-  return nllCore('crossEntropy', logSoftmax(input, input.ndim === 1 ? 0 : 1), target, opts, ls);
+  return dispatchFused('crossEntropy', {
+    backend: input.backend,
+    eligible: input.ndim === 2 && !opts.weight && isFloat(input.dtype),
+    fused: (kernel) => crossEntropyFused(kernel, input, target, opts, ls),
+    reference: () => nllCore('crossEntropy', logSoftmax(input, input.ndim === 1 ? 0 : 1), target, opts, ls),
+  });
 }
 
 /**
@@ -99,7 +103,13 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
  * records log-softmax, gather, masks and reductions; this keeps only each row's logsumexp for backward,
  * where dlogits = (softmax - smoothed one-hot) * the row's upstream gradient.
  */
-function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOptions, smoothing: number): Tensor {
+function crossEntropyFused(
+  kernel: FusedKernel<'crossEntropy'>,
+  input: Tensor,
+  target: Tensor,
+  opts: CrossEntropyOptions,
+  smoothing: number,
+): Tensor {
   const op = 'crossEntropy';
   const reduction = opts.reduction ?? 'mean';
   const ignore = opts.ignoreIndex ?? -100;
@@ -111,7 +121,7 @@ function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOpti
     throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
   }
   const b = sameDevice(op, input, ids);
-  const r = b.crossEntropy!(input.view_(), ids.view_(), ignore, smoothing);
+  const r = kernel.forward(b, input.view_(), ids.view_(), ignore, smoothing);
   const perRow = wrap(b, r.loss, [n], input.dtype);
   const lse = wrap(b, r.lse, [n], input.dtype);
   const out =
@@ -133,7 +143,7 @@ function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOpti
     (g) => {
       // one upstream value per row: g itself for 'none', else a scalar read with stride 0 by the kernel
       const gRow = reduction === 'mean' ? g.div(valid) : g;
-      const dx = b.crossEntropyBackward!(gRow.view_(), input.view_(), ids.view_(), lse.view_(), ignore, smoothing);
+      const dx = kernel.backward(b, gRow.view_(), input.view_(), ids.view_(), lse.view_(), ignore, smoothing);
       return [wrap(b, dx, input.shape, input.dtype)];
     },
     [lse, ids],
@@ -147,7 +157,7 @@ function crossEntropyFused(input: Tensor, target: Tensor, opts: CrossEntropyOpti
  * 0-d tensor on that device, so nothing waits for the GPU.
  */
 function checkTargets(op: string, ids: Tensor, ignore: number, c: number, input: Tensor, target: Tensor): number | Tensor {
-  if (ids.device !== 'cpu') return noGrad(() => ids.ne(ignore).sum().to(input.dtype));
+  if (!ids.backend.capabilities.syncRead) return noGrad(() => ids.ne(ignore).sum().to(input.dtype));
   const vals = ids.dataSync();
   let valid = 0;
   for (let i = 0; i < vals.length; i++) {

@@ -1,4 +1,5 @@
-// Normalisation layers' functional forms, composed from reductions so autograd differentiates them.
+// Normalisation layers' functional forms, composed from reductions so autograd differentiates them;
+// layer norm over the last axis runs as the device's fused kernel where it has one (ops/fused.ts).
 
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -6,6 +7,8 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { reshape } from './view.js';
 import { isFloat } from '../base/dtype.js';
 import { needsGrad, record, wrap } from './make.js';
+import type { FusedKernel } from '../backend/fused.js';
+import { dispatchFused } from './fused.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -82,7 +85,22 @@ export function layerNorm(
       throw new ShapeError('layerNorm', `${name} must have shape ${fmtShape(ns)}, got ${fmtShape(t.shape)}`);
     }
   }
-  if (ns.length === 1 && canFuse(x, weight, bias)) return layerNormFused(x, weight ?? null, bias ?? null, eps);
+  return dispatchFused('layerNorm', {
+    backend: x.backend,
+    eligible: ns.length === 1 && canFuse(x, weight, bias),
+    fused: (kernel) => layerNormFused(kernel, x, weight ?? null, bias ?? null, eps),
+    reference: () => layerNormComposed(x, ns, weight, bias, eps),
+  });
+}
+
+/** Layer norm composed from reductions (autograd differentiates it): the reference of the fused kernel. */
+function layerNormComposed(
+  x: Tensor,
+  ns: readonly number[],
+  weight: Tensor | null | undefined,
+  bias: Tensor | null | undefined,
+  eps: number,
+): Tensor {
   const axes = ns.map((_, i) => x.ndim - ns.length + i);
   const mean = x.mean(axes, true);
   const centered = x.sub(mean);
@@ -94,7 +112,7 @@ export function layerNorm(
 }
 
 function canFuse(x: Tensor, weight?: Tensor | null, bias?: Tensor | null): boolean {
-  if (!x.backend.layerNorm || !x.backend.layerNormBackward || !isFloat(x.dtype)) return false;
+  if (!isFloat(x.dtype)) return false;
   return [weight, bias].every((t) => !t || (t.dtype === x.dtype && t.backend === x.backend));
 }
 
@@ -102,9 +120,9 @@ function canFuse(x: Tensor, weight?: Tensor | null, bias?: Tensor | null): boole
  * Layer norm over the last axis as one kernel and one graph node: the composed form above records six
  * nodes and makes as many full-size temporaries; this keeps only the per-row mean and rstd for backward.
  */
-function layerNormFused(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+function layerNormFused(kernel: FusedKernel<'layerNorm'>, x: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
   const b = x.backend;
-  const r = b.layerNorm!(x.view_(), weight?.view_() ?? null, bias?.view_() ?? null, eps);
+  const r = kernel.forward(b, x.view_(), weight?.view_() ?? null, bias?.view_() ?? null, eps);
   const y = wrap(b, r.y, x.shape, x.dtype);
   const rowShape = x.shape.slice(0, -1);
   const mean = wrap(b, r.mean, rowShape, x.dtype);
@@ -119,7 +137,7 @@ function layerNormFused(x: Tensor, weight: Tensor | null, bias: Tensor | null, e
     'layerNorm',
     [x, weight, bias],
     (g) => {
-      const d = b.layerNormBackward!(g.view_(), x.view_(), mean.view_(), rstd.view_(), weight?.view_() ?? null, bias !== null);
+      const d = kernel.backward(b, g.view_(), x.view_(), mean.view_(), rstd.view_(), weight?.view_() ?? null, bias !== null);
       return [
         wrap(b, d.dx, x.shape, x.dtype),
         weight && d.dweight !== null ? wrap(b, d.dweight, weight.shape, x.dtype) : null,

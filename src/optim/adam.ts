@@ -1,11 +1,12 @@
 // Adam (L2 weight decay added to the gradient) and AdamW (weight decay applied to the weights,
 // decoupled from the gradient): torch.optim.Adam / AdamW's update rules (PyTorch 1.13), amsgrad
-// included. Where the backend has a fused adamUpdate kernel the step is one pass over memory per
-// parameter; `fused: false` forces the composed tensor-op version, which stays as the reference.
+// included. The step itself is an op (ops/adam-step.ts): the device's fused kernel where it has one,
+// one pass over memory per parameter; `fused: false` forces the composed tensor ops, the reference.
 
 import type { AdamHyper } from '../backend/backend.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { adamStep_ } from '../ops/adam-step.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions {
@@ -15,7 +16,7 @@ export interface AdamOptions {
   weightDecay: number;
   amsgrad: boolean;
   maximize: boolean;
-  /** Use the backend's fused kernel (undefined: where it has one; false: always the composed ops). */
+  /** Use the device's fused kernel (undefined: where it has one; false: always the composed ops). */
   fused?: boolean;
 }
 
@@ -52,29 +53,7 @@ export class Adam extends Optimizer<AdamOptions> {
       step,
       maximize: g.maximize,
     };
-    const b = p.backend;
-    if (g.fused !== false && b.adamUpdate && p.isContiguous() && grad.dtype === p.dtype && grad.backend === b) {
-      b.adamUpdate(p.view_(), grad.contiguous().view_(), m.view_(), v.view_(), h, vmax?.view_());
-      return;
-    }
-    this.composed(p, grad, h, st, m, v, vmax);
-  }
-
-  /** The update in tensor ops, statement by statement as PyTorch's _single_tensor_adam(w). */
-  private composed(p: Tensor, grad: Tensor, h: AdamHyper, st: ParamState, m: Tensor, v: Tensor, vmax: Tensor | null): void {
-    let d = h.maximize ? grad.neg() : grad;
-    if (h.decoupled) {
-      if (h.weightDecay !== 0) p.copy_(p.mul(1 - h.lr * h.weightDecay));
-    } else if (h.weightDecay !== 0) {
-      d = d.add(p.mul(h.weightDecay));
-    }
-    m = this.setState(st, 'exp_avg', m.mul(h.beta1).add(d.mul(1 - h.beta1)));
-    v = this.setState(st, 'exp_avg_sq', v.mul(h.beta2).add(d.mul(d).mul(1 - h.beta2)));
-    const stepSize = h.lr / (1 - h.beta1 ** h.step);
-    const bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
-    const s = vmax ? this.setState(st, 'max_exp_avg_sq', vmax.maximum(v)) : v;
-    const denom = s.sqrt().div(bc2Sqrt).add(h.eps);
-    p.copy_(p.add(m.mul(-stepSize).div(denom)));
+    adamStep_(p, grad, { m, v, vmax }, h, { fused: g.fused });
   }
 }
 

@@ -37,7 +37,7 @@ export function clipGradNorm(
     noGrad(() => {
       const dtype = grads[0]!.dtype;
       const total = norm(stack(grads.map((g) => norm(g, normType).to(dtype))), normType);
-      if (opts.errorIfNonfinite && total.device !== 'cpu') {
+      if (opts.errorIfNonfinite && !total.backend.capabilities.syncRead) {
         throw new DeviceError(
           'clipGradNorm',
           `errorIfNonfinite reads the norm back, which ${total.device} cannot do synchronously; leave it off (a non-finite norm then makes the gradients NaN)`,

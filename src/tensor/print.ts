@@ -25,7 +25,7 @@ const PREFIX = 'tensor(';
 export function formatTensor(t: Tensor, values?: TypedArray): string {
   if (t.isDisposed) return `tensor(<disposed> shape=[${t.shape.join(', ')}], dtype=${t.dtype})`;
   // GPU memory cannot be read synchronously: say what the tensor is and how to see its values
-  if (!values && t.device !== 'cpu')
+  if (!values && !t.backend.capabilities.syncRead)
     return `tensor(<on ${t.device}: await t.toStringAsync() to see the values> shape=[${t.shape.join(', ')}], dtype=${t.dtype}, device='${t.device}')`;
   const data = values ?? t.dataSync();
   const ndim = t.ndim;

@@ -4,23 +4,20 @@
 // otherwise. Without WASM SIMD or SharedArrayBuffer it is the reference backend over plain arrays.
 // MOX_CPU_KERNELS=typescript forces the reference kernels.
 
-import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import type { DType, TypedArray } from '../../base/dtype.js';
+import type { Backend, BackendCapabilities, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
+import { DTYPES, type DType, type TypedArray } from '../../base/dtype.js';
 import { referenceBackend } from './reference-backend.js';
 import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
 import { matmulF32 } from './wasm/matmul.js';
-import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNormF32, softmaxRowsF32 } from './wasm/rows.js';
+import { softmaxRowsF32 } from './wasm/rows.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/conv.js';
 import { indexAddF32, indexSelect32 } from './wasm/embedding.js';
-import type { AdamHyper, AttentionDropout } from '../backend.js';
-import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
-import { DeviceError } from '../../errors.js';
-import { adamUpdateF32 } from './wasm/optim.js';
 import { binaryF32, copy32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly capabilities: BackendCapabilities = { syncRead: true, dtypes: DTYPES };
   private readonly ref = referenceBackend;
   private rtCache: WasmRuntime | null | undefined;
 
@@ -40,8 +37,16 @@ export class CpuBackend implements Backend {
     this.rt?.pool.resize(n);
   }
 
-  /** Moves a reference kernel's result into the heap (a no-op when it is there already). */
-  private adopt(arr: Buffer): Buffer {
+  /** Kernels run to completion before they return: nothing is ever pending. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Freed buffers go straight back to the heap: no pool to empty. */
+  emptyCache(): void {}
+
+  /** Moves a reference kernel's result into the heap (a no-op when it is there already); fused-kernels.ts uses it too. */
+  adopt(arr: Buffer): Buffer {
     const rt = this.rt;
     const a = arr as TypedArray;
     if (!rt || rt.heap.owns(a)) return a;
@@ -152,46 +157,12 @@ export class CpuBackend implements Backend {
     return this.adopt(this.ref.indexAdd(shape, dim, idx, src));
   }
 
-  // fused
+  // rows and windows
 
   softmax(x: View, axis: number, log: boolean): Buffer {
     const fast = this.rt && softmaxRowsF32(this.rt, x, axis, log);
     if (fast) return fast;
     return this.adopt(this.ref.softmax(x, axis, log));
-  }
-
-  layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
-    const fast = this.rt && layerNormF32(this.rt, x, weight, bias, eps);
-    if (fast) return fast;
-    const r = this.ref.layerNorm(x, weight, bias, eps);
-    return { y: this.adopt(r.y), mean: this.adopt(r.mean), rstd: this.adopt(r.rstd) };
-  }
-
-  layerNormBackward(
-    g: View,
-    x: View,
-    mean: View,
-    rstd: View,
-    weight: View | null,
-    withBias: boolean,
-  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
-    const fast = this.rt && layerNormBackwardF32(this.rt, g, x, mean, rstd, weight, withBias);
-    if (fast) return fast;
-    const r = this.ref.layerNormBackward(g, x, mean, rstd, weight, withBias);
-    return { dx: this.adopt(r.dx), dweight: r.dweight && this.adopt(r.dweight), dbias: r.dbias && this.adopt(r.dbias) };
-  }
-
-  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
-    const fast = this.rt && crossEntropyF32(this.rt, logits, target, ignoreIndex, labelSmoothing);
-    if (fast) return fast;
-    const r = this.ref.crossEntropy(logits, target, ignoreIndex, labelSmoothing);
-    return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
-  }
-
-  crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer {
-    const fast = this.rt && crossEntropyBackwardF32(this.rt, gout, logits, target, lse, ignoreIndex, labelSmoothing);
-    if (fast) return fast;
-    return this.adopt(this.ref.crossEntropyBackward(gout, logits, target, lse, ignoreIndex, labelSmoothing));
   }
 
   im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer {
@@ -204,36 +175,6 @@ export class CpuBackend implements Backend {
     const fast = this.rt && col2imF32(this.rt, cols, w, channels, h, width, outH, outW);
     if (fast) return fast;
     return this.adopt(this.ref.col2im(cols, w, channels, h, width, outH, outW));
-  }
-
-  /** Fused attention runs on the WASM kernels only (ops compose matmul and softmax without them). */
-  supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {
-    return this.rt !== null && supportsAttentionF32(q, k, v);
-  }
-
-  attention(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer } {
-    return attentionF32(this.wasm('attention'), q, k, v, causal, scale, dropout);
-  }
-
-  attentionBackward(
-    g: View,
-    q: View,
-    k: View,
-    v: View,
-    out: View,
-    lse: View,
-    causal: boolean,
-    scale: number,
-    dropout?: AttentionDropout | null,
-  ): { dq: Buffer; dk: Buffer; dv: Buffer } {
-    return attentionBackwardF32(this.wasm('attentionBackward'), g, q, k, v, out, lse, causal, scale, dropout);
-  }
-
-  private wasm(op: string): WasmRuntime {
-    const rt = this.rt;
-    if (!rt)
-      throw new DeviceError(op, 'the fused kernel needs the WebAssembly kernels, which are not running (mox.backendInfo() says which are)');
-    return rt;
   }
 
   maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer } {
@@ -259,12 +200,6 @@ export class CpuBackend implements Backend {
     const fast = this.rt && avgPool2dBackwardF32(this.rt, g, w, inShape, div);
     if (fast) return fast;
     return this.adopt(this.ref.avgPool2dBackward(g, w, inShape, div));
-  }
-
-  adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
-    const rt = this.rt;
-    if (rt && adamUpdateF32(rt, param, grad, m, v, h, vmax)) return;
-    this.ref.adamUpdate(param, grad, m, v, h, vmax);
   }
 }
 

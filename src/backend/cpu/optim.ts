@@ -1,29 +1,11 @@
 // Optimizer update kernels, in place: the reference the WASM kernels are checked against.
 
 import type { AdamHyper, View } from '../backend.js';
-import { DTypeError, ValueError } from '../../errors.js';
-import { dataOf, isContiguous, sameShape, sizeOf } from './strided.js';
+import { adamScalars, checkUpdateViews } from '../adam-rule.js';
+import { dataOf, sizeOf } from './strided.js';
 
-/** Checks the shared contract of the fused optimizer kernels: one float dtype, one shape, contiguous. */
-export function checkUpdateViews(op: string, views: readonly View[]): void {
-  const [first] = views;
-  for (const v of views) {
-    if (v.dtype !== 'float32' && v.dtype !== 'float64') throw new DTypeError(op, `expected float32 or float64 tensors, got ${v.dtype}`);
-    if (v.dtype !== first!.dtype) throw new DTypeError(op, `dtypes differ: ${first!.dtype} vs ${v.dtype}`);
-    sameShape(op, first!.shape, v.shape);
-    if (!isContiguous(v)) throw new ValueError(op, 'every tensor must be contiguous');
-  }
-}
-
-/** The scalars one Adam step uses, derived once per tensor. */
-export function adamScalars(h: AdamHyper): { stepSize: number; bc2Sqrt: number; l2: number; decay: number } {
-  return {
-    stepSize: h.lr / (1 - h.beta1 ** h.step),
-    bc2Sqrt: Math.sqrt(1 - h.beta2 ** h.step),
-    l2: h.decoupled ? 0 : h.weightDecay,
-    decay: h.decoupled ? 1 - h.lr * h.weightDecay : 1,
-  };
-}
+// the WASM kernel (wasm/optim.ts) takes the shared rule from here
+export { adamScalars, checkUpdateViews };
 
 export function adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
   checkUpdateViews('adamUpdate', vmax ? [param, grad, m, v, vmax] : [param, grad, m, v]);

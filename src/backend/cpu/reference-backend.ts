@@ -1,30 +1,35 @@
 // The CPU reference backend: every kernel in plain TypeScript over typed arrays.
 //
 // It is the correctness baseline that faster kernels (WASM SIMD, WebGPU) are tested against, and the
-// fallback for every case they do not cover (cpu-backend.ts dispatches). A buffer is simply a typed array of its dtype (Float32Array,
+// fallback for every case they do not cover (cpu-backend.ts dispatches; the fused kernels' TypeScript forms
+// are in rows.ts and optim.ts, registered by fused-kernels.ts). A buffer is a typed array of its dtype (Float32Array,
 // Float64Array, Int32Array, Uint8Array for bool). Kernels address it only through a view's offset and
 // strides, so a later allocator can hand out typed arrays that are slices of one shared
 // WebAssembly.Memory without any kernel changing.
 
-import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
+import type { Backend, BackendCapabilities, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
-import { typedArrayFor } from '../../base/dtype.js';
+import { DTYPES, typedArrayFor } from '../../base/dtype.js';
 import { ValueError } from '../../errors.js';
 import { binary, fill, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { softmax } from './softmax.js';
-import { crossEntropy, crossEntropyBackward, layerNorm, layerNormBackward } from './rows.js';
 import { col2im, im2col } from './window.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
-import type { AdamHyper } from '../backend.js';
-import { adamUpdate } from './optim.js';
 import { contiguousCopy, contiguousStrides, dataOf, sameShape, sizeOf, stridedCopy } from './strided.js';
 
 export class ReferenceBackend implements Backend {
   readonly name: string = 'cpu';
+  readonly capabilities: BackendCapabilities = { syncRead: true, dtypes: DTYPES };
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  emptyCache(): void {}
 
   // memory
 
@@ -123,33 +128,10 @@ export class ReferenceBackend implements Backend {
     return indexAdd(shape, dim, idx, src);
   }
 
-  // fused
+  // rows and windows
 
   softmax(x: View, axis: number, log: boolean): Buffer {
     return softmax(x, axis, log);
-  }
-
-  layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
-    return layerNorm(x, weight, bias, eps);
-  }
-
-  layerNormBackward(
-    g: View,
-    x: View,
-    mean: View,
-    rstd: View,
-    weight: View | null,
-    withBias: boolean,
-  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
-    return layerNormBackward(g, x, mean, rstd, weight, withBias);
-  }
-
-  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
-    return crossEntropy(logits, target, ignoreIndex, labelSmoothing);
-  }
-
-  crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer {
-    return crossEntropyBackward(gout, logits, target, lse, ignoreIndex, labelSmoothing);
   }
 
   im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer {
@@ -174,10 +156,6 @@ export class ReferenceBackend implements Backend {
 
   avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer {
     return avgPool2dBackward(g, w, inShape, div);
-  }
-
-  adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
-    adamUpdate(param, grad, m, v, h, vmax);
   }
 }
 

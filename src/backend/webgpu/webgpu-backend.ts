@@ -4,13 +4,13 @@
 // Kernels are recorded into one command encoder and submitted in batches (engine.ts); nothing waits for
 // the GPU until the user reads a tensor back with `await t.data()`. A synchronous read is impossible
 // on WebGPU, so `read` raises a DeviceError that says what to call instead. There is no silent fallback
-// to the CPU: a kernel this backend lacks is an error.
+// to the CPU: a kernel this backend lacks is an error. Its fused kernels are registered in
+// fused-kernels.ts.
 
 import type {
-  AdamHyper,
-  AttentionDropout,
   AvgPoolDivisor,
   Backend,
+  BackendCapabilities,
   BinaryOp,
   Buffer,
   MatmulEpilogue,
@@ -30,11 +30,11 @@ import { matmul } from './kernels/matmul.js';
 import * as I from './kernels/indexing.js';
 import * as R from './kernels/rows.js';
 import * as W from './kernels/window.js';
-import { adamUpdate } from './kernels/optim.js';
-import * as A from './kernels/attention.js';
 
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu';
+  /** WGSL has no 64-bit floats, and GPU memory is read back only asynchronously. */
+  readonly capabilities: BackendCapabilities = { syncRead: false, dtypes: ['float32', 'int32', 'bool'] };
   readonly engine: Engine;
 
   constructor(
@@ -183,25 +183,6 @@ export class WebGPUBackend implements Backend {
   softmax(x: View, axis: number, log: boolean): Buffer {
     return R.softmax(this.engine, x, axis, log);
   }
-  layerNorm(x: View, weight: View | null, bias: View | null, eps: number): { y: Buffer; mean: Buffer; rstd: Buffer } {
-    return R.layerNorm(this.engine, x, weight, bias, eps);
-  }
-  layerNormBackward(
-    g: View,
-    x: View,
-    mean: View,
-    rstd: View,
-    weight: View | null,
-    withBias: boolean,
-  ): { dx: Buffer; dweight: Buffer | null; dbias: Buffer | null } {
-    return R.layerNormBackward(this.engine, g, x, mean, rstd, weight, withBias);
-  }
-  crossEntropy(logits: View, target: View, ignoreIndex: number, labelSmoothing: number): { loss: Buffer; lse: Buffer } {
-    return R.crossEntropy(this.engine, logits, target, ignoreIndex, labelSmoothing);
-  }
-  crossEntropyBackward(gout: View, logits: View, target: View, lse: View, ignoreIndex: number, labelSmoothing: number): Buffer {
-    return R.crossEntropyBackward(this.engine, gout, logits, target, lse, ignoreIndex, labelSmoothing);
-  }
   im2col(x: View, w: Window2d, outH: number, outW: number, padValue: number, batchInColumns?: boolean): Buffer {
     return W.im2col(this.engine, x, w, outH, outW, padValue, batchInColumns);
   }
@@ -219,28 +200,6 @@ export class WebGPUBackend implements Backend {
   }
   avgPool2dBackward(g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): Buffer {
     return W.avgPool2dBackward(this.engine, g, w, inShape, div);
-  }
-  adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void {
-    adamUpdate(this.engine, param, grad, m, v, h, vmax);
-  }
-  attention(q: View, k: View, v: View, causal: boolean, scale: number, dropout?: AttentionDropout | null): { out: Buffer; lse: Buffer } {
-    return A.attention(this.engine, q, k, v, causal, scale, dropout);
-  }
-  attentionBackward(
-    g: View,
-    q: View,
-    k: View,
-    v: View,
-    out: View,
-    lse: View,
-    causal: boolean,
-    scale: number,
-    dropout?: AttentionDropout | null,
-  ): { dq: Buffer; dk: Buffer; dv: Buffer } {
-    return A.attentionBackward(this.engine, g, q, k, v, out, lse, causal, scale, dropout);
-  }
-  supportsAttention(q: readonly number[], k: readonly number[], v: readonly number[]): boolean {
-    return A.supportsAttention(q, k, v, this.device.limits);
   }
 }
 

@@ -17,7 +17,7 @@ export async function runGenerateLstm(
   err: (line: string) => void,
 ): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
   const device = opts.device ?? 'cpu';
-  if (device !== 'cpu') await initDevice(device);
+  await initDevice(device); // at once for the CPU, which is always open
   const { model } = loadLSTM(opts.model);
   model.to(device);
   const tok = fs.existsSync(path.join(opts.model, 'tokenizer.json')) ? loadCheckpointTokenizer(opts.model) : null;

@@ -50,7 +50,7 @@ export async function runGenerate(
 ): Promise<{ ids: number[]; newIds: number[]; tokensPerSecond: number }> {
   if (isLSTMCheckpointDir(opts.model)) return runGenerateLstm(opts, out, err);
   const device = opts.device ?? 'cpu';
-  if (device !== 'cpu') await initDevice(device);
+  await initDevice(device); // at once for the CPU, which is always open
   const { model } = loadGPT(opts.model);
   model.to(device);
   let tok: GptTokenizer | null = null;

@@ -209,7 +209,7 @@ export async function runTrainGpt(
   log: (line: string) => void = console.log,
 ): Promise<TrainGptResult> {
   const device = opts.device ?? 'cpu';
-  if (device !== 'cpu') await mox.initDevice(device);
+  await mox.initDevice(device); // at once for the CPU, which is always open
   const out = opts.out;
   let o: TrainGptOptions & { lrDecayIters: number };
   let model: GPT;

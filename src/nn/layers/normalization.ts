@@ -102,8 +102,8 @@ abstract class BatchNormBase extends Module {
         nbt.copy_(next);
         next.dispose();
       });
-      // the cumulative average needs the count on the host: read it on the CPU, count here on the GPU
-      this.batchesSeen = nbt.device === 'cpu' ? nbt.item() : this.batchesSeen + 1;
+      // the cumulative average needs the count on the host: read it where reads are synchronous, count here elsewhere (the GPU)
+      this.batchesSeen = nbt.backend.capabilities.syncRead ? nbt.item() : this.batchesSeen + 1;
       if (this.momentum === null) momentum = 1 / this.batchesSeen;
     }
     // in training the running statistics (when kept) are updated in place; in evaluation they normalise

@@ -3,13 +3,15 @@
 // as they are. The recurrence is written with ordinary differentiable ops: the input projection of a
 // layer is one GEMM over every time step, then each step adds one [B, H] x [H, G*H] product and the
 // gate arithmetic. The per-step slices of that projection come from `unbindTime`, whose backward
-// writes each step's gradient into one buffer, so backward stays linear in the sequence length.
+// writes each step's gradient into one buffer, so backward stays linear in the sequence length
+// (ops/unbind-time.ts).
 
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { filled, record } from '../../ops/make.js';
+import { filled } from '../../ops/make.js';
+import { unbindTime } from '../../ops/unbind-time.js';
 import { linear, matmul } from '../../ops/matmul.js';
 import { concat, stack } from '../../ops/join.js';
 import { dropout } from '../../ops/dropout.js';
@@ -20,33 +22,6 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { checkFeatures } from './linear.js';
 import { pyBool, pyNum } from './repr.js';
-
-/**
- * x [T, ...] -> T tensors [...] (views of x). Unlike T narrow() calls, whose gradients are each a
- * full-size zero tensor with one slice filled, the gradient comes back as one [T, ...] tensor that
- * every step writes its slice into.
- */
-export function unbindTime(x: Tensor): Tensor[] {
-  const steps = x.shape[0]!;
-  const rest = x.shape.slice(1);
-  const pieces = noGrad(() => Array.from({ length: steps }, (_, t) => reshape(narrow(x, 0, t, 1), rest)));
-  if (!x.requiresGrad || steps === 0) return pieces;
-  let buf: Tensor | null = null;
-  // a 0-d token that depends on x: every step depends on it, so its backward runs after all of theirs
-  const token = record(filled(x.backend, [], x.dtype, 0), 'unbind_time', [x], () => {
-    const g = buf ?? filled(x.backend, x.shape, x.dtype, 0);
-    buf = null;
-    return [g];
-  });
-  if (!token.requiresGrad) return pieces; // grad mode off
-  return pieces.map((p, t) =>
-    record(p, 'unbind_time_step', [token], (g) => {
-      buf ??= filled(x.backend, x.shape, x.dtype, 0);
-      copyInto(reshape(narrow(buf, 0, t, 1), rest), g);
-      return [filled(x.backend, [], x.dtype, 0)];
-    }),
-  );
-}
 
 export interface RNNOptions {
   /** Number of stacked layers (default 1). */

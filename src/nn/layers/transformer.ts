@@ -11,9 +11,9 @@ import type { DType } from '../../base/dtype.js';
 import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Generator } from '../../tensor/random.js';
+import { tensor } from '../../tensor/create.js';
 import { scaledDotProductAttention } from '../../ops/attention.js';
 import { concat } from '../../ops/join.js';
-import { wrap } from '../../ops/make.js';
 import { reshape, transpose } from '../../ops/view.js';
 import { Module } from '../module.js';
 import { Linear, checkFeatures } from './linear.js';
@@ -79,7 +79,7 @@ function offsetCausalMask(like: Tensor, lq: number, lk: number): Tensor {
   const past = lk - lq;
   const m = new Uint8Array(lq * lk);
   for (let i = 0; i < lq; i++) m.fill(1, i * lk, i * lk + Math.min(past + i + 1, lk));
-  return wrap(like.backend, like.backend.fromArray(m), [lq, lk], 'bool');
+  return tensor(m, { shape: [lq, lk], dtype: 'bool', device: like.device });
 }
 
 /** Multi-head self-attention with a packed q, k, v projection (nanoGPT's CausalSelfAttention). */

@@ -1,10 +1,10 @@
 // The fused Adam/AdamW update in WGSL: param, m, v (and vmax) updated in place in one pass, one thread
-// per element. The per-step scalars come from the CPU reference's adamScalars, so both backends apply
+// per element. The per-step scalars come from the shared rule's adamScalars (adam-rule.ts), so both backends apply
 // the same rule (PyTorch 1.13's) and differ only by float32 rounding.
 
 import type { AdamHyper, View } from '../../backend.js';
 import { ValueError } from '../../../errors.js';
-import { adamScalars, checkUpdateViews } from '../../cpu/optim.js';
+import { adamScalars, checkUpdateViews } from '../../adam-rule.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { allocate } from './elementwise.js';
 import { binding, bufOf, sizeOf, wgslType, type GpuBuffer } from './common.js';
