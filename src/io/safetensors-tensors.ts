@@ -1,6 +1,7 @@
 // Loading and saving mox tensors as safetensors files. The byte format lives in safetensors.ts; this
 // file adds the file system (with atomic writes) and the conversion to and from Tensor.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';

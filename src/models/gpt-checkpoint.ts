@@ -2,6 +2,7 @@
 // writer adds) and model.safetensors (the state dict under nanoGPT's names). Files are written under
 // temporary names and renamed into place, so a reader sees the old file or the new one, never half.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';

@@ -3,6 +3,7 @@
 // under PyTorch's names: encoder.weight, rnn.weight_ih_l0, ..., decoder.weight). Written atomically,
 // as the GPT's (gpt-checkpoint.ts), whose JSON helpers it shares.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';

@@ -3,6 +3,7 @@
 // anything registered by name, so `this.weight = new Parameter(...)` is all a layer writes. Names in
 // stateDict() follow PyTorch's dotted keys ('0.weight', 'bn.running_mean'), so checkpoints map 1:1.
 
+import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -4,6 +4,7 @@
 //
 // This file imports Module as a type only, so module.ts can import it without a cycle at load time.
 
+import '../ops/tensor-methods.js';
 import { bytesPerElement, type DType } from '../base/dtype.js';
 import { ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';

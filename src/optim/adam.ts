@@ -3,6 +3,7 @@
 // included. Where the backend has a fused adamUpdate kernel the step is one pass over memory per
 // parameter; `fused: false` forces the composed tensor-op version, which stays as the reference.
 
+import '../ops/tensor-methods.js';
 import type { AdamHyper } from '../backend/backend.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -6,6 +6,7 @@
 // checkpoint is detected). --resume continues from it exactly: the losses are the same as those of a
 // run that was never interrupted (same machine and thread count).
 
+import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mox from '../../index.js';

@@ -7,6 +7,7 @@
 // last: each file written atomically and stamped with its step, so a torn checkpoint is detected).
 // --resume continues exactly: the losses are those of a run that was never interrupted.
 
+import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mox from '../../index.js';

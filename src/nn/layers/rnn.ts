@@ -5,6 +5,7 @@
 // gate arithmetic. The per-step slices of that projection come from `unbindTime`, whose backward
 // writes each step's gradient into one buffer, so backward stays linear in the sequence length.
 
+import '../../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import type { DType } from '../../base/dtype.js';
