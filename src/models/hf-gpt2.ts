@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
 import { GPT } from './gpt.js';
-import { readJson, writeFileAtomic } from './gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../io/files.js';
 
 const WHAT = 'hf-gpt2';
 

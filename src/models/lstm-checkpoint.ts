@@ -10,7 +10,7 @@ import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from './lstm-lm.js';
-import { readJson, writeFileAtomic } from './gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../io/files.js';
 
 /** The "model" value of an LSTM checkpoint's config.json. */
 export const LSTM_MODEL_TYPE = 'lstm';

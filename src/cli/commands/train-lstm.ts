@@ -16,7 +16,7 @@ import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
-import { readJson, writeFileAtomic } from '../../models/gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../../io/files.js';
 import {
   batch,
   GPT_CHECKPOINT_FILES,
