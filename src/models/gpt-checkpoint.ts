@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
-import { readJson, writeFileAtomic } from '../io/files.js';
+import { readJson } from '../io/files.js';
 import { GPT, type GPTConfig } from './gpt.js';
 import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
 
