@@ -3,6 +3,7 @@
 // the CPU (TypeScript kernels on one thread: a page cannot read the .wasm file synchronously) and the
 // GPU through navigator.gpu (`await mox.initDevice('webgpu')`).
 
+import './ops/tensor-methods.js'; // installs Tensor's chainable methods (x.add(y).sum()) before anything runs
 export * from './core.js';
 
 /** GPT (with generate/generateAsync and a KV cache), the LSTM language model and the text CNN. */

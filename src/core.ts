@@ -2,6 +2,7 @@
 // devices (CPU, WebGPU), nn and optim. index.ts (Node) adds files, data, training loops, tokenizers
 // and the model zoo; browser.ts adds the models that need no file system.
 
+import './ops/tensor-methods.js'; // installs Tensor's chainable methods (x.add(y).sum()) before anything runs
 export { Tensor, type NestedArray, type TensorOrScalar } from './tensor/tensor.js';
 export type { DType, TypedArray } from './base/dtype.js';
 export {

@@ -3,6 +3,7 @@
 //   const x = mox.randn([64, 784]);  mox.nn.functional.relu(x);  loss.backward();
 // This is the Node entry point; `mox/browser` (browser.ts) is the one for web pages.
 
+import './ops/tensor-methods.js'; // installs Tensor's chainable methods (x.add(y).sum()) before anything runs
 export * from './core.js';
 
 export { saveSafetensors, saveSafetensorsSync, loadSafetensors, loadSafetensorsSync } from './io/safetensors.js';

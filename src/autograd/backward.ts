@@ -8,7 +8,7 @@ import { sameShape } from '../base/shape.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
-import { filled } from '../ops/make.js';
+import { filled } from '../tensor/from-buffer.js';
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];

@@ -3,6 +3,7 @@
 // and equal generator states give equal outputs. The pixels are moved with plain loops over typed
 // arrays on the host: at CIFAR sizes a batch of 128 takes well under a millisecond per transform.
 
+import '../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import { isFloat, typedArrayFor, type TypedArray } from '../base/dtype.js';
 import { type Generator, globalGenerator } from '../tensor/random.js';

@@ -6,6 +6,7 @@
 // `generator`, each epoch draws from it in turn (torch's generator=); with neither, each epoch takes
 // a seed from the global generator, so mox.seed() makes the run reproducible.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -5,6 +5,7 @@
 // DataLoader uses it when present (TensorDataset gathers the rows with one indexSelect per tensor
 // instead of making and stacking one small tensor per example).
 
+import '../ops/tensor-methods.js';
 import { IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';

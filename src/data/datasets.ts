@@ -4,6 +4,7 @@
 // lists the layouts); a file found nowhere is downloaded from its canonical URL into the cache, with
 // a sha256 check. Offline, the error names every folder searched and the reason the download failed.
 
+import '../ops/tensor-methods.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';

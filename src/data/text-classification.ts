@@ -3,6 +3,7 @@
 // only. textClassificationSplit is the fixed, seeded, stratified train/test split such a corpus
 // needs when it is published without one.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import { Generator } from '../tensor/random.js';
 import { randperm } from './dataset.js';

@@ -1,6 +1,7 @@
 // Deterministic transforms, torchvision-style: each factory returns a function from a tensor to a
 // tensor, and compose() chains them. Images are [C,H,W] or batches [N,C,H,W] (PyTorch's layout).
 
+import '../ops/tensor-methods.js';
 import { IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';

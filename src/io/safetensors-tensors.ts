@@ -1,13 +1,14 @@
-// Loading and saving mox tensors as safetensors files. The byte format lives in safetensors.ts; this
+// Loading and saving mox tensors as safetensors files. The byte format lives in safetensors-format.ts; this
 // file adds the file system (with atomic writes) and the conversion to and from Tensor.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
-import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors.js';
+import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors-format.js';
 import { tempName, writeFileAtomicSync } from './atomic.js';
 
 export interface LoadedSafetensors {

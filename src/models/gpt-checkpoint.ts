@@ -2,44 +2,15 @@
 // writer adds) and model.safetensors (the state dict under nanoGPT's names). Files are written under
 // temporary names and renamed into place, so a reader sees the old file or the new one, never half.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
-import { writeFileAtomicSync } from '../io/atomic.js';
+import { readJson } from '../io/files.js';
 import { GPT, type GPTConfig } from './gpt.js';
 import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
-
-/** Writes bytes or text to `file` atomically (temporary name, fsync, rename). */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  try {
-    writeFileAtomicSync(file, data);
-  } catch (e) {
-    throw new DataError('checkpoint', `cannot write ${file}: ${(e as Error).message}`);
-  }
-}
-
-/** Reads and parses a JSON file, with a clear error for a missing or malformed one. */
-export function readJson(file: string, what = 'checkpoint'): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new DataError(
-      what,
-      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-    );
-  }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new DataError(what, `${file} is not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DataError(what, `${file} must hold a JSON object`);
-  return v as Record<string, unknown>;
-}
 
 const INT_KEYS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
 

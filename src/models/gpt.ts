@@ -9,6 +9,7 @@
 // blockSize the window slides, every position changes, and generation recomputes the cropped context
 // each step, exactly as nanoGPT does without a cache; so the tokens are the same with and without it.
 
+import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { keep, scope } from '../tensor/memory.js';

@@ -10,6 +10,7 @@
 // differs from wte) the GPT gets its own head; otherwise the head is the token embedding, as
 // transformers does (an lm_head.weight in the file is then ignored, as transformers ties over it).
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ShapeError, fmtShape } from '../errors.js';
@@ -18,7 +19,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
 import { GPT } from './gpt.js';
-import { readJson, writeFileAtomic } from './gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../io/files.js';
 
 const WHAT = 'hf-gpt2';
 

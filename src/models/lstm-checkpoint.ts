@@ -3,13 +3,14 @@
 // under PyTorch's names: encoder.weight, rnn.weight_ih_l0, ..., decoder.weight). Written atomically,
 // as the GPT's (gpt-checkpoint.ts), whose JSON helpers it shares.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from './lstm-lm.js';
-import { readJson, writeFileAtomic } from './gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../io/files.js';
 
 /** The "model" value of an LSTM checkpoint's config.json. */
 export const LSTM_MODEL_TYPE = 'lstm';

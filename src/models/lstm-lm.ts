@@ -7,6 +7,7 @@
 // pieces (truncated backpropagation through time): running [a, b] in one call and a then b with the
 // state carried over give the same logits.
 
+import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope, keep } from '../tensor/memory.js';

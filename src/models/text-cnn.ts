@@ -8,6 +8,7 @@
 // model is the same whatever the amount of padding, once a row has at least max(kernelSizes) pads.
 // Sequences shorter than the widest window are padded with paddingIdx up to it.
 
+import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { concat, pad } from '../ops/join.js';

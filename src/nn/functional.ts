@@ -1,5 +1,6 @@
 // Stateless forms of the layers, like torch.nn.functional. Everything here is an op from ops/.
 
+import '../ops/tensor-methods.js';
 export { relu, leakyRelu, gelu, silu, sigmoid, tanh, softplus } from '../ops/unary.js';
 export { softmax, logSoftmax } from '../ops/softmax.js';
 export { linear } from '../ops/matmul.js';

@@ -2,6 +2,7 @@
 // and returns it. Random values come from mox's seeded global generator unless a Generator is given,
 // so `mox.seed(n)` before building a model makes its weights reproducible.
 
+import '../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { tensor } from '../tensor/create.js';

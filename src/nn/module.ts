@@ -3,12 +3,12 @@
 // anything registered by name, so `this.weight = new Parameter(...)` is all a layer writes. Names in
 // stateDict() follow PyTorch's dotted keys ('0.weight', 'bn.running_mean'), so checkpoints map 1:1.
 
+import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Parameter } from './parameter.js';
-import { summary as summarize, type SummaryOptions } from './summary.js';
 
 export abstract class Module {
   /** Training mode (dropout active, batch norm updating its statistics) or evaluation mode. */
@@ -225,14 +225,6 @@ export abstract class Module {
     for (const m of this.children()) m.apply(fn);
     fn(this);
     return this;
-  }
-
-  /**
-   * Prints and returns a Keras-style table of the layers, their output shapes (from one forward pass
-   * on zeros of [1, ...inputShape]; omit it to list layers only) and parameter counts.
-   */
-  summary(inputShape?: readonly number[] | readonly (readonly number[])[] | null, opts: SummaryOptions = {}): string {
-    return summarize(this, inputShape, opts);
   }
 
   /** The class name, as layers print in summaries. */

@@ -1,6 +1,7 @@
 // A Parameter is a tensor a Module owns and an optimizer updates: it requires grad and lives outside
 // every scope (creating a layer inside mox.scope must not free its weights at the scope's end).
 
+import '../ops/tensor-methods.js';
 import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zeros, type CreateOptions } from '../tensor/create.js';

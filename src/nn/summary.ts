@@ -2,15 +2,27 @@
 // an input shape it runs one forward pass on zeros (evaluation mode, no graph, inside a scope so
 // nothing is left behind), watching every submodule's forward; without one it lists the layers only.
 //
-// This file imports Module as a type only, so module.ts can import it without a cycle at load time.
+// It also installs Module.summary() on the prototype (as train/model.ts installs fit), so module.ts
+// knows nothing of this file and no import cycle forms; nn/index.ts imports it, so every entry does.
 
+import '../ops/tensor-methods.js';
 import { bytesPerElement, type DType } from '../base/dtype.js';
 import { ValueError } from '../errors.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { zeros } from '../tensor/create.js';
 import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { Module } from './module.js';
+import { Module } from './module.js';
+
+declare module './module.js' {
+  interface Module {
+    /**
+     * Prints and returns a Keras-style table of the layers, their output shapes (from one forward pass
+     * on zeros of [1, ...inputShape]; omit it to list layers only) and parameter counts.
+     */
+    summary(inputShape?: readonly number[] | readonly (readonly number[])[] | null, opts?: SummaryOptions): string;
+  }
+}
 
 export interface SummaryOptions {
   /** Batch size of the zeros fed through the model (default 1; shown as None, as Keras does). */
@@ -195,3 +207,12 @@ export function summary(model: Module, inputShape?: Shapes | null, opts: Summary
   if (printFn) for (const l of lines) printFn(l);
   return lines.join('\n');
 }
+
+// Non-enumerable and writable, as a class method is.
+Object.defineProperty(Module.prototype, 'summary', {
+  value: function (this: Module, inputShape?: Shapes | null, opts: SummaryOptions = {}): string {
+    return summary(this, inputShape, opts);
+  },
+  writable: true,
+  configurable: true,
+});

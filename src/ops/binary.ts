@@ -1,23 +1,19 @@
 // Elementwise functions of two tensors (or a tensor and a number), broadcasting like PyTorch.
 // Broadcasting is a stride-0 view; the gradient of a broadcast input is summed back to its shape.
 
-import type { BinaryOp, View } from '../backend/backend.js';
+import type { BinaryOp } from '../backend/backend.js';
 import { DTypeError, ValueError, fmtShape } from '../errors.js';
 import { isFloat, promote, type DType } from '../base/dtype.js';
 import { broadcastShapes, sameShape } from '../base/shape.js';
 import type { Tensor, TensorOrScalar } from '../tensor/tensor.js';
-import { record, sameDevice, scalarLike, wrap } from './make.js';
+import { broadcastView, record, sameDevice, scalarLike, wrap } from './make.js';
 import { sumTo } from './view.js';
 import { affine, powScalar } from './unary.js';
+import { where } from './where.js';
 
-/** A strided view of t broadcast to `shape` (stride 0 on new or stretched axes). */
-export function broadcastView(t: Tensor, shape: readonly number[]): View {
-  const v = t.view_();
-  if (sameShape(t.shape, shape)) return v;
-  const lead = shape.length - t.ndim;
-  const strides = shape.map((d, i) => (i < lead || (t.shape[i - lead] === 1 && d !== 1) ? 0 : t.strides[i - lead]!));
-  return { ...v, shape, strides };
-}
+// where() has its own file so that unary.ts (whose gradients use it) need not import this one, which
+// imports unary.ts; it stays exported from here, next to maskedFill, where its users look for it.
+export { where };
 
 function lift(a: TensorOrScalar, b: TensorOrScalar, op: string): [Tensor, Tensor] {
   if (typeof a === 'number' && typeof b === 'number') throw new ValueError(op, 'at least one argument must be a tensor');
@@ -109,25 +105,6 @@ export const gt = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('gt'
 export const ge = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('ge', x, y);
 export const logicalAnd = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('and', x, y);
 export const logicalOr = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('or', x, y);
-
-/** cond ? a : b elementwise, broadcasting all three. */
-export function where(cond: Tensor, x: TensorOrScalar, y: TensorOrScalar): Tensor {
-  const ref = typeof x === 'number' ? (typeof y === 'number' ? null : y) : x;
-  const a = typeof x === 'number' ? (ref ? scalarLike(ref, x) : scalarLike(cond.float(), x)) : x;
-  const b = typeof y === 'number' ? scalarLike(a, y) : y;
-  const backend = sameDevice('where', cond, a, b);
-  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a.shape), b.shape);
-  const dtype = promote(a.dtype, b.dtype);
-  const buf = backend.where(broadcastView(cond, shape), broadcastView(a, shape), broadcastView(b, shape), dtype);
-  const out = wrap(backend, buf, shape, dtype);
-  return record(
-    out,
-    'where',
-    [a, b],
-    (g) => [a.requiresGrad ? sumTo(where(cond, g, 0), a.shape) : null, b.requiresGrad ? sumTo(where(cond, 0, g), b.shape) : null],
-    [cond],
-  );
-}
 
 /** x with `value` wherever mask is true (mask broadcasts to x's shape). */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {

@@ -1,39 +1,17 @@
-// Plumbing every op shares: wrapping a kernel's output buffer in a Tensor, recording graph nodes,
-// lifting numbers to tensors, and the same-device check.
+// Plumbing every op shares: wrapping a kernel's output buffer in a Tensor (from the tensor floor),
+// recording graph nodes, lifting numbers to tensors, and the same-device check.
 
-import type { Backend, Buffer } from '../backend/backend.js';
+import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { ValueError, fmtShape } from '../errors.js';
-import type { DType } from '../base/dtype.js';
 import { promoteScalar, typedArrayFor } from '../base/dtype.js';
-import { Storage } from '../tensor/storage.js';
-import { Tensor } from '../tensor/tensor.js';
-import { numel } from '../base/shape.js';
+import { sameShape } from '../base/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { wrap } from '../tensor/from-buffer.js';
 
-/** A new contiguous tensor over a buffer a kernel just returned. */
-export function wrap(backend: Backend, buf: Buffer, shape: readonly number[], dtype: DType): Tensor {
-  return new Tensor(new Storage(backend, buf, dtype, numel(shape)), shape);
-}
-
-/** A view sharing x's storage. */
-export function viewOf(x: Tensor, shape: readonly number[], strides: readonly number[], offset: number): Tensor {
-  x.view_();
-  return new Tensor(x.storage, shape, strides, offset);
-}
-
-/** A tensor filled with one value on the given backend. */
-export function filled(backend: Backend, shape: readonly number[], dtype: DType, value: number): Tensor {
-  const buf = backend.alloc(dtype, numel(shape), value === 0);
-  const t = wrap(backend, buf, shape, dtype);
-  if (value !== 0) backend.fill(t.view_(), value);
-  return t;
-}
-
-/** A tensor whose contents are undefined: for outputs the caller writes completely. */
-export function empty(backend: Backend, shape: readonly number[], dtype: DType): Tensor {
-  return wrap(backend, backend.alloc(dtype, numel(shape), false), shape, dtype);
-}
+// The tensor floor makes tensors over backend buffers; every op reaches them through this file.
+export { wrap, viewOf, filled, empty } from '../tensor/from-buffer.js';
 
 /** Lifts a number to a 0-d tensor of a dtype suitable next to `like`. */
 export function scalarLike(like: Tensor, value: number): Tensor {
@@ -76,4 +54,13 @@ export function record(
   out._node = node;
   out.requiresGrad = true;
   return out;
+}
+
+/** A strided view of t broadcast to `shape` (stride 0 on new or stretched axes). */
+export function broadcastView(t: Tensor, shape: readonly number[]): View {
+  const v = t.view_();
+  if (sameShape(t.shape, shape)) return v;
+  const lead = shape.length - t.ndim;
+  const strides = shape.map((d, i) => (i < lead || (t.shape[i - lead] === 1 && d !== 1) ? 0 : t.strides[i - lead]!));
+  return { ...v, shape, strides };
 }

@@ -5,9 +5,8 @@ import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { promote } from '../base/dtype.js';
 import { broadcastShapes } from '../base/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { record, sameDevice, wrap } from './make.js';
+import { broadcastView, record, sameDevice, wrap } from './make.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { broadcastView } from './binary.js';
 import { reshape, sumTo, transpose, unsqueeze } from './view.js';
 
 export function matmul(a: Tensor, b: Tensor): Tensor {

@@ -6,7 +6,7 @@ import { DTypeError, ValueError } from '../errors.js';
 import { isFloat, type DType } from '../base/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { record, wrap } from './make.js';
-import { where } from './binary.js';
+import { where } from './where.js';
 
 type Grad = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 

@@ -3,6 +3,7 @@
 // included. The step itself is an op (ops/adam-step.ts): the device's fused kernel where it has one,
 // one pass over memory per parameter; `fused: false` forces the composed tensor ops, the reference.
 
+import '../ops/tensor-methods.js';
 import type { AdamHyper } from '../backend/backend.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -1,5 +1,6 @@
 // Gradient clipping by total norm, as torch.nn.utils.clip_grad_norm_ (PyTorch 1.13).
 
+import '../ops/tensor-methods.js';
 import { DeviceError, ValueError } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';

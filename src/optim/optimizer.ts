@@ -5,6 +5,7 @@
 // step runs inside a scope and noGrad, so its temporaries are freed and nothing is recorded; parameters
 // are written in place, so a parameter is the same Tensor object before and after a step.
 
+import '../ops/tensor-methods.js';
 import { ValueError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../base/dtype.js';
 import { keep, scope } from '../tensor/memory.js';

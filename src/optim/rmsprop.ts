@@ -1,6 +1,7 @@
 // RMSprop: torch.optim.RMSprop's update rule (PyTorch 1.13), with the centered variant (divide by
 // an estimate of the gradient's variance instead of its second moment) and momentum.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';

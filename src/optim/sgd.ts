@@ -1,6 +1,7 @@
 // Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight decay:
 // torch.optim.SGD's update rule (PyTorch 1.13). The momentum buffer starts as the first gradient.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';

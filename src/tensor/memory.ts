@@ -3,11 +3,21 @@
 // escapes), and a FinalizationRegistry returns the storage of tensors nobody disposed once they are
 // collected. dispose() stays available for code that wants memory back at a precise point.
 
-import type { Tensor } from './tensor.js';
 import type { Storage } from './storage.js';
 import { memoryStats } from './storage.js';
 
-type ScopeSet = Set<Tensor>;
+/**
+ * What memory management reads and writes of a tensor. The Tensor class satisfies it; naming it here
+ * rather than importing the class keeps this file below tensor.ts, whose constructor calls it.
+ */
+export interface Tracked {
+  readonly storage: Storage;
+  _scope: Set<Tracked> | null;
+  readonly _node: { readonly backward: unknown; readonly inputs: readonly (Tracked | null)[]; readonly saved: readonly Tracked[] } | null;
+  dispose(): void;
+}
+
+type ScopeSet = Set<Tracked>;
 const scopes: ScopeSet[] = [];
 
 const registry = new FinalizationRegistry<Storage>((storage) => {
@@ -17,9 +27,9 @@ const registry = new FinalizationRegistry<Storage>((storage) => {
 
 // A tensor inside a scope is held by the scope's set until the scope disposes it, so it cannot be
 // collected first: only tensors outside every scope need the (not free) finalization backstop.
-const registered = new WeakSet<Tensor>();
+const registered = new WeakSet<Tracked>();
 
-function arm(t: Tensor): void {
+function arm(t: Tracked): void {
   if (!registered.has(t)) {
     registered.add(t);
     registry.register(t, t.storage, t);
@@ -27,7 +37,7 @@ function arm(t: Tensor): void {
 }
 
 /** Called by the Tensor constructor: counts, tracks in the innermost scope or arms the backstop. */
-export function trackTensor(t: Tensor, _storage: Storage): void {
+export function trackTensor(t: Tracked, _storage: Storage): void {
   memoryStats.tensors++;
   const s = scopes[scopes.length - 1];
   if (s) {
@@ -39,7 +49,7 @@ export function trackTensor(t: Tensor, _storage: Storage): void {
 }
 
 /** Called by Tensor.dispose(). */
-export function untrackTensor(t: Tensor): void {
+export function untrackTensor(t: Tracked): void {
   if (registered.delete(t)) registry.unregister(t);
   memoryStats.tensors--;
   t._scope?.delete(t);
@@ -47,7 +57,7 @@ export function untrackTensor(t: Tensor): void {
 }
 
 /** Keeps a tensor alive past every enclosing scope (e.g. parameters, optimizer state, gradients). */
-export function keep<T extends Tensor>(t: T): T {
+export function keep<T extends Tracked>(t: T): T {
   if (t._scope) {
     t._scope.delete(t);
     t._scope = null;
@@ -57,11 +67,11 @@ export function keep<T extends Tensor>(t: T): T {
 }
 
 /** Collects the tensors inside a returned value (tensor, array, plain object, Map). */
-function collectTensors(value: unknown, out: Tensor[], seen: Set<unknown>, TensorClass: Function): void {
+function collectTensors(value: unknown, out: Tracked[], seen: Set<unknown>, TensorClass: Function): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if (value instanceof TensorClass) {
-    out.push(value as Tensor);
+    out.push(value as Tracked);
     return;
   }
   if (Array.isArray(value)) for (const v of value) collectTensors(v, out, seen, TensorClass);
@@ -98,9 +108,9 @@ export function scope<T>(fn: () => T): T {
     disposeAll(s, new Set());
     throw new TypeError('scope: fn returned a Promise; scope() takes a synchronous function');
   }
-  const escaping: Tensor[] = [];
+  const escaping: Tracked[] = [];
   collectTensors(result, escaping, new Set(), tensorClass);
-  const keepSet = new Set<Tensor>();
+  const keepSet = new Set<Tracked>();
   // Walk the graph of each escaping tensor: what its backward needs must live on. A graph that
   // backward() already freed (no retainGraph) needs nothing: a loss returned after backward keeps
   // only itself, not the whole forward pass.
@@ -127,7 +137,7 @@ export function scope<T>(fn: () => T): T {
   return result;
 }
 
-function disposeAll(s: ScopeSet, keepSet: Set<Tensor>): void {
+function disposeAll(s: ScopeSet, keepSet: Set<Tracked>): void {
   for (const t of [...s]) if (!keepSet.has(t)) t.dispose();
 }
 

@@ -13,8 +13,23 @@
 //   (int32 plays torch.long's role) and every other dtype is shown, e.g. `dtype=float64`. An empty
 //   tensor has no literal to infer from, so it shows any dtype but float32 (as PyTorch does).
 
-import type { Tensor } from './tensor.js';
-import type { TypedArray } from '../base/dtype.js';
+import type { DType, TypedArray } from '../base/dtype.js';
+
+/**
+ * What printing reads of a tensor. The Tensor class satisfies it; naming it here rather than
+ * importing the class keeps this file below tensor.ts, whose toString() calls it.
+ */
+export interface Printable {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly device: string;
+  readonly size: number;
+  readonly ndim: number;
+  readonly isDisposed: boolean;
+  readonly requiresGrad: boolean;
+  readonly _node: { readonly name: string } | null;
+  dataSync(): TypedArray;
+}
 
 const EDGE = 3;
 const THRESHOLD = 1000;
@@ -22,7 +37,7 @@ const LINEWIDTH = 80;
 const PREFIX = 'tensor(';
 
 /** PyTorch-style text of a tensor; `values` are its elements when already read (a GPU tensor's). */
-export function formatTensor(t: Tensor, values?: TypedArray): string {
+export function formatTensor(t: Printable, values?: TypedArray): string {
   if (t.isDisposed) return `tensor(<disposed> shape=[${t.shape.join(', ')}], dtype=${t.dtype})`;
   // GPU memory cannot be read synchronously: say what the tensor is and how to see its values
   if (!values && !t.backend.capabilities.syncRead)

@@ -1,25 +1,17 @@
 // The Tensor: a typed, strided view into reference-counted storage on some backend, plus its place
-// in the autograd graph. Ops live in ops/; the methods here are thin, chainable wrappers over them.
+// in the autograd graph. This class knows nothing of ops or autograd: its chainable methods (reshape,
+// add, sum, matmul, backward, ...) are installed on the prototype by ops/tensor-methods.ts, one floor
+// up, which every entry point imports.
 
 import type { Backend, View } from '../backend/backend.js';
-import type { Node } from '../autograd/node.js';
+import type { GraphNode } from './graph-node.js';
 import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from '../base/dtype.js';
-import { checkDType, isFloat } from '../base/dtype.js';
-import { listDevices } from '../backend/registry.js';
+import { isFloat } from '../base/dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../base/shape.js';
 import type { Storage } from './storage.js';
 import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
 import { formatTensor } from './print.js';
-import { backward as runBackward } from '../autograd/backward.js';
-import * as U from '../ops/unary.js';
-import * as B from '../ops/binary.js';
-import * as R from '../ops/reduce.js';
-import * as V from '../ops/view.js';
-import * as J from '../ops/join.js';
-import * as M from '../ops/matmul.js';
-import * as I from '../ops/indexing.js';
-import * as S from '../ops/softmax.js';
 
 let nextId = 0;
 
@@ -38,7 +30,7 @@ export class Tensor {
   /** Gradient accumulated by backward() for a leaf that requires grad. */
   grad: Tensor | null = null;
   /** @internal the operation that made this tensor, when recorded. */
-  _node: Node | null = null;
+  _node: GraphNode<Tensor> | null = null;
   /** @internal the scope that will dispose this tensor, if any. */
   _scope: Set<Tensor> | null = null;
   /** @internal keep .grad on a non-leaf (retainGrad()). */
@@ -107,9 +99,6 @@ export class Tensor {
   retainGrad(): this {
     this._retainGrad = true;
     return this;
-  }
-  backward(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
-    runBackward(this, gradient, opts.retainGraph ?? false);
   }
   /** A tensor sharing storage that is cut from the graph. */
   detach(): Tensor {
@@ -184,286 +173,9 @@ export class Tensor {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
   }
-
-  // ---- views and shape ----
-  reshape(...shape: number[] | [readonly number[]]): Tensor {
-    return V.reshape(this, flatArgs(shape));
-  }
-  view(...shape: number[] | [readonly number[]]): Tensor {
-    return V.reshape(this, flatArgs(shape));
-  }
-  transpose(a = 0, b = 1): Tensor {
-    return V.transpose(this, a, b);
-  }
-  /** Transpose of a 2-D tensor (or the last two dims). */
-  get T(): Tensor {
-    return V.transpose(this, -2, -1);
-  }
-  permute(...axes: number[] | [readonly number[]]): Tensor {
-    return V.permute(this, flatArgs(axes));
-  }
-  expand(...shape: number[] | [readonly number[]]): Tensor {
-    return V.expand(this, flatArgs(shape));
-  }
-  expandAs(other: Tensor): Tensor {
-    return V.expand(this, other.shape);
-  }
-  squeeze(axis?: number | readonly number[]): Tensor {
-    return V.squeeze(this, axis);
-  }
-  unsqueeze(axis: number): Tensor {
-    return V.unsqueeze(this, axis);
-  }
-  flatten(startDim = 0, endDim = -1): Tensor {
-    return V.flatten(this, startDim, endDim);
-  }
-  /** Python-style slicing per leading axis: [start, stop, step] (null for defaults) or an index. */
-  slice(...specs: V.SliceSpec[]): Tensor {
-    return V.slice(this, specs);
-  }
-  narrow(axis: number, start: number, length: number): Tensor {
-    return V.narrow(this, axis, start, length);
-  }
-  contiguous(): Tensor {
-    return V.contiguous(this);
-  }
-  clone(): Tensor {
-    return V.clone(this);
-  }
-  /**
-   * A dtype ('float32', ...) casts; a device name ('cpu', 'webgpu') copies the tensor there. A GPU tensor
-   * cannot be read synchronously, so webgpu -> cpu needs toAsync('cpu'). A device copy is a new leaf
-   * (requiresGrad kept), as moving a model's parameters needs.
-   */
-  to(dtypeOrDevice: DType | string): Tensor {
-    if (!isDeviceName(dtypeOrDevice)) return V.cast(this, checkDType('to', dtypeOrDevice));
-    return V.toDevice(this, dtypeOrDevice);
-  }
-  /** to(), for any direction between devices (a GPU read is asynchronous). */
-  async toAsync(dtypeOrDevice: DType | string): Promise<Tensor> {
-    if (!isDeviceName(dtypeOrDevice)) return V.cast(this, checkDType('to', dtypeOrDevice));
-    return V.toDeviceAsync(this, dtypeOrDevice);
-  }
-  float(): Tensor {
-    return V.cast(this, 'float32');
-  }
-  double(): Tensor {
-    return V.cast(this, 'float64');
-  }
-  int(): Tensor {
-    return V.cast(this, 'int32');
-  }
-  bool(): Tensor {
-    return V.cast(this, 'bool');
-  }
-  split(sizeOrSections: number | number[], axis = 0): Tensor[] {
-    return J.split(this, sizeOrSections, axis);
-  }
-  chunk(chunks: number, axis = 0): Tensor[] {
-    return J.chunk(this, chunks, axis);
-  }
-
-  // ---- in place (outside autograd: optimizers, initialisers) ----
-  /** Copies src (broadcast to this shape, cast to this dtype) into this tensor's memory. */
-  copy_(src: TensorOrScalar): this {
-    V.copyInto(this, src);
-    return this;
-  }
-  fill_(value: number): this {
-    V.fillInto(this, value);
-    return this;
-  }
-  zero_(): this {
-    V.fillInto(this, 0);
-    return this;
-  }
-
-  // ---- elementwise ----
-  neg(): Tensor {
-    return U.neg(this);
-  }
-  abs(): Tensor {
-    return U.abs(this);
-  }
-  sign(): Tensor {
-    return U.sign(this);
-  }
-  exp(): Tensor {
-    return U.exp(this);
-  }
-  log(): Tensor {
-    return U.log(this);
-  }
-  log1p(): Tensor {
-    return U.log1p(this);
-  }
-  expm1(): Tensor {
-    return U.expm1(this);
-  }
-  sqrt(): Tensor {
-    return U.sqrt(this);
-  }
-  rsqrt(): Tensor {
-    return U.rsqrt(this);
-  }
-  square(): Tensor {
-    return U.square(this);
-  }
-  reciprocal(): Tensor {
-    return U.reciprocal(this);
-  }
-  sin(): Tensor {
-    return U.sin(this);
-  }
-  cos(): Tensor {
-    return U.cos(this);
-  }
-  tanh(): Tensor {
-    return U.tanh(this);
-  }
-  sigmoid(): Tensor {
-    return U.sigmoid(this);
-  }
-  relu(): Tensor {
-    return U.relu(this);
-  }
-  leakyRelu(negativeSlope = 0.01): Tensor {
-    return U.leakyRelu(this, negativeSlope);
-  }
-  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
-    return U.gelu(this, approximate);
-  }
-  silu(): Tensor {
-    return U.silu(this);
-  }
-  erf(): Tensor {
-    return U.erf(this);
-  }
-  softplus(): Tensor {
-    return U.softplus(this);
-  }
-  floor(): Tensor {
-    return U.floor(this);
-  }
-  ceil(): Tensor {
-    return U.ceil(this);
-  }
-  round(): Tensor {
-    return U.round(this);
-  }
-  clamp(min?: number | null, max?: number | null): Tensor {
-    return U.clamp(this, min, max);
-  }
-  logicalNot(): Tensor {
-    return U.logicalNot(this);
-  }
-
-  add(o: TensorOrScalar): Tensor {
-    return B.add(this, o);
-  }
-  sub(o: TensorOrScalar): Tensor {
-    return B.sub(this, o);
-  }
-  mul(o: TensorOrScalar): Tensor {
-    return B.mul(this, o);
-  }
-  div(o: TensorOrScalar): Tensor {
-    return B.div(this, o);
-  }
-  pow(o: TensorOrScalar): Tensor {
-    return B.pow(this, o);
-  }
-  maximum(o: TensorOrScalar): Tensor {
-    return B.maximum(this, o);
-  }
-  minimum(o: TensorOrScalar): Tensor {
-    return B.minimum(this, o);
-  }
-  eq(o: TensorOrScalar): Tensor {
-    return B.eq(this, o);
-  }
-  ne(o: TensorOrScalar): Tensor {
-    return B.ne(this, o);
-  }
-  lt(o: TensorOrScalar): Tensor {
-    return B.lt(this, o);
-  }
-  le(o: TensorOrScalar): Tensor {
-    return B.le(this, o);
-  }
-  gt(o: TensorOrScalar): Tensor {
-    return B.gt(this, o);
-  }
-  ge(o: TensorOrScalar): Tensor {
-    return B.ge(this, o);
-  }
-  logicalAnd(o: TensorOrScalar): Tensor {
-    return B.logicalAnd(this, o);
-  }
-  logicalOr(o: TensorOrScalar): Tensor {
-    return B.logicalOr(this, o);
-  }
-  maskedFill(mask: Tensor, value: number): Tensor {
-    return B.maskedFill(this, mask, value);
-  }
-
-  // ---- reductions ----
-  sum(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.sum(this, axis, keepdim);
-  }
-  mean(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.mean(this, axis, keepdim);
-  }
-  max(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.max(this, axis, keepdim);
-  }
-  min(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.min(this, axis, keepdim);
-  }
-  prod(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.prod(this, axis, keepdim);
-  }
-  argmax(axis?: number | null, keepdim = false): Tensor {
-    return R.argmax(this, axis, keepdim);
-  }
-  argmin(axis?: number | null, keepdim = false): Tensor {
-    return R.argmin(this, axis, keepdim);
-  }
-  var(axis?: number | readonly number[] | null, opts: R.VarOptions = {}): Tensor {
-    return R.variance(this, axis, opts);
-  }
-  std(axis?: number | readonly number[] | null, opts: R.VarOptions = {}): Tensor {
-    return R.std(this, axis, opts);
-  }
-  logsumexp(axis?: number | readonly number[] | null, keepdim = false): Tensor {
-    return R.logsumexp(this, axis, keepdim);
-  }
-
-  // ---- linear algebra, indexing, softmax ----
-  matmul(o: Tensor): Tensor {
-    return M.matmul(this, o);
-  }
-  indexSelect(axis: number, index: Tensor): Tensor {
-    return I.indexSelect(this, axis, index);
-  }
-  gather(axis: number, index: Tensor): Tensor {
-    return I.gather(this, axis, index);
-  }
-  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
-    return I.scatterAdd(this, axis, index, src);
-  }
-  softmax(axis = -1): Tensor {
-    return S.softmax(this, axis);
-  }
-  logSoftmax(axis = -1): Tensor {
-    return S.logSoftmax(this, axis);
-  }
 }
 
 registerTensorClass(Tensor);
-
-/** A device name ('cpu', 'webgpu' -- open or not -- or a registered backend's) rather than a dtype. */
-const isDeviceName = (s: string): boolean => s === 'webgpu' || listDevices().includes(s);
 
 function nestedList(shape: readonly number[], data: TypedArray, isBool: boolean): NestedArray {
   const build = (dim: number, off: number): NestedArray => {
@@ -474,8 +186,4 @@ function nestedList(shape: readonly number[], data: TypedArray, isBool: boolean)
     return out;
   };
   return build(0, 0);
-}
-
-function flatArgs(args: number[] | [readonly number[]]): number[] {
-  return args.length === 1 && Array.isArray(args[0]) ? [...(args[0] as readonly number[])] : (args as number[]);
 }

@@ -1,7 +1,13 @@
 // mox.text: tokenizers. Character-level, GPT-2's byte-level BPE (loaded or trained), word-level.
 
-export type { Tokenizer, LoadTokenizerOptions } from './tokenizer.js';
-export { loadTokenizer, loadTokenizerDir, gpt2VocabDir, gpt2VocabDirAsync } from './tokenizer.js';
+export type { Tokenizer } from './tokenizer.js';
+export {
+  loadTokenizer,
+  loadTokenizerDir,
+  gpt2VocabDir,
+  gpt2VocabDirAsync,
+  type LoadTokenizerOptions,
+} from './load-tokenizer.js';
 export { CharTokenizer } from './char.js';
 export {
   GPT2Tokenizer,

@@ -2,6 +2,7 @@
 // frequent first, with <pad> = 0 and <unk> = 1; encode pads or truncates to a fixed length, and
 // encodeBatch gives an int32 tensor [N, L] for an Embedding layer.
 
+import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ValueError } from '../errors.js';

@@ -1,6 +1,7 @@
 // Keras's stock callbacks: EarlyStopping, ModelCheckpoint (safetensors), LearningRateScheduler, a
 // wrapper that steps a mox.optim scheduler, and TerminateOnNaN. The CSV/JSONL loggers are in loggers.ts.
 
+import '../ops/tensor-methods.js';
 import * as path from 'node:path';
 import * as fsp from 'node:fs/promises';
 import { ValueError } from '../errors.js';

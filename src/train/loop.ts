@@ -3,6 +3,7 @@
 // memory. The model is in train() mode while it trains and in eval() mode (under noGrad) while it is
 // validated, evaluated or asked for predictions; fit() leaves it in the mode it found it in.
 
+import '../ops/tensor-methods.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { initDevice } from '../backend/registry.js';
 import { keep, scope } from '../tensor/memory.js';

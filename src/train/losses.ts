@@ -4,6 +4,7 @@
 // in a Linear layer produces, and run the fused log-softmax + NLL kernel; with `fromLogits: false` the
 // outputs are probabilities (after a softmax or sigmoid), clipped to [1e-7, 1 - 1e-7] as Keras does.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { binaryCrossEntropyWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } from '../ops/loss.js';

@@ -10,6 +10,7 @@
 //   0 when `fromLogits`, i.e. sigmoid(logit) >= 0.5).
 // yTrue holds int labels, or one-hot rows shaped like a multi-class yPred (argmax is taken).
 
+import '../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../errors.js';
 import { isFloat } from '../base/dtype.js';
 import { scope } from '../tensor/memory.js';

@@ -5,6 +5,7 @@
 // (a recurrent state, an internal loss) is left to the model; fit starts every batch afresh, as a
 // Keras RNN that is not stateful.
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';

@@ -7,6 +7,7 @@
 //   model.evaluate(xTest, yTest);   // { loss, accuracy }
 //   model.predict(xTest);           // the logits, [N, C]
 
+import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';

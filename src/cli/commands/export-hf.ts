@@ -8,7 +8,7 @@ import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { exportHuggingFaceGPT2, isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 import { writeFileAtomicSync } from '../../io/atomic.js';
 import { CharTokenizer } from '../../text/char.js';
-import { loadTokenizerDir } from '../../text/tokenizer.js';
+import { loadTokenizerDir } from '../../text/load-tokenizer.js';
 
 export interface ExportHfOptions {
   model: string;

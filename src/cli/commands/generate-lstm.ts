@@ -7,7 +7,7 @@ import { DataError, ValueError } from '../../errors.js';
 import { initDevice } from '../../backend/registry.js';
 import { loadLSTM } from '../../models/lstm-checkpoint.js';
 import { loadCheckpointTokenizer } from './gpt-tokenizer.js';
-import type { GenerateCommandOptions } from './generate.js';
+import type { GenerateCommandOptions } from './generate-options.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -14,21 +14,7 @@ import { CharTokenizer } from '../../text/char.js';
 import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 import { isLSTMCheckpointDir } from '../../models/lstm-checkpoint.js';
 import { runGenerateLstm } from './generate-lstm.js';
-
-export interface GenerateCommandOptions {
-  model: string;
-  prompt?: string;
-  promptIds?: number[];
-  maxNewTokens: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  json: boolean;
-  useCache: boolean;
-  /** 'cpu' (default) or 'webgpu'. */
-  device?: string;
-}
+import type { GenerateCommandOptions } from './generate-options.js';
 
 /** A Hugging Face folder's tokenizer.json when it is the character-level one `mox export-hf` writes, else null. */
 function huggingFaceCharTokenizer(file: string): GptTokenizer | null {

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DataError } from '../../errors.js';
-import { gpt2VocabDirAsync, loadTokenizer, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
+import { gpt2VocabDirAsync, loadTokenizer, loadTokenizerDir } from '../../text/load-tokenizer.js';
+import type { Tokenizer } from '../../text/tokenizer.js';
 
 export type GptTokenizer = Tokenizer;
 

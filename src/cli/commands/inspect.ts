@@ -2,6 +2,7 @@
 // read through the same validating parser as mox.loadSafetensors. With --values, each tensor's values
 // too, printed like PyTorch prints them.
 
+import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import { SafetensorsError } from '../../errors.js';
 import { parseSafetensors, decodeEntry } from '../../io/safetensors.js';

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { DataError, ValueError } from '../../errors.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
-import { gpt2VocabDirAsync, loadTokenizerDir, type Tokenizer } from '../../text/tokenizer.js';
+import { gpt2VocabDirAsync, loadTokenizerDir } from '../../text/load-tokenizer.js';
+import type { Tokenizer } from '../../text/tokenizer.js';
 
 type Values = Record<string, string | boolean | undefined>;
 

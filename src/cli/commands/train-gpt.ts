@@ -6,6 +6,7 @@
 // checkpoint is detected). --resume continues from it exactly: the losses are the same as those of a
 // run that was never interrupted (same machine and thread count).
 
+import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mox from '../../index.js';
@@ -13,7 +14,8 @@ import { DataError, ValueError } from '../../errors.js';
 import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../../models/gpt.js';
-import { loadGPT, readJson, saveGPTWeights, writeFileAtomic } from '../../models/gpt-checkpoint.js';
+import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../../io/files.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';

@@ -7,6 +7,7 @@
 // last: each file written atomically and stamped with its step, so a torn checkpoint is detected).
 // --resume continues exactly: the losses are those of a run that was never interrupted.
 
+import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as mox from '../../index.js';
@@ -15,7 +16,7 @@ import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
-import { readJson, writeFileAtomic } from '../../models/gpt-checkpoint.js';
+import { readJson, writeFileAtomic } from '../../io/files.js';
 import {
   batch,
   GPT_CHECKPOINT_FILES,

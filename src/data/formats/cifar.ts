@@ -2,6 +2,7 @@
 // byte (0-9) and 3072 pixel bytes, the 1024 red values of a 32x32 image, then green, then blue, so a
 // record's pixels are already [3, 32, 32] in PyTorch's channel-first order.
 
+import '../../ops/tensor-methods.js';
 import { DataError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';

@@ -2,6 +2,7 @@
 // doubled quotes (""), lines end in \n or \r\n. readCsv turns the numeric columns into a float32
 // tensor and, optionally, one column into labels (numbers, or class names mapped to indices).
 
+import '../../ops/tensor-methods.js';
 import { DataError, ValueError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';

@@ -3,6 +3,7 @@
 // per dimension, then the elements, row-major and big-endian. Labels are 0x00000801 (uint8, 1-D),
 // images 0x00000803 (uint8, 3-D). Files may be gzip-compressed; the sizes are checked exactly.
 
+import '../../ops/tensor-methods.js';
 import { DataError } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';

@@ -1,5 +1,6 @@
 // Activation layers: stateless wrappers of the functional forms, so they can sit in a Sequential.
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ValueError } from '../../errors.js';
 import { gelu, leakyRelu, relu, sigmoid, silu, softplus, tanh } from '../../ops/unary.js';

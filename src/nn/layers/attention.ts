@@ -3,6 +3,7 @@
 // key_padding_mask is true where attention is NOT allowed; a float mask is added to the scores) and
 // the attention weights averaged over heads when asked for.
 
+import '../../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';

@@ -1,6 +1,7 @@
 // Conv2d and ConvTranspose2d: the layers around nn.functional's im2col convolutions, with PyTorch's
 // weight layouts ([out, in/groups, kh, kw] and [in, out/groups, kh, kw]) and default initialisation.
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ValueError } from '../../errors.js';
 import { conv2d, convTranspose2d, type Pair } from '../../ops/conv.js';

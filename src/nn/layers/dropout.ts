@@ -1,5 +1,6 @@
 // Dropout: active in training mode only (model.eval() turns it into the identity).
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Generator } from '../../tensor/random.js';
 import { ValueError } from '../../errors.js';

@@ -1,6 +1,7 @@
 // Embedding: a lookup table [num, dim] indexed by integer ids; the padding row starts at zero and
 // gets no gradient, as in PyTorch.
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ValueError } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';

@@ -1,5 +1,6 @@
 // Flatten: collapses dims startDim..endDim into one (by default everything but the batch axis).
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { flatten } from '../../ops/view.js';
 import { Module } from '../module.js';

@@ -1,5 +1,6 @@
 // Linear (Keras's Dense without the activation): y = x W^T + b, weight [out, in] as in PyTorch.
 
+import '../../ops/tensor-methods.js';
 import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ValueError } from '../../errors.js';

@@ -1,6 +1,7 @@
 // BatchNorm1d/2d and LayerNorm. Batch norm keeps PyTorch's buffers and key names (running_mean,
 // running_var, num_batches_tracked), so its state dict loads a PyTorch checkpoint's and vice versa.
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';

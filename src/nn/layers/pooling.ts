@@ -1,5 +1,6 @@
 // Pooling layers over [N, C, H, W] (or [C, H, W]); the stride defaults to the kernel size, as in PyTorch.
 
+import '../../ops/tensor-methods.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Pair } from '../../ops/conv.js';
 import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../../ops/pool.js';

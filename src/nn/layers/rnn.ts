@@ -6,6 +6,7 @@
 // writes each step's gradient into one buffer, so backward stays linear in the sequence length
 // (ops/unbind-time.ts).
 
+import '../../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import type { DType } from '../../base/dtype.js';

@@ -5,6 +5,7 @@
 // gives the keys of nanoGPT's state dict: ln_1.weight, attn.c_attn.weight, mlp.c_fc.bias, ...
 // An optional KVCache lets generation feed one new token at a time.
 
+import '../../ops/tensor-methods.js';
 import { ValueError } from '../../errors.js';
 import { isGradEnabled } from '../../autograd/grad-mode.js';
 import type { DType } from '../../base/dtype.js';
