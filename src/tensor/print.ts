@@ -14,6 +14,7 @@
 //   tensor has no literal to infer from, so it shows any dtype but float32 (as PyTorch does).
 
 import type { DType, TypedArray } from '../base/dtype.js';
+import type { Backend } from '../backend/backend.js';
 
 /**
  * What printing reads of a tensor. The Tensor class satisfies it; naming it here rather than
@@ -23,6 +24,7 @@ export interface Printable {
   readonly shape: readonly number[];
   readonly dtype: DType;
   readonly device: string;
+  readonly backend: Pick<Backend, 'capabilities'>;
   readonly size: number;
   readonly ndim: number;
   readonly isDisposed: boolean;
