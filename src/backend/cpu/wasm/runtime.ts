@@ -1,10 +1,10 @@
 // The live WASM runtime of the CPU backend: the heap every CPU tensor lives in, the main thread's
 // instance of the kernel module, the thread pool, and per-thread scratch space.
 
-import { availableParallelism } from './node.js';
+import { availableParallelism } from './node-builtins.js';
 import { WasmHeap } from './heap.js';
 import { compileKernels, type KernelKind } from './loader.js';
-import { ThreadPool, type Exports } from './pool.js';
+import { ThreadPool, type Exports } from './threads.js';
 
 export class WasmRuntime {
   readonly heap: WasmHeap;

@@ -5,7 +5,7 @@
 // keeps the process alive.
 
 import type { Worker } from 'node:worker_threads';
-import { availableParallelism, nodeBuiltin } from './node.js';
+import { availableParallelism, nodeBuiltin } from './node-builtins.js';
 import type { KernelModule } from './loader.js';
 
 export const MAX_ARGS = 24;
@@ -96,7 +96,7 @@ export class ThreadPool {
   private ensureWorkers(n: number): number {
     while (this.workers.length < n && !this.startFailed) {
       const index = this.workers.length;
-      const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./pool-worker.js', import.meta.url), {
+      const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./threads-worker.js', import.meta.url), {
         workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
         execArgv: [], // the parent's flags (e.g. --input-type) may not apply to a worker file
       });

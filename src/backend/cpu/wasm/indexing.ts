@@ -1,11 +1,11 @@
-// Embedding lookup and its gradient on the WASM kernels (assembly/embedding.ts): indexSelect and
+// Embedding lookup and its gradient on the WASM kernels (assembly/indexing.ts): indexSelect and
 // indexAdd along dim 0 of a float32 matrix whose rows are contiguous, with int32 indices. indexSelect
 // only copies rows, so it takes int32 data too (a batch of class labels). Other layouts go to the
 // reference kernels, which also raise the errors for bad indices or shapes.
 
 import type { View } from '../../backend.js';
 import type { WasmRuntime } from './runtime.js';
-import { PARALLEL_MIN_ELEMENTS } from './conv.js';
+import { PARALLEL_MIN_ELEMENTS } from './window.js';
 
 /** Rows of length rowLen, contiguous inside each row, with 2-D shape [rows, ...] flattened. */
 function rowLayout(v: View): { rows: number; rowLen: number; rowStride: number } | null {

@@ -1,4 +1,4 @@
-// float32 im2col / col2im and direct pooling on the WASM kernels (assembly/conv.ts). Each kernel owns
+// float32 im2col / col2im and direct pooling on the WASM kernels (assembly/window.ts). Each kernel owns
 // whole image planes (n, c), so the work splits across threads by plane ranges and the summing
 // kernels (col2im, the pooling gradients) never have two threads writing one element.
 
