@@ -7,38 +7,55 @@ import type { BinaryOp, ReduceOp, UnaryOp, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../../base/dtype.js';
 import { bytesPerElement } from '../../../base/dtype.js';
 import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
+import * as codes from './op-codes.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Below this many elements an elementwise kernel stays on the calling thread. */
 export const PARALLEL_MIN_ELEMENTS = 1 << 16;
 
+// The Backend's op names -> the kernels' op codes (op-codes.ts, the table assembly/ reads too).
 const UNARY: Partial<Record<UnaryOp, number>> = {
-  neg: 0,
-  abs: 1,
-  sqrt: 2,
-  rsqrt: 3,
-  square: 4,
-  reciprocal: 5,
-  relu: 6,
-  leakyRelu: 7,
-  affine: 8,
-  clamp: 9,
-  exp: 10,
-  log: 11,
-  tanh: 12,
-  sigmoid: 13,
-  silu: 14,
-  softplus: 15,
-  sin: 16,
-  cos: 17,
-  log1p: 18,
-  expm1: 19,
-  geluTanh: 20,
-  geluTanhGrad: 21,
+  neg: codes.UNARY_NEG,
+  abs: codes.UNARY_ABS,
+  sqrt: codes.UNARY_SQRT,
+  rsqrt: codes.UNARY_RSQRT,
+  square: codes.UNARY_SQUARE,
+  reciprocal: codes.UNARY_RECIPROCAL,
+  relu: codes.UNARY_RELU,
+  leakyRelu: codes.UNARY_LEAKY_RELU,
+  affine: codes.UNARY_AFFINE,
+  clamp: codes.UNARY_CLAMP,
+  exp: codes.UNARY_EXP,
+  log: codes.UNARY_LOG,
+  tanh: codes.UNARY_TANH,
+  sigmoid: codes.UNARY_SIGMOID,
+  silu: codes.UNARY_SILU,
+  softplus: codes.UNARY_SOFTPLUS,
+  sin: codes.UNARY_SIN,
+  cos: codes.UNARY_COS,
+  log1p: codes.UNARY_LOG1P,
+  expm1: codes.UNARY_EXPM1,
+  geluTanh: codes.UNARY_GELU_TANH,
+  geluTanhGrad: codes.UNARY_GELU_TANH_GRAD,
 };
-const BINARY: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6 };
-const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
-const REDUCE: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
+const BINARY: Partial<Record<BinaryOp, number>> = {
+  add: codes.BINARY_ADD,
+  sub: codes.BINARY_SUB,
+  mul: codes.BINARY_MUL,
+  div: codes.BINARY_DIV,
+  maximum: codes.BINARY_MAX,
+  minimum: codes.BINARY_MIN,
+  pow: codes.BINARY_POW,
+};
+const COMPARE: Partial<Record<BinaryOp, number>> = {
+  eq: codes.COMPARE_EQ,
+  ne: codes.COMPARE_NE,
+  lt: codes.COMPARE_LT,
+  le: codes.COMPARE_LE,
+  gt: codes.COMPARE_GT,
+  ge: codes.COMPARE_GE,
+};
+const REDUCE: Partial<Record<ReduceOp, number>> = { sum: codes.REDUCE_SUM, max: codes.REDUCE_MAX, min: codes.REDUCE_MIN };
 
 const base = (v: View): number => (v.buf as TypedArray).byteOffset;
 
