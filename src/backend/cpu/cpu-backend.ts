@@ -5,7 +5,7 @@
 // MOX_CPU_KERNELS=typescript forces the reference kernels.
 
 import type { Backend, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import type { DType, TypedArray } from '../../base/dtype.js';
+import { dtypeOfArray, type DType, type TypedArray } from '../../base/dtype.js';
 import { referenceBackend } from './reference-backend.js';
 import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
 import { matmulF32 } from './wasm/matmul.js';
@@ -16,6 +16,7 @@ import { indexAddF32, indexSelect32 } from './wasm/indexing.js';
 import type { AdamHyper, AttentionDropout } from '../backend.js';
 import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
 import { DeviceError } from '../../errors.js';
+import { traceKernels } from './kernel-trace.js';
 import { adamUpdateF32 } from './wasm/optim.js';
 import { binaryF32, copy32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
@@ -69,8 +70,13 @@ export class CpuBackend implements Backend {
     return (buf as TypedArray).byteLength;
   }
 
+  /** Host data into the heap: one copy, straight from `data` (the reference's copy would be a second). */
   fromArray(data: TypedArray): Buffer {
-    return this.adopt(this.ref.fromArray(data));
+    const rt = this.rt;
+    if (!rt) return this.ref.fromArray(data);
+    const out = rt.heap.allocArray(dtypeOfArray(data), data.length, false);
+    out.set(data as never);
+    return out;
   }
 
   read(view: View): TypedArray {
@@ -268,4 +274,5 @@ export class CpuBackend implements Backend {
   }
 }
 
-export const cpuBackend = new CpuBackend();
+/** The `cpu` device (wrapped to print which tier runs each call when MOX_TRACE_KERNELS=1). */
+export const cpuBackend = traceKernels(new CpuBackend(), 'cpu');

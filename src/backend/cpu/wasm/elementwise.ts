@@ -8,6 +8,8 @@ import type { DType, TypedArray } from '../../../base/dtype.js';
 import { bytesPerElement } from '../../../base/dtype.js';
 import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
 import * as codes from './op-codes.js';
+import { TRACE_KERNELS, noteWasmRun } from '../kernel-trace.js';
+import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Below this many elements an elementwise kernel stays on the calling thread. */
@@ -88,17 +90,20 @@ function owned(rt: WasmRuntime, views: readonly View[], dtypes: readonly DType[]
   return views.every((v, i) => v.dtype === dtypes[i] && rt.heap.owns(v.buf as TypedArray));
 }
 
+/** The kernels over a rows x n iteration space with one row and one column stride per operand. */
+type Kernel2d = 'unaryF32' | 'binaryF32' | 'compareF32' | 'whereF32' | 'copy32';
+
 /**
  * Runs `kernel` over the plan as 2-D pieces: for each combination of the outer-outer dims, one call
  * covering rows x n (split across threads when large). `args(offs, rows, rowStrides, n)` builds the
  * argument list for one piece starting at element offsets `offs` (one per operand, output last).
  */
-function run2d(
+function run2d<K extends Kernel2d>(
   rt: WasmRuntime,
-  kernel: string,
+  kernel: K,
   plan: RowPlan,
   offsets: number[],
-  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => number[],
+  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => KernelArgs<K>,
 ): void {
   const outer = plan.outerShape;
   const rows = outer.length ? outer[outer.length - 1]! : 1;
@@ -115,10 +120,10 @@ function run2d(
   const T = Math.min(rt.threads, Math.max(1, Math.floor(total / PARALLEL_MIN_ELEMENTS)));
   forEachRow(head, offsets, (offs) => {
     if (T <= 1) {
-      rt.exports[kernel]!(...args(offs, rows, rowStrides, n));
+      rt.pool.call(kernel, args(offs, rows, rowStrides, n));
       return;
     }
-    const jobs: number[][] = [];
+    const jobs: KernelArgs<K>[] = [];
     if (rows >= T) {
       for (let t = 0, at = 0; t < T; t++) {
         const cnt = Math.floor((rows * (t + 1)) / T) - at;
@@ -246,11 +251,12 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   const redStride = redPlan.inner[0]!;
   if (redStride !== 1 && keptStride === 1) {
     // reducing over outer rows: combine whole rows, SIMD across the contiguous columns
-    rt.exports.reduceColsF32!(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
+    if (TRACE_KERNELS) noteWasmRun('reduceColsF32', 1);
+    rt.exports.reduceColsF32(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
     return out;
   }
   const T = Math.min(rt.threads, outSize, Math.max(1, Math.floor((outSize * redSize) / PARALLEL_MIN_ELEMENTS)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'reduceRowsF32'>[] = [];
   for (let t = 0, at = 0; t < T; t++) {
     const cnt = Math.floor((outSize * (t + 1)) / T) - at;
     jobs.push([code, cnt, redSize, xb + at * keptStride * 4, keptStride, redStride, out.byteOffset + at * 4]);
@@ -286,7 +292,7 @@ export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
     };
     const T = Math.min(rt.threads, outer, Math.max(1, Math.floor((outer * rows * p.n) / PARALLEL_MIN_ELEMENTS)));
     forEachRow(head, [src.offset, dst.offset], (offs) => {
-      const jobs: number[][] = [];
+      const jobs: KernelArgs<'copy32x3'>[] = [];
       for (let t = 0, at = 0; t < T; t++) {
         const cnt = Math.floor((outer * (t + 1)) / T) - at;
         jobs.push([

@@ -1,0 +1,63 @@
+// MOX_TRACE_KERNELS=1: prints, for every call of a CPU backend method, which tier ran it: the WASM
+// kernels on the calling thread, the WASM kernels split over N threads, or the TypeScript reference
+// kernels. Off (the default) it costs one boolean check per kernel dispatch: the backend is not
+// wrapped at all and the thread pool skips its note.
+
+/** Read once, at load: the switch is for a whole run, and a constant keeps the check cheap. */
+export const TRACE_KERNELS =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MOX_TRACE_KERNELS === '1';
+
+/** Where trace lines go (tests replace it to read them). */
+export const traceSink: { write: (line: string) => void } = {
+  write: (line) => console.error(line),
+};
+
+/** The WASM runs of the backend method in progress, in order. */
+const runs: string[] = [];
+let depth = 0;
+
+/** Called by the thread pool for each WASM kernel run (only when TRACE_KERNELS is set). */
+export function noteWasmRun(kernel: string, threads: number): void {
+  runs.push(threads > 1 ? `wasm ${kernel} split over ${threads} threads` : `wasm ${kernel} on the calling thread`);
+}
+
+/** Methods that move data between the host and the heap rather than run a kernel. */
+const HOST_COPIES = new Set(['fromArray', 'read', 'readAsync']);
+
+/** Bookkeeping and memory methods, which run no kernel: left out of the trace. */
+const UNTRACED = new Set(['alloc', 'free', 'byteLength', 'info', 'setThreads', 'constructor']);
+
+/**
+ * The backend itself when tracing is off; else a proxy that prints one line per outermost method call
+ * (a method that calls another of the backend's methods prints once, with every run of both).
+ */
+export function traceKernels<T extends object>(backend: T, name: string): T {
+  if (!TRACE_KERNELS) return backend;
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(backend, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || typeof key !== 'string' || UNTRACED.has(key)) return value;
+      let w = wrapped.get(key);
+      if (!w) {
+        const fn = value as (...args: unknown[]) => unknown;
+        w = function (this: unknown, ...args: unknown[]): unknown {
+          const start = runs.length;
+          depth++;
+          try {
+            return fn.apply(this, args);
+          } finally {
+            depth--;
+            if (depth === 0) {
+              const mine = runs.splice(start);
+              const tier = mine.length ? mine.join(', ') : HOST_COPIES.has(key) ? 'host copy' : 'typescript reference';
+              traceSink.write(`mox kernels: ${name}.${key}: ${tier}`);
+            }
+          }
+        };
+        wrapped.set(key, w);
+      }
+      return w;
+    },
+  });
+}
