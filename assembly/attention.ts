@@ -10,7 +10,7 @@
 // [nb, L, E] blocks starting at the first entry's. `b0` is the flat batch index of the first entry:
 // the dropout hash is a function of (seed, b, i, j), as in AttentionDropout (backend.ts).
 
-import { sgemm } from './gemm';
+import { sgemm } from './matmul';
 import { rowMax, sumExp } from './rows';
 import { expS, expV } from './vmath';
 

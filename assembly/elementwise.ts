@@ -4,15 +4,16 @@
 // SIMD loop; anything else takes the scalar loop. The op switch is resolved at compile time: each
 // `case` instantiates its own loop with a constant op code, which the optimizer folds.
 
-// unary op codes (kept in sync with src/backend/cpu/wasm/elementwise.ts)
-const NEG = 0, ABS = 1, SQRT = 2, RSQRT = 3, SQUARE = 4, RECIPROCAL = 5, RELU = 6, LEAKY_RELU = 7,
-  AFFINE = 8, CLAMP = 9, EXP = 10, LOG = 11, TANH = 12, SIGMOID = 13, SILU = 14, SOFTPLUS = 15,
-  SIN = 16, COS = 17, LOG1P = 18, EXPM1 = 19, GELU_TANH = 20, GELU_TANH_GRAD = 21;
-// binary op codes
-const ADD = 0, SUB = 1, MUL = 2, DIV = 3, MAX = 4, MIN = 5, POW = 6;
-// comparison op codes (result: 0/1 bytes)
-const EQ = 0, NE = 1, LT = 2, LE = 3, GT = 4, GE = 5;
-
+// op codes: one table with the TypeScript callers (src/backend/cpu/wasm/op-codes.ts)
+import {
+  UNARY_NEG as NEG, UNARY_ABS as ABS, UNARY_SQRT as SQRT, UNARY_RSQRT as RSQRT, UNARY_SQUARE as SQUARE,
+  UNARY_RECIPROCAL as RECIPROCAL, UNARY_RELU as RELU, UNARY_LEAKY_RELU as LEAKY_RELU, UNARY_AFFINE as AFFINE,
+  UNARY_CLAMP as CLAMP, UNARY_EXP as EXP, UNARY_LOG as LOG, UNARY_TANH as TANH, UNARY_SIGMOID as SIGMOID,
+  UNARY_SILU as SILU, UNARY_SOFTPLUS as SOFTPLUS, UNARY_SIN as SIN, UNARY_COS as COS, UNARY_LOG1P as LOG1P,
+  UNARY_EXPM1 as EXPM1, UNARY_GELU_TANH as GELU_TANH, UNARY_GELU_TANH_GRAD as GELU_TANH_GRAD, BINARY_ADD as ADD,
+  BINARY_SUB as SUB, BINARY_MUL as MUL, BINARY_DIV as DIV, BINARY_MAX as MAX, BINARY_MIN as MIN, BINARY_POW as POW,
+  COMPARE_EQ as EQ, COMPARE_NE as NE, COMPARE_LT as LT, COMPARE_LE as LE, COMPARE_GT as GT, COMPARE_GE as GE
+} from '../src/backend/cpu/wasm/op-codes';
 import { expV, oneV } from './vmath';
 
 @inline function ld(p: usize, cs: i32): v128 {

@@ -2,7 +2,8 @@
 // denominators, per-sample losses, mean over features) and over the outer rows for each column (bias
 // gradients summed over the batch). Sums accumulate in float64 so long rows keep float32 accuracy.
 
-const SUM = 0, MAX = 1, MIN = 2;
+// op codes: one table with the TypeScript callers (src/backend/cpu/wasm/op-codes.ts)
+import { REDUCE_SUM as SUM, REDUCE_MAX as MAX, REDUCE_MIN as MIN } from '../src/backend/cpu/wasm/op-codes';
 
 /** out[r] = reduce_i x[r*rs + i*cs], r < rows, i < n. */
 export function reduceRowsF32(op: i32, rows: i32, n: i32, x: usize, rs: i32, cs: i32, o: usize): void {

@@ -3,7 +3,17 @@
 // produces them from source; nothing is downloaded.
 
 import asc from 'assemblyscript/asc';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { BINDING_FILE, bindingProblems } from './check-wasm-binding.mjs';
+
+// The TypeScript callers are checked by tsc against the binding; the binding must say what the
+// kernels export, or a wrong argument list would reach a kernel unchecked.
+const problems = bindingProblems(readFileSync(BINDING_FILE, 'utf8'));
+if (problems.length) {
+  for (const p of problems) console.error(`build-wasm: ${p}`);
+  console.error(`build-wasm: ${BINDING_FILE} disagrees with assembly/index.ts; update one to match the other`);
+  process.exit(1);
+}
 
 const common = [
   'assembly/index.ts',

@@ -5,14 +5,15 @@
 // MOX_CPU_KERNELS=typescript forces the reference kernels.
 
 import type { Backend, BackendCapabilities, BinaryOp, Buffer, MatmulEpilogue, ReduceOp, UnaryOp, View, Window2d } from '../backend.js';
-import { DTYPES, type DType, type TypedArray } from '../../base/dtype.js';
+import { DTYPES, dtypeOfArray, type DType, type TypedArray } from '../../base/dtype.js';
 import { referenceBackend } from './reference-backend.js';
 import { wasmRuntime, type WasmRuntime } from './wasm/runtime.js';
 import { matmulF32 } from './wasm/matmul.js';
 import { softmaxRowsF32 } from './wasm/rows.js';
 import type { AvgPoolDivisor } from '../backend.js';
-import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/conv.js';
-import { indexAddF32, indexSelect32 } from './wasm/embedding.js';
+import { avgPool2dBackwardF32, avgPool2dF32, col2imF32, im2colF32, maxPool2dBackwardF32, maxPool2dF32 } from './wasm/window.js';
+import { indexAddF32, indexSelect32 } from './wasm/indexing.js';
+import { traceKernels } from './kernel-trace.js';
 import { binaryF32, copy32, reduceF32, unaryF32, whereF32 } from './wasm/elementwise.js';
 
 export class CpuBackend implements Backend {
@@ -74,8 +75,13 @@ export class CpuBackend implements Backend {
     return (buf as TypedArray).byteLength;
   }
 
+  /** Host data into the heap: one copy, straight from `data` (the reference's copy would be a second). */
   fromArray(data: TypedArray): Buffer {
-    return this.adopt(this.ref.fromArray(data));
+    const rt = this.rt;
+    if (!rt) return this.ref.fromArray(data);
+    const out = rt.heap.allocArray(dtypeOfArray(data), data.length, false);
+    out.set(data as never);
+    return out;
   }
 
   read(view: View): TypedArray {
@@ -203,4 +209,5 @@ export class CpuBackend implements Backend {
   }
 }
 
-export const cpuBackend = new CpuBackend();
+/** The `cpu` device (wrapped to print which tier runs each call when MOX_TRACE_KERNELS=1). */
+export const cpuBackend = traceKernels(new CpuBackend(), 'cpu');

@@ -2,7 +2,8 @@
 // matter), the TypeScript kernel of rows.ts / optim.ts otherwise, as the primitives do. Attention
 // has no TypeScript kernel: without WASM its `supports` says no and ops compose it.
 
-import { fusedKernelRegistrar } from '../fused.js';
+import { type FusedKernel, type FusedKernelName, fusedKernelRegistrar } from '../fused.js';
+import { traceCall } from './kernel-trace.js';
 import { DeviceError } from '../../errors.js';
 import type { CpuBackend } from './cpu-backend.js';
 import type { WasmRuntime } from './wasm/runtime.js';
@@ -12,7 +13,16 @@ import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNo
 import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
 import { adamUpdateF32 } from './wasm/optim.js';
 
-const register = fusedKernelRegistrar<CpuBackend>('cpu');
+const registrar = fusedKernelRegistrar<CpuBackend>('cpu');
+
+/** Registers a kernel, each of its functions traced as `cpu.<name>.<function>` under MOX_TRACE_KERNELS. */
+function register<N extends FusedKernelName>(name: N, kernel: FusedKernel<N, CpuBackend>): void {
+  const traced: Record<string, unknown> = {};
+  for (const [key, fn] of Object.entries(kernel)) {
+    traced[key] = key === 'supports' ? fn : traceCall(`cpu.${name}.${key}`, fn as (...args: never[]) => unknown);
+  }
+  registrar(name, traced as FusedKernel<N, CpuBackend>);
+}
 
 register('layerNorm', {
   forward(b, x, weight, bias, eps) {

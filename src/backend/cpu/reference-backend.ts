@@ -15,7 +15,7 @@ import { binary, fill, unary, where } from './elementwise.js';
 import { reduce } from './reduce.js';
 import { matmul } from './matmul.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
-import { softmax } from './softmax.js';
+import { softmax } from './rows.js';
 import { col2im, im2col } from './window.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';

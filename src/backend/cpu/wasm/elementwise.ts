@@ -7,38 +7,57 @@ import type { BinaryOp, ReduceOp, UnaryOp, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../../base/dtype.js';
 import { bytesPerElement } from '../../../base/dtype.js';
 import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
+import * as codes from './op-codes.js';
+import { TRACE_KERNELS, noteWasmRun } from '../kernel-trace.js';
+import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Below this many elements an elementwise kernel stays on the calling thread. */
 export const PARALLEL_MIN_ELEMENTS = 1 << 16;
 
+// The Backend's op names -> the kernels' op codes (op-codes.ts, the table assembly/ reads too).
 const UNARY: Partial<Record<UnaryOp, number>> = {
-  neg: 0,
-  abs: 1,
-  sqrt: 2,
-  rsqrt: 3,
-  square: 4,
-  reciprocal: 5,
-  relu: 6,
-  leakyRelu: 7,
-  affine: 8,
-  clamp: 9,
-  exp: 10,
-  log: 11,
-  tanh: 12,
-  sigmoid: 13,
-  silu: 14,
-  softplus: 15,
-  sin: 16,
-  cos: 17,
-  log1p: 18,
-  expm1: 19,
-  geluTanh: 20,
-  geluTanhGrad: 21,
+  neg: codes.UNARY_NEG,
+  abs: codes.UNARY_ABS,
+  sqrt: codes.UNARY_SQRT,
+  rsqrt: codes.UNARY_RSQRT,
+  square: codes.UNARY_SQUARE,
+  reciprocal: codes.UNARY_RECIPROCAL,
+  relu: codes.UNARY_RELU,
+  leakyRelu: codes.UNARY_LEAKY_RELU,
+  affine: codes.UNARY_AFFINE,
+  clamp: codes.UNARY_CLAMP,
+  exp: codes.UNARY_EXP,
+  log: codes.UNARY_LOG,
+  tanh: codes.UNARY_TANH,
+  sigmoid: codes.UNARY_SIGMOID,
+  silu: codes.UNARY_SILU,
+  softplus: codes.UNARY_SOFTPLUS,
+  sin: codes.UNARY_SIN,
+  cos: codes.UNARY_COS,
+  log1p: codes.UNARY_LOG1P,
+  expm1: codes.UNARY_EXPM1,
+  geluTanh: codes.UNARY_GELU_TANH,
+  geluTanhGrad: codes.UNARY_GELU_TANH_GRAD,
 };
-const BINARY: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, pow: 6 };
-const COMPARE: Partial<Record<BinaryOp, number>> = { eq: 0, ne: 1, lt: 2, le: 3, gt: 4, ge: 5 };
-const REDUCE: Partial<Record<ReduceOp, number>> = { sum: 0, max: 1, min: 2 };
+const BINARY: Partial<Record<BinaryOp, number>> = {
+  add: codes.BINARY_ADD,
+  sub: codes.BINARY_SUB,
+  mul: codes.BINARY_MUL,
+  div: codes.BINARY_DIV,
+  maximum: codes.BINARY_MAX,
+  minimum: codes.BINARY_MIN,
+  pow: codes.BINARY_POW,
+};
+const COMPARE: Partial<Record<BinaryOp, number>> = {
+  eq: codes.COMPARE_EQ,
+  ne: codes.COMPARE_NE,
+  lt: codes.COMPARE_LT,
+  le: codes.COMPARE_LE,
+  gt: codes.COMPARE_GT,
+  ge: codes.COMPARE_GE,
+};
+const REDUCE: Partial<Record<ReduceOp, number>> = { sum: codes.REDUCE_SUM, max: codes.REDUCE_MAX, min: codes.REDUCE_MIN };
 
 const base = (v: View): number => (v.buf as TypedArray).byteOffset;
 
@@ -71,17 +90,20 @@ function owned(rt: WasmRuntime, views: readonly View[], dtypes: readonly DType[]
   return views.every((v, i) => v.dtype === dtypes[i] && rt.heap.owns(v.buf as TypedArray));
 }
 
+/** The kernels over a rows x n iteration space with one row and one column stride per operand. */
+type Kernel2d = 'unaryF32' | 'binaryF32' | 'compareF32' | 'whereF32' | 'copy32';
+
 /**
  * Runs `kernel` over the plan as 2-D pieces: for each combination of the outer-outer dims, one call
  * covering rows x n (split across threads when large). `args(offs, rows, rowStrides, n)` builds the
  * argument list for one piece starting at element offsets `offs` (one per operand, output last).
  */
-function run2d(
+function run2d<K extends Kernel2d>(
   rt: WasmRuntime,
-  kernel: string,
+  kernel: K,
   plan: RowPlan,
   offsets: number[],
-  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => number[],
+  args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => KernelArgs<K>,
 ): void {
   const outer = plan.outerShape;
   const rows = outer.length ? outer[outer.length - 1]! : 1;
@@ -98,10 +120,10 @@ function run2d(
   const T = Math.min(rt.threads, Math.max(1, Math.floor(total / PARALLEL_MIN_ELEMENTS)));
   forEachRow(head, offsets, (offs) => {
     if (T <= 1) {
-      rt.exports[kernel]!(...args(offs, rows, rowStrides, n));
+      rt.pool.call(kernel, args(offs, rows, rowStrides, n));
       return;
     }
-    const jobs: number[][] = [];
+    const jobs: KernelArgs<K>[] = [];
     if (rows >= T) {
       for (let t = 0, at = 0; t < T; t++) {
         const cnt = Math.floor((rows * (t + 1)) / T) - at;
@@ -229,11 +251,12 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   const redStride = redPlan.inner[0]!;
   if (redStride !== 1 && keptStride === 1) {
     // reducing over outer rows: combine whole rows, SIMD across the contiguous columns
-    rt.exports.reduceColsF32!(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
+    if (TRACE_KERNELS) noteWasmRun('reduceColsF32', 1);
+    rt.exports.reduceColsF32(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
     return out;
   }
   const T = Math.min(rt.threads, outSize, Math.max(1, Math.floor((outSize * redSize) / PARALLEL_MIN_ELEMENTS)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'reduceRowsF32'>[] = [];
   for (let t = 0, at = 0; t < T; t++) {
     const cnt = Math.floor((outSize * (t + 1)) / T) - at;
     jobs.push([code, cnt, redSize, xb + at * keptStride * 4, keptStride, redStride, out.byteOffset + at * 4]);
@@ -269,7 +292,7 @@ export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
     };
     const T = Math.min(rt.threads, outer, Math.max(1, Math.floor((outer * rows * p.n) / PARALLEL_MIN_ELEMENTS)));
     forEachRow(head, [src.offset, dst.offset], (offs) => {
-      const jobs: number[][] = [];
+      const jobs: KernelArgs<'copy32x3'>[] = [];
       for (let t = 0, at = 0; t < T; t++) {
         const cnt = Math.floor((outer * (t + 1)) / T) - at;
         jobs.push([

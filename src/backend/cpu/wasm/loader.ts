@@ -2,7 +2,7 @@
 // null where WebAssembly SIMD or SharedArrayBuffer is missing; the backend then uses its TypeScript
 // kernels. MOX_CPU_KERNELS=typescript|simd|relaxed-simd forces a choice (for tests and benchmarks).
 
-import { nodeBuiltin } from './node.js';
+import { nodeBuiltin } from './node-builtins.js';
 
 export type KernelKind = 'relaxed-simd' | 'simd';
 

@@ -3,6 +3,7 @@
 
 import type { View } from '../../backend.js';
 import { contiguousStrides, forEachRow, planRows, sizeOf } from '../strided.js';
+import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Below this many multiply-adds a matmul stays on the calling thread (dispatch costs ~10-20 us). */
@@ -72,7 +73,7 @@ function gemmParallel(
 ): void {
   const macs = nb * M * N * Math.max(K, 1);
   const T = Math.min(rt.threads, Math.max(1, Math.floor(macs / PARALLEL_MIN_MACS)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'sgemmBatched'>[] = [];
   const job = (nbj: number, aj: number, bj: number, cj: number, Mj: number, Nj: number, biasJ: number): void => {
     jobs.push([nbj, sA, sB, sC, Mj, Nj, K, aj, rsA, csA, bj, rsB, csB, cj, ldc, biasJ, flags, rt.scratchFor(jobs.length)]);
   };

@@ -4,6 +4,7 @@
 import type { AdamHyper, View } from '../../backend.js';
 import { adamScalars, checkUpdateViews } from '../optim.js';
 import { sizeOf } from '../strided.js';
+import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /**
@@ -27,7 +28,7 @@ export function adamUpdateF32(rt: WasmRuntime, param: View, grad: View, m: View,
   const flags = (h.maximize ? 1 : 0) | (h.decoupled ? 2 : 0) | (l2 !== 0 ? 4 : 0);
   const [pP, gP, mP, vP, xP] = [ptr(param), ptr(grad), ptr(m), ptr(v), vmax ? ptr(vmax) : 0];
   const T = Math.min(rt.threads, Math.max(1, Math.floor(n / ADAM_PARALLEL_MIN)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'adamStepF32'>[] = [];
   // ranges in multiples of 4 elements, so only the last range has a scalar tail
   const chunk = Math.ceil(n / T / 4) * 4;
   for (let i0 = 0; i0 < n; i0 += chunk) {

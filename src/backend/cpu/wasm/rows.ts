@@ -8,6 +8,7 @@ import type { View } from '../../backend.js';
 import type { DType, TypedArray } from '../../../base/dtype.js';
 import { contiguousStrides, planRows, sizeOf } from '../strided.js';
 import { referenceBackend } from '../reference-backend.js';
+import type { KernelArgs, KernelName } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /**
@@ -56,16 +57,16 @@ function release(rt: WasmRuntime, ...rs: (Rows | null)[]): void {
 }
 
 /** Runs `kernel` over `rows` rows, split in contiguous row ranges across threads when big enough. */
-function byRows(
+function byRows<K extends KernelName>(
   rt: WasmRuntime,
-  kernel: string,
+  kernel: K,
   rows: number,
   n: number,
   minElements: number,
-  args: (r0: number, count: number) => number[],
+  args: (r0: number, count: number) => KernelArgs<K>,
 ): void {
   const T = Math.min(rt.threads, rows, Math.max(1, Math.floor((rows * n) / minElements)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<K>[] = [];
   for (let t = 0, at = 0; t < T; t++) {
     const count = Math.floor((rows * (t + 1)) / T) - at;
     if (count > 0) jobs.push(args(at, count));
@@ -182,7 +183,7 @@ export function layerNormBackwardF32(
       // split by column bands (multiples of 4 for the SIMD body) so each column has one summation order
       const T = Math.min(rt.threads, Math.ceil(n / 4), Math.max(1, Math.floor((rows * n) / NORM_ROWS_PARALLEL_MIN)));
       const band = Math.ceil(n / T / 4) * 4;
-      const jobs: number[][] = [];
+      const jobs: KernelArgs<'layerNormParams'>[] = [];
       for (let j0 = 0; j0 < n; j0 += band) {
         jobs.push([
           gr.ptr,

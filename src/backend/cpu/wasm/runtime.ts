@@ -1,14 +1,15 @@
 // The live WASM runtime of the CPU backend: the heap every CPU tensor lives in, the main thread's
 // instance of the kernel module, the thread pool, and per-thread scratch space.
 
-import { availableParallelism } from './node.js';
+import { availableParallelism } from './node-builtins.js';
 import { WasmHeap } from './heap.js';
 import { compileKernels, type KernelKind } from './loader.js';
-import { ThreadPool, type Exports } from './pool.js';
+import { kernelExports, type KernelExports } from './kernels.js';
+import { ThreadPool } from './threads.js';
 
 export class WasmRuntime {
   readonly heap: WasmHeap;
-  readonly exports: Exports;
+  readonly exports: KernelExports;
   readonly pool: ThreadPool;
   private readonly scratch: number[] = [];
   private readonly scratchBytes: number;
@@ -26,13 +27,14 @@ export class WasmRuntime {
         },
       },
     });
-    this.exports = instance.exports as unknown as Exports;
-    const zeroBytes = this.exports.zeroBytes!;
+    const exports = kernelExports(instance);
+    this.exports = exports;
+    const zeroBytes = exports.zeroBytes;
     this.heap.zeroFill = (ptr, bytes) => {
       zeroBytes(ptr, bytes);
     };
     this.pool = new ThreadPool({ kind, module }, this.heap.memory, this.exports, defaultThreads());
-    const floats = (instance.exports.SCRATCH_FLOATS as WebAssembly.Global).value as number;
+    const floats = exports.SCRATCH_FLOATS.value as number;
     this.scratchBytes = floats * 4 + 64;
   }
 

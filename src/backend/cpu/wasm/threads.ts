@@ -5,7 +5,9 @@
 // keeps the process alive.
 
 import type { Worker } from 'node:worker_threads';
-import { availableParallelism, nodeBuiltin } from './node.js';
+import { TRACE_KERNELS, noteWasmRun } from '../kernel-trace.js';
+import type { KernelArgs, KernelExports, KernelName } from './kernels.js';
+import { availableParallelism, nodeBuiltin } from './node-builtins.js';
 import type { KernelModule } from './loader.js';
 
 export const MAX_ARGS = 24;
@@ -15,8 +17,6 @@ export const SLOT_BYTES = SLOT_HEAD_INTS * 4 + MAX_ARGS * 8;
 /** How long a new worker may take to come up before the pool gives up on it and runs without it. */
 const STARTUP_TIMEOUT_MS = 20_000;
 const MAX_WORKERS = 64;
-
-export type Exports = Record<string, (...args: number[]) => number | void>;
 
 /**
  * How long a thread that waits for the other side of the pool first polls before it sleeps. Waking a
@@ -45,11 +45,12 @@ export class ThreadPool {
   constructor(
     private readonly kernels: KernelModule,
     private readonly memory: WebAssembly.Memory,
-    private readonly exports: Exports,
+    private readonly exports: KernelExports,
     threads = availableParallelism(),
   ) {
+    // the workers look kernels up by index in this list, so both sides build it the same way
     this.names = Object.keys(exports)
-      .filter((k) => typeof exports[k] === 'function')
+      .filter((k) => typeof exports[k as KernelName] === 'function')
       .sort();
     this.resize(threads);
   }
@@ -96,7 +97,7 @@ export class ThreadPool {
   private ensureWorkers(n: number): number {
     while (this.workers.length < n && !this.startFailed) {
       const index = this.workers.length;
-      const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./pool-worker.js', import.meta.url), {
+      const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./threads-worker.js', import.meta.url), {
         workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
         execArgv: [], // the parent's flags (e.g. --input-type) may not apply to a worker file
       });
@@ -119,13 +120,20 @@ export class ThreadPool {
 
   private startFailed = false;
 
+  /** Runs one kernel call on this thread. */
+  call<K extends KernelName>(fn: K, args: KernelArgs<K>): void {
+    if (TRACE_KERNELS) noteWasmRun(fn, 1);
+    (this.exports[fn] as (...a: KernelArgs<K>) => void)(...args);
+  }
+
   /**
    * Runs `fn` once per argument list, in parallel: the first on this thread, the rest on workers.
    * Returns when all have finished. Never call with more lists than `size`.
    */
-  run(fn: string, jobs: readonly (readonly number[])[]): void {
+  run<K extends KernelName>(fn: K, jobs: readonly KernelArgs<K>[]): void {
     if (jobs.length === 0) return;
-    const f = this.exports[fn]!;
+    if (TRACE_KERNELS) noteWasmRun(fn, jobs.length);
+    const f = this.exports[fn] as (...a: KernelArgs<K>) => void;
     if (jobs.length === 1) {
       f(...jobs[0]!);
       return;

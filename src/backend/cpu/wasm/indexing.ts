@@ -1,11 +1,12 @@
-// Embedding lookup and its gradient on the WASM kernels (assembly/embedding.ts): indexSelect and
+// Embedding lookup and its gradient on the WASM kernels (assembly/indexing.ts): indexSelect and
 // indexAdd along dim 0 of a float32 matrix whose rows are contiguous, with int32 indices. indexSelect
 // only copies rows, so it takes int32 data too (a batch of class labels). Other layouts go to the
 // reference kernels, which also raise the errors for bad indices or shapes.
 
 import type { View } from '../../backend.js';
+import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
-import { PARALLEL_MIN_ELEMENTS } from './conv.js';
+import { PARALLEL_MIN_ELEMENTS } from './window.js';
 
 /** Rows of length rowLen, contiguous inside each row, with 2-D shape [rows, ...] flattened. */
 function rowLayout(v: View): { rows: number; rowLen: number; rowStride: number } | null {
@@ -52,7 +53,7 @@ export function indexSelect32(rt: WasmRuntime, x: View, dim: number, idx: View):
   const T = Math.max(1, Math.min(rt.threads, n, Math.floor(out.length / PARALLEL_MIN_ELEMENTS)));
   const xP = (x.buf as Float32Array | Int32Array).byteOffset + x.offset * 4;
   const iP = (idx.buf as Int32Array).byteOffset + idx.offset * 4;
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'gatherRowsF32'>[] = [];
   for (let t = 0; t < T; t++) {
     const j0 = Math.floor((n * t) / T);
     const j1 = Math.floor((n * (t + 1)) / T);
@@ -77,7 +78,7 @@ export function indexAddF32(rt: WasmRuntime, shape: readonly number[], dim: numb
   const band = Math.ceil(lay.rowLen / T / 4) * 4;
   const sP = (src.buf as Float32Array).byteOffset + src.offset * 4;
   const iP = (idx.buf as Int32Array).byteOffset + idx.offset * 4;
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<'scatterAddRowsF32'>[] = [];
   for (let c0 = 0; c0 < lay.rowLen; c0 += band) {
     jobs.push([sP, lay.rowStride, iP, idx.strides[0]!, n, lay.rowLen, c0, Math.min(lay.rowLen, c0 + band), out.byteOffset]);
   }

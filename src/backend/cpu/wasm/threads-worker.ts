@@ -2,7 +2,7 @@
 // thread posts in its control slot, forever (the pool unref()s it, so it never holds the process).
 
 import { workerData } from 'node:worker_threads';
-import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS, spinWhile } from './pool.js';
+import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS, spinWhile } from './threads.js';
 
 const { module, memory, ctrl, index, names } = workerData as {
   module: WebAssembly.Module;

@@ -1,8 +1,9 @@
-// float32 im2col / col2im and direct pooling on the WASM kernels (assembly/conv.ts). Each kernel owns
+// float32 im2col / col2im and direct pooling on the WASM kernels (assembly/window.ts). Each kernel owns
 // whole image planes (n, c), so the work splits across threads by plane ranges and the summing
 // kernels (col2im, the pooling gradients) never have two threads writing one element.
 
 import type { AvgPoolDivisor, View, Window2d } from '../../backend.js';
+import type { KernelArgs, KernelName } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /**
@@ -18,19 +19,34 @@ function onHeap(rt: WasmRuntime, ...vs: View[]): boolean {
   return vs.every((v) => rt.heap.owns(v.buf as Float32Array));
 }
 
-/** Splits planes [0, planes) into at most rt.threads ranges, one per thread, when `work` is big enough. */
-function planeJobs(rt: WasmRuntime, planes: number, work: number, args: (q0: number, q1: number) => number[]): number[][] {
+/** Runs `kernel` over planes [0, planes), split in at most rt.threads ranges when `work` is big enough. */
+function byPlanes<K extends KernelName>(
+  rt: WasmRuntime,
+  kernel: K,
+  planes: number,
+  work: number,
+  args: (q0: number, q1: number) => KernelArgs<K>,
+): void {
   const T = Math.max(1, Math.min(rt.threads, planes, Math.floor(work / PARALLEL_MIN_ELEMENTS)));
-  const jobs: number[][] = [];
+  const jobs: KernelArgs<K>[] = [];
   for (let t = 0; t < T; t++) {
     const q0 = Math.floor((planes * t) / T);
     const q1 = Math.floor((planes * (t + 1)) / T);
     if (q1 > q0) jobs.push(args(q0, q1));
   }
-  return jobs;
+  rt.pool.run(kernel, jobs);
 }
 
-const geometry = (w: Window2d): number[] => [...w.kernel, ...w.stride, ...w.padding, ...w.dilation];
+/** kh, kw, sh, sw, ph, pw, dh, dw: the window's geometry as the kernels take it. */
+const geometry = (w: Window2d): [number, number, number, number, number, number, number, number] => [
+  ...w.kernel,
+  ...w.stride,
+  ...w.padding,
+  ...w.dilation,
+];
+
+/** A 4-D view's strides as a tuple (the kernels take all four). */
+const strides4 = (v: View): [number, number, number, number] => v.strides as [number, number, number, number];
 
 /** x [N, C, H, W] -> [N, C*kh*kw, outH*outW] (or [C*kh*kw, N*outH*outW]), or null when not a float32 heap view. */
 export function im2colF32(
@@ -51,7 +67,7 @@ export function im2colF32(
   const P = outH * outW;
   // element strides of the output between consecutive rows (c, i, j) and between images
   const [rowStride, imageStride] = batchInColumns ? [N * P, P] : [P, rows * P];
-  const jobs = planeJobs(rt, N * C, out.length, (q0, q1) => [
+  byPlanes(rt, 'im2colF32', N * C, out.length, (q0, q1) => [
     ptr(x),
     sN,
     sC,
@@ -70,7 +86,6 @@ export function im2colF32(
     imageStride,
     out.byteOffset,
   ]);
-  rt.pool.run('im2colF32', jobs);
   return out;
 }
 
@@ -91,7 +106,7 @@ export function col2imF32(
   const [sN, sR, sP] = cols.strides as [number, number, number];
   const out = rt.heap.allocArray('float32', N * channels * h * width, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * channels, Math.max(out.length, N * cols.shape[1] * cols.shape[2]), (q0, q1) => [
+  byPlanes(rt, 'col2imF32', N * channels, Math.max(out.length, N * cols.shape[1] * cols.shape[2]), (q0, q1) => [
     ptr(cols),
     sN,
     sR,
@@ -106,7 +121,6 @@ export function col2imF32(
     outW,
     out.byteOffset,
   ]);
-  rt.pool.run('col2imF32', jobs);
   return out;
 }
 
@@ -124,7 +138,7 @@ export function maxPool2dF32(
   const out = rt.heap.allocArray('float32', n, false) as Float32Array;
   const argmax = rt.heap.allocArray('int32', n, false) as Int32Array;
   if (n === 0) return { out, argmax };
-  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
+  byPlanes(rt, 'maxPool2dF32', N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
     ptr(x),
     sN,
     sC,
@@ -141,7 +155,6 @@ export function maxPool2dF32(
     out.byteOffset,
     argmax.byteOffset,
   ]);
-  rt.pool.run('maxPool2dF32', jobs);
   return { out, argmax };
 }
 
@@ -153,11 +166,11 @@ export function maxPool2dBackwardF32(rt: WasmRuntime, g: View, argmax: View, inS
   const [, , outH, outW] = g.shape as [number, number, number, number];
   const out = rt.heap.allocArray('float32', N * C * H * W, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW, (q0, q1) => [
+  byPlanes(rt, 'maxPool2dBackwardF32', N * C, out.length + N * C * outH * outW, (q0, q1) => [
     ptr(g),
-    ...g.strides,
+    ...strides4(g),
     (argmax.buf as Int32Array).byteOffset + argmax.offset * 4,
-    ...argmax.strides,
+    ...strides4(argmax),
     C,
     H,
     W,
@@ -167,7 +180,6 @@ export function maxPool2dBackwardF32(rt: WasmRuntime, g: View, argmax: View, inS
     outW,
     out.byteOffset,
   ]);
-  rt.pool.run('maxPool2dBackwardF32', jobs);
   return out;
 }
 
@@ -178,7 +190,7 @@ export function avgPool2dF32(rt: WasmRuntime, x: View, w: Window2d, outH: number
   const n = N * C * outH * outW;
   const out = rt.heap.allocArray('float32', n, false) as Float32Array;
   if (n === 0) return out;
-  const jobs = planeJobs(rt, N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
+  byPlanes(rt, 'avgPool2dF32', N * C, n * w.kernel[0] * w.kernel[1], (q0, q1) => [
     ptr(x),
     sN,
     sC,
@@ -196,7 +208,6 @@ export function avgPool2dF32(rt: WasmRuntime, x: View, w: Window2d, outH: number
     div.divisorOverride ?? 0,
     out.byteOffset,
   ]);
-  rt.pool.run('avgPool2dF32', jobs);
   return out;
 }
 
@@ -213,9 +224,9 @@ export function avgPool2dBackwardF32(
   const [, , outH, outW] = g.shape as [number, number, number, number];
   const out = rt.heap.allocArray('float32', N * C * H * W, false) as Float32Array;
   if (out.length === 0) return out;
-  const jobs = planeJobs(rt, N * C, out.length + N * C * outH * outW * w.kernel[0] * w.kernel[1], (q0, q1) => [
+  byPlanes(rt, 'avgPool2dBackwardF32', N * C, out.length + N * C * outH * outW * w.kernel[0] * w.kernel[1], (q0, q1) => [
     ptr(g),
-    ...g.strides,
+    ...strides4(g),
     C,
     H,
     W,
@@ -228,6 +239,5 @@ export function avgPool2dBackwardF32(
     div.divisorOverride ?? 0,
     out.byteOffset,
   ]);
-  rt.pool.run('avgPool2dBackwardF32', jobs);
   return out;
 }
