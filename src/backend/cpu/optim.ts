@@ -2,7 +2,8 @@
 
 import type { AdamHyper, View } from '../backend.js';
 import { DTypeError, ValueError } from '../../errors.js';
-import { dataOf, isContiguous, sameShape, sizeOf } from './strided.js';
+import { dataOf, sizeOf } from './strided.js';
+import { assertSameShape, isContiguous } from '../../base/shape.js';
 
 /** Checks the shared contract of the fused optimizer kernels: one float dtype, one shape, contiguous. */
 export function checkUpdateViews(op: string, views: readonly View[]): void {
@@ -10,8 +11,8 @@ export function checkUpdateViews(op: string, views: readonly View[]): void {
   for (const v of views) {
     if (v.dtype !== 'float32' && v.dtype !== 'float64') throw new DTypeError(op, `expected float32 or float64 tensors, got ${v.dtype}`);
     if (v.dtype !== first!.dtype) throw new DTypeError(op, `dtypes differ: ${first!.dtype} vs ${v.dtype}`);
-    sameShape(op, first!.shape, v.shape);
-    if (!isContiguous(v)) throw new ValueError(op, 'every tensor must be contiguous');
+    assertSameShape(op, first!.shape, v.shape);
+    if (!isContiguous(v.shape, v.strides)) throw new ValueError(op, 'every tensor must be contiguous');
   }
 }
 

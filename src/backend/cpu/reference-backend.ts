@@ -21,7 +21,8 @@ import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import type { AdamHyper } from '../backend.js';
 import { adamUpdate } from './optim.js';
-import { contiguousCopy, contiguousStrides, dataOf, sameShape, sizeOf, stridedCopy } from './strided.js';
+import { contiguousCopy, contiguousStrides, dataOf, sizeOf, stridedCopy } from './strided.js';
+import { assertSameShape } from '../../base/shape.js';
 
 export class ReferenceBackend implements Backend {
   readonly name: string = 'cpu';
@@ -54,7 +55,7 @@ export class ReferenceBackend implements Backend {
   }
 
   copy(src: View, dst: View): void {
-    sameShape('copy', src.shape, dst.shape);
+    assertSameShape('copy', src.shape, dst.shape);
     if (sizeOf(src.shape) === 0) return;
     let s = dataOf(src);
     let sOff = src.offset;
