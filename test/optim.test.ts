@@ -10,6 +10,7 @@ import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import type { AdamHyper, View } from '../src/backend/backend.js';
 import { adamUpdateF32 } from '../src/backend/cpu/wasm/optim.js';
+import { maxAbsDiff as maxDiff } from '../test-support/assert.js';
 
 const { SGD, Adam, AdamW, RMSprop, clipGradNorm } = mox.optim;
 type AnyOptimizer = mox.optim.Optimizer<any>;
@@ -25,14 +26,6 @@ function setGrad(p: Tensor, g: Tensor): void {
 }
 
 const f32 = (xs: number[]): Tensor => mox.tensor(xs, { dtype: 'float32' });
-
-function maxDiff(a: Tensor, b: Tensor): number {
-  const x = a.dataSync(),
-    y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 /** sum((w - target)^2) with its gradient from backward(); returns the loss. */
 function quadraticStep(w: Tensor, target: Tensor, opt: AnyOptimizer): number {
