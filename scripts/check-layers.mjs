@@ -76,6 +76,20 @@ for (const f of files) {
   }
 }
 
+// The Tensor class gets its chainable methods from ops/tensor-methods.ts (declaration merging plus
+// prototype assignment). A module above the core that imports the core must import the installer
+// too, so the methods exist whichever module a program loads first.
+const INSTALLER = join(src, 'ops', 'tensor-methods.ts');
+const CORE = new Set(['tensor', 'autograd', 'ops']);
+for (const f of files) {
+  if (floorOf(unitOf(f)) <= floorOf('ops')) continue;
+  const imps = graph.get(f).map((i) => i.target);
+  const usesCore = graph.get(f).some((i) => !i.typeOnly && CORE.has(unitOf(i.target)));
+  if (usesCore && !imps.includes(INSTALLER)) {
+    problems.push(`${relative(root, f)}: uses the core but does not import ops/tensor-methods.js (Tensor's methods)`);
+  }
+}
+
 // Cycles: Tarjan's strongly connected components over every import, type-only included.
 let index = 0;
 const idx = new Map();

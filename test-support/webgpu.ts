@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { assertClose as assertAllClose } from './assert.js';
 import type { WebGPUBackend } from '../src/backend/webgpu/webgpu-backend.js';
 
 /** Opens the GPU (once) and returns its backend. */
@@ -23,17 +24,9 @@ export async function assertClose(actual: Tensor, expected: Tensor, rtol = 1e-5,
   assert.equal(actual.device, 'webgpu', `${what}: expected a webgpu tensor`);
   assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
   assert.equal(actual.dtype, expected.dtype, `${what}: dtype`);
-  const a = await actual.data();
-  const e = expected.dataSync();
-  for (let i = 0; i < e.length; i++) {
-    const x = Number(a[i]);
-    const y = Number(e[i]);
-    if ((Number.isNaN(x) && Number.isNaN(y)) || x === y) continue; // NaN matches NaN, an infinity itself
-    assert.ok(
-      Math.abs(x - y) <= atol + rtol * Math.abs(y),
-      `${what}: element ${i} of ${fmtShape(expected.shape)}: got ${x}, expected ${y}`,
-    );
-  }
+  const a = Array.from(await actual.data(), Number);
+  const e = Array.from(expected.dataSync(), Number);
+  assertAllClose(a, e, { rtol, atol, equalNan: true, msg: `${what} of ${fmtShape(expected.shape)}` });
 }
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(',')}]`;

@@ -9,6 +9,7 @@ import type { DType, TypedArray } from '../src/base/dtype.js';
 import { dtypeOfArray } from '../src/base/dtype.js';
 import { IndexError } from '../src/errors.js';
 import { mulberry32 } from '../test-support/fixtures.js';
+import { assertClose } from '../test-support/assert.js';
 
 /** Deterministic uniform [-1, 1) numbers. */
 function rng(seed: number): () => number {
@@ -48,19 +49,9 @@ function out(buf: unknown, shape: number[], dtype: DType): number[] {
   return Array.from(B.read({ buf, dtype, shape, strides: stridesOf(shape), offset: 0 }));
 }
 
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12): void {
-  assert.equal(actual.length, expected.length, 'length');
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!,
-      e = expected[i]!;
-    if (Number.isNaN(e)) {
-      assert.ok(Number.isNaN(a), `[${i}] expected NaN, got ${a}`);
-      continue;
-    }
-    if (a === e) continue;
-    assert.ok(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)), `[${i}] ${a} vs ${e}`);
-  }
-}
+// tol/2 + tol/2 * |e| never exceeds the tol * max(1, |e|) these tests were written against
+const close = (actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12): void =>
+  assertClose(actual, expected, { atol: tol / 2, rtol: tol / 2, equalNan: true });
 
 function randArray(n: number, seed: number): Float64Array {
   const r = rng(seed);

@@ -12,6 +12,7 @@ import { attentionDropoutMask, causalMask, enableFusedAttention, type AttentionO
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { fusedKernel, registerFusedKernel } from '../src/backend/fused.js';
 import { DTypeError, ShapeError } from '../src/errors.js';
+import { assertClose } from '../test-support/assert.js';
 
 const F = mox.nn.functional;
 const fast = cpuBackend.info().kernels !== 'typescript';
@@ -35,14 +36,8 @@ if (fast) {
   });
 }
 
-function close(actual: Tensor, expected: Tensor, rtol: number, atol: number, what: string): void {
-  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
-  const a = actual.dataSync() as Float32Array;
-  const e = expected.dataSync() as Float32Array;
-  for (let i = 0; i < e.length; i++) {
-    assert.ok(Math.abs(a[i]! - e[i]!) <= atol + rtol * Math.abs(e[i]!), `${what}: element ${i}: ${a[i]} vs ${e[i]}`);
-  }
-}
+const close = (actual: Tensor, expected: Tensor, rtol: number, atol: number, what: string): void =>
+  assertClose(actual, expected, { rtol, atol, msg: what });
 
 /** Output and input gradients of attention over (q, k, v) made by `inputs`, for one upstream gradient. */
 function run(inputs: () => Tensor[], leaves: Tensor[], g: Tensor, opts: AttentionOptions): Tensor[] {

@@ -11,6 +11,7 @@ import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import type { BinaryOp, UnaryOp } from '../src/backend/backend.js';
 import { wasmRuntime } from '../src/backend/cpu/wasm/runtime.js';
+import { assertClose } from '../test-support/assert.js';
 
 const fast = cpuBackend.info().kernels !== 'typescript';
 const gen = new mox.Generator(1234);
@@ -35,15 +36,8 @@ function layout(shape: number[], kind: number, scale = 1, shift = 0): Tensor {
   return wide.slice(...shape.slice(0, -1).map(() => null), [0, null, 2]);
 }
 
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    const a = actual[i]!;
-    if (Number.isNaN(e) && Number.isNaN(a)) continue;
-    assert.ok(Math.abs(a - e) <= atol + rtol * Math.abs(e), `${what}: element ${i}: ${a} vs ${e}`);
-  }
-}
+const close = (actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void =>
+  assertClose(actual, expected, { rtol, atol, equalNan: true, msg: what });
 
 const read = (buf: unknown, n: number): Float32Array | Uint8Array => (buf as Float32Array).slice(0, n);
 

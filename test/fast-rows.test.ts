@@ -16,6 +16,7 @@ import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import * as refRows from '../src/backend/cpu/rows.js';
 import { fusedKernel } from '../src/backend/fused.js';
+import { assertClose } from '../test-support/assert.js';
 
 const F = mox.nn.functional;
 const fast = cpuBackend.info().kernels !== 'typescript';
@@ -36,17 +37,8 @@ function layout(shape: number[], kind: number, scale = 1, shift = 0): Tensor {
 }
 
 /** |a - e| <= atol + rtol * |e| elementwise; NaN must meet NaN. */
-function close(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i]!;
-    const a = actual[i]!;
-    const ok =
-      Number.isNaN(e) || Number.isNaN(a) ? Number.isNaN(e) && Number.isNaN(a) : a === e || Math.abs(a - e) <= atol + rtol * Math.abs(e);
-    // the message is built only on failure: these loops visit ~10^6 elements
-    if (!ok) assert.fail(`${what}: element ${i}: ${a} vs ${e}`);
-  }
-}
+const close = (actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void =>
+  assertClose(actual, expected, { rtol, atol, equalNan: true, msg: what });
 
 const maxAbs = (xs: ArrayLike<number>): number => {
   let m = 0;

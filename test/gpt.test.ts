@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
-import { GPT, generate, sampleLogits } from '../src/models/gpt.js';
+import { GPT } from '../src/models/gpt.js';
+import { generate } from '../src/models/gpt-generate.js';
+import { sampleLogits } from '../src/models/sampling.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const TINY = { vocabSize: 40, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32 };

@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { loadSafetensorsSync } from '../src/io/safetensors.js';
+import { assertClose as assertAllClose } from '../test-support/assert.js';
 
 const { nn } = mox;
 const F = nn.functional;
@@ -57,16 +58,8 @@ function stats(t: Tensor): { min: number; max: number; mean: number; std: number
   return { min, max, mean, std: Math.sqrt(v2 / a.length) };
 }
 
-function assertClose(actual: Tensor, expected: Tensor | number[], rtol = 1e-5, atol = 1e-6, what = 'tensor'): void {
-  const a = actual.dataSync();
-  const e = Array.isArray(expected) ? expected : Array.from(expected.dataSync());
-  if (!Array.isArray(expected)) assert.deepEqual([...actual.shape], [...expected.shape], `${what}: shape`);
-  assert.equal(a.length, e.length, `${what}: size`);
-  for (let i = 0; i < e.length; i++) {
-    const ok = Math.abs(a[i]! - e[i]!) <= atol + rtol * Math.abs(e[i]!);
-    if (!ok) assert.fail(`${what}: element ${i}: got ${a[i]}, expected ${e[i]} (rtol ${rtol}, atol ${atol})`);
-  }
-}
+const assertClose = (actual: Tensor, expected: Tensor | number[], rtol = 1e-5, atol = 1e-6, what = 'tensor'): void =>
+  assertAllClose(actual, expected, { rtol, atol, msg: what });
 
 /** The MNIST CNN of the issue: Conv(32)-Pool-Conv(64)-Pool-Conv(64)-Dense(64)-Dense(10). */
 function mnistCnn(): InstanceType<typeof Sequential> {

@@ -11,6 +11,7 @@ import { adamUpdate } from '../src/backend/cpu/optim.js';
 import { fusedKernel } from '../src/backend/fused.js';
 import type { AdamHyper, View } from '../src/backend/backend.js';
 import { adamUpdateF32 } from '../src/backend/cpu/wasm/optim.js';
+import { maxAbsDiff as maxDiff } from '../test-support/assert.js';
 
 const { SGD, Adam, AdamW, RMSprop, clipGradNorm } = mox.optim;
 type AnyOptimizer = mox.optim.Optimizer<any>;
@@ -26,14 +27,6 @@ function setGrad(p: Tensor, g: Tensor): void {
 }
 
 const f32 = (xs: number[]): Tensor => mox.tensor(xs, { dtype: 'float32' });
-
-function maxDiff(a: Tensor, b: Tensor): number {
-  const x = a.dataSync(),
-    y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 /** sum((w - target)^2) with its gradient from backward(); returns the loss. */
 function quadraticStep(w: Tensor, target: Tensor, opt: AnyOptimizer): number {

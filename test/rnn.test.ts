@@ -7,18 +7,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { maxAbsDiff as maxDiff } from '../test-support/assert.js';
 
 const { nn } = mox;
 const F = nn.functional;
-
-function maxDiff(a: Tensor, b: Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync(),
-    y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 const flat = (...ts: Tensor[]): Tensor =>
   mox.concat(

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
+import { assertClose } from '../test-support/assert.js';
 
 const { SGD, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, CosineWithWarmup, LambdaLR, ReduceLROnPlateau, lrScheduler } =
   mox.optim;
@@ -30,10 +31,8 @@ function sequence(sched: { step(): void; getLastLr(): number[] }, opt: mox.optim
   return out;
 }
 
-function close(actual: number[], expected: number[], tol = 1e-12): void {
-  assert.equal(actual.length, expected.length, `lengths: ${actual} vs ${expected}`);
-  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]!) <= tol, `step ${i}: ${a} vs ${expected[i]} (${actual.join(', ')})`));
-}
+const close = (actual: number[], expected: number[], tol = 1e-12): void =>
+  assertClose(actual, expected, { atol: tol, rtol: 0, msg: `learning rates (${actual.join(', ')})` });
 
 describe('epoch schedules', () => {
   it('StepLR: base * gamma^floor(epoch / stepSize)', () => {

@@ -5,8 +5,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { assertClose } from '../test-support/assert.js';
 
-const close = (a: number, b: number, tol = 1e-6): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-6): void => assertClose(a, b, { atol: tol, rtol: 0 });
 const layout = (t: Tensor): { shape: number[]; strides: number[]; offset: number } => ({
   shape: [...t.shape],
   strides: [...t.strides],

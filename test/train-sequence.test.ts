@@ -4,8 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
+import { assertClose } from '../test-support/assert.js';
 
-const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+// tol/2 + tol/2 * |b| never exceeds the tol * max(1, |b|) these tests were written against
+const close = (a: number, b: number, tol = 1e-5) => assertClose(a, b, { atol: tol / 2, rtol: tol / 2 });
 
 /** Sequences where each next token is (token + 1) mod V: learnable by any LM. */
 function counting(n: number, t: number, v: number, seed: number): { x: mox.Tensor; y: mox.Tensor } {

@@ -12,6 +12,7 @@ import { blobs } from '../test-support/fixtures.js';
 import type { Tensor } from '../src/index.js';
 import { TensorDataset } from '../src/data/dataset.js';
 import { DataLoader } from '../src/data/dataloader.js';
+import { assertClose } from '../test-support/assert.js';
 
 const { nn, train } = mox;
 const { metrics } = train;
@@ -371,7 +372,7 @@ describe('metrics', () => {
   // class 2 is never predicted: its precision is 0/0, counted as 0 (sklearn's zero_division=0)
   const yTrue = mox.tensor([0, 0, 1, 1, 2, 2], { dtype: 'int32' });
   const yPred = mox.tensor([0, 0, 1, 0, 1, 1], { dtype: 'int32' });
-  const close = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+  const close = (a: number, b: number): void => assertClose(a, b, { atol: 1e-12, rtol: 0 });
 
   it('accuracy, macro precision / recall / F1 and the confusion matrix on a hand-checked example', () => {
     close(metrics.accuracy(yTrue, yPred), 0.5);
@@ -499,7 +500,7 @@ describe('metrics', () => {
     const h = await model.fit(data.x, data.y, { epochs: 1, batchSize: 48, verbose: 0, seed: 1, callbacks: [cb] });
     const out = model.predict(data.x);
     const loss = mox.nn.functional.crossEntropy(out, data.y).item();
-    const close6 = (a: number, b: number): void => assert.ok(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
+    const close6 = (a: number, b: number): void => assertClose(a, b, { atol: 1e-6, rtol: 0 });
     close6(h.history.loss![0]!, loss);
     close(h.history.accuracy![0]!, metrics.accuracy(data.y, out));
     assert.equal(seen.length, 9);

@@ -3,8 +3,8 @@
 // numbers without either backend importing the other.
 
 import type { AdamHyper, View } from './backend.js';
-import { DTypeError, ShapeError, ValueError, fmtShape } from '../errors.js';
-import { isContiguous, sameShape } from '../base/shape.js';
+import { DTypeError, ValueError } from '../errors.js';
+import { assertSameShape, isContiguous } from '../base/shape.js';
 
 /** Checks the shared contract of the fused optimizer kernels: one float dtype, one shape, contiguous. */
 export function checkUpdateViews(op: string, views: readonly View[]): void {
@@ -12,7 +12,7 @@ export function checkUpdateViews(op: string, views: readonly View[]): void {
   for (const v of views) {
     if (v.dtype !== 'float32' && v.dtype !== 'float64') throw new DTypeError(op, `expected float32 or float64 tensors, got ${v.dtype}`);
     if (v.dtype !== first!.dtype) throw new DTypeError(op, `dtypes differ: ${first!.dtype} vs ${v.dtype}`);
-    if (!sameShape(first!.shape, v.shape)) throw new ShapeError(op, `shapes differ: ${fmtShape(first!.shape)} vs ${fmtShape(v.shape)}`);
+    assertSameShape(op, first!.shape, v.shape);
     if (!isContiguous(v.shape, v.strides)) throw new ValueError(op, 'every tensor must be contiguous');
   }
 }

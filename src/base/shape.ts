@@ -20,6 +20,7 @@ export function contiguousStrides(shape: Shape): number[] {
   return strides;
 }
 
+/** Whether `strides` are row-major for `shape` (size-1 dims may carry any stride). */
 export function isContiguous(shape: Shape, strides: readonly number[]): boolean {
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -63,10 +64,25 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
+/** Whether two shapes are equal, for callers that choose what to do when they are not. */
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Throws a ShapeError naming `op` unless the shapes are equal: kernels that need operands already broadcast. */
+export function assertSameShape(op: string, a: Shape, b: Shape): void {
+  if (!sameShape(a, b)) throw new ShapeError(op, `shapes differ: ${fmtShape(a)} vs ${fmtShape(b)}`);
+}
+
+/**
+ * Checks for an [N, C, H, W] shape and returns its four sizes; `what` names the operand in the error
+ * ("input", "gradient") where an op has more than one.
+ */
+export function check4d(op: string, shape: Shape, what?: string): [number, number, number, number] {
+  if (shape.length !== 4) throw new ShapeError(op, `expected ${what ? `${what} ` : ''}[N, C, H, W], got ${fmtShape(shape)}`);
+  return shape as unknown as [number, number, number, number];
 }
 
 export function checkShape(op: string, shape: readonly number[]): number[] {

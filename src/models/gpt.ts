@@ -2,20 +2,14 @@
 // blocks (causal self-attention, GELU-tanh MLP), a final LayerNorm and a language-model head tied to
 // the token embedding. Parameter names are nanoGPT's / Hugging Face GPT2LMHeadModel's
 // ('transformer.wte.weight', 'transformer.h.0.attn.c_attn.weight', ...), with Linear's [out, in]
-// weight layout (HF's Conv1D stores the transpose).
-//
-// generate() samples with a key/value cache per layer: the prompt is run once, then each new token
-// attends over the cached keys and values of the tokens before it. Once the context exceeds
-// blockSize the window slides, every position changes, and generation recomputes the cropped context
-// each step, exactly as nanoGPT does without a cache; so the tokens are the same with and without it.
+// weight layout (HF's Conv1D stores the transpose). Generation (sampling, the cached loop) is in
+// gpt-generate.ts.
 
 import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
-import { noGrad } from '../autograd/grad-mode.js';
-import { keep, scope } from '../tensor/memory.js';
-import { Tensor } from '../tensor/tensor.js';
-import { arange, tensor } from '../tensor/create.js';
-import { Generator, globalGenerator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { arange } from '../tensor/create.js';
+import { type Generator, globalGenerator } from '../tensor/random.js';
 import { crossEntropy } from '../ops/loss.js';
 import { normal_, zeros_ } from '../nn/init.js';
 import { Module } from '../nn/module.js';
@@ -23,6 +17,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { LayerNorm } from '../nn/layers/normalization.js';
 import { Dropout } from '../nn/layers/dropout.js';
+import { ModuleDict, ModuleList } from '../nn/layers/containers.js';
 import { KVCache, TransformerBlock } from '../nn/layers/transformer.js';
 
 export interface GPTConfig {
@@ -65,26 +60,62 @@ export class GPTCache {
   }
 }
 
-/** nanoGPT's `transformer` ModuleDict. */
-export class GPTTransformer extends Module {
-  wte: Embedding;
-  wpe: Embedding;
-  drop: Dropout;
-  h: TransformerBlock[];
-  ln_f: LayerNorm;
+/**
+ * nanoGPT's `transformer`: nn.ModuleDict(wte, wpe, drop, h, ln_f), so its parameters are named
+ * 'transformer.wte.weight', 'transformer.h.0.attn.c_attn.weight', ... Its forward is Hugging Face's
+ * GPT2Model's: token ids to the hidden states after ln_f (the GPT adds the language-model head).
+ */
+export class GPTTransformer extends ModuleDict {
   constructor(cfg: GPTConfig) {
-    super();
-    this.wte = new Embedding(cfg.vocabSize, cfg.nEmbd);
-    this.wpe = new Embedding(cfg.blockSize, cfg.nEmbd);
-    this.drop = new Dropout(cfg.dropout);
-    this.h = Array.from(
-      { length: cfg.nLayer },
-      () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }),
-    );
-    this.ln_f = new LayerNorm(cfg.nEmbd, { bias: cfg.bias });
+    // built in this order (wte, wpe, drop, h, ln_f) so the global generator's draws stay as they were
+    super({
+      wte: new Embedding(cfg.vocabSize, cfg.nEmbd),
+      wpe: new Embedding(cfg.blockSize, cfg.nEmbd),
+      drop: new Dropout(cfg.dropout),
+      h: new ModuleList(
+        Array.from(
+          { length: cfg.nLayer },
+          () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }),
+        ),
+      ),
+      ln_f: new LayerNorm(cfg.nEmbd, { bias: cfg.bias }),
+    });
   }
-  forward(): never {
-    throw new ValueError('GPT', 'call the GPT, not its transformer');
+
+  get wte(): Embedding {
+    return this.#child('wte') as Embedding;
+  }
+  get wpe(): Embedding {
+    return this.#child('wpe') as Embedding;
+  }
+  get drop(): Dropout {
+    return this.#child('drop') as Dropout;
+  }
+  /** The blocks, as an array (nanoGPT's `h` is a ModuleList; a fresh array on each read). */
+  get h(): TransformerBlock[] {
+    return [...(this.#child('h') as ModuleList)] as TransformerBlock[];
+  }
+  get ln_f(): LayerNorm {
+    return this.#child('ln_f') as LayerNorm;
+  }
+
+  #child(key: string): Module {
+    const m = this.get(key);
+    if (!m) throw new ValueError('GPT', `the transformer has no '${key}'`);
+    return m;
+  }
+
+  /** idx [B, T] int32 -> hidden states [B, T, C]; with a cache, positions start after the cached ones. */
+  override forward(idx: Tensor, cache?: GPTCache): Tensor {
+    if (idx.ndim !== 2) throw new ShapeError('GPT', `idx must be [B, T], got ${fmtShape(idx.shape)}`);
+    const past = cache?.length ?? 0;
+    const t = idx.shape[1]!;
+    const pos = arange(past, past + t, 1, { dtype: 'int32', device: idx.device });
+    let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos)));
+    this.h.forEach((block, i) => {
+      x = block.forward(x, cache?.layers[i]);
+    });
+    return this.ln_f.forward(x);
   }
 }
 
@@ -163,13 +194,7 @@ export class GPT extends Module {
     if (past + t > this.config.blockSize) {
       throw new ValueError('GPT', `cannot forward a sequence of length ${past + t}, the block size is only ${this.config.blockSize}`);
     }
-    const tr = this.transformer;
-    const pos = arange(past, past + t, 1, { dtype: 'int32', device: idx.device });
-    let x = tr.drop.forward(tr.wte.forward(idx).add(tr.wpe.forward(pos)));
-    tr.h.forEach((block, i) => {
-      x = block.forward(x, opts.cache?.layers[i]);
-    });
-    x = tr.ln_f.forward(x);
+    let x = this.transformer.forward(idx, opts.cache);
     if (opts.lastOnly && !targets) x = x.narrow(1, t - 1, 1);
     const logits = this.lm_head.forward(x);
     if (!targets) return { logits };
@@ -177,223 +202,4 @@ export class GPT extends Module {
     const loss = crossEntropy(logits.reshape(b * t, v), targets.reshape(b * t), { ignoreIndex: -1 });
     return { logits, loss };
   }
-}
-
-// ---- generation ----
-
-export interface GenerateOptions {
-  maxNewTokens: number;
-  /** Softmax temperature; 0 picks the most likely token (greedy). Default 1. */
-  temperature?: number;
-  /** Sample among the k most likely tokens only. */
-  topK?: number | null;
-  /** Nucleus sampling: among the fewest most likely tokens whose probabilities add up to at least p. */
-  topP?: number | null;
-  /** Seed for a fresh generator (ignored when `generator` is given). */
-  seed?: number;
-  /** Where the random draws come from (default: a Generator(seed), or the global one). */
-  generator?: Generator;
-  /** Keep keys and values of past tokens (default true); the tokens are the same without. */
-  useCache?: boolean;
-  /** Called with each batch row's new token as it is picked. */
-  onToken?: (tokens: number[], step: number) => void;
-}
-
-export interface GenerateResult {
-  /** [B, T + maxNewTokens] int32: the prompt followed by the new tokens. */
-  ids: Tensor;
-  /** The new tokens, per batch row. */
-  newTokens: number[][];
-  seconds: number;
-  tokensPerSecond: number;
-}
-
-/**
- * Picks the next token from one row of logits: temperature, then top-k, then top-p, then a draw
- * from `gen` (one uniform number per call, so the stream does not depend on the logits).
- */
-export function sampleLogits(
-  logits: ArrayLike<number>,
-  opts: { temperature?: number; topK?: number | null; topP?: number | null },
-  gen: Generator,
-): number {
-  const n = logits.length;
-  const temperature = opts.temperature ?? 1;
-  if (temperature === 0) {
-    let best = 0;
-    for (let i = 1; i < n; i++) if (logits[i]! > logits[best]!) best = i;
-    return best;
-  }
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
-  let keepN = n;
-  if (opts.topK != null) {
-    // torch's `logits < topk(logits, k).values[-1]` -> -inf: ties with the k-th value stay in
-    const kth = logits[order[Math.min(opts.topK, n) - 1]!]!;
-    keepN = 0;
-    while (keepN < n && logits[order[keepN]!]! >= kth) keepN++;
-  }
-  const maxL = logits[order[0]!]! / temperature;
-  const probs = new Float64Array(keepN);
-  let total = 0;
-  for (let j = 0; j < keepN; j++) total += probs[j] = Math.exp(logits[order[j]!]! / temperature - maxL);
-  if (opts.topP != null && opts.topP < 1) {
-    let cum = 0;
-    let j = 0;
-    while (j < keepN) {
-      cum += probs[j]! / total;
-      j++;
-      if (cum >= opts.topP) break;
-    }
-    keepN = j;
-    total = 0;
-    for (let i = 0; i < keepN; i++) total += probs[i]!;
-  }
-  const u = gen.random() * total;
-  let acc = 0;
-  for (let j = 0; j < keepN; j++) {
-    acc += probs[j]!;
-    if (u < acc) return order[j]!;
-  }
-  return order[keepN - 1]!;
-}
-
-/** One generation in progress: the prompts as they grow, the cache, and the sampling settings. */
-class Generation {
-  readonly seqs: number[][];
-  readonly newTokens: number[][];
-  readonly gen: Generator;
-  readonly cache: GPTCache | null;
-  readonly b: number;
-  readonly t0: number;
-  readonly start = performance.now();
-  private readonly wasTraining: boolean;
-
-  constructor(
-    readonly model: GPT,
-    rows: number[][],
-    readonly opts: GenerateOptions,
-  ) {
-    const { maxNewTokens } = opts;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
-      throw new ValueError('generate', `maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-    const temperature = opts.temperature ?? 1;
-    if (!(temperature >= 0) || !Number.isFinite(temperature))
-      throw new ValueError('generate', `temperature must be >= 0, got ${temperature}`);
-    if (opts.topK != null && (!Number.isInteger(opts.topK) || opts.topK < 1))
-      throw new ValueError('generate', `topK must be a positive integer, got ${opts.topK}`);
-    if (opts.topP != null && !(opts.topP > 0 && opts.topP <= 1))
-      throw new ValueError('generate', `topP must be in (0, 1], got ${opts.topP}`);
-    const { vocabSize } = model.config;
-    this.b = rows.length;
-    this.t0 = rows[0]?.length ?? 0;
-    if (this.b === 0 || this.t0 === 0) throw new ValueError('generate', 'the prompt must hold at least one token');
-    for (const r of rows) {
-      if (r.length !== this.t0) throw new ValueError('generate', 'every prompt in a batch must have the same length');
-      for (const id of r)
-        if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
-          throw new ValueError('generate', `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
-    }
-    this.gen = opts.generator ?? (opts.seed !== undefined ? new Generator(opts.seed) : globalGenerator);
-    this.seqs = rows.map((r) => r.slice());
-    this.newTokens = rows.map(() => []);
-    this.cache = (opts.useCache ?? true) ? new GPTCache(model.config.nLayer) : null;
-    this.wasTraining = model.training;
-    model.eval();
-  }
-
-  /** The logits [B, vocab] of the next position (kept past the scope: the caller reads and frees them). */
-  nextLogits(): Tensor {
-    const { blockSize } = this.model.config;
-    const cache = this.cache;
-    const len = this.seqs[0]!.length;
-    // with a cache: feed only what it has not seen, while the whole context still fits in the block
-    const cached = cache !== null && len <= blockSize && cache.length > 0 && cache.length < len;
-    if (cache && !cached && cache.length > 0) cache.dispose(); // the window slid: positions changed
-    const from = cached ? cache!.length : Math.max(0, len - blockSize);
-    return scope(() =>
-      noGrad(() => {
-        const ids = tensor(Int32Array.from(this.seqs.flatMap((s) => s.slice(from))), {
-          shape: [this.b, len - from],
-          dtype: 'int32',
-          device: this.model.device,
-        });
-        const useC = cache !== null && len <= blockSize ? cache : undefined;
-        const { logits } = this.model.forward(ids, null, { cache: useC, lastOnly: true });
-        return keep(logits);
-      }),
-    );
-  }
-
-  /** Samples one token per row from the logits just read back. */
-  accept(last: Float32Array, step: number): void {
-    const { vocabSize } = this.model.config;
-    const { temperature = 1, topK, topP } = this.opts;
-    const picked: number[] = [];
-    for (let r = 0; r < this.b; r++) {
-      const tok = sampleLogits(last.subarray(r * vocabSize, (r + 1) * vocabSize), { temperature, topK, topP }, this.gen);
-      this.seqs[r]!.push(tok);
-      this.newTokens[r]!.push(tok);
-      picked.push(tok);
-    }
-    this.opts.onToken?.(picked, step);
-  }
-
-  end(): void {
-    this.cache?.dispose();
-    this.model.train(this.wasTraining);
-  }
-
-  result(): GenerateResult {
-    const seconds = (performance.now() - this.start) / 1000;
-    const n = this.opts.maxNewTokens;
-    const ids = tensor(Int32Array.from(this.seqs.flat()), { shape: [this.b, this.t0 + n], dtype: 'int32', device: this.model.device });
-    return { ids, newTokens: this.newTokens, seconds, tokensPerSecond: seconds > 0 ? (this.b * n) / seconds : 0 };
-  }
-}
-
-function promptRows(idx: number[] | number[][]): number[][] {
-  return Array.isArray(idx[0]) ? (idx as number[][]) : [idx as number[]];
-}
-
-/**
- * Extends idx [B, T] (int32 token ids) by maxNewTokens tokens sampled from the model, in eval mode
- * and without a graph (the model's mode is restored afterwards). A model on the GPU needs
- * generateAsync (each token's logits are read back, asynchronously there).
- */
-export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): GenerateResult {
-  const rows =
-    idx instanceof Tensor ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][])) : promptRows(idx);
-  const g = new Generation(model, rows, opts);
-  try {
-    for (let step = 0; step < opts.maxNewTokens; step++) {
-      const logits = g.nextLogits();
-      try {
-        g.accept(Float32Array.from(logits.dataSync()), step);
-      } finally {
-        logits.dispose();
-      }
-    }
-  } finally {
-    g.end();
-  }
-  return g.result();
-}
-
-/** generate() on any device: each step's logits are read back with await. */
-export async function generateAsync(model: GPT, idx: Tensor | number[] | number[][], opts: GenerateOptions): Promise<GenerateResult> {
-  const rows = idx instanceof Tensor ? ((await idx.array()) as number[] | number[][]) : idx;
-  const g = new Generation(model, promptRows(rows as number[] | number[][]), opts);
-  try {
-    for (let step = 0; step < opts.maxNewTokens; step++) {
-      const logits = g.nextLogits();
-      try {
-        g.accept(Float32Array.from(await logits.data()), step);
-      } finally {
-        logits.dispose();
-      }
-    }
-  } finally {
-    g.end();
-  }
-  return g.result();
 }

@@ -21,7 +21,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { Dropout } from '../nn/layers/dropout.js';
 import { LSTM } from '../nn/layers/rnn.js';
-import { sampleLogits } from './gpt.js';
+import { sampleLogits } from './sampling.js';
 
 export interface LSTMLanguageModelConfig {
   vocabSize: number;

@@ -1,18 +1,8 @@
 // The models that need no file system (no checkpoint folders): what a web page can use.
 
-export {
-  GPT,
-  GPTTransformer,
-  GPTCache,
-  generate,
-  generateAsync,
-  sampleLogits,
-  type GPTConfig,
-  type GPTOptions,
-  type GPTForwardOptions,
-  type GenerateOptions,
-  type GenerateResult,
-} from './gpt.js';
+export { GPT, GPTTransformer, GPTCache, type GPTConfig, type GPTOptions, type GPTForwardOptions } from './gpt.js';
+export { generate, generateAsync, type GenerateOptions, type GenerateResult } from './gpt-generate.js';
+export { sampleLogits } from './sampling.js';
 export {
   LSTMLanguageModel,
   type LSTMLanguageModelConfig,

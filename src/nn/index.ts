@@ -14,7 +14,7 @@ export { Dropout } from './layers/dropout.js';
 export { BatchNorm1d, BatchNorm2d, LayerNorm, type BatchNormLayerOptions, type LayerNormLayerOptions } from './layers/normalization.js';
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
 export { ReLU, LeakyReLU, GELU, SiLU, Sigmoid, Tanh, Softplus, Softmax, LogSoftmax } from './layers/activation.js';
-export { Sequential, ModuleList } from './layers/containers.js';
+export { Sequential, ModuleList, ModuleDict } from './layers/containers.js';
 export { LSTM, GRU, type RNNOptions } from './layers/rnn.js';
 export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionForwardOptions } from './layers/attention.js';
 export {

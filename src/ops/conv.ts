@@ -9,6 +9,7 @@ import { record, sameDevice, wrap } from './make.js';
 import { matmul } from './matmul.js';
 import { permute, reshape, transpose } from './view.js';
 import { pad } from './join.js';
+import { check4d } from '../base/shape.js';
 
 export type Pair = number | readonly [number, number];
 
@@ -29,10 +30,6 @@ export function windowOut(size: number, k: number, s: number, p: number, d: numb
   return out;
 }
 
-function check4d(op: string, x: Tensor): void {
-  if (x.ndim !== 4) throw new ShapeError(op, `expected input [N, C, H, W], got ${fmtShape(x.shape)}`);
-}
-
 function checkBias(op: string, bias: Tensor | null | undefined, outChannels: number): void {
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outChannels)) {
     throw new ShapeError(op, `bias must have shape [${outChannels}] (the output channels), got ${fmtShape(bias.shape)}`);
@@ -41,7 +38,7 @@ function checkBias(op: string, bias: Tensor | null | undefined, outChannels: num
 
 /** [N, C, H, W] -> [N, C*kh*kw, OH*OW]; taps outside the image read padValue. */
 export function unfold(x: Tensor, w: Window2d, outH: number, outW: number, padValue = 0): Tensor {
-  check4d('unfold', x);
+  check4d('unfold', x.shape, 'input');
   const [n, c, h, width] = x.shape as [number, number, number, number];
   const b = x.backend;
   const rows = c * w.kernel[0] * w.kernel[1];
@@ -85,7 +82,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
     const y = conv2d(reshape(x, [1, ...x.shape]), weight, bias, opts);
     return reshape(y, y.shape.slice(1));
   }
-  check4d('conv2d', x);
+  check4d('conv2d', x.shape, 'input');
   if (weight.ndim !== 4) throw new ShapeError('conv2d', `weight must be [out, in/groups, kh, kw], got ${fmtShape(weight.shape)}`);
   const groups = opts.groups ?? 1;
   const [n, c] = x.shape as [number, number, number, number];
@@ -147,7 +144,7 @@ export interface ConvTranspose2dOptions {
 /** Transposed convolution (the gradient of conv2d w.r.t. its input): weight [C_in, C_out/groups, kh, kw]. */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   sameDevice('convTranspose2d', x, weight);
-  check4d('convTranspose2d', x);
+  check4d('convTranspose2d', x.shape, 'input');
   if (weight.ndim !== 4) throw new ShapeError('convTranspose2d', `weight must be [in, out/groups, kh, kw], got ${fmtShape(weight.shape)}`);
   const groups = opts.groups ?? 1;
   const [n, c, h, width] = x.shape as [number, number, number, number];

@@ -4,7 +4,10 @@
 import './model.js';
 
 export type { CompileConfig, OptimizerName } from './model.js';
-export type { FitOptions, EvaluateOptions, PredictOptions, DataSource, Batch } from './loop.js';
+export type { FitOptions } from './fit.js';
+export type { EvaluateOptions } from './evaluate.js';
+export type { PredictOptions } from './predict.js';
+export type { DataSource, Batch } from './batches.js';
 export { Callback, CallbackList, History, type Logs, type TrainParams } from './callback.js';
 export {
   EarlyStopping,

@@ -19,17 +19,11 @@ import type { History, Logs } from './callback.js';
 import { type LossFn, type LossName, isCrossentropy, lossByName } from './losses.js';
 import { Metric, MeanMetric, type MetricFn, type MetricName, metricByName } from './metrics.js';
 import { setOutputKey } from './model-output.js';
-import {
-  type Compiled,
-  type DataSource,
-  type EvaluateOptions,
-  type FitOptions,
-  type PredictOptions,
-  evaluate,
-  evaluateAsync,
-  fit,
-  predict,
-} from './loop.js';
+import type { DataSource } from './batches.js';
+import type { Compiled } from './step.js';
+import { type FitOptions, fit } from './fit.js';
+import { type EvaluateOptions, evaluate, evaluateAsync } from './evaluate.js';
+import { type PredictOptions, predict } from './predict.js';
 
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
 

@@ -8,7 +8,8 @@ import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { cpow, erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid, softplus } from './math.js';
-import { dataOf, forEachRow, planRows, sameShape, sizeOf, storeAs } from './strided.js';
+import { dataOf, forEachRow, planRows, sizeOf, storeAs } from './strided.js';
+import { assertSameShape } from '../../base/shape.js';
 
 type Arr = TypedArray;
 
@@ -249,7 +250,7 @@ function binaryRow(
 }
 
 export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
-  sameShape('binary', a.shape, b.shape);
+  assertSameShape('binary', a.shape, b.shape);
   const size = sizeOf(a.shape);
   const viaF64 = outDtype === 'bool' && !LOGICAL_BINARY.has(op);
   const out: Arr = viaF64 ? new Float64Array(size) : typedArrayFor(outDtype, size);
@@ -267,8 +268,8 @@ export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedAr
 }
 
 export function where(cond: View, a: View, b: View, outDtype: DType): TypedArray {
-  sameShape('where', cond.shape, a.shape);
-  sameShape('where', a.shape, b.shape);
+  assertSameShape('where', cond.shape, a.shape);
+  assertSameShape('where', a.shape, b.shape);
   const size = sizeOf(a.shape);
   const out = typedArrayFor(outDtype, size);
   if (size === 0) return out;

@@ -10,11 +10,7 @@ import type { TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
 import { dataOf, storeAs } from './strided.js';
-
-function check4d(op: string, shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw new ShapeError(op, `expected [N, C, H, W], got ${fmtShape(shape)}`);
-  return shape as unknown as [number, number, number, number];
-}
+import { check4d } from '../../base/shape.js';
 
 /** Taps [lo, hi) of a window starting at `start` (step `dil`, k taps) that fall inside [0, size). */
 export function tapRange(start: number, k: number, dil: number, size: number): [number, number] {

@@ -19,7 +19,8 @@ import { softmax } from './rows.js';
 import { col2im, im2col } from './window.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
-import { contiguousCopy, contiguousStrides, dataOf, sameShape, sizeOf, stridedCopy } from './strided.js';
+import { contiguousCopy, contiguousStrides, dataOf, sizeOf, stridedCopy } from './strided.js';
+import { assertSameShape } from '../../base/shape.js';
 
 export class ReferenceBackend implements Backend {
   readonly name: string = 'cpu';
@@ -59,7 +60,7 @@ export class ReferenceBackend implements Backend {
   }
 
   copy(src: View, dst: View): void {
-    sameShape('copy', src.shape, dst.shape);
+    assertSameShape('copy', src.shape, dst.shape);
     if (sizeOf(src.shape) === 0) return;
     let s = dataOf(src);
     let sOff = src.offset;

@@ -13,44 +13,14 @@
 import type { View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
-import { ShapeError, fmtShape } from '../../errors.js';
+import { contiguousStrides, isContiguous, numel } from '../../base/shape.js';
 
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/** Row-major strides of a contiguous tensor of `shape`. */
-export function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i]!;
-  }
-  return strides;
-}
-
-export function isContiguous(v: View): boolean {
-  let s = 1;
-  for (let i = v.shape.length - 1; i >= 0; i--) {
-    const d = v.shape[i]!;
-    if (d !== 1 && v.strides[i] !== s) return false;
-    s *= d;
-  }
-  return true;
-}
+// The kernels take these from here with the rest of their toolkit; the one definition is in base/shape.ts.
+export { contiguousStrides, numel as sizeOf };
 
 /** The typed array behind a view. Buffers made by this backend are typed arrays. */
 export function dataOf(v: View): TypedArray {
   return v.buf as TypedArray;
-}
-
-export function sameShape(op: string, a: readonly number[], b: readonly number[]): void {
-  if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-    throw new ShapeError(op, `shapes differ: ${fmtShape(a)} vs ${fmtShape(b)}`);
-  }
 }
 
 /** Drops entry `axis` from a shape or strides array. */
@@ -113,7 +83,7 @@ export function planRows(shape: readonly number[], strides: readonly (readonly n
   }
   const n = dims.pop()!;
   const inner = st.map((s) => s.pop()!);
-  return { outerShape: dims, outerStrides: st, n, inner, rows: sizeOf(dims) };
+  return { outerShape: dims, outerStrides: st, n, inner, rows: numel(dims) };
 }
 
 /**
@@ -151,7 +121,7 @@ export function forEachRow(plan: RowPlan, offsets: readonly number[], body: (off
  */
 export function offsetTable(shape: readonly number[], strides: readonly number[]): Float64Array {
   const plan = planRows(shape, [strides]);
-  const table = new Float64Array(sizeOf(shape));
+  const table = new Float64Array(numel(shape));
   const n = plan.n;
   const s = plan.inner[0]!;
   forEachRow(plan, [0], (offs, row) => {
@@ -176,7 +146,7 @@ export function stridedCopy(
   shape: readonly number[],
   toBool: boolean,
 ): void {
-  if (sizeOf(shape) === 0) return;
+  if (numel(shape) === 0) return;
   const plan = planRows(shape, [srcStrides, dstStrides]);
   const n = plan.n;
   const ss = plan.inner[0]!;
@@ -197,8 +167,8 @@ export function stridedCopy(
 /** A fresh contiguous typed array (of the view's dtype) holding the view's elements. */
 export function contiguousCopy(v: View): TypedArray {
   const src = dataOf(v);
-  const size = sizeOf(v.shape);
-  if (isContiguous(v)) return src.slice(v.offset, v.offset + size);
+  const size = numel(v.shape);
+  if (isContiguous(v.shape, v.strides)) return src.slice(v.offset, v.offset + size);
   const out = typedArrayFor(v.dtype, size);
   stridedCopy(src, v.offset, v.strides, out, 0, contiguousStrides(v.shape), v.shape, false);
   return out;

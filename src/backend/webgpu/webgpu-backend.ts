@@ -23,7 +23,8 @@ import type { DType, TypedArray } from '../../base/dtype.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { Engine } from './engine.js';
 import { requestGpuDevice, type WebGPUOptions } from './gpu.js';
-import { bufOf, contiguousStrides, isContiguous, sizeOf, wgslType, type GpuBuffer } from './kernels/common.js';
+import { bufOf, contiguousStrides, sizeOf, wgslType, type GpuBuffer } from './kernels/common.js';
+import { isContiguous } from '../../base/shape.js';
 import * as E from './kernels/elementwise.js';
 import { reduce } from './kernels/reduce.js';
 import { matmul } from './kernels/matmul.js';
@@ -85,7 +86,7 @@ export class WebGPUBackend implements Backend {
     let src = bufOf(view);
     let offset = view.offset;
     let temp: GpuBuffer | null = null;
-    if (!isContiguous(view)) {
+    if (!isContiguous(view.shape, view.strides)) {
       temp = E.allocate(this.engine, view.dtype, size);
       E.stridedCopy(this.engine, view, {
         buf: temp,
@@ -121,7 +122,7 @@ export class WebGPUBackend implements Backend {
     const size = sizeOf(src.shape);
     if (size === 0) return;
     wgslType(dst.dtype, 'copy');
-    if (src.dtype === dst.dtype && isContiguous(src) && isContiguous(dst) && src.buf !== dst.buf) {
+    if (src.dtype === dst.dtype && isContiguous(src.shape, src.strides) && isContiguous(dst.shape, dst.strides) && src.buf !== dst.buf) {
       this.engine.copy(bufOf(src).buffer, src.offset * 4, bufOf(dst).buffer, dst.offset * 4, size * 4);
       return;
     }

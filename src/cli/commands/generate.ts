@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ValueError } from '../../errors.js';
-import { generateAsync } from '../../models/gpt.js';
+import { generateAsync } from '../../models/gpt-generate.js';
 import { initDevice } from '../../backend/registry.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';

@@ -5,6 +5,7 @@
 
 import '../../ops/tensor-methods.js';
 import { DataError } from '../../errors.js';
+import { numel } from '../../base/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
@@ -57,7 +58,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data', opts: IdxOptions 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape: number[] = [];
   for (let d = 0; d < ndim; d++) shape.push(view.getUint32(4 + 4 * d, false));
-  const count = shape.reduce((a, b) => a * b, 1);
+  const count = numel(shape);
   const dataBytes = count * size;
   const have = bytes.length - headerBytes;
   const desc = `${shape.join('x')} ${dtype}`;
@@ -74,7 +75,7 @@ export function parseIdx(bytes: Uint8Array, name = 'IDX data', opts: IdxOptions 
     rows = Math.min(rows, opts.limit);
   }
   const outShape = [rows, ...shape.slice(1)];
-  const n = outShape.reduce((a, b) => a * b, 1);
+  const n = numel(outShape);
   let data: IdxData;
   if (dtype === 'uint8') data = bytes.slice(headerBytes, headerBytes + n);
   else if (dtype === 'int8') data = new Int8Array(bytes.slice(headerBytes, headerBytes + n).buffer);

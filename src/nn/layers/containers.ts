@@ -1,5 +1,6 @@
-// Containers: Sequential chains layers; ModuleList holds submodules for a custom forward. Children are
-// registered under '0', '1', ... (or given names), so state-dict keys match PyTorch's ('0.weight').
+// Containers: Sequential chains layers; ModuleList and ModuleDict hold submodules for a custom forward.
+// Children are registered under '0', '1', ... (or their names or keys), so state-dict keys match
+// PyTorch's ('0.weight', 'transformer.wte.weight').
 
 import { IndexError, ValueError } from '../../errors.js';
 import { Module } from '../module.js';
@@ -94,5 +95,71 @@ export class ModuleList extends Module {
 
   forward(): never {
     throw new ValueError('ModuleList', "a ModuleList has no forward; iterate over it in the owner's forward");
+  }
+}
+
+/**
+ * Submodules by name, as torch.nn.ModuleDict: each is registered under its key, so state-dict keys
+ * read 'owner.key.weight'. Keys keep their insertion order (set() on an existing key replaces the
+ * module in place, as a Python dict does). The API is a Map's; unlike PyTorch's, where iterating
+ * yields the keys, iterating yields [key, module] entries, as a Map does.
+ */
+export class ModuleDict<M extends Module = Module> extends Module {
+  // a private field, so the base class's property scan does not list the modules a second time
+  readonly #items = new Map<string, M>();
+
+  constructor(modules: Record<string, M> | Iterable<readonly [string, M]> = {}) {
+    super();
+    this.update(modules);
+  }
+
+  /** Adds or replaces the module under `key`; returns this, for chaining. */
+  set(key: string, m: M): this {
+    if (typeof key !== 'string' || !key || key.includes('.')) {
+      throw new ValueError('ModuleDict', `keys must be non-empty strings with no '.', got '${String(key)}'`);
+    }
+    checkModule('ModuleDict', m, `the value for '${key}'`);
+    this.registerModule(key, m);
+    this.#items.set(key, m);
+    return this;
+  }
+
+  /** set() for each pair of an object or an iterable of [key, module], as torch's update(). */
+  update(modules: Record<string, M> | Iterable<readonly [string, M]>): this {
+    const pairs = Symbol.iterator in modules ? modules : Object.entries(modules);
+    for (const [k, m] of pairs as Iterable<readonly [string, M]>) this.set(k, m);
+    return this;
+  }
+
+  get(key: string): M | undefined {
+    return this.#items.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#items.has(key);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#items.keys();
+  }
+
+  values(): IterableIterator<M> {
+    return this.#items.values();
+  }
+
+  entries(): IterableIterator<[string, M]> {
+    return this.#items.entries();
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, M]> {
+    return this.#items.entries();
+  }
+
+  forward(..._inputs: unknown[]): unknown {
+    throw new ValueError('ModuleDict', "a ModuleDict has no forward; look its modules up in the owner's forward");
   }
 }

@@ -5,7 +5,7 @@ import type { View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError } from '../../../errors.js';
 import { ENTRY_ARGS, PRELUDE, linearIndex, type PooledBuffer, type Params } from '../engine.js';
-import { contiguousStrides } from '../../../base/shape.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
 
 /** A tensor's memory on the GPU: a pooled buffer plus what it holds. */
 export interface GpuBuffer extends PooledBuffer {
@@ -44,18 +44,8 @@ export function binding(index: number, name: string, dtype: DType, access: 'read
 
 export const bufOf = (v: View): GpuBuffer => v.buf as GpuBuffer;
 
-export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-export { contiguousStrides };
-
-export const isContiguous = (v: View): boolean => {
-  let acc = 1;
-  for (let i = v.shape.length - 1; i >= 0; i--) {
-    if (v.shape[i] !== 1 && v.strides[i] !== acc) return false;
-    acc *= v.shape[i]!;
-  }
-  return true;
-};
+// The kernels take these from here with the rest of their toolkit; the one definition is in base/shape.ts.
+export { contiguousStrides, numel as sizeOf };
 
 /**
  * Merges neighbouring axes that are contiguous with each other in every operand and drops size-1 axes,

@@ -16,6 +16,7 @@ import { ShapeError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { binding, bufOf, convert, sizeOf, wgslType, type GpuBuffer } from './common.js';
 import { allocate } from './elementwise.js';
+import { check4d } from '../../../base/shape.js';
 
 const WG = 256;
 const groups = (n: number): number => Math.ceil(n / WG);
@@ -96,11 +97,6 @@ function pushValue(p: Params, dtype: DType, value: number): void {
 /** The type sums of `dtype` accumulate in: f32 for floats, i32 for integers and bools. */
 const sumDtype = (dtype: DType): DType => (dtype === 'float32' ? 'float32' : 'int32');
 
-function check4d(op: string, what: string, shape: readonly number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw new ShapeError(op, `expected ${what} [N, C, H, W], got ${fmtShape(shape)}`);
-  return shape as unknown as [number, number, number, number];
-}
-
 // ---- im2col / col2im ----
 
 /**
@@ -137,7 +133,7 @@ export function im2col(
   padValue: number,
   batchInColumns = false,
 ): GpuBuffer {
-  const [N, C, H, W] = check4d('im2col', 'x', x.shape);
+  const [N, C, H, W] = check4d('im2col', x.shape, 'x');
   const [kh, kw] = w.kernel;
   const total = N * C * kh * kw * outH * outW;
   const out = allocate(engine, x.dtype, total);
@@ -219,7 +215,7 @@ export function col2im(
  * NaN propagates (the first NaN wins); a window with no tap in the image gives -inf and argmax -1.
  */
 export function maxPool2d(engine: Engine, x: View, w: Window2d, outH: number, outW: number): { out: GpuBuffer; argmax: GpuBuffer } {
-  const [N, C, H, W] = check4d('maxPool2d', 'x', x.shape);
+  const [N, C, H, W] = check4d('maxPool2d', x.shape, 'x');
   const total = N * C * outH * outW;
   const out = allocate(engine, x.dtype, total);
   const argmax = allocate(engine, 'int32', total);
@@ -357,8 +353,8 @@ const RANGES_KERNEL = {
 
 /** zeros(inShape) [N, C, H, W] with each g [N, C, OH, OW] added at its argmax in its plane (-1: none). */
 export function maxPool2dBackward(engine: Engine, g: View, argmax: View, inShape: readonly number[]): GpuBuffer {
-  const [N, C, H, W] = check4d('maxPool2dBackward', 'input', inShape);
-  const [gN, gC, outH, outW] = check4d('maxPool2dBackward', 'gradient', g.shape);
+  const [N, C, H, W] = check4d('maxPool2dBackward', inShape, 'input');
+  const [gN, gC, outH, outW] = check4d('maxPool2dBackward', g.shape, 'gradient');
   if (gN !== N || gC !== C || argmax.shape.length !== 4 || argmax.shape.some((d, i) => d !== g.shape[i])) {
     throw new ShapeError(
       'maxPool2dBackward',
@@ -418,7 +414,7 @@ function divisorParams(p: Params, div: AvgPoolDivisor): Params {
 
 /** One thread per output window: the sum of its in-image taps over avg_divisor. */
 export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, outW: number, div: AvgPoolDivisor): GpuBuffer {
-  const [N, C, H, W] = check4d('avgPool2d', 'x', x.shape);
+  const [N, C, H, W] = check4d('avgPool2d', x.shape, 'x');
   const total = N * C * outH * outW;
   const out = allocate(engine, x.dtype, total);
   if (total === 0) return out;
@@ -451,8 +447,8 @@ export function avgPool2d(engine: Engine, x: View, w: Window2d, outH: number, ou
  * ki of window oh sits on row oh*sh - ph + ki*dh, as in col2im).
  */
 export function avgPool2dBackward(engine: Engine, g: View, w: Window2d, inShape: readonly number[], div: AvgPoolDivisor): GpuBuffer {
-  const [N, C, H, W] = check4d('avgPool2dBackward', 'input', inShape);
-  const [gN, gC, outH, outW] = check4d('avgPool2dBackward', 'gradient', g.shape);
+  const [N, C, H, W] = check4d('avgPool2dBackward', inShape, 'input');
+  const [gN, gC, outH, outW] = check4d('avgPool2dBackward', g.shape, 'gradient');
   if (gN !== N || gC !== C)
     throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
   const total = sizeOf(inShape);

@@ -1,0 +1,150 @@
+// fit: epochs of training steps in train() mode, callbacks around each batch and epoch, a validation
+// pass after each epoch; fit() leaves the model in the mode it found it in.
+
+import '../ops/tensor-methods.js';
+import { ValueError } from '../errors.js';
+import { initDevice } from '../backend/registry.js';
+import { scope } from '../tensor/memory.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Module } from '../nn/module.js';
+import { type Dataset, TensorDataset, trainValidationSplit } from '../data/dataset.js';
+import { type Callback, CallbackList, History } from './callback.js';
+import { ProgressBar, type OutputStream } from './progress.js';
+import { type DataSource, type Source, checkBatchSize, checkPair, isDataset, loaderSource, toSource } from './batches.js';
+import { type Compiled, Tally, settle, trainStep } from './step.js';
+import { evaluateSource } from './evaluate.js';
+
+export interface FitOptions {
+  epochs?: number;
+  /** Examples per batch for tensors and datasets (default 32); a DataLoader keeps its own. */
+  batchSize?: number;
+  /** Held-out data evaluated after each epoch: [x, y] tensors, a Dataset or a DataLoader. */
+  validationData?: [Tensor, Tensor] | DataSource;
+  /** Fraction of (x, y) or of a dataset held out for validation: the last examples, before shuffling (Keras). */
+  validationSplit?: number;
+  /** Batch size for validation (default: batchSize). */
+  validationBatchSize?: number;
+  /** Shuffle the training examples each epoch (default true; a DataLoader keeps its own setting). */
+  shuffle?: boolean;
+  /** Seed for the shuffle; without one, orders come from the global generator (mox.seed). */
+  seed?: number;
+  callbacks?: Callback[];
+  /** 0 silent, 1 progress bar (default), 2 one line per epoch. */
+  verbose?: 0 | 1 | 2;
+  /** The epoch to start at (to resume a run); epochs counts from 0, so epochs - initialEpoch are run. */
+  initialEpoch?: number;
+  /** Where progress goes (default process.stdout). */
+  stream?: OutputStream;
+  /**
+   * Train on this device ('cpu', 'webgpu'): the model is moved there first (Module.to) and each batch as
+   * it is used. Default: the device the model's parameters are on.
+   */
+  device?: string;
+}
+
+function parseFitArgs(a: unknown, b: unknown, c: unknown): { data: unknown; y: Tensor | undefined; opts: FitOptions } {
+  if (b instanceof Tensor) return { data: a, y: b, opts: (c ?? {}) as FitOptions };
+  if (a instanceof Tensor && b === undefined) throw new ValueError('fit', 'fit(x, y): y is missing');
+  return { data: a, y: undefined, opts: (b ?? {}) as FitOptions };
+}
+
+export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Promise<History> {
+  const { data, y, opts } = parseFitArgs(a, b, c3);
+  const epochs = opts.epochs ?? 1;
+  const initialEpoch = opts.initialEpoch ?? 0;
+  const verbose = opts.verbose ?? 1;
+  const batchSize = checkBatchSize('fit', opts.batchSize ?? 32);
+  const shuffle = opts.shuffle ?? true;
+  const stream = opts.stream ?? process.stdout;
+  if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError('fit', `epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(initialEpoch) || initialEpoch < 0)
+    throw new ValueError('fit', `initialEpoch must be a non-negative integer, got ${initialEpoch}`);
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new ValueError('fit', `verbose must be 0, 1 or 2, got ${verbose as number}`);
+  const split = opts.validationSplit ?? 0;
+  if (!(split >= 0 && split < 1)) throw new ValueError('fit', `validationSplit must be in [0, 1), got ${split}`);
+  if (split > 0 && opts.validationData) throw new ValueError('fit', 'give validationData or validationSplit, not both');
+
+  // training and validation sources
+  let train: Source;
+  let val: Source | null = null;
+  const valBatch = checkBatchSize('fit', opts.validationBatchSize ?? batchSize);
+  if (split > 0) {
+    let ds: Dataset<readonly Tensor[]>;
+    if (data instanceof Tensor) {
+      checkPair('fit', data, y);
+      ds = new TensorDataset(data, y!);
+    } else if (isDataset(data)) {
+      ds = data;
+    } else {
+      throw new ValueError('fit', 'validationSplit needs tensors or a Dataset; for a DataLoader give validationData');
+    }
+    const [tr, va] = trainValidationSplit(ds, split, { shuffle: false });
+    if (tr.length === 0 || va.length === 0)
+      throw new ValueError('fit', `validationSplit ${split} of ${ds.length} examples leaves an empty part`);
+    train = loaderSource(tr, batchSize, shuffle, opts.seed);
+    val = loaderSource(va, valBatch, false);
+  } else {
+    train = toSource('fit', data, y, batchSize, shuffle, opts.seed);
+    const vd = opts.validationData;
+    if (vd) {
+      if (Array.isArray(vd) && vd.length === 2 && vd[0] instanceof Tensor && vd[1] instanceof Tensor) {
+        val = toSource('fit', vd[0], vd[1], valBatch, false);
+      } else {
+        val = toSource('fit', vd, undefined, valBatch, false);
+      }
+    }
+  }
+
+  const device = opts.device;
+  if (device) {
+    await initDevice(device);
+    model.to(device);
+  }
+
+  const history = new History();
+  // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
+  const callbacks = new CallbackList([...(opts.callbacks ?? []), history]);
+  callbacks.setup(model, { epochs, steps: train.steps, verbose });
+  model.stopTraining = false;
+  const wasTraining = model.training;
+  try {
+    await callbacks.trainBegin({});
+    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+      model.train();
+      await callbacks.epochBegin(epoch, {});
+      if (verbose) stream.write(`Epoch ${epoch + 1}/${epochs}\n`);
+      const bar = verbose ? new ProgressBar(train.steps, { verbose, stream }) : null;
+      const tally = new Tally(c.metrics);
+      const it = train.iterator(epoch);
+      let step = 0;
+      for (;;) {
+        let pending: Promise<void> | undefined;
+        const r = scope(() => {
+          const next = it.next();
+          if (next.done) return null;
+          pending = callbacks.batchBegin(step, { batch: step });
+          return trainStep(model, c, next.value, device);
+        });
+        if (pending) await pending;
+        if (!r) break;
+        const n = r.n;
+        await settle(r, c, tally);
+        const logs = { batch: step, size: n, ...tally.logs() };
+        step++;
+        bar?.update(step, logs);
+        await callbacks.batchEnd(step - 1, logs);
+        if (model.stopTraining) break;
+      }
+      if (step === 0) throw new ValueError('fit', 'the training data gave no batches');
+      const logs = tally.logs();
+      if (val) Object.assign(logs, await evaluateSource(model, c, val, 'val_', null));
+      await callbacks.epochEnd(epoch, logs);
+      bar?.finish(step, logs);
+    }
+    await callbacks.trainEnd({});
+  } finally {
+    model.train(wasTraining);
+  }
+  model.history = history;
+  return history;
+}
