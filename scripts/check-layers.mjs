@@ -49,7 +49,7 @@ function importsOf(file) {
   const out = [];
   for (const m of text.matchAll(IMPORT_RE)) {
     const spec = m[2] ?? m[3] ?? m[4];
-    if (!spec || !spec.startsWith('.')) continue;
+    if (!spec?.startsWith('.')) continue;
     const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
     out.push({ target, typeOnly: Boolean(m[1]) });
   }

@@ -57,7 +57,7 @@ export function judge(target, result, wallSeconds) {
 
 /** A target as the table shows it: `test_accuracy >= 0.975, wall <= 10 min`. */
 export function formatTarget(target) {
-  if (!target || !target.length) return '-';
+  if (!target?.length) return '-';
   return target.map((c) => ('wall' in c ? `wall time <= ${formatSeconds(c.wall)}` : `${c.field} ${c.op} ${c.value}`)).join(', ');
 }
 

@@ -10,7 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
 import { blobs } from '../test-support/fixtures.js';
-import type { Tensor } from '../src/index.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
 
 await openGpu();

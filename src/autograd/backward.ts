@@ -23,7 +23,7 @@ function topoOrder(root: Tensor): Tensor[] {
     if (i < inputs.length) {
       top[1]++;
       const next = inputs[i];
-      if (next && next.requiresGrad && !seen.has(next)) {
+      if (next?.requiresGrad && !seen.has(next)) {
         seen.add(next);
         stack.push([next, 0]);
       }
@@ -80,7 +80,7 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       const inputGrads = node.backward(g);
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
-        if (!input || !input.requiresGrad || !gi) return;
+        if (!input?.requiresGrad || !gi) return;
         if (!sameShape(gi.shape, input.shape)) {
           throw new AutogradError(
             'backward',

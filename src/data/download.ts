@@ -27,7 +27,7 @@ export interface DownloadResult {
 export function describeFetchError(e: unknown): string {
   let err = e as { message?: string; cause?: unknown; code?: string; errors?: unknown[]; name?: string };
   if (err?.name === 'AbortError' || err?.name === 'TimeoutError') return 'timed out';
-  while (err && err.cause) err = err.cause as typeof err;
+  while (err?.cause) err = err.cause as typeof err;
   if (err && Array.isArray(err.errors) && err.errors.length > 0) err = err.errors[0] as typeof err;
   return err?.message || err?.code || String(e);
 }

@@ -4,7 +4,6 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import * as path from 'node:path';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';

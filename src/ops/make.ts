@@ -34,7 +34,7 @@ export function sameDevice(op: string, ...ts: Tensor[]): Backend {
 /** True when any input wants a gradient and recording is on. */
 export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
   if (!isGradEnabled()) return false;
-  for (const t of inputs) if (t && t.requiresGrad) return true;
+  for (const t of inputs) if (t?.requiresGrad) return true;
   return false;
 }
 

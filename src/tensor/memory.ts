@@ -120,7 +120,7 @@ export function scope<T>(fn: () => T): T {
     if (keepSet.has(t)) continue;
     keepSet.add(t);
     const node = t._node;
-    if (node && node.backward) {
+    if (node?.backward) {
       for (const i of node.inputs) if (i) stack.push(i);
       for (const i of node.saved) stack.push(i);
     }

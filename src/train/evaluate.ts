@@ -4,6 +4,7 @@
 import '../ops/tensor-methods.js';
 import { DeviceError, ValueError } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { getBackend } from '../backend/registry.js';
 import type { Module } from '../nn/module.js';
 import type { Logs } from './callback.js';
 import { ProgressBar, type OutputStream } from './progress.js';
@@ -62,7 +63,7 @@ function evaluationSource(a: unknown, b?: unknown, c3?: unknown): { source: Sour
  * read asynchronously, needs evaluateAsync.
  */
 export function evaluate(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Logs {
-  if (model.device !== 'cpu') {
+  if (!getBackend(model.device).capabilities.syncRead) {
     throw new DeviceError(
       'evaluate',
       `the model is on ${model.device}, whose memory can only be read asynchronously: use await model.evaluateAsync(...)`,

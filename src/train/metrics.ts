@@ -76,7 +76,7 @@ function thresholded(t: Tensor, threshold: number): Int32Array {
 /** Predicted labels as an Int32Array (see the file comment for the rules). */
 export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Array {
   const threshold = opts.fromLogits ? 0 : (opts.threshold ?? 0.5);
-  if (yPred.device === 'cpu') {
+  if (yPred.backend.capabilities.syncRead) {
     if (!isFloat(yPred.dtype)) return Int32Array.from(yPred.dataSync());
     return isBinaryScores(yPred) ? thresholded(yPred, threshold) : argmaxAxis1(yPred);
   }
@@ -95,7 +95,7 @@ export function predictedLabels(yPred: Tensor, opts: LabelOptions = {}): Int32Ar
 export function trueLabels(yTrue: Tensor, yPred?: Tensor): Int32Array {
   // rows shaped like multi-class scores are one-hot (or soft) targets, whatever their dtype
   const oneHot = yPred && isFloat(yPred.dtype) && yPred.ndim >= 2 && yPred.shape[1]! > 1 && yTrue.ndim === yPred.ndim;
-  if (yTrue.device === 'cpu') {
+  if (yTrue.backend.capabilities.syncRead) {
     if (oneHot) return argmaxAxis1(yTrue);
     if (isFloat(yTrue.dtype)) return thresholded(yTrue, 0.5); // binary targets stored as floats
     return Int32Array.from(yTrue.dataSync());

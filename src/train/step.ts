@@ -103,7 +103,7 @@ export function settleSync(r: StepResult, c: Compiled, tally: Tally): void {
  * back to the CPU first.
  */
 export async function settle(r: StepResult, c: Compiled, tally: Tally): Promise<void> {
-  if (r.loss.device === 'cpu') return settleSync(r, c, tally);
+  if (r.loss.backend.capabilities.syncRead) return settleSync(r, c, tally);
   let target: Tensor | null = null;
   let pred: Tensor | null = null;
   try {

@@ -87,6 +87,7 @@ function unaryRow(
     case 'relu':
       for (; oi < end; oi++, xi += xs) {
         const v = x[xi]!;
+        // biome-ignore lint/complexity/useMathMinMax: relu keeps -0 as -0, which Math.max(-0, 0) would not
         out[oi] = v < 0 ? 0 : v;
       }
       return;

@@ -2,7 +2,6 @@
 // (--decode) ids on stdin to text. A byte-level BPE tokenizer decodes to the exact bytes.
 
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { DataError, ValueError } from '../../errors.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';

@@ -8,7 +8,6 @@
 
 import '../../ops/tensor-methods.js';
 import { ShapeError, ValueError, fmtShape } from '../../errors.js';
-import { noGrad } from '../../autograd/grad-mode.js';
 import type { DType } from '../../base/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { filled } from '../../ops/make.js';
@@ -16,7 +15,7 @@ import { unbindTime } from '../../ops/unbind-time.js';
 import { linear, matmul } from '../../ops/matmul.js';
 import { concat, stack } from '../../ops/join.js';
 import { dropout } from '../../ops/dropout.js';
-import { copyInto, narrow, reshape, transpose } from '../../ops/view.js';
+import { narrow, reshape, transpose } from '../../ops/view.js';
 import type { Generator } from '../../tensor/random.js';
 import { uniform_ } from '../init.js';
 import { Module } from '../module.js';
