@@ -6,7 +6,7 @@ import { describe, it, after } from 'node:test';
 import os from 'node:os';
 import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
-import type { Tensor, } from '../src/index.js';
+import type { Tensor } from '../src/index.js';
 import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import { referenceBackend } from '../src/backend/cpu/reference-backend.js';
 import type { BinaryOp, UnaryOp } from '../src/backend/backend.js';

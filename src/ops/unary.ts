@@ -84,7 +84,9 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   const hi = max ?? Infinity;
   if (x.dtype === 'bool') throw new DTypeError('clamp', 'bool tensors cannot be clamped');
   const outDtype =
-    isFloat(x.dtype) || ((Number.isInteger(lo) || !Number.isFinite(lo)) && (Number.isInteger(hi) || !Number.isFinite(hi))) ? x.dtype : 'float32';
+    isFloat(x.dtype) || ((Number.isInteger(lo) || !Number.isFinite(lo)) && (Number.isInteger(hi) || !Number.isFinite(hi)))
+      ? x.dtype
+      : 'float32';
   return unaryOp('clamp', x, (g, x) => where(x.ge(lo).logicalAnd(x.le(hi)), g, 0), [lo, hi], outDtype);
 }
 

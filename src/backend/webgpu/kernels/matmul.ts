@@ -293,7 +293,7 @@ export function matmul(engine: Engine, a: View, b: View, outDtype: DType, epilog
   const ra = a.shape.length;
   const [sam, sak] = [a.strides[ra - 2]!, a.strides[ra - 1]!];
   const [sbk, sbn] = [b.strides[ra - 2]!, b.strides[ra - 1]!];
-  const intInputs = a.dtype !== 'float32' && b.dtype !== 'float32' && (bias?.dtype !== 'float32');
+  const intInputs = a.dtype !== 'float32' && b.dtype !== 'float32' && bias?.dtype !== 'float32';
   const acc = intInputs && outDtype !== 'float32' ? 'int32' : 'float32';
   const variant: Variant = {
     aDtype: a.dtype,
