@@ -12,6 +12,7 @@ export type Transform<I = Tensor, O = Tensor> = (x: I) => O;
 
 /** Applies the transforms left to right. */
 export function compose<T>(...fns: Transform<T, T>[]): Transform<T, T>;
+// biome-ignore lint/suspicious/noExplicitAny: the overload for a chain whose types change at each step
 export function compose(...fns: Transform<any, any>[]): Transform<any, any>;
 export function compose(...fns: Transform<unknown, unknown>[]): Transform<unknown, unknown> {
   for (const f of fns) if (typeof f !== 'function') throw new ValueError('compose', 'every transform must be a function');

@@ -313,7 +313,10 @@ export function decodeSafetensors(parsed: ParsedSafetensors): Record<string, { d
   return Object.fromEntries(out);
 }
 
-const WRITE_DTYPE: Record<DType, { st: string; size: number; array: Function }> = {
+const WRITE_DTYPE: Record<
+  DType,
+  { st: string; size: number; array: Float64ArrayConstructor | Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor }
+> = {
   float64: { st: 'F64', size: 8, array: Float64Array },
   float32: { st: 'F32', size: 4, array: Float32Array },
   int32: { st: 'I32', size: 4, array: Int32Array },

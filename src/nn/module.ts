@@ -18,6 +18,7 @@ export abstract class Module {
   private readonly _extraModules = new Map<string, Module>();
   private readonly _nonPersistent = new Set<string>();
 
+  // biome-ignore lint/suspicious/noExplicitAny: each subclass narrows forward's signature, as torch.nn.Module does
   abstract forward(...inputs: any[]): any;
 
   /** Registers a state tensor that is not a parameter (e.g. batch norm's running_mean), kept alive. */

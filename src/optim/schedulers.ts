@@ -10,6 +10,7 @@
 import { ValueError } from '../errors.js';
 import type { Optimizer } from './optimizer.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: a scheduler drives optimizers of any option type
 type AnyOptimizer = Optimizer<any>;
 
 /** A serialisable snapshot of a scheduler: its counters and hyperparameters (no optimizer). */

@@ -67,7 +67,7 @@ export function keep<T extends Tracked>(t: T): T {
 }
 
 /** Collects the tensors inside a returned value (tensor, array, plain object, Map). */
-function collectTensors(value: unknown, out: Tracked[], seen: Set<unknown>, TensorClass: Function): void {
+function collectTensors(value: unknown, out: Tracked[], seen: Set<unknown>, TensorClass: AnyClass): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   if (value instanceof TensorClass) {
@@ -81,8 +81,12 @@ function collectTensors(value: unknown, out: Tracked[], seen: Set<unknown>, Tens
   }
 }
 
-let tensorClass: Function = Object;
-export function registerTensorClass(cls: Function): void {
+/** Any class, for `instanceof` (the Tensor class, registered from above this file). */
+// biome-ignore lint/suspicious/noExplicitAny: a constructor of any signature, used only with instanceof
+type AnyClass = abstract new (...args: any[]) => unknown;
+
+let tensorClass: AnyClass = Object;
+export function registerTensorClass(cls: AnyClass): void {
   tensorClass = cls;
 }
 

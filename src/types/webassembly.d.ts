@@ -23,7 +23,7 @@ declare namespace WebAssembly {
     constructor(descriptor: GlobalDescriptor, value?: number);
     value: number;
   }
-  type ExportValue = ((...args: number[]) => number | void) | Global | Memory;
+  type ExportValue = ((...args: number[]) => number | undefined) | Global | Memory;
   type Exports = Record<string, ExportValue>;
   type Imports = Record<string, Record<string, unknown>>;
   class Instance {

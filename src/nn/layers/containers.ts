@@ -55,6 +55,7 @@ export class Sequential extends Module {
     return this.#layers[Symbol.iterator]();
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: Module.forward's signature; a Sequential passes whatever its layers take
   forward(...inputs: any[]): any {
     if (!this.#layers.length) return inputs[0];
     let x = this.#layers[0]!.forward(...inputs);
