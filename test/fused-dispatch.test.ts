@@ -8,6 +8,7 @@ import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { fusedKernel, fusedKernelNames, registerFusedKernel, unregisterFusedKernel } from '../src/backend/fused.js';
 import { dispatchFused } from '../src/ops/fused.js';
+import { assertClose } from '../test-support/assert.js';
 
 const F = mox.nn.functional;
 const gen = new mox.Generator(12);
@@ -36,11 +37,6 @@ function layerNormWithGrads(x: Tensor, w: Tensor, b: Tensor, g: Tensor): Float32
   return [y, xl!.grad!, wl!.grad!, bl!.grad!].map((t) => t.dataSync() as Float32Array);
 }
 
-function assertClose(a: Float32Array, e: Float32Array, tol: number, what: string): void {
-  assert.equal(a.length, e.length, `${what}: length`);
-  for (let i = 0; i < e.length; i++) assert.ok(Math.abs(a[i]! - e[i]!) <= tol * (1 + Math.abs(e[i]!)), `${what}[${i}]: ${a[i]} vs ${e[i]}`);
-}
-
 after(() => registerFusedKernel('cpu', 'layerNorm', layerNormKernel));
 
 describe('fused kernels: registry and dispatch', () => {
@@ -60,7 +56,7 @@ describe('fused kernels: registry and dispatch', () => {
       unregisterFusedKernel('cpu', 'layerNorm');
       const reference = layerNormWithGrads(x, w!, b!, g!);
       assert.deepEqual(calls, { forward: 1, backward: 1 }, 'unregistered: the reference ran');
-      ['y', 'dx', 'dweight', 'dbias'].forEach((name, i) => assertClose(fused[i]!, reference[i]!, 1e-4, name));
+      ['y', 'dx', 'dweight', 'dbias'].forEach((name, i) => assertClose(fused[i]!, reference[i]!, { atol: 1e-4, rtol: 1e-4, msg: name }));
     }));
 
   it('takes the reference for calls that are not eligible, without asking the kernel', () =>

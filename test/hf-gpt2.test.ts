@@ -15,6 +15,7 @@ import { generate } from '../src/models/gpt-generate.js';
 import { loadGPT } from '../src/models/gpt-checkpoint.js';
 import { exportHuggingFaceGPT2, isHuggingFaceGPT2Dir, loadHuggingFaceGPT2 } from '../src/models/hf-gpt2.js';
 import { float32ToHalfBits, halfBitsToNumber } from '../src/io/float16.js';
+import { maxAbsDiff } from '../test-support/assert.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const TINY = { vocabSize: 50, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16 };
@@ -43,13 +44,6 @@ function logits(m: GPT): Float32Array {
       return out;
     }),
   );
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 /** Replaces every weight of m by fn(name, its values). */

@@ -6,18 +6,10 @@ import assert from 'node:assert/strict';
 import * as mox from '../src/index.js';
 import { LSTMLanguageModel, TextCNN } from '../src/models/index.js';
 import { WordTokenizer } from '../src/text/word.js';
+import { maxAbsDiff } from '../test-support/assert.js';
 
 function ids2d(rows: number[][]): mox.Tensor {
   return mox.tensor(Int32Array.from(rows.flat()), { shape: [rows.length, rows[0]!.length], dtype: 'int32' });
-}
-
-function maxAbsDiff(a: mox.Tensor, b: mox.Tensor): number {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  assert.equal(x.length, y.length);
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(Number(x[i]) - Number(y[i])));
-  return m;
 }
 
 test('LSTMLanguageModel: shapes, state, tied weights, validation', () => {

@@ -14,7 +14,7 @@ import type { Tensor } from '../src/index.js';
 import type { Buffer, View } from '../src/backend/backend.js';
 import * as refRows from '../src/backend/cpu/rows.js';
 import { fusedKernel, registerFusedKernel } from '../src/backend/fused.js';
-import { contiguousStrides } from '../src/backend/webgpu/kernels/common.js';
+import { contiguousStrides } from '../src/base/shape.js';
 import { assertClose, gpu, openGpu } from '../test-support/webgpu.js';
 
 const backend = await openGpu();

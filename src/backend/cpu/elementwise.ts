@@ -8,8 +8,8 @@ import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { cpow, erf, gelu, geluGrad, geluTanh, geluTanhGrad, roundHalfEven, sigmoid, softplus } from './math.js';
-import { dataOf, forEachRow, planRows, sizeOf, storeAs } from './strided.js';
-import { assertSameShape } from '../../base/shape.js';
+import { dataOf, forEachRow, planRows, storeAs } from './strided.js';
+import { assertSameShape, numel } from '../../base/shape.js';
 
 type Arr = TypedArray;
 
@@ -155,7 +155,7 @@ function unaryRow(
 }
 
 export function unary(op: UnaryOp, x: View, outDtype: DType, params: readonly number[] = []): TypedArray {
-  const size = sizeOf(x.shape);
+  const size = numel(x.shape);
   // A bool output of a non-logical op must test != 0, so compute in float64 and convert at the end.
   const viaF64 = outDtype === 'bool' && !LOGICAL_UNARY.has(op);
   const out: Arr = viaF64 ? new Float64Array(size) : typedArrayFor(outDtype, size);
@@ -252,7 +252,7 @@ function binaryRow(
 
 export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedArray {
   assertSameShape('binary', a.shape, b.shape);
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const viaF64 = outDtype === 'bool' && !LOGICAL_BINARY.has(op);
   const out: Arr = viaF64 ? new Float64Array(size) : typedArrayFor(outDtype, size);
   if (size > 0) {
@@ -271,7 +271,7 @@ export function binary(op: BinaryOp, a: View, b: View, outDtype: DType): TypedAr
 export function where(cond: View, a: View, b: View, outDtype: DType): TypedArray {
   assertSameShape('where', cond.shape, a.shape);
   assertSameShape('where', a.shape, b.shape);
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const out = typedArrayFor(outDtype, size);
   if (size === 0) return out;
   const toBool = outDtype === 'bool';
@@ -300,7 +300,7 @@ export function castScalar(dtype: DType, value: number): number {
 }
 
 export function fill(dst: View, value: number): void {
-  if (sizeOf(dst.shape) === 0) return;
+  if (numel(dst.shape) === 0) return;
   const v = castScalar(dst.dtype, value);
   const dd = dataOf(dst);
   const plan = planRows(dst.shape, [dst.strides]);

@@ -9,7 +9,8 @@ import type { View } from '../backend.js';
 import type { TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../errors.js';
-import { contiguousStrides, dataOf, forEachRow, planRows, sizeOf, storeAs, stridedCopy, without } from './strided.js';
+import { contiguousStrides, numel } from '../../base/shape.js';
+import { dataOf, forEachRow, planRows, storeAs, stridedCopy, without } from './strided.js';
 
 function outOfRange(op: string, index: number, dim: number, size: number): IndexError {
   return new IndexError(op, `index ${index} is out of range for dim ${dim} of size ${size}`);
@@ -43,7 +44,7 @@ export function gather(x: View, dim: number, idx: View): TypedArray {
   if (idx.shape.length !== rank || idx.shape.some((d, i) => i !== dim && d > x.shape[i]!)) {
     throw new ShapeError('gather', `index shape ${fmtShape(idx.shape)} does not fit input ${fmtShape(x.shape)} along dim ${dim}`);
   }
-  const out = typedArrayFor(x.dtype, sizeOf(idx.shape));
+  const out = typedArrayFor(x.dtype, numel(idx.shape));
   if (out.length === 0) return out;
   const size = x.shape[dim]!;
   const dimStride = x.strides[dim]!;
@@ -81,10 +82,10 @@ export function scatterAdd(base: View, dim: number, idx: View, src: View): Typed
       `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`,
     );
   }
-  const acc = new Float64Array(sizeOf(base.shape));
+  const acc = new Float64Array(numel(base.shape));
   const accStrides = contiguousStrides(base.shape);
   stridedCopy(dataOf(base), base.offset, base.strides, acc, 0, accStrides, base.shape, false);
-  if (sizeOf(idx.shape) > 0) {
+  if (numel(idx.shape) > 0) {
     const size = base.shape[dim]!;
     const dimStride = accStrides[dim]!;
     const walkStrides = accStrides.map((s, i) => (i === dim ? 0 : s));
@@ -114,7 +115,7 @@ export function indexSelect(x: View, dim: number, idx: View): TypedArray {
   checkDim('indexSelect', dim, rank);
   const picks = readIndices('indexSelect', idx, dim, x.shape[dim]!);
   const outShape = x.shape.map((d, i) => (i === dim ? picks.length : d));
-  const out = typedArrayFor(x.dtype, sizeOf(outShape));
+  const out = typedArrayFor(x.dtype, numel(outShape));
   if (out.length === 0) return out;
   const outStrides = contiguousStrides(outShape);
   const sliceShape = without(x.shape, dim);
@@ -146,7 +147,7 @@ export function indexAdd(shape: readonly number[], dim: number, idx: View, src: 
       `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks.length} indices along dim ${dim}`,
     );
   }
-  const acc = new Float64Array(sizeOf(shape));
+  const acc = new Float64Array(numel(shape));
   if (acc.length > 0 && picks.length > 0) {
     const accStrides = contiguousStrides(shape);
     const sliceShape = without(shape, dim);

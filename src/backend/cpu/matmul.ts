@@ -12,7 +12,8 @@ import type { View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../errors.js';
-import { dataOf, forEachRow, planRows, sizeOf, storeAs } from './strided.js';
+import { numel } from '../../base/shape.js';
+import { dataOf, forEachRow, planRows, storeAs } from './strided.js';
 
 export function matmul(a: View, b: View, outDtype: DType): TypedArray {
   const ra = a.shape.length;
@@ -32,7 +33,7 @@ export function matmul(a: View, b: View, outDtype: DType): TypedArray {
       throw new ShapeError('matmul', `batch dimensions differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
     }
   }
-  const batches = sizeOf(batchShape);
+  const batches = numel(batchShape);
   // A bool result must test != 0 rather than wrap in a Uint8Array, so it goes through float64.
   const out = typedArrayFor(outDtype === 'bool' ? 'float64' : outDtype, batches * M * N);
   if (out.length === 0) return outDtype === 'bool' ? storeAs('bool', out as Float64Array) : out;

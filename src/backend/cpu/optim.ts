@@ -2,7 +2,8 @@
 
 import type { AdamHyper, View } from '../backend.js';
 import { adamScalars, checkUpdateViews } from '../adam-rule.js';
-import { dataOf, sizeOf } from './strided.js';
+import { numel } from '../../base/shape.js';
+import { dataOf } from './strided.js';
 
 // the WASM kernel (wasm/optim.ts) takes the shared rule from here
 export { adamScalars, checkUpdateViews };
@@ -15,7 +16,7 @@ export function adamUpdate(param: View, grad: View, m: View, v: View, h: AdamHyp
   const { stepSize, bc2Sqrt, l2, decay } = adamScalars(h);
   const { beta1: b1, beta2: b2, eps } = h;
   const sign = h.maximize ? -1 : 1;
-  const n = sizeOf(param.shape);
+  const n = numel(param.shape);
   for (let i = 0; i < n; i++) {
     const p = P[po + i]!;
     let g = sign * G[go + i]!;

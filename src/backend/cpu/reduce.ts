@@ -12,7 +12,8 @@
 import type { ReduceOp, View } from '../backend.js';
 import type { DType, TypedArray } from '../../base/dtype.js';
 import { ValueError, fmtShape } from '../../errors.js';
-import { contiguousStrides, contiguousCopy, dataOf, forEachRow, offsetTable, planRows, sizeOf, storeAs } from './strided.js';
+import { contiguousStrides, numel } from '../../base/shape.js';
+import { contiguousCopy, dataOf, forEachRow, offsetTable, planRows, storeAs } from './strided.js';
 import { typedArrayFor } from '../../base/dtype.js';
 
 export function reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): TypedArray {
@@ -25,8 +26,8 @@ export function reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype:
   }
   const isReduced = x.shape.map((_, i) => axes.includes(i));
   const outShape = x.shape.filter((_, i) => !isReduced[i]);
-  const outSize = sizeOf(outShape);
-  const blockSize = sizeOf(axes.map((a) => x.shape[a]!));
+  const outSize = numel(outShape);
+  const blockSize = numel(axes.map((a) => x.shape[a]!));
 
   if (axes.length === 0 && op !== 'argmax' && op !== 'argmin' && x.dtype === outDtype) return contiguousCopy(x);
   if (blockSize === 0 && outSize > 0 && op !== 'sum' && op !== 'prod') {

@@ -19,8 +19,8 @@ import { softmax } from './rows.js';
 import { col2im, im2col } from './window.js';
 import type { AvgPoolDivisor } from '../backend.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
-import { contiguousCopy, contiguousStrides, dataOf, sizeOf, stridedCopy } from './strided.js';
-import { assertSameShape } from '../../base/shape.js';
+import { contiguousCopy, dataOf, stridedCopy } from './strided.js';
+import { assertSameShape, contiguousStrides, numel } from '../../base/shape.js';
 
 export class ReferenceBackend implements Backend {
   readonly name: string = 'cpu';
@@ -61,7 +61,7 @@ export class ReferenceBackend implements Backend {
 
   copy(src: View, dst: View): void {
     assertSameShape('copy', src.shape, dst.shape);
-    if (sizeOf(src.shape) === 0) return;
+    if (numel(src.shape) === 0) return;
     let s = dataOf(src);
     let sOff = src.offset;
     let sStrides = src.strides;

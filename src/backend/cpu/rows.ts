@@ -7,7 +7,8 @@ import type { View } from '../backend.js';
 import type { TypedArray } from '../../base/dtype.js';
 import { typedArrayFor } from '../../base/dtype.js';
 import { IndexError } from '../../errors.js';
-import { contiguousCopy, contiguousStrides, dataOf, forEachRow, planRows, sizeOf, without } from './strided.js';
+import { contiguousStrides, numel } from '../../base/shape.js';
+import { contiguousCopy, dataOf, forEachRow, planRows, without } from './strided.js';
 
 /** Calls body(row, offset of that row's first element) for every row of v seen as [rows, n]. */
 function eachRow(v: View, body: (r: number, off: number) => void): void {
@@ -30,7 +31,7 @@ export function layerNorm(
   eps: number,
 ): { y: TypedArray; mean: TypedArray; rstd: TypedArray } {
   const n = lastOf(x);
-  const rows = sizeOf(x.shape.slice(0, -1));
+  const rows = numel(x.shape.slice(0, -1));
   const xs = lastStride(x);
   const xd = dataOf(x);
   const w = weight ? contiguousCopy(weight) : null;
@@ -73,7 +74,7 @@ export function layerNormBackward(
   withBias: boolean,
 ): { dx: TypedArray; dweight: TypedArray | null; dbias: TypedArray | null } {
   const n = lastOf(x);
-  const rows = sizeOf(x.shape.slice(0, -1));
+  const rows = numel(x.shape.slice(0, -1));
   const xs = lastStride(x);
   const gs = lastStride(g);
   const xd = dataOf(x);
@@ -208,7 +209,7 @@ export function softmax(x: View, axis: number, log: boolean): TypedArray {
   if (!Number.isInteger(axis) || axis < 0 || axis >= rank) {
     throw new IndexError('softmax', `axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
-  const out = typedArrayFor(x.dtype, sizeOf(x.shape));
+  const out = typedArrayFor(x.dtype, numel(x.shape));
   const L = x.shape[axis]!;
   if (out.length === 0) return out;
   const outStrides = contiguousStrides(x.shape);

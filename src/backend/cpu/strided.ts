@@ -16,7 +16,6 @@ import { typedArrayFor } from '../../base/dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../../base/shape.js';
 
 // The kernels take these from here with the rest of their toolkit; the one definition is in base/shape.ts.
-export { contiguousStrides, numel as sizeOf };
 
 /** The typed array behind a view. Buffers made by this backend are typed arrays. */
 export function dataOf(v: View): TypedArray {

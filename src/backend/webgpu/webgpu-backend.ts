@@ -23,8 +23,8 @@ import type { DType, TypedArray } from '../../base/dtype.js';
 import { DeviceError, ShapeError, ValueError, fmtShape } from '../../errors.js';
 import { Engine } from './engine.js';
 import { requestGpuDevice, type WebGPUOptions } from './gpu.js';
-import { bufOf, contiguousStrides, sizeOf, wgslType, type GpuBuffer } from './kernels/common.js';
-import { isContiguous } from '../../base/shape.js';
+import { bufOf, wgslType, type GpuBuffer } from './kernels/common.js';
+import { contiguousStrides, isContiguous, numel } from '../../base/shape.js';
 import * as E from './kernels/elementwise.js';
 import { reduce } from './kernels/reduce.js';
 import { matmul } from './kernels/matmul.js';
@@ -82,7 +82,7 @@ export class WebGPUBackend implements Backend {
   }
 
   async readAsync(view: View): Promise<TypedArray> {
-    const size = sizeOf(view.shape);
+    const size = numel(view.shape);
     let src = bufOf(view);
     let offset = view.offset;
     let temp: GpuBuffer | null = null;
@@ -119,7 +119,7 @@ export class WebGPUBackend implements Backend {
     if (src.shape.length !== dst.shape.length || src.shape.some((d, i) => d !== dst.shape[i])) {
       throw new ShapeError('copy', `source ${fmtShape(src.shape)} and destination ${fmtShape(dst.shape)} differ`);
     }
-    const size = sizeOf(src.shape);
+    const size = numel(src.shape);
     if (size === 0) return;
     wgslType(dst.dtype, 'copy');
     if (src.dtype === dst.dtype && isContiguous(src.shape, src.strides) && isContiguous(dst.shape, dst.strides) && src.buf !== dst.buf) {

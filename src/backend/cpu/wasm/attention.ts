@@ -8,9 +8,8 @@ import type { AttentionDropout, View } from '../../backend.js';
 import { DTypeError, ShapeError, fmtShape } from '../../../errors.js';
 import type { TypedArray } from '../../../base/dtype.js';
 import { referenceBackend } from '../reference-backend.js';
-import { contiguousStrides, sizeOf } from '../strided.js';
 import { attentionShapeProblem } from '../../attention-shape.js';
-import { sameShape } from '../../../base/shape.js';
+import { contiguousStrides, numel, sameShape } from '../../../base/shape.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Query rows per block (QB in assembly/attention.ts). */
@@ -39,7 +38,7 @@ function check(op: string, views: Record<string, View>): void {
 /** The view itself when it lives in the heap, else a contiguous heap copy (to free after the call). */
 function inHeap(rt: WasmRuntime, v: View, temps: TypedArray[]): View {
   if (rt.heap.owns(v.buf as TypedArray)) return v;
-  const buf = rt.heap.allocArray('float32', sizeOf(v.shape), false);
+  const buf = rt.heap.allocArray('float32', numel(v.shape), false);
   const copy: View = { buf, dtype: 'float32', shape: v.shape, strides: contiguousStrides(v.shape), offset: 0 };
   referenceBackend.copy(v, copy);
   temps.push(buf);
@@ -65,7 +64,7 @@ function plan(rt: WasmRuntime, q: View, k: View, v: View, g: View | null): Plan 
   const views = [q, k, v, g ?? q].map((x) => inHeap(rt, x, temps));
   const r = q.shape.length;
   const lead = q.shape.slice(0, -2);
-  const nb = sizeOf(lead);
+  const nb = numel(lead);
   const strides = rt.heap.allocArray('int32', 8, false) as Int32Array;
   views.forEach((x, i) => {
     strides[2 * i] = x.strides[r - 2]!;
@@ -175,7 +174,7 @@ export function attentionBackwardF32(
   const contiguous = (x: View): View => {
     const want = contiguousStrides(x.shape);
     if (rt.heap.owns(x.buf as TypedArray) && x.strides.every((s, i) => s === want[i] || x.shape[i] === 1)) return x;
-    const buf = rt.heap.allocArray('float32', sizeOf(x.shape), false);
+    const buf = rt.heap.allocArray('float32', numel(x.shape), false);
     referenceBackend.copy(x, { buf, dtype: 'float32', shape: x.shape, strides: want, offset: 0 });
     p.temps.push(buf);
     return { buf, dtype: 'float32', shape: x.shape, strides: want, offset: 0 };

@@ -6,7 +6,8 @@
 import type { BinaryOp, ReduceOp, UnaryOp, View } from '../../backend.js';
 import type { DType, TypedArray } from '../../../base/dtype.js';
 import { bytesPerElement } from '../../../base/dtype.js';
-import { forEachRow, planRows, sizeOf, type RowPlan } from '../strided.js';
+import { numel } from '../../../base/shape.js';
+import { forEachRow, planRows, type RowPlan } from '../strided.js';
 import * as codes from './op-codes.js';
 import { TRACE_KERNELS, noteWasmRun } from '../kernel-trace.js';
 import type { KernelArgs } from './kernels.js';
@@ -81,7 +82,7 @@ function flatStride(v: View): number {
 function plan(shape: readonly number[], views: readonly View[]): RowPlan {
   const flat = views.map(flatStride);
   if (flat.every((f) => f >= 0)) {
-    return { outerShape: [], outerStrides: [...flat.map(() => []), []], n: sizeOf(shape), inner: [...flat, 1], rows: 1 };
+    return { outerShape: [], outerStrides: [...flat.map(() => []), []], n: numel(shape), inner: [...flat, 1], rows: 1 };
   }
   return planRows(shape, [...views.map((v) => v.strides), contiguous(shape)]);
 }
@@ -113,7 +114,7 @@ function run2d<K extends Kernel2d>(
     outerStrides: plan.outerStrides.map((s) => s.slice(0, -1)),
     n: 1,
     inner: plan.inner.map(() => 0),
-    rows: sizeOf(outer.slice(0, -1)),
+    rows: numel(outer.slice(0, -1)),
   };
   const n = plan.n;
   const total = rows * n;
@@ -148,7 +149,7 @@ function run2d<K extends Kernel2d>(
 export function unaryF32(rt: WasmRuntime, op: UnaryOp, x: View, outDtype: DType, params?: readonly number[]): TypedArray | null {
   const code = UNARY[op];
   if (code === undefined || outDtype !== 'float32' || !owned(rt, [x], ['float32'])) return null;
-  const size = sizeOf(x.shape);
+  const size = numel(x.shape);
   const out = rt.heap.allocArray('float32', size, false);
   if (size === 0) return out;
   let p0 = params?.[0] ?? 0;
@@ -179,7 +180,7 @@ export function binaryF32(rt: WasmRuntime, op: BinaryOp, a: View, b: View, outDt
   if (arith === undefined && cmp === undefined) return null;
   if (!owned(rt, [a, b], ['float32', 'float32'])) return null;
   if (arith !== undefined ? outDtype !== 'float32' : outDtype !== 'bool') return null;
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const out = rt.heap.allocArray(outDtype, size, false);
   if (size === 0) return out;
   const p = plan(a.shape, [a, b]);
@@ -203,7 +204,7 @@ export function binaryF32(rt: WasmRuntime, op: BinaryOp, a: View, b: View, outDt
 
 export function whereF32(rt: WasmRuntime, cond: View, a: View, b: View, outDtype: DType): TypedArray | null {
   if (outDtype !== 'float32' || !owned(rt, [cond, a, b], ['bool', 'float32', 'float32'])) return null;
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const out = rt.heap.allocArray('float32', size, false);
   if (size === 0) return out;
   const p = plan(a.shape, [cond, a, b]);
@@ -233,8 +234,8 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   const code = REDUCE[op];
   if (code === undefined || outDtype !== 'float32' || axes.length === 0 || !owned(rt, [x], ['float32'])) return null;
   const keptAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const outSize = sizeOf(keptAxes.map((a) => x.shape[a]!));
-  const redSize = sizeOf(axes.map((a) => x.shape[a]!));
+  const outSize = numel(keptAxes.map((a) => x.shape[a]!));
+  const redSize = numel(axes.map((a) => x.shape[a]!));
   if (outSize === 0 || redSize === 0) return null;
   const redPlan = planRows(
     axes.map((a) => x.shape[a]!),
@@ -270,7 +271,7 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
 export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
   if (src.dtype !== dst.dtype || (src.dtype !== 'float32' && src.dtype !== 'int32')) return false;
   if (src.buf === dst.buf || !rt.heap.owns(src.buf as TypedArray) || !rt.heap.owns(dst.buf as TypedArray)) return false;
-  if (sizeOf(dst.shape) === 0) return true;
+  if (numel(dst.shape) === 0) return true;
   const p = planRows(dst.shape, [src.strides, dst.strides]);
   const [sb, db] = [base(src), base(dst)];
   const depth = p.outerShape.length;
@@ -288,7 +289,7 @@ export function copy32(rt: WasmRuntime, src: View, dst: View): boolean {
       outerStrides: p.outerStrides.map((s) => s.slice(0, -2)),
       n: 1,
       inner: [0, 0],
-      rows: sizeOf(p.outerShape.slice(0, -2)),
+      rows: numel(p.outerShape.slice(0, -2)),
     };
     const T = Math.min(rt.threads, outer, Math.max(1, Math.floor((outer * rows * p.n) / PARALLEL_MIN_ELEMENTS)));
     forEachRow(head, [src.offset, dst.offset], (offs) => {

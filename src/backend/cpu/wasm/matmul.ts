@@ -2,7 +2,8 @@
 // batched call; the work is split across threads by batch, by rows, or (for few rows) by columns.
 
 import type { View } from '../../backend.js';
-import { contiguousStrides, forEachRow, planRows, sizeOf } from '../strided.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
+import { forEachRow, planRows } from '../strided.js';
 import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -28,7 +29,7 @@ export function matmulF32(rt: WasmRuntime, a: View, b: View, epi: Epilogue = {})
   const K = a.shape[r - 1]!;
   const N = b.shape[r - 1]!;
   const batchShape = a.shape.slice(0, -2);
-  const nBatch = sizeOf(batchShape);
+  const nBatch = numel(batchShape);
   const out = heap.allocArray('float32', nBatch * M * N, false) as Float32Array;
   if (out.length === 0) return out;
   const flags = (epi.bias ? 2 : 0) | (epi.relu ? 4 : 0);

@@ -3,7 +3,7 @@
 
 import type { AdamHyper, View } from '../../backend.js';
 import { adamScalars, checkUpdateViews } from '../optim.js';
-import { sizeOf } from '../strided.js';
+import { numel } from '../../../base/shape.js';
 import type { KernelArgs } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
@@ -22,7 +22,7 @@ export function adamUpdateF32(rt: WasmRuntime, param: View, grad: View, m: View,
   const views = vmax ? [param, grad, m, v, vmax] : [param, grad, m, v];
   if (views.some((x) => x.dtype !== 'float32' || !rt.heap.owns(x.buf as Float32Array))) return false;
   checkUpdateViews('adamUpdate', views);
-  const n = sizeOf(param.shape);
+  const n = numel(param.shape);
   if (n === 0) return true;
   const { stepSize, bc2Sqrt, l2, decay } = adamScalars(h);
   const flags = (h.maximize ? 1 : 0) | (h.decoupled ? 2 : 0) | (l2 !== 0 ? 4 : 0);

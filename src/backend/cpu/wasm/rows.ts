@@ -6,7 +6,8 @@
 
 import type { View } from '../../backend.js';
 import type { DType, TypedArray } from '../../../base/dtype.js';
-import { contiguousStrides, planRows, sizeOf } from '../strided.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
+import { planRows } from '../strided.js';
 import { referenceBackend } from '../reference-backend.js';
 import type { KernelArgs, KernelName } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
@@ -34,7 +35,7 @@ function asRows(rt: WasmRuntime, v: View, dtype: DType): Rows {
   const r = v.shape.length;
   const n = r ? v.shape[r - 1]! : 1;
   const lead = v.shape.slice(0, -1);
-  const rows = sizeOf(lead);
+  const rows = numel(lead);
   const buf = v.buf as TypedArray;
   if (v.dtype === dtype && rt.heap.owns(buf) && (n <= 1 || v.strides[r - 1] === 1)) {
     const plan = planRows(lead, [v.strides.slice(0, -1)]);

@@ -26,9 +26,9 @@ import type { AttentionDropout, View } from '../../backend.js';
 import { DTypeError, DeviceError, ShapeError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { allocate, MATH } from './elementwise.js';
-import { binding, bufOf, coalesce, sizeOf, type GpuBuffer } from './common.js';
+import { binding, bufOf, coalesce, type GpuBuffer } from './common.js';
 import { attentionShapeProblem } from '../../attention-shape.js';
-import { sameShape } from '../../../base/shape.js';
+import { numel, sameShape } from '../../../base/shape.js';
 
 /** Threads per row: a quarter of a 64-wide head each, 128 threads for 32 rows. */
 const TPR = 4;
@@ -401,7 +401,7 @@ export function attention(
   const [lq, e] = q.shape.slice(-2) as [number, number];
   const lk = k.shape[r - 2]!;
   const ev = v.shape[r - 1]!;
-  const nb = sizeOf(lead);
+  const nb = numel(lead);
   const out = allocate(engine, 'float32', nb * lq * ev);
   const lse = allocate(engine, 'float32', nb * lq);
   const d = dimsOf(e, ev);
@@ -667,7 +667,7 @@ export function attentionBackward(
   }
   if (!sameShape(lse.shape, [...lead, lq]))
     throw new ShapeError(op, `lse must have shape ${fmtShape([...lead, lq])}, got ${fmtShape(lse.shape)}`);
-  const nb = sizeOf(lead);
+  const nb = numel(lead);
   const dq = allocate(engine, 'float32', nb * lq * e);
   const dk = allocate(engine, 'float32', nb * lk * e);
   const dv = allocate(engine, 'float32', nb * lk * ev);

@@ -5,7 +5,6 @@ import type { View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError } from '../../../errors.js';
 import { ENTRY_ARGS, PRELUDE, linearIndex, type PooledBuffer, type Params } from '../engine.js';
-import { contiguousStrides, numel } from '../../../base/shape.js';
 
 /** A tensor's memory on the GPU: a pooled buffer plus what it holds. */
 export interface GpuBuffer extends PooledBuffer {
@@ -45,7 +44,6 @@ export function binding(index: number, name: string, dtype: DType, access: 'read
 export const bufOf = (v: View): GpuBuffer => v.buf as GpuBuffer;
 
 // The kernels take these from here with the rest of their toolkit; the one definition is in base/shape.ts.
-export { contiguousStrides, numel as sizeOf };
 
 /**
  * Merges neighbouring axes that are contiguous with each other in every operand and drops size-1 axes,

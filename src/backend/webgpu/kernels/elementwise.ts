@@ -6,7 +6,8 @@ import type { BinaryOp, UnaryOp, View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
-import { binding, bufOf, convert, elementGroups, elementKernel, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import { numel } from '../../../base/shape.js';
+import { binding, bufOf, convert, elementGroups, elementKernel, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 
 /** Math WGSL lacks, written to match the CPU reference (src/backend/cpu/math.ts) in f32. */
 export const MATH = /* wgsl */ `
@@ -180,7 +181,7 @@ const kernel = (bindings: string[], body: string, extra = ''): string => element
 const groups = elementGroups;
 
 export function unary(engine: Engine, op: UnaryOp, x: View, outDtype: DType, params: readonly number[] = []): GpuBuffer {
-  const size = sizeOf(x.shape);
+  const size = numel(x.shape);
   const out = newOutput(engine, outDtype, size);
   if (size === 0) return out;
   let p0 = params[0] ?? 0;
@@ -240,7 +241,7 @@ function binaryExpr(op: BinaryOp, int: boolean): string {
 }
 
 export function binary(engine: Engine, op: BinaryOp, a: View, b: View, outDtype: DType): GpuBuffer {
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const out = newOutput(engine, outDtype, size);
   if (size === 0) return out;
   // Integer inputs compute in i32 (wrapping like torch's int32), anything with a float in f32.
@@ -270,7 +271,7 @@ export function binary(engine: Engine, op: BinaryOp, a: View, b: View, outDtype:
 }
 
 export function where(engine: Engine, cond: View, a: View, b: View, outDtype: DType): GpuBuffer {
-  const size = sizeOf(a.shape);
+  const size = numel(a.shape);
   const out = newOutput(engine, outDtype, size);
   if (size === 0) return out;
   const p = new Params().u(size);
@@ -300,7 +301,7 @@ export function where(engine: Engine, cond: View, a: View, b: View, outDtype: DT
 
 /** dst[...] = cast(src[...]) over two strided views of one shape, in distinct buffers. */
 export function stridedCopy(engine: Engine, src: View, dst: View): void {
-  const size = sizeOf(src.shape);
+  const size = numel(src.shape);
   if (size === 0) return;
   const p = new Params().u(size);
   const idx = stridedIndex('copy', p, src.shape, [src, dst]);
@@ -314,7 +315,7 @@ export function stridedCopy(engine: Engine, src: View, dst: View): void {
 }
 
 export function fill(engine: Engine, dst: View, value: number): void {
-  const size = sizeOf(dst.shape);
+  const size = numel(dst.shape);
   if (size === 0) return;
   const p = new Params().u(size);
   const t = wgslType(dst.dtype);

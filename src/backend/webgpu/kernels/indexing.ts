@@ -16,18 +16,8 @@ import type { View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { IndexError, ShapeError, fmtShape } from '../../../errors.js';
 import { Params, type Engine } from '../engine.js';
-import {
-  binding,
-  bufOf,
-  contiguousStrides,
-  convert,
-  elementGroups,
-  elementKernel,
-  sizeOf,
-  stridedIndex,
-  wgslType,
-  type GpuBuffer,
-} from './common.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
+import { binding, bufOf, convert, elementGroups, elementKernel, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 import { allocate, stridedCopy } from './elementwise.js';
 
 function checkDim(op: string, dim: number, rank: number): void {
@@ -95,7 +85,7 @@ function pick(
   idx: View,
   idxView: { offset: number; strides: readonly number[] },
 ): GpuBuffer {
-  const size = sizeOf(shape);
+  const size = numel(shape);
   const out = allocate(engine, x.dtype, size);
   if (size === 0) return out;
   const p = new Params().u(size, x.shape[dim]!, x.strides[dim]!);
@@ -157,7 +147,7 @@ function addInto(
   idx: View,
   idxView: { offset: number; strides: readonly number[] },
 ): void {
-  const n = sizeOf(extent);
+  const n = numel(extent);
   if (n === 0 || out.size === 0) return;
   const outStrides = contiguousStrides(outShape);
   // out walked with the extent's shape, its dim stride 0: the index supplies that coordinate.
@@ -193,7 +183,7 @@ export function scatterAdd(engine: Engine, base: View, dim: number, idx: View, s
       `index ${fmtShape(idx.shape)} does not fit base ${fmtShape(base.shape)} and src ${fmtShape(src.shape)} along dim ${dim}`,
     );
   }
-  const out = allocate(engine, base.dtype, sizeOf(base.shape));
+  const out = allocate(engine, base.dtype, numel(base.shape));
   stridedCopy(engine, base, { buf: out, dtype: base.dtype, shape: base.shape, strides: contiguousStrides(base.shape), offset: 0 });
   // Only idx's extent of src is read, as in torch.
   addInto(engine, 'scatterAdd', out, base.shape, dim, idx.shape, src, idx, idx);
@@ -212,7 +202,7 @@ export function indexAdd(engine: Engine, shape: readonly number[], dim: number, 
       `src ${fmtShape(src.shape)} does not match output ${fmtShape(shape)} with ${picks} indices along dim ${dim}`,
     );
   }
-  const out = allocate(engine, src.dtype, sizeOf(shape));
+  const out = allocate(engine, src.dtype, numel(shape));
   engine.clear(out.buffer, 0, out.size * 4);
   // idx seen with src's shape: it moves along dim only.
   const idxStrides = src.shape.map((_, i) => (i === dim ? idx.strides[0]! : 0));

@@ -21,7 +21,8 @@ import type { MatmulEpilogue, View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError, ShapeError, fmtShape } from '../../../errors.js';
 import { Params, PRELUDE, type Engine } from '../engine.js';
-import { binding, bufOf, convert, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import { numel } from '../../../base/shape.js';
+import { binding, bufOf, convert, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 import { allocate } from './elementwise.js';
 
 /** The blocking of one kernel variant: output tile BM x BN, K chunk BK, TM x TN outputs per thread. */
@@ -286,7 +287,7 @@ export function matmul(engine: Engine, a: View, b: View, outDtype: DType, epilog
   // float64 (and anything else the GPU does not store) is refused here, naming the op.
   for (const d of [a.dtype, b.dtype, outDtype, ...(bias ? [bias.dtype] : [])]) wgslType(d, 'matmul');
   const { batchShape, M, K, N } = checkShapes(a, b, bias);
-  const batches = sizeOf(batchShape);
+  const batches = numel(batchShape);
   const out = allocate(engine, outDtype, batches * M * N);
   if (batches * M * N === 0) return out;
 

@@ -7,7 +7,8 @@ import { ValueError } from '../../../errors.js';
 import { adamScalars, checkUpdateViews } from '../../adam-rule.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { allocate } from './elementwise.js';
-import { binding, bufOf, sizeOf, wgslType, type GpuBuffer } from './common.js';
+import { numel } from '../../../base/shape.js';
+import { binding, bufOf, wgslType, type GpuBuffer } from './common.js';
 
 const WG = 256;
 
@@ -16,7 +17,7 @@ export function adamUpdate(engine: Engine, param: View, grad: View, m: View, v: 
   checkUpdateViews(op, vmax ? [param, grad, m, v, vmax] : [param, grad, m, v]);
   const dtype = param.dtype;
   wgslType(dtype, op);
-  const n = sizeOf(param.shape);
+  const n = numel(param.shape);
   if (n === 0) return;
 
   // Each updated tensor is a read_write binding, and one buffer may not be bound twice in a dispatch

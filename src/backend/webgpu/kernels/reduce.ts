@@ -24,7 +24,8 @@ import type { ReduceOp, View } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { DeviceError, ValueError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, type Engine } from '../engine.js';
-import { MAX_RANK, binding, bufOf, coalesce, contiguousStrides, convert, sizeOf, wgslType, type GpuBuffer } from './common.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
+import { MAX_RANK, binding, bufOf, coalesce, convert, wgslType, type GpuBuffer } from './common.js';
 import { allocate, fill, stridedCopy } from './elementwise.js';
 
 const WG = 256;
@@ -262,8 +263,8 @@ export function reduce(engine: Engine, op: ReduceOp, x: View, axes: readonly num
   wgslType(x.dtype, op);
   const isReduced = x.shape.map((_, i) => axes.includes(i));
   const outShape = x.shape.filter((_, i) => !isReduced[i]);
-  const outSize = sizeOf(outShape);
-  const block = sizeOf(axes.map((a) => x.shape[a]!));
+  const outSize = numel(outShape);
+  const block = numel(axes.map((a) => x.shape[a]!));
   const arg = isArg(op);
   if (block === 0 && outSize > 0 && op !== 'sum' && op !== 'prod') {
     throw new ValueError('reduce', `${op} of an empty axis is undefined (shape ${fmtShape(x.shape)}, axes [${axes.join(',')}])`);

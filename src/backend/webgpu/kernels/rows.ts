@@ -8,7 +8,8 @@ import type { View } from '../../backend.js';
 import { DTypeError, IndexError, ShapeError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
 import { allocate, MATH } from './elementwise.js';
-import { binding, bufOf, contiguousStrides, sizeOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
+import { contiguousStrides, numel } from '../../../base/shape.js';
+import { binding, bufOf, stridedIndex, wgslType, type GpuBuffer } from './common.js';
 
 /** Threads per row: short rows would leave most of 256 threads idle through every tree level. */
 const rowWorkgroup = (len: number): number => (len <= 256 ? 64 : 256);
@@ -115,7 +116,7 @@ export function softmax(engine: Engine, x: View, axis: number, log: boolean): Gp
     throw new IndexError(op, `axis ${axis} is out of range for a tensor of rank ${rank} ${fmtShape(x.shape)}`);
   }
   checkFloat(op, [x]);
-  const size = sizeOf(x.shape);
+  const size = numel(x.shape);
   const out = allocate(engine, x.dtype, size);
   if (size === 0) return out;
   const len = x.shape[axis]!;
@@ -177,7 +178,7 @@ function lastAxis(x: View): { lead: number[]; d: number; stride: number } {
 
 /** Offset and stride of a [D] vector view, as the kernels address it. */
 function vectorOf(op: string, name: string, v: View, d: number): [number, number] {
-  if (sizeOf(v.shape) !== d) throw new ShapeError(op, `${name} must have ${d} elements (the last axis), got ${fmtShape(v.shape)}`);
+  if (numel(v.shape) !== d) throw new ShapeError(op, `${name} must have ${d} elements (the last axis), got ${fmtShape(v.shape)}`);
   return [v.offset, v.strides.length ? v.strides[v.strides.length - 1]! : 0];
 }
 
@@ -191,7 +192,7 @@ export function layerNorm(
   const op = 'layerNorm';
   checkFloat(op, [x, weight, bias]);
   const { lead, d, stride } = lastAxis(x);
-  const rows = sizeOf(lead);
+  const rows = numel(lead);
   const y = allocate(engine, x.dtype, rows * d);
   const mean = allocate(engine, x.dtype, rows);
   const rstd = allocate(engine, x.dtype, rows);
@@ -270,7 +271,7 @@ export function layerNormBackward(
     }
   }
   const gs = lastAxis(g).stride;
-  const rows = sizeOf(lead);
+  const rows = numel(lead);
   const dx = allocate(engine, x.dtype, rows * d);
   const dweight = weight ? allocate(engine, x.dtype, d) : null;
   const dbias = withBias ? allocate(engine, x.dtype, d) : null;
@@ -425,7 +426,7 @@ function checkLogits(op: string, logits: View, target: View): { n: number; c: nu
   if (target.dtype !== 'int32')
     throw new DTypeError(op, `targets must be int32 class indices, got ${target.dtype} ${fmtShape(target.shape)}`);
   const [n, c] = logits.shape as [number, number];
-  if (sizeOf(target.shape) !== n)
+  if (numel(target.shape) !== n)
     throw new ShapeError(op, `expected ${n} targets for logits ${fmtShape(logits.shape)}, got ${fmtShape(target.shape)}`);
   // Targets are [N]; any view of N elements whose elements lie along one axis will do.
   const walked = target.shape.map((len, i) => [len, target.strides[i]!] as const).filter(([len]) => len > 1);
@@ -516,10 +517,10 @@ export function crossEntropyBackward(
   const op = 'crossEntropyBackward';
   const { n, c, tOff, tStride } = checkLogits(op, logits, target);
   checkFloat(op, [gout, lse]);
-  const gSize = sizeOf(gout.shape);
+  const gSize = numel(gout.shape);
   if (gSize !== 1 && gSize !== n)
     throw new ShapeError(op, `the upstream gradient must have 1 or ${n} elements, got ${fmtShape(gout.shape)}`);
-  if (sizeOf(lse.shape) !== n) throw new ShapeError(op, `lse must have ${n} elements, got ${fmtShape(lse.shape)}`);
+  if (numel(lse.shape) !== n) throw new ShapeError(op, `lse must have ${n} elements, got ${fmtShape(lse.shape)}`);
   const size = n * c;
   const dx = allocate(engine, logits.dtype, size);
   if (size === 0) return dx;

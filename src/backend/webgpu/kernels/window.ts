@@ -14,9 +14,9 @@ import type { AvgPoolDivisor, View, Window2d } from '../../backend.js';
 import type { DType } from '../../../base/dtype.js';
 import { ShapeError, fmtShape } from '../../../errors.js';
 import { ENTRY_ARGS, Params, PRELUDE, linearIndex, type Engine } from '../engine.js';
-import { binding, bufOf, convert, sizeOf, wgslType, type GpuBuffer } from './common.js';
+import { binding, bufOf, convert, wgslType, type GpuBuffer } from './common.js';
 import { allocate } from './elementwise.js';
-import { check4d } from '../../../base/shape.js';
+import { check4d, numel } from '../../../base/shape.js';
 
 const WG = 256;
 const groups = (n: number): number => Math.ceil(n / WG);
@@ -451,7 +451,7 @@ export function avgPool2dBackward(engine: Engine, g: View, w: Window2d, inShape:
   const [gN, gC, outH, outW] = check4d('avgPool2dBackward', g.shape, 'gradient');
   if (gN !== N || gC !== C)
     throw new ShapeError('avgPool2dBackward', `gradient ${fmtShape(g.shape)} does not fit input ${fmtShape(inShape)}`);
-  const total = sizeOf(inShape);
+  const total = numel(inShape);
   const out = allocate(engine, g.dtype, total);
   if (total === 0) return out;
   const p = divisorParams(geometryParams(total, [N, C, H, W], outH, outW, w, g), div);
