@@ -80,3 +80,20 @@ test("GPT's transformer is a ModuleDict whose forward gives the hidden states th
   const { logits } = m.forward(idx);
   assert.deepEqual(Array.from(m.lm_head.forward(hidden).dataSync()), Array.from(logits.dataSync()));
 });
+
+test('ModuleDict: delete, pop and clear take a module out of parameters() and stateDict()', () => {
+  const d = new ModuleDict({ a: new Linear(2, 2), b: new Linear(2, 1), c: new ReLU() });
+  assert.equal(d.delete('a'), true);
+  assert.equal(d.delete('a'), false);
+  assert.deepEqual(Object.keys(d.stateDict()), ['b.weight', 'b.bias']);
+  const b = d.get('b');
+  assert.equal(d.pop('b'), b);
+  assert.equal(d.parameters().length, 0);
+  assert.throws(
+    () => d.pop('b'),
+    (e: Error) => e instanceof mox.ValueError && /no module under 'b' \(keys: c\)/.test(e.message),
+  );
+  d.clear();
+  assert.equal(d.size, 0);
+  assert.equal(String(d), 'ModuleDict()');
+});

@@ -46,6 +46,11 @@ export abstract class Module {
     this._extraModules.set(name, m);
   }
 
+  /** Removes a submodule added by registerModule; whether there was one (containers' delete/pop). */
+  unregisterModule(name: string): boolean {
+    return this._extraModules.delete(name);
+  }
+
   /** Direct parameters of this module, by name. */
   protected ownParameters(): [string, Parameter][] {
     const out: [string, Parameter][] = [];

@@ -144,6 +144,25 @@ export class ModuleDict<M extends Module = Module> extends Module {
     return this.#items.size;
   }
 
+  /** Removes the module under `key` (its parameters leave stateDict and parameters()); whether it was there. */
+  delete(key: string): boolean {
+    this.unregisterModule(key);
+    return this.#items.delete(key);
+  }
+
+  /** Removes and returns the module under `key`, as torch's pop(); a ValueError when there is none. */
+  pop(key: string): M {
+    const m = this.#items.get(key);
+    if (!m) throw new ValueError('ModuleDict.pop', `no module under '${key}' (keys: ${[...this.#items.keys()].join(', ') || 'none'})`);
+    this.delete(key);
+    return m;
+  }
+
+  /** Removes every module, as torch's clear(). */
+  clear(): void {
+    for (const k of [...this.#items.keys()]) this.delete(k);
+  }
+
   keys(): IterableIterator<string> {
     return this.#items.keys();
   }
