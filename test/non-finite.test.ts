@@ -79,6 +79,26 @@ describe('anomaly mode', () => {
     );
   });
 
+  it('finds a NaN in the data of a model with a cross-entropy loss (integer targets) at the first layer', () => {
+    mox.seed(3);
+    const m = new nn.Sequential(new nn.Linear(3, 4), new nn.ReLU(), new nn.Linear(4, 2));
+    const x = mox.tensor([
+      [1, 2, 3],
+      [4, Number.NaN, 6],
+    ]);
+    const y = mox.tensor([0, 1], { dtype: 'int32' });
+    assert.throws(
+      () => mox.detectAnomaly(() => mox.nn.functional.crossEntropy(m.forward(x), y).backward()),
+      (e: unknown) =>
+        e instanceof AnomalyError &&
+        e.phase === 'forward' &&
+        /^detectAnomaly: the loss is non-finite \(NaN in 1 of 1 elements.*\): input \d of '\w+' \(recorded at .*\) \(a leaf, \[2,3\]\) already holds NaN in 1 of 6 elements, the first at index 4$/.test(
+          e.message,
+        ) &&
+        /linear/i.test(e.createdAt),
+    );
+  });
+
   it('records no trace and checks nothing when off; detectAnomaly restores the mode, also on a throw and after a promise', async () => {
     assert.equal(mox.isAnomalyEnabled(), false);
     const x = mox.tensor([1, 2], { dtype: 'float32' }).requiresGrad_();

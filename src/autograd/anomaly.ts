@@ -8,6 +8,7 @@
 // debugging aid: each one is a reduction and a one-number read per tensor.
 
 import { AnomalyError, DeviceError, fmtShape } from '../errors.js';
+import { isFloat } from '../base/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Node } from './node.js';
 
@@ -133,7 +134,7 @@ export function checkForward(root: Tensor, order: readonly Tensor[]): void {
     const out = nonFinite(t);
     if (!out) continue;
     node.inputs.forEach((input, i) => {
-      if (!input || input.isDisposed) return;
+      if (!input || input.isDisposed || !isFloat(input.dtype)) return; // indices, masks: always finite
       const inBad = nonFinite(input);
       if (inBad) {
         throw new AnomalyError(
