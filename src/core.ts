@@ -28,6 +28,7 @@ export {
 export { Generator, seed, globalGenerator } from './tensor/random.js';
 export { scope, keep, memory } from './tensor/memory.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
+export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './autograd/anomaly.js';
 export { gradcheck, gradcheckDetailed, type GradcheckOptions } from './autograd/gradcheck.js';
 export { getBackend, setDevice, listDevices, registerBackend, initDevice, sync, emptyCache } from './backend/registry.js';
 export type { WebGPUOptions } from './backend/webgpu/gpu.js';

@@ -29,6 +29,51 @@ export class DisposedError extends MoxError {}
 /** Misuse of autograd: backward on a non-scalar without a gradient, on a tensor that needs no grad, ... */
 export class AutogradError extends MoxError {}
 
+/**
+ * A NaN or infinite value found by anomaly mode (mox.detectAnomaly / mox.setDetectAnomaly): in the
+ * gradient an op's backward returned, or in the forward value an op computed from finite inputs.
+ * The message names the op, the input the gradient was for, and where the op was recorded.
+ */
+export class AnomalyError extends MoxError {
+  constructor(
+    message: string,
+    /** The op at fault, e.g. 'log'. */
+    readonly node: string,
+    /** 'backward': a gradient the op returned; 'forward': the value the op computed. */
+    readonly phase: 'forward' | 'backward',
+    /** The input at fault: whose gradient was non-finite ('backward'), or that was already non-finite ('forward'); else null. */
+    readonly input: number | null,
+    /** Where the op was recorded in the forward pass: the first frames outside mox's core, or '' when unknown. */
+    readonly createdAt: string,
+  ) {
+    super('detectAnomaly', message);
+  }
+}
+
+/**
+ * A training step whose loss or gradients hold NaN or infinite values (fit's `nonFinite: 'raise'`).
+ * `parameter` is the first parameter, by its namedParameters() name, whose gradient is non-finite.
+ */
+export class NonFiniteError extends MoxError {
+  /** The step counted from 0 (over the whole fit, or the trainer's iteration). */
+  readonly step: number;
+  /** The step's loss (NaN or infinite when the loss itself is at fault). */
+  readonly loss: number;
+  /** The first parameter whose gradient is non-finite, or null when none is (or none was checked). */
+  readonly parameter: string | null;
+  /** For fit: the epoch (from 0) and the batch within it. */
+  readonly epoch: number | undefined;
+  readonly batch: number | undefined;
+  constructor(op: string, message: string, at: { step: number; loss: number; parameter?: string | null; epoch?: number; batch?: number }) {
+    super(op, message);
+    this.step = at.step;
+    this.loss = at.loss;
+    this.parameter = at.parameter ?? null;
+    this.epoch = at.epoch;
+    this.batch = at.batch;
+  }
+}
+
 /** A malformed or unsupported safetensors file. */
 export class SafetensorsError extends MoxError {}
 

@@ -9,6 +9,7 @@ import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './grad-mode.js';
 import { filled } from '../tensor/from-buffer.js';
+import { checkForward, checkIncoming, checkOutgoing, isAnomalyEnabled } from './anomaly.js';
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -55,7 +56,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
     seed = gradient;
   }
   const order = topoOrder(root);
+  const anomaly = isAnomalyEnabled(); // anomaly mode: checks the loss and every gradient (anomaly.ts)
   noGrad(() => {
+    if (anomaly) checkForward(root, order);
     // Every value in `grads` is a handle owned by this function (a fresh tensor or an aliasing view),
     // so any of them can be disposed or handed to a leaf without touching another's memory.
     const grads = new Map<Tensor, Tensor>([[root, gradient ? seed.clone() : seed]]);
@@ -77,7 +80,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
           `trying to backward through the graph a second time (node '${node.name}'); pass retainGraph: true to the first backward()`,
         );
       }
+      if (anomaly) checkIncoming(node, g, t === root);
       const inputGrads = node.backward(g);
+      if (anomaly) checkOutgoing(node, inputGrads);
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
         if (!input?.requiresGrad || !gi) return;

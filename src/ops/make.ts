@@ -4,6 +4,7 @@
 import type { Backend, View } from '../backend/backend.js';
 import type { Node } from '../autograd/node.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
+import { captureTrace, isAnomalyEnabled } from '../autograd/anomaly.js';
 import { ValueError, fmtShape } from '../errors.js';
 import { promoteScalar, typedArrayFor } from '../base/dtype.js';
 import { sameShape } from '../base/shape.js';
@@ -50,7 +51,8 @@ export function record(
   saved: Tensor[] = [],
 ): Tensor {
   if (!needsGrad(...inputs)) return out;
-  const node: Node = { name, inputs, saved, backward };
+  // anomaly mode remembers where each op was recorded, so backward() can say where a NaN came from
+  const node: Node = isAnomalyEnabled() ? { name, inputs, saved, backward, trace: captureTrace() } : { name, inputs, saved, backward };
   out._node = node;
   out.requiresGrad = true;
   return out;

@@ -7,4 +7,6 @@ export interface GraphNode<T> {
   readonly inputs: readonly (T | null)[];
   saved: T[];
   backward: ((g: T) => (T | null)[]) | null; // null once freed after backward
+  /** Where the op was recorded: captured only in anomaly mode (autograd/anomaly.ts), formatted when reported. */
+  readonly trace?: Error;
 }

@@ -2,7 +2,7 @@
 // pass after each epoch; fit() leaves the model in the mode it found it in.
 
 import '../ops/tensor-methods.js';
-import { ValueError } from '../errors.js';
+import { NonFiniteError, ValueError } from '../errors.js';
 import { initDevice } from '../backend/registry.js';
 import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -11,7 +11,17 @@ import { type Dataset, TensorDataset, trainValidationSplit } from '../data/datas
 import { type Callback, CallbackList, History } from './callback.js';
 import { ProgressBar, type OutputStream } from './progress.js';
 import { type DataSource, type Source, checkBatchSize, checkPair, isDataset, loaderSource, toSource } from './batches.js';
-import { type Compiled, Tally, settle, trainStep } from './step.js';
+import {
+  type Compiled,
+  type NonFiniteMode,
+  type NonFiniteReport,
+  Tally,
+  checkNonFiniteMode,
+  discard,
+  finishCheckedStep,
+  settle,
+  trainStep,
+} from './step.js';
 import { evaluateSource } from './evaluate.js';
 
 export interface FitOptions {
@@ -40,6 +50,17 @@ export interface FitOptions {
    * it is used. Default: the device the model's parameters are on.
    */
   device?: string;
+  /**
+   * What a NaN or infinite loss or gradient does: 'raise', 'stop', 'skip' or 'ignore' (see
+   * CompileConfig.nonFinite; default: compile's setting, itself 'ignore' by default).
+   */
+  nonFinite?: NonFiniteMode;
+}
+
+/** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
+function nonFiniteMessage(step: number, epoch: number, batch: number, r: NonFiniteReport): string {
+  const grad = r.parameter ? `the first non-finite gradient is that of '${r.parameter}' (${r.detail})` : 'every gradient is finite';
+  return `step ${step} (epoch ${epoch + 1}, batch ${batch}): the loss is ${r.loss}; ${grad}`;
 }
 
 function parseFitArgs(a: unknown, b: unknown, c: unknown): { data: unknown; y: Tensor | undefined; opts: FitOptions } {
@@ -63,6 +84,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   const split = opts.validationSplit ?? 0;
   if (!(split >= 0 && split < 1)) throw new ValueError('fit', `validationSplit must be in [0, 1), got ${split}`);
   if (split > 0 && opts.validationData) throw new ValueError('fit', 'give validationData or validationSplit, not both');
+  const nonFinite = checkNonFiniteMode('fit', opts.nonFinite ?? c.nonFinite);
+  const check = nonFinite !== 'ignore';
 
   // training and validation sources
   let train: Source;
@@ -107,6 +130,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   callbacks.setup(model, { epochs, steps: train.steps, verbose });
   model.stopTraining = false;
   const wasTraining = model.training;
+  let globalStep = 0; // steps of this fit() over all its epochs, from 0: what a non-finite report names
   try {
     await callbacks.trainBegin({});
     for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
@@ -117,19 +141,38 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       const tally = new Tally(c.metrics);
       const it = train.iterator(epoch);
       let step = 0;
+      let skipped = 0;
       for (;;) {
         let pending: Promise<void> | undefined;
         const r = scope(() => {
           const next = it.next();
           if (next.done) return null;
           pending = callbacks.batchBegin(step, { batch: step });
-          return trainStep(model, c, next.value, device);
+          return trainStep(model, c, next.value, device, check);
         });
         if (pending) await pending;
         if (!r) break;
         const n = r.n;
-        await settle(r, c, tally);
-        const logs = { batch: step, size: n, ...tally.logs() };
+        const bad = check ? await finishCheckedStep(model, c, r) : null;
+        if (bad) {
+          const message = nonFiniteMessage(globalStep, epoch, step, bad);
+          if (nonFinite === 'raise') {
+            discard(r);
+            throw new NonFiniteError('fit', message, { step: globalStep, epoch, batch: step, loss: bad.loss, parameter: bad.parameter });
+          }
+          if (nonFinite === 'stop') {
+            stream.write(`${message}: terminating training\n`);
+            model.stopTraining = true;
+          } else {
+            if (verbose) stream.write(`${message}: step skipped\n`);
+            skipped++;
+          }
+        }
+        // a skipped step counts in 'skipped', not in the loss or the metrics
+        if (bad && nonFinite === 'skip') discard(r);
+        else await settle(r, c, tally);
+        const logs = { batch: step, size: n, ...tally.logs(), ...(nonFinite === 'skip' ? { skipped } : {}) };
+        globalStep++;
         step++;
         bar?.update(step, logs);
         await callbacks.batchEnd(step - 1, logs);
@@ -137,6 +180,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       }
       if (step === 0) throw new ValueError('fit', 'the training data gave no batches');
       const logs = tally.logs();
+      if (nonFinite === 'skip') logs.skipped = skipped;
       if (val) Object.assign(logs, await evaluateSource(model, c, val, 'val_', null));
       await callbacks.epochEnd(epoch, logs);
       bar?.finish(step, logs);

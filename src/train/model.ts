@@ -20,7 +20,7 @@ import { type LossFn, type LossName, isCrossentropy, lossByName } from './losses
 import { Metric, MeanMetric, type MetricFn, type MetricName, metricByName } from './metrics.js';
 import { setOutputKey } from './model-output.js';
 import type { DataSource } from './batches.js';
-import type { Compiled } from './step.js';
+import { type Compiled, type NonFiniteMode, checkNonFiniteMode } from './step.js';
 import { type FitOptions, fit } from './fit.js';
 import { type EvaluateOptions, evaluate, evaluateAsync } from './evaluate.js';
 import { type PredictOptions, predict } from './predict.js';
@@ -54,6 +54,14 @@ export interface CompileConfig {
    * 'logits'. A model returning a tensor ignores it.
    */
   output?: string;
+  /**
+   * What fit() does when a step's loss or a gradient is NaN or infinite, checked after backward and
+   * before the optimizer step: 'raise' (a NonFiniteError naming the step, the loss and the first
+   * parameter whose gradient is non-finite), 'stop' (log that, keep the last good weights, end
+   * training), 'skip' (keep the weights, go on; counted in the logs' 'skipped') or 'ignore' (the
+   * default: no check). fit's own `nonFinite` overrides it.
+   */
+  nonFinite?: NonFiniteMode;
 }
 
 declare module '../nn/module.js' {
@@ -145,7 +153,8 @@ function compile(this: Module, config: CompileConfig): Module {
   }
   const optimizer = makeOptimizer(this, config.optimizer ?? 'rmsprop', config.lr);
   setOutputKey(this, config.output);
-  stateOf(this).compiled = { optimizer, loss: lossFn, metrics };
+  const nonFinite = checkNonFiniteMode('compile', config.nonFinite ?? 'ignore');
+  stateOf(this).compiled = { optimizer, loss: lossFn, metrics, nonFinite };
   return this;
 }
 

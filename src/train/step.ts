@@ -5,6 +5,7 @@
 
 import '../ops/tensor-methods.js';
 import { ValueError, fmtShape } from '../errors.js';
+import { stack } from '../ops/join.js';
 import { keep, scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -16,11 +17,28 @@ import type { LossFn } from './losses.js';
 import { modelOutput } from './model-output.js';
 import { type Batch, type Source, onDevice, splitBatch } from './batches.js';
 
+/**
+ * What a training step does when its loss or a gradient is NaN or infinite (checked after backward,
+ * before the optimizer step): 'raise' throws a NonFiniteError naming the step, the loss and the first
+ * parameter whose gradient is non-finite; 'stop' logs that message, leaves the weights as they were
+ * and ends training (Keras's TerminateOnNaN, one step earlier); 'skip' leaves the weights as they
+ * were and goes on (the step counts in the logs' 'skipped', not in the loss or metrics); 'ignore'
+ * (the default) checks nothing and steps the optimizer whatever the values.
+ */
+export type NonFiniteMode = 'raise' | 'stop' | 'skip' | 'ignore';
+
+export function checkNonFiniteMode(op: string, mode: unknown): NonFiniteMode {
+  if (mode === 'raise' || mode === 'stop' || mode === 'skip' || mode === 'ignore') return mode;
+  throw new ValueError(op, `nonFinite must be 'raise', 'stop', 'skip' or 'ignore', got ${JSON.stringify(mode)}`);
+}
+
 /** What compile() sets up. */
 export interface Compiled {
   optimizer: Optimizer;
   loss: LossFn;
   metrics: Metric[];
+  /** What a non-finite loss or gradient does (compile's `nonFinite`; fit's overrides it). */
+  nonFinite: NonFiniteMode;
 }
 
 export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
@@ -61,6 +79,11 @@ export interface StepResult {
   loss: Tensor;
   target: Tensor | null;
   pred: Tensor | null;
+  /**
+   * For a checked step (nonFinite other than 'ignore'), whose optimizer step waits for the check: a
+   * scalar that is finite when the loss and every gradient are (see finiteFlag); null otherwise.
+   */
+  flag?: Tensor | null;
 }
 
 /** Keeps what `settle` reads past the step's scope (detached: the graph is freed with the scope). */
@@ -84,8 +107,13 @@ function count(r: StepResult, c: Compiled, tally: Tally, value: number, target: 
   tally.add(value, r.n);
 }
 
-function release(...ts: (Tensor | null)[]): void {
+function release(...ts: (Tensor | null | undefined)[]): void {
   for (const t of ts) t?.dispose();
+}
+
+/** Frees what a step kept without counting it (a skipped or failed step). */
+export function discard(r: StepResult): void {
+  release(r.loss, r.target, r.pred, r.flag);
 }
 
 /** settle() for a CPU step: everything is readable at once. */
@@ -118,15 +146,105 @@ export async function settle(r: StepResult, c: Compiled, tally: Tally): Promise<
   }
 }
 
-export function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, device: string | undefined): StepResult {
+/**
+ * Forward, backward and (unless `check`) the optimizer step. A checked step leaves the optimizer
+ * step to finishCheckedStep, which runs it once the flag has been read.
+ */
+export function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, device: string | undefined, check = false): StepResult {
   const split = splitBatch('fit', batch, true);
   const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
   c.optimizer.zeroGrad();
   const out = forward('fit', model, inputs);
   const loss = lossValue('fit', c, out, target!);
   loss.backward();
-  c.optimizer.step();
-  return stepResult(c, loss, target!, out);
+  if (!check) {
+    c.optimizer.step();
+    return stepResult(c, loss, target!, out);
+  }
+  return { ...stepResult(c, loss, target!, out), flag: keep(finiteFlag(loss, optimizedParams(c))) };
+}
+
+function optimizedParams(c: Compiled): Tensor[] {
+  return c.optimizer.paramGroups.flatMap((g) => g.params);
+}
+
+/**
+ * One scalar for the whole step: the sum of the loss and of every gradient's sum. It is NaN or
+ * infinite whenever one element is (NaN and Inf propagate through sums), so a finite flag clears the
+ * step with one reduction per gradient and one read; a non-finite one may still be a false alarm
+ * (finite sums that overflow float32), which finishCheckedStep settles element by element.
+ */
+function finiteFlag(loss: Tensor, params: Tensor[]): Tensor {
+  return noGrad(() => {
+    const parts = [loss.detach().reshape([]).to('float32')];
+    for (const p of params) if (p.grad) parts.push(p.grad.sum().to('float32'));
+    return stack(parts).sum();
+  });
+}
+
+async function readNumber(t: Tensor): Promise<number> {
+  return t.backend.capabilities.syncRead ? t.item() : t.itemAsync();
+}
+
+/** What was wrong with a step: its loss, and the first parameter whose gradient is non-finite, with how. */
+export interface NonFiniteReport {
+  loss: number;
+  parameter: string | null;
+  detail: string;
+}
+
+/** 'NaN in 3 of 10 elements' for a gradient with non-finite elements, else null. */
+async function nonFiniteElements(g: Tensor): Promise<string | null> {
+  const data = g.backend.capabilities.syncRead ? g.dataSync() : await g.data();
+  let nan = 0;
+  let inf = 0;
+  for (let i = 0; i < data.length; i++) {
+    const x = Number(data[i]);
+    if (Number.isNaN(x)) nan++;
+    else if (!Number.isFinite(x)) inf++;
+  }
+  if (nan + inf === 0) return null;
+  return `${nan && inf ? 'NaN and Inf' : nan ? 'NaN' : 'Inf'} in ${nan + inf} of ${data.length} elements`;
+}
+
+/**
+ * Reads a checked step's flag; when the loss and gradients are finite, steps the optimizer and
+ * returns null. Otherwise finds the first parameter (in namedParameters() order) whose gradient is
+ * non-finite, clears the gradients without stepping, and returns what it found.
+ */
+export async function finishCheckedStep(model: Module, c: Compiled, r: StepResult): Promise<NonFiniteReport | null> {
+  const flag = r.flag;
+  if (!flag) throw new ValueError('fit', 'internal: a checked step without its flag');
+  r.flag = null;
+  const value = await readNumber(flag);
+  flag.dispose();
+  if (Number.isFinite(value)) {
+    c.optimizer.step();
+    return null;
+  }
+  const loss = await readNumber(r.loss);
+  const optimized = new Set(optimizedParams(c));
+  const names = new Map<Tensor, string>();
+  for (const [name, p] of model.namedParameters()) if (optimized.has(p)) names.set(p, name);
+  let i = 0;
+  for (const p of optimized) if (!names.has(p)) names.set(p, `parameter ${i++} of the optimizer (not in the model)`);
+  let parameter: string | null = null;
+  let detail = '';
+  for (const [p, name] of names) {
+    const bad = p.grad ? await nonFiniteElements(p.grad) : null;
+    if (bad) {
+      parameter = name;
+      detail = bad;
+      break;
+    }
+  }
+  if (Number.isFinite(loss) && parameter === null) {
+    // a false alarm: finite sums overflowed, every element is finite
+    c.optimizer.step();
+    return null;
+  }
+  c.optimizer.zeroGrad();
+  return { loss, parameter, detail };
 }
 
 /** The steps of one pass over `source` in eval mode, without a graph (the mode is restored at the end). */

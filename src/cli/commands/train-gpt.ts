@@ -18,6 +18,7 @@ import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
 import { readJson, writeFileAtomic } from '../../io/files.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
+import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
 
@@ -369,11 +370,13 @@ export async function runTrainGpt(
   let windowIters = 0;
   const fmtRate = (ms: number, n: number) =>
     n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  let lastCheckpoint: number | null = opts.resume ? startStep : null; // what a NaN message points to
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === o.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
       const { train, val } = await evaluate();
+      stopOnNonFinite('train gpt', 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
       log(
         `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
@@ -381,6 +384,7 @@ export async function runTrainGpt(
       windowMs = 0;
       windowIters = 0;
       await saveCheckpoint(step);
+      lastCheckpoint = step;
     }
     if (step >= o.maxIters) break;
     const lr = lrAt(step, o);
@@ -403,7 +407,7 @@ export async function runTrainGpt(
     iters++;
     windowMs += dt;
     windowIters++;
-    if (!Number.isFinite(loss)) throw new ValueError('train gpt', `the loss became ${loss} at step ${step}; try a lower --lr`);
+    stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
     if (o.logInterval > 0 && step % o.logInterval === 0)
       log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }

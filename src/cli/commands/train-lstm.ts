@@ -29,6 +29,7 @@ import {
 } from './train-gpt.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { resolveDataPath } from './text-input.js';
+import { stopOnNonFinite } from './non-finite.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
 
 const OP = 'train lstm';
@@ -277,11 +278,13 @@ export async function runTrainLstm(
   let windowIters = 0;
   const fmtRate = (ms: number, n: number) =>
     n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
+  let lastCheckpoint: number | null = opts.resume ? startStep : null; // what a NaN message points to
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
       const t0 = performance.now();
       const { train, val } = evaluate();
+      stopOnNonFinite(OP, 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
       log(
         `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
@@ -289,6 +292,7 @@ export async function runTrainLstm(
       windowMs = 0;
       windowIters = 0;
       await saveCheckpoint(step);
+      lastCheckpoint = step;
     }
     if (step >= maxIters) break;
     const lr = lrAt(step, o);
@@ -307,7 +311,7 @@ export async function runTrainLstm(
     iters++;
     windowMs += dt;
     windowIters++;
-    if (!Number.isFinite(loss)) throw new ValueError(OP, `the loss became ${loss} at step ${step}; try a lower --lr`);
+    stopOnNonFinite(OP, 'loss', loss, step, out, lastCheckpoint);
     if (o.logInterval > 0 && step % o.logInterval === 0)
       log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
