@@ -88,7 +88,7 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
     if (need > have)
       throw new DataError(
         'checkpoint',
-        `${weights} holds ${have} values, but the model ${configFile} describes (vocabSize ${cfg.vocabSize}, blockSize ${cfg.blockSize}, ` +
+        `${weights} does not fit config.json: it holds ${have} values, but the model ${configFile} describes (vocabSize ${cfg.vocabSize}, blockSize ${cfg.blockSize}, ` +
           `nLayer ${cfg.nLayer}, nEmbd ${cfg.nEmbd}) has at least ${need}`,
       );
     model = new GPT(cfg);

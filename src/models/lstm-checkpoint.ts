@@ -91,7 +91,7 @@ export function loadLSTM(dir: string): { model: LSTMLanguageModel; config: Recor
     if (need > have)
       throw new DataError(
         'checkpoint',
-        `${weights} holds ${have} values, but the model ${configFile} describes (vocabSize ${v}, embedDim ${e}, hiddenSize ${h}, numLayers ${l}) has at least ${need}`,
+        `${weights} does not fit config.json: it holds ${have} values, but the model ${configFile} describes (vocabSize ${v}, embedDim ${e}, hiddenSize ${h}, numLayers ${l}) has at least ${need}`,
       );
     model = new LSTMLanguageModel(cfg);
   } catch (err) {
