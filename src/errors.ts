@@ -109,3 +109,17 @@ export class DeviceError extends MoxError {}
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
+
+/**
+ * A value read from a file as an error message shows it: JSON, cut to 80 characters. A hostile file can
+ * nest arrays thousands deep, which overflows the stack in JSON.stringify; then only its kind is shown.
+ */
+export function showValue(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = v === null ? 'null' : Array.isArray(v) ? '(an array)' : `(${typeof v})`;
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}

@@ -227,8 +227,8 @@ function swapBytes(b: Uint8Array, size: number): void {
  * Floats of every width become float32 (F64 stays float64); integers become int32 when every value
  * fits, else a SafetensorsError names the tensor and the first value that does not; BOOL becomes bool.
  */
-export function decodeEntry(entry: SafetensorsEntry, name = 'tensor'): { dtype: DType; data: TypedArray } {
-  const t = `tensor ${q(name)}`;
+export function decodeEntry(entry: SafetensorsEntry, name = 'tensor', source?: string): { dtype: DType; data: TypedArray } {
+  const t = `${source !== undefined && source !== '' ? `${source}: ` : ''}tensor ${q(name)}`;
   const fail = (msg: string) => new SafetensorsError('safetensors', `${t}: ${msg}`);
   const size = ELEMENT_SIZE.get(entry.dtype);
   if (size === undefined) throw fail(`unknown dtype ${show(entry.dtype)}`);
@@ -303,11 +303,14 @@ export function decodeEntry(entry: SafetensorsEntry, name = 'tensor'): { dtype: 
   throw fail(`unknown dtype ${show(entry.dtype)}`);
 }
 
-/** Decodes every entry of a parsed file; see decodeEntry for the dtype mapping. */
-export function decodeSafetensors(parsed: ParsedSafetensors): Record<string, { dtype: DType; shape: number[]; data: TypedArray }> {
+/** Decodes every entry of a parsed file; see decodeEntry for the dtype mapping. `source` (a file name) goes into errors. */
+export function decodeSafetensors(
+  parsed: ParsedSafetensors,
+  source?: string,
+): Record<string, { dtype: DType; shape: number[]; data: TypedArray }> {
   const out: [string, { dtype: DType; shape: number[]; data: TypedArray }][] = [];
   for (const [name, entry] of parsed.entries) {
-    const { dtype, data } = decodeEntry(entry, name);
+    const { dtype, data } = decodeEntry(entry, name, source);
     out.push([name, { dtype, shape: entry.shape.slice(), data }]);
   }
   return Object.fromEntries(out);

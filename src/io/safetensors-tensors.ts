@@ -20,7 +20,7 @@ export function tensorsFromSafetensors(bytes: Uint8Array, source?: string): Load
   const { metadata, entries } = parseSafetensors(bytes, source);
   const pairs: [string, Tensor][] = [];
   for (const [name, entry] of entries) {
-    const { dtype, data } = decodeEntry(entry, name);
+    const { dtype, data } = decodeEntry(entry, name, source);
     pairs.push([name, tensor(data, { shape: entry.shape.slice(), dtype })]);
   }
   // fromEntries defines own properties, so a tensor named "__proto__" is stored like any other.

@@ -5,7 +5,7 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError } from '../errors.js';
+import { DataError, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { readJson } from '../io/files.js';
@@ -20,14 +20,16 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
   const o = v as Record<string, unknown>;
   for (const k of INT_KEYS) {
     if (!Number.isInteger(o[k]) || (o[k] as number) < 1)
-      throw new DataError('checkpoint', `${source}: gpt.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+      throw new DataError('checkpoint', `${source}: gpt.${k} must be a positive integer, got ${showValue(o[k])}`);
   }
+  if ((o['nEmbd'] as number) % (o['nHead'] as number) !== 0)
+    throw new DataError('checkpoint', `${source}: gpt.nEmbd (${o['nEmbd']}) must be a multiple of gpt.nHead (${o['nHead']})`);
   const dropout = o['dropout'] ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
     throw new DataError('checkpoint', `${source}: gpt.dropout must be in [0, 1)`);
   const gelu = o['geluApproximate'] ?? 'tanh';
   if (gelu !== 'tanh' && gelu !== 'none')
-    throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${JSON.stringify(gelu)}`);
+    throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${showValue(gelu)}`);
   return {
     vocabSize: o['vocabSize'] as number,
     blockSize: o['blockSize'] as number,
@@ -39,6 +41,22 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
     tiedEmbeddings: o['tiedEmbeddings'] !== false,
     geluApproximate: gelu,
   };
+}
+
+/**
+ * The fewest weights a GPT of this configuration has: the token and position embeddings and, per block,
+ * the 12 c^2 of attention (4 c^2) and the MLP (8 c^2). A loader compares it with the values the weights
+ * file holds before it builds the model, so a config.json that claims a huge model (nEmbd 2^30) fails
+ * at once instead of allocating what the file never had.
+ */
+export function gptMinWeights(cfg: Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nEmbd'>): number {
+  const c = cfg.nEmbd;
+  return (cfg.vocabSize + cfg.blockSize) * c + cfg.nLayer * 12 * c * c;
+}
+
+/** The number of values in a set of loaded tensors. */
+export function weightCount(tensors: Record<string, { size: number }>): number {
+  return Object.values(tensors).reduce((n, t) => n + t.size, 0);
 }
 
 /** Saves model.safetensors (with `metadata`) into dir, atomically, from a model on any device. */
@@ -63,7 +81,21 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
   const weights = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);
   const { tensors, metadata } = loadSafetensorsSync(weights);
-  const model = new GPT(cfg);
+  let model: GPT;
+  try {
+    const need = gptMinWeights(cfg);
+    const have = weightCount(tensors);
+    if (need > have)
+      throw new DataError(
+        'checkpoint',
+        `${weights} does not fit config.json: it holds ${have} values, but the model ${configFile} describes (vocabSize ${cfg.vocabSize}, blockSize ${cfg.blockSize}, ` +
+          `nLayer ${cfg.nLayer}, nEmbd ${cfg.nEmbd}) has at least ${need}`,
+      );
+    model = new GPT(cfg);
+  } catch (e) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw e;
+  }
   try {
     const sd = { ...tensors };
     // a file written with an untied copy of the head (PyTorch's state_dict lists both names)

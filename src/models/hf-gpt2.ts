@@ -13,7 +13,7 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ShapeError, fmtShape } from '../errors.js';
+import { DataError, ShapeError, fmtShape, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
@@ -58,11 +58,11 @@ export interface HuggingFaceGPT2Config {
 export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: string): HuggingFaceGPT2Config {
   const bad = (msg: string) => new DataError(WHAT, `${source}: ${msg}`);
   if (c['model_type'] !== undefined && c['model_type'] !== 'gpt2')
-    throw bad(`model_type is ${JSON.stringify(c['model_type'])}, only "gpt2" is supported`);
+    throw bad(`model_type is ${showValue(c['model_type'])}, only "gpt2" is supported`);
   const int = (key: string, fallback?: string): number => {
     let v = c[key];
     if (v === undefined && fallback !== undefined) v = c[fallback];
-    if (!Number.isInteger(v) || (v as number) < 1) throw bad(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 1) throw bad(`${key} must be a positive integer, got ${showValue(v)}`);
     return v as number;
   };
   const nEmbd = int('n_embd');
@@ -75,22 +75,22 @@ export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: s
   const geluApproximate = typeof act === 'string' && Object.hasOwn(HF_GELU, act) ? HF_GELU[act]! : undefined;
   if (geluApproximate === undefined) {
     throw bad(
-      `activation_function ${JSON.stringify(act)} is not supported (mox's GPT has ${Object.keys(HF_GELU)
+      `activation_function ${showValue(act)} is not supported (mox's GPT has ${Object.keys(HF_GELU)
         .map((k) => `"${k}"`)
         .join(', ')})`,
     );
   }
   const inner = c['n_inner'];
   if (inner !== undefined && inner !== null && inner !== 4 * nEmbd) {
-    throw bad(`n_inner ${JSON.stringify(inner)} is not supported: mox's GPT has an MLP of 4 * n_embd = ${4 * nEmbd} (n_inner null)`);
+    throw bad(`n_inner ${showValue(inner)} is not supported: mox's GPT has an MLP of 4 * n_embd = ${4 * nEmbd} (n_inner null)`);
   }
   const eps = c['layer_norm_epsilon'] ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw bad(`layer_norm_epsilon must be a positive number, got ${JSON.stringify(eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0)) throw bad(`layer_norm_epsilon must be a positive number, got ${showValue(eps)}`);
   if (c['scale_attn_weights'] === false) throw bad('scale_attn_weights false is not supported (attention is scaled by 1/sqrt(head size))');
   if (c['scale_attn_by_inverse_layer_idx'] === true) throw bad('scale_attn_by_inverse_layer_idx true is not supported');
   if (c['add_cross_attention'] === true) throw bad('add_cross_attention true is not supported');
   const tie = c['tie_word_embeddings'];
-  if (tie !== undefined && typeof tie !== 'boolean') throw bad(`tie_word_embeddings must be true or false, got ${JSON.stringify(tie)}`);
+  if (tie !== undefined && typeof tie !== 'boolean') throw bad(`tie_word_embeddings must be true or false, got ${showValue(tie)}`);
   return { vocabSize, blockSize, nLayer, nHead, nEmbd, layerNormEpsilon: eps, tieWordEmbeddings: tie, geluApproximate };
 }
 
@@ -187,6 +187,10 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): {
   const { tensors, metadata } = loadSafetensorsSync(file);
   try {
     const { vocabSize, blockSize, nLayer, nHead, nEmbd: c } = hf;
+    // each block has 12 tensors: a file with fewer cannot fit, and listing a billion blocks' names would not end
+    const count = Object.keys(tensors).length;
+    if (count < 12 * nLayer + 4)
+      throw new DataError(WHAT, `${file} holds ${count} tensors, too few for config.json's n_layer ${nLayer} (${12 * nLayer + 4} or more)`);
     // keys without the GPT2LMHeadModel prefix; lm_head apart
     const byName = new Map<string, Tensor>();
     let head: Tensor | undefined;

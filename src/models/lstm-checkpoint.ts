@@ -6,7 +6,7 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError } from '../errors.js';
+import { DataError, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from './lstm-lm.js';
@@ -32,14 +32,19 @@ export function parseLSTMConfig(v: unknown, source: string): LSTMLanguageModelCo
   const o = v as Record<string, unknown>;
   for (const k of ['vocabSize', 'embedDim', 'hiddenSize', 'numLayers'] as const) {
     if (!Number.isInteger(o[k]) || (o[k] as number) < 1)
-      throw new DataError('checkpoint', `${source}: lstm.${k} must be a positive integer, got ${JSON.stringify(o[k])}`);
+      throw new DataError('checkpoint', `${source}: lstm.${k} must be a positive integer, got ${showValue(o[k])}`);
   }
   const dropout = o['dropout'] ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
-    throw new DataError('checkpoint', `${source}: lstm.dropout must be in [0, 1), got ${JSON.stringify(dropout)}`);
+    throw new DataError('checkpoint', `${source}: lstm.dropout must be in [0, 1), got ${showValue(dropout)}`);
   const tie = o['tieWeights'] ?? false;
   if (typeof tie !== 'boolean')
-    throw new DataError('checkpoint', `${source}: lstm.tieWeights must be true or false, got ${JSON.stringify(tie)}`);
+    throw new DataError('checkpoint', `${source}: lstm.tieWeights must be true or false, got ${showValue(tie)}`);
+  if (tie && o['hiddenSize'] !== o['embedDim'])
+    throw new DataError(
+      'checkpoint',
+      `${source}: lstm.tieWeights needs hiddenSize (${o['hiddenSize']}) equal to embedDim (${o['embedDim']})`,
+    );
   return {
     vocabSize: o['vocabSize'] as number,
     embedDim: o['embedDim'] as number,
@@ -71,12 +76,28 @@ export function loadLSTM(dir: string): { model: LSTMLanguageModel; config: Recor
   const configFile = path.join(dir, 'config.json');
   const config = readJson(configFile);
   if (config['model'] !== LSTM_MODEL_TYPE)
-    throw new DataError('checkpoint', `${configFile}: "model" is ${JSON.stringify(config['model'])}, not "${LSTM_MODEL_TYPE}"`);
+    throw new DataError('checkpoint', `${configFile}: "model" is ${showValue(config['model'])}, not "${LSTM_MODEL_TYPE}"`);
   const cfg = parseLSTMConfig(config['lstm'], configFile);
   const weights = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);
   const { tensors, metadata } = loadSafetensorsSync(weights);
-  const model = new LSTMLanguageModel(cfg);
+  let model: LSTMLanguageModel;
+  try {
+    // the fewest weights this model has (embedding, the first layer's and the others' recurrent
+    // matrices), checked before it is built: a config.json claiming hiddenSize 2^30 must not allocate it
+    const { vocabSize: v, embedDim: e, hiddenSize: h, numLayers: l } = cfg;
+    const need = v * e + 4 * h * (e + h) + (l - 1) * 8 * h * h;
+    const have = Object.values(tensors).reduce((n, t) => n + t.size, 0);
+    if (need > have)
+      throw new DataError(
+        'checkpoint',
+        `${weights} does not fit config.json: it holds ${have} values, but the model ${configFile} describes (vocabSize ${v}, embedDim ${e}, hiddenSize ${h}, numLayers ${l}) has at least ${need}`,
+      );
+    model = new LSTMLanguageModel(cfg);
+  } catch (err) {
+    for (const t of Object.values(tensors)) t.dispose();
+    throw err;
+  }
   try {
     const own = Object.keys(model.stateDict());
     const missing = own.filter((k) => !(k in tensors));

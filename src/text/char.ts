@@ -3,11 +3,21 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ValueError } from '../errors.js';
+import { DataError, ValueError, showValue } from '../errors.js';
 import type { Tokenizer } from './tokenizer.js';
 
 function describe(ch: string): string {
   return `${JSON.stringify(ch)} (U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')})`;
+}
+
+/** Builds a tokenizer from a file's contents: a vocabulary the constructor refuses is a DataError naming the file. */
+export function fromFile<T>(file: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (e instanceof ValueError) throw new DataError('tokenizer', `${file}: ${e.message}`);
+    throw e;
+  }
 }
 
 export class CharTokenizer implements Tokenizer {
@@ -18,7 +28,7 @@ export class CharTokenizer implements Tokenizer {
 
   constructor(chars: readonly string[]) {
     chars.forEach((c, i) => {
-      if ([...c].length !== 1) throw new ValueError('CharTokenizer', `vocabulary entry ${i} is not one character: ${JSON.stringify(c)}`);
+      if ([...c].length !== 1) throw new ValueError('CharTokenizer', `vocabulary entry ${i} is not one character: ${showValue(c)}`);
       if (this.index.has(c)) throw new ValueError('CharTokenizer', `character ${describe(c)} appears twice in the vocabulary`);
       this.index.set(c, i);
     });
@@ -48,7 +58,7 @@ export class CharTokenizer implements Tokenizer {
     if (obj.type !== 'char' || !Array.isArray(obj.chars) || !obj.chars.every((c) => typeof c === 'string')) {
       throw new DataError('tokenizer', `${name}: expected {"type": "char", "chars": [...]}`);
     }
-    return new CharTokenizer(obj.chars as string[]);
+    return fromFile(name, () => new CharTokenizer(obj.chars as string[]));
   }
 
   get vocabSize(): number {
@@ -126,11 +136,11 @@ export class CharTokenizer implements Tokenizer {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= Object.keys(vocab).length || chars[id as number] !== undefined) {
         throw new DataError(
           'tokenizer',
-          `${name}: the ids of model.vocab must be 0..${Object.keys(vocab).length - 1}, each once; ${JSON.stringify(c)} has ${JSON.stringify(id)}`,
+          `${name}: the ids of model.vocab must be 0..${Object.keys(vocab).length - 1}, each once; ${showValue(c)} has ${showValue(id)}`,
         );
       }
       chars[id as number] = c;
     }
-    return new CharTokenizer(chars);
+    return fromFile(name, () => new CharTokenizer(chars));
   }
 }

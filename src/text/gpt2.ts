@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ValueError } from '../errors.js';
+import { DataError, ValueError, showValue } from '../errors.js';
 import { BYTE_TO_CHAR, bytesToTokenString, decodeUtf8, tokenStringToBytes, utf8Into } from './bytes.js';
 import { gpt2Regex } from './pretokenize.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -97,11 +97,21 @@ function encoderFromObject(obj: unknown, name: string): Map<string, number> {
   const map = new Map<string, number>();
   for (const [k, v] of Object.entries(obj)) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= 2 ** 31) {
-      throw new DataError('tokenizer', `${name}: token ${JSON.stringify(k)} has id ${JSON.stringify(v)}, expected a non-negative integer`);
+      throw new DataError('tokenizer', `${name}: token ${showValue(k)} has id ${showValue(v)}, expected a non-negative integer`);
     }
     map.set(k, v);
   }
   if (map.size === 0) throw new DataError('tokenizer', `${name} has no tokens`);
+  // The vocabulary's size is the largest id + 1, and tables (and a model's embedding) are sized by it:
+  // an id far past the number of tokens (a corrupt 24117248 among 263 tokens) would allocate for ids the
+  // file never defines. GPT-2's ids are 0..n-1; allow gaps, but no more unused ids than used ones.
+  let maxId = -1;
+  for (const id of map.values()) if (id > maxId) maxId = id;
+  if (maxId >= 2 * map.size)
+    throw new DataError(
+      'tokenizer',
+      `${name}: the largest id is ${maxId} but there are only ${map.size} tokens (ids should run 0..${map.size - 1})`,
+    );
   return map;
 }
 
@@ -151,6 +161,8 @@ export class GPT2Tokenizer implements Tokenizer {
   private buf: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
   private syms = new Int32Array(1024);
   private specialRegexCache = new Map<string, RegExp>();
+  /** The vocabulary's file, for errors (fromFiles sets it). */
+  private source = 'encoder.json';
 
   constructor(
     encoder: ReadonlyMap<string, number> | Record<string, number>,
@@ -216,7 +228,15 @@ export class GPT2Tokenizer implements Tokenizer {
   static fromFiles(encoderPath: string, vocabPath: string, opts?: GPT2TokenizerOptions): GPT2Tokenizer {
     const enc = parseEncoderJson(readFile(encoderPath, 'encoder.json'), encoderPath);
     const merges = parseVocabBpe(readFile(vocabPath, 'vocab.bpe'), vocabPath);
-    return new GPT2Tokenizer(enc, merges, opts);
+    let tok: GPT2Tokenizer;
+    try {
+      tok = new GPT2Tokenizer(enc, merges, opts);
+    } catch (e) {
+      if (e instanceof ValueError) throw new DataError('tokenizer', `${encoderPath}: ${e.message}`);
+      throw e;
+    }
+    tok.source = encoderPath;
+    return tok;
   }
 
   /** From a folder holding encoder.json and vocab.bpe (GPT-2's files, or what save() wrote). */
@@ -369,7 +389,7 @@ export class GPT2Tokenizer implements Tokenizer {
       if (id < 0) {
         throw new DataError(
           'tokenizer',
-          `token ${JSON.stringify(this.symString[s[i]!])} (from ${JSON.stringify(piece)}) is not in encoder.json`,
+          `token ${JSON.stringify(this.symString[s[i]!])} (from ${JSON.stringify(piece)}) is not in ${this.source}`,
         );
       }
       ids[i] = id;

@@ -9,7 +9,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ValueError } from '../errors.js';
+import { DataError, ValueError, showValue } from '../errors.js';
 import { fetchFileSet, findFileSetSync } from '../data/datasets.js';
 import { trainBPE } from './bpe-train.js';
 import { CharTokenizer } from './char.js';
@@ -87,6 +87,6 @@ export function loadTokenizerDir(dir: string): Tokenizer {
       return GPT2Tokenizer.fromDir(dir, sp === undefined ? {} : { specialTokens: sp as string[] });
     }
     default:
-      throw new DataError('tokenizer', `${file}: unknown tokenizer type ${JSON.stringify(obj['type'])} (expected "char", "bpe" or "word")`);
+      throw new DataError('tokenizer', `${file}: unknown tokenizer type ${showValue(obj['type'])} (expected "char", "bpe" or "word")`);
   }
 }

@@ -5,10 +5,11 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ValueError } from '../errors.js';
+import { DataError, ValueError, showValue } from '../errors.js';
 import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Tokenizer } from './tokenizer.js';
+import { fromFile } from './char.js';
 
 export const PAD = '<pad>';
 export const UNK = '<unk>';
@@ -49,7 +50,7 @@ export class WordTokenizer implements Tokenizer {
   constructor(vocab: readonly string[], opts: WordTokenizerOptions = {}) {
     if (vocab[0] !== PAD || vocab[1] !== UNK) throw new ValueError('WordTokenizer', `the vocabulary must start with '${PAD}', '${UNK}'`);
     vocab.forEach((w, i) => {
-      if (this.index.has(w)) throw new ValueError('WordTokenizer', `word ${JSON.stringify(w)} appears twice in the vocabulary`);
+      if (this.index.has(w)) throw new ValueError('WordTokenizer', `word ${showValue(w)} appears twice in the vocabulary`);
       this.index.set(w, i);
     });
     this.vocab = [...vocab];
@@ -92,7 +93,7 @@ export class WordTokenizer implements Tokenizer {
     if (obj.type !== 'word' || !Array.isArray(obj.vocab) || !obj.vocab.every((w) => typeof w === 'string')) {
       throw new DataError('tokenizer', `${name}: expected {"type": "word", "vocab": [...], "lowercase": true|false}`);
     }
-    return new WordTokenizer(obj.vocab as string[], { lowercase: obj.lowercase !== false });
+    return fromFile(name, () => new WordTokenizer(obj.vocab as string[], { lowercase: obj.lowercase !== false }));
   }
 
   get vocabSize(): number {

@@ -15,12 +15,13 @@ import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
-import { readJson, writeFileAtomic } from '../../io/files.js';
+import { writeFileAtomic } from '../../io/files.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
 import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
+import { readTrainerState, type TrainerState } from './trainer-state.js';
 
 export interface TrainGptOptions {
   dataset?: string;
@@ -219,7 +220,7 @@ export async function runTrainGpt(
   let tok: GptTokenizer;
   let startStep = 0;
   let history: EvalRecord[] = [];
-  let trainerState: Record<string, unknown> | null = null;
+  let trainerState: TrainerState | null = null;
   let dataSpec: DataSpec;
   const batchGen = new Generator(opts.seed);
 
@@ -228,7 +229,7 @@ export async function runTrainGpt(
   if (opts.resume) {
     const stateFile = path.join(out, 'trainer_state.json');
     if (!fs.existsSync(stateFile)) throw new DataError('train gpt', `--resume: there is no checkpoint in ${out} (no trainer_state.json)`);
-    trainerState = readJson(stateFile);
+    trainerState = readTrainerState(stateFile, 'train gpt');
     const loaded = loadGPT(out);
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
@@ -236,11 +237,17 @@ export async function runTrainGpt(
     const savedData = (saved['data'] ?? {}) as DataSpec;
     dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
     tok = loadCheckpointTokenizer(out);
-    startStep = resumedStep('train gpt', stateFile, trainerState, path.join(out, 'model.safetensors'), loaded.metadata['step']);
+    startStep = resumedStep(
+      'train gpt',
+      stateFile,
+      { step: trainerState.step },
+      path.join(out, 'model.safetensors'),
+      loaded.metadata['step'],
+    );
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
     if (o.lrDecayIters === undefined) o.lrDecayIters = o.maxIters;
-    history = (trainerState['history'] ?? []) as EvalRecord[];
+    history = trainerState.history;
   } else {
     o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
     dataSpec = newDataSpec(opts);
@@ -291,12 +298,9 @@ export async function runTrainGpt(
   );
 
   if (trainerState) {
-    loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device);
-    const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
-    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch))
-      throw new DataError('train gpt', `${path.join(out, 'trainer_state.json')}: no RNG state`);
-    globalGenerator.setState(rng.global);
-    batchGen.setState(rng.batch);
+    loadOptimizer(out, opt, trainerState.optimizer, startStep, device);
+    globalGenerator.setState(trainerState.rng.global);
+    batchGen.setState(trainerState.rng.batch);
   } else {
     fs.mkdirSync(out, { recursive: true });
     if (opts.overwrite) removeCheckpointFiles(out, GPT_CHECKPOINT_FILES, 'trainer_state.json');

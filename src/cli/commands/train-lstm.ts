@@ -16,7 +16,7 @@ import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
-import { readJson, writeFileAtomic } from '../../io/files.js';
+import { writeFileAtomic } from '../../io/files.js';
 import {
   batch,
   GPT_CHECKPOINT_FILES,
@@ -28,6 +28,7 @@ import {
   type EvalRecord,
 } from './train-gpt.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
+import { readTrainerState, type TrainerState } from './trainer-state.js';
 import { resolveDataPath } from './text-input.js';
 import { stopOnNonFinite } from './non-finite.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
@@ -142,25 +143,25 @@ export async function runTrainLstm(
   let startStep = 0;
   let maxIters = opts.maxIters;
   let history: EvalRecord[] = [];
-  let trainerState: Record<string, unknown> | null = null;
+  let trainerState: TrainerState | null = null;
   let dataSpec: DataSpec;
   const batchGen = new Generator(opts.seed);
 
   if (opts.resume) {
     if (!fs.existsSync(stateFile)) throw new DataError(OP, `--resume: there is no checkpoint in ${out} (no trainer_state.json)`);
-    trainerState = readJson(stateFile);
+    trainerState = readTrainerState(stateFile, OP);
     const loaded = loadLSTM(out);
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
     o = resumedSettings(OP, opts, saved, TRAIN_KEYS, given) as TrainLstmOptions & { lrDecayIters: number };
     dataSpec = given.has('data') || given.has('dataset') ? dataOf(opts) : ((saved['data'] ?? {}) as DataSpec);
     tok = loadCheckpointTokenizer(out);
-    startStep = resumedStep(OP, stateFile, trainerState, path.join(out, 'model.safetensors'), loaded.metadata['step']);
+    startStep = resumedStep(OP, stateFile, { step: trainerState.step }, path.join(out, 'model.safetensors'), loaded.metadata['step']);
     // without --max-iters the run keeps its own length; a length already reached is an error
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     maxIters = resumedMaxIters(OP, startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
     if (o.lrDecayIters === undefined) o.lrDecayIters = maxIters;
-    history = (trainerState['history'] ?? []) as EvalRecord[];
+    history = trainerState.history;
   } else {
     if (!opts.overwrite && (fs.existsSync(stateFile) || fs.existsSync(path.join(out, 'config.json')))) {
       throw new ValueError(OP, `${out} already holds a checkpoint: continue it with --resume, or replace it with --overwrite`);
@@ -212,11 +213,10 @@ export async function runTrainLstm(
   );
 
   if (trainerState) {
-    asLstm(() => loadOptimizer(out, opt, (trainerState['optimizer'] ?? {}) as Record<string, unknown>, startStep, device));
-    const rng = trainerState['rng'] as { global?: number[]; batch?: number[] } | undefined;
-    if (!rng || !Array.isArray(rng.global) || !Array.isArray(rng.batch)) throw new DataError(OP, `${stateFile}: no RNG state`);
-    globalGenerator.setState(rng.global);
-    batchGen.setState(rng.batch);
+    const state = trainerState;
+    asLstm(() => loadOptimizer(out, opt, state.optimizer, startStep, device));
+    globalGenerator.setState(state.rng.global);
+    batchGen.setState(state.rng.batch);
   } else {
     fs.mkdirSync(out, { recursive: true });
     globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'

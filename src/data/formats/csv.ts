@@ -3,7 +3,7 @@
 // tensor and, optionally, one column into labels (numbers, or class names mapped to indices).
 
 import '../../ops/tensor-methods.js';
-import { DataError, ValueError } from '../../errors.js';
+import { DataError, ValueError, showValue } from '../../errors.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readText } from './text.js';
@@ -85,7 +85,7 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
       const start = i;
       while (i < n && text[i] !== delim && text[i] !== '\n' && text[i] !== '\r') i++;
       field = text.slice(start, i);
-      if (field.includes('"')) fail(line, `a quote inside an unquoted field: ${JSON.stringify(field)}`);
+      if (field.includes('"')) fail(line, `a quote inside an unquoted field: ${showValue(field)}`);
     }
     row.push(field);
     if (i >= n) {
@@ -171,7 +171,7 @@ export function csvToTensors(text: string, opts: ReadCsvOptions = {}, name = 'CS
       else {
         v = Number(s);
         if (Number.isNaN(v))
-          throw new DataError('csv', `${name}: line ${table.lines[i]}, column '${names[j]}': ${JSON.stringify(r[j])} is not a number`);
+          throw new DataError('csv', `${name}: line ${table.lines[i]}, column '${names[j]}': ${showValue(r[j])} is not a number`);
       }
       x[i * cols.length + k] = v;
     });
