@@ -3,7 +3,7 @@
 // leaves that require grad. Intermediate gradients are freed as soon as they are consumed.
 
 import { AutogradError, ShapeError, fmtShape } from '../errors.js';
-import { keep } from '../tensor/memory.js';
+import { endGeneration, keep, markUsed } from '../tensor/memory.js';
 import { sameShape } from '../base/shape.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -55,6 +55,7 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
     seed = gradient;
   }
   const order = topoOrder(root);
+  markUsed(root);
   noGrad(() => {
     // Every value in `grads` is a handle owned by this function (a fresh tensor or an aliasing view),
     // so any of them can be disposed or handed to a leaf without touching another's memory.
@@ -103,6 +104,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       }
     }
   });
+  // A completed backward() is the boundary every training loop has: temporaries made outside any
+  // scope and unused since the previous one are freed (tensor/memory.ts, docs/memory.md).
+  endGeneration();
 }
 
 /**
@@ -111,6 +115,7 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
  * an in-place update of one .grad (zero_, clipping) must not change the other.
  */
 function accumulate(t: Tensor, g: Tensor, handedToLeaves: Set<Storage>): void {
+  markUsed(t); // a leaf that receives a gradient is in use (a weight made by hand, with no optimizer)
   let own = g;
   if (!g.isContiguous() || g.dtype !== t.dtype || g.strides.some((s) => s === 0) || handedToLeaves.has(g.storage)) {
     own = g.dtype !== t.dtype ? g.to(t.dtype) : g.clone();
