@@ -5,7 +5,7 @@
 // storage of tensors nobody disposed once they are collected. dispose() stays available for code that
 // wants memory back at a precise point.
 
-import { DisposedError, fmtShape } from '../errors.js';
+import { DisposedError, ValueError, fmtShape } from '../errors.js';
 import type { Storage } from './storage.js';
 import { deviceStats, memoryStats } from './storage.js';
 
@@ -51,11 +51,13 @@ function arm(t: Tracked): void {
 // In a loop written without scope or dispose(), V8 feels no pressure from the WebAssembly heap or GPU
 // buffers behind tensors, so neither the collector nor the FinalizationRegistry (whose callbacks run
 // between tasks) frees anything while the loop runs; a WeakRef's target stays alive to the end of the
-// synchronous job too. So freeing is deterministic: every completed backward() ends a generation.
+// synchronous job too. So freeing is deterministic: every completed backward() called outside every
+// scope ends a generation.
 // A tensor made outside every scope after the first backward() belongs to the generation it was made
 // in; every use by an op (Tensor.view_(), which kernels and reads go through) stamps it with the
-// current generation. When generation g ends, tensors last used in generation g - 1 or earlier are
-// disposed, unless pinned (keep(), parameters, .grad, optimizer state, module buffers, what library
+// current generation. When generation g ends, tensors last used in generation g - 2 or earlier (with
+// the default window of 3: unused in the two generations before the next) are
+// disposed (tensors never used at all are left alone until their first use: DORMANT), unless pinned (keep(), parameters, .grad, optimizer state, module buffers, what library
 // objects store). Tensors made before the first backward() (data, test sets, the model) are never
 // managed. A list per generation means a boundary visits only the tensors of the generation before
 // the one that ended; a survivor moves to the list of its last use (lazily, when its list comes up).
@@ -66,39 +68,77 @@ export const UNMANAGED = 0;
 export const MANAGED = 1;
 /** Disposed by a boundary: a later use throws a DisposedError that says so. */
 export const AUTO_FREED = 2;
+/**
+ * Made and never used for two generations: left out of the lists (so the collector may take it) until
+ * its first use lists it again. Freeing it would guess wrong: a tensor made ahead of time (a mask, a
+ * test input, a snapshot) is stored for later, while a step's temporaries are all used by some op.
+ */
+export const DORMANT = 3;
+/** `_lastUse` of a managed tensor no op has used yet. */
+export const NEVER = -1;
 
-/** The state Tensor.view_() reads: the current generation (completed backward() calls while on). */
-export const autoFree = { enabled: true, generation: 0, freed: 0 };
+/**
+ * The state Tensor.view_() reads: the current generation (completed backward() calls while on), and
+ * the window: a tensor is freed once `window - 1` generations have ended without a use. 3, not 2, so a
+ * loop with two backward() calls per step (a GAN's discriminator and generator) keeps a tensor it uses
+ * once per step (the discriminator's labels); it costs one more step of temporaries.
+ */
+export const autoFree = { enabled: true, generation: 0, freed: 0, window: 3 };
 
-/** Tensors managed in the generation that ended last, and in the current one. */
-let previous: Tracked[] = [];
+/** The managed tensors of each live generation, by the generation they were last listed in. */
+const lists = new Map<number, Tracked[]>();
+/** lists' entry for the current generation. */
 let current: Tracked[] = [];
+lists.set(0, current);
+
+function listOf(gen: number): Tracked[] {
+  let l = lists.get(gen);
+  if (!l) lists.set(gen, (l = []));
+  return l;
+}
 
 function manage(t: Tracked): void {
   t._auto = MANAGED;
-  t._lastUse = autoFree.generation;
+  t._lastUse = NEVER;
+  current.push(t);
+}
+
+/** The first use of a dormant tensor: it is managed again, from the current generation. */
+export function wake(t: Tracked): void {
+  if (!autoFree.enabled) {
+    t._auto = UNMANAGED;
+    return;
+  }
+  t._auto = MANAGED;
   current.push(t);
 }
 
 /** Marks a use that reads no elements (backward() of a root, a gradient reaching a leaf). */
 export function markUsed(t: Tracked): void {
   t._lastUse = autoFree.generation;
+  if (t._auto === DORMANT) wake(t);
 }
 
 /**
- * Ends a generation: called when a backward() completes. Disposes the managed tensors not used in
- * the generation that just ended nor in this one, and moves the others on.
+ * Ends a generation: called when a backward() completes. Disposes the managed tensors listed in the
+ * oldest generation of the window and not used since, and moves the others to their last use's list.
  */
 export function endGeneration(): void {
-  if (!autoFree.enabled) return;
-  const ended = autoFree.generation++;
-  const old = previous;
-  previous = current;
-  current = [];
+  // A backward() inside a scope (fit's steps, gradcheck, a scoped loop) is no boundary: what it makes
+  // is the scope's to free, and the tensors made outside around it are not a loop's temporaries.
+  if (!autoFree.enabled || scopes.length > 0) return;
+  autoFree.generation++;
+  current = listOf(autoFree.generation);
+  const k = autoFree.generation - autoFree.window; // the oldest generation still listed
+  const old = lists.get(k);
+  if (!old) return;
+  lists.delete(k);
   for (const t of old) {
     if (t._auto !== MANAGED) continue; // disposed, kept or pinned since
-    if (t._lastUse >= ended) {
-      previous.push(t);
+    if (t._lastUse > k) {
+      listOf(t._lastUse).push(t);
+    } else if (t._lastUse === NEVER) {
+      t._auto = DORMANT;
     } else {
       t.dispose();
       t._auto = AUTO_FREED;
@@ -112,11 +152,18 @@ export function endGeneration(): void {
  * every tensor it manages alive (as ordinary unscoped tensors); turning it on again manages only
  * tensors made from then on.
  */
-export function setAutoFree(on: boolean): void {
+export function setAutoFree(on: boolean, opts: { window?: number } = {}): void {
+  if (opts.window !== undefined) {
+    if (!Number.isInteger(opts.window) || opts.window < 2) {
+      throw new ValueError('setAutoFree', `window must be an integer >= 2 (generations), got ${opts.window}`);
+    }
+    autoFree.window = opts.window;
+  }
   if (!on) {
-    for (const list of [previous, current]) for (const t of list) if (t._auto === MANAGED) t._auto = UNMANAGED;
-    previous = [];
-    current = [];
+    for (const list of lists.values()) for (const t of list) if (t._auto === MANAGED) t._auto = UNMANAGED;
+    // dormant tensors are in no list: they wake (view_()) only while this is on
+    lists.clear();
+    current = listOf(autoFree.generation);
   }
   autoFree.enabled = on;
 }
@@ -129,7 +176,9 @@ export function autoFreeEnabled(): boolean {
 /** What automatic freeing has done: generations ended, tensors freed, tensors it manages now. */
 export function autoFreeStats(): { enabled: boolean; generation: number; freed: number; managed: number } {
   let managed = 0;
-  for (const list of [previous, current]) for (const t of list) if (t._auto === MANAGED) managed++;
+  const seen = new Set<Tracked>();
+  for (const list of lists.values()) for (const t of list) if (t._auto === MANAGED) seen.add(t);
+  managed = seen.size;
   return { enabled: autoFree.enabled, generation: autoFree.generation, freed: autoFree.freed, managed };
 }
 
@@ -139,7 +188,7 @@ export function disposedError(t: Tracked): DisposedError {
   if (t._auto !== AUTO_FREED) return new DisposedError('tensor', `${what} was used after dispose()`);
   return new DisposedError(
     'tensor',
-    `${what} was freed automatically when backward() #${t._lastUse + 2} completed: it was made outside mox.scope and ` +
+    `${what} was freed automatically when backward() #${t._lastUse + autoFree.window} completed: it was made outside mox.scope and ` +
       `no op had used it since backward() #${t._lastUse} ("use it or lose it" frees a training loop's temporaries). ` +
       'To store a tensor for later, mox.keep(t) it; mox.setAutoFree(false) turns automatic freeing off (docs/memory.md)',
   );
@@ -174,7 +223,7 @@ export function untrackTensor(t: Tracked): void {
  * (optimizers, datasets) call on the tensors they hold.
  */
 export function pin<T extends Tracked>(t: T): T {
-  if (t._auto === MANAGED) t._auto = UNMANAGED;
+  if (t._auto === MANAGED || t._auto === DORMANT) t._auto = UNMANAGED;
   return t;
 }
 
@@ -188,7 +237,7 @@ export function keep<T extends Tracked>(t: T): T {
     t._scope = null;
     arm(t);
   }
-  if (t._auto === MANAGED) t._auto = UNMANAGED;
+  if (t._auto === MANAGED || t._auto === DORMANT) t._auto = UNMANAGED;
   return t;
 }
 

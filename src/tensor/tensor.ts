@@ -10,7 +10,7 @@ import type { DType, TypedArray } from '../base/dtype.js';
 import { isFloat } from '../base/dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../base/shape.js';
 import type { Storage } from './storage.js';
-import { UNMANAGED, autoFree, disposedError, registerTensorClass, trackTensor, untrackTensor } from './memory.js';
+import { DORMANT, UNMANAGED, autoFree, disposedError, registerTensorClass, trackTensor, untrackTensor, wake } from './memory.js';
 import { formatTensor } from './print.js';
 
 let nextId = 0;
@@ -82,6 +82,7 @@ export class Tensor {
   view_(): View {
     if (this._disposed) throw disposedError(this);
     this._lastUse = autoFree.generation;
+    if (this._auto === DORMANT) wake(this);
     return { buf: this.storage.buf, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
