@@ -1,6 +1,7 @@
 // The memory curve of a PyTorch-style training loop (no mox.scope, no dispose()): steps vs live tensors,
 // live bytes and the allocator's bytes in use, for the loop bare and inside mox.scope, and (for a few
-// steps) bare with automatic freeing off, which is how it leaked before. Prints Markdown tables
+// steps) bare with automatic freeing off, which is how it leaked before. Every figure counts from just
+// before the loop was made (model, optimizer and data included). Prints Markdown tables
 // (docs/memory.md has the output). Run after `npm run build`:
 //
 //   node scripts/memory-curve.mjs [--steps 10000] [--models mlp,cnn,gpt] [--device cpu|webgpu]
@@ -25,6 +26,9 @@ const mib = (b) => (b / 2 ** 20).toFixed(2);
 /** Runs a loop and returns { step: { tensors, bytes, heap } } at each mark. */
 async function run(kind, n, { scoped, autoFree }) {
   mox.setAutoFree(autoFree);
+  // counted from here: a run with automatic freeing off leaves its leak behind in this process
+  const m0 = mox.memory({ heap: true });
+  const d0 = m0.devices[device] ?? { numBytes: 0, heapBytes: 0 };
   const loop = makeLoop(kind, { device, scoped });
   const want = new Set(marks(n));
   const out = new Map();
@@ -35,7 +39,7 @@ async function run(kind, n, { scoped, autoFree }) {
       if (device !== 'cpu') await mox.sync();
       const m = mox.memory({ heap: true });
       const d = m.devices[device];
-      out.set(i, { tensors: m.numTensors, bytes: d.numBytes, heap: d.heapBytes });
+      out.set(i, { tensors: m.numTensors - m0.numTensors, bytes: d.numBytes - d0.numBytes, heap: d.heapBytes - d0.heapBytes });
     }
   }
   const ms = (performance.now() - t0) / n;
