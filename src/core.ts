@@ -26,7 +26,7 @@ export {
   type RandomOptions,
 } from './tensor/create.js';
 export { Generator, seed, globalGenerator } from './tensor/random.js';
-export { scope, keep, memory } from './tensor/memory.js';
+export { scope, keep, memory, setAutoFree, autoFreeEnabled, autoFreeStats, type DeviceMemory } from './tensor/memory.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
 export { detectAnomaly, setDetectAnomaly, isAnomalyEnabled } from './autograd/anomaly.js';
 export { gradcheck, gradcheckDetailed, type GradcheckOptions } from './autograd/gradcheck.js';

@@ -11,6 +11,10 @@ import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 
 const F = mox.nn.functional;
+// These tests count scopes and dispose() exactly. Automatic freeing at backward() boundaries would free
+// the leftovers of earlier tests in the middle of a count, so it is off here; test/memory-loop.test.ts
+// tests it.
+mox.setAutoFree(false);
 type Mem = ReturnType<typeof mox.memory>;
 const mem = (): Mem => mox.memory();
 

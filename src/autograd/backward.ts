@@ -3,7 +3,7 @@
 // leaves that require grad. Intermediate gradients are freed as soon as they are consumed.
 
 import { AutogradError, ShapeError, fmtShape } from '../errors.js';
-import { keep } from '../tensor/memory.js';
+import { endGeneration, keep, markUsed } from '../tensor/memory.js';
 import { sameShape } from '../base/shape.js';
 import type { Storage } from '../tensor/storage.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -57,6 +57,7 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
   }
   const order = topoOrder(root);
   const anomaly = isAnomalyEnabled(); // anomaly mode: checks the loss and every gradient (anomaly.ts)
+  markUsed(root);
   noGrad(() => {
     if (anomaly) checkForward(root, order);
     // Every value in `grads` is a handle owned by this function (a fresh tensor or an aliasing view),
@@ -108,6 +109,9 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
       }
     }
   });
+  // A completed backward() is the boundary every training loop has: temporaries made outside any
+  // scope and unused since the previous one are freed (tensor/memory.ts, docs/memory.md).
+  endGeneration();
 }
 
 /**
@@ -116,6 +120,7 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
  * an in-place update of one .grad (zero_, clipping) must not change the other.
  */
 function accumulate(t: Tensor, g: Tensor, handedToLeaves: Set<Storage>): void {
+  markUsed(t); // a leaf that receives a gradient is in use (a weight made by hand, with no optimizer)
   let own = g;
   if (!g.isContiguous() || g.dtype !== t.dtype || g.strides.some((s) => s === 0) || handedToLeaves.has(g.storage)) {
     own = g.dtype !== t.dtype ? g.to(t.dtype) : g.clone();

@@ -143,6 +143,8 @@ export interface Backend {
   sync(): Promise<void>;
   /** Frees memory kept pooled for reuse (a no-op where nothing is pooled); live buffers are untouched. */
   emptyCache(): void;
+  /** Bytes the allocator has handed out (heapBytes) and keeps pooled for reuse (pooledBytes); mox.memory({ heap: true }). */
+  memoryInfo?(): { heapBytes: number; pooledBytes: number };
 
   // memory
   /** A buffer of `size` elements, zero-filled unless `zero` is false (then its contents are undefined). */

@@ -9,6 +9,7 @@ import '../ops/tensor-methods.js';
 import { IndexError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
+import { pin } from '../tensor/memory.js';
 import { tensor } from '../tensor/create.js';
 import { indexSelect } from '../ops/indexing.js';
 import { slice } from '../ops/view.js';
@@ -77,6 +78,8 @@ export class TensorDataset extends Dataset<Tensor[]> {
         `all tensors must have the same size in the first dimension: ${tensors.map((t) => fmtShape(t.shape)).join(', ')}`,
       );
     }
+    // held for every epoch, read or not at each backward(): never freed automatically
+    for (const t of tensors) pin(t);
     this.tensors = tensors;
   }
 

@@ -8,7 +8,7 @@
 import '../ops/tensor-methods.js';
 import { ValueError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { isFloat } from '../base/dtype.js';
-import { keep, scope } from '../tensor/memory.js';
+import { keep, pin, scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/create.js';
 import { enableGrad, noGrad } from '../autograd/grad-mode.js';
@@ -72,6 +72,8 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     }
     const group = { ...this.defaults, ...spec, params } as ParamGroup<H>;
     this.validate(group);
+    // the optimizer holds its parameters for every later step, used or not: never freed automatically
+    for (const p of params) pin(p);
     this.paramGroups.push(group);
   }
 

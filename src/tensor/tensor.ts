@@ -5,12 +5,12 @@
 
 import type { Backend, View } from '../backend/backend.js';
 import type { GraphNode } from './graph-node.js';
-import { DTypeError, DisposedError, ValueError, fmtShape } from '../errors.js';
+import { DTypeError, ValueError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from '../base/dtype.js';
 import { isFloat } from '../base/dtype.js';
 import { contiguousStrides, isContiguous, numel } from '../base/shape.js';
 import type { Storage } from './storage.js';
-import { registerTensorClass, trackTensor, untrackTensor } from './memory.js';
+import { DORMANT, UNMANAGED, autoFree, disposedError, registerTensorClass, trackTensor, untrackTensor, wake } from './memory.js';
 import { formatTensor } from './print.js';
 
 let nextId = 0;
@@ -35,6 +35,10 @@ export class Tensor {
   _scope: Set<Tensor> | null = null;
   /** @internal keep .grad on a non-leaf (retainGrad()). */
   _retainGrad = false;
+  /** @internal automatic freeing at backward() boundaries: whether it manages this tensor (memory.ts). */
+  _auto = UNMANAGED;
+  /** @internal the generation (completed backward() calls) of the last op that used this tensor. */
+  _lastUse = 0;
   private _requiresGrad = false;
   private _disposed = false;
 
@@ -76,7 +80,9 @@ export class Tensor {
   }
   /** @internal the strided view kernels read. */
   view_(): View {
-    if (this._disposed) throw new DisposedError('tensor', `tensor ${fmtShape(this.shape)} ${this.dtype} was used after dispose()`);
+    if (this._disposed) throw disposedError(this);
+    this._lastUse = autoFree.generation;
+    if (this._auto === DORMANT) wake(this);
     return { buf: this.storage.buf, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
   }
 
@@ -128,6 +134,8 @@ export class Tensor {
   _rebind(storage: Storage): void {
     this.view_();
     storage.retain();
+    this.storage.stats.tensors--;
+    storage.stats.tensors++;
     this.storage.release();
     this.storage = storage;
     this.strides = Object.freeze(contiguousStrides(this.shape));

@@ -46,6 +46,11 @@ export class CpuBackend implements Backend {
   /** Freed buffers go straight back to the heap: no pool to empty. */
   emptyCache(): void {}
 
+  /** The WebAssembly heap's bytes in use (size classes included; 0 without the module, whose arrays live on the JS heap). */
+  memoryInfo(): { heapBytes: number; pooledBytes: number } {
+    return { heapBytes: this.rt?.heap.inUse ?? 0, pooledBytes: 0 };
+  }
+
   /** Moves a reference kernel's result into the heap (a no-op when it is there already); fused-kernels.ts uses it too. */
   adopt(arr: Buffer): Buffer {
     const rt = this.rt;

@@ -142,6 +142,11 @@ export class WebGPUBackend implements Backend {
     E.fill(this.engine, dst, value);
   }
 
+  /** GPU buffer bytes held by live tensors and kept pooled for reuse (size classes included). */
+  memoryInfo(): { heapBytes: number; pooledBytes: number } {
+    return { heapBytes: this.engine.stats.live, pooledBytes: this.engine.stats.pooled };
+  }
+
   /** Destroys the pooled (free) buffers; see mox.emptyCache. */
   emptyCache(): void {
     this.engine.emptyCache();
