@@ -105,16 +105,15 @@ test('train gpt --resume: the run keeps its own length, a larger --max-iters ext
   fs.writeFileSync(path.join(dir, 'text.txt'), corpus());
   const run = path.join(dir, 'run');
   // the data named relative to the working directory; the resumes below run from elsewhere
-  const first = mox(['train', 'gpt', '--data', 'text.txt', '--out', run, ...TINY, '--max-iters', '3', '--eval-interval', '3'], {
+  // a run of 6 killed (kill -9) after step 4, its checkpoint at step 3: resuming without --max-iters goes to 6, not 2000
+  const first = mox(['train', 'gpt', '--data', 'text.txt', '--out', run, ...TINY, '--max-iters', '6', '--eval-interval', '3'], {
     cwd: dir,
+    env: { ...process.env, MOX_TEST_CRASH_AT: 'step:5' },
   });
-  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.code, null, first.stderr);
   const config = readJson(path.join(run, 'config.json'));
   assert.equal(config['train']['data']['data'], path.join(dir, 'text.txt'), 'the data path is stored absolute');
-  // a run of 6 stopped at step 3 (as if interrupted): resuming without --max-iters goes to 6, not 2000
-  config['train']['maxIters'] = 6;
-  config['train']['lrDecayIters'] = 6;
-  fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(config));
+  assert.deepEqual(stepsOf(run), [0, 3]);
   const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-cli-elsewhere-'));
   const resumed = mox(['train', 'gpt', '--out', run, '--resume', '--threads', '1'], { cwd: elsewhere });
   assert.equal(resumed.code, 0, resumed.stderr);
@@ -159,7 +158,7 @@ test('train gpt into a folder holding a checkpoint: refused without --resume (ex
   assert.equal(refused.code, 2);
   assert.equal(
     refused.stderr,
-    `mox: train gpt: ${run} already holds a checkpoint (trainer_state.json, config.json, model.safetensors, optimizer.safetensors, tokenizer.json); ` +
+    `mox: train gpt: ${run} already holds a checkpoint (trainer_state.json, checkpoints, config.json, model.safetensors, optimizer.safetensors, tokenizer.json); ` +
       "pass --resume to continue it, or --overwrite to start a new run that replaces it\nrun 'mox train --help' for usage\n",
   );
   assert.deepEqual(fs.readFileSync(path.join(run, 'model.safetensors')), before, 'the checkpoint is untouched');

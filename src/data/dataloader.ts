@@ -113,6 +113,20 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
     this.epoch = epoch;
   }
 
+  /**
+   * What decides the next epoch's order, as JSON: the epoch counter and the state of the loader's own
+   * generator (null without one). With loadStateDict a loader in a new process visits the examples in
+   * the order this one would (train.BackupAndRestore saves it; an order drawn from the global
+   * generator also needs that generator's state).
+   */
+  stateDict(): { epoch: number; generator: number[] | null } {
+    return { epoch: this.epoch, generator: this.generator ? this.generator.getState() : null };
+  }
+  loadStateDict(state: { epoch: number; generator: number[] | null }): void {
+    this.setEpoch(state?.epoch);
+    if (state.generator && this.generator) this.generator.setState(state.generator);
+  }
+
   /** The order the examples are visited in for epoch `epoch` (consumes the generator, if one was given). */
   private order(epoch: number): number[] {
     const n = this.dataset.length;
@@ -135,11 +149,17 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
 
   /** Runs one epoch: the order is fixed when iteration starts, each batch is made when it is asked for. */
   [Symbol.iterator](): Iterator<B> {
+    return this.iterate(0);
+  }
+
+  /** As iterating the loader, but starting after the first `skip` batches of the epoch (none of them is made). */
+  iterate(skip: number): Iterator<B> {
+    if (!Number.isInteger(skip) || skip < 0) throw new ValueError('DataLoader', `skip must be a non-negative integer, got ${skip}`);
     const order = this.order(this.epoch);
     this.epoch += 1;
     const n = order.length;
     const end = this.dropLast ? n - (n % this.batchSize) : n;
-    let at = 0;
+    let at = skip * this.batchSize;
     return {
       next: (): IteratorResult<B> => {
         if (at >= end) return { done: true, value: undefined };

@@ -18,7 +18,19 @@ export type DataSource = Dataset<readonly Tensor[]> | Iterable<Batch | Tensor>;
 /** Batches of one epoch, made on demand (so inside the step's scope), and how many there are. */
 export interface Source {
   steps: number | undefined;
-  iterator(epoch: number): Iterator<Batch | Tensor>;
+  /** Epoch `epoch`'s batches; with `skip`, from batch `skip` on (a resumed epoch), without making the skipped ones where it can. */
+  iterator(epoch: number, skip?: number): Iterator<Batch | Tensor>;
+  /** What decides the next epoch's order besides the global generator (a DataLoader's counter and generator), as JSON. */
+  state?(): unknown;
+  restore?(state: unknown): void;
+}
+
+type LoaderState = ReturnType<DataLoader['stateDict']>;
+
+/** The iterator of an epoch, the first `skip` batches passed over by calling next (fit calls this inside a scope, which frees what they made). */
+function skipped(it: Iterator<Batch | Tensor>, skip: number): Iterator<Batch | Tensor> {
+  for (let k = 0; k < skip; k++) if (it.next().done) break;
+  return it;
 }
 
 export function checkBatchSize(op: string, bs: number): number {
@@ -47,21 +59,31 @@ export function loaderSource(ds: Dataset<readonly Tensor[]>, batchSize: number, 
   const loader = new DataLoader<readonly Tensor[]>(ds, { batchSize, shuffle, seed });
   return {
     steps: loader.length,
-    iterator: (epoch) => {
+    iterator: (epoch, skip = 0) => {
       loader.setEpoch(epoch);
-      return loader[Symbol.iterator]();
+      return loader.iterate(skip);
     },
   };
 }
 
 function iterableSource(op: string, data: Iterable<Batch | Tensor>): Source {
   const len = (data as { length?: unknown }).length;
+  if (data instanceof DataLoader) {
+    // a loader counts its own epochs: its state says which order comes next
+    const loader = data as DataLoader<unknown, Batch | Tensor>;
+    return {
+      steps: loader.length,
+      iterator: (_epoch, skip = 0) => loader.iterate(skip),
+      state: () => loader.stateDict(),
+      restore: (s) => loader.loadStateDict(s as LoaderState),
+    };
+  }
   return {
     steps: typeof len === 'number' && Number.isInteger(len) ? len : undefined,
-    iterator: () => {
+    iterator: (_epoch, skip = 0) => {
       const it = data[Symbol.iterator]();
       if (!it || typeof it.next !== 'function') throw new ValueError(op, 'the data source did not return an iterator');
-      return it;
+      return skipped(it, skip);
     },
   };
 }

@@ -15,10 +15,43 @@ export interface TrainParams {
 
 type Hook<A extends unknown[]> = (...args: A) => void | Promise<void>;
 
+/**
+ * Where fit() stands, as JSON: everything a fit started again needs to go on exactly as this one
+ * would (train.BackupAndRestore saves it with the weights and the optimizer state).
+ */
+export interface FitSnapshot {
+  /** Batches trained since the first epoch, over every epoch. */
+  step: number;
+  /** The epoch to go on with, and the batches of it already trained. */
+  epoch: number;
+  batch: number;
+  /** The global generator's state now. */
+  rng: number[];
+  /** The data source's state now (a DataLoader's epoch counter and generator), or null. */
+  data: unknown;
+  /** The global generator and data source as the epoch in progress began, before its order was drawn (to draw it again). */
+  epochRng: number[];
+  epochData: unknown;
+  /** The epoch's running loss and metric state. */
+  tally: { lossSum: number; count: number; metrics: unknown[] } | null;
+  /** The History so far. */
+  history: { history: Record<string, number[]>; epoch: number[] };
+}
+
+/** What fit() lets a callback do with its position (Callback.fit). */
+export interface FitControl {
+  /** The position now: after a batch, or, from onEpochEnd, the start of the next epoch. */
+  snapshot(): FitSnapshot;
+  /** Called from onTrainBegin: fit goes on from this snapshot instead of from initialEpoch. */
+  resumeFrom(s: FitSnapshot): void;
+}
+
 export class Callback {
   /** The model being trained; set by fit() before onTrainBegin. */
   model!: Module;
   params: TrainParams = { epochs: 0, steps: undefined, verbose: 0 };
+  /** fit()'s position, to save and resume it (see BackupAndRestore); set by fit() before onTrainBegin. */
+  fit: FitControl | undefined;
 
   setModel(model: Module): void {
     this.model = model;
@@ -46,10 +79,11 @@ export class CallbackList {
     }
   }
 
-  setup(model: Module, params: TrainParams): void {
+  setup(model: Module, params: TrainParams, fit?: FitControl): void {
     for (const c of this.callbacks) {
       c.setModel(model);
       c.setParams(params);
+      c.fit = fit;
     }
   }
 

@@ -8,7 +8,9 @@ import { scope } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import { type Dataset, TensorDataset, trainValidationSplit } from '../data/dataset.js';
-import { type Callback, CallbackList, History } from './callback.js';
+import { globalGenerator } from '../tensor/random.js';
+import { crashPoint } from '../io/crash-point.js';
+import { type Callback, CallbackList, type FitControl, type FitSnapshot, History, type Logs } from './callback.js';
 import { ProgressBar, type OutputStream } from './progress.js';
 import { type DataSource, type Source, checkBatchSize, checkPair, isDataset, loaderSource, toSource } from './batches.js';
 import {
@@ -127,20 +129,78 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   const history = new History();
   // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
   const callbacks = new CallbackList([...(opts.callbacks ?? []), history]);
-  callbacks.setup(model, { epochs, steps: train.steps, verbose });
+  // where the run stands, for a callback that saves it (BackupAndRestore): the batches trained, the
+  // epoch and batch, and the generator and data state the epoch's order was drawn from
+  const pos = { step: 0, epoch: initialEpoch, batch: 0, epochEnded: false };
+  let epochRng = globalGenerator.getState();
+  let epochData: unknown = train.state?.() ?? null;
+  let tally: Tally | null = null;
+  let epochLogs: Logs | null = null;
+  let resume: FitSnapshot | null = null;
+  const control: FitControl = {
+    snapshot: () => {
+      const h = { history: structuredClone(history.history), epoch: [...history.epoch] };
+      const ended = pos.epochEnded;
+      // from onEpochEnd, History (the last callback) has yet to record the epoch
+      if (ended && epochLogs && h.epoch[h.epoch.length - 1] !== pos.epoch) {
+        h.epoch.push(pos.epoch);
+        for (const [k, v] of Object.entries(epochLogs)) (h.history[k] ??= []).push(v);
+      }
+      return {
+        step: pos.step,
+        epoch: ended ? pos.epoch + 1 : pos.epoch,
+        batch: ended ? 0 : pos.batch,
+        rng: globalGenerator.getState(),
+        data: train.state?.() ?? null,
+        epochRng,
+        epochData,
+        tally: ended || !tally ? null : tally.getState(),
+        history: h,
+      };
+    },
+    resumeFrom: (snap) => {
+      resume = snap;
+    },
+  };
+  callbacks.setup(model, { epochs, steps: train.steps, verbose }, control);
   model.stopTraining = false;
   const wasTraining = model.training;
-  let globalStep = 0; // steps of this fit() over all its epochs, from 0: what a non-finite report names
   try {
     await callbacks.trainBegin({});
-    for (let epoch = initialEpoch; epoch < epochs && !model.stopTraining; epoch++) {
+    const from = resume as FitSnapshot | null;
+    let firstEpoch = initialEpoch;
+    if (from) {
+      firstEpoch = from.epoch;
+      pos.step = from.step;
+      history.history = structuredClone(from.history.history);
+      history.epoch = [...from.history.epoch];
+      if (from.batch === 0) {
+        globalGenerator.setState(from.rng);
+        if (from.data !== null) train.restore?.(from.data);
+      }
+    }
+    for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
       model.train();
+      Object.assign(pos, { epoch, batch: 0, epochEnded: false });
       await callbacks.epochBegin(epoch, {});
       if (verbose) stream.write(`Epoch ${epoch + 1}/${epochs}\n`);
       const bar = verbose ? new ProgressBar(train.steps, { verbose, stream }) : null;
-      const tally = new Tally(c.metrics);
-      const it = train.iterator(epoch);
-      let step = 0;
+      tally = new Tally(c.metrics);
+      // a resumed epoch: its order drawn again from the state it was drawn from, the batches already
+      // trained passed over, then the generator and the running sums as they were after the last of them
+      const skip = from && epoch === from.epoch ? from.batch : 0;
+      if (from && skip > 0) {
+        globalGenerator.setState(from.epochRng);
+        if (from.epochData !== null) train.restore?.(from.epochData);
+      }
+      epochRng = globalGenerator.getState();
+      epochData = train.state?.() ?? null;
+      const it = scope(() => train.iterator(epoch, skip));
+      if (from && skip > 0) {
+        globalGenerator.setState(from.rng);
+        if (from.tally) tally.setState(from.tally);
+      }
+      let step = skip;
       let skipped = 0;
       for (;;) {
         let pending: Promise<void> | undefined;
@@ -155,10 +215,10 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
         const n = r.n;
         const bad = check ? await finishCheckedStep(model, c, r) : null;
         if (bad) {
-          const message = nonFiniteMessage(globalStep, epoch, step, bad);
+          const message = nonFiniteMessage(pos.step, epoch, step, bad);
           if (nonFinite === 'raise') {
             discard(r);
-            throw new NonFiniteError('fit', message, { step: globalStep, epoch, batch: step, loss: bad.loss, parameter: bad.parameter });
+            throw new NonFiniteError('fit', message, { step: pos.step, epoch, batch: step, loss: bad.loss, parameter: bad.parameter });
           }
           if (nonFinite === 'stop') {
             stream.write(`${message}: terminating training\n`);
@@ -171,9 +231,11 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
         // a skipped step counts in 'skipped', not in the loss or the metrics
         if (bad && nonFinite === 'skip') discard(r);
         else await settle(r, c, tally);
+        crashPoint('step');
         const logs = { batch: step, size: n, ...tally.logs(), ...(nonFinite === 'skip' ? { skipped } : {}) };
-        globalStep++;
         step++;
+        pos.batch = step;
+        pos.step++;
         bar?.update(step, logs);
         await callbacks.batchEnd(step - 1, logs);
         if (model.stopTraining) break;
@@ -182,6 +244,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       const logs = tally.logs();
       if (nonFinite === 'skip') logs.skipped = skipped;
       if (val) Object.assign(logs, await evaluateSource(model, c, val, 'val_', null));
+      pos.epochEnded = true;
+      epochLogs = logs;
       await callbacks.epochEnd(epoch, logs);
       bar?.finish(step, logs);
     }

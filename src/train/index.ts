@@ -8,7 +8,7 @@ export type { FitOptions } from './fit.js';
 export type { EvaluateOptions } from './evaluate.js';
 export type { PredictOptions } from './predict.js';
 export type { DataSource, Batch } from './batches.js';
-export { Callback, CallbackList, History, type Logs, type TrainParams } from './callback.js';
+export { Callback, CallbackList, History, type FitControl, type FitSnapshot, type Logs, type TrainParams } from './callback.js';
 export {
   EarlyStopping,
   MaxNorm,
@@ -24,6 +24,7 @@ export {
   type SteppableScheduler,
 } from './callbacks.js';
 export { CSVLogger, JSONLLogger, type FileLoggerOptions } from './loggers.js';
+export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
 export * as metrics from './metrics.js';
 export * as losses from './losses.js';

@@ -307,6 +307,21 @@ export abstract class Metric {
   abstract update(yTrue: Tensor, yPred: Tensor): void;
   abstract result(): number;
   abstract reset(): void;
+  /**
+   * The accumulated state as JSON, so a run resumed mid-epoch (train.BackupAndRestore) goes on with
+   * the epoch's counts; null (the default, for a metric that does not say) starts it over.
+   */
+  getState(): unknown {
+    return null;
+  }
+  /** Restores what getState() returned. */
+  setState(_state: unknown): void {}
+}
+
+function numbers(op: string, state: unknown, n: number): number[] {
+  if (!Array.isArray(state) || state.length !== n || !state.every((v) => typeof v === 'number'))
+    throw new ValueError(op, `expected a saved state of ${n} numbers, got ${JSON.stringify(state)}`);
+  return state as number[];
 }
 
 export class Accuracy extends Metric {
@@ -325,6 +340,12 @@ export class Accuracy extends Metric {
   }
   reset(): void {
     this.correct = this.total = 0;
+  }
+  override getState(): unknown {
+    return [this.correct, this.total];
+  }
+  override setState(state: unknown): void {
+    [this.correct, this.total] = numbers(this.name, state, 2) as [number, number];
   }
 }
 
@@ -347,6 +368,18 @@ class CountingScore extends Metric {
   }
   reset(): void {
     this.cm.reset();
+  }
+  override getState(): unknown {
+    return { numClasses: this.cm.numClasses, counts: Array.from(this.cm.counts), seen: [...this.cm.seen].sort((a, b) => a - b) };
+  }
+  override setState(state: unknown): void {
+    const s = state as { numClasses: number; counts: number[]; seen: number[] };
+    if (!Number.isInteger(s?.numClasses) || !Array.isArray(s.counts) || s.counts.length !== s.numClasses ** 2 || !Array.isArray(s.seen))
+      throw new ValueError(this.name, 'the saved state is not a confusion matrix');
+    this.cm.numClasses = s.numClasses;
+    this.cm.counts = Float64Array.from(s.counts);
+    this.cm.seen.clear();
+    for (const c of s.seen) this.cm.seen.add(c);
   }
 }
 
@@ -396,6 +429,12 @@ export class MeanMetric extends Metric {
   }
   reset(): void {
     this.sum = this.count = 0;
+  }
+  override getState(): unknown {
+    return [this.sum, this.count];
+  }
+  override setState(state: unknown): void {
+    [this.sum, this.count] = numbers(this.name, state, 2) as [number, number];
   }
 }
 

@@ -66,6 +66,17 @@ export class Tally {
     this.lossSum += loss * n;
     this.count += n;
   }
+  /** The running sums and each metric's state, as JSON (for train.BackupAndRestore). */
+  getState(): { lossSum: number; count: number; metrics: unknown[] } {
+    return { lossSum: this.lossSum, count: this.count, metrics: this.metrics.map((m) => m.getState()) };
+  }
+  setState(s: { lossSum: number; count: number; metrics: unknown[] }): void {
+    this.lossSum = s.lossSum;
+    this.count = s.count;
+    this.metrics.forEach((m, i) => {
+      if (s.metrics[i] !== null && s.metrics[i] !== undefined) m.setState(s.metrics[i]);
+    });
+  }
   logs(prefix = ''): Logs {
     const logs: Logs = { [`${prefix}loss`]: this.count ? this.lossSum / this.count : NaN };
     for (const m of this.metrics) logs[prefix + m.name] = m.result();

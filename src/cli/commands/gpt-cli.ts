@@ -70,8 +70,10 @@ const TRAIN_USAGE = `usage: mox train gpt (--dataset tinyshakespeare | --data FI
 
 Pretrains a GPT (nanoGPT's model and training loop) on a text: the first 90% of its tokens for
 training, the last 10% for validation. At each evaluation it prints the train/val loss, ms/iter and
-tokens/s, and replaces the checkpoint in DIR (config.json, model.safetensors, optimizer.safetensors,
-trainer_state.json with the step and RNG state, the tokenizer), each file written atomically.
+tokens/s, and writes a checkpoint (config.json, model.safetensors, optimizer.safetensors,
+trainer_state.json with the step, RNG state and losses, the tokenizer) as DIR/checkpoints/step-N,
+committed whole by a manifest and a rename; the two newest are kept and the newest's files are
+linked into DIR. A run killed at any moment resumes exactly (see docs/checkpoints.md).
 
 data:
   --dataset NAME        tinyshakespeare: input.txt from $MOX_DATA_DIR/tinyshakespeare/ or the cache

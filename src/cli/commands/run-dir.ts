@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError, ValueError } from '../../errors.js';
+import { removeDir } from '../../io/checkpoint-dir.js';
 
 type MakeUsageError = (message: string) => Error;
 
@@ -51,8 +52,11 @@ export function checkRunDir(cmd: string, out: string, files: readonly string[], 
 export function removeCheckpointFiles(dir: string, files: readonly string[], commitFile: string): void {
   const order = [commitFile, ...files.filter((f) => f !== commitFile)];
   for (const f of order) {
+    const p = path.join(dir, f);
     try {
-      fs.rmSync(path.join(dir, f), { force: true });
+      // a folder of checkpoints is renamed away before it is deleted, so it is never seen half-removed
+      if (fs.statSync(p, { throwIfNoEntry: false })?.isDirectory()) removeDir(p);
+      else fs.rmSync(p, { force: true });
     } catch (e) {
       throw new DataError('checkpoint', `cannot remove ${path.join(dir, f)} (--overwrite): ${(e as Error).message}`);
     }

@@ -1,10 +1,13 @@
 // `mox train gpt`: pretrains a GPT on a text, as nanoGPT's train.py with config/train_shakespeare_char.py:
 // AdamW (weight decay on 2-D parameters only), linear warmup then cosine decay of the learning rate,
 // gradient clipping, random windows of blockSize tokens from the first 90% of the tokens, evaluation on
-// the last 10%. At each evaluation the checkpoint in --out is replaced (every file written under a
-// temporary name and renamed; trainer_state.json last, and each file records its step, so a torn
-// checkpoint is detected). --resume continues from it exactly: the losses are the same as those of a
-// run that was never interrupted (same machine and thread count).
+// the last 10%. At each evaluation a checkpoint is committed as its own folder, --out/checkpoints/step-N
+// (io/checkpoint-dir.ts: written aside, flushed, listed with SHA-256s in manifest.json, renamed into
+// place; the two newest are kept), and its files are linked into --out for `mox generate --model OUT`.
+// --resume continues from the newest whole checkpoint (a torn one is reported and passed over)
+// exactly: model, optimizer, RNG streams, data position, schedule and loss history end byte-identical
+// to those of a run that was never interrupted (same machine and thread count), whenever a kill -9
+// stopped it (see docs/checkpoints.md and test/crash-gpt.test.ts).
 
 import '../../ops/tensor-methods.js';
 import * as fs from 'node:fs';
@@ -15,12 +18,21 @@ import { Generator, globalGenerator } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { crashPoint } from '../../io/crash-point.js';
+import {
+  commitCheckpoint,
+  listCheckpoints,
+  publishCheckpoint,
+  removeDir,
+  sweepLeftovers,
+  verifyCheckpoint,
+  type CheckpointManifest,
+} from '../../io/checkpoint-dir.js';
 import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
 import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
-import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
+import { buildTokenizer, loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 import { readTrainerState, type TrainerState } from './trainer-state.js';
 
 export interface TrainGptOptions {
@@ -60,9 +72,16 @@ export interface TrainGptOptions {
   overwrite?: boolean;
 }
 
-/** The files of a GPT checkpoint: what --overwrite removes, and what makes the CLI refuse a fresh run into --out. */
+/** The folder of --out that holds the checkpoints, one folder per step (step-N). */
+export const CHECKPOINTS_DIR = 'checkpoints';
+
+/**
+ * What a GPT run folder holds: what --overwrite removes, and what makes the CLI refuse a fresh run into
+ * --out. The files are links to the latest checkpoint's (in checkpoints/step-N, with manifest.json).
+ */
 export const GPT_CHECKPOINT_FILES = [
   'trainer_state.json',
+  CHECKPOINTS_DIR,
   'config.json',
   'model.safetensors',
   'optimizer.safetensors',
@@ -82,6 +101,8 @@ export interface EvalRecord {
 
 export interface TrainGptResult {
   history: EvalRecord[];
+  /** The training loss of every step from 0, resumed parts included. */
+  losses: number[];
   step: number;
   msPerIter: number;
   tokensPerSecond: number;
@@ -207,6 +228,71 @@ export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<s
   }
 }
 
+/** A checkpoint folder read for --resume. */
+interface Resumable {
+  dir: string;
+  step: number;
+  trainerState: TrainerState;
+  loaded: ReturnType<typeof loadGPT>;
+  tok: GptTokenizer;
+  manifest: CheckpointManifest | null;
+}
+
+/** Reads the checkpoint in dir (a step-N folder, or --out itself for a run written before those); DataError on any fault. */
+function readResumable(dir: string, manifest: CheckpointManifest | null): Resumable {
+  const stateFile = path.join(dir, 'trainer_state.json');
+  if (!fs.existsSync(stateFile)) throw new DataError('train gpt', `--resume: there is no checkpoint in ${dir} (no trainer_state.json)`);
+  const trainerState = readTrainerState(stateFile, 'train gpt');
+  const loaded = loadGPT(dir);
+  try {
+    const tok = loadCheckpointTokenizer(dir);
+    const step = resumedStep(
+      'train gpt',
+      stateFile,
+      { step: trainerState.step },
+      path.join(dir, 'model.safetensors'),
+      loaded.metadata['step'],
+    );
+    return { dir, step, trainerState, loaded, tok, manifest };
+  } catch (e) {
+    for (const p of loaded.model.parameters()) p.dispose();
+    throw e;
+  }
+}
+
+/**
+ * The checkpoint --resume continues from: the newest whole one in --out/checkpoints. One that is not
+ * whole (its files do not match its manifest, or do not load) gets a line saying so and is passed
+ * over; those newer than the one used are then removed, since the run will write those steps again.
+ * A folder written before checkpoints had their own folders is read from --out itself.
+ */
+function chooseCheckpoint(out: string, log: (line: string) => void): Resumable {
+  const root = path.join(out, CHECKPOINTS_DIR);
+  sweepLeftovers(out);
+  sweepLeftovers(root);
+  const list = listCheckpoints(root);
+  if (list.length === 0) return readResumable(out, null);
+  const torn: string[] = [];
+  for (const c of list) {
+    const v = verifyCheckpoint(c.dir);
+    let reason = v.ok ? '' : v.reason;
+    if (v.ok) {
+      try {
+        const r = readResumable(c.dir, v.manifest);
+        if (torn.length > 0) log(`resuming from the last whole checkpoint, ${c.dir}`);
+        for (const newer of list.filter((n) => n.step > c.step)) removeDir(newer.dir);
+        return r;
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        reason = e.message;
+      }
+    }
+    log(`checkpoint ${c.dir} is torn (${reason}): not used`);
+    torn.push(`${path.basename(c.dir)}: ${reason}`);
+  }
+  throw new DataError('train gpt', `--resume: no whole checkpoint in ${root} (${torn.join('; ')}); train again without --resume`);
+}
+
 export async function runTrainGpt(
   opts: TrainGptOptions,
   given: GivenFlags = new Set(),
@@ -220,34 +306,39 @@ export async function runTrainGpt(
   let tok: GptTokenizer;
   let startStep = 0;
   let history: EvalRecord[] = [];
+  let losses: number[] = [];
   let trainerState: TrainerState | null = null;
+  let resumedDir = out;
   let dataSpec: DataSpec;
   const batchGen = new Generator(opts.seed);
 
   if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
 
   if (opts.resume) {
-    const stateFile = path.join(out, 'trainer_state.json');
-    if (!fs.existsSync(stateFile)) throw new DataError('train gpt', `--resume: there is no checkpoint in ${out} (no trainer_state.json)`);
-    trainerState = readTrainerState(stateFile, 'train gpt');
-    const loaded = loadGPT(out);
+    const r = chooseCheckpoint(out, log);
+    // the run folder shows this checkpoint again (a kill may have left it part-way to a newer one),
+    // also when the resume is refused below (a complete run, a flag that disagrees)
+    if (r.manifest) publishCheckpoint(r.dir, r.manifest, out);
+    resumedDir = r.dir;
+    trainerState = r.trainerState;
+    const loaded = r.loaded;
     model = loaded.model;
     const saved = (loaded.config['train'] ?? {}) as Record<string, unknown>;
     o = resumedSettings('train gpt', opts, saved, TRAIN_KEYS, given) as TrainGptOptions & { lrDecayIters: number };
     const savedData = (saved['data'] ?? {}) as DataSpec;
     dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
-    tok = loadCheckpointTokenizer(out);
-    startStep = resumedStep(
-      'train gpt',
-      stateFile,
-      { step: trainerState.step },
-      path.join(out, 'model.safetensors'),
-      loaded.metadata['step'],
-    );
+    tok = r.tok;
+    startStep = r.step;
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
     if (o.lrDecayIters === undefined) o.lrDecayIters = o.maxIters;
     history = trainerState.history;
+    losses = trainerState.losses ?? [];
+    if (losses.length !== startStep)
+      throw new DataError(
+        'train gpt',
+        `${path.join(r.dir, 'trainer_state.json')}: "losses" must hold the ${startStep} losses of steps 0 to ${startStep - 1}`,
+      );
   } else {
     o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
     dataSpec = newDataSpec(opts);
@@ -298,11 +389,12 @@ export async function runTrainGpt(
   );
 
   if (trainerState) {
-    loadOptimizer(out, opt, trainerState.optimizer, startStep, device);
+    loadOptimizer(resumedDir, opt, trainerState.optimizer, startStep, device);
     globalGenerator.setState(trainerState.rng.global);
     batchGen.setState(trainerState.rng.batch);
   } else {
     fs.mkdirSync(out, { recursive: true });
+    sweepLeftovers(out);
     if (opts.overwrite) removeCheckpointFiles(out, GPT_CHECKPOINT_FILES, 'trainer_state.json');
     globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'
   }
@@ -310,7 +402,7 @@ export async function runTrainGpt(
   const numParams = model.getNumParams();
   const tokensPerIter = o.batchSize * o.blockSize;
   log(
-    `${opts.resume ? `resuming from ${out} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
       `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`,
   );
   log(
@@ -343,7 +435,6 @@ export async function runTrainGpt(
     return res;
   };
 
-  let tokenizerSaved = opts.resume;
   const saveCheckpoint = async (step: number): Promise<void> => {
     const meta = { step: String(step) };
     const config = {
@@ -359,13 +450,22 @@ export async function runTrainGpt(
       },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
     };
-    writeFileAtomic(path.join(out, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    if (!tokenizerSaved) saveTokenizerAtomic(tok, out); // it does not change during the run
-    tokenizerSaved = true;
-    await saveGPTWeights(out, model, meta);
-    const optimizer = await saveOptimizer(out, opt, step);
-    const state = { step, history, optimizer, rng: { global: globalGenerator.getState(), batch: batchGen.getState() } };
-    writeFileAtomic(path.join(out, 'trainer_state.json'), JSON.stringify(state) + '\n'); // last: the commit
+    // each file goes into the checkpoint's staging folder; commitCheckpoint flushes them, lists them in
+    // manifest.json and renames the folder into place, the moment the checkpoint exists
+    const { dir, manifest } = await commitCheckpoint(path.join(out, CHECKPOINTS_DIR), step, async (d) => {
+      fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+      crashPoint('checkpoint-file');
+      tok.save(d);
+      crashPoint('checkpoint-file');
+      await saveGPTWeights(d, model, meta);
+      crashPoint('checkpoint-file');
+      const optimizer = await saveOptimizer(d, opt, step);
+      crashPoint('checkpoint-file');
+      const state = { step, history, losses, optimizer, rng: { global: globalGenerator.getState(), batch: batchGen.getState() } };
+      fs.writeFileSync(path.join(d, 'trainer_state.json'), JSON.stringify(state) + '\n');
+      crashPoint('checkpoint-file');
+    });
+    publishCheckpoint(dir, manifest, out);
   };
 
   let iterMs = 0;
@@ -412,6 +512,8 @@ export async function runTrainGpt(
     windowMs += dt;
     windowIters++;
     stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
+    losses.push(loss);
+    crashPoint('step');
     if (o.logInterval > 0 && step % o.logInterval === 0)
       log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
@@ -422,6 +524,7 @@ export async function runTrainGpt(
   opt.dispose();
   return {
     history,
+    losses,
     step: Math.max(startStep, o.maxIters),
     msPerIter,
     tokensPerSecond: msPerIter > 0 ? tokensPerIter / (msPerIter / 1000) : 0,

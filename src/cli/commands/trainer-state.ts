@@ -21,6 +21,8 @@ export interface TrainerState {
   optimizer: { numbers: Record<string, Record<string, number>>; paramGroups: Record<string, unknown>[] };
   /** The generators' states (Generator.getState(): four uint32 words, then the spare normal or NaN). */
   rng: { global: number[]; batch: number[] };
+  /** The training loss of every step so far (absent in checkpoints written before it was recorded). */
+  losses?: number[];
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -81,7 +83,11 @@ export function parseTrainerState(v: unknown, file: string, cmd: string): Traine
       throw bad(`"rng.${key}" must be a generator state (four uint32 words, not all zero, and a number or null), got ${showValue(s)}`);
     return [s[0], s[1], s[2], s[3], s[4] === null || s[4] === undefined ? NaN : s[4]] as number[];
   };
+  const losses = v['losses'];
+  if (losses !== undefined && (!Array.isArray(losses) || !losses.every((l) => typeof l === 'number')))
+    throw bad(`"losses" must be an array of numbers (the loss of each step), got ${showValue(losses)}`);
   return {
+    ...(losses !== undefined ? { losses: losses as number[] } : {}),
     step,
     history: records,
     optimizer: { numbers: checkedNumbers, paramGroups: groups as Record<string, unknown>[] },
