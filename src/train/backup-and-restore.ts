@@ -21,7 +21,8 @@ import { DataError, MoxError, ValueError } from '../errors.js';
 import { keep } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import type { OptimizerStateDict, ParamState } from '../optim/optimizer.js';
+import type { OptimizerStateDict } from '../optim/optimizer.js';
+import { optimizerStateOf, saveOptimizerState } from '../io/optimizer-state.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { readJson } from '../io/files.js';
 import { crashPoint } from '../io/crash-point.js';
@@ -125,22 +126,9 @@ export class BackupAndRestore extends Callback {
       async (dir) => {
         await saveSafetensors(path.join(dir, 'model.safetensors'), this.model.stateDict(), meta);
         crashPoint('checkpoint-file');
-        const sd = opt.stateDict();
-        const tensors: Record<string, Tensor> = {};
-        const numbers: Record<string, Record<string, number>> = {};
-        for (const [i, st] of Object.entries(sd.state)) {
-          for (const [k, v] of Object.entries(st)) {
-            if (typeof v === 'number') (numbers[i] ??= {})[k] = v;
-            else tensors[`state.${i}.${k}`] = v;
-          }
-        }
-        try {
-          await saveSafetensors(path.join(dir, 'optimizer.safetensors'), tensors, meta);
-        } finally {
-          for (const t of Object.values(tensors)) t.dispose();
-        }
+        const optimizer = await saveOptimizerState(path.join(dir, 'optimizer.safetensors'), opt.stateDict(), meta);
         crashPoint('checkpoint-file');
-        const state = { fit: snap, optimizer: { numbers, paramGroups: sd.paramGroups } };
+        const state = { fit: snap, optimizer };
         fs.writeFileSync(path.join(dir, 'fit_state.json'), JSON.stringify(state) + '\n');
         crashPoint('checkpoint-file');
       },
@@ -177,16 +165,8 @@ export class BackupAndRestore extends Callback {
         if (meta['step'] !== String(snap.step))
           throw new DataError(OP, `${path.join(dir, what)} is from step ${meta['step']}, fit_state.json from step ${snap.step}`);
       }
-      const st: Record<number, ParamState> = {};
-      for (const [i, nums] of Object.entries((state.optimizer?.numbers ?? {}) as Record<string, Record<string, number>>))
-        st[Number(i)] = { ...nums };
-      for (const [name, t] of Object.entries(optTensors.tensors)) {
-        const m = /^state\.(\d+)\.(\w+)$/.exec(name);
-        if (!m) throw new DataError(OP, `${optFile}: unexpected tensor '${name}'`);
-        const moved = t.to(device);
-        if (moved !== t) copies.push(moved);
-        (st[Number(m[1])] ??= {})[m[2]!] = moved;
-      }
+      const numbers = (state.optimizer?.numbers ?? {}) as Record<string, Record<string, number>>;
+      const st = optimizerStateOf(OP, optFile, optTensors.tensors, numbers, device, copies);
       try {
         this.model.loadStateDict(weights.tensors);
       } catch (e) {

@@ -28,7 +28,8 @@ import {
   verifyCheckpoint,
   type CheckpointManifest,
 } from '../../io/checkpoint-dir.js';
-import type { OptimizerStateDict, ParamState } from '../../optim/optimizer.js';
+import type { OptimizerStateDict } from '../../optim/optimizer.js';
+import { type OptimizerStateJson, optimizerStateOf, saveOptimizerState } from '../../io/optimizer-state.js';
 import { readTextFile, resolveDataPath } from './text-input.js';
 import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
@@ -181,22 +182,8 @@ export function batch(data: Int32Array, blockSize: number, batchSize: number, ge
   };
 }
 
-export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<Record<string, unknown>> {
-  const sd = opt.stateDict();
-  const tensors: Record<string, Tensor> = {};
-  const numbers: Record<string, Record<string, number>> = {};
-  for (const [i, st] of Object.entries(sd.state)) {
-    for (const [k, v] of Object.entries(st)) {
-      if (typeof v === 'number') (numbers[i] ??= {})[k] = v;
-      else tensors[`state.${i}.${k}`] = v;
-    }
-  }
-  try {
-    await mox.saveSafetensors(path.join(dir, 'optimizer.safetensors'), tensors, { step: String(step) });
-  } finally {
-    for (const t of Object.values(tensors)) t.dispose();
-  }
-  return { numbers, paramGroups: sd.paramGroups };
+export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<OptimizerStateJson> {
+  return saveOptimizerState(path.join(dir, 'optimizer.safetensors'), opt.stateDict(), { step: String(step) });
 }
 
 export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
@@ -208,14 +195,8 @@ export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<s
         'train gpt',
         `${file} is from step ${metadata['step']}, trainer_state.json from step ${step}: the checkpoint is torn; train again without --resume`,
       );
-    const state: Record<number, ParamState> = {};
     const numbers = (saved['numbers'] ?? {}) as Record<string, Record<string, number>>;
-    for (const [i, st] of Object.entries(numbers)) state[Number(i)] = { ...st };
-    for (const [name, t] of Object.entries(tensors)) {
-      const m = /^state\.(\d+)\.(\w+)$/.exec(name);
-      if (!m) throw new DataError('train gpt', `${file}: unexpected tensor '${name}'`);
-      (state[Number(m[1])] ??= {})[m[2]!] = t.to(device);
-    }
+    const state = optimizerStateOf('train gpt', file, tensors, numbers, device);
     const groups = saved['paramGroups'] as OptimizerStateDict['paramGroups'];
     if (!Array.isArray(groups)) throw new DataError('train gpt', `${path.join(dir, 'trainer_state.json')}: no optimizer parameter groups`);
     try {
