@@ -14,20 +14,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { Generator, globalGenerator } from '../tensor/random.js';
 import { type GPT, GPTCache } from './gpt.js';
-import { sampleLogits } from './sampling.js';
+import { type SamplingOptions, sampleLogits } from './sampling.js';
 
-export interface GenerateOptions {
-  maxNewTokens: number;
-  /** Softmax temperature; 0 picks the most likely token (greedy). Default 1. */
-  temperature?: number;
-  /** Sample among the k most likely tokens only. */
-  topK?: number | null;
-  /** Nucleus sampling: among the fewest most likely tokens whose probabilities add up to at least p. */
-  topP?: number | null;
-  /** Seed for a fresh generator (ignored when `generator` is given). */
-  seed?: number;
-  /** Where the random draws come from (default: a Generator(seed), or the global one). */
-  generator?: Generator;
+export interface GenerateOptions extends SamplingOptions {
   /** Keep keys and values of past tokens (default true); the tokens are the same without. */
   useCache?: boolean;
   /** Called with each batch row's new token as it is picked. */

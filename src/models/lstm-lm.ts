@@ -21,7 +21,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { Dropout } from '../nn/layers/dropout.js';
 import { LSTM } from '../nn/layers/rnn.js';
-import { sampleLogits } from './sampling.js';
+import { type SamplingOptions, sampleLogits } from './sampling.js';
 
 export interface LSTMLanguageModelConfig {
   vocabSize: number;
@@ -45,15 +45,7 @@ export type LSTMLanguageModelOptions = Pick<LSTMLanguageModelConfig, 'vocabSize'
 export type LSTMState = [Tensor, Tensor];
 
 /** Sampling settings of LSTMLanguageModel.generate. */
-export interface LSTMGenerateOptions {
-  maxNewTokens: number;
-  temperature?: number;
-  topK?: number | null;
-  /** Nucleus sampling: the fewest most likely tokens whose probability reaches topP. */
-  topP?: number | null;
-  seed?: number;
-  generator?: Generator;
-}
+export type LSTMGenerateOptions = SamplingOptions;
 
 export class LSTMLanguageModel extends Module {
   readonly config: LSTMLanguageModelConfig;

@@ -3,6 +3,22 @@
 
 import type { Generator } from '../tensor/random.js';
 
+/** How a language model's generate() picks each new token (the GPT's and the LSTM's share these). */
+export interface SamplingOptions {
+  /** How many tokens to add. */
+  maxNewTokens: number;
+  /** Softmax temperature; 0 picks the most likely token (greedy). Default 1. */
+  temperature?: number;
+  /** Sample among the k most likely tokens only. */
+  topK?: number | null;
+  /** Nucleus sampling: among the fewest most likely tokens whose probabilities add up to at least p. */
+  topP?: number | null;
+  /** Seed for a fresh generator (ignored when `generator` is given). */
+  seed?: number;
+  /** Where the random draws come from (default: a Generator(seed), or the global one). */
+  generator?: Generator;
+}
+
 /**
  * Picks the next token from one row of logits: temperature, then top-k, then top-p, then a draw
  * from `gen` (one uniform number per call, so the stream does not depend on the logits).
