@@ -20,7 +20,14 @@ if (!anchor) {
 }
 
 // %x00 between commits, %x01 between subject and body
-const log = git('log', '--format=%h%x01%s%x01%b%x00', `${anchor}~1..HEAD`);
+// in a shallow clone the anchor may have no parent here: then every commit the clone has is checked
+let hasParent = true;
+try {
+  git('rev-parse', '--verify', '--quiet', `${anchor}~1`);
+} catch {
+  hasParent = false;
+}
+const log = git('log', '--format=%h%x01%s%x01%b%x00', hasParent ? `${anchor}~1..HEAD` : 'HEAD');
 const bad = [];
 let n = 0;
 for (const entry of log.split('\0')) {
