@@ -120,6 +120,100 @@ export abstract class Module {
       .reduce((s, p) => s + p.size, 0);
   }
 
+  /**
+   * Sets requiresGrad on every parameter of this module and those below it (torch's
+   * Module.requires_grad_): false freezes them, so backward computes no gradient for them and
+   * optimizers leave them as they are. Returns this.
+   */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requiresGrad;
+    return this;
+  }
+
+  /**
+   * Keras's `layer.trainable`: false freezes every parameter of this module and those below it
+   * (requiresGrad_(false)), true unfreezes them; reading it says whether any parameter is trainable
+   * (true for a module with none, as Keras). As in Keras, a frozen BatchNorm also runs in inference
+   * mode (it normalises with its running statistics and stops updating them) until unfrozen.
+   * Set it before compile(): an optimizer only holds the parameters trainable when it was made.
+   */
+  get trainable(): boolean {
+    const params = this.parameters();
+    return params.length === 0 ? this._trainableFlag : params.some((p) => p.requiresGrad);
+  }
+
+  set trainable(on: boolean) {
+    for (const m of this.modules()) m._trainableFlag = on;
+    this.requiresGrad_(on);
+  }
+
+  /** What `trainable` last set on this module (BatchNorm reads it; a module with no parameters reports it). */
+  protected _trainableFlag = true;
+
+  /** The module at a dotted path ('transformer.h.0.attn'; '' is this one), as torch's get_submodule. */
+  getSubmodule(target: string): Module {
+    if (target === '') return this;
+    let m: Module = this;
+    const parts = target.split('.');
+    for (let i = 0; i < parts.length; i++) {
+      const child = m.namedChildren().find(([k]) => k === parts[i] || k === `${parts[i]}.${parts[i + 1]}`);
+      if (!child) throw new ValueError('getSubmodule', `${m.name} has no submodule '${parts.slice(0, i + 1).join('.')}' (in '${target}')`);
+      if (child[0].includes('.')) i++; // an array of modules, named 'layers.0'
+      m = child[1];
+    }
+    return m;
+  }
+
+  /**
+   * Replaces the module at a dotted path with `module` (torch's set_submodule), wherever the parent
+   * holds it: a property, an array of modules, or a registered (container) child. Used to wrap layers
+   * in place, e.g. a Linear in a LoRA adapter.
+   */
+  setSubmodule(target: string, module: Module): void {
+    if (!(module instanceof Module)) throw new ValueError('setSubmodule', `the new value for '${target}' is not a Module`);
+    const dot = target.lastIndexOf('.');
+    const parentPath = dot < 0 ? '' : target.slice(0, dot);
+    const key = dot < 0 ? target : target.slice(dot + 1);
+    // 'layers.0' names an array element: the parent is the owner of 'layers'
+    const arrayOwner = parentPath !== '' && /^\d+$/.test(key) ? this.tryArrayOwner(parentPath) : null;
+    if (arrayOwner) {
+      const arr = (arrayOwner.owner as unknown as Record<string, unknown>)[arrayOwner.prop] as Module[];
+      arr[Number(key)] = module;
+      return;
+    }
+    const parent = this.getSubmodule(parentPath);
+    if (!parent.replaceChild(key, module))
+      throw new ValueError('setSubmodule', `${parent.name} has no submodule '${key}' (in '${target}')`);
+  }
+
+  private tryArrayOwner(parentPath: string): { owner: Module; prop: string } | null {
+    const dot = parentPath.lastIndexOf('.');
+    const ownerPath = dot < 0 ? '' : parentPath.slice(0, dot);
+    const prop = dot < 0 ? parentPath : parentPath.slice(dot + 1);
+    let owner: Module;
+    try {
+      owner = this.getSubmodule(ownerPath);
+    } catch {
+      return null;
+    }
+    const v = (owner as unknown as Record<string, unknown>)[prop];
+    return Array.isArray(v) && v.every((m) => m instanceof Module) ? { owner, prop } : null;
+  }
+
+  /** Puts `module` where the direct child `key` is; false when there is no such child. Containers extend it. */
+  protected replaceChild(key: string, module: Module): boolean {
+    const self = this as unknown as Record<string, unknown>;
+    if (Object.hasOwn(this, key) && self[key] instanceof Module) {
+      self[key] = module;
+      return true;
+    }
+    if (this._extraModules.has(key)) {
+      this._extraModules.set(key, module);
+      return true;
+    }
+    return false;
+  }
+
   train(mode = true): this {
     for (const m of this.modules()) m.training = mode;
     return this;

@@ -43,6 +43,15 @@ export class Sequential extends Module {
     return this.#layers.length;
   }
 
+  /** setSubmodule's hook: the layer named `key` is replaced in the chain as well. */
+  protected override replaceChild(key: string, module: Module): boolean {
+    const i = [...this.#names].indexOf(key);
+    if (i < 0) return false;
+    checkModule('Sequential', module, `layer ${key}`);
+    this.#layers[i] = module;
+    return super.replaceChild(key, module);
+  }
+
   /** The layer at position i (negative counts from the end). */
   at(i: number): Module {
     const j = i < 0 ? i + this.#layers.length : i;
@@ -82,6 +91,15 @@ export class ModuleList extends Module {
 
   get length(): number {
     return this.#items.length;
+  }
+
+  /** setSubmodule's hook: item `key` ('0', '1', ...) is replaced in the list as well. */
+  protected override replaceChild(key: string, module: Module): boolean {
+    const i = Number(key);
+    if (!/^\d+$/.test(key) || i >= this.#items.length) return false;
+    checkModule('ModuleList', module, `item ${key}`);
+    this.#items[i] = module;
+    return super.replaceChild(key, module);
   }
 
   at(i: number): Module {
@@ -130,6 +148,13 @@ export class ModuleDict<M extends Module = Module> extends Module {
     const pairs = Symbol.iterator in modules ? modules : Object.entries(modules);
     for (const [k, m] of pairs as Iterable<readonly [string, M]>) this.set(k, m);
     return this;
+  }
+
+  /** setSubmodule's hook: the module under `key` is replaced, keeping its place. */
+  protected override replaceChild(key: string, module: Module): boolean {
+    if (!this.#items.has(key)) return false;
+    this.set(key, module as M);
+    return true;
   }
 
   get(key: string): M | undefined {

@@ -93,10 +93,12 @@ abstract class BatchNormBase extends Module {
     if (x.shape[1] !== this.numFeatures) {
       throw new ShapeError(this.constructor.name, `expected ${this.numFeatures} channels in dim 1, got input ${fmtShape(x.shape)}`);
     }
-    // as PyTorch: batch statistics while training, or always when no running statistics are kept
-    const useBatchStats = this.training || !this.trackRunningStats;
+    // as PyTorch: batch statistics while training, or always when no running statistics are kept; as
+    // Keras, a layer set `trainable = false` runs in inference mode even while the model trains
+    const training = this.training && this._trainableFlag;
+    const useBatchStats = training || !this.trackRunningStats;
     let momentum = this.momentum ?? 0;
-    if (this.training && this.trackRunningStats) {
+    if (training && this.trackRunningStats) {
       const nbt = this.numBatchesTracked!;
       noGrad(() => {
         const next = nbt.add(1);
