@@ -87,6 +87,16 @@ const PROGRAMS = [
     read: (output, out) => parseGptEval(output) ?? gptFromCheckpoint(out),
   },
   {
+    name: 'gpt-finetune-rt-polarity',
+    ...example('gpt-finetune-rt-polarity'),
+    data: ['tinyshakespeare/input.txt', 'rt-polarity/rt-polarity.pos'],
+    target: [
+      { field: 'lora_recovery', op: '>=', value: 0.8 },
+      { field: 'lora_trainable_percent', op: '<=', value: 2 },
+    ],
+    figures: ['base_val_loss', 'full_val_loss', 'lora_val_loss', 'lora_recovery', 'lora_trainable_percent'],
+  },
+  {
     name: 'gpt-pytorch',
     script: 'bench/torch_shakespeare.py',
     command: `${PYTHON} bench/torch_shakespeare.py`,

@@ -11,6 +11,7 @@ import { runDemo } from './commands/demo.js';
 import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
 import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gpt-cli.js';
+import { finetuneCommand } from './commands/finetune-cli.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
@@ -85,6 +86,7 @@ const COMMANDS: Record<string, Command> = {
     gpt: trainGptCommand((m) => new UsageError(m)),
     lstm: trainLstmCommand((m) => new UsageError(m)),
   }),
+  finetune: finetuneCommand((m) => new UsageError(m)),
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),

@@ -3,6 +3,8 @@
 
 export interface GenerateCommandOptions {
   model: string;
+  /** A LoRA adapter folder (PEFT's layout) to load onto --model. */
+  adapter?: string;
   prompt?: string;
   promptIds?: number[];
   maxNewTokens: number;

@@ -8,25 +8,37 @@ import { DataError, ValueError } from '../../errors.js';
 import { generateAsync } from '../../models/gpt-generate.js';
 import { initDevice } from '../../backend/registry.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
-import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
-import { GPT2Tokenizer } from '../../text/gpt2.js';
-import { CharTokenizer } from '../../text/char.js';
-import { loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
+import { loadModelTokenizer } from './gpt-tokenizer.js';
+import { loadLoraAdapter, mergeLora } from '../../adapters/lora.js';
+import { readJson } from '../../io/files.js';
 import { isLSTMCheckpointDir } from '../../models/lstm-checkpoint.js';
 import { runGenerateLstm } from './generate-lstm.js';
 import type { GenerateCommandOptions } from './generate-options.js';
 
-/** A Hugging Face folder's tokenizer.json when it is the character-level one `mox export-hf` writes, else null. */
-function huggingFaceCharTokenizer(file: string): GptTokenizer | null {
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new DataError('generate', `${file} is not valid JSON: ${(e as Error).message}`);
+/** Whether dir holds a LoRA adapter and no model of its own (what `mox finetune gpt --lora` writes). */
+function isAdapterOnlyDir(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'adapter_config.json')) && !fs.existsSync(path.join(dir, 'model.safetensors'));
+}
+
+/**
+ * The base model's folder and the adapter's: --model BASE --adapter DIR, or --model DIR alone for an
+ * adapter folder, whose base is the one its adapter_config.json names (base_model_name_or_path).
+ */
+function modelAndAdapter(opts: GenerateCommandOptions): { baseDir: string; adapterDir: string | null } {
+  if (opts.adapter !== undefined) {
+    if (!fs.existsSync(path.join(opts.adapter, 'adapter_config.json')))
+      throw new DataError('generate', `--adapter ${opts.adapter} is not a LoRA adapter folder: it has no adapter_config.json`);
+    return { baseDir: opts.model, adapterDir: opts.adapter };
   }
-  return typeof obj === 'object' && obj !== null && CharTokenizer.isHuggingFaceCharJSON(obj)
-    ? CharTokenizer.fromHuggingFaceJSON(obj, file)
-    : null;
+  if (!isAdapterOnlyDir(opts.model)) return { baseDir: opts.model, adapterDir: null };
+  const cfgFile = path.join(opts.model, 'adapter_config.json');
+  const base = readJson(cfgFile)['base_model_name_or_path'];
+  if (typeof base !== 'string' || !fs.existsSync(base))
+    throw new DataError(
+      'generate',
+      `${opts.model} holds a LoRA adapter whose base model (${cfgFile}: base_model_name_or_path ${JSON.stringify(base)}) is not a folder here; give --model BASE --adapter ${opts.model}`,
+    );
+  return { baseDir: base, adapterDir: opts.model };
 }
 
 export async function runGenerate(
@@ -37,19 +49,20 @@ export async function runGenerate(
   if (isLSTMCheckpointDir(opts.model)) return runGenerateLstm(opts, out, err);
   const device = opts.device ?? 'cpu';
   await initDevice(device); // at once for the CPU, which is always open
-  const { model } = loadGPT(opts.model);
-  model.to(device);
-  let tok: GptTokenizer | null = null;
-  const tokFile = path.join(opts.model, 'tokenizer.json');
-  if (isHuggingFaceGPT2Dir(opts.model)) {
-    // a Hugging Face folder: its tokenizer.json is the tokenizers library's; GPT-2's BPE is vocab.json + merges.txt
-    const vocab = path.join(opts.model, 'vocab.json');
-    const merges = path.join(opts.model, 'merges.txt');
-    if (fs.existsSync(vocab) && fs.existsSync(merges)) tok = GPT2Tokenizer.fromFiles(vocab, merges);
-    else if (fs.existsSync(tokFile)) tok = huggingFaceCharTokenizer(tokFile);
-  } else if (fs.existsSync(tokFile)) {
-    tok = loadCheckpointTokenizer(opts.model);
+  const { baseDir, adapterDir } = modelAndAdapter(opts);
+  const { model } = loadGPT(baseDir);
+  if (adapterDir) {
+    loadLoraAdapter(model, adapterDir);
+    // merged, decoding costs what the base model's does; an adapter that cannot merge runs as it is
+    try {
+      mergeLora(model);
+    } catch (e) {
+      if (!(e instanceof ValueError)) throw e;
+    }
   }
+  model.eval();
+  model.to(device);
+  const tok = loadModelTokenizer(baseDir) ?? (adapterDir ? loadModelTokenizer(adapterDir) : null);
   let prompt: number[];
   if (opts.promptIds) {
     prompt = opts.promptIds;

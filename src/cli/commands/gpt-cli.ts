@@ -65,6 +65,117 @@ export function numFlag(
   return n;
 }
 
+/** The flags `train gpt` and `finetune gpt` share: data, the optimizer and schedule, the run folder. */
+export const RUN_FLAGS: Options = Object.fromEntries(
+  [
+    'dataset',
+    'data',
+    'encoding',
+    'batch-size',
+    'grad-accum',
+    'max-iters',
+    'lr',
+    'min-lr',
+    'warmup-iters',
+    'lr-decay-iters',
+    'weight-decay',
+    'beta1',
+    'beta2',
+    'grad-clip',
+    'eval-interval',
+    'eval-iters',
+    'log-interval',
+    'seed',
+    'threads',
+    'out',
+    'device',
+  ].map((k) => [k, { type: 'string' }] as const),
+);
+RUN_FLAGS['resume'] = { type: 'boolean' };
+RUN_FLAGS['overwrite'] = { type: 'boolean' };
+
+/** The defaults that differ between pretraining and fine-tuning. */
+export interface RunDefaults {
+  maxIters: number;
+  lr: number;
+  minLr: number;
+  warmupIters: number;
+  evalInterval: number;
+}
+
+const TRAIN_DEFAULTS: RunDefaults = { maxIters: 2000, lr: 1e-3, minLr: 1e-4, warmupIters: 100, evalInterval: 250 };
+
+type RunFlagOptions = Omit<TrainGptOptions, 'tokenizer' | 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize' | 'dropout' | 'bias'>;
+
+/** Parses RUN_FLAGS (the data flags and --out, --resume, --overwrite already checked by the caller). */
+export function runFlags(
+  bad: MakeUsageError,
+  values: Values,
+  fixed: Pick<TrainGptOptions, 'dataset' | 'data' | 'encoding' | 'out' | 'resume' | 'overwrite'>,
+  d: RunDefaults,
+): RunFlagOptions {
+  const pos = (x: number) => x > 0;
+  const nonNeg = (x: number) => x >= 0;
+  const unit = (x: number) => x >= 0 && x < 1;
+  return {
+    ...fixed,
+    batchSize: intFlag(bad, values, 'batch-size', 12, 1),
+    gradAccum: intFlag(bad, values, 'grad-accum', 1, 1),
+    maxIters: intFlag(bad, values, 'max-iters', d.maxIters, 0),
+    lr: numFlag(bad, values, 'lr', d.lr, pos, 'a positive number'),
+    minLr: numFlag(bad, values, 'min-lr', d.minLr, nonNeg, 'a number >= 0'),
+    warmupIters: intFlag(bad, values, 'warmup-iters', d.warmupIters, 0),
+    lrDecayIters: intFlag(bad, values, 'lr-decay-iters', undefined, 1),
+    weightDecay: numFlag(bad, values, 'weight-decay', 0.1, nonNeg, 'a number >= 0'),
+    beta1: numFlag(bad, values, 'beta1', 0.9, unit, 'in [0, 1)'),
+    beta2: numFlag(bad, values, 'beta2', 0.99, unit, 'in [0, 1)'),
+    gradClip: numFlag(bad, values, 'grad-clip', 1.0, nonNeg, 'a number >= 0'),
+    evalInterval: intFlag(bad, values, 'eval-interval', d.evalInterval, 1),
+    evalIters: intFlag(bad, values, 'eval-iters', 20, 1),
+    logInterval: intFlag(bad, values, 'log-interval', 0, 0),
+    seed: intFlag(bad, values, 'seed', 1337, 0),
+    threads: intFlag(bad, values, 'threads', undefined, 1),
+    device: deviceFlag(bad, values['device']),
+  };
+}
+
+const FLAG_TO_KEY: Record<string, keyof TrainGptOptions> = {
+  'n-layer': 'nLayer',
+  'n-head': 'nHead',
+  'n-embd': 'nEmbd',
+  'block-size': 'blockSize',
+  'batch-size': 'batchSize',
+  'grad-accum': 'gradAccum',
+  'min-lr': 'minLr',
+  'warmup-iters': 'warmupIters',
+  'lr-decay-iters': 'lrDecayIters',
+  'weight-decay': 'weightDecay',
+  'grad-clip': 'gradClip',
+  'no-bias': 'bias',
+  lr: 'lr',
+  dropout: 'dropout',
+  beta1: 'beta1',
+  beta2: 'beta2',
+  seed: 'seed',
+  tokenizer: 'tokenizer',
+  data: 'data',
+  dataset: 'dataset',
+  'eval-interval': 'evalInterval',
+  'eval-iters': 'evalIters',
+  'log-interval': 'logInterval',
+  'max-iters': 'maxIters',
+  encoding: 'encoding',
+};
+
+/** The settings the command line gave explicitly (--resume checks them against the checkpoint's). */
+export function givenFlags(values: Values): Set<keyof TrainGptOptions> {
+  return new Set(
+    Object.keys(values)
+      .filter((k) => values[k] !== undefined && k in FLAG_TO_KEY)
+      .map((k) => FLAG_TO_KEY[k]!),
+  );
+}
+
 const TRAIN_USAGE = `usage: mox train gpt (--dataset tinyshakespeare | --data FILE) --out DIR [--overwrite] [options]
        mox train gpt --out DIR --resume [--max-iters N [--lr-decay-iters N]] [options]
 
@@ -102,6 +213,8 @@ training:
   --weight-decay X      AdamW weight decay on 2-D parameters (default 0.1)
   --beta1 X, --beta2 X  AdamW betas (default 0.9, 0.99)
   --grad-clip X         clip the gradient norm to X, 0 for none (default 1.0)
+  --grad-accum N        sum the gradients of N batches of --batch-size into each step, the same
+                        step as one batch N times as large (default 1)
   --eval-interval N     evaluate and checkpoint every N iterations (default 250)
   --eval-iters N        batches per split in each evaluation (default 20)
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
@@ -122,35 +235,14 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
     summary: 'pretrain a GPT on a text (nanoGPT), with checkpoints and --resume',
     usage: TRAIN_USAGE,
     options: {
-      dataset: str,
-      data: str,
+      ...RUN_FLAGS,
       tokenizer: str,
       'n-layer': str,
       'n-head': str,
       'n-embd': str,
       'block-size': str,
-      'batch-size': str,
-      'max-iters': str,
-      lr: str,
-      'min-lr': str,
-      'warmup-iters': str,
-      'lr-decay-iters': str,
       dropout: str,
-      'weight-decay': str,
-      beta1: str,
-      beta2: str,
-      'grad-clip': str,
       'no-bias': { type: 'boolean' },
-      'eval-interval': str,
-      'eval-iters': str,
-      'log-interval': str,
-      seed: str,
-      threads: str,
-      out: str,
-      resume: { type: 'boolean' },
-      overwrite: { type: 'boolean' },
-      device: str,
-      encoding: str,
     },
     async run(values, positionals) {
       if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
@@ -161,72 +253,19 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       const out = values['out'];
       if (typeof out !== 'string' || out === '') throw bad('train gpt: --out DIR is required');
       const { dataset, data, encoding } = dataFlags('train gpt', values, resume, bad);
-      const pos = (x: number) => x > 0;
-      const nonNeg = (x: number) => x >= 0;
       const unit = (x: number) => x >= 0 && x < 1;
       const opts: TrainGptOptions = {
-        dataset,
-        data,
-        encoding,
+        ...runFlags(bad, values, { dataset, data, encoding, out, resume, overwrite }, TRAIN_DEFAULTS),
         tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
         nLayer: intFlag(bad, values, 'n-layer', 4, 1),
         nHead: intFlag(bad, values, 'n-head', 4, 1),
         nEmbd: intFlag(bad, values, 'n-embd', 128, 1),
         blockSize: intFlag(bad, values, 'block-size', 64, 1),
-        batchSize: intFlag(bad, values, 'batch-size', 12, 1),
-        maxIters: intFlag(bad, values, 'max-iters', 2000, 0),
-        lr: numFlag(bad, values, 'lr', 1e-3, pos, 'a positive number'),
-        minLr: numFlag(bad, values, 'min-lr', 1e-4, nonNeg, 'a number >= 0'),
-        warmupIters: intFlag(bad, values, 'warmup-iters', 100, 0),
-        lrDecayIters: intFlag(bad, values, 'lr-decay-iters', undefined, 1),
         dropout: numFlag(bad, values, 'dropout', 0, unit, 'in [0, 1)'),
-        weightDecay: numFlag(bad, values, 'weight-decay', 0.1, nonNeg, 'a number >= 0'),
-        beta1: numFlag(bad, values, 'beta1', 0.9, unit, 'in [0, 1)'),
-        beta2: numFlag(bad, values, 'beta2', 0.99, unit, 'in [0, 1)'),
-        gradClip: numFlag(bad, values, 'grad-clip', 1.0, nonNeg, 'a number >= 0'),
         bias: values['no-bias'] !== true,
-        evalInterval: intFlag(bad, values, 'eval-interval', 250, 1),
-        evalIters: intFlag(bad, values, 'eval-iters', 20, 1),
-        logInterval: intFlag(bad, values, 'log-interval', 0, 0),
-        seed: intFlag(bad, values, 'seed', 1337, 0),
-        threads: intFlag(bad, values, 'threads', undefined, 1),
-        device: deviceFlag(bad, values['device']),
-        out,
-        resume,
-        overwrite,
       };
       if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);
-      const flagToKey: Record<string, keyof TrainGptOptions> = {
-        'n-layer': 'nLayer',
-        'n-head': 'nHead',
-        'n-embd': 'nEmbd',
-        'block-size': 'blockSize',
-        'batch-size': 'batchSize',
-        'min-lr': 'minLr',
-        'warmup-iters': 'warmupIters',
-        'lr-decay-iters': 'lrDecayIters',
-        'weight-decay': 'weightDecay',
-        'grad-clip': 'gradClip',
-        'no-bias': 'bias',
-        lr: 'lr',
-        dropout: 'dropout',
-        beta1: 'beta1',
-        beta2: 'beta2',
-        seed: 'seed',
-        tokenizer: 'tokenizer',
-        data: 'data',
-        dataset: 'dataset',
-        'eval-interval': 'evalInterval',
-        'eval-iters': 'evalIters',
-        'log-interval': 'logInterval',
-        'max-iters': 'maxIters',
-        encoding: 'encoding',
-      };
-      const given = new Set(
-        Object.keys(values)
-          .filter((k) => values[k] !== undefined && k in flagToKey)
-          .map((k) => flagToKey[k]!),
-      );
+      const given = givenFlags(values);
       checkRunDir('train gpt', out, GPT_CHECKPOINT_FILES, { resume, overwrite }, bad);
       await runTrainGpt(opts, given);
     },
@@ -241,7 +280,10 @@ JSON array); the speed in tokens/s goes to stderr.
 
   --model DIR           checkpoint folder: config.json, model.safetensors, tokenizer.json; or a
                         Hugging Face GPT-2 folder (config.json, model.safetensors, and vocab.json +
-                        merges.txt for --prompt)
+                        merges.txt for --prompt); or a LoRA run's folder (\`mox finetune gpt --lora\`),
+                        whose base model is read from where its adapter_config.json says
+  --adapter DIR         load the LoRA adapter in DIR (PEFT's adapter_model.safetensors and
+                        adapter_config.json) onto --model, merged into its weights
   --prompt TEXT         the text to continue (encoded with the checkpoint's tokenizer)
   --prompt-ids IDS      or the token ids, comma-separated
   --max-new-tokens N    tokens to generate (default 200)
@@ -260,6 +302,7 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
     usage: GENERATE_USAGE,
     options: {
       model: str,
+      adapter: str,
       prompt: str,
       'prompt-ids': str,
       'max-new-tokens': str,
@@ -287,8 +330,11 @@ export function generateCommand(bad: MakeUsageError): CliCommand {
         }
         promptIds = parts.map(Number);
       }
+      const adapter = values['adapter'] as string | undefined;
+      if (adapter === '') throw bad('generate: --adapter needs a folder');
       await runGenerate({
         model,
+        ...(adapter !== undefined ? { adapter } : {}),
         prompt,
         promptIds,
         device: deviceFlag(bad, values['device']),
@@ -332,7 +378,7 @@ export function exportHfCommand(bad: MakeUsageError): CliCommand {
   };
 }
 
-function deviceFlag(bad: MakeUsageError, v: string | boolean | undefined): string {
+export function deviceFlag(bad: MakeUsageError, v: string | boolean | undefined): string {
   if (v === undefined) return 'cpu';
   if (v !== 'cpu' && v !== 'webgpu') throw bad(`--device must be cpu or webgpu, got '${String(v)}'`);
   return v;

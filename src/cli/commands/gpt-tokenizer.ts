@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { DataError } from '../../errors.js';
 import { gpt2VocabDirAsync, loadTokenizer, loadTokenizerDir } from '../../text/load-tokenizer.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
+import { GPT2Tokenizer } from '../../text/gpt2.js';
+import { CharTokenizer } from '../../text/char.js';
+import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
 
 export type GptTokenizer = Tokenizer;
 
@@ -40,4 +43,34 @@ export function saveTokenizerAtomic(tok: GptTokenizer, dir: string): void {
 export function loadCheckpointTokenizer(dir: string): GptTokenizer {
   if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) throw new DataError('checkpoint', `${dir} has no tokenizer.json`);
   return loadTokenizerDir(dir);
+}
+
+/** A Hugging Face folder's tokenizer.json when it is the character-level one `mox export-hf` writes, else null. */
+function huggingFaceCharTokenizer(file: string): GptTokenizer | null {
+  let obj: Record<string, unknown>;
+  try {
+    obj = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new DataError('tokenizer', `${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return typeof obj === 'object' && obj !== null && CharTokenizer.isHuggingFaceCharJSON(obj)
+    ? CharTokenizer.fromHuggingFaceJSON(obj, file)
+    : null;
+}
+
+/**
+ * The tokenizer of a model folder, or null when it has none: a mox checkpoint's tokenizer.json (with
+ * encoder.json + vocab.bpe for BPE), or for a Hugging Face GPT-2 folder vocab.json + merges.txt, or the
+ * character-level tokenizer.json that `mox export-hf` writes.
+ */
+export function loadModelTokenizer(dir: string): GptTokenizer | null {
+  const tokFile = path.join(dir, 'tokenizer.json');
+  if (isHuggingFaceGPT2Dir(dir)) {
+    // the tokenizers library's tokenizer.json is not read: GPT-2's BPE is vocab.json + merges.txt
+    const vocab = path.join(dir, 'vocab.json');
+    const merges = path.join(dir, 'merges.txt');
+    if (fs.existsSync(vocab) && fs.existsSync(merges)) return GPT2Tokenizer.fromFiles(vocab, merges);
+    return fs.existsSync(tokFile) ? huggingFaceCharTokenizer(tokFile) : null;
+  }
+  return fs.existsSync(tokFile) ? loadCheckpointTokenizer(dir) : null;
 }

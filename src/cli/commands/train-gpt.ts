@@ -19,6 +19,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
 import { crashPoint } from '../../io/crash-point.js';
+import { readJson } from '../../io/files.js';
 import {
   commitCheckpoint,
   listCheckpoints,
@@ -35,6 +36,8 @@ import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 import { readTrainerState, type TrainerState } from './trainer-state.js';
+import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/lora.js';
+import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
 
 export interface TrainGptOptions {
   dataset?: string;
@@ -71,6 +74,10 @@ export interface TrainGptOptions {
   resume: boolean;
   /** Start a new run in a folder holding a checkpoint, removing its files first (the CLI refuses otherwise). */
   overwrite?: boolean;
+  /** Micro-batches of batchSize whose gradients are summed into each step (default 1), as nanoGPT's gradient_accumulation_steps. */
+  gradAccum?: number;
+  /** Fine-tune from a base model instead of training a new one (`mox finetune gpt`); its shape and tokenizer win over the flags. */
+  finetune?: FinetuneSpec;
 }
 
 /** The folder of --out that holds the checkpoints, one folder per step (step-N). */
@@ -89,6 +96,8 @@ export const GPT_CHECKPOINT_FILES = [
   'tokenizer.json',
   'encoder.json',
   'vocab.bpe',
+  'adapter_model.safetensors',
+  'adapter_config.json',
 ] as const;
 
 /** What the flags said explicitly, so --resume knows which settings to take from the command line. */
@@ -128,6 +137,7 @@ const TRAIN_KEYS = [
   'gradClip',
   'bias',
   'seed',
+  'gradAccum',
 ] as const;
 
 /** Where the text comes from, as the checkpoint records it (data: an absolute path). */
@@ -217,6 +227,7 @@ interface Resumable {
   loaded: ReturnType<typeof loadGPT>;
   tok: GptTokenizer;
   manifest: CheckpointManifest | null;
+  finetune: FinetuneSpec | null;
 }
 
 /** Reads the checkpoint in dir (a step-N folder, or --out itself for a run written before those); DataError on any fault. */
@@ -224,17 +235,22 @@ function readResumable(dir: string, manifest: CheckpointManifest | null): Resuma
   const stateFile = path.join(dir, 'trainer_state.json');
   if (!fs.existsSync(stateFile)) throw new DataError('train gpt', `--resume: there is no checkpoint in ${dir} (no trainer_state.json)`);
   const trainerState = readTrainerState(stateFile, 'train gpt');
-  const loaded = loadGPT(dir);
+  // a LoRA run keeps only its adapters: the model is the base's with them loaded (its step is in the manifest)
+  const finetune = readFinetuneSpec(dir);
+  const loaded = finetune?.lora
+    ? { model: loadLoraRun(dir, finetune), config: readJson(path.join(dir, 'config.json')), metadata: { step: String(trainerState.step) } }
+    : loadGPT(dir);
   try {
+    if (finetune && !finetune.lora) prepareModel(loaded.model, finetune); // the same parameters frozen as before
     const tok = loadCheckpointTokenizer(dir);
     const step = resumedStep(
       'train gpt',
       stateFile,
       { step: trainerState.step },
-      path.join(dir, 'model.safetensors'),
+      path.join(dir, finetune?.lora ? 'adapter_model.safetensors' : 'model.safetensors'),
       loaded.metadata['step'],
     );
-    return { dir, step, trainerState, loaded, tok, manifest };
+    return { dir, step, trainerState, loaded, tok, manifest, finetune };
   } catch (e) {
     for (const p of loaded.model.parameters()) p.dispose();
     throw e;
@@ -291,6 +307,7 @@ export async function runTrainGpt(
   let trainerState: TrainerState | null = null;
   let resumedDir = out;
   let dataSpec: DataSpec;
+  let finetune: FinetuneSpec | null = opts.finetune ?? null;
   const batchGen = new Generator(opts.seed);
 
   if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
@@ -309,6 +326,7 @@ export async function runTrainGpt(
     const savedData = (saved['data'] ?? {}) as DataSpec;
     dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
     tok = r.tok;
+    finetune = r.finetune;
     startStep = r.step;
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
@@ -320,17 +338,43 @@ export async function runTrainGpt(
         'train gpt',
         `${path.join(r.dir, 'trainer_state.json')}: "losses" must hold the ${startStep} losses of steps 0 to ${startStep - 1}`,
       );
+  } else if (finetune) {
+    // the base model's shape and tokenizer; a fresh optimizer and schedule
+    const base = loadBase('finetune gpt', finetune.from);
+    model = base.model;
+    tok = base.tok;
+    const bc = model.config;
+    o = {
+      ...opts,
+      lrDecayIters: opts.lrDecayIters ?? opts.maxIters,
+      tokenizer: `base (${tok.kind})`,
+      nLayer: bc.nLayer,
+      nHead: bc.nHead,
+      nEmbd: bc.nEmbd,
+      blockSize: bc.blockSize,
+      dropout: bc.dropout,
+      bias: bc.bias,
+    };
+    dataSpec = newDataSpec(opts);
   } else {
     o = { ...opts, lrDecayIters: opts.lrDecayIters ?? opts.maxIters };
     dataSpec = newDataSpec(opts);
     tok = null as unknown as GptTokenizer; // built from the text below
     model = null as unknown as GPT;
   }
+  const gradAccum = o.gradAccum ?? 1;
 
   const { text, source } = await readCorpus(dataSpec);
   if (text.length === 0) throw new DataError('train gpt', `the data file ${source} is empty`);
-  if (!opts.resume) tok = await buildTokenizer(o.tokenizer, text);
-  const ids = Int32Array.from(tok.encode(text));
+  if (!opts.resume && !finetune) tok = await buildTokenizer(o.tokenizer, text);
+  let ids: Int32Array;
+  if (finetune) {
+    const enc = encodeCorpus(opts.resume ? 'train gpt' : 'finetune gpt', tok, text, finetune.unknown, source);
+    if (enc.note) log(enc.note);
+    ids = enc.ids;
+  } else {
+    ids = Int32Array.from(tok.encode(text));
+  }
   const nTrain = Math.floor(ids.length * 0.9);
   const trainData = ids.subarray(0, nTrain);
   const valData = ids.subarray(nTrain);
@@ -342,25 +386,37 @@ export async function runTrainGpt(
     );
   }
 
-  const cfg: GPTConfig = {
-    vocabSize: tok.vocabSize,
-    blockSize: o.blockSize,
-    nLayer: o.nLayer,
-    nHead: o.nHead,
-    nEmbd: o.nEmbd,
-    dropout: o.dropout,
-    bias: o.bias,
-    tiedEmbeddings: true,
-  };
-  if (!opts.resume) {
+  const cfg: GPTConfig = finetune
+    ? model.config
+    : {
+        vocabSize: tok.vocabSize,
+        blockSize: o.blockSize,
+        nLayer: o.nLayer,
+        nHead: o.nHead,
+        nEmbd: o.nEmbd,
+        dropout: o.dropout,
+        bias: o.bias,
+        tiedEmbeddings: true,
+      };
+  if (!opts.resume && !finetune) {
     mox.seed(o.seed);
     model = new GPT(cfg);
+  }
+  if (!opts.resume && finetune) {
+    mox.seed(o.seed); // the adapters' initial weights
+    const { adapted, frozen } = prepareModel(model, finetune);
+    if (adapted.length)
+      log(
+        `LoRA (r ${finetune.lora!.r}, alpha ${finetune.lora!.alpha}) on ${adapted.length} layers: ${adapted.slice(0, 4).join(', ')}${adapted.length > 4 ? ', ...' : ''}`,
+      );
+    if (frozen.length) log(`frozen: ${frozen.length} parameters (${frozen.slice(0, 4).join(', ')}${frozen.length > 4 ? ', ...' : ''})`);
   }
   model.train();
   model.to(device);
 
   // weight decay on every 2-D parameter (matmul weights and embeddings), none on biases and norms
-  const named = model.namedParameters();
+  // only what trains: frozen weights (and a LoRA run's base) are not the optimizer's
+  const named = model.namedParameters().filter(([, p]) => p.requiresGrad);
   const opt = new mox.optim.AdamW(
     [
       { params: named.filter(([, p]) => p.ndim >= 2).map(([, p]) => p), weightDecay: o.weightDecay },
@@ -381,15 +437,17 @@ export async function runTrainGpt(
   }
 
   const numParams = model.getNumParams();
-  const tokensPerIter = o.batchSize * o.blockSize;
+  const tokensPerIter = o.batchSize * o.blockSize * gradAccum;
   log(
-    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : finetune ? `fine-tuning ${finetune.from}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
       `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`,
   );
   log(
     `data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-      `batch ${o.batchSize} x ${o.blockSize} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`,
+      `batch ${o.batchSize} x ${o.blockSize}${gradAccum > 1 ? ` x ${gradAccum} micro-batches` : ''} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`,
   );
+
+  if (finetune) log(formatTrainableParameters(model));
 
   const evaluate = async (): Promise<{ train: number; val: number }> => {
     model.eval();
@@ -430,6 +488,7 @@ export async function runTrainGpt(
         data: dataSpec,
       },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
+      ...(finetune ? { finetune } : {}),
     };
     // each file goes into the checkpoint's staging folder; commitCheckpoint flushes them, lists them in
     // manifest.json and renames the folder into place, the moment the checkpoint exists
@@ -438,7 +497,9 @@ export async function runTrainGpt(
       crashPoint('checkpoint-file');
       tok.save(d);
       crashPoint('checkpoint-file');
-      await saveGPTWeights(d, model, meta);
+      // a LoRA run keeps its adapters alone, in PEFT's layout; the base stays where --from is
+      if (finetune?.lora) await saveLoraAdapter(model, d, { baseModelNameOrPath: finetune.from, taskType: 'CAUSAL_LM' });
+      else await saveGPTWeights(d, model, meta);
       crashPoint('checkpoint-file');
       const optimizer = await saveOptimizer(d, opt, step);
       crashPoint('checkpoint-file');
@@ -476,13 +537,19 @@ export async function runTrainGpt(
     for (const g of opt.paramGroups) g.lr = lr;
     const t0 = performance.now();
     const lossT = mox.scope(() => {
-      const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen, device);
-      const l = model.forward(x, y).loss!;
-      l.backward();
+      // gradAccum micro-batches, each loss scaled by 1/gradAccum: the summed gradient is that of their
+      // mean, one batch of gradAccum x batchSize (the windows are drawn in the same order as one batch's)
+      let sum: Tensor | null = null;
+      for (let k = 0; k < gradAccum; k++) {
+        const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen, device);
+        const l = model.forward(x, y).loss!;
+        (gradAccum > 1 ? l.div(gradAccum) : l).backward();
+        sum = sum ? sum.add(l.detach()) : l.detach();
+      }
       if (o.gradClip > 0) mox.optim.clipGradNorm(model.parameters(), o.gradClip);
       opt.step();
       opt.zeroGrad();
-      return mox.keep(l.detach());
+      return mox.keep(gradAccum > 1 ? sum!.div(gradAccum) : sum!);
     });
     // reading the loss waits for the step to finish on the device, so the time below is the step's
     const loss = await lossT.itemAsync();
