@@ -19,3 +19,6 @@ export * as text from './text/index.js';
 
 /** Complete models: GPT (nanoGPT's, with generate() and a KV cache) and its checkpoint folders. */
 export * as models from './models/index.js';
+
+/** LoRA adapters (parameter-efficient fine-tuning), saved and loaded in Hugging Face PEFT's layout. */
+export * as lora from './adapters/index.js';
