@@ -58,6 +58,14 @@ const PROGRAMS = [
     target: [{ field: 'test_accuracy', op: '>=', value: 0.885 }],
   },
   {
+    // transfer learning: the fine-tuned CNN must beat the same CNN from scratch by at least one test image
+    name: 'transfer-fashion-mnist',
+    ...example('transfer-fashion-mnist'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'fashion-mnist/train-images-idx3-ubyte.gz', 'fashion-mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'improvement', op: '>=', value: 0.0001 }],
+    figures: ['transfer_accuracy', 'scratch_accuracy', 'improvement', 'pretrain_test_accuracy'],
+  },
+  {
     name: 'cifar10-cnn',
     ...example('cifar10-cnn'),
     data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],

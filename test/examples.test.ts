@@ -214,6 +214,34 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn'
   });
 }
 
+test('transfer-fashion-mnist: the smoke version pretrains, freezes the conv base, fine-tunes and compares', () => {
+  const run = runExample('transfer-fashion-mnist', [
+    '--pretrain-epochs',
+    '1',
+    '--limit',
+    '64',
+    '--finetune-examples',
+    '48',
+    '--epochs',
+    '1',
+    '--unfreeze-epochs',
+    '1',
+    '--data-dir',
+    dataRoot,
+  ]);
+  const r = ok(run, 'transfer-fashion-mnist');
+  assert.match(run.stdout, /^Trainable params: 37,578 /m); // the conv base (55,744) frozen
+  assert.equal(r.pretrain_examples, 64);
+  assert.equal(r.finetune_examples, 48);
+  assert.equal(r.steps, 2 * 2);
+  assert.equal(r.test_examples, 32);
+  for (const k of ['transfer_accuracy', 'scratch_accuracy', 'pretrain_test_accuracy']) {
+    const v = r[k] as number;
+    assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${k} ${v}`);
+  }
+  assert.ok(Math.abs((r.improvement as number) - ((r.transfer_accuracy as number) - (r.scratch_accuracy as number))) < 2e-4);
+});
+
 test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
   const out = join(tmp, 'lstm-lm');
   const run = runExample('lstm-lm-shakespeare', [
@@ -298,6 +326,7 @@ test('without data, the data examples say where they looked, the files they expe
       /expected in one folder: train-images-idx3-ubyte\.gz, train-labels-idx1-ubyte\.gz, t10k-images-idx3-ubyte\.gz, t10k-labels-idx1-ubyte\.gz/,
     ],
     ['fashion-mnist-cnn', 'fashion-mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
+    ['transfer-fashion-mnist', 'mnist', /expected in one folder: train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz/],
     ['cifar10-cnn', 'cifar10', /expected in one folder: data_batch_1\.bin .*and test_batch\.bin/],
     ['lstm-lm-shakespeare', 'tinyshakespeare', /expected in one folder: input\.txt/],
     ['text-cnn-rt-polarity', 'rt-polarity', /expected in one folder: rt-polarity\.pos, rt-polarity\.neg/],

@@ -5,6 +5,7 @@ export * as init from './init.js';
 export { Module, withEval } from './module.js';
 export { Parameter } from './parameter.js';
 export { summary, type SummaryOptions } from './summary.js';
+export { freezeParameters, parameterGlob } from './freeze.js';
 
 export { Linear, Identity, type LayerOptions } from './layers/linear.js';
 export { Conv2d, ConvTranspose2d, type Conv2dLayerOptions, type ConvTranspose2dLayerOptions } from './layers/conv.js';

@@ -17,14 +17,18 @@ import {
   type Compiled,
   type NonFiniteMode,
   type NonFiniteReport,
+  type StepResult,
   Tally,
+  backwardStep,
   checkNonFiniteMode,
   discard,
   finishCheckedStep,
+  finishStep,
   settle,
-  trainStep,
+  stepLoss,
 } from './step.js';
 import { evaluateSource } from './evaluate.js';
+import { syncTrainable } from './trainable.js';
 
 export interface FitOptions {
   epochs?: number;
@@ -57,6 +61,17 @@ export interface FitOptions {
    * CompileConfig.nonFinite; default: compile's setting, itself 'ignore' by default).
    */
   nonFinite?: NonFiniteMode;
+  /**
+   * Gradient accumulation (Hugging Face Trainer's `gradient_accumulation_steps`; Keras 3 has it on the
+   * optimizer): each optimizer step sums the gradients of this many consecutive batches (default 1),
+   * each batch's loss weighted by its examples, so the step is that of one batch of all their examples
+   * under a mean loss (batchSize 8 with 4 steps trains as batchSize 32, in a quarter of the memory). A
+   * last group of fewer batches at the end of an epoch still steps. Callbacks, the progress bar, the
+   * logs' `batch` and `size`, nonFinite and BackupAndRestore count optimizer steps (as the Trainer's
+   * global step), so a per-batch scheduler or MaxNorm acts once per update; metrics and the loss still
+   * average over every example.
+   */
+  gradientAccumulationSteps?: number;
 }
 
 /** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
@@ -88,6 +103,10 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   if (split > 0 && opts.validationData) throw new ValueError('fit', 'give validationData or validationSplit, not both');
   const nonFinite = checkNonFiniteMode('fit', opts.nonFinite ?? c.nonFinite);
   const check = nonFinite !== 'ignore';
+  const accum = opts.gradientAccumulationSteps ?? 1;
+  if (!Number.isInteger(accum) || accum < 1)
+    throw new ValueError('fit', `gradientAccumulationSteps must be a positive integer, got ${accum}`);
+  const weighted = accum > 1;
 
   // training and validation sources
   let train: Source;
@@ -120,6 +139,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
     }
   }
 
+  syncTrainable(model, c);
   const device = opts.device;
   if (device) {
     await initDevice(device);
@@ -162,7 +182,9 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       resume = snap;
     },
   };
-  callbacks.setup(model, { epochs, steps: train.steps, verbose }, control);
+  // what callbacks and the progress bar call a step: an optimizer step, of `accum` batches
+  const steps = train.steps === undefined ? undefined : Math.ceil(train.steps / accum);
+  callbacks.setup(model, { epochs, steps, verbose }, control);
   model.stopTraining = false;
   const wasTraining = model.training;
   try {
@@ -184,7 +206,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       Object.assign(pos, { epoch, batch: 0, epochEnded: false });
       await callbacks.epochBegin(epoch, {});
       if (verbose) stream.write(`Epoch ${epoch + 1}/${epochs}\n`);
-      const bar = verbose ? new ProgressBar(train.steps, { verbose, stream }) : null;
+      const bar = verbose ? new ProgressBar(steps, { verbose, stream }) : null;
       tally = new Tally(c.metrics);
       // a resumed epoch: its order drawn again from the state it was drawn from, the batches already
       // trained passed over, then the generator and the running sums as they were after the last of them
@@ -195,7 +217,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       }
       epochRng = globalGenerator.getState();
       epochData = train.state?.() ?? null;
-      const it = scope(() => train.iterator(epoch, skip));
+      const it = scope(() => train.iterator(epoch, skip * accum));
       if (from && skip > 0) {
         globalGenerator.setState(from.rng);
         if (from.tally) tally.setState(from.tally);
@@ -203,21 +225,43 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
       let step = skip;
       let skipped = 0;
       for (;;) {
+        // one optimizer step: up to `accum` batches through backward, then the step (or its check)
         let pending: Promise<void> | undefined;
-        const r = scope(() => {
-          const next = it.next();
-          if (next.done) return null;
-          pending = callbacks.batchBegin(step, { batch: step });
-          return trainStep(model, c, next.value, device, check);
-        });
-        if (pending) await pending;
-        if (!r) break;
-        const n = r.n;
-        const bad = check ? await finishCheckedStep(model, c, r) : null;
+        const parts: StepResult[] = [];
+        let flag: Tensor | null = null;
+        try {
+          for (let k = 0; k < accum; k++) {
+            const r = scope(() => {
+              const next = it.next();
+              if (next.done) return null;
+              if (k === 0) pending = callbacks.batchBegin(step, { batch: step });
+              return backwardStep(model, c, next.value, device, k === 0, weighted);
+            });
+            if (k === 0 && pending) await pending;
+            if (!r) break;
+            parts.push(r);
+          }
+          if (parts.length > 0) flag = scope(() => finishStep(c, parts, weighted, check));
+        } catch (e) {
+          for (const r of parts) discard(r);
+          throw e;
+        }
+        if (parts.length === 0) break;
+        const n = parts.reduce((sum, r) => sum + r.n, 0);
+        let bad: NonFiniteReport | null = null;
+        if (check) {
+          // the step's loss, for the report: the batch's own, or the weighted mean of the micro-batches'
+          const loss = parts.length === 1 ? parts[0]!.loss : stepLoss(parts);
+          try {
+            bad = await finishCheckedStep(model, c, { flag, loss });
+          } finally {
+            if (loss !== parts[0]!.loss) loss.dispose();
+          }
+        }
         if (bad) {
           const message = nonFiniteMessage(pos.step, epoch, step, bad);
           if (nonFinite === 'raise') {
-            discard(r);
+            for (const r of parts) discard(r);
             throw new NonFiniteError('fit', message, { step: pos.step, epoch, batch: step, loss: bad.loss, parameter: bad.parameter });
           }
           if (nonFinite === 'stop') {
@@ -229,8 +273,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
           }
         }
         // a skipped step counts in 'skipped', not in the loss or the metrics
-        if (bad && nonFinite === 'skip') discard(r);
-        else await settle(r, c, tally);
+        if (bad && nonFinite === 'skip') for (const r of parts) discard(r);
+        else for (const r of parts) await settle(r, c, tally);
         crashPoint('step');
         const logs = { batch: step, size: n, ...tally.logs(), ...(nonFinite === 'skip' ? { skipped } : {}) };
         step++;

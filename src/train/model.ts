@@ -10,6 +10,7 @@
 import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { trainableParameters } from './trainable.js';
 import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { SGD } from '../optim/sgd.js';
@@ -116,8 +117,8 @@ function makeOptimizer(model: Module, spec: OptimizerName | Optimizer, lr: numbe
     if (lr !== undefined) spec.lr = lr;
     return spec;
   }
-  const params = model.parameters().filter((p) => p.requiresGrad);
-  if (params.length === 0) throw new ValueError('compile', 'the model has no trainable parameters');
+  const params = trainableParameters(model).map(([, p]) => p);
+  if (params.length === 0) throw new ValueError('compile', 'the model has no trainable parameters (every parameter is frozen)');
   const key = typeof spec === 'string' ? (spec.toLowerCase() as OptimizerName) : spec;
   const rate = lr ?? DEFAULT_LR[key as OptimizerName];
   switch (key) {
@@ -154,7 +155,9 @@ function compile(this: Module, config: CompileConfig): Module {
   const optimizer = makeOptimizer(this, config.optimizer ?? 'rmsprop', config.lr);
   setOutputKey(this, config.output);
   const nonFinite = checkNonFiniteMode('compile', config.nonFinite ?? 'ignore');
-  stateOf(this).compiled = { optimizer, loss: lossFn, metrics, nonFinite };
+  const namedOptimizer = !(config.optimizer instanceof Optimizer);
+  const trainable = new Set<Tensor>(trainableParameters(this).map(([, p]) => p));
+  stateOf(this).compiled = { optimizer, loss: lossFn, metrics, nonFinite, namedOptimizer, trainable };
   return this;
 }
 
@@ -201,6 +204,8 @@ function install(): void {
         if (!c) throw new ValueError('optimizer', 'compile the model before replacing its optimizer');
         if (!(opt instanceof Optimizer)) throw new ValueError('optimizer', 'expected an Optimizer');
         c.optimizer = opt;
+        c.namedOptimizer = false;
+        c.trainable = new Set<Tensor>(trainableParameters(this).map(([, p]) => p));
       },
       configurable: true,
     },

@@ -39,6 +39,13 @@ export interface Compiled {
   metrics: Metric[];
   /** What a non-finite loss or gradient does (compile's `nonFinite`; fit's overrides it). */
   nonFinite: NonFiniteMode;
+  /**
+   * Whether compile made the optimizer from a name (so fit may give it the parameters that have become
+   * trainable since, see syncTrainable) rather than being handed an Optimizer.
+   */
+  namedOptimizer: boolean;
+  /** The parameters that required grad when compile() ran (or fit last synced them): see syncTrainable. */
+  trainable: Set<Tensor>;
 }
 
 export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
@@ -158,21 +165,76 @@ export async function settle(r: StepResult, c: Compiled, tally: Tally): Promise<
 }
 
 /**
- * Forward, backward and (unless `check`) the optimizer step. A checked step leaves the optimizer
- * step to finishCheckedStep, which runs it once the flag has been read.
+ * Forward and backward of one batch, or of one micro-batch of an accumulated step (fit's
+ * gradientAccumulationSteps). The first micro-batch of a step clears the gradients; backward then adds
+ * into them. With `weighted`, the loss times the micro-batch's examples is backpropagated, so the
+ * gradients hold the sum of loss * examples over the step's micro-batches, which finishStep divides by
+ * their total: the gradient of the mean loss over every example of the step, as one batch of them all.
  */
-export function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, device: string | undefined, check = false): StepResult {
+export function backwardStep(
+  model: Module,
+  c: Compiled,
+  batch: Batch | Tensor,
+  device: string | undefined,
+  first: boolean,
+  weighted: boolean,
+): StepResult {
   const split = splitBatch('fit', batch, true);
   const [target, ...inputs] = onDevice([split.target!, ...split.inputs], device);
-  c.optimizer.zeroGrad();
+  if (first) c.optimizer.zeroGrad();
   const out = forward('fit', model, inputs);
   const loss = lossValue('fit', c, out, target!);
-  loss.backward();
+  const n = examples(target!);
+  (weighted && n !== 1 ? loss.mul(n) : loss).backward();
+  return stepResult(c, loss, target!, out);
+}
+
+/**
+ * Ends an optimizer step whose micro-batches `parts` have been through backwardStep: divides the summed
+ * gradients by the step's examples (when `weighted`), then steps the optimizer, or, when `check`,
+ * returns a kept flag for finishCheckedStep (finite when every loss and gradient is) and leaves the step
+ * to it. Runs in the caller's scope.
+ */
+export function finishStep(c: Compiled, parts: StepResult[], weighted: boolean, check: boolean): Tensor | null {
+  if (weighted) {
+    const total = parts.reduce((s, r) => s + r.n, 0);
+    if (total !== 1) {
+      noGrad(() => {
+        for (const p of optimizedParams(c)) {
+          const g = p.grad;
+          if (!g) continue;
+          p.grad = keep(g.div(total));
+          g.dispose();
+        }
+      });
+    }
+  }
   if (!check) {
     c.optimizer.step();
-    return stepResult(c, loss, target!, out);
+    return null;
   }
-  return { ...stepResult(c, loss, target!, out), flag: keep(finiteFlag(loss, optimizedParams(c))) };
+  return keep(
+    finiteFlag(
+      parts.map((r) => r.loss),
+      optimizedParams(c),
+    ),
+  );
+}
+
+/** The mean loss of an accumulated step's micro-batches, weighted by their examples (kept; the caller frees it). */
+export function stepLoss(parts: StepResult[]): Tensor {
+  const total = parts.reduce((s, r) => s + r.n, 0);
+  return keep(noGrad(() => stack(parts.map((r) => r.loss.reshape([]).mul(r.n / total))).sum()));
+}
+
+/**
+ * Forward, backward and (unless `check`) the optimizer step of one batch. A checked step leaves the
+ * optimizer step to finishCheckedStep, which runs it once the flag has been read.
+ */
+export function trainStep(model: Module, c: Compiled, batch: Batch | Tensor, device: string | undefined, check = false): StepResult {
+  const r = backwardStep(model, c, batch, device, true, false);
+  const flag = finishStep(c, [r], false, check);
+  return check ? { ...r, flag } : r;
 }
 
 function optimizedParams(c: Compiled): Tensor[] {
@@ -185,9 +247,9 @@ function optimizedParams(c: Compiled): Tensor[] {
  * step with one reduction per gradient and one read; a non-finite one may still be a false alarm
  * (finite sums that overflow float32), which finishCheckedStep settles element by element.
  */
-function finiteFlag(loss: Tensor, params: Tensor[]): Tensor {
+function finiteFlag(losses: Tensor[], params: Tensor[]): Tensor {
   return noGrad(() => {
-    const parts = [loss.detach().reshape([]).to('float32')];
+    const parts = losses.map((l) => l.detach().reshape([]).to('float32'));
     for (const p of params) if (p.grad) parts.push(p.grad.sum().to('float32'));
     return stack(parts).sum();
   });
@@ -223,7 +285,11 @@ async function nonFiniteElements(g: Tensor): Promise<string | null> {
  * returns null. Otherwise finds the first parameter (in namedParameters() order) whose gradient is
  * non-finite, clears the gradients without stepping, and returns what it found.
  */
-export async function finishCheckedStep(model: Module, c: Compiled, r: StepResult): Promise<NonFiniteReport | null> {
+export async function finishCheckedStep(
+  model: Module,
+  c: Compiled,
+  r: { flag?: Tensor | null; loss: Tensor },
+): Promise<NonFiniteReport | null> {
   const flag = r.flag;
   if (!flag) throw new ValueError('fit', 'internal: a checked step without its flag');
   r.flag = null;

@@ -1,0 +1,172 @@
+// Transfer learning, Keras's recipe on small data: pretrain the small CNN of mnist-cnn on the MNIST digits,
+// replace its head (the last Dense) with a fresh one, fine-tune on only the first 1,000 labelled
+// Fashion-MNIST training images with the convolutional base frozen (`trainable = false`), then unfreeze
+// everything and go on at a tenth of the rate. The baseline is the same CNN trained from scratch on the
+// same 1,000 images with the same budget (the same epochs, so the same optimizer steps, batch size and
+// data order). Both are scored on the full 10,000-image Fashion-MNIST test set.
+//
+//   pretrain:  small CNN (small-cnn.ts), MNIST 60,000 images, 1 epoch, Adam 1e-3, batch 64
+//   transfer:  new Dense(64, 10); conv layers frozen, 10 epochs at Adam 1e-3 (the two Dense train),
+//              then all unfrozen, 10 epochs at Adam 1e-4; batch 32
+//   scratch:   the same CNN, Keras's initialisation, 20 epochs at Adam 1e-3 (its usual recipe), batch 32
+//
+// Target: transfer_accuracy > scratch_accuracy (improvement > 0). `npm run results` keeps the figure
+// in docs/results.md.
+//
+//   npm run example:transfer-fashion-mnist
+//   npm run example:transfer-fashion-mnist -- --pretrain-epochs 1 --limit 2000 --epochs 2 --unfreeze-epochs 2
+//
+// The files are found by mox.data.loadDataset ('mnist' and 'fashion-mnist'): --data-dir DIR (a folder
+// holding mnist/ and fashion-mnist/), then $MOX_DATA_DIR, then ~/.cache/mox, and otherwise they are
+// downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
+//
+// Options: --pretrain-epochs N (default 1), --limit N (MNIST pretraining images, default all),
+// --finetune-examples N (Fashion-MNIST training images, default 1000), --epochs N (frozen-base epochs,
+// default 10), --unfreeze-epochs N (default 10; 0 skips the phase), --batch-size N (fine-tuning and
+// scratch, default 32), --lr X (default 1e-3), --unfreeze-lr X (default 1e-4), --test-limit N (test
+// images of each set, default all), --seed S (default 0), --data-dir DIR, --threads N.
+// The last line of output is `RESULT {json}`.
+
+import * as mox from '../src/index.js';
+import { kerasInit, loadGreyImages, parseClassifierArgs, positiveInt, positiveNumber, runMain, UsageError } from './common.js';
+import { smallCnn } from './small-cnn.js';
+
+const NAME = 'transfer-fashion-mnist';
+/** The Sequential's index of the head (the last Dense) and of the last layer of the convolutional base. */
+const HEAD = 11;
+const LAST_CONV_LAYER = 8; // Conv(64) -> ReLU at 7, 8; Flatten at 9, Dense(576, 64) at 10
+
+const round = (v: number, d = 4): number => Number(v.toFixed(d));
+const silent = { verbose: 0 as const };
+
+runMain(NAME, async () => {
+  const args = parseClassifierArgs(
+    { epochs: 10, batchSize: 32 },
+    {
+      'pretrain-epochs': { type: 'string' },
+      'finetune-examples': { type: 'string' },
+      'unfreeze-epochs': { type: 'string' },
+      'unfreeze-lr': { type: 'string' },
+    },
+  );
+  const str = (k: string): string | undefined => (typeof args.values[k] === 'string' ? (args.values[k] as string) : undefined);
+  const pretrainEpochs = positiveInt('pretrain-epochs', str('pretrain-epochs'), 1);
+  const finetuneExamples = positiveInt('finetune-examples', str('finetune-examples'), 1000);
+  const unfreezeRaw = str('unfreeze-epochs');
+  const unfreezeEpochs = unfreezeRaw === '0' ? 0 : positiveInt('unfreeze-epochs', unfreezeRaw, 10);
+  const unfreezeLr = positiveNumber('unfreeze-lr', str('unfreeze-lr'), 1e-4);
+  const start = performance.now();
+
+  const mnist = await loadGreyImages(NAME, 'mnist', 'train', args);
+  const mnistTest = await loadGreyImages(NAME, 'mnist', 'test', args);
+  const fashion = await loadGreyImages(NAME, 'fashion-mnist', 'train', { ...args, limit: finetuneExamples });
+  const fashionTest = await loadGreyImages(NAME, 'fashion-mnist', 'test', args);
+  const n = fashion.x.shape[0]!;
+  if (n < finetuneExamples)
+    throw new UsageError(`--finetune-examples ${finetuneExamples}: the Fashion-MNIST training set has only ${n} images`);
+  console.log(
+    `MNIST: ${mnist.x.shape[0]} pretraining images; Fashion-MNIST: the first ${n} training images, ${fashionTest.x.shape[0]} test images; ` +
+      `${mox.backendInfo().kernels} kernels, ${mox.getNumThreads()} threads`,
+  );
+  const compile = (model: mox.nn.Module, lr: number): void => {
+    model.compile({ optimizer: 'adam', lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  };
+  const fitFashion = (model: mox.nn.Module, epochs: number): Promise<mox.train.History> =>
+    model.fit(fashion.x, fashion.y, { epochs, batchSize: args.batchSize, seed: args.seed, verbose: 2 });
+  const testAccuracy = (model: mox.nn.Module, data: { x: mox.Tensor; y: mox.Tensor }): number =>
+    model.evaluate(data.x, data.y, { batchSize: 256, ...silent }).accuracy!;
+
+  // 1. pretrain on MNIST
+  console.log(`\n== 1. pretraining on MNIST (${pretrainEpochs} epoch${pretrainEpochs > 1 ? 's' : ''}, batch 64, Adam ${args.lr})`);
+  mox.seed(args.seed);
+  const model = smallCnn(1, 28);
+  kerasInit(model);
+  compile(model, args.lr);
+  const pretrainStart = performance.now();
+  await model.fit(mnist.x, mnist.y, { epochs: pretrainEpochs, batchSize: 64, seed: args.seed, verbose: 2 });
+  const pretrainSeconds = (performance.now() - pretrainStart) / 1000;
+  const pretrainAccuracy = testAccuracy(model, mnistTest);
+  console.log(`MNIST test accuracy of the base: ${(100 * pretrainAccuracy).toFixed(2)}%`);
+
+  // 2. a fresh head, the convolutional base frozen
+  const epochs = args.epochs + unfreezeEpochs;
+  console.log(`\n== 2. transfer: a new head, the conv base frozen (${args.epochs} epochs at ${args.lr})`);
+  mox.seed(args.seed + 1);
+  const head = new mox.nn.Linear(64, 10);
+  kerasInit(head);
+  model.setSubmodule(String(HEAD), head);
+  for (let i = 0; i <= LAST_CONV_LAYER; i++) model.getSubmodule(String(i)).trainable = false;
+  model.summary([1, 28, 28]);
+  const frozen = new Map(
+    model
+      .namedParameters()
+      .filter(([, p]) => !p.requiresGrad)
+      .map(([k, p]) => [k, Array.from(p.dataSync())]),
+  );
+  const trainableFrozenPhase = model.numParameters(true);
+  compile(model, args.lr); // as in Keras: compile after changing `trainable`
+  const transferStart = performance.now();
+  await fitFashion(model, args.epochs);
+  // the frozen weights must not have moved by a single bit
+  for (const [k, p] of model.namedParameters()) {
+    const before = frozen.get(k);
+    if (before && !Array.from(p.dataSync()).every((v, i) => Object.is(v, before[i])))
+      throw new Error(`${NAME}: the frozen parameter '${k}' changed during fine-tuning`);
+  }
+  const frozenAccuracy = testAccuracy(model, fashionTest);
+  console.log(`Fashion-MNIST test accuracy with the base frozen: ${(100 * frozenAccuracy).toFixed(2)}%`);
+  if (unfreezeEpochs > 0) {
+    console.log(`\n== 3. transfer: everything unfrozen (${unfreezeEpochs} epochs at ${unfreezeLr})`);
+    model.trainable = true;
+    compile(model, unfreezeLr);
+    await fitFashion(model, unfreezeEpochs);
+  }
+  const transferSeconds = (performance.now() - transferStart) / 1000;
+  const transferAccuracy = testAccuracy(model, fashionTest);
+  console.log(`Fashion-MNIST test accuracy, transfer: ${(100 * transferAccuracy).toFixed(2)}%`);
+
+  // 4. the baseline: the same CNN from scratch, the same images, epochs and batches
+  console.log(`\n== 4. from scratch: the same CNN on the same ${n} images (${epochs} epochs at ${args.lr})`);
+  mox.seed(args.seed);
+  const scratch = smallCnn(1, 28);
+  kerasInit(scratch);
+  compile(scratch, args.lr);
+  const scratchStart = performance.now();
+  await fitFashion(scratch, epochs);
+  const scratchSeconds = (performance.now() - scratchStart) / 1000;
+  const scratchAccuracy = testAccuracy(scratch, fashionTest);
+  console.log(`Fashion-MNIST test accuracy, from scratch: ${(100 * scratchAccuracy).toFixed(2)}%`);
+
+  const improvement = transferAccuracy - scratchAccuracy;
+  console.log(
+    `\ntransfer ${(100 * transferAccuracy).toFixed(2)}% vs from scratch ${(100 * scratchAccuracy).toFixed(2)}%: ` +
+      `${improvement >= 0 ? '+' : ''}${(100 * improvement).toFixed(2)} points (target: transfer higher)`,
+  );
+  const result = {
+    example: NAME,
+    pretrain_examples: mnist.x.shape[0],
+    pretrain_epochs: pretrainEpochs,
+    pretrain_test_accuracy: round(pretrainAccuracy),
+    finetune_examples: n,
+    epochs_frozen: args.epochs,
+    epochs_unfrozen: unfreezeEpochs,
+    batch_size: args.batchSize,
+    steps: epochs * Math.ceil(n / args.batchSize),
+    lr: args.lr,
+    unfreeze_lr: unfreezeLr,
+    trainable_params_frozen_phase: trainableFrozenPhase,
+    total_params: model.numParameters(false),
+    test_examples: fashionTest.x.shape[0],
+    frozen_phase_accuracy: round(frozenAccuracy),
+    transfer_accuracy: round(transferAccuracy),
+    scratch_accuracy: round(scratchAccuracy),
+    improvement: round(improvement),
+    seed: args.seed,
+    pretrain_seconds: round(pretrainSeconds, 1),
+    transfer_seconds: round(transferSeconds, 1),
+    scratch_seconds: round(scratchSeconds, 1),
+    seconds: round((performance.now() - start) / 1000, 1),
+    threads: mox.getNumThreads(),
+  };
+  console.log(`RESULT ${JSON.stringify(result)}`);
+});
