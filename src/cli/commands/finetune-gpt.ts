@@ -11,7 +11,7 @@ import { CharTokenizer } from '../../text/char.js';
 import type { GPT } from '../../models/gpt.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { freezeParameters } from '../../nn/freeze.js';
-import { applyLora, type LoraConfig, loadLoraAdapter } from '../../adapters/lora.js';
+import { applyLora, type LoraConfig, loadLoraAdapter } from '../../adapters/index.js';
 import { readJson } from '../../io/files.js';
 import { loadModelTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 

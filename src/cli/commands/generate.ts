@@ -9,7 +9,7 @@ import { generateAsync } from '../../models/gpt-generate.js';
 import { initDevice } from '../../backend/registry.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { loadModelTokenizer } from './gpt-tokenizer.js';
-import { loadLoraAdapter, mergeLora } from '../../adapters/lora.js';
+import { loadLoraAdapter, mergeLora } from '../../adapters/index.js';
 import { readJson } from '../../io/files.js';
 import { isLSTMCheckpointDir } from '../../models/lstm-checkpoint.js';
 import { runGenerateLstm } from './generate-lstm.js';

@@ -36,7 +36,7 @@ import { stopOnNonFinite } from './non-finite.js';
 import { removeCheckpointFiles, resumedMaxIters, resumedSettings, resumedStep } from './run-dir.js';
 import { buildTokenizer, loadCheckpointTokenizer, type GptTokenizer } from './gpt-tokenizer.js';
 import { readTrainerState, type TrainerState } from './trainer-state.js';
-import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/lora.js';
+import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/index.js';
 import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
 
 export interface TrainGptOptions {
