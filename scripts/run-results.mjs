@@ -78,6 +78,12 @@ const PROGRAMS = [
     target: [{ field: 'test_accuracy', op: '>=', value: 0.75 }],
   },
   {
+    name: 'vit-mnist',
+    ...example('vit-mnist'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'test_accuracy', op: '>=', value: 0.97 }],
+  },
+  {
     name: 'lstm-lm-shakespeare',
     ...example('lstm-lm-shakespeare'),
     data: ['tinyshakespeare/input.txt'],

@@ -17,7 +17,7 @@ export * as train from './train/index.js';
 /** Tokenizers: character-level, GPT-2's byte-level BPE (loaded from encoder.json + vocab.bpe, or trained), word-level. */
 export * as text from './text/index.js';
 
-/** Complete models: GPT (nanoGPT's, with generate() and a KV cache) and its checkpoint folders. */
+/** Complete models: GPT (nanoGPT's, with generate() and a KV cache) and its checkpoint folders, the LSTM language model, TextCNN, ViT. */
 export * as models from './models/index.js';
 
 /** LoRA adapters (parameter-efficient fine-tuning), saved and loaded in Hugging Face PEFT's layout. */

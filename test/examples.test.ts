@@ -199,7 +199,7 @@ test('simple-net: the zeroGrad/backward/step loop lowers the loss, and the saved
   assert.ok(Math.abs((r.bias as number) - tensors.bias!.item()) < 1e-5);
 });
 
-for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn']) {
+for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn', 'vit-mnist']) {
   test(`${name}: the smoke version runs on a tiny dataset given by --data-dir`, () => {
     const run = runExample(name, ['--epochs', '1', '--limit', '64', '--data-dir', dataRoot]);
     const r = ok(run, name);

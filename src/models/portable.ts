@@ -11,3 +11,4 @@ export {
   type LSTMGenerateOptions,
 } from './lstm-lm.js';
 export { TextCNN, type TextCNNConfig, type TextCNNOptions } from './text-cnn.js';
+export { ViT, PatchEmbed, vitKeyFromTimm, vitKeyToTimm, type ViTConfig, type ViTOptions } from './vit.js';
