@@ -244,3 +244,24 @@ test('--grad-accum 2 with batches of 2 gives the steps of batches of 4', () => {
     for (let i = 0; i < v.length; i++) assert.ok(Math.abs(v[i]! - w[i]!) < 1e-5, `${k}[${i}]: ${v[i]} vs ${w[i]}`);
   }
 });
+
+test('example gpt-finetune-rt-polarity runs end to end on a tiny base (2 steps each)', (t) => {
+  const dataDir = path.resolve(process.env['MOX_DATA_DIR'] ?? path.join('..', 'shared', 'data'));
+  if (!fs.existsSync(path.join(dataDir, 'rt-polarity', 'rt-polarity.pos'))) {
+    t.skip(`needs rt-polarity/rt-polarity.pos in ${dataDir} (MOX_DATA_DIR)`);
+    return;
+  }
+  const r = spawnSync(
+    process.execPath,
+    [path.resolve('dist/examples/gpt-finetune-rt-polarity.js'), '--base', baseDir, '--iters', '2', '--data-dir', dataDir, '--threads', '1'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const line = r.stdout.trim().split('\n').at(-1)!;
+  assert.ok(line.startsWith('RESULT '), line);
+  const res = JSON.parse(line.slice('RESULT '.length));
+  for (const k of ['base_val_loss', 'full_val_loss', 'lora_val_loss', 'lora_recovery', 'lora_trainable_percent'])
+    assert.equal(typeof res[k], 'number', k);
+  assert.ok(res.full_val_loss < res.base_val_loss, 'two full steps lower the loss');
+  assert.deepEqual(Object.keys(res.samples), ['base', 'full', 'lora']);
+});
