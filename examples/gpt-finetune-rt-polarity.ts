@@ -20,7 +20,8 @@
 //
 // Options: --base DIR (a Shakespeare GPT checkpoint; default: train one, ~2.5 min), --iters N
 // (fine-tuning steps, default 600), --data-dir DIR (holding rt-polarity/ and tinyshakespeare/),
-// --threads N, --keep (leave the run folders in the temporary directory).
+// --threads N, --prompt TEXT (for the samples, default 'the film '), --keep (leave the run folders in
+// the temporary directory).
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     iters: { type: 'string' },
     'data-dir': { type: 'string' },
     threads: { type: 'string' },
+    prompt: { type: 'string' },
     keep: { type: 'boolean' },
   },
 });
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
       {
         model,
         ...(adapter ? { adapter } : {}),
-        prompt: 'the film ',
+        prompt: values.prompt ?? 'the film ',
         maxNewTokens: 160,
         temperature: 0.8,
         seed: 7,
