@@ -139,40 +139,22 @@ export function runFlags(
   };
 }
 
-const FLAG_TO_KEY: Record<string, keyof TrainGptOptions> = {
-  'n-layer': 'nLayer',
-  'n-head': 'nHead',
-  'n-embd': 'nEmbd',
-  'block-size': 'blockSize',
-  'batch-size': 'batchSize',
-  'grad-accum': 'gradAccum',
-  'min-lr': 'minLr',
-  'warmup-iters': 'warmupIters',
-  'lr-decay-iters': 'lrDecayIters',
-  'weight-decay': 'weightDecay',
-  'grad-clip': 'gradClip',
-  'no-bias': 'bias',
-  lr: 'lr',
-  dropout: 'dropout',
-  beta1: 'beta1',
-  beta2: 'beta2',
-  seed: 'seed',
-  tokenizer: 'tokenizer',
-  data: 'data',
-  dataset: 'dataset',
-  'eval-interval': 'evalInterval',
-  'eval-iters': 'evalIters',
-  'log-interval': 'logInterval',
-  'max-iters': 'maxIters',
-  encoding: 'encoding',
-};
-
 /** The settings the command line gave explicitly (--resume checks them against the checkpoint's). */
 export function givenFlags(values: Values): Set<keyof TrainGptOptions> {
+  return givenOptionKeys(values) as Set<keyof TrainGptOptions>;
+}
+
+/** A flag's option key: its camelCase ('n-layer' is nLayer), --no-X setting X. */
+export function flagKey(flag: string): string {
+  return (flag.startsWith('no-') ? flag.slice(3) : flag).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The option keys of every flag given on the command line (a resumed run compares some with its checkpoint). */
+export function givenOptionKeys(values: Values): Set<string> {
   return new Set(
     Object.keys(values)
-      .filter((k) => values[k] !== undefined && k in FLAG_TO_KEY)
-      .map((k) => FLAG_TO_KEY[k]!),
+      .filter((k) => values[k] !== undefined)
+      .map(flagKey),
   );
 }
 

@@ -1,7 +1,7 @@
 // The command-line face of `mox train lstm`, and `mox train` itself: one command whose first argument
 // picks the model (gpt: gpt-cli.ts, lstm: here). Each model accepts only its own flags.
 
-import { intFlag, numFlag, type CliCommand, type MakeUsageError, type Values } from './gpt-cli.js';
+import { givenOptionKeys, intFlag, numFlag, type CliCommand, type MakeUsageError, type Values } from './gpt-cli.js';
 import { LSTM_CHECKPOINT_FILES, runTrainLstm, type TrainLstmOptions } from './train-lstm.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
@@ -51,34 +51,6 @@ training:
   --resume              continue from the checkpoint in DIR, exactly where it stopped; the model,
                         tokenizer and optimizer settings come from it, and so does the run's length
                         unless --max-iters is given`;
-
-/** Flag name -> option key, for the flags a resumed run compares with its checkpoint. */
-const FLAG_KEYS: Record<string, keyof TrainLstmOptions> = {
-  'embed-dim': 'embedDim',
-  'hidden-size': 'hiddenSize',
-  'num-layers': 'numLayers',
-  'tie-weights': 'tieWeights',
-  'seq-len': 'seqLen',
-  'batch-size': 'batchSize',
-  'max-iters': 'maxIters',
-  'min-lr': 'minLr',
-  'warmup-iters': 'warmupIters',
-  'lr-decay-iters': 'lrDecayIters',
-  'weight-decay': 'weightDecay',
-  'grad-clip': 'gradClip',
-  lr: 'lr',
-  dropout: 'dropout',
-  beta1: 'beta1',
-  beta2: 'beta2',
-  seed: 'seed',
-  tokenizer: 'tokenizer',
-  data: 'data',
-  dataset: 'dataset',
-  encoding: 'encoding',
-  'eval-interval': 'evalInterval',
-  'eval-iters': 'evalIters',
-  'log-interval': 'logInterval',
-};
 
 export function trainLstmCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;
@@ -158,11 +130,7 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
       };
       if (opts.tieWeights && opts.hiddenSize !== opts.embedDim)
         throw bad(`--tie-weights needs --hidden-size (${opts.hiddenSize}) = --embed-dim (${opts.embedDim})`);
-      const given = new Set(
-        Object.keys(values)
-          .filter((k) => values[k] !== undefined && k in FLAG_KEYS)
-          .map((k) => FLAG_KEYS[k]!),
-      );
+      const given = givenOptionKeys(values) as Set<keyof TrainLstmOptions>;
       checkRunDir(OP, out, LSTM_CHECKPOINT_FILES, { resume, overwrite: opts.overwrite }, bad);
       await runTrainLstm(opts, given);
     },
