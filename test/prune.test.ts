@@ -105,6 +105,35 @@ describe('prune: unstructured, as torch.nn.utils.prune', () => {
     assert.deepEqual(Object.keys(l.stateDict()), ['weight_orig', 'bias_orig', 'weight_mask', 'bias_mask']);
   });
 
+  it('customFromMask combines with the mask in force; a pruned stateDict loads into a model pruned alike', () => {
+    mox.seed(4);
+    const a = new nn.Linear(3, 2);
+    prune.customFromMask(
+      a,
+      'weight',
+      mox.tensor([
+        [1, 0, 1],
+        [1, 1, 0],
+      ]),
+    );
+    prune.customFromMask(
+      a,
+      'weight',
+      mox.tensor([
+        [0, 1, 1],
+        [1, 1, 1],
+      ]),
+    );
+    assert.deepEqual(mask(a), [0, 0, 1, 1, 1, 0]);
+    assert.throws(() => prune.customFromMask(a, 'weight', mox.ones([3, 2])), /the mask's shape \[3, 2\] differs from weight's \[2, 3\]/);
+    const b = new nn.Linear(3, 2);
+    prune.l1Unstructured(b, 'weight', { amount: 0.5 });
+    b.loadStateDict(a.stateDict());
+    assert.deepEqual(mask(b), mask(a));
+    assert.deepEqual(flat(b.weight), flat(a.weight));
+    assert.throws(() => new nn.Linear(3, 2).loadStateDict(a.stateDict()), /unexpected keys \[weight_orig, weight_mask\]/);
+  });
+
   it('randomUnstructured prunes the count asked, reproducibly with mox.seed', () => {
     const masks = [0, 0].map(() => {
       mox.seed(3);

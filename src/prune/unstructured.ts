@@ -305,14 +305,18 @@ export function applyMasks_(model: Module): void {
   });
 }
 
+/** Whether this module (not those below it) has an own `weight` of 2 dims or more, pruned or not. */
+function hasMatrixWeight(m: Module): boolean {
+  const w = isPrunedParameter(m, 'weight') ? ownParameter(m, 'weight_orig') : ownParameter(m, 'weight');
+  return w !== undefined && w.shape.length >= 2;
+}
+
 /** The [module, 'weight'] pairs of every Linear / Conv-like layer (any module with an own `weight` of 2 dims or more). */
 export function prunableWeights(model: Module): [Module, string][] {
-  const out: [Module, string][] = [];
-  for (const m of model.modules()) {
-    const w = isPrunedParameter(m, 'weight') ? ownParameter(m, 'weight_orig') : ownParameter(m, 'weight');
-    if (w && w.shape.length >= 2) out.push([m, 'weight']);
-  }
-  return out;
+  return model
+    .modules()
+    .filter(hasMatrixWeight)
+    .map((m): [Module, string] => [m, 'weight']);
 }
 
 export interface LayerSparsity {
@@ -343,9 +347,9 @@ export function sparsity(model: Module, opts: { all?: boolean } = {}): SparsityR
     const pruned = prunedNames(m);
     const names = opts.all
       ? ownParameterNames(m).map((k) => (k.endsWith('_orig') && pruned.includes(k.slice(0, -5)) ? k.slice(0, -5) : k))
-      : prunableWeights(m)
-          .filter(([mm]) => mm === m)
-          .map(([, n]) => n);
+      : hasMatrixWeight(m)
+        ? ['weight']
+        : [];
     for (const n of names) {
       const t = (m as unknown as Record<string, Tensor>)[n] ?? ownParameter(m, n)!;
       const d = noGrad(() => hostData('sparsity', t));
