@@ -66,6 +66,32 @@ const PROGRAMS = [
     figures: ['transfer_accuracy', 'scratch_accuracy', 'improvement', 'pretrain_test_accuracy'],
   },
   {
+    // pruning: global magnitude masks at 50/80/90% with a fine-tuning epoch each, and half the channels removed
+    name: 'prune-mnist-cnn',
+    ...example('prune-mnist-cnn'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [
+      { field: 'sparse50_drop', op: '<=', value: 0.003 },
+      { field: 'sparse90_accuracy', op: '>=', value: 0.985 },
+      { field: 'structured_drop', op: '<=', value: 0.01 },
+      { field: 'structured_speedup', op: '>=', value: 1.5 },
+    ],
+    figures: [
+      'dense_accuracy',
+      'sparse50_accuracy',
+      'sparse80_accuracy',
+      'sparse90_accuracy',
+      'structured_accuracy',
+      'dense_params',
+      'structured_params',
+      'sparse90_nonzeros',
+      'dense_gzip_bytes',
+      'sparse90_gzip_bytes',
+      'structured_bytes',
+      'structured_speedup',
+    ],
+  },
+  {
     name: 'cifar10-cnn',
     ...example('cifar10-cnn'),
     data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],

@@ -214,6 +214,25 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn'
   });
 }
 
+test('prune-mnist-cnn: the smoke version trains, prunes to 50/80/90% and removes half the channels', () => {
+  const run = runExample('prune-mnist-cnn', ['--epochs', '1', '--limit', '64', '--batch-size', '16', '--data-dir', dataRoot]);
+  const r = ok(run, 'prune-mnist-cnn');
+  assert.equal(r.dense_params, 93322);
+  // 32 -> 16, 64 -> 32, 64 -> 32 channels and 64 -> 32 hidden neurons: every hidden layer is a quarter
+  assert.equal(r.structured_params, 16 * 9 + 16 + 32 * 16 * 9 + 32 + 32 * 32 * 9 + 32 + 32 * 288 + 32 + 32 * 10 + 10);
+  for (const level of [50, 80, 90]) {
+    assert.ok(
+      Math.abs((r[`sparse${level}_sparsity`] as number) - level / 100) < 1e-3,
+      `sparse${level}_sparsity ${r[`sparse${level}_sparsity`]}`,
+    );
+    const acc = r[`sparse${level}_accuracy`] as number;
+    assert.ok(acc >= 0 && acc <= 1, `sparse${level}_accuracy ${acc}`);
+  }
+  assert.ok((r.sparse90_nonzeros as number) < (r.sparse50_nonzeros as number));
+  assert.ok((r.structured_bytes as number) < (r.dense_bytes as number));
+  assert.ok((r.structured_speedup as number) > 0);
+});
+
 test('transfer-fashion-mnist: the smoke version pretrains, freezes the conv base, fine-tunes and compares', () => {
   const run = runExample('transfer-fashion-mnist', [
     '--pretrain-epochs',

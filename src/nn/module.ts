@@ -42,6 +42,17 @@ export abstract class Module {
     this._extraParams.set(name, p);
   }
 
+  /** Removes a parameter added by registerParameter; whether there was one (prune.removePruning). */
+  unregisterParameter(name: string): boolean {
+    return this._extraParams.delete(name);
+  }
+
+  /** Removes a registered buffer; whether there was one (prune.removePruning drops the mask). */
+  unregisterBuffer(name: string): boolean {
+    this._nonPersistent.delete(name);
+    return this._buffers.delete(name);
+  }
+
   registerModule(name: string, m: Module): void {
     this._extraModules.set(name, m);
   }
