@@ -12,6 +12,7 @@ the loss with respect to the student's logits (the teacher's are detached). Sequ
 are flattened to rows [B*T, C] first, as a language model's loss does.
 
     /usr/bin/python3 scripts/golden-distillation.py   # rewrites test/fixtures/distillation-loss.json
+    npx biome format --write test/fixtures/distillation-loss.json   # the layout npm run lint checks
 """
 
 import json
