@@ -166,3 +166,24 @@ test('distill gpt: bad flags are usage errors; a missing teacher is named', () =
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /the teacher .*nope does not exist/);
 });
+
+test('example distill-gpt runs end to end on a tiny teacher (2 steps each)', () => {
+  // the example reads tinyshakespeare from --data-dir: here the tiny teacher's own text
+  const dataDir = path.join(tmp, 'data');
+  fs.mkdirSync(path.join(dataDir, 'tinyshakespeare'), { recursive: true });
+  fs.copyFileSync(textFile, path.join(dataDir, 'tinyshakespeare', 'input.txt'));
+  const r = spawnSync(
+    process.execPath,
+    [path.resolve('dist/examples/distill-gpt.js'), '--teacher', teacherDir, '--iters', '2', '--data-dir', dataDir, '--threads', '1'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const line = r.stdout.trim().split('\n').at(-1)!;
+  assert.ok(line.startsWith('RESULT '), line);
+  const res = JSON.parse(line.slice('RESULT '.length));
+  for (const k of ['teacher_val_loss', 'distilled_val_loss', 'alone_val_loss']) assert.ok(Number.isFinite(res[k]) && res[k] > 0, k);
+  assert.ok(Math.abs(res.improvement - (res.alone_val_loss - res.distilled_val_loss)) < 2e-4);
+  assert.equal(res.iters, 2);
+  assert.equal(res.temperature, 1);
+  assert.equal(res.alpha, 0.5);
+});

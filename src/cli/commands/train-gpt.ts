@@ -473,7 +473,7 @@ export async function runTrainGpt(
   if (distill && teacher)
     log(
       `teacher: ${distill.teacher}: GPT ${teacher.config.nLayer} layers, width ${teacher.config.nEmbd}, ${(teacher.getNumParams() / 1e6).toFixed(2)}M parameters; ` +
-        `loss ${distill.alpha} * T^2 * KL(teacher || student) at T ${distill.temperature} + ${1 - distill.alpha} * cross-entropy (evaluations: the student's cross-entropy)`,
+        `loss ${distill.alpha} * T^2 * KL(teacher || student) at T ${distill.temperature} + ${Number((1 - distill.alpha).toFixed(6))} * cross-entropy (evaluations: the student's cross-entropy)`,
     );
 
   const evaluate = async (): Promise<{ train: number; val: number }> => {
