@@ -92,6 +92,14 @@ const PROGRAMS = [
     ],
   },
   {
+    // distillation: the MNIST CNN teaching a 784-64-10 MLP on 1,000 images must beat the MLP alone by a test image
+    name: 'distill-mnist',
+    ...example('distill-mnist'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'improvement', op: '>=', value: 0.0001 }],
+    figures: ['distilled_accuracy', 'alone_accuracy', 'improvement', 'teacher_accuracy'],
+  },
+  {
     name: 'cifar10-cnn',
     ...example('cifar10-cnn'),
     data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],
@@ -135,6 +143,14 @@ const PROGRAMS = [
       { field: 'lora_trainable_percent', op: '<=', value: 2 },
     ],
     figures: ['base_val_loss', 'full_val_loss', 'lora_val_loss', 'lora_recovery', 'lora_trainable_percent'],
+  },
+  {
+    // distillation: the Shakespeare GPT teaching a 2-layer, 64-wide student, against the student alone
+    name: 'distill-gpt',
+    ...example('distill-gpt'),
+    data: ['tinyshakespeare/input.txt'],
+    target: [{ field: 'improvement', op: '>=', value: 0.0001 }, { wall: 600 }],
+    figures: ['distilled_val_loss', 'alone_val_loss', 'improvement', 'teacher_val_loss'],
   },
   {
     name: 'gpt-pytorch',

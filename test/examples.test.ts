@@ -261,6 +261,32 @@ test('transfer-fashion-mnist: the smoke version pretrains, freezes the conv base
   assert.ok(Math.abs((r.improvement as number) - ((r.transfer_accuracy as number) - (r.scratch_accuracy as number))) < 2e-4);
 });
 
+test('distill-mnist: the smoke version trains the CNN teacher, the MLP alone and distilled, and compares', () => {
+  const run = runExample('distill-mnist', [
+    '--limit',
+    '64',
+    '--student-examples',
+    '48',
+    '--epochs',
+    '1',
+    '--test-limit',
+    '32',
+    '--data-dir',
+    dataRoot,
+  ]);
+  const r = ok(run, 'distill-mnist');
+  assert.equal(r.teacher_train_examples, 64);
+  assert.equal(r.student_train_examples, 48);
+  assert.equal(r.test_examples, 32);
+  assert.equal(r.temperature, 4);
+  assert.equal(r.alpha, 0.9);
+  for (const k of ['teacher_accuracy', 'alone_accuracy', 'distilled_accuracy']) {
+    const v = r[k] as number;
+    assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${k} ${v}`);
+  }
+  assert.ok(Math.abs((r.improvement as number) - ((r.distilled_accuracy as number) - (r.alone_accuracy as number))) < 2e-4);
+});
+
 test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
   const out = join(tmp, 'lstm-lm');
   const run = runExample('lstm-lm-shakespeare', [

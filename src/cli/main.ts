@@ -12,6 +12,7 @@ import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
 import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gpt-cli.js';
 import { finetuneCommand } from './commands/finetune-cli.js';
+import { distillCommand } from './commands/distill-cli.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
@@ -87,6 +88,7 @@ const COMMANDS: Record<string, Command> = {
     lstm: trainLstmCommand((m) => new UsageError(m)),
   }),
   finetune: finetuneCommand((m) => new UsageError(m)),
+  distill: distillCommand((m) => new UsageError(m)),
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),

@@ -17,11 +17,13 @@ export {
   nllLoss,
   binaryCrossEntropyWithLogits,
   klDiv,
+  distillationLoss,
   type Reduction,
   type CrossEntropyOptions,
   type NllOptions,
   type BceOptions,
   type KlDivOptions,
+  type DistillationLossOptions,
 } from '../ops/loss.js';
 export { scaledDotProductAttention, causalMask, type AttentionOptions } from '../ops/attention.js';
 export { lstm, gru, type RNNFunctionalOptions } from './layers/rnn.js';

@@ -249,3 +249,54 @@ export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): T
   if (reduction === 'batchmean') return pointwise.sum().div(input.ndim ? input.shape[0]! : 1);
   return reduce('klDiv', pointwise, reduction);
 }
+
+export interface DistillationLossOptions {
+  /** Softens both distributions: softmax(logits / temperature). Must be > 0. Default 1. */
+  temperature?: number;
+  /** Weight of the soft (teacher) term in [0, 1]; the hard-label term gets 1 - alpha. Default 0.5. */
+  alpha?: number;
+  /** Label value whose positions the hard-label term skips (as crossEntropy's); default -100. */
+  ignoreIndex?: number;
+}
+
+/**
+ * Knowledge distillation's loss (Hinton, Vinyals & Dean 2015):
+ *
+ *   alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * crossEntropy(student, labels)
+ *
+ * with the KL term averaged over rows as PyTorch's `kl_div(..., reduction='batchmean')` and the
+ * cross-entropy a mean over the labels (ignoreIndex skipped). T^2 keeps the soft term's gradients on
+ * the scale of the hard term's as T changes. Logits are [N, C] with labels [N], or [..., C] (the class
+ * axis last, e.g. a language model's [B, T, V]) with labels [...], taken as rows [-1, C]. No gradient
+ * flows into the teacher's logits.
+ */
+export function distillationLoss(studentLogits: Tensor, teacherLogits: Tensor, labels: Tensor, opts: DistillationLossOptions = {}): Tensor {
+  const op = 'distillationLoss';
+  const t = opts.temperature ?? 1;
+  const alpha = opts.alpha ?? 0.5;
+  if (!(t > 0) || !Number.isFinite(t)) throw new ValueError(op, `temperature must be a finite number > 0, got ${t}`);
+  if (!(alpha >= 0 && alpha <= 1)) throw new ValueError(op, `alpha must be in [0, 1], got ${alpha}`);
+  if (studentLogits.ndim < 2) {
+    throw new ShapeError(op, `student logits must be [N, C] or [..., C], got ${fmtShape(studentLogits.shape)}`);
+  }
+  if (!sameShape(studentLogits.shape, teacherLogits.shape)) {
+    throw new ShapeError(
+      op,
+      `student logits ${fmtShape(studentLogits.shape)} and teacher logits ${fmtShape(teacherLogits.shape)} must have the same shape`,
+    );
+  }
+  const lead = studentLogits.shape.slice(0, -1);
+  if (!sameShape(labels.shape, lead)) {
+    throw new ShapeError(
+      op,
+      `labels ${fmtShape(labels.shape)} do not match logits ${fmtShape(studentLogits.shape)} (expected ${fmtShape(lead)})`,
+    );
+  }
+  const c = studentLogits.shape[studentLogits.ndim - 1]!;
+  const s = studentLogits.ndim === 2 ? studentLogits : reshape(studentLogits, [-1, c]);
+  const te = (teacherLogits.ndim === 2 ? teacherLogits : reshape(teacherLogits, [-1, c])).detach();
+  const y = labels.ndim === 1 ? labels : reshape(labels, [-1]);
+  const hard = crossEntropy(s, y, { ignoreIndex: opts.ignoreIndex ?? -100 });
+  const soft = klDiv(logSoftmax(s.div(t), 1), logSoftmax(te.div(t), 1), { reduction: 'batchmean', logTarget: true });
+  return soft.mul(alpha * t * t).add(hard.mul(1 - alpha));
+}

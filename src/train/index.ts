@@ -25,6 +25,7 @@ export {
 } from './callbacks.js';
 export { CSVLogger, JSONLLogger, type FileLoggerOptions } from './loggers.js';
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
+export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
 export * as metrics from './metrics.js';
 export * as losses from './losses.js';

@@ -38,6 +38,7 @@ import { buildTokenizer, loadCheckpointTokenizer, type GptTokenizer } from './gp
 import { readTrainerState, type TrainerState } from './trainer-state.js';
 import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/index.js';
 import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
+import { type DistillSpec, distillStepLoss, loadTeacher, readDistillSpec } from './distill-gpt.js';
 
 export interface TrainGptOptions {
   dataset?: string;
@@ -78,6 +79,11 @@ export interface TrainGptOptions {
   gradAccum?: number;
   /** Fine-tune from a base model instead of training a new one (`mox finetune gpt`); its shape and tokenizer win over the flags. */
   finetune?: FinetuneSpec;
+  /**
+   * Distil a teacher into the new model (`mox distill gpt`): the teacher's tokenizer, block size and
+   * vocabulary win over the flags, and each step's loss mixes its softened outputs with the true tokens.
+   */
+  distill?: DistillSpec;
 }
 
 /** The folder of --out that holds the checkpoints, one folder per step (step-N). */
@@ -308,6 +314,8 @@ export async function runTrainGpt(
   let resumedDir = out;
   let dataSpec: DataSpec;
   let finetune: FinetuneSpec | null = opts.finetune ?? null;
+  let distill: DistillSpec | null = opts.distill ?? null;
+  if (finetune && distill) throw new ValueError('train gpt', 'a run either fine-tunes (finetune) or distils (distill), not both');
   const batchGen = new Generator(opts.seed);
 
   if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
@@ -327,6 +335,7 @@ export async function runTrainGpt(
     dataSpec = given.has('data') || given.has('dataset') ? newDataSpec(opts) : savedData;
     tok = r.tok;
     finetune = r.finetune;
+    distill = readDistillSpec(r.dir);
     startStep = r.step;
     const savedMax = typeof saved['maxIters'] === 'number' ? saved['maxIters'] : undefined;
     o.maxIters = resumedMaxIters('train gpt', startStep, savedMax, given.has('maxIters') ? opts.maxIters : undefined);
@@ -363,13 +372,25 @@ export async function runTrainGpt(
     model = null as unknown as GPT;
   }
   const gradAccum = o.gradAccum ?? 1;
+  // the teacher (also when resuming: the checkpoint names it); a fresh run takes its tokenizer and block size
+  let teacher: GPT | null = null;
+  if (distill) {
+    const t = loadTeacher(distill, device);
+    teacher = t.teacher;
+    if (!opts.resume) {
+      tok = t.tok;
+      o.tokenizer = `teacher (${tok.kind})`;
+      o.blockSize = teacher.config.blockSize;
+    }
+  }
 
   const { text, source } = await readCorpus(dataSpec);
   if (text.length === 0) throw new DataError('train gpt', `the data file ${source} is empty`);
-  if (!opts.resume && !finetune) tok = await buildTokenizer(o.tokenizer, text);
+  if (!opts.resume && !finetune && !distill) tok = await buildTokenizer(o.tokenizer, text);
   let ids: Int32Array;
-  if (finetune) {
-    const enc = encodeCorpus(opts.resume ? 'train gpt' : 'finetune gpt', tok, text, finetune.unknown, source);
+  if (finetune || distill) {
+    const cmd = distill ? 'distill gpt' : opts.resume ? 'train gpt' : 'finetune gpt';
+    const enc = encodeCorpus(cmd, tok, text, (finetune ?? distill)!.unknown, source);
     if (enc.note) log(enc.note);
     ids = enc.ids;
   } else {
@@ -389,7 +410,8 @@ export async function runTrainGpt(
   const cfg: GPTConfig = finetune
     ? model.config
     : {
-        vocabSize: tok.vocabSize,
+        // a student's logits must line up with its teacher's, whose vocabulary may be padded past the tokenizer's
+        vocabSize: distill && teacher ? teacher.config.vocabSize : tok.vocabSize,
         blockSize: o.blockSize,
         nLayer: o.nLayer,
         nHead: o.nHead,
@@ -439,7 +461,7 @@ export async function runTrainGpt(
   const numParams = model.getNumParams();
   const tokensPerIter = o.batchSize * o.blockSize * gradAccum;
   log(
-    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : finetune ? `fine-tuning ${finetune.from}` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : finetune ? `fine-tuning ${finetune.from}` : distill ? `distilling ${distill.teacher} into` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
       `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`,
   );
   log(
@@ -448,6 +470,11 @@ export async function runTrainGpt(
   );
 
   if (finetune) log(formatTrainableParameters(model));
+  if (distill && teacher)
+    log(
+      `teacher: ${distill.teacher}: GPT ${teacher.config.nLayer} layers, width ${teacher.config.nEmbd}, ${(teacher.getNumParams() / 1e6).toFixed(2)}M parameters; ` +
+        `loss ${distill.alpha} * T^2 * KL(teacher || student) at T ${distill.temperature} + ${Number((1 - distill.alpha).toFixed(6))} * cross-entropy (evaluations: the student's cross-entropy)`,
+    );
 
   const evaluate = async (): Promise<{ train: number; val: number }> => {
     model.eval();
@@ -489,6 +516,7 @@ export async function runTrainGpt(
       },
       tokenizer: { type: tok.kind, vocabSize: tok.vocabSize, file: 'tokenizer.json' },
       ...(finetune ? { finetune } : {}),
+      ...(distill ? { distill } : {}),
     };
     // each file goes into the checkpoint's staging folder; commitCheckpoint flushes them, lists them in
     // manifest.json and renames the folder into place, the moment the checkpoint exists
@@ -542,7 +570,7 @@ export async function runTrainGpt(
       let sum: Tensor | null = null;
       for (let k = 0; k < gradAccum; k++) {
         const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen, device);
-        const l = model.forward(x, y).loss!;
+        const l = teacher ? distillStepLoss(model, teacher, distill!, x, y) : model.forward(x, y).loss!;
         (gradAccum > 1 ? l.div(gradAccum) : l).backward();
         sum = sum ? sum.add(l.detach()) : l.detach();
       }
@@ -570,6 +598,7 @@ export async function runTrainGpt(
     `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
   );
   opt.dispose();
+  if (teacher) for (const p of teacher.parameters()) p.dispose();
   return {
     history,
     losses,
