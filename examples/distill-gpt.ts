@@ -29,7 +29,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
-import { runTrainGpt, type TrainGptOptions } from '../src/cli/commands/train-gpt.js';
+import { runTrainGpt, trainGptOptions, type TrainGptOptions } from '../src/cli/commands/train-gpt.js';
 import { UsageError, positiveInt, positiveNumber } from './common.js';
 
 const { values } = parseArgs({
@@ -69,14 +69,14 @@ async function main(): Promise<void> {
     teacherDir = path.join(work, 'teacher');
     console.log('teacher: mox train gpt --dataset tinyshakespeare (4 layers, 128 wide, 2000 iterations)');
     const tt = performance.now();
-    await runTrainGpt(defaults({ out: teacherDir }), new Set(), quiet);
+    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: teacherDir }), new Set(), quiet);
     teacherSeconds = (performance.now() - tt) / 1000;
   }
   const teacherHistory = JSON.parse(fs.readFileSync(path.join(teacherDir, 'trainer_state.json'), 'utf8')).history as { val: number }[];
   const teacherVal = teacherHistory.at(-1)!.val;
 
   const student = (o: Partial<TrainGptOptions> & { out: string }) =>
-    defaults({ ...STUDENT, maxIters: iters, evalInterval: iters, evalIters: 100, ...o });
+    trainGptOptions({ dataset: 'tinyshakespeare', ...STUDENT, maxIters: iters, evalInterval: iters, evalIters: 100, ...o });
   console.log(
     `distilled: mox distill gpt --teacher T --n-layer 2 --n-embd 64 --temperature ${temperature} --alpha ${alpha} --max-iters ${iters}`,
   );
@@ -126,35 +126,6 @@ async function main(): Promise<void> {
     threads: mox.getNumThreads(),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
-}
-
-/** The main command's settings (mox train gpt's defaults on tinyshakespeare). */
-function defaults(o: Partial<TrainGptOptions> & { out: string }): TrainGptOptions {
-  return {
-    dataset: 'tinyshakespeare',
-    tokenizer: 'char',
-    nLayer: 4,
-    nHead: 4,
-    nEmbd: 128,
-    blockSize: 64,
-    batchSize: 12,
-    maxIters: 2000,
-    lr: 1e-3,
-    minLr: 1e-4,
-    warmupIters: 100,
-    dropout: 0,
-    weightDecay: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    gradClip: 1,
-    bias: true,
-    evalInterval: 250,
-    evalIters: 20,
-    logInterval: 0,
-    seed: 1337,
-    resume: false,
-    ...o,
-  };
 }
 
 main().catch((e: unknown) => {

@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
-import { runTrainGpt, type TrainGptOptions, type TrainGptResult } from '../src/cli/commands/train-gpt.js';
+import { runTrainGpt, trainGptOptions, type TrainGptOptions, type TrainGptResult } from '../src/cli/commands/train-gpt.js';
 import { runGenerate } from '../src/cli/commands/generate.js';
 import { UsageError, positiveInt } from './common.js';
 
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     baseDir = path.join(work, 'shakespeare');
     console.log('base: mox train gpt --dataset tinyshakespeare (nanoGPT CPU configuration, 2000 iterations)');
     const tb = performance.now();
-    await runTrainGpt(trainDefaults({ dataset: 'tinyshakespeare', out: baseDir }), new Set(), quiet);
+    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: baseDir }), new Set(), quiet);
     baseTrainSeconds = (performance.now() - tb) / 1000;
   }
 
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       `${name}: mox finetune gpt --from base --data rt-polarity.pos --encoding windows-1252 --unknown drop${lora ? ' --lora ...' : ''}`,
     );
     return runTrainGpt(
-      trainDefaults({
+      trainGptOptions({
         data: pos,
         encoding: 'windows-1252',
         out: path.join(work, name),
@@ -150,34 +150,6 @@ async function main(): Promise<void> {
       threads: mox.getNumThreads(),
     })}`,
   );
-}
-
-/** `mox train gpt`'s defaults (nanoGPT's CPU Shakespeare configuration), with overrides. */
-function trainDefaults(o: Partial<TrainGptOptions> & { out: string }): TrainGptOptions {
-  return {
-    tokenizer: 'char',
-    nLayer: 4,
-    nHead: 4,
-    nEmbd: 128,
-    blockSize: 64,
-    batchSize: 12,
-    maxIters: 2000,
-    lr: 1e-3,
-    minLr: 1e-4,
-    warmupIters: 100,
-    dropout: 0,
-    weightDecay: 0.1,
-    beta1: 0.9,
-    beta2: 0.99,
-    gradClip: 1,
-    bias: true,
-    evalInterval: 250,
-    evalIters: 20,
-    logInterval: 0,
-    seed: 1337,
-    resume: false,
-    ...o,
-  };
 }
 
 main().catch((e: unknown) => {

@@ -2,7 +2,7 @@
 // main.ts registers them; a bad flag value raises main's usage error (exit 2).
 
 import type { ParseArgsConfig } from 'node:util';
-import { runTrainGpt, GPT_CHECKPOINT_FILES, type TrainGptOptions } from './train-gpt.js';
+import { runTrainGpt, GPT_CHECKPOINT_FILES, TRAIN_GPT_DEFAULTS, type TrainGptOptions } from './train-gpt.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
 import { runGenerate } from './generate.js';
@@ -103,7 +103,14 @@ export interface RunDefaults {
   evalInterval: number;
 }
 
-const TRAIN_DEFAULTS: RunDefaults = { maxIters: 2000, lr: 1e-3, minLr: 1e-4, warmupIters: 100, evalInterval: 250 };
+const D = TRAIN_GPT_DEFAULTS;
+const TRAIN_DEFAULTS: RunDefaults = {
+  maxIters: D.maxIters,
+  lr: D.lr,
+  minLr: D.minLr,
+  warmupIters: D.warmupIters,
+  evalInterval: D.evalInterval,
+};
 
 type RunFlagOptions = Omit<TrainGptOptions, 'tokenizer' | 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize' | 'dropout' | 'bias'>;
 
@@ -119,21 +126,21 @@ export function runFlags(
   const unit = (x: number) => x >= 0 && x < 1;
   return {
     ...fixed,
-    batchSize: intFlag(bad, values, 'batch-size', 12, 1),
+    batchSize: intFlag(bad, values, 'batch-size', D.batchSize, 1),
     gradAccum: intFlag(bad, values, 'grad-accum', 1, 1),
     maxIters: intFlag(bad, values, 'max-iters', d.maxIters, 0),
     lr: numFlag(bad, values, 'lr', d.lr, pos, 'a positive number'),
     minLr: numFlag(bad, values, 'min-lr', d.minLr, nonNeg, 'a number >= 0'),
     warmupIters: intFlag(bad, values, 'warmup-iters', d.warmupIters, 0),
     lrDecayIters: intFlag(bad, values, 'lr-decay-iters', undefined, 1),
-    weightDecay: numFlag(bad, values, 'weight-decay', 0.1, nonNeg, 'a number >= 0'),
-    beta1: numFlag(bad, values, 'beta1', 0.9, unit, 'in [0, 1)'),
-    beta2: numFlag(bad, values, 'beta2', 0.99, unit, 'in [0, 1)'),
-    gradClip: numFlag(bad, values, 'grad-clip', 1.0, nonNeg, 'a number >= 0'),
+    weightDecay: numFlag(bad, values, 'weight-decay', D.weightDecay, nonNeg, 'a number >= 0'),
+    beta1: numFlag(bad, values, 'beta1', D.beta1, unit, 'in [0, 1)'),
+    beta2: numFlag(bad, values, 'beta2', D.beta2, unit, 'in [0, 1)'),
+    gradClip: numFlag(bad, values, 'grad-clip', D.gradClip, nonNeg, 'a number >= 0'),
     evalInterval: intFlag(bad, values, 'eval-interval', d.evalInterval, 1),
-    evalIters: intFlag(bad, values, 'eval-iters', 20, 1),
-    logInterval: intFlag(bad, values, 'log-interval', 0, 0),
-    seed: intFlag(bad, values, 'seed', 1337, 0),
+    evalIters: intFlag(bad, values, 'eval-iters', D.evalIters, 1),
+    logInterval: intFlag(bad, values, 'log-interval', D.logInterval, 0),
+    seed: intFlag(bad, values, 'seed', D.seed, 0),
     threads: intFlag(bad, values, 'threads', undefined, 1),
     device: deviceFlag(bad, values['device']),
   };
@@ -238,12 +245,12 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       const unit = (x: number) => x >= 0 && x < 1;
       const opts: TrainGptOptions = {
         ...runFlags(bad, values, { dataset, data, encoding, out, resume, overwrite }, TRAIN_DEFAULTS),
-        tokenizer: (values['tokenizer'] as string | undefined) ?? 'char',
-        nLayer: intFlag(bad, values, 'n-layer', 4, 1),
-        nHead: intFlag(bad, values, 'n-head', 4, 1),
-        nEmbd: intFlag(bad, values, 'n-embd', 128, 1),
-        blockSize: intFlag(bad, values, 'block-size', 64, 1),
-        dropout: numFlag(bad, values, 'dropout', 0, unit, 'in [0, 1)'),
+        tokenizer: (values['tokenizer'] as string | undefined) ?? D.tokenizer,
+        nLayer: intFlag(bad, values, 'n-layer', D.nLayer, 1),
+        nHead: intFlag(bad, values, 'n-head', D.nHead, 1),
+        nEmbd: intFlag(bad, values, 'n-embd', D.nEmbd, 1),
+        blockSize: intFlag(bad, values, 'block-size', D.blockSize, 1),
+        dropout: numFlag(bad, values, 'dropout', D.dropout, unit, 'in [0, 1)'),
         bias: values['no-bias'] !== true,
       };
       if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);

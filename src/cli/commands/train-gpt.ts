@@ -86,6 +86,36 @@ export interface TrainGptOptions {
   distill?: DistillSpec;
 }
 
+/** `mox train gpt`'s defaults: nanoGPT's CPU configuration for Shakespeare (the flags and the examples share them). */
+export const TRAIN_GPT_DEFAULTS = {
+  tokenizer: 'char',
+  nLayer: 4,
+  nHead: 4,
+  nEmbd: 128,
+  blockSize: 64,
+  batchSize: 12,
+  maxIters: 2000,
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmupIters: 100,
+  dropout: 0,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  gradClip: 1,
+  bias: true,
+  evalInterval: 250,
+  evalIters: 20,
+  logInterval: 0,
+  seed: 1337,
+  resume: false,
+} as const satisfies Omit<TrainGptOptions, 'out'>;
+
+/** The options of a run: the defaults of `mox train gpt`, with `o` over them. */
+export function trainGptOptions(o: Partial<TrainGptOptions> & { out: string }): TrainGptOptions {
+  return { ...TRAIN_GPT_DEFAULTS, ...o };
+}
+
 /** The folder of --out that holds the checkpoints, one folder per step (step-N). */
 export const CHECKPOINTS_DIR = 'checkpoints';
 
