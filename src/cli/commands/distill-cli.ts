@@ -2,7 +2,17 @@
 // `train gpt`'s (train-gpt.ts) with a teacher's loss (distill-gpt.ts).
 
 import * as path from 'node:path';
-import { type CliCommand, type MakeUsageError, RUN_FLAGS, type RunDefaults, givenFlags, intFlag, numFlag, runFlags } from './gpt-cli.js';
+import {
+  type CliCommand,
+  type MakeUsageError,
+  RUN_FLAGS,
+  type RunDefaults,
+  givenFlags,
+  intFlag,
+  numFlag,
+  runFlags,
+  runFlagsUsage,
+} from './gpt-cli.js';
 import { GPT_CHECKPOINT_FILES, runTrainGpt } from './train-gpt.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
@@ -41,27 +51,12 @@ the student:
   --n-embd N            width (default 64)
   --dropout P           dropout probability (default 0)
   --no-bias             no biases in Linear layers and LayerNorms
-training (as \`mox train gpt\`):
-  --max-iters N         iterations (default 2000)
-  --lr X                peak learning rate (default 1e-3)
-  --min-lr X            learning rate at the end of the cosine decay (default 1e-4)
-  --warmup-iters N      linear warmup iterations (default 100)
-  --lr-decay-iters N    iterations of cosine decay (default --max-iters)
-  --batch-size N        sequences per micro-batch (default 12)
-  --grad-accum N        micro-batches per step (default 1)
-  --weight-decay X      AdamW weight decay on 2-D parameters (default 0.1)
-  --beta1 X, --beta2 X  AdamW betas (default 0.9, 0.99)
-  --grad-clip X         clip the gradient norm to X, 0 for none (default 1.0)
-  --eval-interval N     evaluate and checkpoint every N iterations (default 250)
-  --eval-iters N        batches per split in each evaluation (default 20)
-  --log-interval N      print the training loss every N iterations, 0 for never (default 0)
-  --seed S              seed for the weights, batches and dropout (default 1337)
-  --threads N           CPU threads (default: all cores)
-  --device D            cpu (default) or webgpu
-  --out DIR2            the run's folder; one holding a checkpoint needs --resume or --overwrite
-  --resume              continue the run in DIR2 exactly where it stopped (teacher, temperature and
-                        alpha come from its checkpoint)
-  --overwrite           start a new run in DIR2, replacing the checkpoint it holds`;
+${runFlagsUsage(
+  'as `mox train gpt`',
+  { maxIters: '2000', lr: '1e-3', minLr: '1e-4', warmupIters: '100', evalInterval: '250' },
+  'the weights, batches and dropout',
+  'teacher, temperature and alpha',
+)}`;
 
 export function distillCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;

@@ -2,7 +2,7 @@
 // `train gpt`'s (train-gpt.ts) started from a base model (finetune-gpt.ts).
 
 import * as path from 'node:path';
-import { type CliCommand, type MakeUsageError, RUN_FLAGS, type RunDefaults, givenFlags, runFlags } from './gpt-cli.js';
+import { type CliCommand, type MakeUsageError, RUN_FLAGS, type RunDefaults, givenFlags, runFlags, runFlagsUsage } from './gpt-cli.js';
 import { GPT_CHECKPOINT_FILES, runTrainGpt } from './train-gpt.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
@@ -36,27 +36,12 @@ what trains:
   --lora SPEC           LoRA adapters instead of full fine-tuning, e.g.
                         r=8,alpha=16,dropout=0.05,targets=c_attn,c_proj (defaults r=8, alpha=8,
                         dropout=0, targets=c_attn); names match a module's last components
-training (defaults for fine-tuning):
-  --max-iters N         iterations (default 500)
-  --lr X                peak learning rate (default 3e-4; 1e-3 with --lora)
-  --min-lr X            learning rate at the end of the cosine decay (default lr / 10)
-  --warmup-iters N      linear warmup iterations (default 50)
-  --lr-decay-iters N    iterations of cosine decay (default --max-iters)
-  --batch-size N        sequences per micro-batch (default 12)
-  --grad-accum N        micro-batches per step (default 1)
-  --weight-decay X      AdamW weight decay on 2-D parameters (default 0.1)
-  --beta1 X, --beta2 X  AdamW betas (default 0.9, 0.99)
-  --grad-clip X         clip the gradient norm to X, 0 for none (default 1.0)
-  --eval-interval N     evaluate and checkpoint every N iterations (default 100)
-  --eval-iters N        batches per split in each evaluation (default 20)
-  --log-interval N      print the training loss every N iterations, 0 for never (default 0)
-  --seed S              seed for the adapters, batches and dropout (default 1337)
-  --threads N           CPU threads (default: all cores)
-  --device D            cpu (default) or webgpu
-  --out DIR2            the run's folder; one holding a checkpoint needs --resume or --overwrite
-  --resume              continue the run in DIR2 exactly where it stopped (base, freezing and LoRA
-                        settings come from its checkpoint)
-  --overwrite           start a new run in DIR2, replacing the checkpoint it holds`;
+${runFlagsUsage(
+  'defaults for fine-tuning',
+  { maxIters: '500', lr: '3e-4; 1e-3 with --lora', minLr: 'lr / 10', warmupIters: '50', evalInterval: '100' },
+  'the adapters, batches and dropout',
+  'base, freezing and LoRA settings',
+)}`;
 
 export function finetuneCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;

@@ -146,6 +146,40 @@ export function runFlags(
   };
 }
 
+/**
+ * The usage lines of RUN_FLAGS for a command that starts from another model (finetune, distill): the
+ * defaults as text (`lr` may say more, e.g. '3e-4; 1e-3 with --lora'), what the seed seeds, and what
+ * --resume takes from the checkpoint.
+ */
+export function runFlagsUsage(
+  title: string,
+  d: { maxIters: string; lr: string; minLr: string; warmupIters: string; evalInterval: string },
+  seeds: string,
+  resumeTakes: string,
+): string {
+  return `training (${title}):
+  --max-iters N         iterations (default ${d.maxIters})
+  --lr X                peak learning rate (default ${d.lr})
+  --min-lr X            learning rate at the end of the cosine decay (default ${d.minLr})
+  --warmup-iters N      linear warmup iterations (default ${d.warmupIters})
+  --lr-decay-iters N    iterations of cosine decay (default --max-iters)
+  --batch-size N        sequences per micro-batch (default ${D.batchSize})
+  --grad-accum N        micro-batches per step (default 1)
+  --weight-decay X      AdamW weight decay on 2-D parameters (default ${D.weightDecay})
+  --beta1 X, --beta2 X  AdamW betas (default ${D.beta1}, ${D.beta2})
+  --grad-clip X         clip the gradient norm to X, 0 for none (default ${D.gradClip.toFixed(1)})
+  --eval-interval N     evaluate and checkpoint every N iterations (default ${d.evalInterval})
+  --eval-iters N        batches per split in each evaluation (default ${D.evalIters})
+  --log-interval N      print the training loss every N iterations, 0 for never (default 0)
+  --seed S              seed for ${seeds} (default ${D.seed})
+  --threads N           CPU threads (default: all cores)
+  --device D            cpu (default) or webgpu
+  --out DIR2            the run's folder; one holding a checkpoint needs --resume or --overwrite
+  --resume              continue the run in DIR2 exactly where it stopped
+                        (${resumeTakes} come from its checkpoint)
+  --overwrite           start a new run in DIR2, replacing the checkpoint it holds`;
+}
+
 /** The settings the command line gave explicitly (--resume checks them against the checkpoint's). */
 export function givenFlags(values: Values): Set<keyof TrainGptOptions> {
   return givenOptionKeys(values) as Set<keyof TrainGptOptions>;
