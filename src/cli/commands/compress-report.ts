@@ -216,7 +216,9 @@ export async function compressReport(opts: CompressReportOptions): Promise<Compr
     opts.data !== undefined
       ? { text: readTextFile(OP, resolveDataPath(opts.data), opts.encoding), source: resolveDataPath(opts.data) }
       : opts.dataset !== undefined
-        ? await readCorpus(opts)
+        ? await readCorpus(opts).catch((e: unknown) => {
+            throw e instanceof DataError ? new DataError(OP, e.message.replace(/^train gpt: /, '')) : e;
+          })
         : null;
   if (corpus && corpus.text.length === 0) throw new DataError(OP, `the data file ${corpus.source} is empty`);
 
