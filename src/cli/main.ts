@@ -13,6 +13,7 @@ import { runInspect } from './commands/inspect.js';
 import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gpt-cli.js';
 import { finetuneCommand } from './commands/finetune-cli.js';
 import { distillCommand } from './commands/distill-cli.js';
+import { compressReportCommand } from './commands/compress-report.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
@@ -92,6 +93,7 @@ const COMMANDS: Record<string, Command> = {
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
+  'compress-report': compressReportCommand((m) => new UsageError(m)),
 };
 
 const USAGE = `usage: mox <command> [options]
