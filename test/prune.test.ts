@@ -336,3 +336,29 @@ describe('prune: structured, shrinking a Sequential', () => {
     assert.throws(() => prune.pruneConvChannels(model, 0, { amount: 1 }), /cannot remove all 4 units/);
   });
 });
+
+it('a weight two modules share (a GPT tied head) is not pruned, and counted once', () => {
+  const gpt = new mox.models.GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
+  const names = prune.prunableWeights(gpt).map(([m]) => gpt.namedModules().find(([, x]) => x === m)![0]);
+  // lm_head.weight is wte.weight: masking it through one of them would leave the other unmasked
+  assert.ok(!names.includes('transformer.wte') && !names.includes('lm_head'), names.join(', '));
+  assert.ok(names.includes('transformer.h.0.attn.c_attn'));
+  const unique = new Set(gpt.parameters().filter((p) => p.ndim >= 2));
+  const report = prune.sparsity(gpt);
+  assert.equal(
+    report.size,
+    [...unique].reduce((n, p) => n + p.size, 0),
+  );
+  const all = prune.sparsity(gpt, { all: true });
+  assert.equal(
+    all.size,
+    gpt.parameters().reduce((n, p) => n + p.size, 0),
+  );
+  prune.globalUnstructured(prune.prunableWeights(gpt), { amount: 0.5 });
+  const after = prune.sparsity(gpt).layers;
+  assert.equal(after.find((l) => l.name === 'transformer.wte.weight')!.zeros, 0);
+  const rest = after.filter((l) => l.name !== 'transformer.wte.weight');
+  const zeros = rest.reduce((n, l) => n + l.zeros, 0);
+  const size = rest.reduce((n, l) => n + l.size, 0);
+  assert.ok(Math.abs(zeros / size - 0.5) < 1e-3, `${zeros} / ${size}`);
+});

@@ -306,17 +306,38 @@ export function applyMasks_(model: Module): void {
 }
 
 /** Whether this module (not those below it) has an own `weight` of 2 dims or more, pruned or not. */
-function hasMatrixWeight(m: Module): boolean {
-  const w = isPrunedParameter(m, 'weight') ? ownParameter(m, 'weight_orig') : ownParameter(m, 'weight');
-  return w !== undefined && w.shape.length >= 2;
+/** The Parameter behind a module's weight (weight_orig once pruned). */
+function weightParameter(m: Module): Parameter | undefined {
+  return isPrunedParameter(m, 'weight') ? ownParameter(m, 'weight_orig') : ownParameter(m, 'weight');
 }
 
-/** The [module, 'weight'] pairs of every Linear / Conv-like layer (any module with an own `weight` of 2 dims or more). */
+/**
+ * The modules with a matrix weight, each weight once. A weight two modules share (a GPT's lm_head is
+ * its wte) is listed under the first with shared 'first' (to count it once), and left out with
+ * 'skip': masking it through one module would leave the other reading the unmasked original.
+ */
+function matrixWeightModules(model: Module, shared: 'first' | 'skip'): [string, Module][] {
+  const owners = new Map<Parameter, number>();
+  for (const m of model.modules()) {
+    const w = weightParameter(m);
+    if (w && w.shape.length >= 2) owners.set(w, (owners.get(w) ?? 0) + 1);
+  }
+  const seen = new Set<Parameter>();
+  return model.namedModules().filter(([, m]) => {
+    const w = weightParameter(m);
+    if (!w || w.shape.length < 2 || seen.has(w)) return false;
+    if (shared === 'skip' && owners.get(w)! > 1) return false;
+    seen.add(w);
+    return true;
+  });
+}
+
+/**
+ * The [module, 'weight'] pairs of every Linear / Conv-like layer (any module with an own `weight` of 2
+ * dims or more), except a weight two modules share (a GPT's tied wte / lm_head): see matrixWeightModules.
+ */
 export function prunableWeights(model: Module): [Module, string][] {
-  return model
-    .modules()
-    .filter(hasMatrixWeight)
-    .map((m): [Module, string] => [m, 'weight']);
+  return matrixWeightModules(model, 'skip').map(([, m]): [Module, string] => [m, 'weight']);
 }
 
 export interface LayerSparsity {
@@ -343,11 +364,21 @@ export interface SparsityReport {
  */
 export function sparsity(model: Module, opts: { all?: boolean } = {}): SparsityReport {
   const layers: LayerSparsity[] = [];
+  const matrix = new Set(matrixWeightModules(model, 'first').map(([, m]) => m));
+  const seen = new Set<Parameter>();
   for (const [path, m] of model.namedModules()) {
     const pruned = prunedNames(m);
     const names = opts.all
-      ? ownParameterNames(m).map((k) => (k.endsWith('_orig') && pruned.includes(k.slice(0, -5)) ? k.slice(0, -5) : k))
-      : hasMatrixWeight(m)
+      ? ownParameterNames(m)
+          .filter((k) => {
+            // a parameter shared by two modules (a tied head) is counted once
+            const p = ownParameter(m, k)!;
+            if (seen.has(p)) return false;
+            seen.add(p);
+            return true;
+          })
+          .map((k) => (k.endsWith('_orig') && pruned.includes(k.slice(0, -5)) ? k.slice(0, -5) : k))
+      : matrix.has(m)
         ? ['weight']
         : [];
     for (const n of names) {
