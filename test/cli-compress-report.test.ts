@@ -15,25 +15,13 @@ import { loadGPT } from '../src/models/gpt-checkpoint.js';
 import { batch } from '../src/cli/commands/train-gpt.js';
 import { loadModelTokenizer } from '../src/cli/commands/gpt-tokenizer.js';
 import type { CompressReport } from '../src/cli/commands/compress-report.js';
+import { moxOk, runMox, wordText } from '../test-support/cli.js';
 
-const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const RUN = ['--batch-size', '2', '--eval-iters', '1', '--threads', '1', '--max-iters', '10', '--eval-interval', '10'];
-
-function mox_(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(args: string[]): string {
-  const r = mox_(args);
-  assert.equal(r.code, 0, `mox ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** A failing command: its exit code, and one line on stderr (plus the usage hint for exit 2). */
 function fails(args: string[], code: number, pattern: RegExp): void {
-  const r = mox_(args);
+  const r = runMox(args);
   assert.equal(r.code, code, `mox ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, code === 2 ? 2 : 1, r.stderr);
@@ -43,9 +31,7 @@ function fails(args: string[], code: number, pattern: RegExp): void {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-compress-report-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const words = 'the cat sat on a mat and the dog ran to the sun while a bird sang in the tree'.split(' ');
-let text = '';
-for (let i = 0; text.length < 6000; i++) text += `${words[(i * 7) % words.length]}${i % 9 === 8 ? '.\n' : ' '}`;
+const text = wordText();
 const textFile = path.join(tmp, 'text.txt');
 fs.writeFileSync(textFile, text);
 const big = path.join(tmp, 'big');
@@ -53,12 +39,12 @@ const small = path.join(tmp, 'small');
 const REPORT = ['--data', textFile, '--eval-iters', '3', '--tokens', '8', '--threads', '1', '--json'];
 
 const report = (a: string, b: string, extra: string[] = REPORT): CompressReport =>
-  JSON.parse(ok(['compress-report', '--model', a, '--compressed', b, ...extra])) as CompressReport;
+  JSON.parse(moxOk(['compress-report', '--model', a, '--compressed', b, ...extra])) as CompressReport;
 
 test('setup: two tiny GPTs of different widths on the same text', () => {
   const shape = ['--n-layer', '2', '--n-head', '2', '--block-size', '16'];
-  ok(['train', 'gpt', '--data', textFile, '--out', big, ...shape, '--n-embd', '16', ...RUN]);
-  ok(['train', 'gpt', '--data', textFile, '--out', small, ...shape, '--n-embd', '8', ...RUN]);
+  moxOk(['train', 'gpt', '--data', textFile, '--out', big, ...shape, '--n-embd', '16', ...RUN]);
+  moxOk(['train', 'gpt', '--data', textFile, '--out', small, ...shape, '--n-embd', '8', ...RUN]);
 });
 
 test('compress-report --json: sizes, parameters and shape match the files and the models', () => {
@@ -160,13 +146,13 @@ test('compress-report: sparsity counts the zeros of a copy pruned by hand; a qua
   assert.ok(Number.isFinite(r.compressed.valLoss!));
 
   // the table: one row per quantity, the quantization row only because a model has a scheme
-  const table = ok(['compress-report', '--model', small, '--compressed', pruned, '--tokens', '4', '--threads', '1']);
+  const table = moxOk(['compress-report', '--model', small, '--compressed', pruned, '--tokens', '4', '--threads', '1']);
   assert.match(table, /^\s+original\s+compressed\s+ratio$/m);
   assert.match(table, /^parameters\s+[\d,]+\s+[\d,]+\s+1\.000x$/m);
   assert.match(table, /^sparsity \(2-D weights\)\s+0\.00%\s+\d+\.\d\d%$/m);
   assert.match(table, /^quantization\s+none\s+int8-test$/m);
   assert.doesNotMatch(table, /validation loss/);
-  assert.doesNotMatch(ok(['compress-report', '--model', small, '--compressed', big, '--tokens', '4', '--threads', '1']), /quantization/);
+  assert.doesNotMatch(moxOk(['compress-report', '--model', small, '--compressed', big, '--tokens', '4', '--threads', '1']), /quantization/);
 });
 
 test('compress-report: bad input gets exit 1 or 2 and one line', () => {

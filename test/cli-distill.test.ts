@@ -9,29 +9,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
+import { moxOk, runMox, wordText } from '../test-support/cli.js';
 
-const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const RUN = ['--batch-size', '2', '--eval-iters', '1', '--threads', '1'];
 const STUDENT = ['--n-layer', '1', '--n-head', '2', '--n-embd', '8'];
-
-function mox_(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(args: string[]): string {
-  const r = mox_(args);
-  assert.equal(r.code, 0, `mox ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-distill-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const words = 'the cat sat on a mat and the dog ran to the sun while a bird sang in the tree'.split(' ');
-let text = '';
-for (let i = 0; text.length < 6000; i++) text += `${words[(i * 7) % words.length]}${i % 9 === 8 ? '.\n' : ' '}`;
+const text = wordText();
 const textFile = path.join(tmp, 'text.txt');
 fs.writeFileSync(textFile, text);
 const teacherDir = path.join(tmp, 'teacher');
@@ -50,7 +36,7 @@ const config = (dir: string) =>
   JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, Record<string, unknown>>;
 
 test('setup: a tiny teacher', () => {
-  ok([
+  moxOk([
     'train',
     'gpt',
     '--data',
@@ -75,7 +61,7 @@ test('setup: a tiny teacher', () => {
 
 test('distill gpt: a smaller student with the teacher tokenizer and block size; generate reads it', () => {
   const out = path.join(tmp, 'student');
-  const log = ok([
+  const log = moxOk([
     'distill',
     'gpt',
     '--teacher',
@@ -106,7 +92,7 @@ test('distill gpt: a smaller student with the teacher tokenizer and block size; 
     { teacher: undefined, temperature: 2, alpha: 0.7, unknown: { kind: 'error' } },
   );
   assert.equal(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8'), fs.readFileSync(path.join(teacherDir, 'tokenizer.json'), 'utf8'));
-  const gen = ok(['generate', '--model', out, '--prompt', 'the cat', '--max-new-tokens', '8']);
+  const gen = moxOk(['generate', '--model', out, '--prompt', 'the cat', '--max-new-tokens', '8']);
   assert.ok(gen.startsWith('the cat'), gen);
 });
 
@@ -128,14 +114,14 @@ test('distill gpt --resume continues exactly', () => {
     '3',
   ];
   const whole = path.join(tmp, 'whole');
-  ok(['distill', 'gpt', ...args, '--out', whole, '--max-iters', '6']);
+  moxOk(['distill', 'gpt', ...args, '--out', whole, '--max-iters', '6']);
   const split = path.join(tmp, 'split');
-  ok(['distill', 'gpt', ...args, '--out', split, '--max-iters', '3']);
-  const resumed = ok(['distill', 'gpt', '--out', split, '--resume', '--max-iters', '6', '--threads', '1']);
+  moxOk(['distill', 'gpt', ...args, '--out', split, '--max-iters', '3']);
+  const resumed = moxOk(['distill', 'gpt', '--out', split, '--resume', '--max-iters', '6', '--threads', '1']);
   assert.match(resumed, /resuming from .* at step 3/);
   assert.match(resumed, /teacher: /);
   assert.deepEqual(weights(split), weights(whole), 'the resumed student differs from the uninterrupted run');
-  const again = mox_(['distill', 'gpt', '--out', split, '--resume', '--alpha', '0.1']);
+  const again = runMox(['distill', 'gpt', '--out', split, '--resume', '--alpha', '0.1']);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /--alpha comes from the checkpoint/);
 });
@@ -143,9 +129,9 @@ test('distill gpt --resume continues exactly', () => {
 test('distill gpt --alpha 0 trains the student exactly as train gpt', () => {
   const common = ['--data', textFile, ...STUDENT, ...RUN, '--max-iters', '4', '--eval-interval', '4'];
   const distilled = path.join(tmp, 'alpha0');
-  ok(['distill', 'gpt', '--teacher', teacherDir, '--alpha', '0', ...common, '--out', distilled]);
+  moxOk(['distill', 'gpt', '--teacher', teacherDir, '--alpha', '0', ...common, '--out', distilled]);
   const alone = path.join(tmp, 'alone');
-  ok(['train', 'gpt', '--block-size', '16', ...common, '--out', alone]);
+  moxOk(['train', 'gpt', '--block-size', '16', ...common, '--out', alone]);
   assert.deepEqual(weights(distilled), weights(alone));
 });
 
@@ -155,14 +141,14 @@ test('distill gpt: bad flags are usage errors; a missing teacher is named', () =
     [['--temperature', '0'], /--temperature must be a number > 0, got '0'/],
     [['--alpha', '1.5'], /--alpha must be in \[0, 1\], got '1.5'/],
   ] as const) {
-    const r = mox_(['distill', 'gpt', '--teacher', teacherDir, '--data', textFile, '--out', out, ...flags]);
+    const r = runMox(['distill', 'gpt', '--teacher', teacherDir, '--data', textFile, '--out', out, ...flags]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, msg);
   }
-  const none = mox_(['distill', 'gpt', '--data', textFile, '--out', out]);
+  const none = runMox(['distill', 'gpt', '--data', textFile, '--out', out]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /--teacher DIR is required/);
-  const missing = mox_(['distill', 'gpt', '--teacher', path.join(tmp, 'nope'), '--data', textFile, '--out', out]);
+  const missing = runMox(['distill', 'gpt', '--teacher', path.join(tmp, 'nope'), '--data', textFile, '--out', out]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /the teacher .*nope does not exist/);
 });

@@ -9,30 +9,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
+import { moxOk, runMox, wordText } from '../test-support/cli.js';
 
-const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
 const SHAPE = ['--n-layer', '2', '--n-head', '2', '--n-embd', '16', '--block-size', '16'];
 const RUN = ['--batch-size', '2', '--eval-iters', '1', '--threads', '1'];
-
-function mox_(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error) throw r.error;
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function ok(args: string[]): string {
-  const r = mox_(args);
-  assert.equal(r.code, 0, `mox ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-finetune-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // the base corpus: lower-case words; the fine-tuning text adds digits and an accent it never saw
-const words = 'the cat sat on a mat and the dog ran to the sun while a bird sang in the tree'.split(' ');
-let baseText = '';
-for (let i = 0; baseText.length < 6000; i++) baseText += `${words[(i * 7) % words.length]}${i % 9 === 8 ? '.\n' : ' '}`;
+const baseText = wordText();
 const tuneText = Array.from({ length: 120 }, (_, i) => `a sunny day ${i % 10} at the café, the cat ran.\n`).join('');
 const baseFile = path.join(tmp, 'base.txt');
 const tuneFile = path.join(tmp, 'tune.txt');
@@ -51,19 +37,19 @@ function weights(dir: string, file = 'model.safetensors'): Record<string, Float3
 }
 
 test('setup: a tiny base model', () => {
-  ok(['train', 'gpt', '--data', baseFile, '--out', baseDir, ...SHAPE, ...RUN, '--max-iters', '30', '--eval-interval', '30']);
+  moxOk(['train', 'gpt', '--data', baseFile, '--out', baseDir, ...SHAPE, ...RUN, '--max-iters', '30', '--eval-interval', '30']);
   assert.ok(fs.existsSync(path.join(baseDir, 'model.safetensors')));
 });
 
 test('finetune gpt: characters the base cannot encode are an error naming them; --unknown drop / replace go on', () => {
   const out = path.join(tmp, 'refused');
-  const r = mox_(['finetune', 'gpt', '--from', baseDir, '--data', tuneFile, '--out', out, ...RUN, '--max-iters', '2']);
+  const r = runMox(['finetune', 'gpt', '--from', baseDir, '--data', tuneFile, '--out', out, ...RUN, '--max-iters', '2']);
   assert.equal(r.code, 1, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /"é" \(U\+00E9\)/);
   assert.match(r.stderr, /"0" \(U\+0030\)/);
   assert.match(r.stderr, /--unknown drop/);
-  const dropped = ok([
+  const dropped = moxOk([
     'finetune',
     'gpt',
     '--from',
@@ -79,15 +65,29 @@ test('finetune gpt: characters the base cannot encode are an error naming them; 
     'drop',
   ]);
   assert.match(dropped, /dropped: \d+ distinct characters/);
-  const bad = mox_(['finetune', 'gpt', '--from', baseDir, '--data', tuneFile, '--out', `${out}2`, ...RUN, '--unknown', 'replace:#']);
+  const bad = runMox(['finetune', 'gpt', '--from', baseDir, '--data', tuneFile, '--out', `${out}2`, ...RUN, '--unknown', 'replace:#']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /"#" \(U\+0023\) is not in the base model's vocabulary either/);
-  ok(['finetune', 'gpt', '--from', baseDir, '--data', tuneFile, '--out', `${out}3`, ...RUN, '--max-iters', '2', '--unknown', 'replace: ']);
+  moxOk([
+    'finetune',
+    'gpt',
+    '--from',
+    baseDir,
+    '--data',
+    tuneFile,
+    '--out',
+    `${out}3`,
+    ...RUN,
+    '--max-iters',
+    '2',
+    '--unknown',
+    'replace: ',
+  ]);
 });
 
 test('finetune gpt: full fine-tuning starts at the base (step 0 = its loss), --freeze keeps the named weights bit-identical', () => {
   const out = path.join(tmp, 'full');
-  const log = ok([
+  const log = moxOk([
     'finetune',
     'gpt',
     '--from',
@@ -122,9 +122,9 @@ test('finetune gpt: full fine-tuning starts at the base (step 0 = its loss), --f
   assert.equal(cfg.finetune.from, path.resolve(baseDir));
   assert.deepEqual(cfg.finetune.freeze, ['transformer.h.0.*', 'transformer.wte.*']);
   assert.equal(cfg.gpt.nEmbd, 16);
-  const gen = ok(['generate', '--model', out, '--prompt', 'the cat', '--max-new-tokens', '8']);
+  const gen = moxOk(['generate', '--model', out, '--prompt', 'the cat', '--max-new-tokens', '8']);
   assert.ok(gen.startsWith('the cat'));
-  const badPattern = mox_(['finetune', 'gpt', '--from', baseDir, '--data', baseFile, '--out', `${out}-x`, '--freeze', 'nothing.*']);
+  const badPattern = runMox(['finetune', 'gpt', '--from', baseDir, '--data', baseFile, '--out', `${out}-x`, '--freeze', 'nothing.*']);
   assert.equal(badPattern.code, 1);
   assert.match(badPattern.stderr, /nothing\.\*/);
 });
@@ -152,7 +152,7 @@ test('finetune gpt --lora: only the adapters train and are saved, in PEFT layout
     '4',
   ];
   const whole = path.join(tmp, 'lora');
-  const log = ok(args(whole, '8'));
+  const log = moxOk(args(whole, '8'));
   assert.match(log, /LoRA \(r 4, alpha 8\) on 6 layers/);
   assert.ok(!fs.existsSync(path.join(whole, 'model.safetensors')), 'a LoRA run saves no base weights');
   const cfg = JSON.parse(fs.readFileSync(path.join(whole, 'adapter_config.json'), 'utf8'));
@@ -181,33 +181,47 @@ test('finetune gpt --lora: only the adapters train and are saved, in PEFT layout
     'lora_B moved',
   );
   // the base is untouched, and generate reads the adapter both ways
-  const viaAdapter = ok(['generate', '--model', baseDir, '--adapter', whole, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
-  const viaRunDir = ok(['generate', '--model', whole, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
-  const plain = ok(['generate', '--model', baseDir, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
+  const viaAdapter = moxOk(['generate', '--model', baseDir, '--adapter', whole, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
+  const viaRunDir = moxOk(['generate', '--model', whole, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
+  const plain = moxOk(['generate', '--model', baseDir, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
   assert.equal(viaAdapter, viaRunDir);
   assert.notEqual(viaAdapter, plain);
   // stopped at 4 and resumed to 8: the same adapters, byte for byte
   const split = path.join(tmp, 'lora-split');
-  ok(args(split, '4'));
-  const resumed = ok(['finetune', 'gpt', '--out', split, '--resume', '--max-iters', '8', '--lr-decay-iters', '8', '--threads', '1']);
+  moxOk(args(split, '4'));
+  const resumed = moxOk(['finetune', 'gpt', '--out', split, '--resume', '--max-iters', '8', '--lr-decay-iters', '8', '--threads', '1']);
   assert.match(resumed, /resuming from .* at step 4/);
   assert.ok(
     fs.readFileSync(path.join(split, 'adapter_model.safetensors')).equals(fs.readFileSync(path.join(whole, 'adapter_model.safetensors'))),
     'the resumed adapters differ from the uninterrupted run',
   );
-  const twice = mox_(['finetune', 'gpt', '--out', split, '--resume', '--lora', 'r=2']);
+  const twice = runMox(['finetune', 'gpt', '--out', split, '--resume', '--lora', 'r=2']);
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /--lora comes from the checkpoint/);
 });
 
 test('finetune gpt from a Hugging Face folder (mox export-hf of the base)', () => {
   const hf = path.join(tmp, 'hf');
-  ok(['export-hf', '--model', baseDir, '--out', hf]);
+  moxOk(['export-hf', '--model', baseDir, '--out', hf]);
   const out = path.join(tmp, 'from-hf');
-  const log = ok(['finetune', 'gpt', '--from', hf, '--data', baseFile, '--out', out, ...RUN, '--max-iters', '2', '--eval-interval', '2']);
+  const log = moxOk([
+    'finetune',
+    'gpt',
+    '--from',
+    hf,
+    '--data',
+    baseFile,
+    '--out',
+    out,
+    ...RUN,
+    '--max-iters',
+    '2',
+    '--eval-interval',
+    '2',
+  ]);
   assert.match(log, /step 0: train loss/);
   // step 0 is the base itself: the same loss as the mox checkpoint it was exported from, on the same batches
-  const same = ok([
+  const same = moxOk([
     'finetune',
     'gpt',
     '--from',
@@ -231,8 +245,8 @@ test('--grad-accum 2 with batches of 2 gives the steps of batches of 4', () => {
   const b = path.join(tmp, 'big');
   const common = ['train', 'gpt', '--data', baseFile, ...SHAPE, '--threads', '1', '--max-iters', '5', '--eval-interval', '5'];
   // the evaluation at step 0 draws evalIters batches of --batch-size windows: as many draws in both runs
-  ok([...common, '--out', a, '--batch-size', '2', '--grad-accum', '2', '--eval-iters', '2']);
-  ok([...common, '--out', b, '--batch-size', '4', '--eval-iters', '1']);
+  moxOk([...common, '--out', a, '--batch-size', '2', '--grad-accum', '2', '--eval-iters', '2']);
+  moxOk([...common, '--out', b, '--batch-size', '4', '--eval-iters', '1']);
   const la = JSON.parse(fs.readFileSync(path.join(a, 'trainer_state.json'), 'utf8')).losses as number[];
   const lb = JSON.parse(fs.readFileSync(path.join(b, 'trainer_state.json'), 'utf8')).losses as number[];
   assert.equal(la.length, 5);
