@@ -32,6 +32,11 @@ export function loraScaling(o: LoraLayerOptions): number {
   return o.useRslora ? o.alpha / Math.sqrt(o.r) : o.alpha / o.r;
 }
 
+/** W += sign * delta, in place and outside autograd: merge (+1) and unmerge (-1) of both wrappers. */
+function shiftWeight_(weight: Parameter, delta: () => Tensor, sign: 1 | -1): void {
+  noGrad(() => scope(() => void weight.copy_(sign > 0 ? weight.add(delta()) : weight.sub(delta()))));
+}
+
 /** The refusal shared by both wrappers: a merged adapter gets no gradient, so training it would do nothing. */
 function refuseTrainingWhileMerged(layer: Module, params: readonly Parameter[]): void {
   if (layer.training && isGradEnabled() && params.some((p) => p.requiresGrad)) {
@@ -111,14 +116,14 @@ export class LoraLinear extends Linear {
   /** W += scaling * B A, in place, outside autograd. */
   merge(): void {
     if (this.#merged) return;
-    noGrad(() => scope(() => void this.weight.copy_(this.weight.add(this.deltaWeight()))));
+    shiftWeight_(this.weight, () => this.deltaWeight(), 1);
     this.#merged = true;
   }
 
   /** W -= scaling * B A: the inverse of merge. */
   unmerge(): void {
     if (!this.#merged) return;
-    noGrad(() => scope(() => void this.weight.copy_(this.weight.sub(this.deltaWeight()))));
+    shiftWeight_(this.weight, () => this.deltaWeight(), -1);
     this.#merged = false;
   }
 
@@ -190,13 +195,13 @@ export class LoraEmbedding extends Embedding {
 
   merge(): void {
     if (this.#merged) return;
-    noGrad(() => scope(() => void this.weight.copy_(this.weight.add(this.deltaWeight()))));
+    shiftWeight_(this.weight, () => this.deltaWeight(), 1);
     this.#merged = true;
   }
 
   unmerge(): void {
     if (!this.#merged) return;
-    noGrad(() => scope(() => void this.weight.copy_(this.weight.sub(this.deltaWeight()))));
+    shiftWeight_(this.weight, () => this.deltaWeight(), -1);
     this.#merged = false;
   }
 
