@@ -11,3 +11,4 @@ export { gatherRowsF32, scatterAddRowsF32 } from './indexing';
 export { vexp } from './vmath';
 export { softmaxRows, layerNormRows, layerNormBackwardRows, layerNormParams, crossEntropyRows, crossEntropyBackwardRows } from './rows';
 export { attentionF32, attentionBackwardF32 } from './attention';
+export { q8MatmulF32, quantizeRowsU7, q8DynMatmul, quantizeRowsQ8, q4MatmulQ8 } from './quant';

@@ -14,7 +14,7 @@ import { GPT } from '../src/models/gpt.js';
 import { generate } from '../src/models/gpt-generate.js';
 import { loadGPT } from '../src/models/gpt-checkpoint.js';
 import { exportHuggingFaceGPT2, isHuggingFaceGPT2Dir, loadHuggingFaceGPT2 } from '../src/models/hf-gpt2.js';
-import { float32ToHalfBits, halfBitsToNumber } from '../src/io/float16.js';
+import { float32ToHalfBits, halfBitsToNumber } from '../src/base/float16.js';
 import { maxAbsDiff } from '../test-support/assert.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');

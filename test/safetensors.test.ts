@@ -11,7 +11,7 @@ import {
   parseSafetensors,
   type SafetensorsEntry,
 } from '../src/io/safetensors.js';
-import { float32ToBfloat16Bits, float32ToHalfBits, halfBitsToNumber } from '../src/io/float16.js';
+import { float32ToBfloat16Bits, float32ToHalfBits, halfBitsToNumber } from '../src/base/float16.js';
 import { mulberry32 as rng } from '../test-support/fixtures.js';
 
 const GOLDEN = process.env['MOX_GOLDEN_DIR'] ?? path.resolve(process.cwd(), '../shared/golden');

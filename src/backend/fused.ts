@@ -8,6 +8,7 @@
 // device, and route its op through dispatchFused with the composed reference beside it.
 
 import type { AdamHyper, AttentionDropout, Backend, Buffer, View } from './backend.js';
+import type { QuantWeightViews } from './quant-format.js';
 
 /**
  * Each fused kernel's functions. Every function takes the backend it runs on first (the registry is
@@ -84,6 +85,22 @@ export interface FusedKernelTypes<B extends Backend = Backend> {
    */
   adamStep: {
     forward(b: B, param: View, grad: View, m: View, v: View, h: AdamHyper, vmax?: View | null): void;
+  };
+  /**
+   * x [M, K] float32 (rows may be spaced, columns contiguous) times the transpose of a quantized weight
+   * [N, K] (quant-format.ts: its layout, packing and exact arithmetic), plus bias [N] or null: out
+   * [M, N] float32, contiguous. Dequantizes inside the kernel (no float copy of the weight); within
+   * float rounding of quantMatmulReference. Inference only: it has no backward.
+   */
+  quantMatmul: {
+    forward(b: B, x: View, w: QuantWeightViews, bias: View | null): Buffer;
+  };
+  /**
+   * Rows `ids` [n] (int32, each in [0, N)) of a quantized weight [N, K], dequantized: [n, K] float32,
+   * contiguous (a quantized embedding's lookup). Ids out of range raise an IndexError.
+   */
+  quantRows: {
+    forward(b: B, w: QuantWeightViews, ids: View): Buffer;
   };
 }
 

@@ -9,7 +9,7 @@
 
 import { SafetensorsError, fmtShape } from '../errors.js';
 import type { DType, TypedArray } from '../base/dtype.js';
-import { bfloat16ToFloat32, float8e4m3ToFloat32, float8e5m2ToFloat32, halfToFloat32 } from './float16.js';
+import { bfloat16ToFloat32, float8e4m3ToFloat32, float8e5m2ToFloat32, halfToFloat32 } from '../base/float16.js';
 
 /** Bytes per element of each safetensors dtype. F8 types are read (widened to float32), never written. */
 const ELEMENT_SIZE: ReadonlyMap<string, number> = new Map([

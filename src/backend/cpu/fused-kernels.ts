@@ -12,6 +12,8 @@ import { adamUpdate } from './optim.js';
 import { crossEntropyBackwardF32, crossEntropyF32, layerNormBackwardF32, layerNormF32 } from './wasm/rows.js';
 import { attentionBackwardF32, attentionF32, supportsAttentionF32 } from './wasm/attention.js';
 import { adamUpdateF32 } from './wasm/optim.js';
+import { quantMatmul, quantRows } from './quant.js';
+import { quantMatmulF32 } from './wasm/quant.js';
 
 const registrar = fusedKernelRegistrar<CpuBackend>('cpu');
 
@@ -65,6 +67,19 @@ register('adamStep', {
     if (b.rt && adamUpdateF32(b.rt, param, grad, m, v, h, vmax)) return;
     adamUpdate(param, grad, m, v, h, vmax);
   },
+});
+
+register('quantMatmul', {
+  forward(b, x, w, bias) {
+    const fast = b.rt && quantMatmulF32(b.rt, x, w, bias);
+    if (fast) return fast;
+    return b.adopt(quantMatmul(x, w, bias));
+  },
+});
+
+// one row per token: the host arithmetic over the heap is as fast as a kernel call would be
+register('quantRows', {
+  forward: (b, w, ids) => b.adopt(quantRows(w, ids)),
 });
 
 function wasm(b: CpuBackend, op: string): WasmRuntime {
