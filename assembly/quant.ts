@@ -191,11 +191,19 @@ export function quantizeRowsQ8(M: i32, K: i32, Kp: i32, x: usize, ldx: i32, q: u
   }
 }
 
+/** One Q4_0 group's dot product with its block of int8 activations, in four int32 lanes (their sum is exact). */
+@inline
+function groupDot(wr: usize, qr: usize, g: i32): v128 {
+  const wv = v128.load(wr + (<usize>g << 4));
+  const qo = qr + (<usize>g << 5);
+  // low nibbles are the group's first 16 weights, high nibbles its last 16
+  return dotAdd(v128.load(qo + 16), i8x16.shr_u(wv, 4), dotAdd(v128.load(qo), v128.and(wv, i8x16.splat(15)), i32x4.splat(0)));
+}
+
 /** int4: q, d, sums from quantizeRowsQ8; weights [N, Kp / 2] Q4_0, wd [N, Kp / 32] group scales. */
 export function q4MatmulQ8(M: i32, N: i32, Kp: i32, q: usize, d: usize, sums: usize, w: usize, wd: usize, bias: usize, out: usize, ldo: i32): void {
   const G = Kp >> 5;
   const ldw = <usize>Kp >> 1;
-  const nib = i8x16.splat(15);
   for (let n = 0; n < N; n++) {
     const wr = w + <usize>n * ldw;
     const sr = wd + (<usize>n * <usize>G << 2);
@@ -204,15 +212,23 @@ export function q4MatmulQ8(M: i32, N: i32, Kp: i32, q: usize, d: usize, sums: us
       const qr = q + <usize>m * <usize>Kp;
       const dr = d + (<usize>m * <usize>G << 2);
       const cr = sums + (<usize>m * <usize>G << 2);
-      let t: f32 = 0;
-      for (let g = 0; g < G; g++) {
-        const wv = v128.load(wr + (<usize>g << 4));
-        const qo = qr + (<usize>g << 5);
-        // low nibbles are the group's first 16 weights, high nibbles its last 16
-        const lanes = dotAdd(v128.load(qo + 16), i8x16.shr_u(wv, 4), dotAdd(v128.load(qo), v128.and(wv, nib), i32x4.splat(0)));
+      // four groups at a time: their exact integer sums side by side in one vector (a transpose-add),
+      // q - 8 folded in, then one float multiply-add for the four; lane j holds groups j mod 4
+      let acc = f32x4.splat(0);
+      let g = 0;
+      for (; g + 4 <= G; g += 4) {
+        const s0 = groupDot(wr, qr, g), s1 = groupDot(wr, qr, g + 1), s2 = groupDot(wr, qr, g + 2), s3 = groupDot(wr, qr, g + 3);
+        const t01 = i32x4.add(i32x4.shuffle(s0, s1, 0, 4, 1, 5), i32x4.shuffle(s0, s1, 2, 6, 3, 7));
+        const t23 = i32x4.add(i32x4.shuffle(s2, s3, 0, 4, 1, 5), i32x4.shuffle(s2, s3, 2, 6, 3, 7));
+        const sums4 = i32x4.add(i32x4.shuffle(t01, t23, 0, 1, 4, 5), i32x4.shuffle(t01, t23, 2, 3, 6, 7));
         const o = <usize>g << 2;
-        // the group's exact integer sum, q - 8 folded in, then one float product per group
-        t += load<f32>(dr + o) * load<f32>(sr + o) * <f32>(hsumI(lanes) - 8 * load<i32>(cr + o));
+        const exact = i32x4.sub(sums4, i32x4.shl(v128.load(cr + o), 3));
+        acc = f32x4.add(acc, f32x4.mul(f32x4.mul(v128.load(dr + o), v128.load(sr + o)), f32x4.convert_i32x4_s(exact)));
+      }
+      let t = hsum(acc);
+      for (; g < G; g++) {
+        const o = <usize>g << 2;
+        t += load<f32>(dr + o) * load<f32>(sr + o) * <f32>(hsumI(groupDot(wr, qr, g)) - 8 * load<i32>(cr + o));
       }
       store<f32>(out + (<usize>m * <usize>ldo << 2) + (<usize>n << 2), t + b);
     }

@@ -72,7 +72,7 @@ test('applyLora wraps the targets, a fresh adapter leaves the output unchanged, 
   assert.ok(m.getSubmodule('transformer.h.0.attn.c_attn') instanceof lora.LoraLinear);
   assert.ok(m.getSubmodule('transformer.wte') instanceof lora.LoraEmbedding);
   // the tied head still shares the (wrapped) embedding's weight
-  assert.equal(m.lm_head.weight, m.transformer.wte.weight);
+  assert.equal((m.lm_head as mox.nn.Linear).weight, (m.transformer.wte as mox.nn.Embedding).weight);
   assert.deepEqual(Array.from(logits(m, x)), Array.from(before));
   const trainable = m
     .namedParameters()

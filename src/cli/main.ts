@@ -14,6 +14,7 @@ import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gp
 import { finetuneCommand } from './commands/finetune-cli.js';
 import { distillCommand } from './commands/distill-cli.js';
 import { compressReportCommand } from './commands/compress-report.js';
+import { quantizeCommand } from './commands/quantize.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
@@ -93,6 +94,7 @@ const COMMANDS: Record<string, Command> = {
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
+  quantize: quantizeCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
 };
 

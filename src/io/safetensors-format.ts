@@ -333,12 +333,27 @@ export interface RawTensor {
 }
 
 /**
- * Writes tensors (float32, float64, int32, bool) and string metadata as a safetensors file.
+ * A tensor already encoded as the file stores it: `dtype` a safetensors dtype (e.g. 'I8', 'U8', 'F16'
+ * for quantized weights and their scales), `bytes` its little-endian data, shape's count times the
+ * dtype's size.
+ */
+export interface EncodedTensor {
+  dtype: string;
+  shape: readonly number[];
+  bytes: Uint8Array;
+}
+
+function isEncoded(v: unknown): v is EncodedTensor {
+  return isPlainObject(v) && v['bytes'] instanceof Uint8Array && typeof v['dtype'] === 'string';
+}
+
+/**
+ * Writes tensors (float32, float64, int32, bool, or already encoded: EncodedTensor) and string metadata as a safetensors file.
  * The header lists tensors in sorted-name order and is space-padded to a multiple of 8 bytes. The data
  * section is packed with no gaps (the reference reader rejects gaps), wider dtypes first and then by
  * name, so every tensor starts at an offset that is a multiple of its element size.
  */
-export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, RawTensor | EncodedTensor>, metadata?: Record<string, string>): Uint8Array {
   const fail = (msg: string) => new SafetensorsError('safetensors', msg);
   if (!isPlainObject(tensors)) throw fail(`expected an object of tensors, got ${describe(tensors)}`);
   const names = Object.keys(tensors).sort();
@@ -347,6 +362,17 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
     if (name === '__metadata__') throw fail(`the name '__metadata__' is reserved for metadata`);
     const raw = tensors[name];
     if (!isPlainObject(raw)) throw fail(`${t}: expected {dtype, shape, data}, got ${describe(raw)}`);
+    if (isEncoded(raw)) {
+      const size = ELEMENT_SIZE.get(raw.dtype);
+      if (size === undefined || raw.dtype === 'BOOL') throw fail(`${t}: unknown encoded dtype ${show(raw.dtype)}`);
+      if (!Array.isArray(raw.shape) || !raw.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+        throw fail(`${t}: bad shape ${show(raw.shape)}`);
+      if (elementCount(raw.shape) * BigInt(size) !== BigInt(raw.bytes.length))
+        throw fail(
+          `${t}: shape ${fmtShape(raw.shape)} of ${raw.dtype} needs ${elementCount(raw.shape) * BigInt(size)} bytes, got ${raw.bytes.length}`,
+        );
+      return { name, st: raw.dtype, size, shape: raw.shape.slice(), data: raw.bytes as TypedArray, begin: 0, end: 0, encoded: true };
+    }
     const kind = Object.hasOwn(WRITE_DTYPE, raw.dtype) ? WRITE_DTYPE[raw.dtype] : undefined;
     if (kind === undefined) throw fail(`${t}: cannot write dtype ${show(raw.dtype)} (expected float32, float64, int32 or bool)`);
     const shape = raw.shape;
@@ -362,14 +388,14 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
     if (BigInt(raw.data.length) !== elementCount(shape)) {
       throw fail(`${t}: shape ${fmtShape(shape)} needs ${elementCount(shape)} elements but data has ${raw.data.length}`);
     }
-    return { name, st: kind.st, size: kind.size, shape: shape.slice(), data: raw.data, begin: 0, end: 0 };
+    return { name, st: kind.st, size: kind.size, shape: shape.slice(), data: raw.data, begin: 0, end: 0, encoded: false };
   });
 
   const layout = items.slice().sort((a, b) => b.size - a.size); // stable: names stay sorted within a width
   let offset = 0;
   for (const it of layout) {
     it.begin = offset;
-    offset += it.data.length * it.size;
+    offset += it.encoded ? it.data.byteLength : it.data.length * it.size;
     it.end = offset;
   }
 
@@ -398,7 +424,7 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
       for (let i = 0; i < bytes.length; i++) dst[i] = bytes[i] !== 0 ? 1 : 0;
     } else {
       dst.set(bytes);
-      if (!LITTLE_ENDIAN) swapBytes(dst, it.size);
+      if (!LITTLE_ENDIAN && !it.encoded) swapBytes(dst, it.size);
     }
   }
   return out;

@@ -8,6 +8,9 @@ import * as path from 'node:path';
 import { DataError, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
+import { parseSafetensors } from '../io/safetensors-format.js';
+import { isQuantized } from '../quant/quantize.js';
+import { loadQuantizedInto, parseQuantizationBlock, saveQuantized } from '../quant/files.js';
 import { readJson } from '../io/files.js';
 import { GPT, type GPTConfig } from './gpt.js';
 import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
@@ -61,6 +64,10 @@ export function weightCount(tensors: Record<string, { size: number }>): number {
 
 /** Saves model.safetensors (with `metadata`) into dir, atomically, from a model on any device. */
 export async function saveGPTWeights(dir: string, model: GPT, metadata: Record<string, string> = {}): Promise<void> {
+  if (isQuantized(model)) {
+    await saveQuantized(path.join(dir, 'model.safetensors'), model, { format: 'pt', model: 'gpt', ...metadata });
+    return;
+  }
   await saveSafetensors(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: 'gpt', ...metadata });
 }
 
@@ -80,6 +87,7 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
   const cfg = parseGPTConfig(config['gpt'], configFile);
   const weights = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(weights)) throw new DataError('checkpoint', `${dir} has no model.safetensors`);
+  if (config['quantization'] !== undefined && config['quantization'] !== null) return loadQuantizedGPT(cfg, config, configFile, weights);
   const { tensors, metadata } = loadSafetensorsSync(weights);
   let model: GPT;
   try {
@@ -122,6 +130,38 @@ export function loadGPT(dir: string): { model: GPT; config: Record<string, unkno
     }
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
+  }
+  return { model, config, metadata };
+}
+
+/**
+ * A quantized GPT checkpoint (config.json has a "quantization" block, see quant/files.ts): the float
+ * skeleton is built, then its quantized layers are swapped in with the file's packed weights.
+ */
+function loadQuantizedGPT(
+  cfg: GPTConfig,
+  config: Record<string, unknown>,
+  configFile: string,
+  weights: string,
+): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
+  const info = parseQuantizationBlock(config['quantization'], configFile);
+  const { metadata, entries } = parseSafetensors(fs.readFileSync(weights), weights);
+  // a corrupt config.json must not make us build a model far bigger than the file: int4 keeps half a
+  // byte per weight, the others one byte (plus scales)
+  const have = [...entries.values()].reduce((n, e) => n + e.data.length, 0);
+  const need = gptMinWeights(cfg) * (info.scheme === 'int4' ? 0.5 : 1);
+  if (need > have)
+    throw new DataError(
+      'checkpoint',
+      `${weights} does not fit config.json: it holds ${have} bytes, but a ${info.scheme} model of the shape ${configFile} describes needs at least ${need}`,
+    );
+  const model = new GPT(cfg);
+  try {
+    loadQuantizedInto(model, info, entries, weights);
+  } catch (e) {
+    for (const [, t] of model.namedBuffers()) t.dispose();
+    for (const p of model.parameters()) p.dispose();
+    throw e;
   }
   return { model, config, metadata };
 }

@@ -5,6 +5,7 @@
 // weight layout (HF's Conv1D stores the transpose). Generation (sampling, the cached loop) is in
 // gpt-generate.ts.
 
+import { QuantizedEmbedding, QuantizedLinear } from '../quant/layers.js';
 import '../ops/tensor-methods.js';
 import { ValueError, ShapeError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -82,11 +83,11 @@ export class GPTTransformer extends ModuleDict {
     });
   }
 
-  get wte(): Embedding {
-    return this.#child('wte') as Embedding;
+  get wte(): Embedding | QuantizedEmbedding {
+    return this.#child('wte') as Embedding | QuantizedEmbedding;
   }
-  get wpe(): Embedding {
-    return this.#child('wpe') as Embedding;
+  get wpe(): Embedding | QuantizedEmbedding {
+    return this.#child('wpe') as Embedding | QuantizedEmbedding;
   }
   get drop(): Dropout {
     return this.#child('drop') as Dropout;
@@ -129,7 +130,8 @@ export interface GPTForwardOptions {
 export class GPT extends Module {
   readonly config: GPTConfig;
   transformer: GPTTransformer;
-  lm_head: Linear;
+  /** The language-model head: a Linear, or a QuantizedLinear once quantized (mox.quantize). */
+  lm_head: Linear | QuantizedLinear;
 
   constructor(opts: GPTOptions) {
     super();
@@ -152,11 +154,12 @@ export class GPT extends Module {
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ValueError('GPT', `dropout must be in [0, 1), got ${cfg.dropout}`);
     this.config = cfg;
     this.transformer = new GPTTransformer(cfg);
-    this.lm_head = new Linear(cfg.nEmbd, cfg.vocabSize, false);
+    const head = new Linear(cfg.nEmbd, cfg.vocabSize, false);
     if (cfg.tiedEmbeddings) {
-      this.lm_head.weight.dispose();
-      this.lm_head.weight = this.transformer.wte.weight; // weight tying, as nanoGPT
+      head.weight.dispose();
+      head.weight = (this.transformer.wte as Embedding).weight; // weight tying, as nanoGPT
     }
+    this.lm_head = head;
     this.initWeights(opts.generator);
   }
 
@@ -182,7 +185,12 @@ export class GPT extends Module {
    */
   getNumParams(nonEmbedding = true): number {
     let n = this.parameters().reduce((s, p) => s + p.size, 0);
-    if (nonEmbedding) n -= this.transformer.wpe.weight.size;
+    // a quantized layer's weight is a buffer: count its values as the float weight's (a tied head once)
+    for (const m of this.modules()) {
+      if (m instanceof QuantizedEmbedding || (m instanceof QuantizedLinear && !m.tiedTo)) n += m.layout.rows * m.layout.cols;
+    }
+    const wpe = this.transformer.wpe;
+    if (nonEmbedding) n -= wpe instanceof QuantizedEmbedding ? wpe.numEmbeddings * wpe.embeddingDim : wpe.weight.size;
     return n;
   }
 

@@ -13,12 +13,14 @@
 import '../ops/tensor-methods.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DataError, ShapeError, fmtShape, showValue } from '../errors.js';
+import { DataError, ShapeError, ValueError, fmtShape, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
 import { GPT } from './gpt.js';
+import { Linear } from '../nn/layers/linear.js';
+import { QuantizedEmbedding, QuantizedLinear } from '../quant/layers.js';
 import { readJson, writeFileAtomic } from '../io/files.js';
 
 const WHAT = 'hf-gpt2';
@@ -293,6 +295,12 @@ export function loadHuggingFaceGPT2(dir: string): GPT {
 export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
   const cfg = model.config;
   const c = cfg.nEmbd;
+  const head = model.lm_head;
+  if (!(head instanceof Linear) || model.modules().some((m) => m instanceof QuantizedLinear || m instanceof QuantizedEmbedding))
+    throw new ValueError(
+      WHAT,
+      'the model is quantized: Hugging Face GPT-2 folders hold float weights; export the float checkpoint it came from',
+    );
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -330,8 +338,7 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
     put('transformer.ln_f.weight', data('transformer.ln_f.weight'), [c]);
     const lnfBias = data('transformer.ln_f.bias');
     put('transformer.ln_f.bias', lnfBias.length ? lnfBias : new Float32Array(c), [c]);
-    if (!cfg.tiedEmbeddings)
-      put('lm_head.weight', Float32Array.from(model.lm_head.weight.dataSync() as ArrayLike<number>), [cfg.vocabSize, c]);
+    if (!cfg.tiedEmbeddings) put('lm_head.weight', Float32Array.from(head.weight.dataSync() as ArrayLike<number>), [cfg.vocabSize, c]);
     const config = {
       architectures: ['GPT2LMHeadModel'],
       model_type: 'gpt2',

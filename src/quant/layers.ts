@@ -59,8 +59,8 @@ export class QuantizedLinear extends Module {
   readonly outFeatures: number;
   readonly layout: QuantLayout;
   bias: Parameter | null;
-  /** The embedding whose table is this layer's weight (a tied head), or null when it holds its own. */
-  readonly tiedTo: QuantizedEmbedding | null;
+  // private, so the embedding is not also a child of this module (it is its parent's child already)
+  readonly #tiedTo: QuantizedEmbedding | null;
 
   /** weight: the quantized weight [out, in], or the embedding it is tied to. bias: float [out], frozen. */
   constructor(weight: QuantizedWeight | QuantizedEmbedding, bias: Tensor | null = null) {
@@ -68,13 +68,18 @@ export class QuantizedLinear extends Module {
     this.layout = weight instanceof QuantizedEmbedding ? weight.layout : weight.layout;
     this.outFeatures = this.layout.rows;
     this.inFeatures = this.layout.cols;
-    this.tiedTo = weight instanceof QuantizedEmbedding ? weight : null;
+    this.#tiedTo = weight instanceof QuantizedEmbedding ? weight : null;
     if (!(weight instanceof QuantizedEmbedding)) holdWeight(this, weight);
     this.bias = bias ? new Parameter(bias.detach(), false) : null;
   }
 
   get scheme(): QuantScheme {
     return this.layout.scheme;
+  }
+
+  /** The embedding whose table is this layer's weight (a tied head), or null when it holds its own. */
+  get tiedTo(): QuantizedEmbedding | null {
+    return this.#tiedTo;
   }
 
   get qweight(): QuantizedWeight {

@@ -316,7 +316,19 @@ export interface KernelExports {
   // assembly/quant.ts
   q8MatmulF32(M: i32, N: i32, K: i32, x: usize, ldx: i32, w: usize, ldw: i32, scale: usize, bias: usize, out: usize, ldo: i32): void;
   quantizeRowsU7(M: i32, K: i32, Kp: i32, x: usize, ldx: i32, q: usize, params: usize): void;
-  q8DynMatmul(M: i32, N: i32, Kp: i32, q: usize, params: usize, w: usize, scale: usize, rowSum: usize, bias: usize, out: usize, ldo: i32): void;
+  q8DynMatmul(
+    M: i32,
+    N: i32,
+    Kp: i32,
+    q: usize,
+    params: usize,
+    w: usize,
+    scale: usize,
+    rowSum: usize,
+    bias: usize,
+    out: usize,
+    ldo: i32,
+  ): void;
   quantizeRowsQ8(M: i32, K: i32, Kp: i32, x: usize, ldx: i32, q: usize, d: usize, sums: usize): void;
   q4MatmulQ8(M: i32, N: i32, Kp: i32, q: usize, d: usize, sums: usize, w: usize, wd: usize, bias: usize, out: usize, ldo: i32): void;
 }
