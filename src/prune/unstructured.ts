@@ -15,6 +15,7 @@ import { rand, tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { Parameter } from '../nn/parameter.js';
+import { QuantizedEmbedding, QuantizedLinear } from '../quant/layers.js';
 
 /**
  * How much to prune. `amount`: a fraction in [0, 1] of the entries (torch's float amount; 1 prunes all),
@@ -81,6 +82,8 @@ function ownParameterNames(m: Module): string[] {
 
 function checkModule(op: string, module: unknown, name: unknown): asserts module is Module {
   if (!(module instanceof Module)) throw new ValueError(op, `expected a Module, got ${String(module)}`);
+  if (module instanceof QuantizedLinear || module instanceof QuantizedEmbedding)
+    throw new ValueError(op, `${module.name} is quantized (${module.scheme}): prune the float model, then quantize it`);
   if (typeof name !== 'string' || name === '')
     throw new ValueError(op, `the parameter name must be a non-empty string, got ${String(name)}`);
 }

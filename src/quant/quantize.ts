@@ -4,7 +4,7 @@
 
 import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
-import { Module } from '../nn/module.js';
+import type { Module } from '../nn/module.js';
 import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { parameterGlob } from '../nn/freeze.js';

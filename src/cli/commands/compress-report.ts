@@ -104,9 +104,8 @@ function loadModel(flag: string, dir: string): { model: GPT; config: Record<stri
 }
 
 /**
- * The quantization scheme config.json records, or null. The place a later session fills (issue 15,
- * part 1): a quantized checkpoint's config.json is to carry "quantization": { "scheme": "int8", ... }
- * (or just the scheme's name); this report shows the scheme and nothing more yet.
+ * The quantization scheme config.json records (`mox quantize` writes "quantization": { "scheme": ... }),
+ * or null for a float model.
  */
 export function quantizationScheme(config: Record<string, unknown>): string | null {
   const q = config['quantization'];
@@ -117,7 +116,7 @@ export function quantizationScheme(config: Record<string, unknown>): string | nu
   return JSON.stringify(q);
 }
 
-/** Entries of the 2-D parameters and how many are exactly zero (each parameter once, a tied head once). */
+/** Entries of the 2-D float parameters and how many are exactly zero (each parameter once, a tied head once; quantized weights are not parameters). */
 export function sparsity2d(model: GPT): { size: number; zeros: number } {
   let size = 0;
   let zeros = 0;
@@ -255,6 +254,7 @@ export async function compressReport(opts: CompressReportOptions): Promise<Compr
         tokensPerSecond: await decodeSpeed(model, tokens),
       };
     } finally {
+      for (const [, b] of model.namedBuffers()) b.dispose();
       for (const p of model.parameters()) p.dispose();
     }
   };
