@@ -100,6 +100,14 @@ const PROGRAMS = [
     figures: ['distilled_accuracy', 'alone_accuracy', 'improvement', 'teacher_accuracy'],
   },
   {
+    // quantization: the MNIST CNN's Linear layers to int8 (also dynamic-int8, int4), against the float model
+    name: 'quantize-mnist-cnn',
+    ...example('quantize-mnist-cnn'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'int8_drop_points', op: '<=', value: 0.2 }],
+    figures: ['fp32_accuracy', 'int8_accuracy', 'dynamic_int8_accuracy', 'int4_accuracy'],
+  },
+  {
     name: 'cifar10-cnn',
     ...example('cifar10-cnn'),
     data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],
@@ -151,6 +159,19 @@ const PROGRAMS = [
     data: ['tinyshakespeare/input.txt'],
     target: [{ field: 'improvement', op: '>=', value: 0.0001 }, { wall: 600 }],
     figures: ['distilled_val_loss', 'alone_val_loss', 'improvement', 'teacher_val_loss'],
+  },
+  {
+    // quantization: the Tiny Shakespeare GPT (trained here) to int8, dynamic-int8 and int4, whole validation split
+    name: 'quantize-gpt-shakespeare',
+    ...example('quantize-gpt-shakespeare'),
+    data: ['tinyshakespeare/input.txt'],
+    target: [
+      { field: 'int8_rise', op: '<=', value: 0.01 },
+      { field: 'int4_rise', op: '<=', value: 0.03 },
+      { field: 'int8_size_ratio', op: '<=', value: 0.27 },
+      { field: 'int4_size_ratio', op: '<=', value: 0.16 },
+    ],
+    figures: ['fp32_val_loss', 'int8_val_loss', 'dynamic_int8_val_loss', 'int4_val_loss'],
   },
   {
     name: 'gpt-pytorch',
