@@ -181,7 +181,7 @@ test('an untied head, skip patterns, and a quantized embedding lookup', () => {
   assert.throws(() => quantizedEmbedding(mox.tensor([65], { dtype: 'int32' }), table.qweight), /out of range/);
 });
 
-test('bad input: unknown scheme, quantized twice, LoRA, pruned, gradients, pruning a quantized layer', () => {
+test('bad input: unknown scheme, quantized twice, LoRA, pruned, a backward pass, pruning a quantized layer', () => {
   assert.throws(
     () => mox.quantize(tinyGPT(), { scheme: 'int3' as never }),
     (e: Error) => e instanceof mox.ValueError && /unknown scheme 'int3'/.test(e.message),
@@ -197,9 +197,10 @@ test('bad input: unknown scheme, quantized twice, LoRA, pruned, gradients, pruni
   assert.throws(() => mox.quantize(pruned, { scheme: 'int8' }), /pruning mask; make it permanent first/);
   assert.throws(() => mox.prune.l1Unstructured(m.lm_head, 'weight', { amount: 0.5 }), /is quantized \(int4\): prune the float model/);
   const x = mox.randn([2, 64], { requiresGrad: true });
+  const y = (m.transformer.h[0]!.mlp.c_fc as unknown as QuantizedLinear).forward(x);
   assert.throws(
-    () => (m.transformer.h[0]!.mlp.c_fc as unknown as QuantizedLinear).forward(x),
-    (e: Error) => e instanceof mox.AutogradError && /inference only/.test(e.message),
+    () => y.sum().backward(),
+    (e: Error) => e instanceof mox.AutogradError && /a quantized layer has no gradient/.test(e.message),
   );
   assert.throws(() => QuantizedWeight.quantize(mox.tensor([[1, Number.NaN]]), 'int8'), /non-finite value \(NaN\) at row 0, column 1/);
 });
@@ -291,4 +292,23 @@ test('mox quantize: writes a checkpoint generate and compress-report read; refus
   r = runMox(['quantize', '--model', base, '--out', path.join(tmp, 'x'), '--scheme', 'fp8']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown scheme 'fp8' \(expected int8, int4, dynamic-int8\)/);
+});
+
+test("dynamic-int8 equals PyTorch's dynamic quantized Linear (reduce_range), row by row", () => {
+  const file = path.resolve('test/fixtures/quant-dynamic.json');
+  const g = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    cases: { m: number; n: number; k: number; x: number[]; w: number[]; bias: number[]; y: number[] }[];
+  };
+  assert.equal(g.cases.length, 3);
+  for (const c of g.cases) {
+    const x = mox.tensor(Float32Array.from(c.x), { shape: [c.m, c.k] });
+    const w = mox.tensor(Float32Array.from(c.w), { shape: [c.n, c.k] });
+    const y = mox.noGrad(() =>
+      mox.quant.quantizedLinear(x, QuantizedWeight.quantize(w, 'dynamic-int8'), mox.tensor(Float32Array.from(c.bias))),
+    );
+    assert.ok(
+      relErr(Float32Array.from(y.dataSync()), Float32Array.from(c.y)) < 1e-5,
+      `${c.m}x${c.n}x${c.k}: ${relErr(Float32Array.from(y.dataSync()), Float32Array.from(c.y))}`,
+    );
+  }
 });

@@ -7,7 +7,6 @@
 import { AutogradError, DeviceError, ShapeError, ValueError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
-import { isGradEnabled } from '../autograd/grad-mode.js';
 import {
   type PackedWeight,
   type QuantLayout,
@@ -19,7 +18,7 @@ import {
   quantizeWeight,
 } from '../backend/quant-format.js';
 import { dispatchFused } from './fused.js';
-import { wrap } from './make.js';
+import { record, wrap } from './make.js';
 import { reshape } from './view.js';
 import { contiguous } from './view.js';
 
@@ -120,12 +119,18 @@ function checkWeight(weight: Tensor): void {
     throw new ValueError('quantize', `a weight to quantize must be float32 or float64, got ${weight.dtype}`);
 }
 
-function inferenceOnly(op: string, x: Tensor): void {
-  if (isGradEnabled() && x.requiresGrad)
+/**
+ * A quantized layer's output keeps the graph of its input, but backpropagating through it is an error
+ * (as PyTorch's quantized ops have no derivative): a forward needs no noGrad, and no gradient is lost
+ * silently.
+ */
+function inferenceOnly(op: string, out: Tensor, x: Tensor): Tensor {
+  return record(out, op, [x], () => {
     throw new AutogradError(
       op,
-      'a quantized layer runs inference only: its input requires a gradient, which would not flow through it (run under mox.noGrad, or train the float model)',
+      'a quantized layer has no gradient: train the float model (or its LoRA adapters) and quantize it afterwards',
     );
+  });
 }
 
 /** x [..., cols] @ w^T (+ bias [rows]) -> [..., rows] float32: a quantized Linear's forward. */
@@ -139,7 +144,6 @@ export function quantizedLinear(x: Tensor, w: QuantizedWeight, bias: Tensor | nu
   for (const t of [w.data, bias])
     if (t && t.device !== x.device)
       throw new DeviceError('quantizedLinear', `the input is on ${x.device} but the quantized weight is on ${t.device}`);
-  inferenceOnly('quantizedLinear', x);
   const lead = x.shape.slice(0, -1);
   const M = lead.reduce((a, b) => a * b, 1);
   const x2 = x.isContiguous() ? reshape(x, [M, K]) : reshape(contiguous(x), [M, K]);
@@ -156,7 +160,7 @@ export function quantizedLinear(x: Tensor, w: QuantizedWeight, bias: Tensor | nu
       return tensor(y, { shape: [M, N], device: x.device });
     },
   });
-  return reshape(out, [...lead, N]);
+  return reshape(inferenceOnly('quantizedLinear', out, x2), [...lead, N]);
 }
 
 /** ids [...] int32 -> the weight's rows [..., cols], dequantized: a quantized Embedding's forward. */

@@ -58,9 +58,9 @@ function checkOptions(opts: QuantizeOptions): void {
 }
 
 /**
- * Quantizes `model` in place and returns it. The float weights of the replaced layers are freed, and
- * the rest is frozen (requiresGrad false): the model runs inference (forward, generate, evaluate,
- * predict). quantizationInfo(model) says what was quantized.
+ * Quantizes `model` in place and returns it. The float weights of the replaced layers are freed. The
+ * model runs inference (forward, generate, evaluate, predict); a backward pass through a quantized
+ * layer is an AutogradError. quantizationInfo(model) says what was quantized.
  * Refuses a model that is already quantized, one with pruning masks (removePruning first) or LoRA
  * adapters (mergeAndUnload first), naming the layer.
  */
@@ -123,9 +123,6 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
       }
     }
   });
-  // an inference model, as torch's quantized ones: nothing in it asks for gradients, so a forward
-  // needs no noGrad (a quantized layer refuses an input that requires one)
-  model.requiresGrad_(false);
   return model;
 }
 
