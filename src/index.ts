@@ -23,5 +23,5 @@ export * as models from './models/index.js';
 /** LoRA adapters (parameter-efficient fine-tuning), saved and loaded in Hugging Face PEFT's layout. */
 export * as lora from './adapters/index.js';
 
-/** Pruning, as torch.nn.utils.prune: magnitude masks (per layer, global), structured shrinking of a Sequential, a gradual schedule for fit. */
+/** Pruning, as torch.nn.utils.prune: magnitude masks (per layer, global), structured shrinking of a Sequential, a GPT's attention heads (as Hugging Face's prune_heads), a gradual schedule for fit. */
 export * as prune from './prune/index.js';

@@ -1,0 +1,182 @@
+// Structured pruning of a GPT's attention heads, as Hugging Face's PreTrainedModel.prune_heads: whole
+// heads leave a block's attention (their query, key and value rows of c_attn and their input columns of
+// c_proj), physically, so the block computes fewer heads of the same head size. The removed heads are
+// remembered per layer in the unpruned numbering in the model's config (`prunedHeads`, HF's
+// config.pruned_heads), which checkpoints carry, so a loader builds the smaller layers before it reads
+// the weights. pruneAttentionHeads chooses the heads by a weight-norm score (headScores).
+
+import '../ops/tensor-methods.js';
+import { ValueError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { GPT } from '../models/gpt.js';
+import { checkHeads } from '../nn/layers/transformer.js';
+import { entriesToPrune, isPruned, type PruneAmount } from './unstructured.js';
+
+/** Heads per layer: `{ [layer]: [head, ...] }`, heads numbered as in the unpruned model. */
+export type HeadsToPrune = Record<number, readonly number[]>;
+
+function checkGPT(op: string, model: GPT): void {
+  if (!(model instanceof GPT))
+    throw new ValueError(op, `takes a GPT (mox.models.GPT), got ${(model as { name?: string })?.name ?? String(model)}`);
+}
+
+/**
+ * Removes attention heads from a GPT: `heads` maps a layer to the heads to remove there, numbered as in
+ * the unpruned model (as Hugging Face's prune_heads). Heads already removed are skipped (pruning a head
+ * twice does nothing). Everything is checked before anything changes: a layer or head out of range, a
+ * layer that would lose all its heads, or a layer whose attention carries a pruning mask is a
+ * ValueError. The model's config.prunedHeads gets the union. Returns the heads this call removed, per
+ * layer. New Parameters replace the old (which are disposed): make a new optimizer before training.
+ */
+export function pruneHeads(model: GPT, heads: HeadsToPrune): Record<number, number[]> {
+  const op = 'pruneHeads';
+  checkGPT(op, model);
+  if (typeof heads !== 'object' || heads === null || Array.isArray(heads))
+    throw new ValueError(op, `heads must map layers to lists of heads ({ 0: [1, 2] }), got ${JSON.stringify(heads)}`);
+  const blocks = model.transformer.h;
+  const plan: [number, number[]][] = [];
+  for (const [k, list] of Object.entries(heads)) {
+    const layer = Number(k);
+    if (!/^\d+$/.test(k) || layer >= blocks.length)
+      throw new ValueError(op, `layer ${k} is out of range: the model has layers 0..${blocks.length - 1}`);
+    if (!Array.isArray(list)) throw new ValueError(op, `the heads of layer ${k} must be a list, got ${JSON.stringify(list)}`);
+    const attn = blocks[layer]!.attn;
+    if (isPruned(attn)) throw new ValueError(op, `layer ${layer}'s attention carries a pruning mask: call prune.removePruning first`);
+    const original = attn.nHead + attn.prunedHeads.length;
+    plan.push([layer, checkHeads(`${op} (layer ${layer})`, list, original, attn.prunedHeads)]);
+  }
+  const removed: Record<number, number[]> = {};
+  for (const [layer, fresh] of plan.sort((a, b) => a[0] - b[0])) {
+    if (fresh.length === 0) continue;
+    const attn = blocks[layer]!.attn;
+    attn.pruneHeads(fresh);
+    removed[layer] = fresh;
+  }
+  const all: Record<number, number[]> = {};
+  blocks.forEach((b, i) => {
+    if (b.attn.prunedHeads.length) all[i] = [...b.attn.prunedHeads];
+  });
+  if (Object.keys(all).length) model.config.prunedHeads = all;
+  else delete model.config.prunedHeads;
+  return removed;
+}
+
+/** One head's score (see headScores). */
+export interface HeadScore {
+  layer: number;
+  /** The head's number in the unpruned model. */
+  head: number;
+  score: number;
+}
+
+export interface HeadScoreOptions {
+  /** The norm of the weights: 1 or 2 (Frobenius, the default). */
+  norm?: 1 | 2;
+}
+
+function hostData(op: string, t: Tensor): Float32Array | Float64Array {
+  if (!t.backend.capabilities.syncRead)
+    throw new ValueError(op, `head scores read weights on the host: prune the model on the CPU (this one is on '${t.device}')`);
+  return t.contiguous().dataSync() as Float32Array | Float64Array;
+}
+
+/**
+ * A score per remaining head: ||W_V,h|| * ||W_O,h||, the norm (L2, Frobenius, by default; or L1) of the
+ * head's value rows of c_attn times the norm of its input columns of c_proj. What a head adds to the
+ * residual stream is W_O,h (sum_j a_j W_V,h x_j + b_V,h) with attention weights a_j >= 0 that sum to 1,
+ * so its size is bounded by ||W_O,h|| ||W_V,h|| max_j ||x_j|| (plus the bias term), whatever the
+ * queries and keys do: they only choose where the head looks. The inputs x_j come out of the block's
+ * ln_1, of comparable size in every layer, so the scores compare across layers too. Heads in layer
+ * order, then head order.
+ */
+export function headScores(model: GPT, opts: HeadScoreOptions = {}): HeadScore[] {
+  const op = 'headScores';
+  checkGPT(op, model);
+  const norm = opts.norm ?? 2;
+  if (norm !== 1 && norm !== 2) throw new ValueError(op, `norm must be 1 or 2, got ${String(norm)}`);
+  const out: HeadScore[] = [];
+  model.transformer.h.forEach((block, layer) => {
+    const attn = block.attn;
+    const c = attn.nEmbd;
+    const hd = attn.headDim;
+    const inner = attn.innerDim;
+    const wa = hostData(op, attn.c_attn.weight); // [3 * inner, c]
+    const wp = hostData(op, attn.c_proj.weight); // [c, inner]
+    const acc = (s: number, v: number) => s + (norm === 1 ? Math.abs(v) : v * v);
+    const fin = (s: number) => (norm === 1 ? s : Math.sqrt(s));
+    let pos = 0;
+    for (let h = 0; h < attn.nHead + attn.prunedHeads.length; h++) {
+      if (attn.prunedHeads.includes(h)) continue;
+      let v = 0;
+      for (let r = 2 * inner + pos * hd; r < 2 * inner + (pos + 1) * hd; r++) for (let j = 0; j < c; j++) v = acc(v, wa[r * c + j]!);
+      let o = 0;
+      for (let r = 0; r < c; r++) for (let j = pos * hd; j < (pos + 1) * hd; j++) o = acc(o, wp[r * inner + j]!);
+      out.push({ layer, head: h, score: fin(v) * fin(o) });
+      pos++;
+    }
+  });
+  return out;
+}
+
+export interface AttentionHeadPruningOptions extends PruneAmount, HeadScoreOptions {
+  /**
+   * true (default): the heads compete across all layers, and the lowest `amount` of all remaining heads
+   * go, except that a layer always keeps its last head; false: `amount` of each layer's remaining heads.
+   */
+  global?: boolean;
+}
+
+/** What pruneAttentionHeads did. */
+export interface AttentionHeadPruningReport {
+  /** The heads removed by this call, per layer (unpruned numbering). */
+  pruned: Record<number, number[]>;
+  /** The scores of the heads that were there before the call. */
+  scores: HeadScore[];
+  /** Heads over all layers before and after. */
+  before: number;
+  after: number;
+}
+
+/**
+ * Removes the attention heads of lowest score (headScores: ||W_V,h|| * ||W_O,h||) from a GPT, `amount`
+ * of them (a fraction of the remaining heads, or `count`, as the other pruning functions), globally
+ * across layers (default) or per layer, then calls pruneHeads. Ties go to the lower layer, then head.
+ */
+export function pruneAttentionHeads(model: GPT, opts: AttentionHeadPruningOptions): AttentionHeadPruningReport {
+  const op = 'pruneAttentionHeads';
+  checkGPT(op, model);
+  const scores = headScores(model, opts);
+  const nLayer = model.transformer.h.length;
+  const left = Array.from({ length: nLayer }, (_, l) => scores.filter((s) => s.layer === l).length);
+  const byScore = (a: HeadScore, b: HeadScore) => a.score - b.score || a.layer - b.layer || a.head - b.head;
+  const plan: Record<number, number[]> = {};
+  const add = (s: HeadScore) => {
+    plan[s.layer] ??= [];
+    plan[s.layer]!.push(s.head);
+  };
+  if (opts.global ?? true) {
+    const k = entriesToPrune(op, opts, scores.length);
+    if (k > scores.length - nLayer)
+      throw new ValueError(
+        op,
+        `cannot remove ${k} of the ${scores.length} remaining heads: each of the ${nLayer} layers keeps at least one (at most ${scores.length - nLayer})`,
+      );
+    let taken = 0;
+    for (const s of [...scores].sort(byScore)) {
+      if (taken === k) break;
+      if (left[s.layer]! <= 1) continue; // a layer keeps its last head
+      add(s);
+      left[s.layer]!--;
+      taken++;
+    }
+  } else {
+    for (let l = 0; l < nLayer; l++) {
+      const mine = scores.filter((s) => s.layer === l);
+      const k = entriesToPrune(`${op} (layer ${l})`, opts, mine.length);
+      if (k >= mine.length) throw new ValueError(op, `cannot remove all ${mine.length} remaining heads of layer ${l}; keep at least one`);
+      for (const s of mine.sort(byScore).slice(0, k)) add(s);
+    }
+  }
+  const pruned = pruneHeads(model, plan);
+  return { pruned, scores, before: scores.length, after: scores.length - Object.values(pruned).reduce((n, h) => n + h.length, 0) };
+}
