@@ -15,7 +15,7 @@ import { GPT, GPTCache, type GPTOptions } from '../src/models/gpt.js';
 import { generate } from '../src/models/gpt-generate.js';
 import { loadGPT, parseGPTConfig, saveGPTWeights } from '../src/models/gpt-checkpoint.js';
 import { exportHuggingFaceGPT2, loadHuggingFaceGPT2 } from '../src/models/hf-gpt2.js';
-import { headScores, pruneAttentionHeads, pruneHeads } from '../src/prune/heads.js';
+import { headImportance, headScores, pruneAttentionHeads, pruneHeads } from '../src/prune/heads.js';
 import { l1Unstructured } from '../src/prune/unstructured.js';
 import { maxAbsDiff } from '../test-support/assert.js';
 
@@ -272,7 +272,7 @@ test('headScores and pruneAttentionHeads: the weakest heads go, globally or per 
   assert.ok(Math.abs(s01 - Math.sqrt(v) * Math.sqrt(o)) < 1e-6 * s01);
 
   const sorted = [...scores].sort((a, b) => a.score - b.score);
-  const r = pruneAttentionHeads(m, { amount: 0.25 });
+  const r = pruneAttentionHeads(m, { amount: 0.25, global: true });
   assert.equal(r.before, 8);
   assert.equal(r.after, 6);
   const got = Object.entries(r.pruned).flatMap(([l, hs]) => hs.map((h) => `${l}.${h}`));
@@ -286,10 +286,10 @@ test('headScores and pruneAttentionHeads: the weakest heads go, globally or per 
   assert.ok(got.includes('1.2'));
   // global: at most all but one head per layer
   assert.throws(
-    () => pruneAttentionHeads(m, { count: 5 }),
+    () => pruneAttentionHeads(m, { count: 5, global: true }),
     (e: Error) => e instanceof mox.ValueError && /each of the 2 layers keeps at least one \(at most 4\)/.test(e.message),
   );
-  const r2 = pruneAttentionHeads(m, { count: 4 });
+  const r2 = pruneAttentionHeads(m, { count: 4, global: true });
   assert.equal(r2.after, 2);
   assert.deepEqual(
     m.transformer.h.map((b) => b.attn.nHead),
@@ -297,7 +297,8 @@ test('headScores and pruneAttentionHeads: the weakest heads go, globally or per 
   );
 
   const p = tiny(11);
-  const r3 = pruneAttentionHeads(p, { amount: 0.5, global: false, norm: 1 });
+  // the weight norms rank within each layer unless told otherwise
+  const r3 = pruneAttentionHeads(p, { amount: 0.5, norm: 1 });
   assert.deepEqual(
     p.transformer.h.map((b) => b.attn.nHead),
     [2, 2],
@@ -307,6 +308,63 @@ test('headScores and pruneAttentionHeads: the weakest heads go, globally or per 
     () => pruneAttentionHeads(p, { amount: 1, global: false }),
     (e: Error) => e instanceof mox.ValueError && /cannot remove all 2 remaining heads of layer 0/.test(e.message),
   );
+});
+
+test('headImportance: the loss increase of removing each head alone; the weights come back unchanged', () => {
+  const m = tiny(13);
+  const batches: [mox.Tensor, mox.Tensor][] = [0, 1].map((b) => {
+    const g = new mox.Generator(40 + b);
+    const x = mox.keep(mox.randint(0, 40, [3, 8], { generator: g }));
+    const y = mox.keep(mox.randint(0, 40, [3, 8], { generator: g }));
+    return [x, y];
+  });
+  const meanLoss = (g: GPT) => {
+    g.eval();
+    return batches.reduce((s, [x, y]) => s + mox.scope(() => mox.noGrad(() => g.forward(x, y).loss!.item())), 0) / batches.length;
+  };
+  pruneHeads(m, { 0: [1] });
+  m.train();
+  const before = Object.fromEntries(Object.entries(m.stateDict()).map(([k, t]) => [k, Float32Array.from(t.dataSync() as Float32Array)]));
+  const imp = headImportance(m, batches);
+  assert.equal(m.training, true);
+  for (const [k, t] of Object.entries(m.stateDict())) assert.equal(maxAbsDiff(t.dataSync() as Float32Array, before[k]!), 0, k);
+  assert.deepEqual(
+    imp.map((s) => `${s.layer}.${s.head}`),
+    ['0.0', '0.2', '0.3', '1.0', '1.1', '1.2', '1.3'],
+  );
+  const base = meanLoss(m);
+  for (const s of [imp[1]!, imp[5]!]) {
+    const c = copy(m);
+    pruneHeads(c, { [s.layer]: [s.head] });
+    assert.ok(Math.abs(s.score - (meanLoss(c) - base)) < 1e-5, `${s.layer}.${s.head}: ${s.score} vs ${meanLoss(c) - base}`);
+    dispose(c);
+  }
+  // given scores rank across layers by default; they must name each remaining head once
+  const r = pruneAttentionHeads(copy(m), { count: 2, scores: imp });
+  const lowest = [...imp].sort((a, b) => a.score - b.score);
+  const want = lowest.slice(0, 2).map((x) => `${x.layer}.${x.head}`);
+  assert.deepEqual(
+    Object.entries(r.pruned)
+      .flatMap(([l, hs]) => hs.map((h) => `${l}.${h}`))
+      .sort(),
+    want.sort(),
+  );
+  assert.throws(
+    () => pruneAttentionHeads(copy(m), { count: 1, scores: imp.slice(1) }),
+    (e: Error) => e instanceof mox.ValueError && /scores name 6 heads, the model has 7/.test(e.message),
+  );
+  assert.throws(
+    () => pruneAttentionHeads(copy(m), { count: 1, scores: [...imp, { layer: 0, head: 1, score: 0 }] }),
+    (e: Error) => e instanceof mox.ValueError && /layer 0 head 1 .* is not a remaining head/.test(e.message),
+  );
+  assert.throws(
+    () => headImportance(m, []),
+    (e: Error) => e instanceof mox.ValueError && /at least one/.test(e.message),
+  );
+  for (const [x, y] of batches) {
+    x.dispose();
+    y.dispose();
+  }
 });
 
 test('pruneHeads errors: layer or head out of range, every head of a layer, masks; nothing changes', () => {

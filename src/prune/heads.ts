@@ -8,6 +8,9 @@
 import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { tensor } from '../tensor/create.js';
+import { scope } from '../tensor/memory.js';
+import { noGrad } from '../autograd/grad-mode.js';
 import { GPT } from '../models/gpt.js';
 import { checkHeads } from '../nn/layers/transformer.js';
 import { entriesToPrune, isPruned, type PruneAmount } from './unstructured.js';
@@ -81,13 +84,14 @@ function hostData(op: string, t: Tensor): Float32Array | Float64Array {
 }
 
 /**
- * A score per remaining head: ||W_V,h|| * ||W_O,h||, the norm (L2, Frobenius, by default; or L1) of the
- * head's value rows of c_attn times the norm of its input columns of c_proj. What a head adds to the
- * residual stream is W_O,h (sum_j a_j W_V,h x_j + b_V,h) with attention weights a_j >= 0 that sum to 1,
- * so its size is bounded by ||W_O,h|| ||W_V,h|| max_j ||x_j|| (plus the bias term), whatever the
- * queries and keys do: they only choose where the head looks. The inputs x_j come out of the block's
- * ln_1, of comparable size in every layer, so the scores compare across layers too. Heads in layer
- * order, then head order.
+ * A score per remaining head from the weights alone: ||W_V,h|| * ||W_O,h||, the norm (L2, Frobenius, by
+ * default; or L1) of the head's value rows of c_attn times the norm of its input columns of c_proj.
+ * What a head adds to the residual stream is W_O,h (sum_j a_j W_V,h x_j + b_V,h) with attention weights
+ * a_j >= 0 that sum to 1, so its size is bounded by ||W_O,h|| ||W_V,h|| max_j ||x_j|| (plus the bias
+ * term), whatever the queries and keys do: they only choose where the head looks. It ranks the heads of
+ * one layer; across layers it misleads (on the Tiny Shakespeare GPT the first layer's heads have the
+ * lowest scores and are the ones the loss needs most, docs/pruning.md), so pruneAttentionHeads uses it
+ * per layer unless told otherwise; headImportance measures instead. Heads in layer order, then head order.
  */
 export function headScores(model: GPT, opts: HeadScoreOptions = {}): HeadScore[] {
   const op = 'headScores';
@@ -118,10 +122,72 @@ export function headScores(model: GPT, opts: HeadScoreOptions = {}): HeadScore[]
   return out;
 }
 
+/** A batch for headImportance: token ids [B, T] (int32) and the next tokens [B, T] (targets, -1 ignored). */
+export type HeadImportanceBatch = readonly [inputs: Tensor, targets: Tensor];
+
+/**
+ * A score per remaining head from data: how much the model's loss on `batches` rises when the head is
+ * removed alone (its c_proj columns zeroed, which computes exactly what removing it does), averaged
+ * over the batches; negative where removing it helps. This is the ablation that Michel et al. (2019,
+ * "Are Sixteen Heads Really Better than One?") estimate to first order by the gradient of a head mask
+ * (transformers' bertology example); with the model's own loss measured, no estimate is needed, at the
+ * price of one forward pass per head and batch. The model runs in eval mode (restored after), without
+ * gradients, on the CPU or any device that reads values synchronously. Heads in layer order, then head
+ * order.
+ */
+export function headImportance(model: GPT, batches: readonly HeadImportanceBatch[]): HeadScore[] {
+  const op = 'headImportance';
+  checkGPT(op, model);
+  if (!Array.isArray(batches) || batches.length === 0) throw new ValueError(op, 'needs at least one [inputs, targets] batch');
+  const w0 = model.transformer.wte.weight;
+  if (!w0.backend.capabilities.syncRead)
+    throw new ValueError(op, `head importance reads losses on the host: score the model on the CPU (this one is on '${w0.device}')`);
+  const wasTraining = model.training;
+  model.eval();
+  const meanLoss = (): number => {
+    let sum = 0;
+    for (const [x, y] of batches) sum += scope(() => noGrad(() => model.forward(x, y).loss!.item()));
+    return sum / batches.length;
+  };
+  try {
+    const base = meanLoss();
+    const out: HeadScore[] = [];
+    model.transformer.h.forEach((block, layer) => {
+      const attn = block.attn;
+      const w = attn.c_proj.weight; // [c, inner]
+      const hd = attn.headDim;
+      let pos = 0;
+      for (let h = 0; h < attn.nHead + attn.prunedHeads.length; h++) {
+        if (attn.prunedHeads.includes(h)) continue;
+        const keep = new Float32Array(attn.innerDim).fill(1);
+        keep.fill(0, pos * hd, (pos + 1) * hd);
+        const saved = noGrad(() => w.clone());
+        try {
+          scope(() => noGrad(() => w.copy_(w.mul(tensor(keep, { shape: [1, keep.length], dtype: w.dtype, device: w.device })))));
+          out.push({ layer, head: h, score: meanLoss() - base });
+        } finally {
+          noGrad(() => w.copy_(saved));
+          saved.dispose();
+        }
+        pos++;
+      }
+    });
+    return out;
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
 export interface AttentionHeadPruningOptions extends PruneAmount, HeadScoreOptions {
   /**
-   * true (default): the heads compete across all layers, and the lowest `amount` of all remaining heads
-   * go, except that a layer always keeps its last head; false: `amount` of each layer's remaining heads.
+   * The scores that rank the heads (lowest go first): headImportance's from data, or any; default
+   * headScores(model, { norm }), from the weights alone.
+   */
+  scores?: readonly HeadScore[];
+  /**
+   * true: the heads compete across all layers, and the lowest `amount` of all remaining heads go, except
+   * that a layer always keeps its last head; false: `amount` of each layer's remaining heads. Default:
+   * true with `scores` (a loss is comparable across layers), false with the weight norms (they are not).
    */
   global?: boolean;
 }
@@ -137,15 +203,37 @@ export interface AttentionHeadPruningReport {
   after: number;
 }
 
+/** Given scores must name each remaining head once, and nothing else. */
+function checkScores(op: string, model: GPT, scores: readonly HeadScore[]): HeadScore[] {
+  const want = new Set<string>();
+  model.transformer.h.forEach((b, l) => {
+    for (let h = 0; h < b.attn.nHead + b.attn.prunedHeads.length; h++) if (!b.attn.prunedHeads.includes(h)) want.add(`${l}.${h}`);
+  });
+  const seen = new Set<string>();
+  for (const s of scores) {
+    const k = `${s.layer}.${s.head}`;
+    if (!want.has(k) || seen.has(k) || !Number.isFinite(s.score))
+      throw new ValueError(
+        op,
+        `scores: layer ${s.layer} head ${s.head} (score ${s.score}) is not a remaining head of the model, is repeated, or is not finite`,
+      );
+    seen.add(k);
+  }
+  if (seen.size !== want.size)
+    throw new ValueError(op, `scores name ${seen.size} heads, the model has ${want.size}: give one per remaining head`);
+  return [...scores];
+}
+
 /**
- * Removes the attention heads of lowest score (headScores: ||W_V,h|| * ||W_O,h||) from a GPT, `amount`
+ * Removes the attention heads of lowest score (opts.scores, e.g. headImportance's from data; by default
+ * headScores: ||W_V,h|| * ||W_O,h||) from a GPT, `amount`
  * of them (a fraction of the remaining heads, or `count`, as the other pruning functions), globally
- * across layers (default) or per layer, then calls pruneHeads. Ties go to the lower layer, then head.
+ * across layers or per layer (see `global`), then calls pruneHeads. Ties go to the lower layer, then head.
  */
 export function pruneAttentionHeads(model: GPT, opts: AttentionHeadPruningOptions): AttentionHeadPruningReport {
   const op = 'pruneAttentionHeads';
   checkGPT(op, model);
-  const scores = headScores(model, opts);
+  const scores = opts.scores ? checkScores(op, model, opts.scores) : headScores(model, opts);
   const nLayer = model.transformer.h.length;
   const left = Array.from({ length: nLayer }, (_, l) => scores.filter((s) => s.layer === l).length);
   const byScore = (a: HeadScore, b: HeadScore) => a.score - b.score || a.layer - b.layer || a.head - b.head;
@@ -154,7 +242,7 @@ export function pruneAttentionHeads(model: GPT, opts: AttentionHeadPruningOption
     plan[s.layer] ??= [];
     plan[s.layer]!.push(s.head);
   };
-  if (opts.global ?? true) {
+  if (opts.global ?? opts.scores !== undefined) {
     const k = entriesToPrune(op, opts, scores.length);
     if (k > scores.length - nLayer)
       throw new ValueError(

@@ -2,7 +2,7 @@
 // globalUnstructured, customFromMask, removePruning, isPruned), structured pruning that shrinks a
 // Sequential (pruneLinearNeurons, pruneConvChannels, pruneStructured), a sparsity report, and
 // PruningSchedule, a fit callback for gradual pruning, and the removal of a GPT's attention heads
-// (pruneHeads, pruneAttentionHeads, headScores). See docs/pruning.md.
+// (pruneHeads, pruneAttentionHeads, headScores, headImportance). See docs/pruning.md.
 
 export {
   applyMasks_,
@@ -25,11 +25,13 @@ export {
 export { pruneConvChannels, pruneLinearNeurons, pruneStructured, type StructuredOptions, type StructuredReport } from './structured.js';
 export { polynomialSparsity, PruningSchedule, type PruningScheduleOptions } from './schedule.js';
 export {
+  headImportance,
   headScores,
   pruneAttentionHeads,
   pruneHeads,
   type AttentionHeadPruningOptions,
   type AttentionHeadPruningReport,
+  type HeadImportanceBatch,
   type HeadScore,
   type HeadScoreOptions,
   type HeadsToPrune,
