@@ -14,6 +14,7 @@ import { trainGptCommand, generateCommand, exportHfCommand } from './commands/gp
 import { finetuneCommand } from './commands/finetune-cli.js';
 import { distillCommand } from './commands/distill-cli.js';
 import { compressReportCommand } from './commands/compress-report.js';
+import { pruneHeadsCommand } from './commands/prune-heads.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 
@@ -94,6 +95,7 @@ const COMMANDS: Record<string, Command> = {
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
+  'prune-heads': pruneHeadsCommand((m) => new UsageError(m)),
 };
 
 const USAGE = `usage: mox <command> [options]
