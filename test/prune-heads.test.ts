@@ -392,6 +392,14 @@ test('pruneHeads errors: layer or head out of range, every head of a layer, mask
   );
   const q = tiny(12);
   assert.equal(maxAbsDiff(logits(q), before), 0);
+  mox.lora.applyLora(q, { r: 2, alpha: 2, dropout: 0, targetModules: ['c_attn'] });
+  assert.throws(
+    () => pruneHeads(q, { 0: [0] }),
+    (e: Error) =>
+      e instanceof mox.ValueError && /layer 0's attention has LoraLinear and Linear layers, not plain Linear ones/.test(e.message),
+  );
+  mox.lora.mergeAndUnload(q);
+  pruneHeads(q, { 0: [0] }); // plain Linear layers again
   l1Unstructured(q.transformer.h[0]!.attn.c_proj, 'weight', { amount: 0.5 });
   assert.throws(
     () => pruneHeads(q, { 0: [0] }),

@@ -5,6 +5,8 @@
 // torch.nn) Linear's [out, in], so every c_attn / c_proj / c_fc weight is transposed on the way in and
 // on the way out. Buffers such as 'h.0.attn.bias' (the causal mask) and 'h.0.attn.masked_bias' are
 // ignored. Tensors may be F32, F16 or BF16 (the safetensors reader widens them to float32).
+// config.json's pruned_heads ({"layer": [heads]}, transformers' config.pruned_heads) says which attention
+// heads a layer lacks: its c_attn and c_proj then hold the kept heads only, and are read and written so.
 //
 // The head: with tie_word_embeddings false (or, when config.json does not say, an lm_head.weight that
 // differs from wte) the GPT gets its own head; otherwise the head is the token embedding, as

@@ -13,6 +13,7 @@ import { scope } from '../tensor/memory.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { GPT } from '../models/gpt.js';
 import { checkHeads } from '../nn/layers/transformer.js';
+import { Linear } from '../nn/layers/linear.js';
 import { entriesToPrune, isPruned, type PruneAmount } from './unstructured.js';
 
 /** Heads per layer: `{ [layer]: [head, ...] }`, heads numbered as in the unpruned model. */
@@ -45,6 +46,11 @@ export function pruneHeads(model: GPT, heads: HeadsToPrune): Record<number, numb
     if (!Array.isArray(list)) throw new ValueError(op, `the heads of layer ${k} must be a list, got ${JSON.stringify(list)}`);
     const attn = blocks[layer]!.attn;
     if (isPruned(attn)) throw new ValueError(op, `layer ${layer}'s attention carries a pruning mask: call prune.removePruning first`);
+    if (attn.c_attn.constructor !== Linear || attn.c_proj.constructor !== Linear)
+      throw new ValueError(
+        op,
+        `layer ${layer}'s attention has ${attn.c_attn.name} and ${attn.c_proj.name} layers, not plain Linear ones: merge and unload the adapters first (lora.mergeAndUnload)`,
+      );
     const original = attn.nHead + attn.prunedHeads.length;
     plan.push([layer, checkHeads(`${op} (layer ${layer})`, list, original, attn.prunedHeads)]);
   }
