@@ -3,13 +3,15 @@
 // is exactly what removing them computes), with and without the KV cache; pruned heads are remembered in
 // the unpruned numbering (Hugging Face's pruned_heads) and survive mox and Hugging Face checkpoints; the
 // head scores choose the weakest heads; bad input is a typed error. When the Hugging Face reference folder
-// ($MOX_HF_REF_DIR, default ../shared/data/hf-gpt2-tiny) exists, its real checkpoint is pruned too.
+// ($MOX_HF_REF_DIR, default ../shared/data/hf-gpt2-tiny) exists, its real checkpoint is pruned too, and
+// compared with transformers' prune_heads run in PyTorch (test/fixtures/hf-prune-heads.py writes the logits).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as mox from '../src/index.js';
 import { GPT, GPTCache, type GPTOptions } from '../src/models/gpt.js';
 import { generate } from '../src/models/gpt-generate.js';
@@ -104,6 +106,18 @@ test('pruneHeads: logits equal the unpruned model with those heads zeroed; shape
   assert.equal(before - m.getNumParams(false), 3 * perHead);
   assert.ok(maxAbsDiff(logits(m), ref) < 1e-5, `max diff ${maxAbsDiff(logits(m), ref)}`);
   assert.match(a1.extraRepr(), /n_head=2, head_dim=4, pruned_heads=\[0, 3\]/);
+});
+
+test('pruneHeads without biases, and with an untied head', () => {
+  for (const opts of [{ bias: false }, { tiedEmbeddings: false }]) {
+    const m = tiny(14, opts);
+    const ref = logits(zeroHeads(m, { 1: [2] }));
+    pruneHeads(m, { 1: [2] });
+    const attn = m.transformer.h[1]!.attn;
+    assert.equal(attn.c_attn.bias === null, opts.bias === false);
+    assert.deepEqual(attn.c_attn.weight.shape, [36, 16]);
+    assert.ok(maxAbsDiff(logits(m), ref) < 1e-5, JSON.stringify(opts));
+  }
 });
 
 test('pruneHeads again: numbering stays the original one, a head pruned twice is a no-op', () => {
@@ -245,6 +259,40 @@ test('the real Hugging Face GPT-2 checkpoint: pruned logits equal its heads zero
   pruneHeads(m, heads);
   assert.ok(maxAbsDiff(logits(m), ref) < 1e-5, `max diff ${maxAbsDiff(logits(m), ref)}`);
   assert.equal(m.transformer.h[1]!.attn.nHead, 1);
+  dispose(m);
+});
+
+test("transformers' prune_heads on the real checkpoint (test/fixtures/hf-prune-heads.py): the same logits and shapes", {
+  skip: !fs.existsSync(HF_DIR) && `no ${HF_DIR}`,
+}, () => {
+  const fx = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../../test/fixtures/hf-prune-heads.json', import.meta.url)), 'utf8')) as {
+    steps: Record<string, number[]>[];
+    pruned_heads: Record<string, number[]>;
+    c_attn_shapes: number[][];
+    c_proj_shapes: number[][];
+    logits_shape: number[];
+    logits_f32: string;
+  };
+  const ref = JSON.parse(fs.readFileSync(path.join(HF_DIR, 'reference.json'), 'utf8')) as { input_ids: number[][] };
+  const m = loadHuggingFaceGPT2(HF_DIR);
+  for (const step of fx.steps) pruneHeads(m, step);
+  assert.deepEqual(m.config.prunedHeads, fx.pruned_heads);
+  const want = new Float32Array(new Uint8Array(Buffer.from(fx.logits_f32, 'base64')).buffer);
+  const x = mox.tensor(Int32Array.from(ref.input_ids.flat()), { shape: [2, 24], dtype: 'int32' });
+  const got = mox.noGrad(() => m.forward(x).logits);
+  assert.deepEqual(got.shape, fx.logits_shape);
+  const d = maxAbsDiff(got.dataSync() as Float32Array, want);
+  assert.ok(d < 1e-5, `max diff ${d}`);
+  // exported, the Conv1D weights have transformers' shapes after its pruning
+  const dir = tmpDir();
+  exportHuggingFaceGPT2(m, dir);
+  const { tensors } = mox.loadSafetensorsSync(path.join(dir, 'model.safetensors'));
+  fx.c_attn_shapes.forEach((shape, i) => assert.deepEqual(tensors[`transformer.h.${i}.attn.c_attn.weight`]!.shape, shape));
+  fx.c_proj_shapes.forEach((shape, i) => assert.deepEqual(tensors[`transformer.h.${i}.attn.c_proj.weight`]!.shape, shape));
+  for (const t of Object.values(tensors)) t.dispose();
+  fs.rmSync(dir, { recursive: true, force: true });
+  x.dispose();
+  got.dispose();
   dispose(m);
 });
 
