@@ -23,7 +23,7 @@ export * as models from './models/index.js';
 /** LoRA adapters (parameter-efficient fine-tuning), saved and loaded in Hugging Face PEFT's layout. */
 export * as lora from './adapters/index.js';
 
-/** Pruning, as torch.nn.utils.prune: magnitude masks (per layer, global), structured shrinking of a Sequential, a gradual schedule for fit. */
+/** Pruning, as torch.nn.utils.prune: magnitude masks (per layer, global), structured shrinking of a Sequential, a GPT's attention heads (as Hugging Face's prune_heads), a gradual schedule for fit. */
 export * as prune from './prune/index.js';
 
 /** Quantization: int8 and int4 weights (llama.cpp's Q4_0 groups) and dynamic int8, with WebAssembly and WGSL kernels. */

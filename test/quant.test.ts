@@ -282,6 +282,8 @@ test('mox quantize: writes a checkpoint generate and compress-report read; refus
   assert.equal(report.compressed.quantization, 'int4');
   assert.equal(report.compressed.params, report.original.params);
   assert.ok(report.ratio.weightsBytes < 0.35, `int4 file ratio ${report.ratio.weightsBytes}`);
+  const table = moxOk(['compress-report', '--model', base, '--compressed', out, '--tokens', '4', '--threads', '1']);
+  assert.match(table, /^quantization\s+none\s+int4$/m);
   let r = runMox(['quantize', '--model', base, '--out', out, '--scheme', 'int8']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /already holds a checkpoint .*pass --overwrite/);

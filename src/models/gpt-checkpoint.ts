@@ -12,7 +12,7 @@ import { parseSafetensors } from '../io/safetensors-format.js';
 import { isQuantized } from '../quant/quantize.js';
 import { loadQuantizedInto, parseQuantizationBlock, saveQuantized } from '../quant/files.js';
 import { readJson } from '../io/files.js';
-import { GPT, type GPTConfig } from './gpt.js';
+import { GPT, type GPTConfig, normalizePrunedHeads } from './gpt.js';
 import { isHuggingFaceGPT2Config, loadHuggingFaceGPT2Checkpoint } from './hf-gpt2.js';
 
 const INT_KEYS = ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const;
@@ -33,6 +33,17 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
   const gelu = o['geluApproximate'] ?? 'tanh';
   if (gelu !== 'tanh' && gelu !== 'none')
     throw new DataError('checkpoint', `${source}: gpt.geluApproximate must be "tanh" or "none", got ${showValue(gelu)}`);
+  let prunedHeads: Record<number, number[]> | undefined;
+  try {
+    prunedHeads = normalizePrunedHeads(
+      'GPT',
+      o['prunedHeads'] as Record<number, number[]> | undefined,
+      o['nLayer'] as number,
+      o['nHead'] as number,
+    );
+  } catch (e) {
+    throw new DataError('checkpoint', `${source}: gpt.prunedHeads: ${(e as Error).message}`);
+  }
   return {
     vocabSize: o['vocabSize'] as number,
     blockSize: o['blockSize'] as number,
@@ -43,18 +54,24 @@ export function parseGPTConfig(v: unknown, source: string): GPTConfig {
     bias: o['bias'] !== false,
     tiedEmbeddings: o['tiedEmbeddings'] !== false,
     geluApproximate: gelu,
+    ...(prunedHeads ? { prunedHeads } : {}),
   };
 }
 
 /**
  * The fewest weights a GPT of this configuration has: the token and position embeddings and, per block,
- * the 12 c^2 of attention (4 c^2) and the MLP (8 c^2). A loader compares it with the values the weights
- * file holds before it builds the model, so a config.json that claims a huge model (nEmbd 2^30) fails
- * at once instead of allocating what the file never had.
+ * attention (4 c^2, or 4 c * inner where heads are pruned: inner = the kept heads * head size) and the
+ * MLP (8 c^2). A loader compares it with the values the weights file holds before it builds the model,
+ * so a config.json that claims a huge model (nEmbd 2^30) fails at once instead of allocating what the
+ * file never had.
  */
-export function gptMinWeights(cfg: Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nEmbd'>): number {
+export function gptMinWeights(
+  cfg: Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nEmbd'> & Partial<Pick<GPTConfig, 'nHead' | 'prunedHeads'>>,
+): number {
   const c = cfg.nEmbd;
-  return (cfg.vocabSize + cfg.blockSize) * c + cfg.nLayer * 12 * c * c;
+  let removed = 0; // attention columns of the pruned heads, over all layers
+  if (cfg.prunedHeads && cfg.nHead) for (const heads of Object.values(cfg.prunedHeads)) removed += heads.length * (c / cfg.nHead);
+  return (cfg.vocabSize + cfg.blockSize) * c + cfg.nLayer * 12 * c * c - 4 * c * removed;
 }
 
 /** The number of values in a set of loaded tensors. */

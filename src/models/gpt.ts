@@ -19,7 +19,7 @@ import { Embedding } from '../nn/layers/embedding.js';
 import { LayerNorm } from '../nn/layers/normalization.js';
 import { Dropout } from '../nn/layers/dropout.js';
 import { ModuleDict, ModuleList } from '../nn/layers/containers.js';
-import { KVCache, TransformerBlock } from '../nn/layers/transformer.js';
+import { KVCache, TransformerBlock, checkHeads } from '../nn/layers/transformer.js';
 
 export interface GPTConfig {
   vocabSize: number;
@@ -38,6 +38,42 @@ export interface GPTConfig {
    * (exact, with erf: Hugging Face's "gelu", nanoGPT's nn.GELU()).
    */
   geluApproximate?: 'none' | 'tanh';
+  /**
+   * Attention heads removed, per layer ({ [layer]: heads }), numbered as in the unpruned model: Hugging
+   * Face's config.pruned_heads. Those layers are built with the other heads only (mox.prune.pruneHeads
+   * removes heads from a trained model and records them here). Absent when no head is pruned.
+   */
+  prunedHeads?: Record<number, number[]>;
+}
+
+/**
+ * Checks a prunedHeads map for a model of nLayer layers of nHead heads, and returns it normalised: layer
+ * keys in order, heads ascending and unique, layers without heads left out; undefined when empty.
+ */
+export function normalizePrunedHeads(
+  op: string,
+  v: Record<number, readonly number[]> | undefined,
+  nLayer: number,
+  nHead: number,
+): Record<number, number[]> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new ValueError(op, `prunedHeads must map layers to lists of heads ({ "0": [1, 2] }), got ${JSON.stringify(v)}`);
+  const out: Record<number, number[]> = {};
+  const layers = Object.keys(v)
+    .map((k) => {
+      const l = Number(k);
+      if (!/^\d+$/.test(k) || l >= nLayer) throw new ValueError(op, `prunedHeads names layer ${k}, the model has layers 0..${nLayer - 1}`);
+      return l;
+    })
+    .sort((a, b) => a - b);
+  for (const l of layers) {
+    const heads = (v as Record<string, unknown>)[String(l)];
+    if (!Array.isArray(heads)) throw new ValueError(op, `prunedHeads of layer ${l} must be a list of heads, got ${JSON.stringify(heads)}`);
+    const fresh = checkHeads(`${op} (prunedHeads of layer ${l})`, heads as number[], nHead, []);
+    if (fresh.length) out[l] = fresh;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> &
@@ -76,7 +112,13 @@ export class GPTTransformer extends ModuleDict {
       h: new ModuleList(
         Array.from(
           { length: cfg.nLayer },
-          () => new TransformerBlock(cfg.nEmbd, cfg.nHead, { dropout: cfg.dropout, bias: cfg.bias, geluApproximate: cfg.geluApproximate }),
+          (_, i) =>
+            new TransformerBlock(cfg.nEmbd, cfg.nHead, {
+              dropout: cfg.dropout,
+              bias: cfg.bias,
+              geluApproximate: cfg.geluApproximate,
+              prunedHeads: cfg.prunedHeads?.[i],
+            }),
         ),
       ),
       ln_f: new LayerNorm(cfg.nEmbd, { bias: cfg.bias }),
@@ -152,6 +194,8 @@ export class GPT extends Module {
       if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new ValueError('GPT', `${k} must be a positive integer, got ${cfg[k]}`);
     }
     if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new ValueError('GPT', `dropout must be in [0, 1), got ${cfg.dropout}`);
+    const pruned = normalizePrunedHeads('GPT', opts.prunedHeads, cfg.nLayer, cfg.nHead);
+    if (pruned) cfg.prunedHeads = pruned;
     this.config = cfg;
     this.transformer = new GPTTransformer(cfg);
     const head = new Linear(cfg.nEmbd, cfg.vocabSize, false);

@@ -5,6 +5,8 @@
 // torch.nn) Linear's [out, in], so every c_attn / c_proj / c_fc weight is transposed on the way in and
 // on the way out. Buffers such as 'h.0.attn.bias' (the causal mask) and 'h.0.attn.masked_bias' are
 // ignored. Tensors may be F32, F16 or BF16 (the safetensors reader widens them to float32).
+// config.json's pruned_heads ({"layer": [heads]}, transformers' config.pruned_heads) says which attention
+// heads a layer lacks: its c_attn and c_proj then hold the kept heads only, and are read and written so.
 //
 // The head: with tie_word_embeddings false (or, when config.json does not say, an lm_head.weight that
 // differs from wte) the GPT gets its own head; otherwise the head is the token embedding, as
@@ -18,7 +20,7 @@ import { scope } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import { loadSafetensorsSync, saveSafetensorsSync } from '../io/safetensors-tensors.js';
-import { GPT } from './gpt.js';
+import { GPT, normalizePrunedHeads } from './gpt.js';
 import { Linear } from '../nn/layers/linear.js';
 import { QuantizedEmbedding, QuantizedLinear } from '../quant/layers.js';
 import { readJson, writeFileAtomic } from '../io/files.js';
@@ -54,6 +56,8 @@ export interface HuggingFaceGPT2Config {
   tieWordEmbeddings: boolean | undefined;
   /** The MLP's GELU from activation_function: 'none' (exact) for "gelu", 'tanh' for "gelu_new" and its twins. */
   geluApproximate: 'none' | 'tanh';
+  /** config.json's pruned_heads ({"layer": [heads]}, unpruned numbering), or undefined when none. */
+  prunedHeads: Record<number, number[]> | undefined;
 }
 
 /** Checks a Hugging Face GPT-2 config.json object, rejecting what mox's GPT cannot represent. */
@@ -93,7 +97,13 @@ export function parseHuggingFaceGPT2Config(c: Record<string, unknown>, source: s
   if (c['add_cross_attention'] === true) throw bad('add_cross_attention true is not supported');
   const tie = c['tie_word_embeddings'];
   if (tie !== undefined && typeof tie !== 'boolean') throw bad(`tie_word_embeddings must be true or false, got ${showValue(tie)}`);
-  return { vocabSize, blockSize, nLayer, nHead, nEmbd, layerNormEpsilon: eps, tieWordEmbeddings: tie, geluApproximate };
+  let prunedHeads: Record<number, number[]> | undefined;
+  try {
+    prunedHeads = normalizePrunedHeads('GPT', c['pruned_heads'] as Record<number, number[]> | undefined, nLayer, nHead);
+  } catch (e) {
+    throw bad(`pruned_heads: ${(e as Error).message}`);
+  }
+  return { vocabSize, blockSize, nLayer, nHead, nEmbd, layerNormEpsilon: eps, tieWordEmbeddings: tie, geluApproximate, prunedHeads };
 }
 
 /**
@@ -118,15 +128,18 @@ const BLOCK_KEYS: readonly [string, boolean][] = [
   ['mlp.c_proj.bias', false],
 ];
 
-/** HF shape of each block weight for width c (Conv1D weights as stored: [in, out]). */
-function blockShape(key: string, c: number): number[] {
+/**
+ * HF shape of each block weight for width c (Conv1D weights as stored: [in, out]); `inner` is the
+ * attention's width, c unless heads are pruned (then the kept heads * the head size).
+ */
+function blockShape(key: string, c: number, inner = c): number[] {
   switch (key) {
     case 'attn.c_attn.weight':
-      return [c, 3 * c];
+      return [c, 3 * inner];
     case 'attn.c_attn.bias':
-      return [3 * c];
+      return [3 * inner];
     case 'attn.c_proj.weight':
-      return [c, c];
+      return [inner, c];
     case 'mlp.c_fc.weight':
       return [c, 4 * c];
     case 'mlp.c_fc.bias':
@@ -210,7 +223,8 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): {
       ['wte.weight', [vocabSize, c], false],
       ['wpe.weight', [blockSize, c], false],
     ];
-    for (let i = 0; i < nLayer; i++) for (const [k, conv] of BLOCK_KEYS) wanted.push([`h.${i}.${k}`, blockShape(k, c), conv]);
+    const innerOf = (i: number) => c - (hf.prunedHeads?.[i]?.length ?? 0) * (c / nHead);
+    for (let i = 0; i < nLayer; i++) for (const [k, conv] of BLOCK_KEYS) wanted.push([`h.${i}.${k}`, blockShape(k, c, innerOf(i)), conv]);
     wanted.push(['ln_f.weight', [c], false], ['ln_f.bias', [c], false]);
     const wantedNames = new Set(wanted.map(([k]) => k));
     for (const k of byName.keys()) if (!wantedNames.has(k)) unexpected.push(k);
@@ -269,6 +283,7 @@ export function loadHuggingFaceGPT2Checkpoint(dir: string): {
       bias: true,
       tiedEmbeddings: tied,
       geluApproximate: hf.geluApproximate,
+      ...(hf.prunedHeads ? { prunedHeads: hf.prunedHeads } : {}),
     });
     if (hf.layerNormEpsilon !== 1e-5) {
       for (const ln of [...model.transformer.h.flatMap((b) => [b.ln_1, b.ln_2]), model.transformer.ln_f])
@@ -325,7 +340,7 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
     for (let i = 0; i < cfg.nLayer; i++) {
       for (const [k, conv] of BLOCK_KEYS) {
         const src = `transformer.h.${i}.${k}`;
-        const shape = blockShape(k, c);
+        const shape = blockShape(k, c, model.transformer.h[i]!.attn.innerDim);
         let d = data(src);
         if (d.length === 0) {
           if (!k.endsWith('.bias')) throw new DataError(WHAT, `the model has no ${src}`);
@@ -361,6 +376,8 @@ export function exportHuggingFaceGPT2(model: GPT, dir: string): void {
       eos_token_id: cfg.vocabSize - 1,
       tie_word_embeddings: cfg.tiedEmbeddings,
       torch_dtype: 'float32',
+      // transformers' config.pruned_heads: {"layer": [heads]}, written only when heads are pruned
+      ...(cfg.prunedHeads ? { pruned_heads: cfg.prunedHeads } : {}),
     };
     saveSafetensorsSync(path.join(dir, 'model.safetensors'), out, { format: 'pt' });
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');

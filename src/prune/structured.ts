@@ -10,8 +10,8 @@
 //
 // Not handled (a typed error says so): grouped convolutions, ConvTranspose2d, nested containers
 // between the pruned layer and its consumer, residual connections or any graph that is not a chain,
-// Softmax/LayerNorm over the pruned axis, attention heads. The pruned layer must have a consumer: the
-// model's own outputs are never removed.
+// Softmax/LayerNorm over the pruned axis (a GPT's attention heads: heads.ts). The pruned layer must have
+// a consumer: the model's own outputs are never removed.
 
 import '../ops/tensor-methods.js';
 import { ValueError } from '../errors.js';

@@ -54,6 +54,8 @@ export interface ModelReport {
   params: number;
   nLayer: number;
   nHead: number;
+  /** The attention heads of all layers together: nLayer * nHead, less the pruned ones (mox prune-heads). */
+  attentionHeads: number;
   nEmbd: number;
   vocabSize: number;
   blockSize: number;
@@ -241,6 +243,7 @@ export async function compressReport(opts: CompressReportOptions): Promise<Compr
         params: model.getNumParams(false),
         nLayer: c.nLayer,
         nHead: c.nHead,
+        attentionHeads: model.transformer.h.reduce((n, b) => n + b.attn.nHead, 0),
         nEmbd: c.nEmbd,
         vocabSize: c.vocabSize,
         blockSize: c.blockSize,
@@ -266,6 +269,7 @@ export async function compressReport(opts: CompressReportOptions): Promise<Compr
     'params',
     'nLayer',
     'nHead',
+    'attentionHeads',
     'nEmbd',
     'vocabSize',
     'blockSize',
@@ -306,7 +310,8 @@ export function formatCompressReport(r: CompressReport): string {
     ['weights (model.safetensors)', fmtBytes(a.weightsBytes), fmtBytes(b.weightsBytes), fmtRatio(r.ratio['weightsBytes'])],
     ['parameters', a.params.toLocaleString('en-US'), b.params.toLocaleString('en-US'), fmtRatio(r.ratio['params'])],
     ['layers', String(a.nLayer), String(b.nLayer), fmtRatio(r.ratio['nLayer'])],
-    ['heads', String(a.nHead), String(b.nHead), fmtRatio(r.ratio['nHead'])],
+    ['heads per layer (config)', String(a.nHead), String(b.nHead), fmtRatio(r.ratio['nHead'])],
+    ['attention heads (all layers)', String(a.attentionHeads), String(b.attentionHeads), fmtRatio(r.ratio['attentionHeads'])],
     ['width', String(a.nEmbd), String(b.nEmbd), fmtRatio(r.ratio['nEmbd'])],
     ['vocabulary', String(a.vocabSize), String(b.vocabSize), fmtRatio(r.ratio['vocabSize'])],
     ['block size', String(a.blockSize), String(b.blockSize), fmtRatio(r.ratio['blockSize'])],

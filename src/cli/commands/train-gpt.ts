@@ -490,8 +490,10 @@ export async function runTrainGpt(
 
   const numParams = model.getNumParams();
   const tokensPerIter = o.batchSize * o.blockSize * gradAccum;
+  const prunedHeads = Object.values(model.config.prunedHeads ?? {}).reduce((n, h) => n + h.length, 0);
+  const headsNote = prunedHeads ? ` (${prunedHeads} of ${o.nLayer * o.nHead} pruned)` : '';
   log(
-    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : finetune ? `fine-tuning ${finetune.from}` : distill ? `distilling ${distill.teacher} into` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads, width ${o.nEmbd}, ` +
+    `${opts.resume ? `resuming from ${resumedDir} at step ${startStep}` : finetune ? `fine-tuning ${finetune.from}` : distill ? `distilling ${distill.teacher} into` : 'training'}: GPT ${o.nLayer} layers, ${o.nHead} heads${headsNote}, width ${o.nEmbd}, ` +
       `block ${o.blockSize}, vocab ${tok.vocabSize} (${tok.kind}); ${(numParams / 1e6).toFixed(2)}M parameters (without position embeddings)`,
   );
   log(
