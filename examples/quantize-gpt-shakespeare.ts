@@ -10,8 +10,9 @@
 //   npm run example:quantize-gpt-shakespeare
 //   npm run example:quantize-gpt-shakespeare -- --model DIR
 //
-// Options: --model DIR (a Tiny Shakespeare GPT checkpoint; default: train one, ~2.5 min), --data-dir DIR
-// (holding tinyshakespeare/), --threads N, --keep (leave the folders).
+// Options: --model DIR (a Tiny Shakespeare GPT checkpoint; default: train one, ~2.5 min), --iters N (the
+// training iterations when there is no --model; default 2000), --data-dir DIR (holding tinyshakespeare/),
+// --threads N, --keep (leave the folders).
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,7 +28,13 @@ import type { QuantScheme } from '../src/backend/quant-format.js';
 import { UsageError, positiveInt } from './common.js';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, 'data-dir': { type: 'string' }, threads: { type: 'string' }, keep: { type: 'boolean' } },
+  options: {
+    model: { type: 'string' },
+    iters: { type: 'string' },
+    'data-dir': { type: 'string' },
+    threads: { type: 'string' },
+    keep: { type: 'boolean' },
+  },
 });
 const SCHEMES: QuantScheme[] = ['int8', 'dynamic-int8', 'int4'];
 const TARGET: Partial<Record<QuantScheme, number>> = { int8: 0.01, int4: 0.03 };
@@ -58,6 +65,7 @@ function validationLoss(model: GPT, ids: Int32Array): number {
 
 async function main(): Promise<void> {
   const threads = positiveInt('threads', values.threads, undefined);
+  const iters = positiveInt('iters', values.iters, 2000);
   if (threads !== undefined) mox.setNumThreads(threads);
   const dataDir = path.resolve(values['data-dir'] ?? process.env['MOX_DATA_DIR'] ?? path.join('..', 'shared', 'data'));
   const textFile = path.join(dataDir, 'tinyshakespeare', 'input.txt');
@@ -68,8 +76,9 @@ async function main(): Promise<void> {
   let modelDir = values.model;
   if (modelDir === undefined) {
     modelDir = path.join(work, 'fp32');
-    console.log('model: mox train gpt --dataset tinyshakespeare (4 layers, 128 wide, 2000 iterations)');
-    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: modelDir }), new Set(), (line) => {
+    console.log(`model: mox train gpt --dataset tinyshakespeare (4 layers, 128 wide, ${iters} iterations)`);
+    const short = iters < 2000 ? { evalInterval: iters, evalIters: 5 } : {};
+    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: modelDir, maxIters: iters, ...short }), new Set(), (line) => {
       if (/^(step|training|done)/.test(line)) console.log(`  ${line}`);
     });
   }

@@ -233,6 +233,23 @@ test('prune-mnist-cnn: the smoke version trains, prunes to 50/80/90% and removes
   assert.ok((r.structured_speedup as number) > 0);
 });
 
+test('quantize-mnist-cnn: the smoke version trains, quantizes the Linear layers three ways and scores each', () => {
+  const run = runExample('quantize-mnist-cnn', ['--epochs', '1', '--limit', '64', '--batch-size', '16', '--data-dir', dataRoot]);
+  const r = ok(run, 'quantize-mnist-cnn');
+  for (const k of ['fp32', 'int8', 'dynamic_int8', 'int4']) {
+    const acc = r[`${k}_accuracy`] as number;
+    assert.ok(acc >= 0 && acc <= 1, `${k}_accuracy ${acc}`);
+  }
+  assert.ok(Number.isFinite(r.int8_drop_points as number));
+});
+
+test('quantize-gpt-shakespeare: the smoke version trains briefly, quantizes with mox quantize and scores each', () => {
+  const run = runExample('quantize-gpt-shakespeare', ['--iters', '2', '--threads', '1', '--data-dir', dataRoot]);
+  const r = ok(run, 'quantize-gpt-shakespeare');
+  for (const k of ['fp32', 'int8', 'dynamic_int8', 'int4']) assert.ok(Number.isFinite(r[`${k}_val_loss`] as number), k);
+  assert.ok((r.int8_size_ratio as number) < 0.3 && (r.int4_size_ratio as number) < 0.2, `${r.int8_size_ratio} ${r.int4_size_ratio}`);
+});
+
 test('transfer-fashion-mnist: the smoke version pretrains, freezes the conv base, fine-tunes and compares', () => {
   const run = runExample('transfer-fashion-mnist', [
     '--pretrain-epochs',
