@@ -83,6 +83,12 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
     if (m.namedParameters().some(([k]) => k.endsWith('_orig')))
       throw new ValueError('quantize', `${name} has a pruning mask; make it permanent first (mox.prune.removePruning)`);
     if (name === '') throw new ValueError('quantize', 'the model itself is a Linear or Embedding; quantize a model that contains it');
+    const { weight } = m as Linear | Embedding;
+    if (!weight.backend.capabilities.syncRead)
+      throw new ValueError(
+        'quantize',
+        `${name} is on ${weight.device}, which has no synchronous reads: quantize on the CPU, then move the model (model.to('${weight.device}'))`,
+      );
     chosen.push([name, m as Linear | Embedding]);
   }
   if (unused.size) {
