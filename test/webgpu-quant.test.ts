@@ -23,7 +23,7 @@ import {
 } from '../src/backend/quant-format.js';
 import { QuantizedWeight, quantizedEmbedding, quantizedLinear } from '../src/ops/quant.js';
 import { GPT } from '../src/models/gpt.js';
-import { DIV_RN } from '../src/backend/webgpu/kernels/quant.js';
+import { DIV_RN, quantTuning } from '../src/backend/webgpu/kernels/quant.js';
 import { ENTRY_ARGS, PRELUDE, Params, linearIndex } from '../src/backend/webgpu/engine.js';
 import type { GpuBuffer } from '../src/backend/webgpu/kernels/common.js';
 import { openGpu } from '../test-support/webgpu.js';
@@ -180,6 +180,22 @@ describe('webgpu quantMatmul against quantMatmulReference', () => {
     }
   });
 
+  it('spreads a grid past 65535 workgroups over two dimensions (one weight row per workgroup)', async () => {
+    // the grid's head is one template for every scheme; one scheme keeps the 70001 workgroups cheap
+    const [M, N, K] = [2, 70001, 9];
+    quantTuning.rowsPerGroup.int8 = 1;
+    try {
+      const p = packedWeight('int8', N, K);
+      const x = randn(M * K);
+      const w = QuantizedWeight.fromPacked(p, 'webgpu');
+      const y = mox.noGrad(() => quantizedLinear(mox.tensor(x, { shape: [M, K], device: 'webgpu' }), w));
+      assertNear(await y.data(), reference(x, M, p, null), 1e-5, `int8 [${M}, ${N}, ${K}]`);
+      w.dispose();
+    } finally {
+      quantTuning.rowsPerGroup.int8 = 16;
+    }
+  });
+
   it('refuses an input of the wrong width or dtype', () => {
     const w = QuantizedWeight.fromPacked(packedWeight('int8', 5, 40), 'webgpu');
     const kernel = fusedKernel('webgpu', 'quantMatmul')!;
@@ -187,6 +203,13 @@ describe('webgpu quantMatmul against quantMatmulReference', () => {
     assert.throws(() => kernel.forward(backend, x.view_(), w.views(), null), { name: 'ShapeError', message: /\[M, 40\].*\[2,41\]/ });
     const xi = mox.zeros([2, 40], { dtype: 'int32', device: 'webgpu' });
     assert.throws(() => kernel.forward(backend, xi.view_(), w.views(), null), { name: 'DTypeError', message: /float32/ });
+    quantTuning.rowsPerGroup.int8 = 3;
+    try {
+      const ok = mox.zeros([2, 40], { device: 'webgpu' });
+      assert.throws(() => kernel.forward(backend, ok.view_(), w.views(), null), { name: 'DeviceError', message: /power of two.*got 3/ });
+    } finally {
+      quantTuning.rowsPerGroup.int8 = 16;
+    }
   });
 });
 
@@ -249,6 +272,15 @@ describe('a quantized GPT on webgpu', () => {
       const got = mox.noGrad(() => dev.forward(ids.to('webgpu')).logits);
       assert.equal(got.device, 'webgpu');
       assertNear(await got.data(), want.dataSync(), TOL[scheme], `${scheme} GPT logits`);
+      if (scheme === 'int8') {
+        // decoding with the KV cache (M = 1 per step); greedy, so the tokens must agree (int4 and
+        // dynamic-int8 could pick another token where a quantizer step meets a near-tie)
+        const prompt = [[1, 2, 3]];
+        const opts = { maxNewTokens: 8, temperature: 0 };
+        const res = await mox.models.generateAsync(dev, prompt, opts);
+        assert.equal(res.ids.device, 'webgpu');
+        assert.deepEqual(res.newTokens, mox.models.generate(cpu, prompt, opts).newTokens);
+      }
       // and back: the packed weight survives the round trip to the GPU byte for byte
       const back = await dev.toAsync('cpu');
       const again = mox.noGrad(() => back.forward(ids).logits);
