@@ -1,11 +1,12 @@
-// The WebGPU backend's fused kernels, in WGSL (kernels/rows.ts, attention.ts, optim.ts), registered
-// by name for the 'webgpu' device. Attention's `supports` asks the GPU's limits.
+// The WebGPU backend's fused kernels, in WGSL (kernels/rows.ts, attention.ts, optim.ts, quant.ts),
+// registered by name for the 'webgpu' device. Attention's `supports` asks the GPU's limits.
 
 import { fusedKernelRegistrar } from '../fused.js';
 import type { WebGPUBackend } from './webgpu-backend.js';
 import * as R from './kernels/rows.js';
 import * as A from './kernels/attention.js';
 import { adamUpdate } from './kernels/optim.js';
+import * as Q from './kernels/quant.js';
 
 const register = fusedKernelRegistrar<WebGPUBackend>('webgpu');
 
@@ -29,4 +30,13 @@ register('attention', {
 
 register('adamStep', {
   forward: (b, param, grad, m, v, h, vmax) => adamUpdate(b.engine, param, grad, m, v, h, vmax),
+});
+
+register('quantMatmul', {
+  forward: (b, x, w, bias) => Q.quantMatmul(b.engine, x, w, bias),
+});
+
+// an id out of range gives a row of zeros, as indexSelect does on the GPU (the CPU raises)
+register('quantRows', {
+  forward: (b, w, ids) => Q.quantRows(b.engine, w, ids),
 });
