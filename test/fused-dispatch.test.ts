@@ -40,8 +40,8 @@ function layerNormWithGrads(x: Tensor, w: Tensor, b: Tensor, g: Tensor): Float32
 after(() => registerFusedKernel('cpu', 'layerNorm', layerNormKernel));
 
 describe('fused kernels: registry and dispatch', () => {
-  it('the CPU and its four fused kernels are registered', () => {
-    assert.deepEqual(fusedKernelNames('cpu').sort(), ['adamStep', 'attention', 'crossEntropy', 'layerNorm']);
+  it('the CPU and its six fused kernels are registered', () => {
+    assert.deepEqual(fusedKernelNames('cpu').sort(), ['adamStep', 'attention', 'crossEntropy', 'layerNorm', 'quantMatmul', 'quantRows']);
     assert.equal(fusedKernel('no-such-device', 'layerNorm'), null);
   });
 
