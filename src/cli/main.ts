@@ -15,6 +15,7 @@ import { finetuneCommand } from './commands/finetune-cli.js';
 import { distillCommand } from './commands/distill-cli.js';
 import { compressReportCommand } from './commands/compress-report.js';
 import { quantizeCommand } from './commands/quantize.js';
+import { serveCommand } from './commands/serve.js';
 import { pruneHeadsCommand } from './commands/prune-heads.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
@@ -96,6 +97,7 @@ const COMMANDS: Record<string, Command> = {
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
   quantize: quantizeCommand((m) => new UsageError(m)),
+  serve: serveCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
   'prune-heads': pruneHeadsCommand((m) => new UsageError(m)),
 };
