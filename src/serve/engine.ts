@@ -34,7 +34,7 @@ export interface GenerationRequest {
   /** How many alternatives TokenInfo.top lists (0 or absent: none). */
   logprobs?: number;
   /** Each new token; returning false ends the request with 'stop' (a stop sequence was met). */
-  onToken(token: number, info: TokenInfo): boolean | void;
+  onToken(token: number, info: TokenInfo): boolean | undefined;
   onDone(reason: FinishReason, error?: Error): void;
 }
 
@@ -164,7 +164,7 @@ export class GenerationEngine {
     const info = tokenInfo(row, token, req.logprobs ?? 0);
     r.produced++;
     r.last = token;
-    let more: boolean | void;
+    let more: boolean | undefined;
     try {
       more = req.onToken(token, info);
     } catch (e) {
