@@ -29,12 +29,14 @@ export function batchedDecodeStep(model: GPT, tokens: readonly number[], caches:
     const hd = attn.headDim;
     const inner = attn.innerDim;
     const [q0, k0, v0] = attn.c_attn.forward(block.ln_1.forward(x)).split(inner, 2) as [Tensor, Tensor, Tensor];
-    const heads = (z: Tensor, j: number): Tensor => transpose(reshape(z.narrow(0, j, 1), [1, 1, attn.nHead, hd]), 1, 2);
+    // [n, 1, inner] -> [n, heads, 1, hd] once for the batch; each sequence takes its row (a view)
+    const heads = (z: Tensor): Tensor => transpose(reshape(z, [n, 1, attn.nHead, hd]), 1, 2);
+    const [q, k, v] = [heads(q0), heads(k0), heads(v0)];
     const ys: Tensor[] = [];
     for (let j = 0; j < n; j++) {
-      const [k, v] = caches[j]!.layers[i]!.append(heads(k0, j), heads(v0, j));
+      const [kj, vj] = caches[j]!.layers[i]!.append(k.narrow(0, j, 1), v.narrow(0, j, 1));
       // one new query sees every cached position: no mask
-      ys.push(scaledDotProductAttention(heads(q0, j), k, v));
+      ys.push(scaledDotProductAttention(q.narrow(0, j, 1), kj, vj));
     }
     const y = reshape(transpose(n === 1 ? ys[0]! : concat(ys, 0), 1, 2), [n, 1, inner]);
     x = x.add(attn.c_proj.forward(y));
