@@ -308,3 +308,123 @@ test('mox serve: serves a checkpoint folder on 127.0.0.1 and stops on SIGTERM', 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a classifier folder: POST /v1/predict with a JSON tensor, a PNG, or text for the text CNN', async () => {
+  const { PNG } = await import('pngjs');
+  const { saveClassifier } = await import('../src/models/classifier-checkpoint.js');
+  const { startServe } = await import('../src/cli/commands/serve.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-predict-'));
+  try {
+    mox.seed(5);
+    const mlp = new mox.nn.Sequential(new mox.nn.Flatten(), new mox.nn.Linear(16, 8), new mox.nn.ReLU(), new mox.nn.Linear(8, 3));
+    await saveClassifier(path.join(dir, 'mlp'), mlp, { inputShape: [1, 4, 4], extra: { class_names: ['a', 'b', 'c'] } });
+    const s = await startServe({
+      model: path.join(dir, 'mlp'),
+      host: '127.0.0.1',
+      port: 0,
+      maxBatch: 16,
+      maxQueue: 8,
+      bodyLimit: 1 << 20,
+      timeoutMs: 10_000,
+      device: 'cpu',
+      quiet: true,
+    });
+    try {
+      const post = async (body: unknown) => {
+        const r = await fetch(`${s.url}/v1/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: r.status, json: (await r.json()) as Record<string, any> };
+      };
+      const pixels = Array.from({ length: 16 }, (_, i) => (i * 17) / 255);
+      const x = mox.tensor(Float32Array.from(pixels), { shape: [1, 1, 4, 4] });
+      const want = Array.from(mox.noGrad(() => mox.nn.functional.softmax(mlp.eval().forward(x), -1)).dataSync());
+      const r1 = await post({ input: [[pixels.slice(0, 4), pixels.slice(4, 8), pixels.slice(8, 12), pixels.slice(12)]] });
+      assert.equal(r1.status, 200);
+      const p1 = r1.json['predictions'][0];
+      p1.probabilities.forEach((v: number, k: number) => assert.ok(Math.abs(v - want[k]!) < 1e-6));
+      assert.equal(p1.top_class, want.indexOf(Math.max(...want)));
+      assert.equal(p1.label, ['a', 'b', 'c'][p1.top_class]);
+      // the same pixels as a grey PNG give the same answer
+      const png = new PNG({ width: 4, height: 4 });
+      for (let i = 0; i < 16; i++) png.data.set([i * 17, i * 17, i * 17, 255], i * 4);
+      const r2 = await post({ image: PNG.sync.write(png).toString('base64') });
+      assert.equal(r2.status, 200);
+      r2.json['predictions'][0].probabilities.forEach((v: number, k: number) => assert.ok(Math.abs(v - want[k]!) < 1e-6));
+      // a batch of two
+      const r3 = await post({
+        input: [
+          [[pixels.slice(0, 4), pixels.slice(4, 8), pixels.slice(8, 12), pixels.slice(12)]],
+          [[pixels.slice(0, 4), pixels.slice(4, 8), pixels.slice(8, 12), pixels.slice(12)]],
+        ],
+      });
+      assert.equal(r3.json['predictions'].length, 2);
+      for (const [body, msg] of [
+        [{}, /exactly one of 'input'/],
+        [{ input: [1, 2] }, /has shape \[2\]; this model takes \[1,4,4\]/],
+        [{ input: [[1, 2], [3]] }, /ragged/],
+        [{ input: ['x'] }, /finite numbers/],
+        [{ image: 'bm90IGEgcG5n' }, /'image' is not a PNG/],
+        [{ text: 'hello' }, /takes 'input' or 'image', not 'text'/],
+      ] as const) {
+        const r = await post(body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.match(r.json['error'].message, msg);
+      }
+      const comp = await fetch(`${s.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"prompt":"a"}',
+      });
+      assert.equal(comp.status, 400);
+    } finally {
+      await s.shutdown();
+    }
+    // the text CNN reads text through the folder's tokenizer
+    const tcnn = new mox.models.TextCNN({
+      vocabSize: CHARS.length,
+      embedDim: 8,
+      numClasses: 2,
+      numFilters: 4,
+      kernelSizes: [2, 3],
+      dropout: 0.5,
+      paddingIdx: null,
+      embeddingInit: null,
+    });
+    await saveClassifier(path.join(dir, 'tcnn'), tcnn, { tokenizer: tok });
+    const t = await startServe({
+      model: path.join(dir, 'tcnn'),
+      host: '127.0.0.1',
+      port: 0,
+      maxBatch: 16,
+      maxQueue: 8,
+      bodyLimit: 1 << 20,
+      timeoutMs: 10_000,
+      device: 'cpu',
+      quiet: true,
+    });
+    try {
+      const r = await fetch(`${t.url}/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: ['a cat', 'the dog ran'] }),
+      });
+      const j = (await r.json()) as { predictions: { probabilities: number[] }[] };
+      assert.equal(r.status, 200);
+      assert.equal(j.predictions.length, 2);
+      const ids = tok.encode('a cat');
+      const ref = mox
+        .noGrad(() =>
+          mox.nn.functional.softmax(tcnn.eval().forward(mox.tensor(Int32Array.from(ids), { shape: [1, ids.length], dtype: 'int32' })), -1),
+        )
+        .dataSync();
+      j.predictions[0]!.probabilities.forEach((v, k) => assert.ok(Math.abs(v - ref[k]!) < 1e-5, `${v} ${ref[k]}`));
+    } finally {
+      await t.shutdown();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

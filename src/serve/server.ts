@@ -37,7 +37,7 @@ export interface MoxServer {
   shutdown(deadlineMs?: number): Promise<void>;
 }
 
-function errorBody(message: string, type: string, param: string | null = null, code: string | null = null) {
+export function errorBody(message: string, type: string, param: string | null = null, code: string | null = null) {
   return { error: { message, type, param, code } };
 }
 
@@ -60,43 +60,7 @@ export function createServer(opts: ServeOptions): MoxServer {
   );
   const timeoutMs = opts.timeoutMs ?? 300_000;
   const created = Math.floor(Date.now() / 1000);
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimit ?? 1 << 20, return503OnClosing: true });
-  const keyHash = opts.apiKey !== undefined ? sha(opts.apiKey) : null;
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (!keyHash || !req.url.startsWith('/v1/')) return;
-    const auth = req.headers.authorization ?? '';
-    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    // compare digests of equal length in constant time, so the key's length and prefix do not leak
-    if (!timingSafeEqual(sha(given), keyHash)) {
-      return reply.code(401).send(errorBody('Incorrect API key provided.', 'invalid_request_error', null, 'invalid_api_key'));
-    }
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
-  });
-  app.setNotFoundHandler((req, reply) => {
-    reply
-      .code(404)
-      .send(errorBody(`Unknown request URL: ${req.method} ${req.url.slice(0, 200)}`, 'invalid_request_error', null, 'unknown_url'));
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error(err);
-    const message =
-      err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
-        ? `We could not parse the JSON body of your request: ${err.message}`
-        : status === 500
-          ? 'The server had an error while processing your request.'
-          : err.message;
-    reply.code(status).send(errorBody(message, status === 500 ? 'server_error' : 'invalid_request_error', null, err.code ?? null));
-  });
-
-  app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
-    return metrics.render();
-  });
+  const app = baseServer(opts, metrics);
   app.get('/v1/models', async () => ({
     object: 'list',
     data: [{ id: modelId, object: 'model', created, owned_by: 'mox', max_model_len: model.config.blockSize }],
@@ -408,6 +372,54 @@ export function createServer(opts: ServeOptions): MoxServer {
       clearTimeout(force);
     },
   };
+}
+
+/** What every mox server shares: the Fastify instance with its limits, API key, error shape, /health and /metrics. */
+export interface BaseServeOptions {
+  apiKey?: string;
+  bodyLimit?: number;
+  logger?: boolean | Record<string, unknown>;
+}
+
+export function baseServer(opts: BaseServeOptions, metrics: ServerMetrics): FastifyInstance {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: opts.bodyLimit ?? 1 << 20, return503OnClosing: true });
+  const keyHash = opts.apiKey !== undefined ? sha(opts.apiKey) : null;
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!keyHash || !req.url.startsWith('/v1/')) return;
+    const auth = req.headers.authorization ?? '';
+    const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    // compare digests of equal length in constant time, so the key's length and prefix do not leak
+    if (!timingSafeEqual(sha(given), keyHash)) {
+      return reply.code(401).send(errorBody('Incorrect API key provided.', 'invalid_request_error', null, 'invalid_api_key'));
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .send(errorBody(`Unknown request URL: ${req.method} ${req.url.slice(0, 200)}`, 'invalid_request_error', null, 'unknown_url'));
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error(err);
+    const message =
+      err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
+        ? `We could not parse the JSON body of your request: ${err.message}`
+        : status === 500
+          ? 'The server had an error while processing your request.'
+          : err.message;
+    reply.code(status).send(errorBody(message, status === 500 ? 'server_error' : 'invalid_request_error', null, err.code ?? null));
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    return metrics.render();
+  });
+  return app;
 }
 
 class CancelledError extends Error {

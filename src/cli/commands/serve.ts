@@ -7,6 +7,8 @@ import * as mox from '../../index.js';
 import { DataError } from '../../errors.js';
 import { loadGPT } from '../../models/gpt-checkpoint.js';
 import { createServer, type MoxServer } from '../../serve/server.js';
+import { createClassifierServer } from '../../serve/predict.js';
+import { isClassifierDir, loadClassifier } from '../../models/classifier-checkpoint.js';
 import { loadModelTokenizer } from './gpt-tokenizer.js';
 import { type CliCommand, type MakeUsageError, deviceFlag, intFlag } from './gpt-cli.js';
 
@@ -26,10 +28,32 @@ export interface ServeCommandOptions {
   name?: string;
 }
 
-/** Loads the model, starts listening and returns the server (its address in `url`). */
-export async function startServe(opts: ServeCommandOptions): Promise<MoxServer & { url: string }> {
+/** A running server: its address, its Fastify app, and a graceful stop. */
+export interface StartedServer {
+  url: string;
+  app: MoxServer['app'];
+  /** The language model's batching engine (null for a classifier). */
+  engine: MoxServer['engine'] | null;
+  shutdown(deadlineMs?: number): Promise<void>;
+}
+
+/** Loads the model (a GPT, or a classifier folder), starts listening and returns the server. */
+export async function startServe(opts: ServeCommandOptions): Promise<StartedServer> {
   await mox.initDevice(opts.device);
   if (opts.threads !== undefined) mox.setNumThreads(opts.threads);
+  const modelId = opts.name ?? path.basename(path.resolve(opts.model));
+  if (isClassifierDir(opts.model)) {
+    const classifier = loadClassifier(opts.model);
+    const server = createClassifierServer({
+      classifier,
+      modelId,
+      ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
+      bodyLimit: opts.bodyLimit,
+      logger: !opts.quiet,
+    });
+    const url = await server.app.listen({ host: opts.host, port: opts.port });
+    return { url, app: server.app, engine: null, shutdown: () => server.shutdown() };
+  }
   const { model } = loadGPT(opts.model);
   const tokenizer = loadModelTokenizer(opts.model);
   if (!tokenizer)
@@ -41,7 +65,7 @@ export async function startServe(opts: ServeCommandOptions): Promise<MoxServer &
   const server = createServer({
     model,
     tokenizer,
-    modelId: opts.name ?? path.basename(path.resolve(opts.model)),
+    modelId,
     ...(opts.apiKey !== undefined ? { apiKey: opts.apiKey } : {}),
     maxBatch: opts.maxBatch,
     maxQueue: opts.maxQueue,
@@ -50,17 +74,20 @@ export async function startServe(opts: ServeCommandOptions): Promise<MoxServer &
     logger: !opts.quiet,
   });
   const url = await server.app.listen({ host: opts.host, port: opts.port });
-  return { ...server, url };
+  return { url, app: server.app, engine: server.engine, shutdown: (d) => server.shutdown(d) };
 }
 
 const SERVE_USAGE = `usage: mox serve --model DIR [--host 127.0.0.1] [--port 8080] [options]
 
 Serves a GPT checkpoint (a mox checkpoint folder, quantized or not, or a Hugging Face GPT-2 folder) over
-HTTP with OpenAI's API, so the official clients work unchanged:
+HTTP with OpenAI's API, so the official clients work unchanged; or a classifier checkpoint folder (an
+MLP or CNN Sequential, or the text CNN) on POST /v1/predict:
 
   POST /v1/completions        prompt (text or token ids), max_tokens, temperature, top_p, stop, seed, n,
                               stream (Server-Sent Events), logprobs
   POST /v1/chat/completions   messages, rendered as "role: content" lines then "assistant:"
+  POST /v1/predict            (a classifier) {"input": tensor} | {"image": base64 PNG} | {"text": "..."}:
+                              each example's class probabilities and top class
   GET  /v1/models             the served model
   GET  /health                {"status":"ok"}
   GET  /metrics               Prometheus: requests by status, tokens in and out, time to first token and
