@@ -191,10 +191,22 @@ async function load(url: string, shape: Shape, clients: number): Promise<LoadRow
     tokens,
     seconds: Number(seconds.toFixed(2)),
     tokensPerSecond: Number((tokens / seconds).toFixed(2)),
-    ttftP50: pct(all.map((r) => r.ttft), 50),
-    ttftP99: pct(all.map((r) => r.ttft), 99),
-    itlP50: pct(all.flatMap((r) => r.gaps), 50),
-    itlP99: pct(all.flatMap((r) => r.gaps), 99),
+    ttftP50: pct(
+      all.map((r) => r.ttft),
+      50,
+    ),
+    ttftP99: pct(
+      all.map((r) => r.ttft),
+      99,
+    ),
+    itlP50: pct(
+      all.flatMap((r) => r.gaps),
+      50,
+    ),
+    itlP99: pct(
+      all.flatMap((r) => r.gaps),
+      99,
+    ),
     errors: all.filter((r) => r.error).length + all.filter((r) => !r.error && r.tokens !== shape.maxTokens).length,
     peakRssMiB: Number((peak / 1024 / 1024).toFixed(1)),
   };
@@ -225,7 +237,10 @@ function rawRequest(url: string, text: string, slowMs = 0, cut = false): Promise
   });
 }
 
-async function fuzz(url: string, n: number): Promise<{ requests: number; statuses: Record<string, number>; fiveHundreds: number; alive: boolean }> {
+async function fuzz(
+  url: string,
+  n: number,
+): Promise<{ requests: number; statuses: Record<string, number>; fiveHundreds: number; alive: boolean }> {
   const g = new mox.Generator(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(g.random() * xs.length)]!;
   const weird = [null, true, -1, 0, 1e308, -1e308, 'x', '', [], {}, [[[]]], 'a'.repeat(10000), 2 ** 53, 0.5, Number.NaN];
@@ -241,26 +256,47 @@ async function fuzz(url: string, n: number): Promise<{ requests: number; statuse
     const path = pick(['/v1/completions', '/v1/chat/completions']);
     if (kind === 0) {
       // a valid-looking body with one or two fields replaced by weird values
-      const body: Record<string, unknown> = path.endsWith('chat/completions') ? { messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 } : { prompt: 'hi', max_tokens: 4 };
+      const body: Record<string, unknown> = path.endsWith('chat/completions')
+        ? { messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }
+        : { prompt: 'hi', max_tokens: 4 };
       for (let k = 0; k < 2; k++) body[pick(fields)] = pick(weird);
-      const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).catch(() => null);
+      const r = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).catch(() => null);
       tally(r ? r.status : 0);
       if (r) await r.arrayBuffer().catch(() => null);
     } else if (kind === 1) {
       // broken JSON
       const text = JSON.stringify({ prompt: 'hi', max_tokens: 3 });
       const cutAt = Math.floor(g.random() * text.length);
-      const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text.slice(0, cutAt) + pick(['}', '{', '"', '\u0000', '', ']]']) }).catch(() => null);
+      const r = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: text.slice(0, cutAt) + pick(['}', '{', '"', '\u0000', '', ']]']),
+      }).catch(() => null);
       tally(r ? r.status : 0);
       if (r) await r.arrayBuffer().catch(() => null);
     } else if (kind === 2) {
       // a body that arrives slowly (a few bytes, 5 ms apart)
       const body = '{"prompt":"a","max_tokens":2}';
-      tally(await rawRequest(url, `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, 5));
+      tally(
+        await rawRequest(
+          url,
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+          5,
+        ),
+      );
     } else if (kind === 3) {
       // a request cut off half-way
       const body = '{"prompt":"a","max_tokens":2}';
-      await rawRequest(url, `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 0, true);
+      await rawRequest(
+        url,
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        0,
+        true,
+      );
       count++;
     } else if (kind === 4) {
       // a streaming request abandoned after its first chunk
@@ -271,7 +307,11 @@ async function fuzz(url: string, n: number): Promise<{ requests: number; statuse
         body: JSON.stringify({ prompt: 'hi', max_tokens: 40, stream: true }),
         signal: ac.signal,
       }).catch(() => null);
-      if (r?.body) await r.body.getReader().read().catch(() => null);
+      if (r?.body)
+        await r.body
+          .getReader()
+          .read()
+          .catch(() => null);
       ac.abort();
       tally(r ? r.status : 0);
     } else {
