@@ -391,7 +391,12 @@ const refMissing = ['config.json', 'model.safetensors', 'reference.json'].filter
 test(`mox export-onnx of a Hugging Face GPT-2 folder: ONNX Runtime gives transformers' logits (${REF_DIR})`, {
   skip: refMissing.length ? `not in ${REF_DIR}: ${refMissing.join(', ')}` : false,
 }, async () => {
-  const ref = JSON.parse(fs.readFileSync(path.join(REF_DIR, 'reference.json'), 'utf8')) as { input_ids: number[][]; logits: number[][][] };
+  const ref = JSON.parse(fs.readFileSync(path.join(REF_DIR, 'reference.json'), 'utf8')) as {
+    input_ids: number[][];
+    logits: number[][][];
+    greedy_prompt: number[] | number[][];
+    greedy_output: number[] | number[][];
+  };
   const file = path.join(tmp, 'hf-gpt2-tiny.onnx');
   moxOk(['export-onnx', '--model', REF_DIR, '--out', file]);
   const rows = ref.input_ids;
@@ -399,6 +404,20 @@ test(`mox export-onnx of a Hugging Face GPT-2 folder: ONNX Runtime gives transfo
   const got = await runIds(await session(fs.readFileSync(file)), ids);
   assert.deepEqual([...got.dims], [rows.length, rows[0]!.length, ref.logits[0]![0]!.length]);
   assertClose(got.data as Float32Array, ref.logits.flat(2), { ...TOL, msg: 'ONNX Runtime vs transformers' });
+  // greedy decoding with the file (the whole sequence in at each step, the last position's argmax) gives
+  // transformers' greedy tokens: the loop docs/onnx.md shows
+  const s = await session(fs.readFileSync(file));
+  const prompt = (Array.isArray(ref.greedy_prompt[0]) ? ref.greedy_prompt[0] : ref.greedy_prompt) as number[];
+  const want = (Array.isArray(ref.greedy_output[0]) ? ref.greedy_output[0] : ref.greedy_output) as number[];
+  const tokens = [...prompt];
+  while (tokens.length < want.length) {
+    const out = await s.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [1, tokens.length]) });
+    const logits = out['logits']!.data as Float32Array;
+    const vocab = logits.length / tokens.length;
+    const last = logits.subarray(logits.length - vocab);
+    tokens.push(last.indexOf(Math.max(...last)));
+  }
+  assert.deepEqual(tokens, want);
 });
 
 test('saveONNX refuses to replace a file unasked', async () => {
