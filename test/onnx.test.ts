@@ -21,6 +21,7 @@ import { saveGPTWeights } from '../src/models/gpt-checkpoint.js';
 import { saveLSTM } from '../src/models/lstm-checkpoint.js';
 import { loadClassifier, saveClassifier } from '../src/models/classifier-checkpoint.js';
 import { quantize } from '../src/quant/quantize.js';
+import { WordTokenizer } from '../src/text/word.js';
 import { runQuantize } from '../src/cli/commands/quantize.js';
 import { smallCnn } from '../examples/small-cnn.js';
 import { assertClose } from '../test-support/assert.js';
@@ -277,11 +278,20 @@ test('saveClassifier / loadClassifier round-trip a Sequential and a TextCNN', as
     { atol: 0, rtol: 0 },
   );
   await assert.rejects(saveClassifier(dir, cnn), /already holds/);
-  const tc = new TextCNN({ vocabSize: 20, embedDim: 4, numClasses: 2, kernelSizes: [2, 3], numFilters: 3 });
-  await saveClassifier(path.join(tmp, 'rt-tc'), tc);
+  assert.equal(back.tokenizer, null);
+  // a text CNN with its tokenizer: the folder turns text into the ids the model (and its ONNX file) take
+  const tok = WordTokenizer.fromCorpus(['the cat sat on the mat', 'a dog ran']);
+  const tc = new TextCNN({ vocabSize: tok.vocabSize, embedDim: 4, numClasses: 2, kernelSizes: [2, 3], numFilters: 3 });
+  await saveClassifier(path.join(tmp, 'rt-tc'), tc, { tokenizer: tok });
   const tcBack = loadClassifier(path.join(tmp, 'rt-tc'));
   assert.ok(tcBack.model instanceof TextCNN);
   assert.deepEqual(tcBack.model.config, tc.config);
+  assert.deepEqual(tcBack.tokenizer?.encode('the dog sat'), tok.encode('the dog sat'));
+  const small = new TextCNN({ vocabSize: 3, embedDim: 4, numClasses: 2, kernelSizes: [2], numFilters: 3 });
+  await assert.rejects(
+    saveClassifier(path.join(tmp, 'rt-small'), small, { tokenizer: tok }),
+    /the tokenizer has \d+ ids, the TextCNN's embedding only 3/,
+  );
   // a config.json that claims more weights than the file holds is refused before anything is built
   const cfgFile = path.join(dir, 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));

@@ -3,6 +3,7 @@
 //   config.json        { "model": "sequential", "sequential": { "input_shape": [1, 28, 28], "layers": [...] } }
 //                      or { "model": "text-cnn", "text_cnn": the TextCNNConfig }, plus whatever the writer adds
 //   model.safetensors  the state dict under PyTorch's names ('0.weight', 'convs.1.bias', ...)
+//   tokenizer.json     optional: the text CNN's tokenizer (mox.text's JSON, e.g. a WordTokenizer)
 // A Sequential's layers are listed as { "type": "Conv2d", "in_channels": 1, ... }, torch.nn's class
 // and argument names, so the folder says what the network is without any code. `mox export-onnx` and
 // `mox serve` read these folders (loadClassifier); saveClassifier writes them.
@@ -14,6 +15,8 @@ import { DataError, MoxError, ValueError, showValue } from '../errors.js';
 import { scope } from '../tensor/memory.js';
 import { loadSafetensorsSync, saveSafetensors } from '../io/safetensors-tensors.js';
 import { readJson, writeFileAtomic } from '../io/files.js';
+import type { Tokenizer } from '../text/tokenizer.js';
+import { loadTokenizerDir } from '../text/load-tokenizer.js';
 import type { Module } from '../nn/module.js';
 import { Linear, Identity } from '../nn/layers/linear.js';
 import { Conv2d } from '../nn/layers/conv.js';
@@ -275,6 +278,8 @@ export interface SaveClassifierOptions {
   extra?: Record<string, unknown>;
   /** Replace a checkpoint already in dir. */
   overwrite?: boolean;
+  /** A text model's tokenizer, written as tokenizer.json (its toJSON()), so the folder turns text into ids. */
+  tokenizer?: Tokenizer & { toJSON(): object };
 }
 
 /** Writes a Sequential or a TextCNN as a classifier checkpoint folder (config.json, model.safetensors), each file atomically. */
@@ -288,12 +293,18 @@ export async function saveClassifier(dir: string, model: Sequential | TextCNN, o
       sequential: { ...(opts.inputShape ? { input_shape: [...opts.inputShape] } : {}), layers: spec['layers'] },
     };
   } else throw new ValueError('saveClassifier', `expected a Sequential or a TextCNN, got a ${(model as Module).constructor.name}`);
+  if (opts.tokenizer && model instanceof TextCNN && opts.tokenizer.vocabSize > model.config.vocabSize)
+    throw new ValueError(
+      'saveClassifier',
+      `the tokenizer has ${opts.tokenizer.vocabSize} ids, the TextCNN's embedding only ${model.config.vocabSize}`,
+    );
   const taken = ['config.json', 'model.safetensors'].filter((f) => fs.existsSync(path.join(dir, f)));
   if (taken.length && !opts.overwrite)
     throw new DataError('saveClassifier', `${dir} already holds ${taken.join(', ')}; pass overwrite to replace it`);
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ ...opts.extra, ...config }, null, 2) + '\n');
   await saveSafetensors(path.join(dir, 'model.safetensors'), model.stateDict(), { format: 'pt', model: config['model'] as string });
+  if (opts.tokenizer) writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(opts.tokenizer.toJSON()) + '\n');
 }
 
 /** Whether dir's config.json names a classifier checkpoint ("model": "sequential" or "text-cnn"). */
@@ -340,6 +351,8 @@ export interface LoadedClassifier {
   kind: 'sequential' | 'text-cnn';
   /** A Sequential's input shape from config.json (one example, no batch axis), when it was saved. */
   inputShape: number[] | undefined;
+  /** The folder's tokenizer.json, when it has one. */
+  tokenizer: Tokenizer | null;
   config: Record<string, unknown>;
 }
 
@@ -383,7 +396,13 @@ export function loadClassifier(dir: string): LoadedClassifier {
       throw new DataError(OP, `${weights} does not fit ${configFile}: ${(e as Error).message}`);
     }
     model.eval();
-    return { model, kind: kind === SEQUENTIAL_MODEL_TYPE ? 'sequential' : 'text-cnn', inputShape, config };
+    const tokenizer = fs.existsSync(path.join(dir, 'tokenizer.json')) ? loadTokenizerDir(dir) : null;
+    if (tokenizer && model instanceof TextCNN && tokenizer.vocabSize > model.config.vocabSize)
+      throw new DataError(
+        OP,
+        `${dir}: tokenizer.json has ${tokenizer.vocabSize} ids, the TextCNN's embedding only ${model.config.vocabSize}`,
+      );
+    return { model, kind: kind === SEQUENTIAL_MODEL_TYPE ? 'sequential' : 'text-cnn', inputShape, tokenizer, config };
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
