@@ -58,6 +58,23 @@ function randomIds(shape: [number, number], vocab: number, seed: number): Tensor
   return mox.tensor(data, { shape, dtype: 'int32' });
 }
 
+/**
+ * Weights far from a fresh GPT's (N(0, 0.02), unit LayerNorms, zero biases), so that a wrong attention
+ * scale, mask, GELU or LayerNorm input shows: attention scores of order 1 and more, GELU inputs over
+ * [-4, 4], and random LayerNorm scales and biases and Linear biases.
+ */
+function widen(model: GPT): void {
+  mox.noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      let k = 1;
+      if (name.endsWith('attn.c_attn.weight')) k = 25;
+      else if (name.endsWith('mlp.c_fc.weight')) k = 15;
+      if (k !== 1) p.copy_(p.mul(k));
+      if (name.endsWith('.bias') || name.includes('ln_')) p.copy_(p.add(mox.rand(p.shape).sub(0.5).mul(0.6)));
+    }
+  });
+}
+
 function checkAgainstOrt(got: ort.Tensor, want: Tensor, what: string): void {
   assert.deepEqual([...got.dims], [...want.shape], `${what}: shape`);
   assertClose(got.data as Float32Array, want.dataSync() as Float32Array, { ...TOL, msg: what });
@@ -131,6 +148,34 @@ test('MLP (Linear, GELU, Dropout, BatchNorm1d, SiLU, LayerNorm, Softmax) matches
   assert.equal(mlp.training, false);
 });
 
+test('each activation alone matches ONNX Runtime to float32 rounding (2e-6) over [-6, 6]', async () => {
+  // composed activations (both GELUs, SiLU) must use the exact constants: a tight tolerance, and inputs
+  // wide enough that a constant off by 0.3% (0.0446 for 0.044715) shows
+  mox.seed(10);
+  const x = mox.rand([4, 96]).mul(12).sub(6);
+  for (const act of [
+    new nn.GELU('tanh'),
+    new nn.GELU('none'),
+    new nn.SiLU(),
+    new nn.ReLU(),
+    new nn.LeakyReLU(0.2),
+    new nn.Sigmoid(),
+    new nn.Tanh(),
+    new nn.Softplus(),
+    new nn.Softmax(1),
+    new nn.LogSoftmax(-1),
+  ]) {
+    const model = new nn.Sequential(act);
+    const s = await session((await exportONNX(model, { inputShape: [96] })).bytes);
+    const got = await runFloat(s, x);
+    assertClose(got.data as Float32Array, mox.noGrad(() => model.forward(x)).dataSync() as Float32Array, {
+      atol: 2e-6,
+      rtol: 1e-6,
+      msg: act.constructor.name + (act instanceof nn.GELU ? `(${act.approximate})` : ''),
+    });
+  }
+});
+
 test("examples/small-cnn.ts's CNN (Conv2d, ReLU, MaxPool2d, Flatten, Linear) matches ONNX Runtime at batch 2 and 5", async () => {
   mox.seed(3);
   const cnn = smallCnn(1, 28);
@@ -154,7 +199,8 @@ test("examples/small-cnn.ts's CNN (Conv2d, ReLU, MaxPool2d, Flatten, Linear) mat
 test('a CNN with same padding, stride, dilation, groups, BatchNorm2d, AvgPool2d, exact GELU: symbolic height and width', async () => {
   mox.seed(4);
   const cnn = new nn.Sequential(
-    new nn.Conv2d(3, 8, 3, { padding: 'same' }),
+    new nn.Conv2d(3, 5, [4, 3], { padding: 'same' }), // even: the extra row of padding goes at the end, as PyTorch
+    new nn.Conv2d(5, 8, 2, { padding: 'same', dilation: [1, 2] }),
     new nn.BatchNorm2d(8),
     new nn.GELU(),
     new nn.Conv2d(8, 8, 3, { stride: 2, padding: 1, groups: 2 }),
@@ -207,6 +253,7 @@ test('TextCNN matches ONNX Runtime at other batch sizes and lengths, shorter tha
 test('GPT (tied head, GELU tanh) matches ONNX Runtime at batch 1..3 and lengths 1..blockSize', async () => {
   mox.seed(6);
   const gpt = new GPT({ vocabSize: 40, blockSize: 16, nLayer: 2, nHead: 4, nEmbd: 16 });
+  widen(gpt);
   gpt.eval();
   const ex = await exportONNX(gpt);
   assert.deepEqual(ex.outputs, [{ name: 'logits', dtype: 'float32', shape: ['batch', 'sequence', 40] }]);
@@ -240,6 +287,7 @@ test('GPT without biases, untied, exact GELU, with pruned heads, matches ONNX Ru
     geluApproximate: 'none',
     prunedHeads: { 1: [0, 2] },
   });
+  widen(gpt);
   gpt.eval();
   const s = await session((await exportONNX(gpt)).bytes);
   const ids = randomIds([2, 7], 30, 4);
