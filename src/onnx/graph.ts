@@ -168,6 +168,9 @@ export class GraphBuilder {
   }
 }
 
+/** A protobuf message is at most 2 GiB; an ONNX model past it keeps its weights in external files. */
+const PROTOBUF_LIMIT = 2 ** 31 - 2 ** 20;
+
 let cachedRoot: protobuf.Root | null = null;
 function modelType(): protobuf.Type {
   cachedRoot ??= protobuf.Root.fromJSON(ONNX_PROTO_JSON);
@@ -184,6 +187,12 @@ export interface EncodeOptions {
 
 /** The ModelProto bytes of the graph: one opset import (the default domain). */
 export function encodeModel(g: GraphBuilder, opts: EncodeOptions): Uint8Array {
+  const weightBytes = g.initializers.reduce((n, t) => n + t.raw_data.byteLength, 0);
+  if (weightBytes >= PROTOBUF_LIMIT)
+    throw new ValueError(
+      'onnx',
+      `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over the 2 GiB a protobuf file can hold (ONNX's external data files are not written)`,
+    );
   const T = modelType();
   const model = {
     ir_version: IR_VERSION,
