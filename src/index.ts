@@ -26,6 +26,9 @@ export * as lora from './adapters/index.js';
 /** Pruning, as torch.nn.utils.prune: magnitude masks (per layer, global), structured shrinking of a Sequential, a GPT's attention heads (as Hugging Face's prune_heads), a gradual schedule for fit. */
 export * as prune from './prune/index.js';
 
+/** ONNX export (opset 17) of the MLP, the CNN, the text CNN and the GPT: mox.onnx.exportONNX(model), mox.onnx.saveONNX(model, file). */
+export * as onnx from './onnx/index.js';
+
 /** Quantization: int8 and int4 weights (llama.cpp's Q4_0 groups) and dynamic int8, with WebAssembly and WGSL kernels. */
 export * as quant from './quant/index.js';
 /** Quantizes a model's Linear and Embedding layers in place: mox.quantize(model, { scheme: 'int8' | 'int4' | 'dynamic-int8' }). */

@@ -19,6 +19,7 @@ import { serveCommand } from './commands/serve.js';
 import { pruneHeadsCommand } from './commands/prune-heads.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
+import { exportOnnxCommand } from './commands/export-onnx.js';
 
 class UsageError extends Error {}
 
@@ -96,6 +97,7 @@ const COMMANDS: Record<string, Command> = {
   generate: generateCommand((m) => new UsageError(m)),
   tokenize: tokenizeCommand((m) => new UsageError(m)),
   'export-hf': exportHfCommand((m) => new UsageError(m)),
+  'export-onnx': exportOnnxCommand((m) => new UsageError(m)),
   quantize: quantizeCommand((m) => new UsageError(m)),
   serve: serveCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
