@@ -101,6 +101,9 @@ async function fiveHundreds(url: string): Promise<number> {
 }
 
 interface StreamStats {
+  /** Chunks received (a chunk may carry several tokens' text: BPE pieces of one UTF-8 character). */
+  chunks: number;
+  /** The completion's tokens: max_tokens when it ended with finish_reason 'length'. */
   tokens: number;
   ttft: number;
   gaps: number[];
@@ -110,7 +113,7 @@ interface StreamStats {
 /** One streaming completion; times the first token and the gaps between the chunks. */
 async function streamOnce(url: string, shape: Shape, seed: number): Promise<StreamStats> {
   const t0 = performance.now();
-  const out: StreamStats = { tokens: 0, ttft: Number.NaN, gaps: [], error: null };
+  const out: StreamStats = { chunks: 0, tokens: 0, ttft: Number.NaN, gaps: [], error: null };
   try {
     const res = await fetch(`${url}/v1/completions`, {
       method: 'POST',
@@ -135,12 +138,17 @@ async function streamOnce(url: string, shape: Shape, seed: number): Promise<Stre
         buf = buf.slice(i + 2);
         if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
         const chunk = JSON.parse(line.slice(6)) as { choices: { text: string; finish_reason: string | null }[] };
-        if (chunk.choices[0]!.finish_reason) continue;
+        const finish = chunk.choices[0]!.finish_reason;
+        if (finish) {
+          if (finish === 'length') out.tokens = shape.maxTokens;
+          else out.error = `finish_reason ${finish}`;
+          continue;
+        }
         const now = performance.now();
-        if (out.tokens === 0) out.ttft = (now - t0) / 1000;
+        if (out.chunks === 0) out.ttft = (now - t0) / 1000;
         else out.gaps.push((now - last) / 1000);
         last = now;
-        out.tokens++;
+        out.chunks++;
       }
     }
   } catch (e) {
@@ -207,7 +215,7 @@ async function load(url: string, shape: Shape, clients: number): Promise<LoadRow
       all.flatMap((r) => r.gaps),
       99,
     ),
-    errors: all.filter((r) => r.error).length + all.filter((r) => !r.error && r.tokens !== shape.maxTokens).length,
+    errors: all.filter((r) => r.error || r.tokens !== shape.maxTokens).length,
     peakRssMiB: Number((peak / 1024 / 1024).toFixed(1)),
   };
 }
@@ -396,7 +404,7 @@ async function main(): Promise<void> {
   }
   const f3 = (v: number) => (Number.isNaN(v) ? '-' : (v * 1000).toFixed(1));
   const lines = [
-    `mox serve on loopback, ${os.cpus()[0]?.model ?? 'CPU'} (${os.cpus().length} cores), random weights; each client streams ${REQUESTS} completions one after another (temperature 0.8, no stop, so each generates max_tokens); times in ms.`,
+    `mox serve on loopback, ${os.cpus()[0]?.model ?? 'CPU'} (${os.cpus().length} cores), random weights; each client streams ${REQUESTS} completions one after another (temperature 0.8, no stop, so each generates max_tokens: an error is a failed request or one that did not end with finish_reason 'length'); times in ms; inter-token latency is measured between streamed chunks.`,
     '',
     '| model | clients | tokens/s | x 1 client | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | errors | peak RSS (MiB) |',
     '|---|---|---|---|---|---|---|---|---|---|',
