@@ -185,7 +185,17 @@ test('finetune gpt --lora: only the adapters train and are saved, in PEFT layout
   const viaRunDir = moxOk(['generate', '--model', whole, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
   const plain = moxOk(['generate', '--model', baseDir, '--prompt', 'the cat', '--max-new-tokens', '10', '--json']);
   assert.equal(viaAdapter, viaRunDir);
-  assert.notEqual(viaAdapter, plain);
+  assert.equal(typeof plain, 'string');
+  // the adapter changes the model's logits (sampled tokens may coincide after 8 tiny steps)
+  const ids = mox.tensor([[1, 2, 3, 4]], { dtype: 'int32' });
+  const base = mox.models.loadGPT(baseDir).model.eval();
+  const baseLogits = mox.noGrad(() => base.forward(ids).logits.dataSync());
+  mox.lora.loadLoraAdapter(base, whole);
+  const tuned = mox.noGrad(() => base.forward(ids).logits.dataSync());
+  assert.ok(
+    tuned.some((v, i) => Math.abs(v - baseLogits[i]!) > 1e-6),
+    'the adapter leaves the logits unchanged',
+  );
   // stopped at 4 and resumed to 8: the same adapters, byte for byte
   const split = path.join(tmp, 'lora-split');
   moxOk(args(split, '4'));
