@@ -428,3 +428,38 @@ test('a classifier folder: POST /v1/predict with a JSON tensor, a PNG, or text f
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a quantized GPT serves: greedy completions equal its own generate()', async () => {
+  const q = mox.quantize(model(), { scheme: 'int4' });
+  const s = createServer({ model: q, tokenizer: tok, modelId: 'tiny-int4', logger: false });
+  const u = await s.app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const c = new OpenAI({ baseURL: `${u}/v1`, apiKey: 'x', maxRetries: 0 });
+    const ids = tok.encode('the dog');
+    const ref = mox.noGrad(() => generate(q, [ids], { maxNewTokens: 10, temperature: 0, useCache: true }));
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => c.completions.create({ model: 'tiny-int4', prompt: 'the dog', max_tokens: 10, temperature: 0 })),
+    );
+    assert.equal(a!.choices[0]!.text, tok.decode(ref.newTokens[0]!));
+    assert.equal(b!.choices[0]!.text, a!.choices[0]!.text);
+  } finally {
+    await s.shutdown();
+  }
+});
+
+test('a request still running past --timeout is stopped with 408', async () => {
+  const s = createServer({ model: model(), tokenizer: tok, modelId: 'tiny', timeoutMs: 1, logger: false });
+  const u = await s.app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const r = await fetch(`${u}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'a', max_tokens: 63 }),
+    });
+    assert.equal(r.status, 408);
+    assert.match(((await r.json()) as { error: { message: string } }).error.message, /longer than 1 ms/);
+    assert.equal(s.engine.stats.active, 0);
+  } finally {
+    await s.shutdown();
+  }
+});
