@@ -194,8 +194,14 @@ export function createServer(opts: ServeOptions): MoxServer {
       send: (obj: unknown) => {
         if (!reply.raw.destroyed) reply.raw.write(`data: ${JSON.stringify(obj)}\n\n`);
       },
-      // (the onResponse hook counts the request when the stream ends)
-      done: () => {
+      /** Waits for the choices, then ends the stream (an error event first if one failed; the onResponse hook counts it). */
+      finish: async (runs: Promise<unknown>[]) => {
+        try {
+          await Promise.all(runs);
+        } catch (e) {
+          if (!(e instanceof CancelledError) && !reply.raw.destroyed)
+            reply.raw.write(`data: ${JSON.stringify(errorBody((e as Error).message, 'server_error'))}\n\n`);
+        }
         if (!reply.raw.destroyed) reply.raw.end('data: [DONE]\n\n');
       },
     };
@@ -253,13 +259,7 @@ export function createServer(opts: ServeOptions): MoxServer {
           }),
         ),
       );
-      try {
-        await Promise.all(runs);
-        out.done();
-      } catch (e) {
-        if (!(e instanceof CancelledError)) out.send(errorBody((e as Error).message, 'server_error'));
-        out.done();
-      }
+      await out.finish(runs);
       return reply;
     }
     try {
@@ -325,13 +325,7 @@ export function createServer(opts: ServeOptions): MoxServer {
           out.send(chunk(i, { content: piece }, null, chatLogprobs(tokens, infos))),
         ).then((g) => out.send(chunk(i, {}, g.finish)));
       });
-      try {
-        await Promise.all(runs);
-        out.done();
-      } catch (e) {
-        if (!(e instanceof CancelledError)) out.send(errorBody((e as Error).message, 'server_error'));
-        out.done();
-      }
+      await out.finish(runs);
       return reply;
     }
     try {
