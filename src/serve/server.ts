@@ -209,6 +209,13 @@ export function createServer(opts: ServeOptions): MoxServer {
 
   const seedFor = (seed: number | undefined, i: number) => (seed === undefined ? undefined : seed + i);
 
+  /** The request's n choices, generated side by side (choice i seeded seed + i), and OpenAI's usage block. */
+  const generateAll = async (reply: FastifyReply, prompt: number[], p: CompletionParams) => {
+    const results = await Promise.all(Array.from({ length: p.n }, (_, i) => generate(reply, prompt, p, seedFor(p.seed, i))));
+    const completion = results.reduce((s, g) => s + g.tokens.length, 0);
+    return { results, usage: { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion } };
+  };
+
   app.post('/v1/completions', async (req, reply) => {
     let p: CompletionParams;
     let prompt: number[];
@@ -263,15 +270,14 @@ export function createServer(opts: ServeOptions): MoxServer {
       return reply;
     }
     try {
-      const results = await Promise.all(Array.from({ length: p.n }, (_, i) => generate(reply, prompt, p, seedFor(p.seed, i))));
-      const completion = results.reduce((s, g) => s + g.tokens.length, 0);
+      const { results, usage } = await generateAll(reply, prompt, p);
       return {
         id,
         object: 'text_completion',
         created: now,
         model: modelId,
         choices: results.map((g, i) => ({ index: i, text: g.text, logprobs: logprobsOf(g, 0), finish_reason: g.finish })),
-        usage: { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion },
+        usage,
       };
     } catch (e) {
       return fail(reply, e);
@@ -329,8 +335,7 @@ export function createServer(opts: ServeOptions): MoxServer {
       return reply;
     }
     try {
-      const results = await Promise.all(Array.from({ length: p.n }, (_, i) => generate(reply, prompt, p, seedFor(p.seed, i))));
-      const completion = results.reduce((s, g) => s + g.tokens.length, 0);
+      const { results, usage } = await generateAll(reply, prompt, p);
       return {
         id,
         object: 'chat.completion',
@@ -342,7 +347,7 @@ export function createServer(opts: ServeOptions): MoxServer {
           logprobs: chatLogprobs(g.tokens, g.infos),
           finish_reason: g.finish,
         })),
-        usage: { prompt_tokens: prompt.length, completion_tokens: completion, total_tokens: prompt.length + completion },
+        usage,
       };
     } catch (e) {
       return fail(reply, e);
