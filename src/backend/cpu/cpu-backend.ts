@@ -30,7 +30,11 @@ export class CpuBackend implements Backend {
 
   info(): Record<string, string | number> {
     const rt = this.rt;
-    return rt ? { device: 'cpu', kernels: `wasm-${rt.kind}`, threads: rt.threads } : { device: 'cpu', kernels: 'typescript', threads: 1 };
+    if (!rt) return { device: 'cpu', kernels: 'typescript', threads: 1 };
+    const base = { device: 'cpu', threads: rt.threads, wasm: rt.kind };
+    return rt.native
+      ? { ...base, kernels: `native-${rt.native.level}`, native: `${rt.native.level} (this CPU runs ${rt.native.levels.join(', ')})` }
+      : { ...base, kernels: `wasm-${rt.kind}`, native: `not running: ${rt.nativeReason}` };
   }
 
   /** Threads the big kernels may use, the calling thread included. */

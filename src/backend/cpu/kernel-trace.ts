@@ -16,9 +16,12 @@ export const traceSink: { write: (line: string) => void } = {
 const runs: string[] = [];
 let depth = 0;
 
-/** Called by the thread pool for each WASM kernel run (only when TRACE_KERNELS is set). */
-export function noteWasmRun(kernel: string, threads: number): void {
-  runs.push(threads > 1 ? `wasm ${kernel} split over ${threads} threads` : `wasm ${kernel} on the calling thread`);
+/**
+ * Called by the thread pool for each kernel run (only when TRACE_KERNELS is set); `tier` is `wasm`,
+ * or `native-<level>` when the native module's kernel of that name ran.
+ */
+export function noteWasmRun(kernel: string, threads: number, tier = 'wasm'): void {
+  runs.push(threads > 1 ? `${tier} ${kernel} split over ${threads} threads` : `${tier} ${kernel} on the calling thread`);
 }
 
 /** Methods that move data between the host and the heap rather than run a kernel. */

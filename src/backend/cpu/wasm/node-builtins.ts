@@ -4,12 +4,14 @@
 // backend runs its TypeScript kernels on one thread.
 
 import type * as Fs from 'node:fs';
+import type * as NodeModule from 'node:module';
 import type * as Os from 'node:os';
 import type * as V8 from 'node:v8';
 import type * as WorkerThreads from 'node:worker_threads';
 
 interface Builtins {
   'node:fs': typeof Fs;
+  'node:module': typeof NodeModule;
   'node:os': typeof Os;
   'node:v8': typeof V8;
   'node:worker_threads': typeof WorkerThreads;

@@ -1,9 +1,11 @@
 // The live WASM runtime of the CPU backend: the heap every CPU tensor lives in, the main thread's
-// instance of the kernel module, the thread pool, and per-thread scratch space.
+// instance of the kernel module, the native kernels that stand in for some of its functions (when
+// built and allowed; ../native/loader.ts), the thread pool, and per-thread scratch space.
 
 import { availableParallelism } from './node-builtins.js';
 import { WasmHeap } from './heap.js';
-import { compileKernels, type KernelKind } from './loader.js';
+import { compileKernels, requestedKernels, type KernelKind } from './loader.js';
+import { loadNative, type NativeKernels } from '../native/loader.js';
 import { kernelExports, type KernelExports } from './kernels.js';
 import { ThreadPool } from './threads.js';
 
@@ -11,6 +13,9 @@ export class WasmRuntime {
   readonly heap: WasmHeap;
   readonly exports: KernelExports;
   readonly pool: ThreadPool;
+  /** The native kernels in use, or null (then nativeReason says why). */
+  readonly native: NativeKernels | null;
+  readonly nativeReason: string | null;
   private readonly scratch: number[] = [];
   private readonly scratchBytes: number;
 
@@ -27,13 +32,25 @@ export class WasmRuntime {
         },
       },
     });
-    const exports = kernelExports(instance);
+    const wasm = kernelExports(instance);
+    const { native, reason } = loadNative(this.heap.memory, requestedKernels());
+    this.native = native;
+    this.nativeReason = reason;
+    // a native kernel replaces its WebAssembly twin by name, here and in every worker (threads-worker.ts)
+    const overrides = native ? nativeOverrides(wasm, native) : {};
+    const exports = native ? (Object.assign(Object.create(null), wasm, overrides) as typeof wasm) : wasm;
     this.exports = exports;
     const zeroBytes = exports.zeroBytes;
     this.heap.zeroFill = (ptr, bytes) => {
       zeroBytes(ptr, bytes);
     };
-    this.pool = new ThreadPool({ kind, module }, this.heap.memory, this.exports, defaultThreads());
+    this.pool = new ThreadPool(
+      { kind, module },
+      this.heap.memory,
+      this.exports,
+      defaultThreads(),
+      native ? { path: native.path, level: native.level, names: new Set(Object.keys(overrides)) } : null,
+    );
     const floats = exports.SCRATCH_FLOATS.value as number;
     this.scratchBytes = floats * 4 + 64;
   }
@@ -47,6 +64,15 @@ export class WasmRuntime {
     while (this.scratch.length <= t) this.scratch.push(this.heap.malloc(this.scratchBytes, false));
     return this.scratch[t]!;
   }
+}
+
+/** The native kernels that have a WebAssembly twin of the same name (the only ones callers reach). */
+function nativeOverrides(wasm: KernelExports, native: NativeKernels): Partial<KernelExports> {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(native.kernels)) {
+    if (typeof (wasm as unknown as Record<string, unknown>)[name] === 'function') out[name] = fn;
+  }
+  return out as Partial<KernelExports>;
 }
 
 function defaultThreads(): number {

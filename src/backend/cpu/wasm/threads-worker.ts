@@ -1,15 +1,19 @@
 // A kernel thread: instantiates the kernel module on the shared memory and runs whatever the main
 // thread posts in its control slot, forever (the pool unref()s it, so it never holds the process).
+// Where the main thread runs native kernels, this thread opens the same module (its level and heap
+// are process-wide, set by the main thread) and uses its kernels in place of their WebAssembly twins.
 
 import { workerData } from 'node:worker_threads';
+import { openNative } from '../native/loader.js';
 import { MAX_ARGS, SLOT_BYTES, SLOT_HEAD_INTS, spinWhile } from './threads.js';
 
-const { module, memory, ctrl, index, names } = workerData as {
+const { module, memory, ctrl, index, names, nativePath } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   ctrl: SharedArrayBuffer;
   index: number;
   names: string[];
+  nativePath: string | null;
 };
 const instance = new WebAssembly.Instance(module, {
   env: {
@@ -19,7 +23,8 @@ const instance = new WebAssembly.Instance(module, {
     },
   },
 });
-const fns = names.map((n) => instance.exports[n] as (...a: number[]) => void);
+const native = nativePath ? openNative(nativePath) : null;
+const fns = names.map((n) => (native?.[n] ?? instance.exports[n]) as (...a: number[]) => void);
 const base = 16 + index * SLOT_BYTES;
 const head = new Int32Array(ctrl, base, SLOT_HEAD_INTS);
 const args = new Float64Array(ctrl, base + SLOT_HEAD_INTS * 4, MAX_ARGS);

@@ -47,6 +47,8 @@ export class ThreadPool {
     private readonly memory: WebAssembly.Memory,
     private readonly exports: KernelExports,
     threads = availableParallelism(),
+    /** The native kernel module the main thread uses (each worker opens it and uses the same kernels). */
+    private readonly native: { path: string; level: string; names: ReadonlySet<string> } | null = null,
   ) {
     // the workers look kernels up by index in this list, so both sides build it the same way
     this.names = Object.keys(exports)
@@ -98,7 +100,14 @@ export class ThreadPool {
     while (this.workers.length < n && !this.startFailed) {
       const index = this.workers.length;
       const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./threads-worker.js', import.meta.url), {
-        workerData: { module: this.kernels.module, memory: this.memory, ctrl: this.ctrl, index, names: this.names },
+        workerData: {
+          module: this.kernels.module,
+          memory: this.memory,
+          ctrl: this.ctrl,
+          index,
+          names: this.names,
+          nativePath: this.native?.path ?? null,
+        },
         execArgv: [], // the parent's flags (e.g. --input-type) may not apply to a worker file
       });
       w.on('error', () => {
@@ -120,9 +129,14 @@ export class ThreadPool {
 
   private startFailed = false;
 
+  /** Which tier runs kernel `fn`, for MOX_TRACE_KERNELS. */
+  private tierOf(fn: string): string {
+    return this.native?.names.has(fn) ? `native-${this.native.level}` : 'wasm';
+  }
+
   /** Runs one kernel call on this thread. */
   call<K extends KernelName>(fn: K, args: KernelArgs<K>): void {
-    if (TRACE_KERNELS) noteWasmRun(fn, 1);
+    if (TRACE_KERNELS) noteWasmRun(fn, 1, this.tierOf(fn));
     (this.exports[fn] as (...a: KernelArgs<K>) => void)(...args);
   }
 
@@ -132,7 +146,7 @@ export class ThreadPool {
    */
   run<K extends KernelName>(fn: K, jobs: readonly KernelArgs<K>[]): void {
     if (jobs.length === 0) return;
-    if (TRACE_KERNELS) noteWasmRun(fn, jobs.length);
+    if (TRACE_KERNELS) noteWasmRun(fn, jobs.length, this.tierOf(fn));
     const f = this.exports[fn] as (...a: KernelArgs<K>) => void;
     if (jobs.length === 1) {
       f(...jobs[0]!);

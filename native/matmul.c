@@ -1,0 +1,220 @@
+// Single-precision GEMM, the BLIS way, as assembly/matmul.ts but at the machine's vector width:
+// C[M,N] = A[M,K] @ B[K,N] (+ C) (+ bias[N]) (relu). B is packed into KC x NR panels and A into
+// MR x KC panels; the micro-kernel keeps an MR x NR tile of C in registers and streams both panels
+// from L1. A and B are read through arbitrary element strides (transposed operands need no copy).
+//
+// Tile per level (accumulators + B vectors + one broadcast must fit the register file):
+//   AVX-512: 12 x 32 = 24 accumulators + 2 + 1 of 32 zmm registers;
+//   AVX2:     6 x 16 = 12 + 2 + 1 of 16 ymm;  baseline (SSE2, NEON): 6 x 8 = 12 + 2 + 1 of 16 (32).
+// KC = 256 keeps a B micro-panel (256 x NR floats, 32 KiB at AVX-512) in L1 with room for A's;
+// MC x KC of A (192 KiB at AVX-512) stays in L2, KC x NC of B in L3.
+#include <stdlib.h>
+
+#include "mox.h"
+
+#define NR (2 * MOX_VW)
+#ifndef MR
+#if MOX_VW == 16
+#define MR 12
+#else
+#define MR 6
+#endif
+#endif
+#ifndef KC
+#define KC 256
+#endif
+#ifndef MC
+#define MC (MR * 16)
+#endif
+#define NC 2048
+
+/** This thread's packing space, made on its first GEMM and kept (threads are the pool's, long-lived). */
+static __thread float *pack_space = NULL;
+
+static float *packing(void) {
+  if (!pack_space) {
+    size_t bytes = ((size_t)MC * KC + (size_t)KC * NC + MR * NR) * sizeof(float);
+    pack_space = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  }
+  return pack_space;
+}
+
+// B[k0:k0+kc, j0:j0+nc] -> panels of NR columns, kc rows each; columns past nc are zero
+static void pack_b(const float *b, long rs, long cs, int kc, int nc, float *dst) {
+  for (int jp = 0; jp < nc; jp += NR) {
+    const int w = MOX_MIN(NR, nc - jp);
+    const float *src = b + (long)jp * cs;
+    if (w == NR && cs == 1) {
+      for (int k = 0; k < kc; k++) {
+        vstore(dst, vload(src));
+        vstore(dst + MOX_VW, vload(src + MOX_VW));
+        src += rs;
+        dst += NR;
+      }
+    } else if (w == NR && rs == 1) {
+      // a transposed B (a Linear weight used as W^T): each column runs along k; read it in runs and
+      // scatter into the panel, one column at a time
+      for (int j = 0; j < NR; j++) {
+        const float *col = src + (long)j * cs;
+        for (int k = 0; k < kc; k++) dst[k * NR + j] = col[k];
+      }
+      dst += kc * NR;
+    } else {
+      for (int k = 0; k < kc; k++) {
+        for (int j = 0; j < NR; j++) dst[j] = j < w ? src[(long)j * cs] : 0.0f;
+        src += rs;
+        dst += NR;
+      }
+    }
+  }
+}
+
+// A[i0:i0+mc, k0:k0+kc] -> panels of MR rows: for each k, MR consecutive floats; rows past mc are zero
+static void pack_a(const float *a, long rs, long cs, int mc, int kc, float *dst) {
+  for (int ip = 0; ip < mc; ip += MR) {
+    const int h = MOX_MIN(MR, mc - ip);
+    const float *base = a + (long)ip * rs;
+    if (h == MR && cs == 1) {
+      for (int i = 0; i < MR; i++) {
+        const float *row = base + (long)i * rs;
+        for (int k = 0; k < kc; k++) dst[k * MR + i] = row[k];
+      }
+      dst += kc * MR;
+    } else if (h == MR && rs == 1) {
+      // a transposed A (dY^T in a weight gradient): the MR values of each k are adjacent
+      for (int k = 0; k < kc; k++) {
+        memcpy(dst, base + (long)k * cs, MR * sizeof(float));
+        dst += MR;
+      }
+    } else {
+      for (int k = 0; k < kc; k++) {
+        for (int i = 0; i < MR; i++) dst[i] = i < h ? base[(long)i * rs + (long)k * cs] : 0.0f;
+        dst += MR;
+      }
+    }
+  }
+}
+
+// flags: 1 = accumulate into C, 2 = add bias, 4 = relu (bias and relu only on the last K block)
+static inline void store_row(float *c, vf v0, vf v1, vf b0, vf b1, int flags) {
+  if (flags & 1) {
+    v0 += vload(c);
+    v1 += vload(c + MOX_VW);
+  }
+  if (flags & 2) {
+    v0 += b0;
+    v1 += b1;
+  }
+  if (flags & 4) {
+    v0 = vmax(v0, vsplat(0));
+    v1 = vmax(v1, vsplat(0));
+  }
+  vstore(c, v0);
+  vstore(c + MOX_VW, v1);
+}
+
+static void micro_kernel(int kc, const float *restrict pa, const float *restrict pb, float *c, long ldc, int h, int w,
+                         int flags, const float *bias) {
+  vf acc[MR][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = vsplat(0);
+  for (int k = 0; k < kc; k++) {
+    const vf b0 = *(const vf *)pb;
+    const vf b1 = *(const vf *)(pb + MOX_VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      const vf a = vsplat(pa[i]);
+      acc[i][0] += a * b0;
+      acc[i][1] += a * b1;
+    }
+    pa += MR;
+    pb += NR;
+  }
+  if (h == MR && w == NR) {
+    const vf b0 = (flags & 2) ? vload(bias) : vsplat(0);
+    const vf b1 = (flags & 2) ? vload(bias + MOX_VW) : vsplat(0);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) store_row(c + i * ldc, acc[i][0], acc[i][1], b0, b1, flags);
+    return;
+  }
+  // an edge tile: spill, then store only the valid h x w part
+  float tmp[MR * NR] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    *(vf *)(tmp + i * NR) = acc[i][0];
+    *(vf *)(tmp + i * NR + MOX_VW) = acc[i][1];
+  }
+  for (int i = 0; i < h; i++) {
+    for (int j = 0; j < w; j++) {
+      float v = tmp[i * NR + j];
+      if (flags & 1) v += c[j];
+      if (flags & 2) v += bias[j];
+      if (flags & 4) v = v > 0 ? v : 0;
+      c[j] = v;
+    }
+    c += ldc;
+  }
+}
+
+static void gemm(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB, float *c,
+                 long ldc, const float *bias, int flags) {
+  if (M <= 0 || N <= 0) return;
+  if (K == 0) {
+    for (int i = 0; i < M; i++) {
+      for (int j = 0; j < N; j++) {
+        float *p = c + (long)i * ldc + j;
+        float v = (flags & 1) ? *p : 0.0f;
+        if (flags & 2) v += bias[j];
+        if (flags & 4) v = v > 0 ? v : 0;
+        *p = v;
+      }
+    }
+    return;
+  }
+  float *pa = packing();
+  float *pb = pa + (size_t)MC * KC;
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    const int nc = MOX_MIN(NC, N - j0);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = MOX_MIN(KC, K - k0);
+      const int last = k0 + kc >= K;
+      // accumulate after the first K block; bias and relu once the sum is complete
+      const int f = (k0 > 0 ? 1 : (flags & 1)) | (last ? (flags & 6) : 0);
+      pack_b(b + (long)k0 * rsB + (long)j0 * csB, rsB, csB, kc, nc, pb);
+      for (int i0 = 0; i0 < M; i0 += MC) {
+        const int mc = MOX_MIN(MC, M - i0);
+        pack_a(a + (long)i0 * rsA + (long)k0 * csA, rsA, csA, mc, kc, pa);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int w = MOX_MIN(NR, nc - jr);
+          const float *bias_j = bias ? bias + j0 + jr : NULL;
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int h = MOX_MIN(MR, mc - ir);
+            micro_kernel(kc, pa + (long)ir * kc, pb + (long)jr * kc, c + (long)(i0 + ir) * ldc + j0 + jr, ldc, h, w, f,
+                         bias_j);
+          }
+        }
+      }
+    }
+  }
+}
+
+// sgemm(M, N, K, a, rsA, csA, b, rsB, csB, c, ldc, bias, flags, scratch): as assembly/matmul.ts
+// (scratch is the WebAssembly kernel's packing space; this one packs into its own, sized for its tiles)
+MOX_KERNEL(sgemm) {
+  const int flags = ARG_I(12);
+  gemm(ARG_I(0), ARG_I(1), ARG_I(2), ARG_FP(3), ARG_I(4), ARG_I(5), ARG_FP(6), ARG_I(7), ARG_I(8), ARG_FP(9), ARG_I(10),
+       (flags & 2) ? ARG_FP(11) : NULL, flags);
+}
+
+// sgemmBatched(nb, sA, sB, sC, M, N, K, a, rsA, csA, b, rsB, csB, c, ldc, bias, flags, scratch)
+MOX_KERNEL(sgemmBatched) {
+  const int nb = ARG_I(0);
+  const long sA = ARG_I(1), sB = ARG_I(2), sC = ARG_I(3);
+  const int flags = ARG_I(16);
+  const float *a = ARG_FP(7), *b = ARG_FP(10);
+  float *c = ARG_FP(13);
+  const float *bias = (flags & 2) ? ARG_FP(15) : NULL;
+  for (int i = 0; i < nb; i++)
+    gemm(ARG_I(4), ARG_I(5), ARG_I(6), a + i * sA, ARG_I(8), ARG_I(9), b + i * sB, ARG_I(11), ARG_I(12), c + i * sC,
+         ARG_I(14), bias, flags);
+}
