@@ -11,7 +11,10 @@ import { ThreadPool } from './threads.js';
 
 export class WasmRuntime {
   readonly heap: WasmHeap;
+  /** The kernels callers run: the WebAssembly module's, with the native ones in place of their twins. */
   readonly exports: KernelExports;
+  /** The WebAssembly module's own kernels (for differential tests of the native ones). */
+  readonly wasmExports: KernelExports;
   readonly pool: ThreadPool;
   /** The native kernels in use, or null (then nativeReason says why). */
   readonly native: NativeKernels | null;
@@ -33,6 +36,7 @@ export class WasmRuntime {
       },
     });
     const wasm = kernelExports(instance);
+    this.wasmExports = wasm;
     const { native, reason } = loadNative(this.heap.memory, requestedKernels());
     this.native = native;
     this.nativeReason = reason;
