@@ -10,7 +10,7 @@
 // MC x KC of A (192 KiB at AVX-512) stays in L2, KC x NC of B in L3.
 #include <stdlib.h>
 
-#include "mox.h"
+#include "gemm.h"
 
 #define NR (2 * MOX_VW)
 #ifndef MR
@@ -156,8 +156,8 @@ static void micro_kernel(int kc, const float *restrict pa, const float *restrict
   }
 }
 
-static void gemm(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB, float *c,
-                 long ldc, const float *bias, int flags) {
+void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB, float *c,
+              long ldc, const float *bias, int flags) {
   if (M <= 0 || N <= 0) return;
   if (K == 0) {
     for (int i = 0; i < M; i++) {
@@ -202,7 +202,7 @@ static void gemm(int M, int N, int K, const float *a, long rsA, long csA, const 
 // (scratch is the WebAssembly kernel's packing space; this one packs into its own, sized for its tiles)
 MOX_KERNEL(sgemm) {
   const int flags = ARG_I(12);
-  gemm(ARG_I(0), ARG_I(1), ARG_I(2), ARG_FP(3), ARG_I(4), ARG_I(5), ARG_FP(6), ARG_I(7), ARG_I(8), ARG_FP(9), ARG_I(10),
+  gemm_f32(ARG_I(0), ARG_I(1), ARG_I(2), ARG_FP(3), ARG_I(4), ARG_I(5), ARG_FP(6), ARG_I(7), ARG_I(8), ARG_FP(9), ARG_I(10),
        (flags & 2) ? ARG_FP(11) : NULL, flags);
 }
 
@@ -215,6 +215,6 @@ MOX_KERNEL(sgemmBatched) {
   float *c = ARG_FP(13);
   const float *bias = (flags & 2) ? ARG_FP(15) : NULL;
   for (int i = 0; i < nb; i++)
-    gemm(ARG_I(4), ARG_I(5), ARG_I(6), a + i * sA, ARG_I(8), ARG_I(9), b + i * sB, ARG_I(11), ARG_I(12), c + i * sC,
+    gemm_f32(ARG_I(4), ARG_I(5), ARG_I(6), a + i * sA, ARG_I(8), ARG_I(9), b + i * sB, ARG_I(11), ARG_I(12), c + i * sC,
          ARG_I(14), bias, flags);
 }
