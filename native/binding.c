@@ -153,8 +153,21 @@ static napi_value js_set_heap(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/** arity(): { kernel name: number of arguments }, for the test that holds them to the WebAssembly twins. */
+static napi_value js_arity(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj;
+  napi_create_object(env, &obj);
+  for (int i = 0; i < NKERNELS; i++) {
+    napi_value n;
+    napi_create_int32(env, TABLE[i].nargs, &n);
+    napi_set_named_property(env, obj, TABLE[i].name, n);
+  }
+  return obj;
+}
+
 NAPI_MODULE_INIT() {
-  napi_property_descriptor props[NKERNELS + 3];
+  napi_property_descriptor props[NKERNELS + 4];
   memset(props, 0, sizeof props);
   for (int i = 0; i < NKERNELS; i++) {
     props[i].utf8name = TABLE[i].name;
@@ -165,6 +178,7 @@ NAPI_MODULE_INIT() {
   props[NKERNELS] = (napi_property_descriptor){"levels", NULL, js_levels, NULL, NULL, NULL, napi_default, NULL};
   props[NKERNELS + 1] = (napi_property_descriptor){"init", NULL, js_init, NULL, NULL, NULL, napi_default, NULL};
   props[NKERNELS + 2] = (napi_property_descriptor){"setHeap", NULL, js_set_heap, NULL, NULL, NULL, napi_default, NULL};
-  napi_define_properties(env, exports, NKERNELS + 3, props);
+  props[NKERNELS + 3] = (napi_property_descriptor){"arity", NULL, js_arity, NULL, NULL, NULL, napi_default, NULL};
+  napi_define_properties(env, exports, NKERNELS + 4, props);
   return exports;
 }

@@ -13,6 +13,7 @@
 //   CC=clang node scripts/build-native.mjs    another compiler (default: $CC, else cc)
 //   MOX_NATIVE_BUILD=0                        skip the build (mox then runs on WebAssembly)
 //   --force                                   rebuild even when nothing changed
+//   --out DIR                                 write the module and build.json there (tests)
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,7 +25,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'native');
-const outDir = join(root, 'dist', 'native');
+const outArg = process.argv.indexOf('--out');
+const outDir = outArg > 0 && process.argv[outArg + 1] ? process.argv[outArg + 1] : join(root, 'dist', 'native');
 const outFile = join(outDir, 'mox-native.node');
 const statusFile = join(outDir, 'build.json');
 const started = Date.now();

@@ -8,6 +8,9 @@
 // found; MOX_BROWSER=1 makes a missing Chromium an error.
 // With MOX_DEVICE unset, the WebGPU phase runs when an adapter opens and is reported as absent
 // otherwise (CI sets MOX_DEVICE=webgpu, so there it is never silently left out).
+// The CPU phase runs on the default kernels (native at the widest level, where built); the kernel
+// tests then run again on each other native level and on WebAssembly alone. MOX_REQUIRE_NATIVE=1
+// (CI) makes native kernels that do not run an error; MOX_CPU_KERNELS=X runs the CPU phase on X only.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -36,8 +39,32 @@ function adapterPresent() {
   return { ok: r.status === 0, say: (r.stdout || r.stderr || '').trim().split('\n').pop() };
 }
 
+/** backendInfo() of a fresh process with this environment. */
+function cpuInfo(env) {
+  const code = `import('./dist/src/index.js').then((m) => console.log(JSON.stringify(m.backendInfo())))`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return r.status === 0 ? JSON.parse(r.stdout) : { kernels: 'unknown', native: r.stderr.trim() };
+}
+
 const want = process.env.MOX_DEVICE;
-let ok = run('cpu', cpuFiles, { MOX_DEVICE: 'cpu' });
+const info = cpuInfo({ MOX_CPU_KERNELS: process.env.MOX_CPU_KERNELS ?? '' });
+console.log(`CPU kernels: ${info.kernels}${info.nativeLevels ? ` (native levels: ${info.nativeLevels})` : `; native ${info.native}`}`);
+// MOX_REQUIRE_NATIVE=1 (CI): the native tier must run, or every test would pass on WebAssembly alone
+let ok = true;
+if (process.env.MOX_REQUIRE_NATIVE === '1' && !String(info.kernels).startsWith('native-')) {
+  console.error(`MOX_REQUIRE_NATIVE=1 but the native CPU kernels are not running: ${info.native}`);
+  ok = false;
+}
+ok = run('cpu', cpuFiles, { MOX_DEVICE: 'cpu' }) && ok;
+// The kernel tests once more on every other CPU tier: each native level this CPU runs below the one
+// the phase above used, and WebAssembly alone (the browsers' tier), so each is checked against the
+// reference and PyTorch's golden numbers.
+if (!process.env.MOX_CPU_KERNELS) {
+  const tierFiles = cpuFiles.filter((f) => /^(golden|fast-|native-|quant\.|backend-cpu|fused-dispatch|optim\.)/.test(f));
+  const levels = info.nativeLevels ? info.nativeLevels.split(',') : [];
+  const tiers = [...levels.slice(0, -1).map((l) => `native-${l}`), 'relaxed-simd'];
+  for (const tier of tiers) ok = run(`cpu, MOX_CPU_KERNELS=${tier}`, tierFiles, { MOX_DEVICE: 'cpu', MOX_CPU_KERNELS: tier }) && ok;
+}
 if (want !== 'cpu') {
   const probe = adapterPresent();
   if (probe.ok) {

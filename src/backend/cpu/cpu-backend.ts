@@ -32,8 +32,9 @@ export class CpuBackend implements Backend {
     const rt = this.rt;
     if (!rt) return { device: 'cpu', kernels: 'typescript', threads: 1 };
     const base = { device: 'cpu', threads: rt.threads, wasm: rt.kind };
+    // kernels: the tier of the kernels that have a native version (the rest run on WebAssembly: `wasm`)
     return rt.native
-      ? { ...base, kernels: `native-${rt.native.level}`, native: `${rt.native.level} (this CPU runs ${rt.native.levels.join(', ')})` }
+      ? { ...base, kernels: `native-${rt.native.level}`, native: rt.native.level, nativeLevels: rt.native.levels.join(',') }
       : { ...base, kernels: `wasm-${rt.kind}`, native: `not running: ${rt.nativeReason}` };
   }
 

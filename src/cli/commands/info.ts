@@ -3,11 +3,16 @@
 import * as mox from '../../index.js';
 
 export async function runInfo(version: string, log: (line: string) => void = console.log): Promise<void> {
-  const { device, kernels } = mox.backendInfo();
+  const { device, kernels, native, nativeLevels, wasm, threads } = mox.backendInfo();
   const mem = mox.memory();
   log(`mox ${version}`);
   log(`node ${process.versions.node} (${process.platform}-${process.arch})`);
-  log(`device: ${device}, kernels: ${kernels}`);
+  log(`device: ${device}, kernels: ${kernels}${threads ? `, ${threads} threads` : ''}`);
+  if (wasm && nativeLevels) {
+    log(`cpu kernels: native ${native} (this CPU runs ${nativeLevels}; MOX_CPU_KERNELS picks one), WebAssembly ${wasm} for the rest`);
+  } else if (wasm) {
+    log(`cpu kernels: WebAssembly ${wasm}; native ${native}`);
+  }
   log(`devices registered: ${mox.listDevices().join(', ')}`);
   try {
     const gpu = await mox.initDevice('webgpu');

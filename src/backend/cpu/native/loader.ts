@@ -15,6 +15,7 @@ export interface NativeModule {
   levels(): string[];
   init(level: string): string;
   setHeap(bytes: Uint8Array): number;
+  arity(): Record<string, number>;
   [kernel: string]: unknown;
 }
 
