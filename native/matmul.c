@@ -28,6 +28,38 @@
 #endif
 #define NC 2048
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+/**
+ * 8 columns x 8 k of a transposed B (column j contiguous along k, columns cs apart) into the panel:
+ * dst[k * NR + j] for k, j < 8, by the 8x8 register transpose of unpack and 128-bit lane shuffles.
+ * Scattering one float at a time costs ~3 cycles per element, which for a Linear layer's W^T with a
+ * small batch is as long as the products themselves.
+ */
+static inline void transpose8(const float *src, long cs, float *dst) {
+  __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + cs), r2 = _mm256_loadu_ps(src + 2 * cs);
+  __m256 r3 = _mm256_loadu_ps(src + 3 * cs), r4 = _mm256_loadu_ps(src + 4 * cs), r5 = _mm256_loadu_ps(src + 5 * cs);
+  __m256 r6 = _mm256_loadu_ps(src + 6 * cs), r7 = _mm256_loadu_ps(src + 7 * cs);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
 /** This thread's packing space, made on its first GEMM and kept (threads are the pool's, long-lived). */
 static __thread float *pack_space = NULL;
 
@@ -52,11 +84,16 @@ static void pack_b(const float *b, long rs, long cs, int kc, int nc, float *dst)
         dst += NR;
       }
     } else if (w == NR && rs == 1) {
-      // a transposed B (a Linear weight used as W^T): each column runs along k; read it in runs and
-      // scatter into the panel, one column at a time
+      // a transposed B (a Linear weight used as W^T): each column runs along k
+      int k0 = 0;
+#if defined(__AVX2__)
+      for (; k0 + 8 <= kc; k0 += 8) {
+        for (int j = 0; j < NR; j += 8) transpose8(src + (long)j * cs + k0, cs, dst + k0 * NR + j);
+      }
+#endif
       for (int j = 0; j < NR; j++) {
         const float *col = src + (long)j * cs;
-        for (int k = 0; k < kc; k++) dst[k * NR + j] = col[k];
+        for (int k = k0; k < kc; k++) dst[k * NR + j] = col[k];
       }
       dst += kc * NR;
     } else {
@@ -113,8 +150,15 @@ static inline void store_row(float *c, vf v0, vf v1, vf b0, vf b1, int flags) {
   vstore(c + MOX_VW, v1);
 }
 
-static void micro_kernel(int kc, const float *restrict pa, const float *restrict pb, float *c, long ldc, int h, int w,
-                         int flags, const float *bias) {
+/**
+ * The MR x NR tile at c += (A panel) @ (B panel) over kc. A's element (i, k) is at pa[i * ars + k * aks]:
+ * a packed panel (ars 1, aks MR), or A itself when its rows are contiguous (ars = its row stride, aks 1),
+ * read in place: packing a row-major A costs as much as the products when N is small (an im2col matrix
+ * times a few dozen filters), and MR row streams read along k are as cache-friendly as the packed panel.
+ */
+static inline __attribute__((always_inline)) void tile(int kc, const float *restrict pa, long ars, long aks,
+                                                       const float *restrict pb, float *c, long ldc, int h, int w,
+                                                       int flags, const float *bias) {
   vf acc[MR][2];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = vsplat(0);
@@ -123,11 +167,11 @@ static void micro_kernel(int kc, const float *restrict pa, const float *restrict
     const vf b1 = *(const vf *)(pb + MOX_VW);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      const vf a = vsplat(pa[i]);
+      const vf a = vsplat(pa[i * ars]);
       acc[i][0] += a * b0;
       acc[i][1] += a * b1;
     }
-    pa += MR;
+    pa += aks;
     pb += NR;
   }
   if (h == MR && w == NR) {
@@ -156,6 +200,17 @@ static void micro_kernel(int kc, const float *restrict pa, const float *restrict
   }
 }
 
+// the two instances: the packed panel (constant strides, the fastest addressing) and A in place
+static void tile_packed(int kc, const float *pa, const float *pb, float *c, long ldc, int h, int w, int flags,
+                        const float *bias) {
+  tile(kc, pa, 1, MR, pb, c, ldc, h, w, flags, bias);
+}
+
+static void tile_direct(int kc, const float *a, long rs, const float *pb, float *c, long ldc, int h, int w, int flags,
+                        const float *bias) {
+  tile(kc, a, rs, 1, pb, c, ldc, h, w, flags, bias);
+}
+
 void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB, float *c,
               long ldc, const float *bias, int flags) {
   if (M <= 0 || N <= 0) return;
@@ -173,6 +228,7 @@ void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const flo
   }
   float *pa = packing();
   float *pb = pa + (size_t)MC * KC;
+  const int direct = csA == 1;
   for (int j0 = 0; j0 < N; j0 += NC) {
     const int nc = MOX_MIN(NC, N - j0);
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -183,14 +239,19 @@ void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const flo
       pack_b(b + (long)k0 * rsB + (long)j0 * csB, rsB, csB, kc, nc, pb);
       for (int i0 = 0; i0 < M; i0 += MC) {
         const int mc = MOX_MIN(MC, M - i0);
-        pack_a(a + (long)i0 * rsA + (long)k0 * csA, rsA, csA, mc, kc, pa);
+        const float *ablock = a + (long)i0 * rsA + (long)k0 * csA;
+        // rows of A that are contiguous along k are read in place, but for a last partial panel (whose
+        // rows past M must read as zeros): only that one is packed
+        const int full = direct ? mc / MR * MR : 0;
+        if (full < mc) pack_a(ablock + (long)full * rsA, rsA, csA, mc - full, kc, pa + (long)full * kc);
         for (int jr = 0; jr < nc; jr += NR) {
           const int w = MOX_MIN(NR, nc - jr);
           const float *bias_j = bias ? bias + j0 + jr : NULL;
           for (int ir = 0; ir < mc; ir += MR) {
             const int h = MOX_MIN(MR, mc - ir);
-            micro_kernel(kc, pa + (long)ir * kc, pb + (long)jr * kc, c + (long)(i0 + ir) * ldc + j0 + jr, ldc, h, w, f,
-                         bias_j);
+            float *cij = c + (long)(i0 + ir) * ldc + j0 + jr;
+            if (ir < full) tile_direct(kc, ablock + (long)ir * rsA, rsA, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
+            else tile_packed(kc, pa + (long)ir * kc, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
           }
         }
       }

@@ -33,6 +33,8 @@ const started = Date.now();
 
 function finish(status) {
   mkdirSync(outDir, { recursive: true });
+  // a failed rebuild must not leave the module of older sources to be loaded as if it were current
+  if (!status.ok) rmSync(outFile, { force: true });
   const tmp = `${statusFile}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify({ ...status, builtAt: new Date().toISOString() }, null, 2)}\n`);
   renameSync(tmp, statusFile);
