@@ -9,6 +9,11 @@ import type { WasmRuntime } from './runtime.js';
 
 /** Below this many multiply-adds a matmul stays on the calling thread (dispatch costs ~10-20 us). */
 export const PARALLEL_MIN_MACS = 1 << 18;
+/**
+ * The same for the native GEMM, which does the multiply-adds ~4x faster (AVX-512): a dispatch must
+ * be paid for by as much time, so by ~4x the work.
+ */
+export const PARALLEL_MIN_MACS_NATIVE = 1 << 20;
 
 export interface Epilogue {
   /** [N] float32, added to every row. */
@@ -73,7 +78,11 @@ function gemmParallel(
   flags: number,
 ): void {
   const macs = nb * M * N * Math.max(K, 1);
-  const T = Math.min(rt.threads, Math.max(1, Math.floor(macs / PARALLEL_MIN_MACS)));
+  const native = rt.runsNative('sgemmBatched');
+  const minMacs = native ? PARALLEL_MIN_MACS_NATIVE : PARALLEL_MIN_MACS;
+  // bands of whole micro-tiles (WebAssembly: 4 x 8; native: 12 x 32 at AVX-512, 6 x 16 or 6 x 8 below)
+  const [mr, nr] = native ? [12, 32] : [4, 8];
+  const T = Math.min(rt.threads, Math.max(1, Math.floor(macs / minMacs)));
   const jobs: KernelArgs<'sgemmBatched'>[] = [];
   const job = (nbj: number, aj: number, bj: number, cj: number, Mj: number, Nj: number, biasJ: number): void => {
     jobs.push([nbj, sA, sB, sC, Mj, Nj, K, aj, rsA, csA, bj, rsB, csB, cj, ldc, biasJ, flags, rt.scratchFor(jobs.length)]);
@@ -87,15 +96,15 @@ function gemmParallel(
       if (n > 0) job(n, a + at * sA * 4, b + at * sB * 4, c + at * sC * 4, M, N, bias);
       at += n;
     }
-  } else if (M >= 4 * T && M >= N / 2) {
-    // bands of rows, in multiples of the 4-row micro-tile
-    const band = Math.ceil(M / T / 4) * 4;
+  } else if (M >= mr * T && M >= N / 2) {
+    // bands of rows, in multiples of the micro-tile's rows
+    const band = Math.ceil(M / T / mr) * mr;
     for (let i0 = 0; i0 < M; i0 += band) {
       job(nb, a + i0 * rsA * 4, b, c + i0 * ldc * 4, Math.min(band, M - i0), N, bias);
     }
   } else {
-    // bands of columns, in multiples of the 8-column micro-tile
-    const band = Math.max(8, Math.ceil(N / T / 8) * 8);
+    // bands of columns, in multiples of the micro-tile's columns
+    const band = Math.max(nr, Math.ceil(N / T / nr) * nr);
     for (let j0 = 0; j0 < N; j0 += band) {
       job(nb, a, b + j0 * csB * 4, c + j0 * 4, M, Math.min(band, N - j0), bias ? bias + j0 * 4 : 0);
     }

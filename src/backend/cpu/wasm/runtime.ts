@@ -6,7 +6,7 @@ import { availableParallelism } from './node-builtins.js';
 import { WasmHeap } from './heap.js';
 import { compileKernels, requestedKernels, type KernelKind } from './loader.js';
 import { loadNative, type NativeKernels } from '../native/loader.js';
-import { kernelExports, type KernelExports } from './kernels.js';
+import { kernelExports, type KernelExports, type KernelName } from './kernels.js';
 import { ThreadPool } from './threads.js';
 
 export class WasmRuntime {
@@ -42,6 +42,7 @@ export class WasmRuntime {
     this.nativeReason = reason;
     // a native kernel replaces its WebAssembly twin by name, here and in every worker (threads-worker.ts)
     const overrides = native ? nativeOverrides(wasm, native) : {};
+    this.nativeNames = new Set(Object.keys(overrides));
     const exports = native ? (Object.assign(Object.create(null), wasm, overrides) as typeof wasm) : wasm;
     this.exports = exports;
     const zeroBytes = exports.zeroBytes;
@@ -53,11 +54,18 @@ export class WasmRuntime {
       this.heap.memory,
       this.exports,
       defaultThreads(),
-      native ? { path: native.path, level: native.level, names: new Set(Object.keys(overrides)) } : null,
+      native ? { path: native.path, level: native.level, names: this.nativeNames } : null,
     );
     const floats = exports.SCRATCH_FLOATS.value as number;
     this.scratchBytes = floats * 4 + 64;
   }
+
+  /** Whether kernel `name` runs natively (its callers may then split work more coarsely: it runs faster). */
+  runsNative(name: KernelName): boolean {
+    return this.nativeNames.has(name);
+  }
+
+  private readonly nativeNames: ReadonlySet<string>;
 
   get threads(): number {
     return this.pool.size;
