@@ -211,6 +211,134 @@ static void tile_direct(int kc, const float *a, long rs, const float *pb, float 
   tile(kc, a, rs, 1, pb, c, ldc, h, w, flags, bias);
 }
 
+// --- a few rows (M <= 4: decoding one token per sequence) ---------------------------------------
+// Packing B costs a read and a write of all of B for products that read each B element M times, so
+// with few rows B is read in place instead: the products are bound by streaming B from memory.
+
+static inline float epilogue(float v, float *p, const float *bias, int j, int flags) {
+  if (flags & 1) v += *p;
+  if (flags & 2) v += bias[j];
+  if (flags & 4) v = v > 0 ? v : 0;
+  return v;
+}
+
+/** C[M, N] for B = W^T (W's row j contiguous along k, rows ldw apart): dot products along k. */
+static inline __attribute__((always_inline)) void few_rows_t(int M, int N, int K, const float *a, long rsA,
+                                                             const float *w, long ldw, float *c, long ldc,
+                                                             const float *bias, int flags) {
+  int j = 0;
+  for (; j + 4 <= N; j += 4) {
+    vf acc[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) acc[i][q] = vsplat(0);
+    const float *w0 = w + (long)j * ldw;
+    int k = 0;
+    for (; k + MOX_VW <= K; k += MOX_VW) {
+      vf wq[4];
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) wq[q] = vload(w0 + q * ldw + k);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) {
+        if (i < M) {
+          const vf ai = vload(a + i * rsA + k);
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; q++) acc[i][q] += ai * wq[q];
+        }
+      }
+    }
+    for (int i = 0; i < M; i++) {
+      for (int q = 0; q < 4; q++) {
+        float sum = vsum(acc[i][q]);
+        for (int kk = k; kk < K; kk++) sum += a[i * rsA + kk] * w0[q * ldw + kk];
+        float *p = c + (long)i * ldc + j + q;
+        *p = epilogue(sum, p, bias, j + q, flags);
+      }
+    }
+  }
+  for (; j < N; j++) {
+    const float *wj = w + (long)j * ldw;
+    for (int i = 0; i < M; i++) {
+      vf acc = vsplat(0);
+      int k = 0;
+      for (; k + MOX_VW <= K; k += MOX_VW) acc += vload(a + i * rsA + k) * vload(wj + k);
+      float sum = vsum(acc);
+      for (; k < K; k++) sum += a[i * rsA + k] * wj[k];
+      float *p = c + (long)i * ldc + j;
+      *p = epilogue(sum, p, bias, j, flags);
+    }
+  }
+}
+
+/** C[M, N] for a row-major B (rows ldb apart): rows of B scaled and summed, 4 vectors of columns at once. */
+static inline __attribute__((always_inline)) void few_rows_n(int M, int N, int K, const float *a, long rsA,
+                                                             const float *b, long ldb, float *c, long ldc,
+                                                             const float *bias, int flags) {
+  int j = 0;
+  for (; j + 4 * MOX_VW <= N; j += 4 * MOX_VW) {
+    vf acc[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) acc[i][q] = vsplat(0);
+    for (int k = 0; k < K; k++) {
+      const float *bk = b + (long)k * ldb + j;
+      vf bq[4];
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; q++) bq[q] = vload(bk + q * MOX_VW);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) {
+        if (i < M) {
+          const vf ai = vsplat(a[i * rsA + k]);
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; q++) acc[i][q] += ai * bq[q];
+        }
+      }
+    }
+    for (int i = 0; i < M; i++) {
+      float out[4 * MOX_VW];
+      for (int q = 0; q < 4; q++) vstore(out + q * MOX_VW, acc[i][q]);
+      for (int jj = 0; jj < 4 * MOX_VW; jj++) {
+        float *p = c + (long)i * ldc + j + jj;
+        *p = epilogue(out[jj], p, bias, j + jj, flags);
+      }
+    }
+  }
+  for (; j < N; j++) {
+    for (int i = 0; i < M; i++) {
+      float sum = 0;
+      for (int k = 0; k < K; k++) sum += a[i * rsA + k] * b[(long)k * ldb + j];
+      float *p = c + (long)i * ldc + j;
+      *p = epilogue(sum, p, bias, j, flags);
+    }
+  }
+}
+
+/** Whether the few-rows path takes this product; it then computes it. */
+static int few_rows(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB,
+                    float *c, long ldc, const float *bias, int flags) {
+  if (M > 4 || csA != 1 || K == 0) return 0;
+  // specialised per M so each keeps exactly its accumulators in registers
+  if (rsB == 1) {
+    switch (M) {
+      case 1: few_rows_t(1, N, K, a, rsA, b, csB, c, ldc, bias, flags); return 1;
+      case 2: few_rows_t(2, N, K, a, rsA, b, csB, c, ldc, bias, flags); return 1;
+      case 3: few_rows_t(3, N, K, a, rsA, b, csB, c, ldc, bias, flags); return 1;
+      default: few_rows_t(4, N, K, a, rsA, b, csB, c, ldc, bias, flags); return 1;
+    }
+  }
+  if (csB == 1) {
+    switch (M) {
+      case 1: few_rows_n(1, N, K, a, rsA, b, rsB, c, ldc, bias, flags); return 1;
+      case 2: few_rows_n(2, N, K, a, rsA, b, rsB, c, ldc, bias, flags); return 1;
+      case 3: few_rows_n(3, N, K, a, rsA, b, rsB, c, ldc, bias, flags); return 1;
+      default: few_rows_n(4, N, K, a, rsA, b, rsB, c, ldc, bias, flags); return 1;
+    }
+  }
+  return 0;
+}
+
 void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const float *b, long rsB, long csB, float *c,
               long ldc, const float *bias, int flags) {
   if (M <= 0 || N <= 0) return;
@@ -226,6 +354,7 @@ void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const flo
     }
     return;
   }
+  if (few_rows(M, N, K, a, rsA, csA, b, rsB, csB, c, ldc, bias, flags)) return;
   float *pa = packing();
   float *pb = pa + (size_t)MC * KC;
   const int direct = csA == 1;
