@@ -69,7 +69,7 @@ export function loadNative(memory: WebAssembly.Memory, requested: string | undef
   if (!fs || !nodeBuiltin('node:module')) return { native: null, reason: 'not in Node.js' };
   const url = new URL(MODULE_PATH, import.meta.url);
   if (!fs.existsSync(url)) return { native: null, reason: buildReason() };
-  const path = url.pathname;
+  const path = decodeURIComponent(url.pathname); // a file: URL to a POSIX path (spaces arrive as %20)
   let m: NativeModule;
   try {
     m = openNative(path);
