@@ -476,7 +476,7 @@ function e2eTable(results: E2eResult[], o: Options): string {
         .join(', ')} -> trained on ${torch.threads}.`
     : '';
   return (
-    `End to end: Tiny Shakespeare, ${o.e2eIters} iterations${o.e2eIters !== E2E_ITERS ? ` (${o.quick ? '--quick' : '--e2e-iters'}: not the issue's 2,000)` : ''}, each a child process, one after the other; ` +
+    `End to end: Tiny Shakespeare, ${o.e2eIters} iterations${o.e2eIters !== E2E_ITERS ? ` (${o.quick && o.e2eIters === E2E_ITERS_QUICK ? '--quick' : '--e2e-iters'}: not the issue's 2,000)` : ''}, each a child process, one after the other; ` +
     `wall = spawn to exit (PyTorch's own loop time in parentheses); ms/iter = the training iterations only, as each prints it; ` +
     `mox runs as scripts/run-results.mjs runs the \`gpt\` example (every core), PyTorch ${o.e2eTorchThreads === 'auto' ? 'with its auto thread choice (`--threads auto`: a probe of 11 steps at 1 thread and at every core, in its wall time)' : `with \`--threads ${o.e2eTorchThreads}\``}.${probe}\n\n` +
     markdownTable(
