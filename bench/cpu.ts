@@ -1,14 +1,37 @@
 // `npm run bench:cpu`: mox's CPU path against TensorFlow.js (wasm and cpu backends) and PyTorch on the
-// same workloads, in one invocation. mox runs in this process at 1 thread and at all threads (when
-// mox.setNumThreads exists); each TensorFlow.js backend runs in a child process (this file with
-// --peer); PyTorch runs bench/torch_bench.py once per thread setting when /usr/bin/python3 has torch.
+// same workloads, in one invocation, with the targets of the native-kernels issue checked at the end.
+//
+// Peers (columns):
+// - mox: this process, on the tier MOX_CPU_KERNELS gives it (unset: the widest native level, e.g.
+//   native-avx512), at each --threads setting (mox.setNumThreads).
+// - mox-wasm: mox on its WebAssembly kernels, a child process (this file with --peer mox-wasm, run with
+//   MOX_CPU_KERNELS=relaxed-simd) that runs each --threads setting in turn; its cells' ratios are
+//   native vs WebAssembly.
+// - tfjs-wasm, tfjs-cpu: each TensorFlow.js backend in a child process (--peer), single-threaded.
+// - torch: bench/torch_bench.py once per thread setting, when /usr/bin/python3 has torch.
+// The header line names the tier of each mox column (backendInfo().kernels of its process). A peer that
+// cannot run (no torch, no tfjs, a crash) gets a note in its cells, not a failed run.
 // Every peer loads its dataset before it measures anything (real MNIST and Tiny Shakespeare; the
 // training steps read their batches from it), as a training script does: docs/benchmarks.md says why.
-// Prints markdown tables (ratio = how many times faster mox is; > 1 means mox wins) and writes them to
-// bench/results/cpu.md, and everything as JSON to bench/results/cpu.json.
 //
-//   node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|<ids>] [--peers mox,tfjs-wasm,tfjs-cpu,torch]
-//                          [--threads 1,2] [--budget SECONDS] [--epoch-images N] [--out FILE]
+// Groups: gemm, conv, mlp, cnn, gpt, epoch (workloads timed in turn by every peer) and e2e: Tiny
+// Shakespeare end to end (bench/e2e.ts), `mox train gpt --dataset tinyshakespeare` (as
+// scripts/run-results.mjs runs the `gpt` example) then PyTorch's bench/torch_shakespeare.py (its auto
+// thread choice; --e2e-torch-threads N fixes it), each a child process, one after the other: wall
+// seconds, ms/iter, final val loss and the ratio. `--e2e-wasm` adds the mox run on WebAssembly
+// kernels (~150 s more). `--quick` runs the e2e group for E2E_ITERS_QUICK (200) iterations instead of
+// 2,000, and says so; `--only e2e` runs that group alone.
+//
+// Prints markdown tables (ratio = how many times faster mox is; > 1 means mox wins), then the issue's
+// targets (1-thread GEMM 1024 as a % of the widest FMA peak; MLP, CNN and GPT steps against PyTorch,
+// each at its best thread setting; the e2e run) and writes them to bench/results/cpu.md, and
+// everything as JSON to bench/results/cpu.json (a --quick run: bench/results/quick/, not committed).
+//
+//   node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch,e2e|<ids>]
+//                          [--peers mox,mox-wasm,tfjs-wasm,tfjs-cpu,torch] [--threads 1,2] [--budget SECONDS]
+//                          [--epoch-images N] [--e2e-wasm] [--e2e-iters N] [--e2e-torch-threads auto|N] [--out FILE]
+//   node dist/bench/cpu.js --quick --only gemm,mlp --out /tmp/cpu.json      a smoke run
+//   node dist/bench/cpu.js --quick --only e2e --out /tmp/e2e.json           the e2e group, 200 iterations
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +54,7 @@ import {
   type Timing,
   type WorkloadDef,
 } from './common.js';
+import { E2E_ITERS, E2E_ITERS_QUICK, type E2eResult, runMoxE2e, runTorchE2e } from './e2e.js';
 import { loadMnist, loadShakespeare } from './mox-data.js';
 import { moxHasThreads, moxSetThreads, runMox } from './mox-peer.js';
 
@@ -38,7 +62,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: this file runs as dist/bench/cpu.js. */
 const root = resolve(here, '..', '..');
 const TORCH_PY = '/usr/bin/python3';
-const PEERS = ['mox', 'tfjs-wasm', 'tfjs-cpu', 'torch'] as const;
+const PEERS = ['mox', 'mox-wasm', 'tfjs-wasm', 'tfjs-cpu', 'torch'] as const;
 type PeerName = (typeof PEERS)[number];
 
 const log = (s: string): void => {
@@ -55,12 +79,20 @@ interface Options {
   epochImages: number;
   out: string;
   peer?: string;
+  /** Run the e2e group (Tiny Shakespeare end to end). */
+  e2e: boolean;
+  /** Add the mox run on WebAssembly kernels to the e2e group. */
+  e2eWasm: boolean;
+  /** Iterations of each e2e run. */
+  e2eIters: number;
+  /** PyTorch's --threads in the e2e group: 'auto' (its probe, the default) or a number. */
+  e2eTorchThreads: string;
 }
 
 function usage(msg: string): never {
   process.stderr.write(`bench:cpu: ${msg}\n`);
   process.stderr.write(
-    'usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch|ids] [--peers mox,tfjs-wasm,tfjs-cpu,torch] [--threads 1,N] [--budget S] [--epoch-images N] [--out FILE]\n',
+    `usage: node dist/bench/cpu.js [--quick] [--only gemm,conv,mlp,cnn,gpt,epoch,e2e|ids] [--peers ${PEERS.join(',')}] [--threads 1,N] [--budget S] [--epoch-images N] [--e2e-wasm] [--e2e-iters N] [--e2e-torch-threads auto|N] [--out FILE]\n`,
   );
   process.exit(2);
 }
@@ -75,6 +107,9 @@ function parseOptions(): Options {
     'epoch-images': { type: 'string' },
     out: { type: 'string' },
     peer: { type: 'string' },
+    'e2e-wasm': { type: 'boolean', default: false },
+    'e2e-iters': { type: 'string' },
+    'e2e-torch-threads': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
   let values: ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
@@ -103,9 +138,22 @@ function parseOptions(): Options {
   if (!Number.isInteger(epochImages) || epochImages < MLP_BATCH || epochImages > EPOCH_IMAGES) {
     usage(`--epoch-images: expected an integer from ${MLP_BATCH} to ${EPOCH_IMAGES}, got ${values['epoch-images']}`);
   }
+  const e2eIters = values['e2e-iters'] === undefined ? (quick ? E2E_ITERS_QUICK : E2E_ITERS) : Number(values['e2e-iters']);
+  if (!Number.isInteger(e2eIters) || e2eIters < 1) usage(`--e2e-iters: expected a positive integer, got ${values['e2e-iters']}`);
+  const e2eTorchThreads = values['e2e-torch-threads'] ?? 'auto';
+  if (e2eTorchThreads !== 'auto' && !(Number.isInteger(Number(e2eTorchThreads)) && Number(e2eTorchThreads) >= 1)) {
+    usage(`--e2e-torch-threads: expected 'auto' or a positive integer, got ${e2eTorchThreads}`);
+  }
+  // `e2e` is a group of its own (child processes, not timed workloads): --only e2e runs it alone
+  const only = list(values.only);
+  const e2e = !only || only.includes('e2e');
   return {
     quick,
-    only: list(values.only),
+    only: only ? only.filter((x) => x !== 'e2e') : null,
+    e2e,
+    e2eWasm: values['e2e-wasm'] ?? false,
+    e2eIters,
+    e2eTorchThreads,
     peers,
     threads,
     budget,
@@ -116,12 +164,44 @@ function parseOptions(): Options {
   };
 }
 
-// ---- child mode: one TensorFlow.js backend ----
+/** The timed workloads --only picks (none for `--only e2e`). */
+function workloadsOf(o: Options): WorkloadDef[] {
+  return o.only && o.only.length === 0 ? [] : selectWorkloads(o.only);
+}
+
+// ---- child mode: one TensorFlow.js backend, or mox on its WebAssembly kernels ----
+
+/** A mox-wasm child's answer: its backendInfo and data, and its results per thread setting. */
+interface MoxWasmOut {
+  info: Record<string, unknown>;
+  byThreads: Record<string, PeerResults>;
+}
+
+/** mox in this process (started with MOX_CPU_KERNELS=relaxed-simd) at each --threads setting. */
+async function moxWasmChild(o: Options): Promise<void> {
+  const info = mox.backendInfo();
+  if (!String(info.kernels).startsWith('wasm')) {
+    throw new Error(`--peer mox-wasm: kernels are ${info.kernels}, not WebAssembly (run with MOX_CPU_KERNELS=relaxed-simd)`);
+  }
+  const workloads = workloadsOf(o);
+  const data = [`MNIST: ${loadMnist(root).source}`];
+  if (workloads.some((w) => w.group === 'gpt')) data.push(`GPT: ${loadShakespeare(root).source}`);
+  const byThreads: Record<string, PeerResults> = {};
+  const topts = timingOptions(o.quick, o.budget);
+  for (const t of o.threads) {
+    moxSetThreads(t);
+    log(`mox-wasm@${t}: running (MOX_CPU_KERNELS=relaxed-simd, mox.setNumThreads(${t}))`);
+    byThreads[t] = await runMox(workloads, topts, (s) => log(s.replace(/^ {2}mox /, '  mox-wasm ')), { root, epochImages: o.epochImages });
+  }
+  const out: MoxWasmOut = { info: { backendInfo: info, data }, byThreads };
+  process.stdout.write(`\n${RESULT_MARKER}${JSON.stringify(out)}\n`);
+}
 
 async function childMain(o: Options): Promise<void> {
+  if (o.peer === 'mox-wasm') return moxWasmChild(o);
   const backend = o.peer === 'tfjs-wasm' ? 'wasm' : o.peer === 'tfjs-cpu' ? 'cpu' : usage(`--peer: unknown '${o.peer}'`);
   const { runTfjs } = await import('./tfjs-peer.js');
-  const out = await runTfjs(backend, selectWorkloads(o.only), timingOptions(o.quick, o.budget), log);
+  const out = await runTfjs(backend, workloadsOf(o), timingOptions(o.quick, o.budget), log);
   process.stdout.write(`\n${RESULT_MARKER}${JSON.stringify(out)}\n`);
 }
 
@@ -162,6 +242,37 @@ function runTfjsChild(name: 'tfjs-wasm' | 'tfjs-cpu', o: Options, workloads: Wor
     return failedRun(workloads, `error: ${name} child produced no result (${why})`);
   }
   return JSON.parse(line.slice(RESULT_MARKER.length)) as PeerRun;
+}
+
+/** The mox-wasm child for these workloads: one run per thread setting, keyed 'mox-wasm@t'. */
+function runMoxWasmChild(o: Options, workloads: WorkloadDef[]): Record<string, PeerRun> {
+  log('mox-wasm: running (child process, MOX_CPU_KERNELS=relaxed-simd)');
+  const r = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--peer', 'mox-wasm', '--threads', o.threads.join(','), ...passThrough(o, workloads)],
+    {
+      env: { ...process.env, MOX_CPU_KERNELS: 'relaxed-simd' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: childTimeoutMs(o, workloads.length * o.threads.length),
+      maxBuffer: 64 << 20,
+    },
+  );
+  const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith(RESULT_MARKER));
+  const out: Record<string, PeerRun> = {};
+  if (!line) {
+    const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}`;
+    for (const t of o.threads) out[`mox-wasm@${t}`] = failedRun(workloads, `error: mox-wasm child produced no result (${why})`);
+    return out;
+  }
+  const parsed = JSON.parse(line.slice(RESULT_MARKER.length)) as MoxWasmOut;
+  for (const t of o.threads) {
+    const results = parsed.byThreads[t];
+    out[`mox-wasm@${t}`] = results
+      ? { info: { ...parsed.info, threads: t }, results }
+      : failedRun(workloads, `error: mox-wasm child did not run ${t} threads`);
+  }
+  return out;
 }
 
 // ---- PyTorch ----
@@ -277,7 +388,7 @@ interface Row {
   cells: Record<string, { m: Measurement; reused: boolean } | undefined>;
 }
 
-const COLUMNS = ['mox', 'tfjs-wasm', 'tfjs-cpu', 'torch'] as const;
+const COLUMNS = ['mox', 'mox-wasm', 'tfjs-wasm', 'tfjs-cpu', 'torch'] as const;
 
 function cellText(w: WorkloadDef, c: Row['cells'][string], moxM: Measurement | undefined, isMox: boolean): string {
   if (!c) return '-';
@@ -305,8 +416,9 @@ function cpuModel(): string {
 
 /**
  * The core's FMA peak in GFLOP/s at 128 and 256 bits (and 512 where the CPU has AVX-512) (bench/fma_peak.c, built with the system's C
- * compiler), or null where there is none or the CPU is not x86-64 with FMA3. mox's kernels are 128-bit
- * WebAssembly SIMD, so its GEMM is read against the 128-bit line; native BLAS against the widest.
+ * compiler), or null where there is none or the CPU is not x86-64 with FMA3. mox's native kernels and
+ * native BLAS are read against the widest line; mox's WebAssembly kernels (mox-wasm, 128-bit SIMD)
+ * against the 128-bit one.
  */
 function fmaPeak(): { fma128: number; fma256: number; fma512?: number } | null {
   if (os.arch() !== 'x64') return null;
@@ -337,10 +449,47 @@ function fmaPeak(): { fma128: number; fma256: number; fma512?: number } | null {
   }
 }
 
+/** The e2e table: each run's wall time, ms/iter and losses, and how many times faster mox is than it. */
+function e2eTable(results: E2eResult[], o: Options): string {
+  const moxR = results.find((r) => r.name === 'mox');
+  const ratio = (mine: number | undefined, theirs: number | undefined): string =>
+    mine !== undefined && theirs !== undefined ? `${fmt(theirs / mine)}x` : '-';
+  const rows = results.map((r) => {
+    const label = `${r.name}${r.tier ? ` (${r.tier})` : ''}`;
+    if (r.note) return [label, r.threads === undefined ? '-' : String(r.threads), String(r.iters), r.note, '-', '-', '-', '-'];
+    const self = r.name === 'mox';
+    return [
+      label,
+      r.threads === undefined ? '-' : String(r.threads),
+      String(r.step ?? r.iters),
+      `${r.wallS!.toFixed(1)}${r.loopS !== undefined ? ` (loop ${r.loopS.toFixed(1)})` : ''}`,
+      fmt(r.msPerIter!),
+      `${r.valLoss!.toFixed(4)} / ${r.trainLoss!.toFixed(4)}`,
+      self ? '-' : ratio(moxR?.wallS, r.wallS),
+      self ? '-' : ratio(moxR?.msPerIter, r.msPerIter),
+    ];
+  });
+  const torch = results.find((r) => r.name === 'torch');
+  const probe = torch?.threadsProbeMs
+    ? ` PyTorch's thread probe (ms/iter): ${Object.entries(torch.threadsProbeMs)
+        .map(([t, ms]) => `${t} thread${t === '1' ? '' : 's'} ${fmt(ms)}`)
+        .join(', ')} -> trained on ${torch.threads}.`
+    : '';
+  return (
+    `End to end: Tiny Shakespeare, ${o.e2eIters} iterations${o.e2eIters !== E2E_ITERS ? ` (${o.quick && o.e2eIters === E2E_ITERS_QUICK ? '--quick' : '--e2e-iters'}: not the issue's 2,000)` : ''}, each a child process, one after the other; ` +
+    `wall = spawn to exit (PyTorch's own loop time in parentheses); ms/iter = the training iterations only, as each prints it; ` +
+    `mox runs as scripts/run-results.mjs runs the \`gpt\` example (every core), PyTorch ${o.e2eTorchThreads === 'auto' ? 'with its auto thread choice (`--threads auto`: a probe of 11 steps at 1 thread and at every core, in its wall time)' : `with \`--threads ${o.e2eTorchThreads}\``}.${probe}\n\n` +
+    markdownTable(
+      ['run', 'threads', 'iterations', 'wall s', 'ms / iter', 'val / train loss', 'mox vs this (wall)', 'mox vs this (ms/iter)'],
+      rows,
+    )
+  );
+}
+
 async function main(): Promise<void> {
   const o = parseOptions();
   if (o.peer) return childMain(o);
-  const workloads = selectWorkloads(o.only);
+  const workloads = workloadsOf(o);
   const topts = timingOptions(o.quick, o.budget);
   const started = new Date();
   const loadStart = os.loadavg();
@@ -355,12 +504,13 @@ async function main(): Promise<void> {
     openblasEnv: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('OPENBLAS_'))),
     fmaPeakGflops: workloads.some((w) => w.group === 'gemm') ? fmaPeak() : null,
   };
-  log(`bench:cpu: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${pkg.version} ${JSON.stringify(mox.backendInfo())}`);
+  const moxInfo = mox.backendInfo();
+  log(`bench:cpu: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${pkg.version} ${JSON.stringify(moxInfo)}`);
   log(
-    `workloads: ${workloads.map((w) => w.id).join(', ')}; threads ${o.threads.join(',')}; budget ${topts.budgetMs / 1000} s per workload per peer${o.quick ? ' (--quick)' : ''}`,
+    `workloads: ${[...workloads.map((w) => w.id), ...(o.e2e ? ['e2e'] : [])].join(', ')}; threads ${o.threads.join(',')}; budget ${topts.budgetMs / 1000} s per workload per peer${o.quick ? ' (--quick)' : ''}`,
   );
 
-  // peer key ('mox@1', 'tfjs-wasm', 'torch@2', ...) -> run
+  // peer key ('mox@1', 'mox-wasm@2', 'tfjs-wasm', 'torch@2', ...) -> run
   const runs: Record<string, PeerRun> = {};
   const moxThreads = moxHasThreads();
   const notes: string[] = [];
@@ -368,7 +518,7 @@ async function main(): Promise<void> {
   // mox loads its data first, as the PyTorch peer does (each of its processes, before any workload)
   const moxCtx = { root, epochImages: o.epochImages };
   const moxData: string[] = [];
-  if (o.peers.includes('mox')) {
+  if (o.peers.includes('mox') && workloads.length) {
     const t0 = performance.now();
     moxData.push(`MNIST: ${loadMnist(root).source}`);
     if (workloads.some((w) => w.group === 'gpt')) moxData.push(`GPT: ${loadShakespeare(root).source}`);
@@ -409,6 +559,7 @@ async function main(): Promise<void> {
         });
       }
     }
+    if (o.peers.includes('mox-wasm')) for (const [k, run] of Object.entries(runMoxWasmChild(o, ws))) merge(k, run);
     for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
       if (!o.peers.includes(name)) continue;
       merge(
@@ -416,18 +567,43 @@ async function main(): Promise<void> {
         group === 'epoch' ? failedRun(ws, 'not written for tfjs (the epoch comparison is mox and PyTorch)') : runTfjsChild(name, o, ws),
       );
     }
-    if (torchOk) for (const t of o.threads) merge(`torch@${t}`, runTorch(t, o, ws));
+    if (o.peers.includes('torch')) {
+      for (const t of o.threads) merge(`torch@${t}`, torchOk ? runTorch(t, o, ws) : failedRun(ws, 'n/a (no torch)'));
+    }
   }
-  if (o.peers.includes('mox') && !moxThreads) {
+  if (o.peers.includes('mox') && !moxThreads && workloads.length) {
     notes.push(
       'mox has no `setNumThreads` in this build: it ran once, single-threaded; `*` marks that figure reused in multi-thread rows.',
     );
   }
-  if (o.peers.some((p) => p.startsWith('tfjs'))) {
+  if (o.peers.some((p) => p.startsWith('tfjs')) && workloads.length) {
     notes.push('TensorFlow.js runs single-threaded in Node (wasm and cpu backends); `*` marks its figure reused in multi-thread rows.');
   }
   if (o.peers.includes('torch') && !torchOk) {
     notes.push(`PyTorch not measured: \`${TORCH_PY} -c "import torch"\` failed (Debian: apt-get install python3-torch).`);
+  }
+
+  // the e2e group: Tiny Shakespeare end to end, mox (native), mox on WebAssembly (--e2e-wasm), PyTorch
+  const e2e: E2eResult[] = [];
+  if (o.e2e) {
+    log(`-- e2e (${o.e2eIters} iterations)`);
+    const notRun = (name: E2eResult['name'], note: string): E2eResult => ({ name, command: '-', iters: o.e2eIters, note });
+    const guard = async (name: E2eResult['name'], f: () => Promise<E2eResult>): Promise<E2eResult> => {
+      try {
+        return await f();
+      } catch (e) {
+        return notRun(name, `error: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    };
+    if (o.peers.includes('mox')) e2e.push(await guard('mox', () => runMoxE2e(root, o.e2eIters, false, log)));
+    if (o.e2eWasm) e2e.push(await guard('mox-wasm', () => runMoxE2e(root, o.e2eIters, true, log)));
+    if (o.peers.includes('torch')) {
+      e2e.push(
+        torchOk
+          ? await guard('torch', () => runTorchE2e(root, TORCH_PY, o.e2eIters, o.e2eTorchThreads, log))
+          : notRun('torch', `n/a (no torch: ${TORCH_PY} cannot import it)`),
+      );
+    }
   }
   const fmaEnd = machine.fmaPeakGflops ? fmaPeak() : null;
 
@@ -438,6 +614,8 @@ async function main(): Promise<void> {
       const cells: Row['cells'] = {};
       const moxRun = runs[`mox@${t}`] ?? runs.mox;
       if (moxRun) cells.mox = { m: moxRun.results[w.id]!, reused: !runs[`mox@${t}`] && t > 1 };
+      const wasmRun = runs[`mox-wasm@${t}`];
+      if (wasmRun) cells['mox-wasm'] = { m: wasmRun.results[w.id]!, reused: false };
       for (const name of ['tfjs-wasm', 'tfjs-cpu'] as const) {
         const r = runs[name];
         if (r) cells[name] = { m: r.results[w.id]!, reused: t > 1 };
@@ -448,25 +626,33 @@ async function main(): Promise<void> {
     }
   }
 
+  // the tier of each mox column, from backendInfo() in its process
+  const wasmInfo = o.threads.map((t) => runs[`mox-wasm@${t}`]?.info.backendInfo as { kernels?: string } | undefined).find((x) => x);
+  const tiers: Record<string, string> = { mox: String(moxInfo.kernels), 'mox-wasm': wasmInfo?.kernels ?? 'not run' };
+  const columns = COLUMNS.filter((c) => rows.some((r) => r.cells[c]));
+  const head = (c: string): string => (tiers[c] ? `${c} (${tiers[c]})` : c);
+
   const byId = new Map(WORKLOADS.map((w) => [w.id, w]));
-  const mainTable = markdownTable(
-    ['workload', 'threads', ...COLUMNS],
-    rows.map((r) => {
-      const w = byId.get(r.workload)!;
-      const moxM = r.cells.mox?.m;
-      return [w.short, String(r.threads), ...COLUMNS.map((c) => cellText(w, r.cells[c], moxM, c === 'mox'))];
-    }),
-  );
+  const mainTable = rows.length
+    ? markdownTable(
+        ['workload', 'threads', ...columns.map(head)],
+        rows.map((r) => {
+          const w = byId.get(r.workload)!;
+          const moxM = r.cells.mox?.m;
+          return [w.short, String(r.threads), ...columns.map((c) => cellText(w, r.cells[c], moxM, c === 'mox'))];
+        }),
+      )
+    : '';
 
   // samples/s for the training steps
   const stepRows = rows.filter((r) => ['mlp', 'cnn', 'gpt'].includes(byId.get(r.workload)!.group));
   const throughputTable = stepRows.length
     ? markdownTable(
-        ['training step', 'threads', ...COLUMNS],
+        ['training step', 'threads', ...columns.map(head)],
         stepRows.map((r) => [
           byId.get(r.workload)!.short.replace(' (ms)', ' (samples/s)'),
           String(r.threads),
-          ...COLUMNS.map((c) => {
+          ...columns.map((c) => {
             const cell = r.cells[c];
             if (!cell) return '-';
             return cell.m.samplesPerSec === undefined ? (cell.m.note ?? 'n/a') : fmt(cell.m.samplesPerSec) + (cell.reused ? '*' : '');
@@ -475,7 +661,7 @@ async function main(): Promise<void> {
       )
     : '';
 
-  // mox and PyTorch, each at its best thread setting
+  // mox, mox on WebAssembly and PyTorch, each at its best thread setting
   const best = (prefix: string, w: WorkloadDef): { v: number; t: number } | null => {
     let b: { v: number; t: number } | null = null;
     for (const t of o.threads) {
@@ -486,29 +672,48 @@ async function main(): Promise<void> {
     }
     return b;
   };
+  const bestCell = (b: { v: number; t: number } | null): string => (b ? `${fmt(b.v)} (${b.t}t)` : '-');
+  const ratioCell = (w: WorkloadDef, a: { v: number } | null, b: { v: number } | null): string =>
+    a && b ? `${fmt(speedup(w, a.v, b.v))}x` : '-';
   const bestRows: string[][] = [];
   for (const w of workloads) {
     const bm = best('mox', w);
+    const bw = best('mox-wasm', w);
     const bt = best('torch', w);
-    if (!bm || !bt) continue;
-    bestRows.push([w.short, `${fmt(bm.v)} (${bm.t}t)`, `${fmt(bt.v)} (${bt.t}t)`, `${fmt(speedup(w, bm.v, bt.v))}x`]);
+    if (!bm || (!bt && !bw)) continue;
+    bestRows.push([w.short, bestCell(bm), bestCell(bw), bestCell(bt), ratioCell(w, bm, bt), ratioCell(w, bw, bt), ratioCell(w, bm, bw)]);
   }
-  const bestTable = bestRows.length ? markdownTable(['workload', 'mox best', 'torch best', 'mox vs torch'], bestRows) : '';
+  const bestTable = bestRows.length
+    ? markdownTable(
+        [
+          'workload',
+          `mox best (${tiers.mox})`,
+          `mox-wasm best (${tiers['mox-wasm']})`,
+          'torch best',
+          'mox vs torch',
+          'mox-wasm vs torch',
+          'mox vs mox-wasm',
+        ],
+        bestRows,
+      )
+    : '';
 
   // one epoch: ms per epoch and per batch, and fit's overhead per batch over mox's plain loop
   const epochTable = epochComparison(workloads, runs, o);
 
   const info = {
-    mox: { version: pkg.version, backendInfo: mox.backendInfo(), setNumThreads: moxThreads },
+    mox: { version: pkg.version, backendInfo: moxInfo, setNumThreads: moxThreads },
+    ...(wasmInfo ? { 'mox-wasm': runs[`mox-wasm@${o.threads[0]}`]?.info } : {}),
     ...Object.fromEntries(
       Object.entries(runs)
-        .filter(([k]) => !k.startsWith('mox'))
+        .filter(([k]) => k !== 'mox' && !k.startsWith('mox@') && !k.startsWith('mox-wasm@'))
         .map(([k, r]) => [k, r.info]),
     ),
   };
   const loadEnd = os.loadavg().map((x) => +x.toFixed(2));
-  const machineLine = `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, mox ${JSON.stringify(mox.backendInfo())}, ${started.toISOString()}, load avg ${loadStart[0]!.toFixed(2)} -> ${loadEnd[0]!.toFixed(2)}`;
-  const torchInfo = o.threads.map((t) => runs[`torch@${t}`]?.info).find((x) => x);
+  const tierLine = `mox columns: mox = ${tiers.mox} (${JSON.stringify(moxInfo)})${o.peers.includes('mox-wasm') && workloads.length ? `, mox-wasm = ${tiers['mox-wasm']} (MOX_CPU_KERNELS=relaxed-simd)` : ''}`;
+  const machineLine = `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${started.toISOString()}, load avg ${loadStart[0]!.toFixed(2)} -> ${loadEnd[0]!.toFixed(2)}`;
+  const torchInfo = o.threads.map((t) => runs[`torch@${t}`]?.info).find((x) => x && !x.error);
   if (torchInfo) {
     const blas = torchInfo.blas as { corename?: string; config?: string } | null | undefined;
     notes.push(
@@ -519,34 +724,104 @@ async function main(): Promise<void> {
       `Data loaded before measuring: PyTorch ${((torchInfo.data as string[] | undefined) ?? []).join('; ')}${malloc && Object.keys(malloc).length ? ` (malloc variables set: ${JSON.stringify(malloc)})` : ' (no malloc variables)'}; mox ${moxData.join('; ') || '-'}.`,
     );
   }
+
+  // the issue's targets, from this run
+  const targets: { target: string; figure: string; met: boolean | null }[] = [];
+  const peakOf = (p: { fma128: number; fma256: number; fma512?: number }): { bits: number; v: number } =>
+    p.fma512 ? { bits: 512, v: p.fma512 } : { bits: 256, v: p.fma256 };
   if (machine.fmaPeakGflops) {
-    const { fma128, fma256, fma512 } = machine.fmaPeakGflops;
+    const peak = machine.fmaPeakGflops;
+    const { fma128, fma256, fma512 } = peak;
+    const widest = peakOf(peak);
     if (fmaEnd) {
       notes.push(
-        `The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit); a drop between the two means the machine slowed during the run.`,
+        `The same FMA measure at the end of the run: ${fmt(fmaEnd.fma128)} GFLOP/s (128-bit)${fmaEnd.fma512 ? `, ${fmt(fmaEnd.fma512)} (512-bit)` : ''}; a drop between the two means the machine slowed during the run.`,
       );
     }
-    const single = workloads
-      .filter((w) => w.group === 'gemm')
-      .map((w) => ({ w, m: runs[`mox@1`]?.results[w.id] ?? runs.mox?.results[w.id] }))
-      .filter((x) => x.m && x.m.value !== null)
-      .map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / fma128).toFixed(0)}%`);
+    const gemms = workloads.filter((w) => w.group === 'gemm');
+    const pct = (key: string, line: number): string =>
+      gemms
+        .map((w) => ({ w, m: runs[key]?.results[w.id] ?? (key === 'mox@1' ? runs.mox?.results[w.id] : undefined) }))
+        .filter((x) => x.m && x.m.value !== null)
+        .map((x) => `${x.w.short.replace(' (GFLOP/s)', '')} ${((100 * x.m!.value!) / line).toFixed(0)}%`)
+        .join(', ');
+    const nativePct = pct('mox@1', widest.v);
+    const wasmPct = pct('mox-wasm@1', fma128);
     notes.push(
-      `One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512: OpenBLAS's Cooperlake/SkylakeX kernels)` : ''}.${single.length ? ` mox's 1-thread GEMM reaches ${single.join(', ')} of the 128-bit peak.` : ''}`,
+      `One core's FMA peak, measured in this run by bench/fma_peak.c: ${fmt(fma128)} GFLOP/s with 128-bit vectors (WebAssembly SIMD's width, mox-wasm's ceiling), ${fmt(fma256)} with 256-bit (AVX2)${fma512 ? `, ${fmt(fma512)} with 512-bit (AVX-512)` : ''}.` +
+        (nativePct ? ` mox's 1-thread GEMM (${tiers.mox}) reaches ${nativePct} of the ${widest.bits}-bit peak.` : '') +
+        (wasmPct ? ` mox-wasm's 1-thread GEMM (${tiers['mox-wasm']}) reaches ${wasmPct} of the 128-bit peak.` : ''),
     );
+    const g = runs['mox@1']?.results['gemm-1024'] ?? runs.mox?.results['gemm-1024'];
+    if (g) {
+      targets.push({
+        target: `1-thread fp32 GEMM 1024³ >= 80% of the ${widest.bits}-bit FMA peak (mox, ${tiers.mox})`,
+        figure:
+          g.value === null
+            ? (g.note ?? 'n/a')
+            : `${((100 * g.value) / widest.v).toFixed(0)}% (${fmt(g.value)} of ${fmt(widest.v)} GFLOP/s)`,
+        met: g.value === null ? null : g.value >= 0.8 * widest.v,
+      });
+    }
   }
+  for (const id of ['mlp-step', 'cnn-step', 'gpt-step']) {
+    const w = byId.get(id)!;
+    if (!workloads.includes(w)) continue;
+    const bm = best('mox', w);
+    const bt = best('torch', w);
+    targets.push({
+      target: `${w.short.replace(' (ms)', '')} faster than PyTorch, each at its best thread setting`,
+      figure:
+        bm && bt
+          ? `${fmt(speedup(w, bm.v, bt.v))}x (mox ${fmt(bm.v)} ms at ${bm.t}t, PyTorch ${fmt(bt.v)} ms at ${bt.t}t)`
+          : 'n/a (a peer has no figure)',
+      met: bm && bt ? speedup(w, bm.v, bt.v) > 1 : null,
+    });
+  }
+  const e2eMox = e2e.find((r) => r.name === 'mox');
+  const e2eTorch = e2e.find((r) => r.name === 'torch');
+  if (e2eMox && e2eTorch) {
+    const both = e2eMox.wallS !== undefined && e2eTorch.wallS !== undefined;
+    targets.push({
+      target: `Tiny Shakespeare ${o.e2eIters} iterations${o.e2eIters !== E2E_ITERS ? ' (not the issue’s 2,000)' : ''} end to end faster than PyTorch (wall, process to process)`,
+      figure: both
+        ? `${fmt(e2eTorch.wallS! / e2eMox.wallS!)}x (mox ${e2eMox.wallS!.toFixed(1)} s, PyTorch ${e2eTorch.wallS!.toFixed(1)} s${e2eTorch.loopS !== undefined ? `; against PyTorch's loop alone, ${e2eTorch.loopS.toFixed(1)} s, without its start, data loading and thread probe: ${fmt(e2eTorch.loopS / e2eMox.wallS!)}x` : ''})`
+        : (e2eMox.note ?? e2eTorch.note ?? 'n/a'),
+      met: both ? e2eTorch.wallS! > e2eMox.wallS! : null,
+    });
+  }
+  const targetTable = targets.length
+    ? markdownTable(
+        ['target', 'this run', 'met'],
+        targets.map((t) => [t.target, t.figure, t.met === null ? '-' : t.met ? 'yes' : 'no']),
+      )
+    : '';
+
   const anyCold = Object.values(runs).some((r) => Object.values(r.results).some((m) => m?.timing?.cold));
   const legend = [
     `Machine: ${machineLine}`,
     '',
-    "Cells: the peer's figure (GFLOP/s or ms per rep, median) and, in parentheses, how many times faster mox is (> 1: mox is faster).",
+    tierLine,
+    '',
+    ...(rows.length
+      ? [
+          "Cells: the peer's figure (GFLOP/s or ms per rep, median) and, in parentheses, how many times faster mox is (> 1: mox is faster); in the mox-wasm column that is native mox vs WebAssembly mox.",
+        ]
+      : []),
     ...(anyCold ? [`- † one cold rep, no warmup: the first step took longer than ${(topts.slowMs / 1000).toFixed(0)} s.`] : []),
     ...notes.map((n) => `- ${n}`),
   ].join('\n');
-  const sections = [legend, mainTable];
+  const sections = [legend];
+  if (mainTable) sections.push(mainTable);
   if (throughputTable) sections.push(throughputTable);
-  if (bestTable) sections.push(`mox and PyTorch, each at its best thread setting:\n\n${bestTable}`);
+  if (bestTable) sections.push(`mox, mox on WebAssembly and PyTorch, each at its best thread setting:\n\n${bestTable}`);
   if (epochTable) sections.push(epochTable);
+  if (e2e.length) sections.push(e2eTable(e2e, o));
+  if (targetTable) {
+    sections.push(
+      `The native-kernels issue's targets, from this run${o.quick ? ' (--quick: a smoke run, not a measurement)' : ''}:\n\n${targetTable}`,
+    );
+  }
   const report = sections.join('\n\n');
   process.stdout.write(`\n${report}\n`);
 
@@ -558,12 +833,25 @@ async function main(): Promise<void> {
       timestamp: started.toISOString(),
       durationS: +((Date.now() - started.getTime()) / 1000).toFixed(1),
     },
-    options: { quick: o.quick, only: o.only, peers: o.peers, threads: o.threads, epochImages: o.epochImages, timing: topts },
+    options: {
+      quick: o.quick,
+      only: o.only,
+      e2e: o.e2e,
+      e2eWasm: o.e2eWasm,
+      e2eIters: o.e2eIters,
+      peers: o.peers,
+      threads: o.threads,
+      epochImages: o.epochImages,
+      timing: topts,
+    },
+    tiers,
     peers: info,
     workloads: workloads.map((w) => ({
       ...w,
       results: Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, r.results[w.id]])),
     })),
+    e2e,
+    targets,
     notes,
     markdown: report,
   };
