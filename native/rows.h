@@ -34,10 +34,15 @@ static inline vf vload_part(const float *p, int k, float fill) {
 #if defined(__x86_64__) && MOX_VW == 16
   // a masked load: the masked-off lanes are not read, so no fault past the end of the heap
   return (vf)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << k) - 1), p);
+#elif defined(__x86_64__) && MOX_VW == 8
+  const vi m = vfirst(k);
+  return vselect(m, (vf)_mm256_maskload_ps(p, (__m256i)m), vsplat(fill));
 #else
-  vf v = vsplat(fill);
-  for (int i = 0; i < k; i++) v[i] = p[i];
-  return v;
+  // through a buffer: lane-by-lane inserts into a vector register cost more than one reload
+  float buf[MOX_VW] __attribute__((aligned(MOX_VW * 4)));
+  for (int i = 0; i < MOX_VW; i++) buf[i] = fill;
+  memcpy(buf, p, (size_t)k * sizeof(float));
+  return *(const vf *)buf;
 #endif
 }
 
@@ -45,8 +50,12 @@ static inline vf vload_part(const float *p, int k, float fill) {
 static inline void vstore_part(float *p, vf v, int k) {
 #if defined(__x86_64__) && MOX_VW == 16
   _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), (__m512)v);
+#elif defined(__x86_64__) && MOX_VW == 8
+  _mm256_maskstore_ps(p, (__m256i)vfirst(k), (__m256)v);
 #else
-  for (int i = 0; i < k; i++) p[i] = v[i];
+  float buf[MOX_VW] __attribute__((aligned(MOX_VW * 4)));
+  *(vf *)buf = v;
+  memcpy(p, buf, (size_t)k * sizeof(float));
 #endif
 }
 
