@@ -1,6 +1,15 @@
 // Every native kernel: X(name, number of arguments). The name and arguments are those of the
 // WebAssembly kernel it stands in for (src/backend/cpu/wasm/kernels.ts); binding.c exports each under
 // that name and test/native-binding.test.ts checks the two lists agree.
-#define MOX_NATIVE_KERNELS(X) \
-  X(sgemm, 14)                \
-  X(sgemmBatched, 18)
+#define MOX_NATIVE_KERNELS(X)              \
+  X(sgemm, 14)                       \
+  X(sgemmBatched, 18)                \
+  X(softmaxRows, 6)                  \
+  X(layerNormRows, 11)               \
+  X(layerNormBackwardRows, 11)       \
+  X(layerNormParams, 12)             \
+  X(crossEntropyRows, 9)             \
+  X(crossEntropyBackwardRows, 11)    \
+  X(attentionF32, 17)                \
+  X(attentionBackwardF32, 21)        \
+  X(adamStepF32, 14)
