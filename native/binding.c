@@ -113,6 +113,11 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   if (strcmp(want, "best") == 0) {
     for (int i = 0; i < NLEVELS; i++)
       if (cpu_runs(i)) pick = i;
+#ifdef MOX_X86
+    // x86-64's baseline is SSE2: no FMA, 16 registers; there the exp-heavy kernels run slower than
+    // WebAssembly's relaxed SIMD, so it is only used when asked for (MOX_CPU_KERNELS=native-base)
+    if (pick == 0) return throw_error(env, "mox native: this CPU has no AVX2; the WebAssembly kernels are as fast as native-base");
+#endif
   } else {
     for (int i = 0; i < NLEVELS; i++)
       if (strcmp(want, LEVELS[i]) == 0) pick = i;
