@@ -3,4 +3,20 @@
 // that name and test/native-binding.test.ts checks the two lists agree.
 #define MOX_NATIVE_KERNELS(X) \
   X(sgemm, 14)                \
-  X(sgemmBatched, 18)
+  X(sgemmBatched, 18)         \
+  X(im2colF32, 24)            \
+  X(col2imF32, 20)            \
+  X(maxPool2dF32, 22)         \
+  X(maxPool2dBackwardF32, 18) \
+  X(avgPool2dF32, 23)         \
+  X(avgPool2dBackwardF32, 23) \
+  X(unaryF32, 9)              \
+  X(binaryF32, 10)            \
+  X(compareF32, 10)           \
+  X(whereF32, 12)             \
+  X(copy32, 8)                \
+  X(copy32x3, 11)             \
+  X(reduceRowsF32, 7)         \
+  X(reduceColsF32, 7)         \
+  X(gatherRowsF32, 8)         \
+  X(scatterAddRowsF32, 9)
