@@ -122,7 +122,12 @@ INLINE void unary_rows(int op, int rows, int n, const float *x, long rsX, long c
     } else {
       for (; i + MOX_VW <= n; i += MOX_VW) vstore(po + i, unary_v(op, ldv(px + i * csX, csX), v0, v1));
     }
-    if (i < n) stp(po + i, unary_v(op, ldp(px + i * csX, csX, n - i), v0, v1), n - i);
+    // the tail through the same vector code (lane-wise, so the same bits as in a full vector): a
+    // splat per element for one or two, else one padded vector
+    if (n - i <= 2)
+      for (; i < n; i++) po[i] = unary_v(op, vsplat(px[i * csX]), v0, v1)[0];
+    else
+      stp(po + i, unary_v(op, ldp(px + i * csX, csX, n - i), v0, v1), n - i);
   }
 }
 
@@ -166,11 +171,23 @@ INLINE vf binary_v(int op, vf a, vf b) {
   }
 }
 
-// one row of a binary op; ca, cb constant 1 or 0 where the caller can say so
+// the same op on one element: IEEE-exact ops give the vector lanes' bits, and pow is per lane anyway
+INLINE float binary_s(int op, float a, float b) {
+  switch (op) {
+    case BINARY_ADD: return a + b;
+    case BINARY_SUB: return a - b;
+    case BINARY_MUL: return a * b;
+    case BINARY_DIV: return a / b;
+    default: return binary_v(op, vsplat(a), vsplat(b))[0];
+  }
+}
+
+// one row of a binary op; ca, cb constant 1 or 0 where the caller can say so. The tail runs scalar:
+// short rows (65 logits) made a padded vector cost more than the element it computes.
 INLINE void binary_row(int op, int n, const float *pa, long ca, const float *pb, long cb, float *po) {
   int i = 0;
   for (; i + MOX_VW <= n; i += MOX_VW) vstore(po + i, binary_v(op, ldv(pa + i * ca, ca), ldv(pb + i * cb, cb)));
-  if (i < n) stp(po + i, binary_v(op, ldp(pa + i * ca, ca, n - i), ldp(pb + i * cb, cb, n - i)), n - i);
+  for (; i < n; i++) po[i] = binary_s(op, pa[i * ca], pb[i * cb]);
 }
 
 INLINE void binary_rows(int op, int rows, int n, const float *a, long rsA, long csA, const float *b, long rsB, long csB,
@@ -221,10 +238,7 @@ INLINE void compare_row(int op, int n, const float *pa, long ca, const float *pb
     const vb r = to_bytes(compare_v(op, ldv(pa + i * ca, ca), ldv(pb + i * cb, cb)));
     memcpy(po + i, &r, MOX_VW);
   }
-  if (i < n) {
-    const vb r = to_bytes(compare_v(op, ldp(pa + i * ca, ca, n - i), ldp(pb + i * cb, cb, n - i)));
-    for (int l = 0; l < n - i; l++) po[i + l] = (uint8_t)r[l];
-  }
+  for (; i < n; i++) po[i] = (uint8_t)-compare_v(op, vsplat(pa[i * ca]), vsplat(pb[i * cb]))[0];
 }
 
 INLINE void compare_rows(int op, int rows, int n, const float *a, long rsA, long csA, const float *b, long rsB,
@@ -261,7 +275,7 @@ INLINE void where_row(int n, const uint8_t *pc, long cc, const float *pa, long c
     for (; i + MOX_VW <= n; i += MOX_VW) {
       vb bytes;
       memcpy(&bytes, pc + i, MOX_VW);
-      const vi mask = __builtin_convertvector(bytes, vi) != 0; // any nonzero byte is true
+      const vi mask = __builtin_convertvector(bytes != 0, vi); // any nonzero byte is true: 0 / -1 lanes
       vstore(po + i, vselect(mask, ldv(pa + i * ca, ca), ldv(pb + i * cb, cb)));
     }
   }
@@ -287,42 +301,68 @@ MOX_KERNEL(whereF32) {
   }
 }
 
-// Strided copy of 4-byte elements, bit for bit (float32 or int32: copied as integers, so NaN
-// payloads survive).
-static void copy_rows(int rows, int n, const uint32_t *x, long rsX, long csX, uint32_t *o, long rsO, long csO) {
+// copy32 and copy32x3 stay in WebAssembly: their time is memcpy's (memory.copy in V8) in both tiers,
+// measured equal at 98k floats, so a native call would only add its ~0.1 us.
+
+// Half a vector of floats, widened to a full vector of float64 lanes for the row sums (float32 rows
+// keep their accuracy however long they are).
+typedef float vh __attribute__((vector_size(MOX_VW * 2)));
+typedef float vh_u __attribute__((vector_size(MOX_VW * 2), aligned(4)));
+typedef double vd __attribute__((vector_size(MOX_VW * 4)));
+INLINE vd ldd(const float *p) { return __builtin_convertvector(*(const vh_u *)p, vd); }
+
+// lanes rotated down by k (a constant): lane l gets lane l + k mod the width
+INLINE vf vrot(vf v, int k) {
+#ifdef __clang__
+  vf r;
+  for (int l = 0; l < MOX_VW; l++) r[l] = v[(l + k) & (MOX_VW - 1)];
+  return r;
+#else
+  vi m;
+  for (int l = 0; l < MOX_VW; l++) m[l] = (l + k) & (MOX_VW - 1);
+  return __builtin_shuffle(v, m);
+#endif
+}
+
+// f32.max / f32.min on scalars (as wmax / wmin)
+INLINE float smax(float a, float b) { return wmax(vsplat(a), vsplat(b))[0]; }
+INLINE float smin(float a, float b) { return wmin(vsplat(a), vsplat(b))[0]; }
+
+INLINE void reduce_rows(int op, int rows, int n, const float *x, long rs, long cs, float *o) {
   for (int r = 0; r < rows; r++) {
-    const uint32_t *px = x + r * rsX;
-    uint32_t *po = o + r * rsO;
-    if (csX == 1 && csO == 1) {
-      memcpy(po, px, (size_t)n * 4);
-    } else if (csX == 0 && csO == 1) {
-      const uint32_t v = *px;
-      for (int i = 0; i < n; i++) po[i] = v;
-    } else if (csO == 1) {
-      for (int i = 0; i < n; i++) po[i] = px[i * csX];
+    const float *p = x + r * rs;
+    int i = 0;
+    if (op == REDUCE_SUM) {
+      double total = 0;
+      if (cs == 1 && n >= 2 * MOX_VW) {
+        // four independent float64 accumulators: the adds' latency, not the loads, bound this loop
+        vd a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (; i + 2 * MOX_VW <= n; i += 2 * MOX_VW) {
+          a0 += ldd(p + i);
+          a1 += ldd(p + i + MOX_VW / 2);
+          a2 += ldd(p + i + MOX_VW);
+          a3 += ldd(p + i + 3 * MOX_VW / 2);
+        }
+        const vd a = (a0 + a1) + (a2 + a3);
+        for (int l = 0; l < MOX_VW / 2; l++) total += a[l];
+      }
+      for (; i < n; i++) total += (double)p[i * cs];
+      o[r] = (float)total;
     } else {
-      for (int i = 0; i < n; i++) po[i * csO] = px[i * csX];
+      // f32.max / f32.min: NaN wins and +0 > -0 in any order, so lanes may combine freely
+      float m = p[0];
+      if (cs == 1 && n >= MOX_VW) {
+        vf acc = vload(p);
+        for (i = MOX_VW; i + MOX_VW <= n; i += MOX_VW) acc = op == REDUCE_MAX ? wmax(acc, vload(p + i)) : wmin(acc, vload(p + i));
+        // across the lanes by halving (lane l against lane l + k): 4 steps at 16 lanes, not 15
+        for (int k = MOX_VW / 2; k >= 1; k /= 2) acc = op == REDUCE_MAX ? wmax(acc, vrot(acc, k)) : wmin(acc, vrot(acc, k));
+        m = acc[0];
+      }
+      for (; i < n; i++) m = op == REDUCE_MAX ? smax(m, p[i * cs]) : smin(m, p[i * cs]);
+      o[r] = m;
     }
   }
 }
-
-MOX_KERNEL(copy32) {
-  copy_rows(ARG_I(0), ARG_I(1), (const uint32_t *)ARG_P(2), ARG_I(3), ARG_I(4), (uint32_t *)ARG_P(5), ARG_I(6),
-            ARG_I(7));
-}
-
-/** copy32 over `outer` blocks spaced osX / osO elements apart (a permuted copy with three levels). */
-MOX_KERNEL(copy32x3) {
-  const int outer = ARG_I(0);
-  const long osX = ARG_I(1), osO = ARG_I(2);
-  const int rows = ARG_I(3), n = ARG_I(4);
-  const uint32_t *x = (const uint32_t *)ARG_P(5);
-  uint32_t *o = (uint32_t *)ARG_P(8);
-  for (int b = 0; b < outer; b++) copy_rows(rows, n, x + b * osX, ARG_I(6), ARG_I(7), o + b * osO, ARG_I(9), ARG_I(10));
-}
-
-// float64 lanes for the row sums (float32 rows keep their accuracy however long)
-typedef double vdw __attribute__((vector_size(MOX_VW * 8)));
 
 /** out[r] = reduce_i x[r*rs + i*cs], r < rows, i < n; sums accumulate in float64. */
 MOX_KERNEL(reduceRowsF32) {
@@ -330,32 +370,10 @@ MOX_KERNEL(reduceRowsF32) {
   const float *x = ARG_FP(3);
   const long rs = ARG_I(4), cs = ARG_I(5);
   float *o = ARG_FP(6);
-  for (int r = 0; r < rows; r++) {
-    const float *p = x + r * rs;
-    int i = 0;
-    if (op == REDUCE_SUM) {
-      double total = 0;
-      if (cs == 1) {
-        vdw acc = {0};
-        for (; i + MOX_VW <= n; i += MOX_VW) acc += __builtin_convertvector(vload(p + i), vdw);
-        for (int l = 0; l < MOX_VW; l++) total += acc[l];
-      }
-      for (; i < n; i++) total += (double)p[i * cs];
-      o[r] = (float)total;
-    } else {
-      // max / min as f32.max / f32.min: NaN wins and +0 > -0, in any order, so lanes may combine freely
-      vf m = vsplat(p[0]);
-      if (cs == 1) {
-        for (; i + MOX_VW <= n; i += MOX_VW) m = op == REDUCE_MAX ? wmax(m, vload(p + i)) : wmin(m, vload(p + i));
-      }
-      for (; i < n; i++) m = op == REDUCE_MAX ? wmax(m, vsplat(p[i * cs])) : wmin(m, vsplat(p[i * cs]));
-      float s = m[0];
-      for (int l = 1; l < MOX_VW; l++) {
-        const vf a = vsplat(s), b = vsplat(m[l]);
-        s = (op == REDUCE_MAX ? wmax(a, b) : wmin(a, b))[0];
-      }
-      o[r] = s;
-    }
+  switch (op) {
+    case REDUCE_SUM: reduce_rows(REDUCE_SUM, rows, n, x, rs, cs, o); break;
+    case REDUCE_MAX: reduce_rows(REDUCE_MAX, rows, n, x, rs, cs, o); break;
+    case REDUCE_MIN: reduce_rows(REDUCE_MIN, rows, n, x, rs, cs, o); break;
   }
 }
 
@@ -363,12 +381,7 @@ INLINE vf reduce_v(int op, vf acc, vf v) {
   return op == REDUCE_SUM ? acc + v : op == REDUCE_MAX ? wmax(acc, v) : wmin(acc, v);
 }
 
-/** out[j] = reduce_r x[r*rs + j*cs] for j < n: the first row initialises, the rest combine in row order. */
-MOX_KERNEL(reduceColsF32) {
-  const int op = ARG_I(0), rows = ARG_I(1), n = ARG_I(2);
-  const float *x = ARG_FP(3);
-  const long rs = ARG_I(4), cs = ARG_I(5);
-  float *o = ARG_FP(6);
+INLINE void reduce_cols(int op, int rows, int n, const float *x, long rs, long cs, float *o) {
   int j = 0;
   if (cs == 1) {
     for (; j + MOX_VW <= n; j += MOX_VW) {
@@ -378,8 +391,24 @@ MOX_KERNEL(reduceColsF32) {
     }
   }
   for (; j < n; j++) {
-    vf acc = vsplat(x[j * cs]);
-    for (int r = 1; r < rows; r++) acc = reduce_v(op, acc, vsplat(x[r * rs + j * cs]));
-    o[j] = acc[0];
+    float acc = x[j * cs];
+    for (int r = 1; r < rows; r++) {
+      const float v = x[r * rs + j * cs];
+      acc = op == REDUCE_SUM ? acc + v : op == REDUCE_MAX ? smax(acc, v) : smin(acc, v);
+    }
+    o[j] = acc;
+  }
+}
+
+/** out[j] = reduce_r x[r*rs + j*cs] for j < n: the first row initialises, the rest combine in row order. */
+MOX_KERNEL(reduceColsF32) {
+  const int op = ARG_I(0), rows = ARG_I(1), n = ARG_I(2);
+  const float *x = ARG_FP(3);
+  const long rs = ARG_I(4), cs = ARG_I(5);
+  float *o = ARG_FP(6);
+  switch (op) {
+    case REDUCE_SUM: reduce_cols(REDUCE_SUM, rows, n, x, rs, cs, o); break;
+    case REDUCE_MAX: reduce_cols(REDUCE_MAX, rows, n, x, rs, cs, o); break;
+    case REDUCE_MIN: reduce_cols(REDUCE_MIN, rows, n, x, rs, cs, o); break;
   }
 }

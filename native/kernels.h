@@ -14,9 +14,6 @@
   X(binaryF32, 10)            \
   X(compareF32, 10)           \
   X(whereF32, 12)             \
-  X(copy32, 8)                \
-  X(copy32x3, 11)             \
   X(reduceRowsF32, 7)         \
   X(reduceColsF32, 7)         \
-  X(gatherRowsF32, 8)         \
   X(scatterAddRowsF32, 9)

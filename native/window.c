@@ -5,8 +5,8 @@
 //
 // Where the time goes in the MNIST CNN (conv 3x3 on 28x28 and 13x13, max-pool 2x2): im2col copies
 // rows of 26 or 11 floats, col2im sums them back, and max-pool takes 2x2 windows of 26- and 11-wide
-// rows. Those runs are shorter than one AVX-512 vector, so row copies end in a masked vector (or an
-// overlapping one) rather than a scalar tail, and 2x2 pooling works on 4 outputs per step.
+// rows. Those runs are about one AVX-512 vector long, so they end in narrower vectors rather than a
+// scalar tail, and 2x2 pooling works on 4 outputs per step.
 #include "mox.h"
 
 // First output position o whose input coordinate o*stride + off is >= 0.
@@ -25,40 +25,41 @@ static inline void fill(float *d, long n, float v) {
   for (; j < n; j++) d[j] = v;
 }
 
-#if defined(__x86_64__) && MOX_VW == 16
-#include <immintrin.h>
-#define MOX_MASKED 1
-static inline __mmask16 tail_mask(int n) { return (__mmask16)((1u << n) - 1); }
-#endif
+// Narrower vectors for the ends of short runs (a conv row of 11 or 26 floats is shorter than one
+// AVX-512 vector). No masked loads and stores: on the AMD cores measured they made col2im 4x slower.
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8_u __attribute__((vector_size(32), aligned(4)));
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4_u __attribute__((vector_size(16), aligned(4)));
+static inline v4 ld4(const float *p) { return *(const v4_u *)p; }
+static inline void st4(float *p, v4 v) { *(v4_u *)p = v; }
+static inline v8 ld8(const float *p) { return *(const v8_u *)p; }
+static inline void st8(float *p, v8 v) { *(v8_u *)p = v; }
 
-// d[0:n] = s[0:n] for short runs (a conv row): full vectors, then one masked (AVX-512) or overlapping one.
+// d[0:n] = s[0:n] for short runs: full vectors, then one overlapping vector of the widest width that
+// fits (it rewrites copied floats with themselves), scalars only for runs under 4.
 static inline void copy_run(float *d, const float *s, int n) {
   int k = 0;
   for (; k + MOX_VW <= n; k += MOX_VW) vstore(d + k, vload(s + k));
   if (k == n) return;
-#ifdef MOX_MASKED
-  const __mmask16 m = tail_mask(n - k);
-  _mm512_mask_storeu_ps(d + k, m, _mm512_maskz_loadu_ps(m, s + k));
-#else
-  if (n >= MOX_VW) {
-    vstore(d + n - MOX_VW, vload(s + n - MOX_VW)); // rewrites copied floats with themselves
-  } else {
+  if (n >= MOX_VW) vstore(d + n - MOX_VW, vload(s + n - MOX_VW));
+  else if (n >= 8) st8(d, ld8(s)), st8(d + n - 8, ld8(s + n - 8));
+  else if (n >= 4) st4(d, ld4(s)), st4(d + n - 4, ld4(s + n - 4));
+  else
     for (; k < n; k++) d[k] = s[k];
-  }
-#endif
 }
 
-// d[0:n] += s[0:n] (no overlap trick here: a sum must not be applied twice)
+// d[0:n] += s[0:n] (no overlapping: a sum must not be applied twice): halving widths down to 4
 static inline void add_run(float *d, const float *s, int n) {
   int k = 0;
   for (; k + MOX_VW <= n; k += MOX_VW) vstore(d + k, vload(d + k) + vload(s + k));
-  if (k == n) return;
-#ifdef MOX_MASKED
-  const __mmask16 m = tail_mask(n - k);
-  _mm512_mask_storeu_ps(d + k, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + k), _mm512_maskz_loadu_ps(m, s + k)));
-#else
-  for (; k < n; k++) d[k] += s[k];
+#if MOX_VW > 8
+  if (k + 8 <= n) st8(d + k, ld8(d + k) + ld8(s + k)), k += 8;
 #endif
+#if MOX_VW > 4
+  if (k + 4 <= n) st4(d + k, ld4(d + k) + ld4(s + k)), k += 4;
+#endif
+  for (; k < n; k++) d[k] += s[k];
 }
 
 MOX_KERNEL(im2colF32) {
@@ -141,11 +142,8 @@ MOX_KERNEL(col2imF32) {
 
 // Four adjacent windows at a time in 128-bit vectors: a conv net's pooled rows (13, 5 outputs) are
 // too short for wider ones.
-typedef float v4 __attribute__((vector_size(16)));
-typedef float v4_u __attribute__((vector_size(16), aligned(4)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef int32_t v4i_u __attribute__((vector_size(16), aligned(4)));
-static inline v4 ld4(const float *p) { return *(const v4_u *)p; }
 #ifdef __clang__
 #define EVENS(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
 #define ODDS(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7)
