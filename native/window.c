@@ -86,7 +86,14 @@ MOX_KERNEL(im2colF32) {
         const int len = owHi - owLo;
         const long step = sw * sW;
         fill(row, (long)ohLo * outW, pad);
-        for (int oh = ohLo; oh < ohHi; oh++) {
+        if (step == 1 && len == outW) {
+          // no column padding (a conv without padding, and the middle taps of a padded one): whole
+          // rows, with nothing to fill or offset per row
+          const float *src = xPlane + (long)(ohLo * sh + offH) * sH + (long)offW * sW;
+          const long srcStep = (long)sh * sH;
+          for (int oh = ohLo; oh < ohHi; oh++, src += srcStep) copy_run(row + (long)oh * outW, src, outW);
+        } else {
+          for (int oh = ohLo; oh < ohHi; oh++) {
           float *dst = row + (long)oh * outW;
           fill(dst, owLo, pad);
           const float *src = xPlane + (long)(oh * sh + offH) * sH + (long)(owLo * sw + offW) * sW;
@@ -97,6 +104,7 @@ MOX_KERNEL(im2colF32) {
             for (int k = 0; k < len; k++) d[k] = src[k * step];
           }
           fill(d + len, outW - owHi, pad);
+          }
         }
         fill(row + (long)ohHi * outW, (long)(outH - ohHi) * outW, pad);
         row += rowStride;
@@ -126,14 +134,17 @@ MOX_KERNEL(col2imF32) {
         const int owHi = MOX_MAX(owLo, high_out(offW, sw, W, outW));
         const int len = owHi - owLo;
         const long rowBase = n * sN + (long)((c * kh + i) * kw + j) * sR;
+        if (sw == 1 && sP == 1) {
+          // unit steps (a stride-1 conv): pointer bumps only, no per-row offset arithmetic
+          const float *src = cols + rowBase + (long)(ohLo * outW + owLo);
+          float *dst = plane + (long)(ohLo * sh + offH) * W + owLo + offW;
+          for (int oh = ohLo; oh < ohHi; oh++, src += outW, dst += (long)sh * W) add_run(dst, src, len);
+          continue;
+        }
         for (int oh = ohLo; oh < ohHi; oh++) {
           const float *src = cols + rowBase + (long)(oh * outW + owLo) * sP;
           float *dst = plane + (long)(oh * sh + offH) * W + owLo * sw + offW;
-          if (sw == 1 && sP == 1) {
-            add_run(dst, src, len);
-          } else {
-            for (int k = 0; k < len; k++) dst[(long)k * sw] += src[k * sP];
-          }
+          for (int k = 0; k < len; k++) dst[(long)k * sw] += src[k * sP];
         }
       }
     }
