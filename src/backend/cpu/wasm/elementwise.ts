@@ -10,11 +10,35 @@ import { numel } from '../../../base/shape.js';
 import { forEachRow, planRows, type RowPlan } from '../strided.js';
 import * as codes from './op-codes.js';
 import { TRACE_KERNELS, noteWasmRun } from '../kernel-trace.js';
-import type { KernelArgs } from './kernels.js';
+import type { KernelArgs, KernelName } from './kernels.js';
 import type { WasmRuntime } from './runtime.js';
 
 /** Below this many elements an elementwise kernel stays on the calling thread. */
 export const PARALLEL_MIN_ELEMENTS = 1 << 16;
+
+/**
+ * Calls on fewer elements than this run the WebAssembly kernel even where a native twin is loaded:
+ * entering native code through Node-API costs ~0.1 us more than entering WebAssembly, which the
+ * native kernel repays only past a few hundred elements of a cheap op (measured on the 2-core dev
+ * machine, AVX-512: add, relu, compare, where and the row reductions break even at 250-450).
+ */
+const NATIVE_MIN = 512;
+/** exp, sigmoid, silu, GELU: vector code in both tiers, native ahead from ~65 elements. */
+const NATIVE_MIN_VECTOR_MATH = 96;
+/** Ops WebAssembly computes with scalar Mathf (log, tanh, sin, pow, ...): native ahead from ~16. */
+const NATIVE_MIN_SCALAR_MATH = 16;
+
+function unaryNativeMin(code: number): number {
+  if (code < codes.UNARY_EXP) return NATIVE_MIN;
+  const vectorInWasm = [codes.UNARY_EXP, codes.UNARY_SIGMOID, codes.UNARY_SILU, codes.UNARY_GELU_TANH, codes.UNARY_GELU_TANH_GRAD];
+  return vectorInWasm.includes(code) ? NATIVE_MIN_VECTOR_MATH : NATIVE_MIN_SCALAR_MATH;
+}
+
+/** Runs the WebAssembly kernel on this thread, native twin or not (a call too small to pay for one). */
+function callWasm<K extends KernelName>(rt: WasmRuntime, kernel: K, args: KernelArgs<K>): void {
+  if (TRACE_KERNELS) noteWasmRun(kernel, 1, 'wasm');
+  (rt.wasmExports[kernel] as (...a: KernelArgs<K>) => void)(...args);
+}
 
 // The Backend's op names -> the kernels' op codes (op-codes.ts, the table assembly/ reads too).
 const UNARY: Partial<Record<UnaryOp, number>> = {
@@ -105,6 +129,7 @@ function run2d<K extends Kernel2d>(
   plan: RowPlan,
   offsets: number[],
   args: (offs: readonly number[], rows: number, rowStrides: readonly number[], n: number) => KernelArgs<K>,
+  nativeMin = NATIVE_MIN,
 ): void {
   const outer = plan.outerShape;
   const rows = outer.length ? outer[outer.length - 1]! : 1;
@@ -121,7 +146,8 @@ function run2d<K extends Kernel2d>(
   const T = Math.min(rt.threads, Math.max(1, Math.floor(total / PARALLEL_MIN_ELEMENTS)));
   forEachRow(head, offsets, (offs) => {
     if (T <= 1) {
-      rt.pool.call(kernel, args(offs, rows, rowStrides, n));
+      if (total < nativeMin) callWasm(rt, kernel, args(offs, rows, rowStrides, n));
+      else rt.pool.call(kernel, args(offs, rows, rowStrides, n));
       return;
     }
     const jobs: KernelArgs<K>[] = [];
@@ -160,17 +186,14 @@ export function unaryF32(rt: WasmRuntime, op: UnaryOp, x: View, outDtype: DType,
   }
   const p = plan(x.shape, [x]);
   const xb = base(x);
-  run2d(rt, 'unaryF32', p, [x.offset, 0], (o, rows, rs, n) => [
-    code,
-    rows,
-    n,
-    xb + o[0]! * 4,
-    rs[0]!,
-    p.inner[0]!,
-    out.byteOffset + o[1]! * 4,
-    p0,
-    p1,
-  ]);
+  run2d(
+    rt,
+    'unaryF32',
+    p,
+    [x.offset, 0],
+    (o, rows, rs, n) => [code, rows, n, xb + o[0]! * 4, rs[0]!, p.inner[0]!, out.byteOffset + o[1]! * 4, p0, p1],
+    unaryNativeMin(code),
+  );
   return out;
 }
 
@@ -187,18 +210,25 @@ export function binaryF32(rt: WasmRuntime, op: BinaryOp, a: View, b: View, outDt
   const [ab, bb] = [base(a), base(b)];
   const ob = out.byteOffset;
   const ebytes = bytesPerElement(outDtype);
-  run2d(rt, arith !== undefined ? 'binaryF32' : 'compareF32', p, [a.offset, b.offset, 0], (o, rows, rs, n) => [
-    arith ?? cmp!,
-    rows,
-    n,
-    ab + o[0]! * 4,
-    rs[0]!,
-    p.inner[0]!,
-    bb + o[1]! * 4,
-    rs[1]!,
-    p.inner[1]!,
-    ob + o[2]! * ebytes,
-  ]);
+  run2d(
+    rt,
+    arith !== undefined ? 'binaryF32' : 'compareF32',
+    p,
+    [a.offset, b.offset, 0],
+    (o, rows, rs, n) => [
+      arith ?? cmp!,
+      rows,
+      n,
+      ab + o[0]! * 4,
+      rs[0]!,
+      p.inner[0]!,
+      bb + o[1]! * 4,
+      rs[1]!,
+      p.inner[1]!,
+      ob + o[2]! * ebytes,
+    ],
+    arith === codes.BINARY_POW ? NATIVE_MIN_SCALAR_MATH : NATIVE_MIN,
+  );
   return out;
 }
 
@@ -252,8 +282,9 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
   const redStride = redPlan.inner[0]!;
   if (redStride !== 1 && keptStride === 1) {
     // reducing over outer rows: combine whole rows, SIMD across the contiguous columns
-    if (TRACE_KERNELS) noteWasmRun('reduceColsF32', 1);
-    rt.exports.reduceColsF32(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
+    const k = outSize * redSize < NATIVE_MIN ? rt.wasmExports : rt.exports;
+    if (TRACE_KERNELS) noteWasmRun('reduceColsF32', 1, k === rt.wasmExports || !rt.native ? 'wasm' : `native-${rt.native.level}`);
+    k.reduceColsF32(code, redSize, outSize, xb, redStride, keptStride, out.byteOffset);
     return out;
   }
   const T = Math.min(rt.threads, outSize, Math.max(1, Math.floor((outSize * redSize) / PARALLEL_MIN_ELEMENTS)));
@@ -263,7 +294,8 @@ export function reduceF32(rt: WasmRuntime, op: ReduceOp, x: View, axes: readonly
     jobs.push([code, cnt, redSize, xb + at * keptStride * 4, keptStride, redStride, out.byteOffset + at * 4]);
     at += cnt;
   }
-  rt.pool.run('reduceRowsF32', jobs);
+  if (outSize * redSize < NATIVE_MIN) callWasm(rt, 'reduceRowsF32', jobs[0]!);
+  else rt.pool.run('reduceRowsF32', jobs);
   return out;
 }
 
