@@ -63,7 +63,11 @@ if (!process.env.MOX_CPU_KERNELS) {
   const tierFiles = cpuFiles.filter((f) => /^(golden|fast-|native-|quant\.|backend-cpu|fused-dispatch|optim\.)/.test(f));
   const levels = info.nativeLevels ? info.nativeLevels.split(',') : [];
   const tiers = [...levels.slice(0, -1).map((l) => `native-${l}`), 'relaxed-simd'];
-  for (const tier of tiers) ok = run(`cpu, MOX_CPU_KERNELS=${tier}`, tierFiles, { MOX_DEVICE: 'cpu', MOX_CPU_KERNELS: tier }) && ok;
+  for (const tier of tiers) {
+    // the native-* tests compare native kernels with WebAssembly ones: nothing to compare on WebAssembly alone
+    const list = tier.startsWith('native') ? tierFiles : tierFiles.filter((f) => !f.startsWith('native-'));
+    ok = run(`cpu, MOX_CPU_KERNELS=${tier}`, list, { MOX_DEVICE: 'cpu', MOX_CPU_KERNELS: tier }) && ok;
+  }
 }
 if (want !== 'cpu') {
   const probe = adapterPresent();
