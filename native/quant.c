@@ -138,6 +138,21 @@ static inline vb bload_part(const uint8_t *p, int bytes) {
 #endif
 }
 
+/** The first n (< VW) int32 / float lanes at p, zeros after, reading nothing past them. */
+static inline vi iload_part(const int32_t *p, int n) {
+#if defined(__x86_64__) && MOX_VW == 16
+  return (vi)_mm512_maskz_loadu_epi32((__mmask16)((1u << n) - 1), p);
+#elif defined(__x86_64__) && MOX_VW == 8
+  const vi lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+  return (vi)_mm256_maskload_epi32(p, (__m256i)(lanes < isplat(n)));
+#else
+  vi v = isplat(0);
+  for (int i = 0; i < n; i++) v[i] = p[i];
+  return v;
+#endif
+}
+static inline vf vload_part(const float *p, int n) { return (vf)iload_part((const int32_t *)p, n); }
+
 // Shuffle masks for a 4 x 4 transpose inside each 16-byte block (SSE's unpack{lo,hi}_epi{32,64})
 // and for putting group L of a chunk in lane L (see reduce_groups).
 #if MOX_VW == 16
@@ -194,8 +209,23 @@ static inline int32_t hsum_i(vi v) {
 
 // ---- q8MatmulF32 ------------------------------------------------------------------------------------
 
-/** VW int8 weights at p, as floats. */
-static inline vf wload(const int8_t *p) { return __builtin_convertvector(*(const vqi_u *)p, vf); }
+/** VW int8 weights at p, as floats (GCC builds __builtin_convertvector from bytes lane by lane on x86). */
+static inline vf wload(const int8_t *p) {
+#if defined(__x86_64__) && MOX_VW == 16
+  return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+#elif defined(__x86_64__) && MOX_VW == 8
+  return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+#elif defined(__x86_64__)
+  // SSE2 has no pmovsxbd: put each byte at the top of its lane, then shift its sign down
+  int32_t b;
+  memcpy(&b, p, 4);
+  const __m128i v = _mm_cvtsi32_si128(b);
+  const __m128i w = _mm_unpacklo_epi16(_mm_unpacklo_epi8(v, v), _mm_unpacklo_epi8(v, v));
+  return (vf)_mm_cvtepi32_ps(_mm_srai_epi32(w, 24));
+#else
+  return __builtin_convertvector(*(const vqi_u *)p, vf);
+#endif
+}
 
 /**
  * An MB x NB tile of outputs, each summed in one vector accumulator over the whole vectors of K, then
@@ -205,14 +235,19 @@ static inline __attribute__((always_inline)) void q8f32_tile(int MB, int NB, int
                                                              long ldw, const float *scale, const float *bias, float *out,
                                                              long ldo) {
   vf acc[4][4];
+#pragma GCC unroll 4
   for (int i = 0; i < MB; i++)
+#pragma GCC unroll 4
     for (int j = 0; j < NB; j++) acc[i][j] = vsplat(0);
   const int KV = K & ~(MOX_VW - 1);
   for (int k = 0; k < KV; k += MOX_VW) {
     vf wv[4];
+#pragma GCC unroll 4
     for (int j = 0; j < NB; j++) wv[j] = wload(w + j * ldw + k);
+#pragma GCC unroll 4
     for (int i = 0; i < MB; i++) {
       const vf xv = vload(x + i * ldx + k);
+#pragma GCC unroll 4
       for (int j = 0; j < NB; j++) acc[i][j] += xv * wv[j];
     }
   }
@@ -393,10 +428,12 @@ static inline __attribute__((always_inline)) void q8dyn(const double *arg, int v
   float *out = ARG_FP(9);
   const long ldo = ARG_I(10);
   const int KV = Kp - Kp % VB, rest = Kp - KV;  // rows are whole 16-byte blocks: rest is 0, 16, 32 or 48
-  // four weight rows share each load of an activation row (and give four independent sums); the
-  // activation rows inner, so the four weight rows stay in L1
+  // With several activation rows, four weight rows share each load of an activation row (and give
+  // four independent sums); the activation rows inner, so the four weight rows stay in L1. With one
+  // (decoding), the weights stream from memory once: one row at a time, in address order, streams
+  // faster (1.4x at a 50257 x 768 head) than four interleaved rows.
   int n = 0;
-  for (; n + 4 <= N; n += 4) {
+  for (; M > 1 && n + 4 <= N; n += 4) {
     const int8_t *w0 = w + (long)n * Kp, *w1 = w0 + Kp, *w2 = w1 + Kp, *w3 = w2 + Kp;
     for (int m = 0; m < M; m++) {
       const uint8_t *qr = q + (long)m * Kp;
@@ -425,8 +462,15 @@ static inline __attribute__((always_inline)) void q8dyn(const double *arg, int v
     const int8_t *wr = w + (long)n * Kp;
     for (int m = 0; m < M; m++) {
       const uint8_t *qr = q + (long)m * Kp;
-      vi a = isplat(0);
-      for (int k = 0; k < KV; k += VB) a = dot_add(a, bload(qr + k), bload(wr + k), vnni);
+      // two sums, so that each dot product need not wait for the one before
+      vi a = isplat(0), a1 = isplat(0);
+      int k = 0;
+      for (; k + 2 * VB <= KV; k += 2 * VB) {
+        a = dot_add(a, bload(qr + k), bload(wr + k), vnni);
+        a1 = dot_add(a1, bload(qr + k + VB), bload(wr + k + VB), vnni);
+      }
+      if (k < KV) a = dot_add(a, bload(qr + k), bload(wr + k), vnni);
+      a += a1;
       if (rest) a = dot_add(a, bload_part(qr + KV, rest), bload_part((const uint8_t *)wr + KV, rest), vnni);
       out[m * ldo + n] = dyn_out(hsum_i(a), params, m, scale[n], rowSum[n], bias ? bias[n] : 0.0f);
     }
@@ -489,41 +533,37 @@ static inline vb q4_wload(const uint8_t *wr, int v, int G) {
 static inline __attribute__((always_inline)) float q4_dot(const uint8_t *wr, const int8_t *qx, const float *dr,
                                                            const int32_t *cr, const float *sr, int G, int vnni) {
   const vub low = (vub)isplat(0x0f0f0f0f);
-  const int G4 = G & ~3;
   v4f acc = {0, 0, 0, 0};
-  int32_t tail[4];
+  float tail[4];
   int ntail = 0;
   for (int g0 = 0; g0 < G; g0 += 4 * GPV) {
     const int v0 = g0 / GPV;
     const int8_t *qc = qx + (long)v0 * 2 * VB;
+    const int nv = MOX_MIN(4 * GPV, G - g0);  // groups in this chunk: all of them but in the last
     vi s[4];
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
+      s[i] = isplat(0);
+      if (i * GPV >= nv) continue;
       const vub wv = (vub)q4_wload(wr, v0 + i, G);
-      s[i] = dot_add(dot_add(isplat(0), (vb)(wv & low), bload(qc + 2 * i * VB), vnni), (vb)(wv >> 4),
+      s[i] = dot_add(dot_add(s[i], (vb)(wv & low), bload(qc + 2 * i * VB), vnni), (vb)(wv >> 4),
                      bload(qc + (2 * i + 1) * VB), vnni);
     }
     const vi f = reduce_groups(s[0], s[1], s[2], s[3]);  // lane L: group g0 + L's exact sum
-    if (g0 + 4 * GPV <= G) {
-      const vi e = (vi)((vu)f - ((vu)iload(cr + g0) << 3));
-      const vf p = (vload(dr + g0) * vload(sr + g0)) * __builtin_convertvector(e, vf);
-      union {
-        vf v;
-        v4f b[GPV];
-      } pb = {p};
-      for (int b = 0; b < GPV; b++) acc += pb.b[b];
-    } else {
-      for (int j = 0; j < G - g0; j++) {
-        const int g = g0 + j;
-        const int32_t e = (int32_t)((uint32_t)f[j] - ((uint32_t)cr[g] << 3));
-        if (g < G4)
-          acc[j & 3] += dr[g] * sr[g] * (float)e;
-        else
-          tail[ntail++] = e;
-      }
-    }
+    const vi c = nv == 4 * GPV ? iload(cr + g0) : iload_part(cr + g0, nv);
+    const vf dv = nv == 4 * GPV ? vload(dr + g0) : vload_part(dr + g0, nv);
+    const vf sv = nv == 4 * GPV ? vload(sr + g0) : vload_part(sr + g0, nv);
+    const vi e = (vi)((vu)f - ((vu)c << 3));
+    union {
+      vf v;
+      v4f b[GPV];
+    } p = {(dv * sv) * __builtin_convertvector(e, vf)};
+    // whole blocks of four groups into the lanes of acc; the last G % 4 groups after its sum
+    for (int b = 0; b < nv / 4; b++) acc += p.b[b];
+    for (int j = nv & ~3; j < nv; j++) tail[ntail++] = p.v[j];
   }
   float t = acc[0] + acc[1] + acc[2] + acc[3];
-  for (int j = 0; j < ntail; j++) t += dr[G4 + j] * sr[G4 + j] * (float)tail[j];
+  for (int j = 0; j < ntail; j++) t += tail[j];
   return t;
 }
 
