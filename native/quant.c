@@ -7,7 +7,7 @@
 //   rounding (its own order: one vector accumulator per output, then a scalar tail).
 // - quantizeRowsU7 / quantizeRowsQ8: bit-identical to WebAssembly, edge values included: NaN spreads
 //   through min/max as f32.min/max do, and float -> int conversions saturate (NaN -> 0) as
-//   i32.trunc_sat does, then wrap as i32 arithmetic does (see trunc_sat below).
+//   i32.trunc_sat does, then wrap as i32 arithmetic does (see vtrunc_sat below).
 // - q8DynMatmul / q4MatmulQ8: exact integer dot products (pmaddubsw + pmaddwd, or VNNI's vpdpbusd where
 //   the CPU has it), then the float steps in WebAssembly's order with no fused multiply-add, so the
 //   results are bit-identical too. pmaddubsw saturates pairs of u8 x s8 products at int16; the
@@ -153,14 +153,23 @@ static inline vi iload_part(const int32_t *p, int n) {
 }
 static inline vf vload_part(const float *p, int n) { return (vf)iload_part((const int32_t *)p, n); }
 
-// Shuffle masks for a 4 x 4 transpose inside each 16-byte block (SSE's unpack{lo,hi}_epi{32,64})
-// and for putting group L of a chunk in lane L (see reduce_groups).
+// Lane shuffles for a 4 x 4 transpose inside each 16-byte block (SSE's unpack{lo,hi}_epi{32,64}),
+// and for putting group L of a chunk in lane L (see reduce_groups): LANES(f) lists f(i) for every
+// lane i; SHUF2 / SHUF1 pick lanes of (a, b) / a through GCC's __builtin_shuffle or clang's
+// __builtin_shufflevector (GCC has that one only from version 12).
 #if MOX_VW == 16
-#define BLK(f) {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)}
+#define LANES(f) f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8), f(9), f(10), f(11), f(12), f(13), f(14), f(15)
 #elif MOX_VW == 8
-#define BLK(f) {f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)}
+#define LANES(f) f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)
 #else
-#define BLK(f) {f(0), f(1), f(2), f(3)}
+#define LANES(f) f(0), f(1), f(2), f(3)
+#endif
+#if defined(__clang__)
+#define SHUF2(a, b, f) __builtin_shufflevector(a, b, LANES(f))
+#define SHUF1(a, f) __builtin_shufflevector(a, a, LANES(f))
+#else
+#define SHUF2(a, b, f) __builtin_shuffle(a, b, (vi){LANES(f)})
+#define SHUF1(a, f) __builtin_shuffle(a, (vi){LANES(f)})
 #endif
 // lane i = 4k + e of the result takes, for block k:
 #define LO32(i) (((i) & ~3) + ((i) & 3) / 2 + ((i) & 1) * MOX_VW)      // a0 b0 a1 b1
@@ -169,19 +178,22 @@ static inline vf vload_part(const float *p, int n) { return (vf)iload_part((cons
 #define HI64(i) (((i) & ~3) + 2 + ((i) & 1) + ((i) & 2) / 2 * MOX_VW)  // a2 a3 b2 b3
 #define GROUP(i) (((i) % GPV) * 4 + (i) / GPV)
 
+/** Four vectors -> per block k: [sum of a's block k, b's, c's, d's] (a transpose-add within blocks). */
+static inline vi transpose_add(vi a, vi b, vi c, vi d) {
+  const vi ab = SHUF2(a, b, LO32) + SHUF2(a, b, HI32);
+  const vi cd = SHUF2(c, d, LO32) + SHUF2(c, d, HI32);
+  return SHUF2(ab, cd, LO64) + SHUF2(ab, cd, HI64);
+}
+
 /**
  * Four vectors of per-block partial sums (block k of s_c is group c * GPV + k of the chunk) -> one
  * vector whose lane L is the chunk's group L's whole sum: a transpose-add within blocks, then a
  * permutation of lanes (the identity at GPV = 1).
  */
 static inline vi reduce_groups(vi s0, vi s1, vi s2, vi s3) {
-  const vi lo32 = BLK(LO32), hi32 = BLK(HI32), lo64 = BLK(LO64), hi64 = BLK(HI64);
-  const vi t01 = __builtin_shuffle(s0, s1, lo32) + __builtin_shuffle(s0, s1, hi32);
-  const vi t23 = __builtin_shuffle(s2, s3, lo32) + __builtin_shuffle(s2, s3, hi32);
-  const vi u = __builtin_shuffle(t01, t23, lo64) + __builtin_shuffle(t01, t23, hi64);
+  const vi u = transpose_add(s0, s1, s2, s3);
 #if GPV > 1
-  const vi perm = BLK(GROUP);
-  return __builtin_shuffle(u, perm);
+  return SHUF1(u, GROUP);
 #else
   return u;
 #endif
@@ -189,10 +201,7 @@ static inline vi reduce_groups(vi s0, vi s1, vi s2, vi s3) {
 
 /** Four vectors' whole sums. */
 static inline void sum4(vi s0, vi s1, vi s2, vi s3, int32_t out[4]) {
-  const vi lo32 = BLK(LO32), hi32 = BLK(HI32), lo64 = BLK(LO64), hi64 = BLK(HI64);
-  const vi t01 = __builtin_shuffle(s0, s1, lo32) + __builtin_shuffle(s0, s1, hi32);
-  const vi t23 = __builtin_shuffle(s2, s3, lo32) + __builtin_shuffle(s2, s3, hi32);
-  const vi u = __builtin_shuffle(t01, t23, lo64) + __builtin_shuffle(t01, t23, hi64);
+  const vi u = transpose_add(s0, s1, s2, s3);
   // block k of u holds the four sums' parts from block k: add the blocks
   for (int j = 0; j < 4; j++) {
     int32_t t = 0;
