@@ -4,7 +4,7 @@
 // whatever the band, so results do not depend on the split.
 //
 // - q8MatmulF32 (int8 weights, float activations): float sums, so it matches WebAssembly within float
-//   rounding (its own order: one vector accumulator per output, then a scalar tail).
+//   rounding (its own order: two vector accumulators per output, then a scalar tail).
 // - quantizeRowsU7 / quantizeRowsQ8: bit-identical to WebAssembly, edge values included: NaN spreads
 //   through min/max as f32.min/max do, and float -> int conversions saturate (NaN -> 0) as
 //   i32.trunc_sat does, then wrap as i32 arithmetic does (see vtrunc_sat below).
@@ -15,6 +15,8 @@
 //   2 * 127 * 128 = 32512 and never saturates: the sums are exact, as with relaxed SIMD's i7 dot.
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
 #endif
 #include <stdlib.h>
 
@@ -81,9 +83,19 @@ static inline int32_t clamp127(int32_t v) { return v < 0 ? 0 : v > 127 ? 127 : v
 
 #if defined(__x86_64__) && MOX_VW == 16
 /** Whether this CPU has AVX-512 VNNI (asked once; the build passes no VNNI flag, so it is emitted as asm). */
-static int has_vnni(void) {
+static int has_fast_dot(void) {
   static int known = -1;
   if (known < 0) known = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+  return known;
+}
+#elif defined(__x86_64__) && MOX_VW == 4
+/**
+ * Whether the baseline level may use SSSE3's pmaddubsw and SSE4.1's pmovsxbd (as asm: the level's
+ * flags are SSE2's alone): every x86-64 since 2008 has both.
+ */
+static int has_fast_dot(void) {
+  static int known = -1;
+  if (known < 0) known = __builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1") ? 1 : 0;
   return known;
 }
 #endif
@@ -91,10 +103,11 @@ static int has_vnni(void) {
 /**
  * acc + the int32 dot products of u (bytes in [0, 127]) with s (signed bytes): each 16-byte block of
  * the inputs adds into the 4 int32 lanes of the same block (how, within the block, is the level's).
+ * fast: has_fast_dot() said yes (VNNI at AVX-512, SSSE3 and SSE4.1 at the x86 baseline).
  */
-static inline __attribute__((always_inline)) vi dot_add(vi acc, vb u, vb s, int vnni) {
+static inline __attribute__((always_inline)) vi dot_add(vi acc, vb u, vb s, int fast) {
 #if defined(__x86_64__) && MOX_VW == 16
-  if (vnni) {
+  if (fast) {
     __m512i a = (__m512i)acc;
     __asm__("vpdpbusd %2, %1, %0" : "+v"(a) : "v"((__m512i)u), "v"((__m512i)s));
     return (vi)a;
@@ -102,20 +115,32 @@ static inline __attribute__((always_inline)) vi dot_add(vi acc, vb u, vb s, int 
   const __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16((__m512i)u, (__m512i)s), _mm512_set1_epi16(1));
   return (vi)_mm512_add_epi32((__m512i)acc, p);
 #elif defined(__x86_64__) && MOX_VW == 8
-  (void)vnni;
+  (void)fast;
   const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16((__m256i)u, (__m256i)s), _mm256_set1_epi16(1));
   return (vi)_mm256_add_epi32((__m256i)acc, p);
 #elif defined(__x86_64__) && MOX_VW == 4
-  // SSE2 has no pmaddubsw: widen both to int16 (u with zeros, s with its sign) and use pmaddwd
-  (void)vnni;
+  if (fast) {
+    // SSSE3's pmaddubsw, as asm
+    __m128i p = (__m128i)u;
+    __asm__("pmaddubsw %1, %0" : "+x"(p) : "x"((__m128i)s));
+    return (vi)_mm_add_epi32((__m128i)acc, _mm_madd_epi16(p, _mm_set1_epi16(1)));
+  }
+  // SSE2 alone has no pmaddubsw: widen both to int16 (u with zeros, s with its sign) and use pmaddwd
   const __m128i uu = (__m128i)u, ss = (__m128i)s, z = _mm_setzero_si128();
   const __m128i ulo = _mm_unpacklo_epi8(uu, z), uhi = _mm_unpackhi_epi8(uu, z);
   const __m128i slo = _mm_srai_epi16(_mm_unpacklo_epi8(ss, ss), 8), shi = _mm_srai_epi16(_mm_unpackhi_epi8(ss, ss), 8);
   const __m128i p = _mm_add_epi32(_mm_madd_epi16(ulo, slo), _mm_madd_epi16(uhi, shi));
   return (vi)_mm_add_epi32((__m128i)acc, p);
+#elif defined(__aarch64__)
+  // NEON: u < 128 is a signed byte too; pairs of int8 products fit int16 (2 * 127 * 128), then
+  // pairwise into the int32 lanes
+  (void)fast;
+  const int8x16_t a = (int8x16_t)u, b = (int8x16_t)s;
+  const int16x8_t p = vmlal_high_s8(vmull_s8(vget_low_s8(a), vget_low_s8(b)), a, b);
+  return (vi)vpadalq_s16((int32x4_t)acc, p);
 #else
-  // portable (arm64's NEON): widen to int32 four bytes at a time; lane j sums bytes j, 4+j, 8+j, 12+j
-  (void)vnni;
+  // portable: widen to int32 four bytes at a time; lane j sums bytes j, 4+j, 8+j, 12+j
+  (void)fast;
   typedef int32_t v16i __attribute__((vector_size(VB * 4)));
   const v16i p = __builtin_convertvector((vub)u, v16i) * __builtin_convertvector(s, v16i);
   for (int b = 0; b < MOX_VW; b += 4) {
@@ -218,13 +243,22 @@ static inline int32_t hsum_i(vi v) {
 
 // ---- q8MatmulF32 ------------------------------------------------------------------------------------
 
-/** VW int8 weights at p, as floats (GCC builds __builtin_convertvector from bytes lane by lane on x86). */
-static inline vf wload(const int8_t *p) {
+/**
+ * VW int8 weights at p, as floats (GCC builds __builtin_convertvector from bytes lane by lane on x86).
+ * fast: has_fast_dot() said yes (at the x86 baseline: SSE4.1's pmovsxbd, as asm).
+ */
+static inline vf wload(const int8_t *p, int fast) {
+  (void)fast;
 #if defined(__x86_64__) && MOX_VW == 16
   return (vf)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 #elif defined(__x86_64__) && MOX_VW == 8
   return (vf)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
 #elif defined(__x86_64__)
+  if (fast) {
+    __m128i v;
+    __asm__("pmovsxbd %1, %0" : "=x"(v) : "m"(*(const int32_t *)p));
+    return (vf)_mm_cvtepi32_ps(v);
+  }
   // SSE2 has no pmovsxbd: put each byte at the top of its lane, then shift its sign down
   int32_t b;
   memcpy(&b, p, 4);
@@ -237,39 +271,55 @@ static inline vf wload(const int8_t *p) {
 }
 
 /**
- * An MB x NB tile of outputs, each summed in one vector accumulator over the whole vectors of K, then
- * the tail in order: the same arithmetic for every output whatever tile it falls in.
+ * An MB x NB tile of outputs. Each output sums in two vector accumulators (even and odd vectors of K,
+ * so that no add waits on the one before), then their sum, then the tail in order: the same
+ * arithmetic for every output whatever tile it falls in.
  */
 static inline __attribute__((always_inline)) void q8f32_tile(int MB, int NB, int K, const float *x, long ldx, const int8_t *w,
                                                              long ldw, const float *scale, const float *bias, float *out,
-                                                             long ldo) {
-  vf acc[4][4];
+                                                             long ldo, int fast) {
+  vf acc[4][2][2];
 #pragma GCC unroll 4
   for (int i = 0; i < MB; i++)
-#pragma GCC unroll 4
-    for (int j = 0; j < NB; j++) acc[i][j] = vsplat(0);
+#pragma GCC unroll 2
+    for (int j = 0; j < NB; j++) acc[i][j][0] = acc[i][j][1] = vsplat(0);
   const int KV = K & ~(MOX_VW - 1);
-  for (int k = 0; k < KV; k += MOX_VW) {
-    vf wv[4];
+  int k = 0;
+  for (; k + 2 * MOX_VW <= KV; k += 2 * MOX_VW) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+      vf wv[2];
+#pragma GCC unroll 2
+      for (int j = 0; j < NB; j++) wv[j] = wload(w + j * ldw + k + h * MOX_VW, fast);
 #pragma GCC unroll 4
-    for (int j = 0; j < NB; j++) wv[j] = wload(w + j * ldw + k);
+      for (int i = 0; i < MB; i++) {
+        const vf xv = vload(x + i * ldx + k + h * MOX_VW);
+#pragma GCC unroll 2
+        for (int j = 0; j < NB; j++) acc[i][j][h] += xv * wv[j];
+      }
+    }
+  }
+  if (k < KV) {
+    vf wv[2];
+#pragma GCC unroll 2
+    for (int j = 0; j < NB; j++) wv[j] = wload(w + j * ldw + k, fast);
 #pragma GCC unroll 4
     for (int i = 0; i < MB; i++) {
       const vf xv = vload(x + i * ldx + k);
-#pragma GCC unroll 4
-      for (int j = 0; j < NB; j++) acc[i][j] += xv * wv[j];
+#pragma GCC unroll 2
+      for (int j = 0; j < NB; j++) acc[i][j][0] += xv * wv[j];
     }
   }
   for (int i = 0; i < MB; i++) {
     for (int j = 0; j < NB; j++) {
-      float t = vsum(acc[i][j]);
-      for (int k = KV; k < K; k++) t += x[i * ldx + k] * (float)w[j * ldw + k];
+      float t = vsum(acc[i][j][0] + acc[i][j][1]);
+      for (int kk = KV; kk < K; kk++) t += x[i * ldx + kk] * (float)w[j * ldw + kk];
       out[i * ldo + j] = t * scale[j] + (bias ? bias[j] : 0.0f);
     }
   }
 }
 
-MOX_KERNEL(q8MatmulF32) {
+static inline __attribute__((always_inline)) void q8f32(const double *arg, int fast) {
   const int M = ARG_I(0), N = ARG_I(1), K = ARG_I(2);
   const float *x = ARG_FP(3);
   const long ldx = ARG_I(4);
@@ -279,23 +329,34 @@ MOX_KERNEL(q8MatmulF32) {
   const float *bias = ARG_D(8) != 0 ? ARG_FP(8) : NULL;
   float *out = ARG_FP(9);
   const long ldo = ARG_I(10);
-  // four weight rows at a time (their float conversion shared by up to four x rows), x rows inner:
-  // the four rows stay in L1 while x streams
+  // Several x rows: two weight rows at a time (their float conversion shared by up to four x rows),
+  // x rows inner, so the two rows stay in L1 while x streams. One x row (decoding): one weight row
+  // at a time, in address order, which streams from memory faster than interleaved rows.
   int n = 0;
-  for (; n + 4 <= N; n += 4) {
+  for (; M > 1 && n + 2 <= N; n += 2) {
     const int8_t *wn = w + n * ldw;
     const float *b = bias ? bias + n : NULL;
     int m = 0;
-    for (; m + 4 <= M; m += 4) q8f32_tile(4, 4, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo);
-    for (; m < M; m++) q8f32_tile(1, 4, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo);
+    for (; m + 4 <= M; m += 4) q8f32_tile(4, 2, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo, fast);
+    for (; m < M; m++) q8f32_tile(1, 2, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo, fast);
   }
   for (; n < N; n++) {
     const int8_t *wn = w + n * ldw;
     const float *b = bias ? bias + n : NULL;
     int m = 0;
-    for (; m + 4 <= M; m += 4) q8f32_tile(4, 1, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo);
-    for (; m < M; m++) q8f32_tile(1, 1, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo);
+    for (; m + 4 <= M; m += 4) q8f32_tile(4, 1, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo, fast);
+    for (; m < M; m++) q8f32_tile(1, 1, K, x + m * ldx, ldx, wn, ldw, scale + n, b, out + m * ldo + n, ldo, fast);
   }
+}
+
+MOX_KERNEL(q8MatmulF32) {
+#if defined(__x86_64__) && MOX_VW == 4
+  if (has_fast_dot()) {
+    q8f32(arg, 1);
+    return;
+  }
+#endif
+  q8f32(arg, 0);
 }
 
 // Below, every float step must round as WebAssembly's does, one operation at a time: no contraction
@@ -426,7 +487,7 @@ static inline float dyn_out(int32_t dot, const uint8_t *params, int m, float sw,
   return sx * sw * (float)e + b;
 }
 
-static inline __attribute__((always_inline)) void q8dyn(const double *arg, int vnni) {
+static inline __attribute__((always_inline)) void q8dyn(const double *arg, int fast) {
   const int M = ARG_I(0), N = ARG_I(1), Kp = ARG_I(2);
   const uint8_t *q = ARG_P(3);
   const uint8_t *params = ARG_P(4);
@@ -449,17 +510,17 @@ static inline __attribute__((always_inline)) void q8dyn(const double *arg, int v
       vi a0 = isplat(0), a1 = a0, a2 = a0, a3 = a0;
       for (int k = 0; k < KV; k += VB) {
         const vb x = bload(qr + k);
-        a0 = dot_add(a0, x, bload(w0 + k), vnni);
-        a1 = dot_add(a1, x, bload(w1 + k), vnni);
-        a2 = dot_add(a2, x, bload(w2 + k), vnni);
-        a3 = dot_add(a3, x, bload(w3 + k), vnni);
+        a0 = dot_add(a0, x, bload(w0 + k), fast);
+        a1 = dot_add(a1, x, bload(w1 + k), fast);
+        a2 = dot_add(a2, x, bload(w2 + k), fast);
+        a3 = dot_add(a3, x, bload(w3 + k), fast);
       }
       if (rest) {
         const vb x = bload_part(qr + KV, rest);
-        a0 = dot_add(a0, x, bload_part((const uint8_t *)w0 + KV, rest), vnni);
-        a1 = dot_add(a1, x, bload_part((const uint8_t *)w1 + KV, rest), vnni);
-        a2 = dot_add(a2, x, bload_part((const uint8_t *)w2 + KV, rest), vnni);
-        a3 = dot_add(a3, x, bload_part((const uint8_t *)w3 + KV, rest), vnni);
+        a0 = dot_add(a0, x, bload_part((const uint8_t *)w0 + KV, rest), fast);
+        a1 = dot_add(a1, x, bload_part((const uint8_t *)w1 + KV, rest), fast);
+        a2 = dot_add(a2, x, bload_part((const uint8_t *)w2 + KV, rest), fast);
+        a3 = dot_add(a3, x, bload_part((const uint8_t *)w3 + KV, rest), fast);
       }
       int32_t dot[4];
       sum4(a0, a1, a2, a3, dot);
@@ -475,20 +536,20 @@ static inline __attribute__((always_inline)) void q8dyn(const double *arg, int v
       vi a = isplat(0), a1 = isplat(0);
       int k = 0;
       for (; k + 2 * VB <= KV; k += 2 * VB) {
-        a = dot_add(a, bload(qr + k), bload(wr + k), vnni);
-        a1 = dot_add(a1, bload(qr + k + VB), bload(wr + k + VB), vnni);
+        a = dot_add(a, bload(qr + k), bload(wr + k), fast);
+        a1 = dot_add(a1, bload(qr + k + VB), bload(wr + k + VB), fast);
       }
-      if (k < KV) a = dot_add(a, bload(qr + k), bload(wr + k), vnni);
+      if (k < KV) a = dot_add(a, bload(qr + k), bload(wr + k), fast);
       a += a1;
-      if (rest) a = dot_add(a, bload_part(qr + KV, rest), bload_part((const uint8_t *)wr + KV, rest), vnni);
+      if (rest) a = dot_add(a, bload_part(qr + KV, rest), bload_part((const uint8_t *)wr + KV, rest), fast);
       out[m * ldo + n] = dyn_out(hsum_i(a), params, m, scale[n], rowSum[n], bias ? bias[n] : 0.0f);
     }
   }
 }
 
 MOX_KERNEL(q8DynMatmul) {
-#if defined(__x86_64__) && MOX_VW == 16
-  if (has_vnni()) {
+#if defined(__x86_64__) && MOX_VW != 8
+  if (has_fast_dot()) {
     q8dyn(arg, 1);
     return;
   }
@@ -540,7 +601,7 @@ static inline vb q4_wload(const uint8_t *wr, int v, int G) {
 
 /** One output of q4MatmulQ8: weight row wr against rearranged row qx (see the kernel for the order). */
 static inline __attribute__((always_inline)) float q4_dot(const uint8_t *wr, const int8_t *qx, const float *dr,
-                                                           const int32_t *cr, const float *sr, int G, int vnni) {
+                                                           const int32_t *cr, const float *sr, int G, int fast) {
   const vub low = (vub)isplat(0x0f0f0f0f);
   v4f acc = {0, 0, 0, 0};
   float tail[4];
@@ -555,8 +616,8 @@ static inline __attribute__((always_inline)) float q4_dot(const uint8_t *wr, con
       s[i] = isplat(0);
       if (i * GPV >= nv) continue;
       const vub wv = (vub)q4_wload(wr, v0 + i, G);
-      s[i] = dot_add(dot_add(s[i], (vb)(wv & low), bload(qc + 2 * i * VB), vnni), (vb)(wv >> 4),
-                     bload(qc + (2 * i + 1) * VB), vnni);
+      s[i] = dot_add(dot_add(s[i], (vb)(wv & low), bload(qc + 2 * i * VB), fast), (vb)(wv >> 4),
+                     bload(qc + (2 * i + 1) * VB), fast);
     }
     const vi f = reduce_groups(s[0], s[1], s[2], s[3]);  // lane L: group g0 + L's exact sum
     const vi c = nv == 4 * GPV ? iload(cr + g0) : iload_part(cr + g0, nv);
@@ -576,7 +637,7 @@ static inline __attribute__((always_inline)) float q4_dot(const uint8_t *wr, con
   return t;
 }
 
-static inline __attribute__((always_inline)) void q4mm(const double *arg, int vnni) {
+static inline __attribute__((always_inline)) void q4mm(const double *arg, int fast) {
   const int M = ARG_I(0), N = ARG_I(1), Kp = ARG_I(2);
   const int8_t *q = ARG_P(3);
   const float *d = ARG_FP(4);
@@ -598,7 +659,7 @@ static inline __attribute__((always_inline)) void q4mm(const double *arg, int vn
       const float *dr = d + (long)m * G;
       const int32_t *cr = sums + (long)m * G;
       for (int n = n0; n < n1; n++) {
-        const float t = q4_dot(w + n * ldw, qx, dr, cr, wd + (long)n * G, G, vnni);
+        const float t = q4_dot(w + n * ldw, qx, dr, cr, wd + (long)n * G, G, fast);
         out[m * ldo + n] = t + (bias ? bias[n] : 0.0f);
       }
     }
@@ -606,8 +667,8 @@ static inline __attribute__((always_inline)) void q4mm(const double *arg, int vn
 }
 
 MOX_KERNEL(q4MatmulQ8) {
-#if defined(__x86_64__) && MOX_VW == 16
-  if (has_vnni()) {
+#if defined(__x86_64__) && MOX_VW != 8
+  if (has_fast_dot()) {
     q4mm(arg, 1);
     return;
   }
