@@ -25,4 +25,9 @@
   X(whereF32, 12)                    \
   X(reduceRowsF32, 7)                \
   X(reduceColsF32, 7)                \
-  X(scatterAddRowsF32, 9)
+  X(scatterAddRowsF32, 9)             \
+  X(q8MatmulF32, 11)                 \
+  X(quantizeRowsU7, 7)               \
+  X(q8DynMatmul, 11)                 \
+  X(quantizeRowsQ8, 8)               \
+  X(q4MatmulQ8, 11)

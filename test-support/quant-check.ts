@@ -1,6 +1,7 @@
 // The quantized kernels of the running CPU tier against the host reference (backend/quant-format.ts),
-// on odd shapes and sizes on both sides of the thread split. A test runs it in-process (relaxed SIMD)
-// and in child processes with MOX_CPU_KERNELS=simd and =typescript, so every tier is checked.
+// on odd shapes and sizes on both sides of the thread split. A test runs it in-process (the default
+// tier: native where built, else relaxed SIMD) and in child processes with MOX_CPU_KERNELS set to each
+// other tier (relaxed-simd, simd, typescript, and the other native levels), so every tier is checked.
 
 import * as mox from '../src/index.js';
 import { quantMatmulReference, type QuantScheme } from '../src/backend/quant-format.js';

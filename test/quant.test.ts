@@ -19,6 +19,7 @@ import { quantizationBlock } from '../src/quant/files.js';
 import { quantizationInfo } from '../src/quant/quantize.js';
 import { moxOk, runMox, wordText } from '../test-support/cli.js';
 import { quantKernelErrors } from '../test-support/quant-check.js';
+import { cpuBackend } from '../src/backend/cpu/cpu-backend.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-quant-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -71,8 +72,21 @@ test('the kernels of this tier agree with the host reference (odd shapes, stride
   mox.setNumThreads(2);
 });
 
-for (const tier of ['simd', 'typescript']) {
-  test(`the kernels agree with the reference on the ${tier} tier too`, () => {
+// the WebAssembly and TypeScript tiers, and each native level this CPU runs but the default one
+const thisTier = String(mox.backendInfo()['kernels'] ?? '');
+const nativeLevels = cpuBackend.rt?.native?.levels ?? [];
+const tiers: [string, string][] = [
+  ['relaxed-simd', 'wasm-relaxed-simd'],
+  ['simd', 'wasm-simd'],
+  ['typescript', 'typescript'],
+  ...nativeLevels.map((l): [string, string] => [`native-${l}`, `native-${l}`]).filter(([t]) => t !== thisTier),
+];
+for (const [tier, reported] of tiers) {
+  test(`the kernels agree with the reference on the ${tier} tier too`, (t) => {
+    if (tier === thisTier || (tier === 'relaxed-simd' && thisTier === 'wasm-relaxed-simd')) {
+      t.skip('the tier of this process, checked above');
+      return;
+    }
     const r = spawnSync(process.execPath, [path.resolve('dist/test-support/quant-check.js'), '--print'], {
       encoding: 'utf8',
       env: { ...process.env, MOX_CPU_KERNELS: tier },
@@ -80,7 +94,7 @@ for (const tier of ['simd', 'typescript']) {
     });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { tier: string; results: { line: string; err: number }[] };
-    assert.equal(out.tier, tier === 'simd' ? 'wasm-simd' : 'typescript');
+    assert.equal(out.tier, reported);
     assert.ok(out.results.length > 50);
     for (const { line, err } of out.results) assert.ok(err < 2e-6, `${tier}: ${line}: relative error ${err}`);
   });
