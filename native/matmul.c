@@ -27,6 +27,9 @@
 #define MC (MR * 16)
 #endif
 #define NC 2048
+#ifndef DIRECT_B_MAX_M
+#define DIRECT_B_MAX_M (8 * MR)
+#endif
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -83,19 +86,38 @@ static void pack_b(const float *b, long rs, long cs, int kc, int nc, float *dst)
         src += rs;
         dst += NR;
       }
-    } else if (w == NR && rs == 1) {
-      // a transposed B (a Linear weight used as W^T): each column runs along k
-      int k0 = 0;
+    } else if (rs == 1) {
+      // a transposed B (a Linear weight used as W^T, or im2col columns in a weight gradient): each
+      // column runs along k. Whole groups of 8 columns by register transposes, the rest one column
+      // at a time, then zeros past w: a narrow panel (a 3x3 kernel over one channel: 9 columns) must
+      // not cost a strided load and a branch per element
+      int j = 0;
 #if defined(__AVX2__)
-      for (; k0 + 8 <= kc; k0 += 8) {
-        for (int j = 0; j < NR; j += 8) transpose8(src + (long)j * cs + k0, cs, dst + k0 * NR + j);
+      for (; j + 8 <= w; j += 8) {
+        int k = 0;
+        for (; k + 8 <= kc; k += 8) transpose8(src + (long)j * cs + k, cs, dst + k * NR + j);
+        for (int jj = j; jj < j + 8; jj++) {
+          const float *col = src + (long)jj * cs;
+          for (int kk = k; kk < kc; kk++) dst[kk * NR + jj] = col[kk];
+        }
       }
 #endif
-      for (int j = 0; j < NR; j++) {
+      for (; j < w; j++) {
         const float *col = src + (long)j * cs;
-        for (int k = k0; k < kc; k++) dst[k * NR + j] = col[k];
+        for (int k = 0; k < kc; k++) dst[k * NR + j] = col[k];
+      }
+      if (w < NR) {
+        for (int k = 0; k < kc; k++) memset(dst + k * NR + w, 0, (size_t)(NR - w) * sizeof(float));
       }
       dst += kc * NR;
+    } else if (cs == 1) {
+      // a row-major B's last, partial panel
+      for (int k = 0; k < kc; k++) {
+        memcpy(dst, src, (size_t)w * sizeof(float));
+        memset(dst + w, 0, (size_t)(NR - w) * sizeof(float));
+        src += rs;
+        dst += NR;
+      }
     } else {
       for (int k = 0; k < kc; k++) {
         for (int j = 0; j < NR; j++) dst[j] = j < w ? src[(long)j * cs] : 0.0f;
@@ -157,14 +179,14 @@ static inline void store_row(float *c, vf v0, vf v1, vf b0, vf b1, int flags) {
  * times a few dozen filters), and MR row streams read along k are as cache-friendly as the packed panel.
  */
 static inline __attribute__((always_inline)) void tile(int kc, const float *restrict pa, long ars, long aks,
-                                                       const float *restrict pb, float *c, long ldc, int h, int w,
-                                                       int flags, const float *bias) {
+                                                       const float *restrict pb, long bks, float *c, long ldc, int h,
+                                                       int w, int flags, const float *bias) {
   vf acc[MR][2];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = vsplat(0);
   for (int k = 0; k < kc; k++) {
-    const vf b0 = *(const vf *)pb;
-    const vf b1 = *(const vf *)(pb + MOX_VW);
+    const vf b0 = vload(pb);
+    const vf b1 = vload(pb + MOX_VW);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
       const vf a = vsplat(pa[i * ars]);
@@ -172,7 +194,7 @@ static inline __attribute__((always_inline)) void tile(int kc, const float *rest
       acc[i][1] += a * b1;
     }
     pa += aks;
-    pb += NR;
+    pb += bks;
   }
   if (h == MR && w == NR) {
     const vf b0 = (flags & 2) ? vload(bias) : vsplat(0);
@@ -200,15 +222,27 @@ static inline __attribute__((always_inline)) void tile(int kc, const float *rest
   }
 }
 
-// the two instances: the packed panel (constant strides, the fastest addressing) and A in place
-static void tile_packed(int kc, const float *pa, const float *pb, float *c, long ldc, int h, int w, int flags,
-                        const float *bias) {
-  tile(kc, pa, 1, MR, pb, c, ldc, h, w, flags, bias);
+// The instances: A packed or in place (above), B packed (bks = NR) or in place (a row-major B whose
+// rows are bks apart: when few tiles of A reuse each B panel, packing B, a read and a write of all of
+// it, costs more than reading it strided; the im2col forward W [64, 288] @ cols [288, 7744] is one).
+static void tile_pp(int kc, const float *pa, const float *pb, float *c, long ldc, int h, int w, int flags,
+                    const float *bias) {
+  tile(kc, pa, 1, MR, pb, NR, c, ldc, h, w, flags, bias);
 }
 
-static void tile_direct(int kc, const float *a, long rs, const float *pb, float *c, long ldc, int h, int w, int flags,
-                        const float *bias) {
-  tile(kc, a, rs, 1, pb, c, ldc, h, w, flags, bias);
+static void tile_dp(int kc, const float *a, long rs, const float *pb, float *c, long ldc, int h, int w, int flags,
+                    const float *bias) {
+  tile(kc, a, rs, 1, pb, NR, c, ldc, h, w, flags, bias);
+}
+
+static void tile_pd(int kc, const float *pa, const float *b, long ldb, float *c, long ldc, int h, int flags,
+                    const float *bias) {
+  tile(kc, pa, 1, MR, b, ldb, c, ldc, h, NR, flags, bias);
+}
+
+static void tile_dd(int kc, const float *a, long rs, const float *b, long ldb, float *c, long ldc, int h, int flags,
+                    const float *bias) {
+  tile(kc, a, rs, 1, b, ldb, c, ldc, h, NR, flags, bias);
 }
 
 // --- a few rows (M <= 4: decoding one token per sequence) ---------------------------------------
@@ -358,14 +392,19 @@ void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const flo
   float *pa = packing();
   float *pb = pa + (size_t)MC * KC;
   const int direct = csA == 1;
+  // B is read in place when it is row-major and each of its panels serves at most this many tiles
+  const int direct_b = csB == 1 && M <= DIRECT_B_MAX_M;
   for (int j0 = 0; j0 < N; j0 += NC) {
     const int nc = MOX_MIN(NC, N - j0);
+    // with B in place only a last, partial panel is packed (its columns past N must read as zeros)
+    const int full_n = direct_b ? nc / NR * NR : 0;
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = MOX_MIN(KC, K - k0);
       const int last = k0 + kc >= K;
       // accumulate after the first K block; bias and relu once the sum is complete
       const int f = (k0 > 0 ? 1 : (flags & 1)) | (last ? (flags & 6) : 0);
-      pack_b(b + (long)k0 * rsB + (long)j0 * csB, rsB, csB, kc, nc, pb);
+      const float *bblock = b + (long)k0 * rsB + (long)j0 * csB;
+      if (full_n < nc) pack_b(bblock + (long)full_n * csB, rsB, csB, kc, nc - full_n, pb + (long)full_n * kc);
       for (int i0 = 0; i0 < M; i0 += MC) {
         const int mc = MOX_MIN(MC, M - i0);
         const float *ablock = a + (long)i0 * rsA + (long)k0 * csA;
@@ -379,8 +418,15 @@ void gemm_f32(int M, int N, int K, const float *a, long rsA, long csA, const flo
           for (int ir = 0; ir < mc; ir += MR) {
             const int h = MOX_MIN(MR, mc - ir);
             float *cij = c + (long)(i0 + ir) * ldc + j0 + jr;
-            if (ir < full) tile_direct(kc, ablock + (long)ir * rsA, rsA, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
-            else tile_packed(kc, pa + (long)ir * kc, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
+            const float *ai = ablock + (long)ir * rsA, *pai = pa + (long)ir * kc;
+            if (jr < full_n) {
+              if (ir < full) tile_dd(kc, ai, rsA, bblock + jr, rsB, cij, ldc, h, f, bias_j);
+              else tile_pd(kc, pai, bblock + jr, rsB, cij, ldc, h, f, bias_j);
+            } else if (ir < full) {
+              tile_dp(kc, ai, rsA, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
+            } else {
+              tile_pp(kc, pai, pb + (long)jr * kc, cij, ldc, h, w, f, bias_j);
+            }
           }
         }
       }
