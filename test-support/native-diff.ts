@@ -77,17 +77,8 @@ export function sameBits(actual: ArrayLike<number>, expected: ArrayLike<number>,
   }
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform [0, 1) generator: the tests' mulberry32. */
+export { mulberry32 as rng } from './fixtures.js';
 
 /** Edge values every float kernel must carry through as its WebAssembly twin does. */
 export const EDGES = [NaN, Infinity, -Infinity, -0, 0, 3e38, -3e38, 1e-45, -1e-45, 1.17e-38, 1, -1];
