@@ -24,6 +24,20 @@ export {
   type SteppableScheduler,
 } from './callbacks.js';
 export { CSVLogger, JSONLLogger, type FileLoggerOptions } from './loggers.js';
+export {
+  RunLog,
+  readRunLog,
+  METRICS_FILE,
+  type RunData,
+  type RunKind,
+  type RunLogOptions,
+  type MetricsRecord,
+  type RunRecord,
+  type ScalarsRecord,
+  type ConfusionRecord,
+  type SamplesRecord,
+  type Split,
+} from './run-log.js';
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
 export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
