@@ -11,6 +11,8 @@ import type { Logs } from './callback.js';
 export interface OutputStream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** A terminal's width in characters (tty.WriteStream has it); live-progress.ts fits its line to it. */
+  columns?: number;
 }
 
 export interface ProgressBarOptions {
