@@ -21,6 +21,8 @@ export interface QuantizeOptions {
   skip?: readonly string[];
   /** The kinds of layer to quantize (default both). dynamic-int8 quantizes an Embedding's table as int8. */
   layers?: readonly ('linear' | 'embedding')[];
+  /** Called with 0 before the first layer and after each one is quantized (a big model takes a while: the CLI's progress bar). */
+  onLayer?(done: number, total: number, name: string): void;
 }
 
 /** What quantize did: the model's `quantization` block (config.json) and the layers it changed. */
@@ -104,7 +106,8 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
     const byWeight = new Map<unknown, QuantizedEmbedding>();
     const order = [...chosen.filter(([, m]) => m instanceof Embedding), ...chosen.filter(([, m]) => m instanceof Linear)];
     const freed = new Set<unknown>();
-    for (const [name, m] of order) {
+    opts.onLayer?.(0, order.length, '');
+    for (const [i, [name, m]] of order.entries()) {
       const weight = m.weight;
       let replacement: Module;
       if (m instanceof Embedding) {
@@ -127,6 +130,7 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
         const stillUsed = model.parameters().includes(weight);
         if (!stillUsed) weight.dispose();
       }
+      opts.onLayer?.(i + 1, order.length, name);
     }
   });
   return model;

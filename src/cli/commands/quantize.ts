@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../../io/files.js';
 import { QUANT_SCHEMES, type QuantScheme, isQuantScheme } from '../../backend/quant-format.js';
 import { quantizationInfo, quantize } from '../../quant/quantize.js';
 import { quantizationBlock } from '../../quant/files.js';
+import { LiveProgress } from '../../train/live-progress.js';
 import { loadModelTokenizer, saveTokenizerAtomic } from './gpt-tokenizer.js';
 import type { CliCommand, MakeUsageError } from './gpt-cli.js';
 
@@ -62,7 +63,14 @@ export async function runQuantize(
     throw new DataError(OP, `${opts.model} is already quantized (${String(s)}); quantize the float checkpoint it came from`);
   }
   model.eval();
-  quantize(model, { scheme: opts.scheme, ...(opts.skip?.length ? { skip: opts.skip } : {}) });
+  // layers quantized of the model's, on stderr (a big model's take a while)
+  let bar: LiveProgress | null = null;
+  const onLayer = (done: number, total: number, name: string): void => {
+    bar ??= new LiveProgress({ desc: OP, total, unit: 'layer' });
+    bar.update(done, name);
+  };
+  quantize(model, { scheme: opts.scheme, onLayer, ...(opts.skip?.length ? { skip: opts.skip } : {}) });
+  (bar as LiveProgress | null)?.close();
   const info = quantizationInfo(model)!;
   const tok = loadModelTokenizer(opts.model);
   try {

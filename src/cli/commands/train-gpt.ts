@@ -20,6 +20,7 @@ import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
 import { crashPoint } from '../../io/crash-point.js';
 import { readJson } from '../../io/files.js';
+import { LiveProgress } from '../../train/live-progress.js';
 import {
   commitCheckpoint,
   listCheckpoints,
@@ -577,6 +578,13 @@ export async function runTrainGpt(
   const fmtRate = (ms: number, n: number) =>
     n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   let lastCheckpoint: number | null = opts.resume ? startStep : null; // what a NaN message points to
+  // a bar on stderr (plain lines when it is not a terminal); the loop's own lines go above it
+  const bar = new LiveProgress({
+    desc: distill ? 'distill gpt' : finetune ? 'finetune gpt' : 'train gpt',
+    total: o.maxIters,
+    initial: startStep,
+  });
+  const say = bar.through(log);
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === o.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
@@ -584,7 +592,7 @@ export async function runTrainGpt(
       const { train, val } = await evaluate();
       stopOnNonFinite('train gpt', 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
-      log(
+      say(
         `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
       );
       windowMs = 0;
@@ -622,9 +630,11 @@ export async function runTrainGpt(
     stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
     losses.push(loss);
     crashPoint('step');
+    bar.update(step + 1, `loss ${loss.toFixed(4)}, ${Math.round((tokensPerIter * windowIters) / (windowMs / 1000))} tokens/s`);
     if (o.logInterval > 0 && step % o.logInterval === 0)
-      log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+      say(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
+  bar.close();
   const msPerIter = iters > 0 ? iterMs / iters : 0;
   log(
     `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
