@@ -14,6 +14,7 @@ import { QuantizedWeight } from '../ops/quant.js';
 import { INT4_GROUP, QUANT_SCHEMES, type QuantScheme, isQuantScheme } from '../backend/quant-format.js';
 import { QuantizedEmbedding, QuantizedLinear } from './layers.js';
 
+/** Options of mox.quantize: the scheme, the layers left in float, the kinds of layer, a per-layer callback. */
 export interface QuantizeOptions {
   /** 'int8' (weights only, per output channel), 'int4' (groups of 32, Q4_0) or 'dynamic-int8' (int8 weights and activations). */
   scheme: QuantScheme;

@@ -18,6 +18,7 @@ import type { CliCommand, MakeUsageError } from './gpt-cli.js';
 
 const OP = 'quantize';
 
+/** What `mox quantize` does: the float checkpoint, the folder to write, the scheme, what stays float. */
 export interface QuantizeCommandOptions {
   model: string;
   out: string;
@@ -28,6 +29,7 @@ export interface QuantizeCommandOptions {
   overwrite?: boolean;
 }
 
+/** What `mox quantize` did: the layers quantized and left float, the file sizes, the time it took. */
 export interface QuantizeCommandResult {
   scheme: QuantScheme;
   modules: number;
@@ -39,6 +41,7 @@ export interface QuantizeCommandResult {
 
 const fileSize = (f: string): number => (fs.existsSync(f) ? fs.statSync(f).size : 0);
 
+/** `mox quantize`: loads the float checkpoint, quantizes it (a bar of layers on stderr), writes the quantized folder. */
 export async function runQuantize(
   opts: QuantizeCommandOptions,
   log: (line: string) => void = (l) => console.log(l),
@@ -127,6 +130,7 @@ LayerNorm weights, biases and anything --skip names stay float32. The layout is 
   --skip NAME       a module to leave in float, e.g. lm_head or 'transformer.h.0.*' (* spans dots); repeatable
   --overwrite       replace a checkpoint already in DIR2`;
 
+/** The `mox quantize` command: usage, flags and their checks (a bad flag is `bad`'s usage error). */
 export function quantizeCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;
   return {

@@ -11,6 +11,7 @@ import { LiveProgress } from '../../train/live-progress.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
+/** What `mox tokenize` does: the tokenizer (a folder or 'gpt2'), encode or --decode, and its flags. */
 export interface TokenizeOptions {
   tokenizer: string;
   decode?: boolean;
@@ -89,6 +90,7 @@ export function encodeInPieces(
   return ids;
 }
 
+/** `mox tokenize`: encodes `input` (a bar on stderr for a big one) or decodes it, and writes the result with `write`. */
 export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): Promise<void> {
   const tok = await resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
   if (opts.decode) {
@@ -113,6 +115,7 @@ export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (
   write(JSON.stringify(ids) + '\n');
 }
 
+/** The `mox tokenize` command: usage, flags and their checks (a bad flag is `bad`'s usage error). */
 export function tokenizeCommand(bad: (message: string) => Error) {
   return {
     summary: 'text on stdin to token ids (or back, with --decode)',

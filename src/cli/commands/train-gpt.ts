@@ -41,6 +41,7 @@ import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/index
 import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
 import { type DistillSpec, distillStepLoss, loadTeacher, readDistillSpec } from './distill-gpt.js';
 
+/** The settings of a `mox train gpt` run (also of `finetune gpt` and `distill gpt`, which set `finetune` / `distill`). */
 export interface TrainGptOptions {
   dataset?: string;
   data?: string;
@@ -140,12 +141,14 @@ export const GPT_CHECKPOINT_FILES = [
 /** What the flags said explicitly, so --resume knows which settings to take from the command line. */
 export type GivenFlags = ReadonlySet<keyof TrainGptOptions>;
 
+/** One evaluation: the step and the mean train and validation losses. */
 export interface EvalRecord {
   step: number;
   train: number;
   val: number;
 }
 
+/** What a run did: its evaluations, every step's loss, the last step, its speed and the model's size. */
 export interface TrainGptResult {
   history: EvalRecord[];
   /** The training loss of every step from 0, resumed parts included. */
@@ -184,6 +187,7 @@ export interface DataSpec {
   encoding?: string;
 }
 
+/** The text of a run: --data's file, or a named dataset (tinyshakespeare); DataError when it cannot be read. */
 export async function readCorpus(opts: DataSpec): Promise<{ text: string; source: string }> {
   if (opts.data !== undefined) {
     const file = resolveDataPath(opts.data);
@@ -215,6 +219,7 @@ export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warm
   return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
 }
 
+/** batchSize random windows of blockSize tokens and their next tokens, drawn with `gen`, on `device`. */
 export function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
   const xs = new Int32Array(batchSize * blockSize);
   const ys = new Int32Array(batchSize * blockSize);
@@ -229,10 +234,12 @@ export function batch(data: Int32Array, blockSize: number, batchSize: number, ge
   };
 }
 
+/** Writes the optimizer's state as dir/optimizer.safetensors, marked with its step. */
 export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<OptimizerStateJson> {
   return saveOptimizerState(path.join(dir, 'optimizer.safetensors'), opt.stateDict(), { step: String(step) });
 }
 
+/** Loads dir/optimizer.safetensors into `opt`; DataError when it is from another step or does not fit the model. */
 export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
@@ -327,6 +334,7 @@ function chooseCheckpoint(out: string, log: (line: string) => void): Resumable {
   throw new DataError('train gpt', `--resume: no whole checkpoint in ${root} (${torn.join('; ')}); train again without --resume`);
 }
 
+/** Runs `mox train gpt` (and finetune / distill): trains, evaluates, checkpoints, prints its lines with `log`, a bar on stderr. */
 export async function runTrainGpt(
   opts: TrainGptOptions,
   given: GivenFlags = new Set(),

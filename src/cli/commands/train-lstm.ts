@@ -36,6 +36,7 @@ import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptT
 
 const OP = 'train lstm';
 
+/** The settings of a `mox train lstm` run. */
 export interface TrainLstmOptions {
   dataset?: string;
   data?: string;
@@ -74,6 +75,7 @@ export interface TrainLstmOptions {
 /** The flags given explicitly, so --resume knows which settings come from the command line. */
 export type GivenLstmFlags = ReadonlySet<keyof TrainLstmOptions>;
 
+/** What a `mox train lstm` run did: its evaluations, the last step, its speed and the model's size. */
 export interface TrainLstmResult {
   history: EvalRecord[];
   step: number;
@@ -129,6 +131,7 @@ function relabel(e: unknown): unknown {
   return new Cls(OP, e.message.slice('train gpt: '.length).replace('mox train gpt', 'mox train lstm'));
 }
 
+/** Runs `mox train lstm`: trains, evaluates, checkpoints, prints its lines with `log`, a bar on stderr. */
 export async function runTrainLstm(
   opts: TrainLstmOptions,
   given: GivenLstmFlags = new Set(),
