@@ -245,34 +245,46 @@ function gptFromCheckpoint(out) {
   return last ? { example: 'gpt', step: last.step, train_loss: last.train, val_loss: last.val } : null;
 }
 
-/** Runs a child with its output shown as it comes; resolves with the output and the wall time. */
-function runChild(exe, argv) {
+/**
+ * Runs a child with its output shown as it comes, line by line above the progress bar (`bar`, mox's
+ * LiveProgress); resolves with the output and the wall time.
+ */
+function runChild(exe, argv, bar) {
   return new Promise((resolveRun) => {
     const t0 = performance.now();
     const child = spawn(exe, argv, { cwd: root, env: { ...process.env, ...(dataDir ? { MOX_DATA_DIR: dataDir } : {}) } });
     let output = '';
-    child.stdout.on('data', (d) => {
+    // whole lines only: a part of a line printed before the bar is drawn again would be cut in two
+    const pending = { stdout: '', stderr: '' };
+    const pass = (name, to) => (d) => {
       output += d;
-      process.stdout.write(d);
+      const text = pending[name] + d;
+      const cut = text.lastIndexOf('\n');
+      pending[name] = text.slice(cut + 1);
+      if (cut >= 0) bar.print(text.slice(0, cut), to);
+    };
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', pass('stdout', process.stdout));
+    child.stderr.on('data', pass('stderr', process.stderr));
+    child.on('close', (code, signal) => {
+      if (pending.stdout) bar.print(pending.stdout, process.stdout);
+      if (pending.stderr) bar.print(pending.stderr, process.stderr);
+      resolveRun({ code, signal, output, wall: (performance.now() - t0) / 1000 });
     });
-    child.stderr.on('data', (d) => {
-      output += d;
-      process.stderr.write(d);
-    });
-    child.on('close', (code, signal) => resolveRun({ code, signal, output, wall: (performance.now() - t0) / 1000 }));
     child.on('error', (e) => resolveRun({ code: null, signal: null, output: String(e), wall: (performance.now() - t0) / 1000 }));
   });
 }
 
-async function runProgram(p, run) {
+async function runProgram(p, run, bar) {
   const base = { name: p.name, command: p.command, target: p.target, figures: p.figures, run };
   const why = whyNot(p);
   if (why) return { ...base, status: 'skipped', note: why };
   const out = mkdtempSync(join(tmpdir(), `mox-results-${p.name}-`));
   try {
-    console.error(`\n== ${p.name}: ${p.command}`);
+    bar.print(`\n== ${p.name}: ${p.command}`);
     const argv = typeof p.argv === 'function' ? p.argv(out) : p.argv;
-    const r = await runChild(p.exe ?? process.execPath, argv);
+    const r = await runChild(p.exe ?? process.execPath, argv, bar);
     const result = p.read ? p.read(r.output, out) : parseResultLine(r.output);
     const wall_s = Number(r.wall.toFixed(2));
     if (r.code !== 0 || !result) {
@@ -324,15 +336,22 @@ const run = {
   dataDir: dataDir ?? null,
 };
 
-// mox's own atomic write (a temporary name, then a rename), from the build just checked
+// mox's own atomic write (a temporary name, then a rename) and progress bar, from the build just checked
 const { writeFileAtomicSync } = await import(pathToFileURL(join(root, 'dist/src/io/atomic.js')).href);
+const { LiveProgress } = await import(pathToFileURL(join(root, 'dist/src/train/live-progress.js')).href);
 
 const fresh = [];
-for (const p of PROGRAMS.filter((p) => only.includes(p.name))) {
-  const row = await runProgram(p, { commit: run.commit, dirty: run.dirty, date: run.date });
+const selected = PROGRAMS.filter((p) => only.includes(p.name));
+// programs done of all, with the current one's name, on stderr (plain lines every 30 s in a log)
+const bar = new LiveProgress({ desc: 'results', total: selected.length, unit: 'program' });
+for (const [i, p] of selected.entries()) {
+  bar.update(i, p.name);
+  const row = await runProgram(p, { commit: run.commit, dirty: run.dirty, date: run.date }, bar);
   fresh.push(row);
-  console.error(`== ${p.name}: ${row.status}${row.wall_s !== undefined ? `, ${row.wall_s} s` : ''}${row.note ? ` (${row.note})` : ''}`);
+  bar.print(`== ${p.name}: ${row.status}${row.wall_s !== undefined ? `, ${row.wall_s} s` : ''}${row.note ? ` (${row.note})` : ''}`);
 }
+bar.update(selected.length, '');
+bar.close();
 
 const jsonPath = join(root, 'docs/results.json');
 const previous = values.only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).rows : [];

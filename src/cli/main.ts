@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { MoxError } from '../errors.js';
+import { interruptProgress } from '../train/live-progress.js';
 import { runDemo } from './commands/demo.js';
 import { runInfo } from './commands/info.js';
 import { runInspect } from './commands/inspect.js';
@@ -113,7 +114,9 @@ ${Object.entries(COMMANDS)
 
 options:
   -h, --help                show help (also: mox <command> --help)
-  -V, --version             print the version`;
+  -V, --version             print the version
+  -q, --quiet               (after the command) no progress bars on stderr, as MOX_PROGRESS=0
+                            (docs/progress.md)`;
 
 /** The line printed after a usage error: where the usage is (the command's own once the command is known). */
 let helpHint = (): string => "run 'mox --help' for usage";
@@ -144,12 +147,15 @@ async function main(argv: string[]): Promise<number> {
     args: argv.slice(1),
     strict: true,
     allowPositionals: true,
-    options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+    options: { ...cmd.options, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values['help']) {
     console.log(cmd.usage);
     return 0;
   }
+  // --quiet is every command's: progress bars off (serve's --quiet also turns its access logs off)
+  if (values['quiet'] === true) process.env['MOX_PROGRESS'] = '0';
+  if (!Object.hasOwn(cmd.options, 'quiet')) delete values['quiet'];
   await cmd.run(values, positionals);
   return 0;
 }
@@ -163,6 +169,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
+  interruptProgress(); // a bar left on the terminal ends its line, so the message starts on its own
   const code = (e as { code?: unknown }).code;
   if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
     // parseArgs adds advice about '--' to unknown options; for a typo it only gets in the way.

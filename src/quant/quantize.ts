@@ -14,6 +14,7 @@ import { QuantizedWeight } from '../ops/quant.js';
 import { INT4_GROUP, QUANT_SCHEMES, type QuantScheme, isQuantScheme } from '../backend/quant-format.js';
 import { QuantizedEmbedding, QuantizedLinear } from './layers.js';
 
+/** Options of mox.quantize: the scheme, the layers left in float, the kinds of layer, a per-layer callback. */
 export interface QuantizeOptions {
   /** 'int8' (weights only, per output channel), 'int4' (groups of 32, Q4_0) or 'dynamic-int8' (int8 weights and activations). */
   scheme: QuantScheme;
@@ -21,6 +22,8 @@ export interface QuantizeOptions {
   skip?: readonly string[];
   /** The kinds of layer to quantize (default both). dynamic-int8 quantizes an Embedding's table as int8. */
   layers?: readonly ('linear' | 'embedding')[];
+  /** Called with 0 before the first layer and after each one is quantized (a big model takes a while: the CLI's progress bar). */
+  onLayer?(done: number, total: number, name: string): void;
 }
 
 /** What quantize did: the model's `quantization` block (config.json) and the layers it changed. */
@@ -104,7 +107,8 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
     const byWeight = new Map<unknown, QuantizedEmbedding>();
     const order = [...chosen.filter(([, m]) => m instanceof Embedding), ...chosen.filter(([, m]) => m instanceof Linear)];
     const freed = new Set<unknown>();
-    for (const [name, m] of order) {
+    opts.onLayer?.(0, order.length, '');
+    for (const [i, [name, m]] of order.entries()) {
       const weight = m.weight;
       let replacement: Module;
       if (m instanceof Embedding) {
@@ -127,6 +131,7 @@ export function quantize<M extends Module>(model: M, opts: QuantizeOptions): M {
         const stillUsed = model.parameters().includes(weight);
         if (!stillUsed) weight.dispose();
       }
+      opts.onLayer?.(i + 1, order.length, name);
     }
   });
   return model;

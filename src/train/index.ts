@@ -41,6 +41,7 @@ export {
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
 export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
+export { LiveProgress, interruptProgress, progressSettings, formatInterval, type LiveProgressOptions } from './live-progress.js';
 export * as metrics from './metrics.js';
 export * as losses from './losses.js';
 export {

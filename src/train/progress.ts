@@ -11,8 +11,11 @@ import type { Logs } from './callback.js';
 export interface OutputStream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** A terminal's width in characters (tty.WriteStream has it); live-progress.ts fits its line to it. */
+  columns?: number;
 }
 
+/** Options of fit()'s ProgressBar: Keras's verbose mode, the stream, the bar's width, the redraw interval, the unit. */
 export interface ProgressBarOptions {
   verbose?: 1 | 2;
   stream?: OutputStream;
@@ -56,6 +59,7 @@ function formatLogs(logs: Logs, skip: ReadonlySet<string>): string {
 
 const SKIP = new Set(['batch', 'size']);
 
+/** Keras's Progbar: one epoch's progress, redrawn on a terminal (verbose 1), one finished line elsewhere or with verbose 2. */
 export class ProgressBar {
   private readonly verbose: 1 | 2;
   private readonly stream: OutputStream;

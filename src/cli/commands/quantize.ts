@@ -12,11 +12,13 @@ import { writeFileAtomic } from '../../io/files.js';
 import { QUANT_SCHEMES, type QuantScheme, isQuantScheme } from '../../backend/quant-format.js';
 import { quantizationInfo, quantize } from '../../quant/quantize.js';
 import { quantizationBlock } from '../../quant/files.js';
+import { LiveProgress } from '../../train/live-progress.js';
 import { loadModelTokenizer, saveTokenizerAtomic } from './gpt-tokenizer.js';
 import type { CliCommand, MakeUsageError } from './gpt-cli.js';
 
 const OP = 'quantize';
 
+/** What `mox quantize` does: the float checkpoint, the folder to write, the scheme, what stays float. */
 export interface QuantizeCommandOptions {
   model: string;
   out: string;
@@ -27,6 +29,7 @@ export interface QuantizeCommandOptions {
   overwrite?: boolean;
 }
 
+/** What `mox quantize` did: the layers quantized and left float, the file sizes, the time it took. */
 export interface QuantizeCommandResult {
   scheme: QuantScheme;
   modules: number;
@@ -38,6 +41,7 @@ export interface QuantizeCommandResult {
 
 const fileSize = (f: string): number => (fs.existsSync(f) ? fs.statSync(f).size : 0);
 
+/** `mox quantize`: loads the float checkpoint, quantizes it (a bar of layers on stderr), writes the quantized folder. */
 export async function runQuantize(
   opts: QuantizeCommandOptions,
   log: (line: string) => void = (l) => console.log(l),
@@ -62,7 +66,14 @@ export async function runQuantize(
     throw new DataError(OP, `${opts.model} is already quantized (${String(s)}); quantize the float checkpoint it came from`);
   }
   model.eval();
-  quantize(model, { scheme: opts.scheme, ...(opts.skip?.length ? { skip: opts.skip } : {}) });
+  // layers quantized of the model's, on stderr (a big model's take a while)
+  let bar: LiveProgress | null = null;
+  const onLayer = (done: number, total: number, name: string): void => {
+    bar ??= new LiveProgress({ desc: OP, total, unit: 'layer' });
+    bar.update(done, name);
+  };
+  quantize(model, { scheme: opts.scheme, onLayer, ...(opts.skip?.length ? { skip: opts.skip } : {}) });
+  (bar as LiveProgress | null)?.close();
   const info = quantizationInfo(model)!;
   const tok = loadModelTokenizer(opts.model);
   try {
@@ -119,6 +130,7 @@ LayerNorm weights, biases and anything --skip names stay float32. The layout is 
   --skip NAME       a module to leave in float, e.g. lm_head or 'transformer.h.0.*' (* spans dots); repeatable
   --overwrite       replace a checkpoint already in DIR2`;
 
+/** The `mox quantize` command: usage, flags and their checks (a bad flag is `bad`'s usage error). */
 export function quantizeCommand(bad: MakeUsageError): CliCommand {
   const str = { type: 'string' } as const;
   return {

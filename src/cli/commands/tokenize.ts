@@ -7,9 +7,11 @@ import { DataError, ValueError } from '../../errors.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
 import { gpt2VocabDirAsync, loadTokenizerDir } from '../../text/load-tokenizer.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
+import { LiveProgress } from '../../train/live-progress.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
+/** What `mox tokenize` does: the tokenizer (a folder or 'gpt2'), encode or --decode, and its flags. */
 export interface TokenizeOptions {
   tokenizer: string;
   decode?: boolean;
@@ -60,6 +62,35 @@ export function parseIds(text: string): number[] {
   });
 }
 
+/**
+ * The ids of `text`, encoded a piece of about `pieceChars` characters at a time so that a big input
+ * shows its progress (`onPiece` gets each piece's UTF-8 bytes). A piece ends after a newline that has a
+ * non-space character on each side: no tokenizer of mox joins anything across such a newline (GPT-2's
+ * pre-tokenizer keeps a lone newline a word of its own whatever follows it; words and characters never
+ * span lines), so the ids are those of one encode of the whole text (test/progress.test.ts checks).
+ */
+export function encodeInPieces(
+  text: string,
+  encode: (piece: string) => number[],
+  onPiece: (bytes: number) => void = () => {},
+  pieceChars = 1 << 16,
+): number[] {
+  const ids: number[] = [];
+  const isSpace = (c: string | undefined): boolean => c === undefined || /[\s\p{White_Space}]/u.test(c);
+  let start = 0;
+  while (start < text.length) {
+    let end = Math.min(text.length, start + pieceChars);
+    // the next newline at or past `end` between two non-space characters, else the text's end
+    while (end < text.length && !(text[end - 1] === '\n' && !isSpace(text[end - 2]) && !isSpace(text[end]))) end++;
+    const piece = text.slice(start, end);
+    for (const id of encode(piece)) ids.push(id);
+    onPiece(Buffer.byteLength(piece, 'utf8'));
+    start = end;
+  }
+  return ids;
+}
+
+/** `mox tokenize`: encodes `input` (a bar on stderr for a big one) or decodes it, and writes the result with `write`. */
 export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): Promise<void> {
   const tok = await resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
   if (opts.decode) {
@@ -68,10 +99,23 @@ export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (
     return;
   }
   const text = input.toString('utf8');
-  const ids = tok instanceof GPT2Tokenizer && opts.allowSpecial ? tok.encode(text, { allowedSpecial: 'all' }) : tok.encode(text);
+  const encode = (s: string): number[] =>
+    tok instanceof GPT2Tokenizer && opts.allowSpecial ? tok.encode(s, { allowedSpecial: 'all' }) : tok.encode(s);
+  // bytes encoded of stdin's, on stderr (stdout is the ids); none for an input that takes no time
+  const big = text.length > 1 << 16;
+  const bar = new LiveProgress({
+    desc: 'tokenize',
+    total: Buffer.byteLength(text, 'utf8'),
+    unit: 'B',
+    unitScale: true,
+    ...(big ? {} : { enabled: false }),
+  });
+  const ids = encodeInPieces(text, encode, (bytes) => bar.advance(bytes));
+  bar.close();
   write(JSON.stringify(ids) + '\n');
 }
 
+/** The `mox tokenize` command: usage, flags and their checks (a bad flag is `bad`'s usage error). */
 export function tokenizeCommand(bad: (message: string) => Error) {
   return {
     summary: 'text on stdin to token ids (or back, with --decode)',

@@ -20,6 +20,7 @@ import { GPT, type GPTConfig } from '../../models/gpt.js';
 import { loadGPT, saveGPTWeights } from '../../models/gpt-checkpoint.js';
 import { crashPoint } from '../../io/crash-point.js';
 import { readJson } from '../../io/files.js';
+import { LiveProgress } from '../../train/live-progress.js';
 import {
   commitCheckpoint,
   listCheckpoints,
@@ -40,6 +41,7 @@ import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/index
 import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
 import { type DistillSpec, distillStepLoss, loadTeacher, readDistillSpec } from './distill-gpt.js';
 
+/** The settings of a `mox train gpt` run (also of `finetune gpt` and `distill gpt`, which set `finetune` / `distill`). */
 export interface TrainGptOptions {
   dataset?: string;
   data?: string;
@@ -139,12 +141,14 @@ export const GPT_CHECKPOINT_FILES = [
 /** What the flags said explicitly, so --resume knows which settings to take from the command line. */
 export type GivenFlags = ReadonlySet<keyof TrainGptOptions>;
 
+/** One evaluation: the step and the mean train and validation losses. */
 export interface EvalRecord {
   step: number;
   train: number;
   val: number;
 }
 
+/** What a run did: its evaluations, every step's loss, the last step, its speed and the model's size. */
 export interface TrainGptResult {
   history: EvalRecord[];
   /** The training loss of every step from 0, resumed parts included. */
@@ -183,6 +187,7 @@ export interface DataSpec {
   encoding?: string;
 }
 
+/** The text of a run: --data's file, or a named dataset (tinyshakespeare); DataError when it cannot be read. */
 export async function readCorpus(opts: DataSpec): Promise<{ text: string; source: string }> {
   if (opts.data !== undefined) {
     const file = resolveDataPath(opts.data);
@@ -214,6 +219,7 @@ export function lrAt(it: number, o: Pick<TrainGptOptions, 'lr' | 'minLr' | 'warm
   return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
 }
 
+/** batchSize random windows of blockSize tokens and their next tokens, drawn with `gen`, on `device`. */
 export function batch(data: Int32Array, blockSize: number, batchSize: number, gen: Generator, device: string): { x: Tensor; y: Tensor } {
   const xs = new Int32Array(batchSize * blockSize);
   const ys = new Int32Array(batchSize * blockSize);
@@ -228,10 +234,12 @@ export function batch(data: Int32Array, blockSize: number, batchSize: number, ge
   };
 }
 
+/** Writes the optimizer's state as dir/optimizer.safetensors, marked with its step. */
 export async function saveOptimizer(dir: string, opt: mox.optim.AdamW, step: number): Promise<OptimizerStateJson> {
   return saveOptimizerState(path.join(dir, 'optimizer.safetensors'), opt.stateDict(), { step: String(step) });
 }
 
+/** Loads dir/optimizer.safetensors into `opt`; DataError when it is from another step or does not fit the model. */
 export function loadOptimizer(dir: string, opt: mox.optim.AdamW, saved: Record<string, unknown>, step: number, device: string): void {
   const file = path.join(dir, 'optimizer.safetensors');
   const { tensors, metadata } = mox.loadSafetensorsSync(file);
@@ -326,6 +334,7 @@ function chooseCheckpoint(out: string, log: (line: string) => void): Resumable {
   throw new DataError('train gpt', `--resume: no whole checkpoint in ${root} (${torn.join('; ')}); train again without --resume`);
 }
 
+/** Runs `mox train gpt` (and finetune / distill): trains, evaluates, checkpoints, prints its lines with `log`, a bar on stderr. */
 export async function runTrainGpt(
   opts: TrainGptOptions,
   given: GivenFlags = new Set(),
@@ -577,6 +586,13 @@ export async function runTrainGpt(
   const fmtRate = (ms: number, n: number) =>
     n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   let lastCheckpoint: number | null = opts.resume ? startStep : null; // what a NaN message points to
+  // a bar on stderr (plain lines when it is not a terminal); the loop's own lines go above it
+  const bar = new LiveProgress({
+    desc: distill ? 'distill gpt' : finetune ? 'finetune gpt' : 'train gpt',
+    total: o.maxIters,
+    initial: startStep,
+  });
+  const say = bar.through(log);
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === o.maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
@@ -584,7 +600,7 @@ export async function runTrainGpt(
       const { train, val } = await evaluate();
       stopOnNonFinite('train gpt', 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
-      log(
+      say(
         `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
       );
       windowMs = 0;
@@ -622,9 +638,11 @@ export async function runTrainGpt(
     stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
     losses.push(loss);
     crashPoint('step');
+    bar.update(step + 1, `loss ${loss.toFixed(4)}, ${Math.round((tokensPerIter * windowIters) / (windowMs / 1000))} tokens/s`);
     if (o.logInterval > 0 && step % o.logInterval === 0)
-      log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+      say(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
+  bar.close();
   const msPerIter = iters > 0 ? iterMs / iters : 0;
   log(
     `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,

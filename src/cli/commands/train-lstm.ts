@@ -17,6 +17,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { LSTMLanguageModel, type LSTMLanguageModelConfig } from '../../models/lstm-lm.js';
 import { loadLSTM, saveLSTM } from '../../models/lstm-checkpoint.js';
 import { writeFileAtomic } from '../../io/files.js';
+import { LiveProgress } from '../../train/live-progress.js';
 import {
   batch,
   GPT_CHECKPOINT_FILES,
@@ -35,6 +36,7 @@ import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptT
 
 const OP = 'train lstm';
 
+/** The settings of a `mox train lstm` run. */
 export interface TrainLstmOptions {
   dataset?: string;
   data?: string;
@@ -73,6 +75,7 @@ export interface TrainLstmOptions {
 /** The flags given explicitly, so --resume knows which settings come from the command line. */
 export type GivenLstmFlags = ReadonlySet<keyof TrainLstmOptions>;
 
+/** What a `mox train lstm` run did: its evaluations, the last step, its speed and the model's size. */
 export interface TrainLstmResult {
   history: EvalRecord[];
   step: number;
@@ -128,6 +131,7 @@ function relabel(e: unknown): unknown {
   return new Cls(OP, e.message.slice('train gpt: '.length).replace('mox train gpt', 'mox train lstm'));
 }
 
+/** Runs `mox train lstm`: trains, evaluates, checkpoints, prints its lines with `log`, a bar on stderr. */
 export async function runTrainLstm(
   opts: TrainLstmOptions,
   given: GivenLstmFlags = new Set(),
@@ -279,6 +283,9 @@ export async function runTrainLstm(
   const fmtRate = (ms: number, n: number) =>
     n > 0 ? `, ${(ms / n).toFixed(1)} ms/iter, ${Math.round(tokensPerIter / (ms / n / 1000))} tokens/s` : '';
   let lastCheckpoint: number | null = opts.resume ? startStep : null; // what a NaN message points to
+  // a bar on stderr (plain lines when it is not a terminal); the loop's own lines go above it
+  const bar = new LiveProgress({ desc: OP, total: maxIters, initial: startStep });
+  const say = bar.through(log);
   for (let step = startStep; ; step++) {
     const isEval = (step % o.evalInterval === 0 || step === maxIters) && !(opts.resume && step === startStep);
     if (isEval) {
@@ -286,7 +293,7 @@ export async function runTrainLstm(
       const { train, val } = evaluate();
       stopOnNonFinite(OP, 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
-      log(
+      say(
         `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
       );
       windowMs = 0;
@@ -312,9 +319,11 @@ export async function runTrainLstm(
     windowMs += dt;
     windowIters++;
     stopOnNonFinite(OP, 'loss', loss, step, out, lastCheckpoint);
+    bar.update(step + 1, `loss ${loss.toFixed(4)}, ${Math.round((tokensPerIter * windowIters) / (windowMs / 1000))} tokens/s`);
     if (o.logInterval > 0 && step % o.logInterval === 0)
-      log(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
+      say(`iter ${step}: loss ${loss.toFixed(4)}, lr ${lr.toExponential(2)}, ${dt.toFixed(1)} ms`);
   }
+  bar.close();
   const msPerIter = iters > 0 ? iterMs / iters : 0;
   log(
     `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
