@@ -19,6 +19,8 @@ import { moxOk, runMox, wordText } from '../test-support/cli.js';
 
 const PY = '/usr/bin/python3';
 const PYDIR = path.resolve(process.cwd(), 'python');
+// transformers-equivalent reference logits of a tiny GPT-2 folder, as test/hf-gpt2.test.ts finds them
+const REF_DIR = path.resolve(process.env['MOX_HF_REF_DIR'] ?? path.join('..', 'shared', 'data', 'hf-gpt2-tiny'));
 const SHAPE = ['--n-layer', '2', '--n-head', '2', '--n-embd', '32', '--block-size', '32'];
 const RUN = ['--batch-size', '4', '--eval-iters', '2', '--warmup-iters', '5', '--threads', '1'];
 
@@ -144,15 +146,18 @@ test('setup: mox trains a GPT 50 iterations, exports it, and writes the token fi
   console.log(`# mox: train 50 iterations, export-hf, tokenize --out-bin: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 });
 
-test("python/tests: mox_torch's own unit tests (safetensors, GPT-2 folders, token files, schedule)", (t) => {
+test("python/tests: mox_torch's unit tests, and its logits on hf-gpt2-tiny equal the reference's", (t) => {
   if (noTorch) return t.skip(noTorch);
   const r = spawnSync(PY, ['-m', 'unittest', 'discover', '-s', path.join(PYDIR, 'tests')], {
     encoding: 'utf8',
     timeout: 120_000,
-    env: { ...process.env, PYTHONPATH: PYDIR },
+    env: { ...process.env, PYTHONPATH: PYDIR, MOX_HF_REF_DIR: REF_DIR },
   });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /Ran \d+ tests[\s\S]*OK/);
+  // the reference check runs wherever the shared data is (it skips, saying so, elsewhere)
+  if (fs.existsSync(path.join(REF_DIR, 'reference.json'))) assert.doesNotMatch(r.stderr, /skipped/, r.stderr);
+  else t.diagnostic(`no ${REF_DIR}/reference.json: the hf-gpt2-tiny reference check was skipped`);
 });
 
 test("PyTorch's GPT-2 of the export gives mox's logits within 1e-4", (t) => {

@@ -264,6 +264,8 @@ def load_hf_gpt2(folder: str, device: str | torch.device = "cpu") -> GPT2LMHeadM
             raw = json.load(f)
         except json.JSONDecodeError as e:
             raise ConfigError(f"hf-gpt2: {cfg_file} is not valid JSON ({e})") from None
+    if isinstance(raw, dict) and "gpt" in raw and "n_embd" not in raw:
+        raise ConfigError(f"hf-gpt2: {folder} is a mox checkpoint, not a Hugging Face folder: write one with mox export-hf --model {folder} --out DIR")
     cfg = GPT2Config(raw, cfg_file)
     model = GPT2LMHeadModel(cfg)
     tensors, _ = read_safetensors(weights)

@@ -16,7 +16,8 @@ from typing import List, Optional
 
 import torch
 
-from .hf_gpt2 import load_hf_gpt2
+from .hf_gpt2 import ConfigError, load_hf_gpt2
+from .safetensors_io import SafetensorsError
 
 
 def parse_ids(text: str) -> List[List[int]]:
@@ -37,7 +38,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--ids", help="the ids (default: read from stdin)")
     a = p.parse_args(argv)
     batch = parse_ids(a.ids if a.ids is not None else sys.stdin.read())
-    model = load_hf_gpt2(a.model).eval()
+    try:
+        model = load_hf_gpt2(a.model).eval()
+    except (ConfigError, SafetensorsError) as e:
+        raise SystemExit(f"mox_torch.logits: {e}") from None
     v = model.config.vocab_size
     if any(i >= v for r in batch for i in r):
         raise SystemExit(f"mox_torch.logits: an id is outside the vocabulary [0, {v})")

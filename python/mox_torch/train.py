@@ -33,8 +33,9 @@ import torch
 import torch.distributed as dist
 
 from .atomic import atomic_write
-from .hf_gpt2 import Block, GPT2LMHeadModel, load_hf_gpt2, save_hf_gpt2
-from .tokens import read_token_file
+from .hf_gpt2 import Block, ConfigError, GPT2LMHeadModel, load_hf_gpt2, save_hf_gpt2
+from .safetensors_io import SafetensorsError
+from .tokens import TokenFileError, read_token_file
 
 STATE_FILE = "torch_state.json"
 OPTIMIZER_FILE = "torch_optimizer.pt"
@@ -177,6 +178,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     d = Dist(a)
     try:
         return run(a, d)
+    except (ConfigError, SafetensorsError, TokenFileError) as e:
+        raise SystemExit(f"mox_torch.train: {e}") from None  # one line naming the file, no traceback
     finally:
         d.close()
 

@@ -1,5 +1,5 @@
 """Unit tests of mox_torch without torchrun: safetensors files, the GPT-2 folder round trip, the token
-file reader, the launcher's fix and the schedule. Run: PYTHONPATH=python python3 -m unittest discover -s python/tests
+file reader, the launcher's fix, the schedule, and reference logits of a Hugging Face folder. Run: PYTHONPATH=python python3 -m unittest discover -s python/tests
 (test/scale-out.test.ts runs them too, and the whole trip through torchrun and mox)."""
 
 import json
@@ -90,11 +90,40 @@ class HuggingFaceFolderTest(unittest.TestCase):
         ref = 0.5 * x * (1 + torch.tanh((2 / np.pi) ** 0.5 * (x + 0.044715 * x**3)))
         self.assertLess((torch.nn.functional.gelu(x, approximate="tanh") - ref).abs().max().item(), 1e-12)
 
+    def test_a_mox_checkpoint_is_refused_with_the_way_on(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "config.json"), "w") as fh:
+                json.dump({"model": "gpt", "gpt": {"nEmbd": 16}}, fh)
+            open(os.path.join(d, "model.safetensors"), "wb").close()
+            with self.assertRaisesRegex(ValueError, "is a mox checkpoint, not a Hugging Face folder: write one with mox export-hf"):
+                load_hf_gpt2(d)
+
     def test_config_errors_name_the_field(self):
         with self.assertRaisesRegex(ValueError, "activation_function 'relu' is not supported"):
             GPT2Config({**CONFIG, "activation_function": "relu"})
         with self.assertRaisesRegex(ValueError, r"n_embd \(12\) must be a multiple of n_head \(5\)"):
             GPT2Config({**CONFIG, "n_head": 5})
+
+
+class ReferenceTest(unittest.TestCase):
+    """Against numbers from outside: hf-gpt2-tiny's reference.json follows transformers' GPT2LMHeadModel."""
+
+    def test_logits_and_greedy_tokens_of_hf_gpt2_tiny(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        folder = os.environ.get("MOX_HF_REF_DIR") or os.path.join(here, "..", "..", "..", "shared", "data", "hf-gpt2-tiny")
+        if not os.path.isfile(os.path.join(folder, "reference.json")):
+            self.skipTest(f"no {folder}/reference.json (MOX_HF_REF_DIR)")
+        with open(os.path.join(folder, "reference.json")) as fh:
+            ref = json.load(fh)
+        model = load_hf_gpt2(folder).eval()
+        with torch.no_grad():
+            logits = model(torch.tensor(ref["input_ids"]))
+            diff = (logits.double() - torch.tensor(ref["logits"], dtype=torch.float64)).abs().max().item()
+            self.assertLess(diff, 1e-4)
+            ids = list(ref["greedy_prompt"])
+            while len(ids) < len(ref["greedy_output"]):
+                ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+        self.assertEqual(ids, ref["greedy_output"])
 
 
 class TokenFileTest(unittest.TestCase):
