@@ -132,6 +132,22 @@ test('token files: uint16 nanoGPT layout, FILE.json, a changed byte or a bad id 
   assert.match(r.stderr, /--out-bin writes ids, it does not go with --decode/);
 });
 
+test("token files: GPT-2's BPE (50257 ids) is uint16, the ids mox tokenize prints", async (t) => {
+  const vocab = path.resolve(process.env['MOX_DATA_DIR'] ?? path.join('..', 'shared', 'data'), 'gpt2-bpe');
+  if (!fs.existsSync(path.join(vocab, 'encoder.json'))) return t.skip(`no GPT-2 vocabulary in ${vocab} (MOX_DATA_DIR)`);
+  const f = path.join(tmp, 'gpt2.bin');
+  const text = fs.readFileSync(textFile, 'utf8');
+  const opts = { tokenizer: 'gpt2', vocabDir: vocab };
+  await runTokenize({ ...opts, outBin: f }, text, () => {});
+  let printed = '';
+  await runTokenize(opts, text, (d) => {
+    printed += String(d);
+  });
+  const { ids, info } = readTokenFile(f);
+  assert.deepEqual([info.dtype, info.vocab_size, info.tokenizer.kind], ['uint16', 50257, 'bpe']);
+  assert.deepEqual(Array.from(ids), JSON.parse(printed) as number[]);
+});
+
 test('setup: mox trains a GPT 50 iterations, exports it, and writes the token file', () => {
   const t0 = performance.now();
   const log = moxOk(['train', 'gpt', '--data', textFile, '--out', ckpt, ...SHAPE, ...RUN, '--max-iters', '50', '--eval-interval', '50']);
@@ -209,6 +225,10 @@ test('torchrun, 2 ranks, DDP on gloo: 50 iterations, the loss falls, and mox rea
     history: { step: number; val: number }[];
   };
   assert.equal(state.step, 50);
+  // config.json comes back as it went (the tokenizer files travel along)
+  const config = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as unknown;
+  assert.deepEqual(config(torchOut), config(exported));
+  assert.ok(fs.existsSync(path.join(torchOut, 'tokenizer.json')));
   assert.equal(state.world_size, 2);
   const [before, after] = [state.history[0]!, state.history.at(-1)!];
   assert.deepEqual([before.step, after.step], [0, 50]);

@@ -223,7 +223,9 @@ def run(a: argparse.Namespace, d: Dist) -> int:
     start = int(resumed["step"]) if resumed else 0
     history: List[Dict] = list(resumed.get("history", [])) if resumed else []
     torch.manual_seed(a.seed + d.rank)  # dropout differs per rank, as nanoGPT's seed_offset
-    raw.to(d.device).train()
+    raw.train()
+    if not a.fsdp:  # FSDP moves each unit to the GPU as it shards it: the whole model need not fit one GPU
+        raw.to(d.device)
     model = wrap(raw, d, a)
     opt = make_optimizer(model, raw, a)
     if resumed:
