@@ -54,6 +54,7 @@ export {
   type CsvData,
 } from './formats/csv.js';
 export { readText, readLines, type ReadTextOptions, type TextEncoding } from './formats/text.js';
+export { writeTokenFile, readTokenFile, tokenDType, tokenInfoPath, type TokenDType, type TokenFileInfo } from './formats/tokens.js';
 export { decodeWindows1252, WINDOWS_1252 } from './formats/windows-1252.js';
 export { textClassificationSplit, type TextClassificationDataset, type TextClassificationSplitOptions } from './text-classification.js';
 export { readTar, writeTar, type TarEntry } from './formats/tar.js';

@@ -1,22 +1,33 @@
 // `mox tokenize --tokenizer DIR|gpt2 [--decode]`: text on stdin to a JSON array of ids on stdout, or
-// (--decode) ids on stdin to text. A byte-level BPE tokenizer decodes to the exact bytes.
+// (--decode) ids on stdin to text. A byte-level BPE tokenizer decodes to the exact bytes. With
+// --out-bin FILE the ids go to a token file instead (data/formats/tokens.ts: nanoGPT's flat uint16
+// train.bin plus FILE.json), which PyTorch memory-maps (python/mox_torch/train.py).
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { DataError, ValueError } from '../../errors.js';
 import { GPT2Tokenizer } from '../../text/gpt2.js';
 import { gpt2VocabDirAsync, loadTokenizerDir } from '../../text/load-tokenizer.js';
 import type { Tokenizer } from '../../text/tokenizer.js';
 import { LiveProgress } from '../../train/live-progress.js';
+import { writeTokenFile } from '../../data/formats/tokens.js';
+import { isHuggingFaceGPT2Dir } from '../../models/hf-gpt2.js';
+import { loadModelTokenizer } from './gpt-tokenizer.js';
+import { readTextFile } from './text-input.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
-/** What `mox tokenize` does: the tokenizer (a folder or 'gpt2'), encode or --decode, and its flags. */
+/** What `mox tokenize` does: the tokenizer, the direction, and where the ids go. */
 export interface TokenizeOptions {
   tokenizer: string;
   decode?: boolean;
   vocabDir?: string;
   allowSpecial?: boolean;
+  /** Write the ids as a token file (and FILE.json) here instead of JSON on stdout. */
+  outBin?: string;
+  /** Where the text came from, as FILE.json records it ('-' for stdin). */
+  source?: string;
 }
 
 /**
@@ -34,6 +45,11 @@ export async function resolveCliTokenizer(spec: string, vocabDir?: string): Prom
       throw new DataError('tokenize', `GPT-2's ${e.message.replace(/^gpt2-bpe: /, '').replace(/\bdataDir \(/, '--vocab-dir (')}`);
     }
     return GPT2Tokenizer.fromDir(dir);
+  }
+  // a Hugging Face GPT-2 folder (mox export-hf's, or PyTorch's save_hf_gpt2): vocab.json + merges.txt or the character tokenizer.json
+  if (isHuggingFaceGPT2Dir(spec)) {
+    const tok = loadModelTokenizer(spec);
+    if (tok) return tok;
   }
   return loadTokenizerDir(spec);
 }
@@ -90,18 +106,22 @@ export function encodeInPieces(
   return ids;
 }
 
-/** `mox tokenize`: encodes `input` (a bar on stderr for a big one) or decodes it, and writes the result with `write`. */
-export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (data: string | Uint8Array) => void): Promise<void> {
+/** Runs `mox tokenize` on the input bytes: ids as JSON (or a token file with outBin), or with decode the text. */
+export async function runTokenize(
+  opts: TokenizeOptions,
+  input: Buffer | string,
+  write: (data: string | Uint8Array) => void,
+): Promise<void> {
   const tok = await resolveCliTokenizer(opts.tokenizer, opts.vocabDir);
   if (opts.decode) {
-    const ids = parseIds(input.toString('utf8'));
+    const ids = parseIds(typeof input === 'string' ? input : input.toString('utf8'));
     write(tok instanceof GPT2Tokenizer ? tok.decodeBytes(ids) : tok.decode(ids));
     return;
   }
-  const text = input.toString('utf8');
+  const text = typeof input === 'string' ? input : input.toString('utf8');
   const encode = (s: string): number[] =>
     tok instanceof GPT2Tokenizer && opts.allowSpecial ? tok.encode(s, { allowedSpecial: 'all' }) : tok.encode(s);
-  // bytes encoded of stdin's, on stderr (stdout is the ids); none for an input that takes no time
+  // bytes encoded of the input's, on stderr (stdout is the ids); none for an input that takes no time
   const big = text.length > 1 << 16;
   const bar = new LiveProgress({
     desc: 'tokenize',
@@ -112,14 +132,26 @@ export async function runTokenize(opts: TokenizeOptions, input: Buffer, write: (
   });
   const ids = encodeInPieces(text, encode, (bytes) => bar.advance(bytes));
   bar.close();
-  write(JSON.stringify(ids) + '\n');
+  if (opts.outBin === undefined) {
+    write(JSON.stringify(ids) + '\n');
+    return;
+  }
+  const info = writeTokenFile(opts.outBin, ids, {
+    vocabSize: tok.vocabSize,
+    tokenizer: { kind: tok.kind, source: opts.tokenizer === 'gpt2' ? 'gpt2' : path.resolve(opts.tokenizer) },
+    source: opts.source ?? '-',
+  });
+  write(
+    `wrote ${opts.outBin}: ${info.count} tokens, ${info.dtype}, vocab ${info.vocab_size} (${tok.kind}); ${opts.outBin}.json describes it\n`,
+  );
 }
 
-/** The `mox tokenize` command: usage, flags and their checks (a bad flag is `bad`'s usage error). */
+/** The `mox tokenize` command: its usage, flags and run. */
 export function tokenizeCommand(bad: (message: string) => Error) {
   return {
     summary: 'text on stdin to token ids (or back, with --decode)',
     usage: `usage: mox tokenize --tokenizer DIR|gpt2 [--decode] [--vocab-dir DIR] [--allow-special]
+       mox tokenize --tokenizer DIR|gpt2 --out-bin FILE [--input TEXTFILE]
 
 Reads stdin and writes stdout: text -> a JSON array of token ids, or with --decode
 ids (a JSON array, or integers separated by spaces/commas) -> the text.
@@ -131,12 +163,19 @@ ids (a JSON array, or integers separated by spaces/commas) -> the text.
                          (sha256-checked; MOX_DATA_OFFLINE=1 turns the download off)
   --decode               ids to text (byte-level BPE writes the exact bytes)
   --vocab-dir DIR        a folder holding GPT-2's encoder.json and vocab.bpe
-  --allow-special        encode special tokens such as <|endoftext|> as their ids (default: plain text)`,
+  --allow-special        encode special tokens such as <|endoftext|> as their ids (default: plain text)
+  --out-bin FILE         write the ids to FILE as flat little-endian uint16 (uint32 when the vocabulary
+                         exceeds 65536): nanoGPT's train.bin, np.memmap-able; FILE.json beside it gives
+                         dtype, count, vocab_size, the tokenizer, the source and the sha256
+                         (python/mox_torch/train.py trains on it; see docs/scale-out.md)
+  --input TEXTFILE       read the text from this file (UTF-8) instead of stdin`,
     options: {
       tokenizer: { type: 'string' },
       decode: { type: 'boolean' },
       'vocab-dir': { type: 'string' },
       'allow-special': { type: 'boolean' },
+      'out-bin': { type: 'string' },
+      input: { type: 'string' },
     } satisfies NonNullable<ParseArgsConfig['options']>,
     async run(values: Values, positionals: string[]): Promise<void> {
       if (positionals.length > 0) throw bad(`tokenize: unexpected argument '${positionals[0]}' (the text comes on stdin)`);
@@ -147,13 +186,19 @@ ids (a JSON array, or integers separated by spaces/commas) -> the text.
       }
       const vocabDir = values['vocab-dir'];
       if (vocabDir !== undefined && spec !== 'gpt2') throw bad('tokenize: --vocab-dir goes with --tokenizer gpt2');
-      const input = fs.readFileSync(0);
+      const outBin = values['out-bin'];
+      const inputFile = values['input'];
+      if (outBin === '') throw bad('tokenize: --out-bin needs a file');
+      if (inputFile === '') throw bad('tokenize: --input needs a file');
+      if (outBin !== undefined && values['decode'] === true) throw bad('tokenize: --out-bin writes ids, it does not go with --decode');
+      const input = typeof inputFile === 'string' ? readTextFile('tokenize', inputFile) : fs.readFileSync(0);
       await runTokenize(
         {
           tokenizer: spec,
           decode: values['decode'] === true,
           allowSpecial: values['allow-special'] === true,
           ...(typeof vocabDir === 'string' ? { vocabDir } : {}),
+          ...(typeof outBin === 'string' ? { outBin, source: typeof inputFile === 'string' ? path.resolve(inputFile) : '-' } : {}),
         },
         input,
         (d) => {
