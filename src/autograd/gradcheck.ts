@@ -15,6 +15,10 @@ export interface GradcheckOptions {
   raiseException?: boolean;
 }
 
+/**
+ * What gradcheckDetailed found: whether every gradient matched, the largest error, and a message.
+ * @inline
+ */
 export interface GradcheckResult {
   ok: boolean;
   /** Largest |analytic - numeric| over all inputs. */

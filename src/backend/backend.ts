@@ -83,7 +83,10 @@ export interface Window2d {
   dilation: [number, number];
 }
 
-/** How average pooling divides each window's sum (PyTorch's avg_pool2d rules). */
+/**
+ * How average pooling divides each window's sum (PyTorch's avg_pool2d rules).
+ * @inline
+ */
 export interface AvgPoolDivisor {
   /** Count padding taps in the window area (clipped to the padded input). */
   countIncludePad: boolean;
@@ -91,6 +94,10 @@ export interface AvgPoolDivisor {
   divisorOverride?: number;
 }
 
+/**
+ * What a matmul kernel applies to its output before writing it: a bias row, then ReLU.
+ * @inline
+ */
 export interface MatmulEpilogue {
   bias?: View | null;
   relu?: boolean;
@@ -126,6 +133,7 @@ export interface AttentionDropout {
 
 /**
  * What a device can do, declared by its backend so callers ask this instead of comparing device names.
+ * @inline
  */
 export interface BackendCapabilities {
   /** `read` returns data at once; false where memory can only be read asynchronously (WebGPU). */

@@ -51,6 +51,7 @@ export interface QuantLayout {
  * A quantized weight on a device, as kernels receive it: data int32 [rows, rowBytes / 4] (the packed
  * bytes), scales float32 [rows, groups], rowSums int32 [rows] (dynamic-int8; null otherwise), all
  * contiguous.
+ * @inline
  */
 export interface QuantWeightViews {
   readonly layout: QuantLayout;

@@ -34,6 +34,10 @@ export interface RemoteFile {
   members?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Where a dataset lives: the cache folder names to try, and the remote files with their checksums.
+ * @inline
+ */
 interface Source {
   /** Folder names tried under each root, the first is the one the cache uses. */
   folders: string[];

@@ -29,8 +29,8 @@ export interface TextClassificationSplitOptions {
 }
 
 /**
- * [train, test]: from each class, floor(count * testFraction) examples chosen by a seeded shuffle go
- * to test, the rest to train, so both keep the class balance. Each split lists its examples in their
+ * Splits a dataset into `[train, test]`, stratified: from each class, floor(count * testFraction) examples
+ * chosen by a seeded shuffle go to test, the rest to train, so both keep the class balance. Each split lists its examples in their
  * original order.
  */
 export function textClassificationSplit(

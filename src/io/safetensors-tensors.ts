@@ -10,6 +10,10 @@ import { tensor } from '../tensor/create.js';
 import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors-format.js';
 import { tempName, writeFileAtomicSync } from './atomic.js';
 
+/**
+ * A safetensors file read back: its tensors by name and its string metadata.
+ * @inline
+ */
 export interface LoadedSafetensors {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;

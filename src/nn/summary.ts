@@ -44,6 +44,10 @@ interface Row {
   params: number;
 }
 
+/**
+ * One input shape, or one per input.
+ * @inline
+ */
 type Shapes = readonly number[] | readonly (readonly number[])[];
 
 const fmtInt = (n: number): string => n.toLocaleString('en-US');

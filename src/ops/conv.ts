@@ -11,6 +11,10 @@ import { permute, reshape, transpose } from './view.js';
 import { pad } from './join.js';
 import { check4d } from '../base/shape.js';
 
+/**
+ * A 2-d size: one number for both axes, or [height, width].
+ * @inline
+ */
 export type Pair = number | readonly [number, number];
 
 export function pair(op: string, name: string, v: Pair, min: number): [number, number] {

@@ -11,6 +11,10 @@ import { record, wrap } from './make.js';
 import { expand, reshape } from './view.js';
 import { where } from './binary.js';
 
+/**
+ * The axes to reduce: one, several, or all (null or omitted).
+ * @inline
+ */
 type Axes = number | readonly number[] | null | undefined;
 
 function keptShape(shape: readonly number[], axes: readonly number[]): number[] {

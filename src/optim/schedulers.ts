@@ -10,6 +10,10 @@
 import { ValueError } from '../errors.js';
 import type { Optimizer } from './optimizer.js';
 
+/**
+ * Any optimizer, whatever its options.
+ * @inline
+ */
 // biome-ignore lint/suspicious/noExplicitAny: a scheduler drives optimizers of any option type
 type AnyOptimizer = Optimizer<any>;
 

@@ -12,6 +12,10 @@ import { pixelsToFloat } from './idx.js';
 export const CIFAR10_RECORD_BYTES = 3073;
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
+/**
+ * CIFAR-10 records split apart: the pixels of every image and their class labels.
+ * @inline
+ */
 export interface CifarRecords {
   /** Pixels of every record, [N, 3, 32, 32] row-major. */
   pixels: Uint8Array;

@@ -11,6 +11,10 @@ import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
 
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+/**
+ * The typed array an IDX file decodes to, by its element type.
+ * @inline
+ */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 export interface IdxArray {

@@ -47,6 +47,10 @@ export interface RNNFunctionalOptions {
   generator?: Generator;
 }
 
+/**
+ * Which recurrent cell a layer runs.
+ * @inline
+ */
 type Mode = 'LSTM' | 'GRU';
 const GATES: Record<Mode, number> = { LSTM: 4, GRU: 3 };
 
