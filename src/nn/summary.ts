@@ -24,6 +24,7 @@ declare module './module.js' {
   }
 }
 
+/** Options of summary(): the batch size, dtype, device or input it runs, and where it prints. */
 export interface SummaryOptions {
   /** Batch size of the zeros fed through the model (default 1; shown as None, as Keras does). */
   batchSize?: number;

@@ -11,15 +11,21 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { checkFeatures, type LayerOptions } from './linear.js';
 
+/** Options of Embedding: the padding id, dtype and device. */
 export interface EmbeddingLayerOptions extends LayerOptions {
   /** This id's row stays zero-initialised and gets no gradient; negative counts from the end. */
   paddingIdx?: number | null;
 }
 
+/** Lookup table of vectors by integer id, like torch.nn.Embedding. */
 export class Embedding extends Module {
+  /** Number of ids (rows of the table). */
   readonly numEmbeddings: number;
+  /** Size of each vector. */
   readonly embeddingDim: number;
+  /** The id whose row stays zero and gets no gradient, or null. */
   readonly paddingIdx: number | null;
+  /** The table [numEmbeddings, embeddingDim]. */
   weight: Parameter;
 
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingLayerOptions = {}) {
@@ -52,6 +58,7 @@ export class Embedding extends Module {
     }
   }
 
+  /** Looks up the vector of each id: int32 ids [...] give [..., embeddingDim]. */
   forward(ids: Tensor): Tensor {
     return embedding(ids, this.weight, this.paddingIdx);
   }
