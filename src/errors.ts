@@ -1,6 +1,7 @@
 // Typed errors. Every message names the operation first and then the shapes, dtypes or bytes at fault,
 // e.g. `matmul: inner dimensions differ: [32,784] @ [128,10]`, so a user can find the line that caused it.
 
+/** Base class of mox's errors; its message starts with the operation at fault ("matmul: ..."). */
 export class MoxError extends Error {
   /** The operation that raised the error, e.g. 'matmul' or 'safetensors'. */
   readonly op: string;
@@ -63,6 +64,7 @@ export class NonFiniteError extends MoxError {
   readonly parameter: string | null;
   /** For fit: the epoch (from 0) and the batch within it. */
   readonly epoch: number | undefined;
+  /** The batch within the epoch (from 0), for fit. */
   readonly batch: number | undefined;
   constructor(op: string, message: string, at: { step: number; loss: number; parameter?: string | null; epoch?: number; batch?: number }) {
     super(op, message);

@@ -15,7 +15,9 @@ import { tempName, writeFileAtomicSync } from './atomic.js';
  * @inline
  */
 export interface LoadedSafetensors {
+  /** The tensors by name. */
   tensors: Record<string, Tensor>;
+  /** The file's string metadata (__metadata__). */
   metadata: Record<string, string>;
 }
 
@@ -68,6 +70,7 @@ function writeError(file: string, e: unknown): SafetensorsError {
   return new SafetensorsError('safetensors', `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+/** Reads a safetensors file (Hugging Face's format) into tensors and metadata. */
 export async function loadSafetensors(file: string): Promise<LoadedSafetensors> {
   let bytes: Uint8Array;
   try {
@@ -78,6 +81,7 @@ export async function loadSafetensors(file: string): Promise<LoadedSafetensors> 
   return tensorsFromSafetensors(bytes, file);
 }
 
+/** loadSafetensors(), synchronously. */
 export function loadSafetensorsSync(file: string): LoadedSafetensors {
   let bytes: Uint8Array;
   try {
@@ -112,6 +116,7 @@ export async function saveSafetensors(file: string, tensors: Record<string, Tens
   }
 }
 
+/** saveSafetensors(), synchronously. */
 export function saveSafetensorsSync(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
   const bytes = safetensorsFromTensors(tensors, metadata);
   try {
