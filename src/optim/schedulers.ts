@@ -39,12 +39,15 @@ function perGroup(op: string, name: string, v: number | readonly number[], n: nu
  * constructor applies the lr of step 0 at once (as PyTorch's does), and each step() advances one.
  */
 export abstract class LRScheduler {
+  /** The optimizer whose learning rates this schedules. */
   readonly optimizer: AnyOptimizer;
   /** Each group's learning rate before any scheduling. */
   baseLrs: number[];
   /** Steps taken; 0 right after construction. */
   lastEpoch: number;
+  /** The learning rates of the last step, per group. */
   protected lastLr: number[] = [];
+  /** The class name, used in error messages. */
   protected readonly name: string;
 
   constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
@@ -110,7 +113,9 @@ export abstract class LRScheduler {
 
 /** lr = base * gamma^floor(epoch / stepSize). */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   stepSize: number;
+  /** Multiplier applied at each decay. */
   gamma: number;
   constructor(optimizer: AnyOptimizer, stepSize: number, gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
@@ -126,7 +131,9 @@ export class StepLR extends LRScheduler {
 
 /** lr = base * gamma^(number of milestones <= epoch). */
 export class MultiStepLR extends LRScheduler {
+  /** Epochs at which the learning rate decays, ascending. */
   milestones: number[];
+  /** Multiplier applied at each milestone. */
   gamma: number;
   constructor(optimizer: AnyOptimizer, milestones: readonly number[], gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
@@ -144,6 +151,7 @@ export class MultiStepLR extends LRScheduler {
 
 /** lr = base * gamma^epoch. */
 export class ExponentialLR extends LRScheduler {
+  /** Multiplier applied every epoch. */
   gamma: number;
   constructor(optimizer: AnyOptimizer, gamma: number, lastEpoch = -1) {
     super(optimizer, lastEpoch);
@@ -161,7 +169,9 @@ export class ExponentialLR extends LRScheduler {
  * tMax steps (SGDR without restarts). Past tMax the cosine goes on, rising again, as PyTorch's does.
  */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Steps from the base rate down to etaMin. */
   tMax: number;
+  /** The lowest learning rate. */
   etaMin: number;
   constructor(optimizer: AnyOptimizer, tMax: number, etaMin = 0, lastEpoch = -1) {
     super(optimizer, lastEpoch);
@@ -189,6 +199,7 @@ export class LambdaLR extends LRScheduler {
   }
 }
 
+/** Options of CosineWithWarmup: warmup steps, total steps and the floor. */
 export interface CosineWithWarmupOptions {
   /** Steps of linear warmup from base/(warmupSteps+1) up to base. */
   warmupSteps: number;
@@ -203,8 +214,11 @@ export interface CosineWithWarmupOptions {
  * for it < warmupSteps; then a cosine from base down to minLr at totalSteps; minLr after that.
  */
 export class CosineWithWarmup extends LRScheduler {
+  /** Steps of linear warmup. */
   warmupSteps: number;
+  /** The step at which the cosine reaches the floor. */
   totalSteps: number;
+  /** The floor, per group. */
   minLrs: number[];
   constructor(optimizer: AnyOptimizer, opts: CosineWithWarmupOptions, lastEpoch = -1) {
     super(optimizer, lastEpoch);
@@ -227,6 +241,7 @@ export class CosineWithWarmup extends LRScheduler {
   }
 }
 
+/** Options of ReduceLROnPlateau, as PyTorch's. */
 export interface ReduceLROnPlateauOptions {
   /** 'min': lower is better (a loss); 'max': higher is better (an accuracy). Default 'min'. */
   mode?: 'min' | 'max';
@@ -248,19 +263,33 @@ export interface ReduceLROnPlateauOptions {
 
 /** Lowers the learning rate when a metric stops improving; step(metric) once per epoch. */
 export class ReduceLROnPlateau {
+  /** The optimizer whose learning rates this lowers. */
   readonly optimizer: AnyOptimizer;
+  /** 'min' when lower is better (a loss), 'max' when higher is (an accuracy). */
   mode: 'min' | 'max';
+  /** lr *= factor on a plateau. */
   factor: number;
+  /** Epochs without improvement tolerated before reducing. */
   patience: number;
+  /** How much better counts as an improvement. */
   threshold: number;
+  /** 'rel' compares with best * (1 ∓ threshold), 'abs' with best ∓ threshold. */
   thresholdMode: 'rel' | 'abs';
+  /** Epochs to wait after a reduction before counting bad epochs again. */
   cooldown: number;
+  /** The floor, per group. */
   minLrs: number[];
+  /** A reduction smaller than this is skipped. */
   eps: number;
+  /** The best metric value seen. */
   best: number;
+  /** Epochs since the last improvement. */
   numBadEpochs = 0;
+  /** Epochs left in the current cooldown. */
   cooldownCounter = 0;
+  /** Number of step() calls so far. */
   lastEpoch = 0;
+  /** The learning rates after the last step, per group. */
   protected lastLr: number[];
 
   constructor(optimizer: AnyOptimizer, opts: ReduceLROnPlateauOptions = {}) {
@@ -329,16 +358,19 @@ export class ReduceLROnPlateau {
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 
+  /** The learning rates after the last step, per group. */
   getLastLr(): number[] {
     return [...this.lastLr];
   }
 
+  /** The scheduler's counters and settings, for checkpoints. */
   stateDict(): SchedulerStateDict {
     const out: SchedulerStateDict = {};
     for (const [k, v] of Object.entries(this)) if (k !== 'optimizer') out[k] = structuredClone(v);
     return out;
   }
 
+  /** Restores counters and settings from stateDict(). */
   loadStateDict(sd: SchedulerStateDict): void {
     if (typeof sd !== 'object' || sd === null)
       throw new ValueError('ReduceLROnPlateau', 'loadStateDict expects an object from stateDict()');

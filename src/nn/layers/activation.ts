@@ -35,7 +35,10 @@ export class LeakyReLU extends Module {
 
 /** GELU layer, exact (erf) or its tanh approximation. */
 export class GELU extends Module {
-  constructor(/** 'none' for the exact erf form, 'tanh' for GPT-2's approximation. */ readonly approximate: 'none' | 'tanh' = 'none') {
+  constructor(
+    /** 'none' for the exact erf form, 'tanh' for GPT-2's approximation. */
+    readonly approximate: 'none' | 'tanh' = 'none',
+  ) {
     super();
     if (approximate !== 'none' && approximate !== 'tanh')
       throw new ValueError('GELU', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
