@@ -15,6 +15,7 @@ import { indexSelect } from '../ops/indexing.js';
 import { slice } from '../ops/view.js';
 import { noGrad } from '../autograd/grad-mode.js';
 
+/** Base class of map-style datasets, like torch.utils.data.Dataset: a length and get(index). */
 export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** The number of examples. */
   abstract get length(): number;
@@ -23,6 +24,7 @@ export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** Optional: the examples at `indices`, already collated into one batch. */
   getBatch?(indices: readonly number[]): T;
 
+  /** Iterates over the examples in order. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }
@@ -62,6 +64,7 @@ class MappedDataset<T, U> extends Dataset<U> {
  * (views sharing the tensors' memory), and a batch is [x[idx], y[idx], ...] gathered in one kernel.
  */
 export class TensorDataset extends Dataset<Tensor[]> {
+  /** The tensors whose rows are the examples. */
   readonly tensors: readonly Tensor[];
 
   constructor(...tensors: Tensor[]) {
@@ -110,7 +113,9 @@ export class TensorDataset extends Dataset<Tensor[]> {
 /** The examples of `dataset` at `indices`, in that order. */
 export class Subset<T> extends Dataset<T> {
   constructor(
+    /** The dataset the examples come from. */
     readonly dataset: Dataset<T>,
+    /** The indices of the examples, in this subset's order. */
     readonly indices: readonly number[],
   ) {
     super();
@@ -181,6 +186,7 @@ export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], 
   return out;
 }
 
+/** Options of trainValidationSplit: shuffle, seed and the validation share. */
 export interface TrainValidationSplitOptions {
   /** Shuffle before splitting (default true). With false, validation is the last fraction, as Keras's validation_split. */
   shuffle?: boolean;

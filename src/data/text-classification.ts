@@ -8,8 +8,11 @@ import { ValueError } from '../errors.js';
 import { Generator } from '../tensor/random.js';
 import { randperm } from './dataset.js';
 
+/** A labelled text dataset (rt-polarity): sentences, their class indices, the class names. */
 export interface TextClassificationDataset {
+  /** The dataset's name. */
   name: string;
+  /** Which split this is. */
   split: 'train' | 'test' | 'all';
   /** One sentence per example. */
   texts: string[];
@@ -21,6 +24,7 @@ export interface TextClassificationDataset {
   files: string[];
 }
 
+/** Options of textClassificationSplit: the test share and the seed. */
 export interface TextClassificationSplitOptions {
   /** The share of each class that goes to the test split, rounded down (default 0.1). */
   testFraction?: number;
