@@ -31,6 +31,7 @@ const OP = 'exportONNX';
 /** The opset the files import (the default domain, ai.onnx). LayerNormalization needs 17. */
 export const ONNX_OPSET = 17;
 
+/** Options of exportONNX: a Sequential's input shape, metadata and producer version. */
 export interface ExportONNXOptions {
   /**
    * A Sequential's input: one example's shape, without the batch axis ([784], [1, 28, 28]); a string
@@ -46,10 +47,15 @@ export interface ExportONNXOptions {
 
 /** What was exported: the file's bytes and the graph's signature. */
 export interface ONNXExport {
+  /** The ONNX file's bytes. */
   bytes: Uint8Array;
+  /** Which kind of model was exported. */
   kind: 'sequential' | 'text-cnn' | 'gpt';
+  /** The opset imported (17). */
   opset: number;
+  /** Each graph input: name, element type, shape (strings are symbolic sizes). */
   inputs: { name: string; dtype: 'float32' | 'int64'; shape: Dim[] }[];
+  /** Each graph output: name, element type, shape (null when not known). */
   outputs: { name: string; dtype: 'float32'; shape: Dim[] | null }[];
 }
 

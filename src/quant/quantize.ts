@@ -14,6 +14,7 @@ import { QuantizedWeight } from '../ops/quant.js';
 import { INT4_GROUP, QUANT_SCHEMES, type QuantScheme, isQuantScheme } from '../backend/quant-format.js';
 import { QuantizedEmbedding, QuantizedLinear } from './layers.js';
 
+/** Options of quantize: the scheme, layers to skip, and which kinds of layer. */
 export interface QuantizeOptions {
   /** 'int8' (weights only, per output channel), 'int4' (groups of 32, Q4_0) or 'dynamic-int8' (int8 weights and activations). */
   scheme: QuantScheme;
@@ -25,6 +26,7 @@ export interface QuantizeOptions {
 
 /** What quantize did: the model's `quantization` block (config.json) and the layers it changed. */
 export interface QuantizationInfo {
+  /** The scheme used. */
   scheme: QuantScheme;
   /** int4's group size (32); 1 weight row per scale otherwise. */
   groupSize: number | null;
