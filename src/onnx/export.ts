@@ -54,9 +54,23 @@ export interface ONNXExport {
   /** The opset imported (17). */
   opset: number;
   /** Each graph input: name, element type, shape (strings are symbolic sizes). */
-  inputs: { name: string; dtype: 'float32' | 'int64'; shape: Dim[] }[];
+  inputs: {
+    /** The input's name in the graph. */
+    name: string;
+    /** Its element type. */
+    dtype: 'float32' | 'int64';
+    /** Its shape; a string is a symbolic size. */
+    shape: Dim[];
+  }[];
   /** Each graph output: name, element type, shape (null when not known). */
-  outputs: { name: string; dtype: 'float32'; shape: Dim[] | null }[];
+  outputs: {
+    /** The output's name in the graph. */
+    name: string;
+    /** Its element type. */
+    dtype: 'float32';
+    /** Its shape (a string is a symbolic size), or null when not known. */
+    shape: Dim[] | null;
+  }[];
 }
 
 async function floats(op: string, name: string, t: Tensor): Promise<Float32Array> {

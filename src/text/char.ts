@@ -90,7 +90,12 @@ export class CharTokenizer implements Tokenizer {
   }
 
   /** The tokenizer.json object: the character list. */
-  toJSON(): { type: 'char'; chars: string[] } {
+  toJSON(): {
+    /** Which tokenizer: 'char'. */
+    type: 'char';
+    /** The vocabulary: chars[id] is the character of id. */
+    chars: string[];
+  } {
     return { type: 'char', chars: [...this.chars] };
   }
 

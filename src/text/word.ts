@@ -150,7 +150,14 @@ export class WordTokenizer implements Tokenizer {
   }
 
   /** The tokenizer.json object: the vocabulary and the lowercase flag. */
-  toJSON(): { type: 'word'; lowercase: boolean; vocab: string[] } {
+  toJSON(): {
+    /** Which tokenizer: 'word'. */
+    type: 'word';
+    /** Whether text is lowercased before splitting. */
+    lowercase: boolean;
+    /** vocab[id] is the word of id. */
+    vocab: string[];
+  } {
     return { type: 'word', lowercase: this.lowercase, vocab: [...this.vocab] };
   }
 

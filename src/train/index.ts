@@ -41,7 +41,9 @@ export {
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
 export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
+/** Classification metrics (accuracy, precision, recall, F1, confusion matrix) and the Metric classes compile() takes. */
 export * as metrics from './metrics.js';
+/** Losses by Keras's names for compile(), each (yPred, yTrue) => scalar tensor. */
 export * as losses from './losses.js';
 export {
   Metric,

@@ -9,16 +9,23 @@ import type { Logs } from './callback.js';
 
 /** Where progress goes: process.stdout by default; anything with write() (and isTTY) for tests. */
 export interface OutputStream {
+  /** Writes text. */
   write(s: string): unknown;
+  /** Whether it is a terminal (then the bar redraws in place). */
   isTTY?: boolean;
 }
 
+/** Options of ProgressBar: verbosity, output stream, bar width, redraw interval and unit name. */
 export interface ProgressBarOptions {
+  /** 1: a bar redrawn as batches end; 2: one line per epoch. */
   verbose?: 1 | 2;
+  /** Where the bar goes (default process.stdout). */
   stream?: OutputStream;
+  /** Width of the bar in characters (default 30). */
   width?: number;
   /** Least time between two redraws on a terminal, in milliseconds. */
   intervalMs?: number;
+  /** What a step is called in the bar (e.g. 'step'). */
   unitName?: string;
 }
 
@@ -56,6 +63,7 @@ function formatLogs(logs: Logs, skip: ReadonlySet<string>): string {
 
 const SKIP = new Set(['batch', 'size']);
 
+/** Keras's progress bar for fit(), evaluate() and predict(): steps, time, ETA and running metrics. */
 export class ProgressBar {
   private readonly verbose: 1 | 2;
   private readonly stream: OutputStream;
