@@ -23,7 +23,7 @@ export type NestedArray = number | boolean | NestedArray[];
 
 /** An n-dimensional array on a device with autograd, like torch.Tensor: a strided view into reference-counted storage. */
 export class Tensor {
-  /** A number unique to this tensor in the process (for debugging and printing graphs). */
+  /** A number unique to this tensor in the process, in creation order. */
   readonly id = nextId++;
   // storage/strides/offset change only in _rebind (moving a parameter to another device in place)
   /** The reference-counted device memory this tensor views (shared by its views). */
