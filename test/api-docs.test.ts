@@ -24,7 +24,19 @@ describe('API reference (TypeDoc)', () => {
     assert.deepEqual(config.entryPoints, ['src/index.ts', 'src/browser.ts']);
     assert.equal(config.treatWarningsAsErrors, true);
     assert.deepEqual(config.validation, { notExported: true, invalidLink: true, notDocumented: true });
-    for (const kind of ['Function', 'Class', 'Method', 'Property', 'Accessor', 'Interface', 'TypeAlias', 'Namespace', 'Variable', 'Enum']) {
+    for (const kind of [
+      'Function',
+      'Class',
+      'Constructor',
+      'Method',
+      'Property',
+      'Accessor',
+      'Interface',
+      'TypeAlias',
+      'Namespace',
+      'Variable',
+      'Enum',
+    ]) {
       assert.ok(config.requiredToBeDocumented.includes(kind), `requiredToBeDocumented lacks ${kind}`);
     }
   });

@@ -77,6 +77,7 @@ export class LoraLinear extends Linear {
   #merged = false;
   readonly #base: Linear;
 
+  /** A wrapper sharing base's weight and bias, plus A and B of rank opts.r (B zero: it starts as base). */
   constructor(base: Linear, opts: LoraLayerOptions) {
     // Linear's constructor allocates and initialises its own weight; ours is the base's, so the
     // placeholder is freed at once (resetParameters is a no-op here so no random draw is spent on it)
@@ -171,6 +172,7 @@ export class LoraEmbedding extends Embedding {
   #merged = false;
   readonly #base: Embedding;
 
+  /** A wrapper sharing base's table, plus A and B of rank opts.r (A zero: it starts as base). */
   constructor(base: Embedding, opts: LoraLayerOptions) {
     super(base.numEmbeddings, base.embeddingDim, { paddingIdx: base.paddingIdx, dtype: base.weight.dtype, device: base.weight.device });
     this.weight.dispose();

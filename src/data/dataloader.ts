@@ -88,6 +88,7 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
   private readonly collate: ((items: T[]) => B) | undefined;
   private readonly transform: ((batch: B) => B) | undefined;
 
+  /** Batches of `dataset`: batch size, shuffling and collation from opts. */
   constructor(dataset: Dataset<T>, opts: DataLoaderOptions<T, B> = {}) {
     const { batchSize = 1, shuffle = false, seed, generator, dropLast = false, collate, transform } = opts;
     if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {

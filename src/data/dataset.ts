@@ -67,6 +67,7 @@ export class TensorDataset extends Dataset<Tensor[]> {
   /** The tensors whose rows are the examples. */
   readonly tensors: readonly Tensor[];
 
+  /** A dataset over tensors of equal first dimension. */
   constructor(...tensors: Tensor[]) {
     super();
     if (tensors.length === 0) throw new ValueError('TensorDataset', 'needs at least one tensor');
@@ -112,6 +113,7 @@ export class TensorDataset extends Dataset<Tensor[]> {
 
 /** The examples of `dataset` at `indices`, in that order. */
 export class Subset<T> extends Dataset<T> {
+  /** The examples of `dataset` at `indices`. */
   constructor(
     /** The dataset the examples come from. */
     readonly dataset: Dataset<T>,

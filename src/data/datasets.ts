@@ -172,6 +172,7 @@ export interface LoadDatasetOptions {
 
 /** Images [N, C, H, W] float32 and labels [N] int32, usable directly as a TensorDataset of [image, label]. */
 export class ImageDataset extends TensorDataset {
+  /** A dataset of images x and labels y (loadDataset builds it). */
   constructor(
     /** Which dataset this is. */
     readonly name: ImageDatasetName,

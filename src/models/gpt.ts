@@ -93,6 +93,7 @@ export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 
 export class GPTCache {
   /** One KV cache per block. */
   readonly layers: KVCache[];
+  /** An empty cache for a model of nLayer blocks. */
   constructor(nLayer: number) {
     this.layers = Array.from({ length: nLayer }, () => new KVCache());
   }
@@ -112,6 +113,7 @@ export class GPTCache {
  * GPT2Model's: token ids to the hidden states after ln_f (the GPT adds the language-model head).
  */
 export class GPTTransformer extends ModuleDict {
+  /** The body of a GPT of the given configuration. */
   constructor(cfg: GPTConfig) {
     // built in this order (wte, wpe, drop, h, ln_f) so the global generator's draws stay as they were
     super({
@@ -191,6 +193,7 @@ export class GPT extends Module {
   /** The language-model head: a Linear, or a QuantizedLinear once quantized (mox.quantize). */
   lm_head: Linear | QuantizedLinear;
 
+  /** A GPT with fresh weights (nanoGPT's initialisation): the sizes are required, the rest default as GPT-2. */
   constructor(opts: GPTOptions) {
     super();
     const cfg: GPTConfig = {

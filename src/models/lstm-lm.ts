@@ -64,6 +64,7 @@ export class LSTMLanguageModel extends Module {
   /** Output layer: hidden state to logits over the vocabulary. */
   decoder: Linear;
 
+  /** An LSTM language model with fresh weights: vocabSize, embedDim and hiddenSize are required. */
   constructor(opts: LSTMLanguageModelOptions) {
     super();
     const cfg: LSTMLanguageModelConfig = {

@@ -58,6 +58,7 @@ export class TextCNN extends Module {
   /** Output layer: pooled features to class logits. */
   fc: Linear;
 
+  /** A text CNN with fresh weights: vocabSize, embedDim and numClasses are required. */
   constructor(opts: TextCNNOptions) {
     super();
     const cfg: TextCNNConfig = {

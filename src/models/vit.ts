@@ -111,6 +111,7 @@ export class PatchEmbed extends Module {
   /** The patch projection: a Conv2d with kernel = stride = patch size. */
   proj: Conv2d;
 
+  /** Patch embedding of images of imageSize into tokens of width dim. */
   constructor(
     imageSize: [number, number],
     patchSize: [number, number],
@@ -156,6 +157,7 @@ export class ViT extends Module {
   /** Classifier head on the class token. */
   head: Linear;
 
+  /** A Vision Transformer with fresh weights (timm's initialisation). */
   constructor(opts: ViTOptions) {
     super();
     const cfg: ViTConfig = {

@@ -28,6 +28,7 @@ import { contiguous } from './view.js';
  * serve two layers (a tied embedding and language-model head).
  */
 export class QuantizedWeight {
+  /** Wraps quantized buffers already on a device (see fromPacked and quantize to make them). */
   constructor(
     /** How the weight is packed: scheme, rows, columns, groups and row bytes. */
     readonly layout: QuantLayout,

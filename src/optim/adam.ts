@@ -33,6 +33,7 @@ export class Adam extends Optimizer<AdamOptions> {
   /** AdamW decays the weights directly; Adam adds weightDecay * param to the gradient. */
   protected readonly decoupled: boolean = false;
 
+  /** Adam over params (or groups of them), with PyTorch's defaults for any option not given. */
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
   }
@@ -70,6 +71,7 @@ export class Adam extends Optimizer<AdamOptions> {
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
+  /** AdamW over params (or groups of them): weightDecay defaults to 1e-2. */
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { weightDecay: 1e-2, ...opts });
   }

@@ -61,6 +61,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
   protected readonly state = new Map<Tensor, ParamState>();
   private readonly name: string;
 
+  /** An optimizer over params (or groups of them), with `defaults` for the hyperparameters a group does not set. */
   constructor(params: Params<H>, defaults: H) {
     this.name = new.target.name;
     this.defaults = { ...defaults };

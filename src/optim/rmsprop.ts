@@ -26,6 +26,7 @@ export interface RMSpropOptions {
 
 /** RMSprop (Hinton), like torch.optim.RMSprop. */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  /** RMSprop over params (or groups of them), with PyTorch's defaults for any option not given. */
   constructor(params: Params<RMSpropOptions>, opts: Partial<RMSpropOptions> = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...opts });
   }

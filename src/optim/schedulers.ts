@@ -50,6 +50,7 @@ export abstract class LRScheduler {
   /** The class name, used in error messages. */
   protected readonly name: string;
 
+  /** A schedule of optimizer's learning rates; lastEpoch >= 0 resumes one (each group then needs initialLr). */
   constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
     this.name = new.target.name;
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new ValueError(this.name, 'expected an optimizer');
@@ -117,6 +118,7 @@ export class StepLR extends LRScheduler {
   stepSize: number;
   /** Multiplier applied at each decay. */
   gamma: number;
+  /** Decays the learning rate by gamma every stepSize epochs. */
   constructor(optimizer: AnyOptimizer, stepSize: number, gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     checkPositiveInt(this.name, 'stepSize', stepSize);
@@ -135,6 +137,7 @@ export class MultiStepLR extends LRScheduler {
   milestones: number[];
   /** Multiplier applied at each milestone. */
   gamma: number;
+  /** Decays the learning rate by gamma at each milestone. */
   constructor(optimizer: AnyOptimizer, milestones: readonly number[], gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     for (const m of milestones) checkPositiveInt(this.name, 'each milestone', m, 0);
@@ -153,6 +156,7 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   /** Multiplier applied every epoch. */
   gamma: number;
+  /** Decays the learning rate by gamma every epoch. */
   constructor(optimizer: AnyOptimizer, gamma: number, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     if (!(gamma > 0)) throw new ValueError(this.name, `gamma must be > 0, got ${gamma}`);
@@ -173,6 +177,7 @@ export class CosineAnnealingLR extends LRScheduler {
   tMax: number;
   /** The lowest learning rate. */
   etaMin: number;
+  /** Anneals the learning rate from its base to etaMin over tMax steps. */
   constructor(optimizer: AnyOptimizer, tMax: number, etaMin = 0, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     checkPositiveInt(this.name, 'tMax', tMax);
@@ -188,6 +193,7 @@ export class CosineAnnealingLR extends LRScheduler {
 /** lr = base * fn(epoch), for any schedule the others do not cover. */
 export class LambdaLR extends LRScheduler {
   private readonly fn: (epoch: number, group: number) => number;
+  /** Sets the learning rate to base * fn(epoch, group). */
   constructor(optimizer: AnyOptimizer, fn: (epoch: number, group: number) => number, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     if (typeof fn !== 'function') throw new ValueError(this.name, 'expected a function of the epoch');
@@ -220,6 +226,7 @@ export class CosineWithWarmup extends LRScheduler {
   totalSteps: number;
   /** The floor, per group. */
   minLrs: number[];
+  /** Linear warmup then cosine decay, stepped per iteration. */
   constructor(optimizer: AnyOptimizer, opts: CosineWithWarmupOptions, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     const { warmupSteps, totalSteps, minLr = 0 } = opts ?? ({} as CosineWithWarmupOptions);
@@ -292,6 +299,7 @@ export class ReduceLROnPlateau {
   /** The learning rates after the last step, per group. */
   protected lastLr: number[];
 
+  /** Lowers optimizer's learning rates on a plateau of the metric step() is given. */
   constructor(optimizer: AnyOptimizer, opts: ReduceLROnPlateauOptions = {}) {
     const op = 'ReduceLROnPlateau';
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new ValueError(op, 'expected an optimizer');

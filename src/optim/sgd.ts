@@ -24,6 +24,7 @@ export interface SGDOptions {
 
 /** Stochastic gradient descent with optional momentum and Nesterov, like torch.optim.SGD. */
 export class SGD extends Optimizer<SGDOptions> {
+  /** SGD over params (or groups of them); lr is required, as in PyTorch. */
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     if (opts?.lr === undefined) throw new ValueError('SGD', 'lr is required');
     super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts });

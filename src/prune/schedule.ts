@@ -64,6 +64,7 @@ export class PruningSchedule extends Callback {
   private endStep = 0;
   private targets: [Module, string][] = [];
 
+  /** A gradual pruning schedule reaching opts.finalSparsity. */
   constructor(opts: PruningScheduleOptions) {
     super();
     checkFraction('finalSparsity', opts.finalSparsity, 1);

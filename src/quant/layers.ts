@@ -31,6 +31,7 @@ export class QuantizedEmbedding extends Module {
   /** How the table is packed. */
   readonly layout: QuantLayout;
 
+  /** An embedding over a quantized table. */
   constructor(weight: QuantizedWeight) {
     super();
     this.layout = weight.layout;

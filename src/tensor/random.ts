@@ -12,6 +12,7 @@ export class Generator {
   private readonly s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /** A generator seeded with `seed` (default: the current time). */
   constructor(seed = Date.now()) {
     this.seed(seed);
   }

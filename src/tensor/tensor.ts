@@ -51,6 +51,7 @@ export class Tensor {
   private _requiresGrad = false;
   private _disposed = false;
 
+  /** A view of `storage` (ops and mox.tensor() make tensors; this is for backends and internals). */
   constructor(storage: Storage, shape: readonly number[], strides?: readonly number[], offset = 0) {
     this.storage = storage;
     this.shape = Object.freeze([...shape]);

@@ -27,6 +27,7 @@ export class CharTokenizer implements Tokenizer {
   readonly chars: readonly string[];
   private readonly index = new Map<string, number>();
 
+  /** A tokenizer over the given characters (id = position). */
   constructor(chars: readonly string[]) {
     chars.forEach((c, i) => {
       if ([...c].length !== 1) throw new ValueError('CharTokenizer', `vocabulary entry ${i} is not one character: ${showValue(c)}`);

@@ -168,6 +168,7 @@ export class GPT2Tokenizer implements Tokenizer {
   /** The vocabulary's file, for errors (fromFiles sets it). */
   private source = 'encoder.json';
 
+  /** A tokenizer from GPT-2's encoder (token string -> id) and merges (rank order). */
   constructor(
     encoder: ReadonlyMap<string, number> | Record<string, number>,
     merges: readonly (readonly [string, string])[],

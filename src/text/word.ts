@@ -56,6 +56,7 @@ export class WordTokenizer implements Tokenizer {
   readonly vocab: readonly string[];
   private readonly index = new Map<string, number>();
 
+  /** A tokenizer over the given vocabulary (vocab[0] '<pad>', vocab[1] '<unk>'). */
   constructor(vocab: readonly string[], opts: WordTokenizerOptions = {}) {
     if (vocab[0] !== PAD || vocab[1] !== UNK) throw new ValueError('WordTokenizer', `the vocabulary must start with '${PAD}', '${UNK}'`);
     vocab.forEach((w, i) => {

@@ -60,6 +60,7 @@ export class BackupAndRestore extends Callback {
   /** The backup the last fit resumed from, or null when it started from the beginning. */
   restoredFrom: string | null = null;
 
+  /** Backups in opts.backupDir. */
   constructor(opts: BackupAndRestoreOptions) {
     super();
     if (typeof opts?.backupDir !== 'string' || opts.backupDir === '') throw new ValueError(OP, 'backupDir must be a folder name');

@@ -98,6 +98,7 @@ export class Callback {
 
 /** Calls every callback's hook in order, awaiting only those that return a promise. */
 export class CallbackList {
+  /** Calls the given callbacks. */
   constructor(
     /** The callbacks, called in this order. */
     readonly callbacks: Callback[],

@@ -88,6 +88,7 @@ export class EarlyStopping extends Callback {
   bestEpoch = -1;
   private bestWeights: Record<string, Tensor> | null = null;
 
+  /** Early stopping with Keras's defaults for any option not given. */
   constructor(private readonly opts: EarlyStoppingOptions = {}) {
     super();
     this.monitor = opts.monitor ?? 'val_loss';
@@ -204,6 +205,7 @@ export class ModelCheckpoint extends Callback {
   /** The files written, in order. */
   readonly saved: string[] = [];
 
+  /** Checkpoints at opts.path. */
   constructor(private readonly opts: ModelCheckpointOptions) {
     super();
     if (!opts || typeof opts.path !== 'string' || !opts.path) throw new ValueError('ModelCheckpoint', 'a path is required');
@@ -235,6 +237,7 @@ export class ModelCheckpoint extends Callback {
  * LearningRateScheduler. The rate in effect is logged as 'lr'.
  */
 export class LearningRateScheduler extends Callback {
+  /** Sets the learning rate from schedule(epoch, lr) each epoch. */
   constructor(
     private readonly schedule: (epoch: number, lr: number) => number,
     private readonly verbose: 0 | 1 = 0,
@@ -282,6 +285,7 @@ export interface SchedulerCallbackOptions {
 export class SchedulerCallback extends Callback {
   /** Whether the scheduler steps after every epoch or every batch. */
   readonly interval: 'epoch' | 'batch';
+  /** Steps `scheduler` per epoch or per batch. */
   constructor(
     /** The scheduler stepped. */
     readonly scheduler: SteppableScheduler,
@@ -342,6 +346,7 @@ export class MaxNorm extends Callback {
   /** The tensors capped after each batch. */
   readonly weights: Tensor[];
 
+  /** Caps the norm of each of `weights` at maxValue along `axis`. */
   constructor(
     weights: Tensor | Tensor[],
     /** Largest norm allowed. */

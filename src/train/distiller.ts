@@ -68,6 +68,7 @@ export class Distiller extends Module {
   private pending: { out: Tensor; teacher: Tensor } | null = null;
   private settings = { alpha: 0.9, temperature: 3 };
 
+  /** Distils `teacher` into `student`; the teacher is frozen and kept in eval mode. */
   constructor(student: Module, teacher: Module) {
     super();
     if (!(student instanceof Module) || !(teacher instanceof Module)) {

@@ -25,6 +25,7 @@ export class CSVLogger extends Callback {
   private keys: string[] | null = null;
   private needHeader = true;
 
+  /** Logs to the CSV file at `path` (opts.separator: the field separator, default ','). */
   constructor(
     /** The CSV file. */
     readonly path: string,
@@ -63,6 +64,7 @@ export class CSVLogger extends Callback {
 
 /** Writes each epoch's logs as one JSON object per line, flushed as it ends. */
 export class JSONLLogger extends Callback {
+  /** Logs to the JSON lines file at `path`. */
   constructor(
     /** The JSON lines file. */
     readonly path: string,

@@ -150,6 +150,7 @@ export class ConfusionCounts {
   /** Classes seen in yTrue or yPred so far (sklearn averages over these unless labels are given). */
   readonly seen = new Set<number>();
 
+  /** An empty matrix for numClasses classes (it grows as larger labels appear). */
   constructor(numClasses = 0) {
     this.numClasses = numClasses;
     this.counts = new Float64Array(numClasses * numClasses);
@@ -320,6 +321,7 @@ export function confusionMatrix(yTrue: Tensor, yPred: Tensor, numClasses?: numbe
  * start over. Subclass it for a custom metric; compile() also accepts a plain function.
  */
 export abstract class Metric {
+  /** A metric logged as `name`. */
   constructor(
     /** The name under which fit() logs the metric. */
     readonly name: string,
@@ -350,6 +352,7 @@ function numbers(op: string, state: unknown, n: number): number[] {
 export class Accuracy extends Metric {
   private correct = 0;
   private total = 0;
+  /** Accuracy of class predictions (argmax, or a threshold for binary outputs). */
   constructor(private readonly opts: LabelOptions & { name?: string } = {}) {
     super(opts.name ?? 'accuracy');
   }
@@ -409,6 +412,7 @@ class CountingScore extends Metric {
 
 /** Precision accumulated over batches (sklearn's average rules). */
 export class Precision extends CountingScore {
+  /** Precision with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('precision', opts);
   }
@@ -416,6 +420,7 @@ export class Precision extends CountingScore {
 
 /** Recall accumulated over batches (sklearn's average rules). */
 export class Recall extends CountingScore {
+  /** Recall with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('recall', opts);
   }
@@ -423,6 +428,7 @@ export class Recall extends CountingScore {
 
 /** F1 score accumulated over batches (sklearn's average rules). */
 export class F1Score extends CountingScore {
+  /** F1 score with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('f1', opts);
   }
@@ -434,6 +440,7 @@ export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor | number;
 export class MeanMetric extends Metric {
   private sum = 0;
   private count = 0;
+  /** The mean of fn over every sample, logged as `name`. */
   constructor(
     name: string,
     private readonly fn: MetricFn,

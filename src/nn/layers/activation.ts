@@ -18,6 +18,7 @@ export class ReLU extends Module {
 
 /** Leaky ReLU layer: x for x > 0, negativeSlope * x otherwise. */
 export class LeakyReLU extends Module {
+  /** Leaky ReLU with the given slope for negative inputs. */
   constructor(
     /** Slope for negative inputs (default 0.01). */
     readonly negativeSlope = 0.01,
@@ -35,6 +36,7 @@ export class LeakyReLU extends Module {
 
 /** GELU layer, exact (erf) or its tanh approximation. */
 export class GELU extends Module {
+  /** GELU, exact or with the tanh approximation. */
   constructor(
     /** 'none' for the exact erf form, 'tanh' for GPT-2's approximation. */
     readonly approximate: 'none' | 'tanh' = 'none',
@@ -86,6 +88,7 @@ export class Softplus extends Module {
 
 /** Softmax along `dim` (default the last, as Keras; PyTorch asks for it explicitly). */
 export class Softmax extends Module {
+  /** Softmax along `dim`. */
   constructor(
     /** The axis the probabilities sum to 1 over. */
     readonly dim = -1,
@@ -103,6 +106,7 @@ export class Softmax extends Module {
 
 /** Log-softmax layer along `dim` (default the last). */
 export class LogSoftmax extends Module {
+  /** Log-softmax along `dim`. */
   constructor(
     /** The axis the softmax is taken over. */
     readonly dim = -1,

@@ -228,6 +228,7 @@ export class MultiheadAttention extends Module {
   /** The output projection. */
   out_proj: Linear;
 
+  /** Multi-head attention of embedDim features split over numHeads heads. */
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     checkFeatures('MultiheadAttention', { embedDim, numHeads });

@@ -19,6 +19,7 @@ export class Sequential extends Module {
   readonly #layers: Module[] = [];
   readonly #names = new Set<string>();
 
+  /** A chain of layers: given as arguments, as one array, or as an object of named layers. */
   constructor(...layers: Module[] | [readonly Module[]] | [Record<string, Module>]) {
     super();
     const first = layers[0];
@@ -80,6 +81,7 @@ export class Sequential extends Module {
 export class ModuleList extends Module {
   readonly #items: Module[] = [];
 
+  /** A list holding the given modules. */
   constructor(modules: readonly Module[] = []) {
     super();
     for (const m of modules) this.append(m);
@@ -135,6 +137,7 @@ export class ModuleDict<M extends Module = Module> extends Module {
   // a private field, so the base class's property scan does not list the modules a second time
   readonly #items = new Map<string, M>();
 
+  /** A dict holding the given modules, from an object or [key, module] pairs. */
   constructor(modules: Record<string, M> | Iterable<readonly [string, M]> = {}) {
     super();
     this.update(modules);

@@ -89,6 +89,7 @@ export class Conv2d extends Module {
   /** Bias [outChannels], or null without one. */
   bias: Parameter | null;
 
+  /** A convolution from inChannels to outChannels with a kernelSize kernel. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions = {}) {
     super();
     checkFeatures('Conv2d', { inChannels, outChannels });
@@ -147,6 +148,7 @@ export class ConvTranspose2d extends Module {
   /** Bias [outChannels], or null without one. */
   bias: Parameter | null;
 
+  /** A transposed convolution from inChannels to outChannels with a kernelSize kernel. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvTranspose2dLayerOptions = {}) {
     super();
     checkFeatures('ConvTranspose2d', { inChannels, outChannels });

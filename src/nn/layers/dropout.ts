@@ -15,6 +15,7 @@ export class Dropout extends Module {
   /** Draw masks from this generator instead of the global one. */
   generator: Generator | undefined;
 
+  /** Dropout with probability p, optionally drawing masks from its own generator. */
   constructor(p = 0.5, opts: { generator?: Generator } = {}) {
     super();
     if (!(p >= 0 && p <= 1)) throw new ValueError('Dropout', `probability must be in [0, 1], got ${p}`);

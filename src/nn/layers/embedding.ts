@@ -28,6 +28,7 @@ export class Embedding extends Module {
   /** The table [numEmbeddings, embeddingDim]. */
   weight: Parameter;
 
+  /** A table of numEmbeddings vectors of embeddingDim, drawn from N(0, 1). */
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingLayerOptions = {}) {
     super();
     checkFeatures('Embedding', { numEmbeddings, embeddingDim });

@@ -7,6 +7,7 @@ import { Module } from '../module.js';
 
 /** Flattens dims startDim..endDim into one (by default all but the batch dim), like torch.nn.Flatten. */
 export class Flatten extends Module {
+  /** Flattens dims startDim..endDim. */
   constructor(
     /** First dim to flatten (default 1: keeps the batch dim). */
     readonly startDim = 1,
@@ -28,6 +29,7 @@ export class Flatten extends Module {
 
 /** Expands one dim into `unflattenedSize` (the inverse of Flatten), as torch.nn.Unflatten. */
 export class Unflatten extends Module {
+  /** Expands dim `dim` into unflattenedSize. */
   constructor(
     /** The dim to expand. */
     readonly dim: number,

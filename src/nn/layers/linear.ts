@@ -35,6 +35,7 @@ export class Linear extends Module {
   /** Bias [outFeatures], or null without one. */
   bias: Parameter | null;
 
+  /** A layer from inFeatures to outFeatures, with a bias unless `bias` is false. */
   constructor(inFeatures: number, outFeatures: number, bias = true, opts: LayerOptions = {}) {
     super();
     checkFeatures('Linear', { inFeatures, outFeatures });

@@ -42,6 +42,7 @@ abstract class BatchNormBase extends Module {
   /** Host copy of num_batches_tracked's count, for momentum null on a device read asynchronously. */
   private batchesSeen = 0;
 
+  /** Batch norm over numFeatures channels. */
   constructor(numFeatures: number, opts: BatchNormLayerOptions = {}) {
     super();
     checkFeatures(this.constructor.name, { numFeatures });
@@ -177,6 +178,7 @@ export class LayerNorm extends Module {
   /** Per-element shift [...normalizedShape], or null. */
   bias: Parameter | null;
 
+  /** Layer norm over the trailing normalizedShape. */
   constructor(normalizedShape: number | readonly number[], opts: LayerNormLayerOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];

@@ -45,6 +45,7 @@ export class MaxPool2d extends Module {
   /** Whether the output size rounds up. */
   readonly ceilMode: boolean;
 
+  /** Max pooling with a kernelSize window. */
   constructor(kernelSize: Pair, opts: MaxPool2dLayerOptions = {}) {
     super();
     this.kernelSize = kernelSize;
@@ -80,6 +81,7 @@ export class AvgPool2d extends Module {
   /** A fixed divisor for every window, if set. */
   readonly divisorOverride: number | undefined;
 
+  /** Average pooling with a kernelSize window. */
   constructor(kernelSize: Pair, opts: AvgPool2dLayerOptions = {}) {
     super();
     this.kernelSize = kernelSize;
@@ -110,6 +112,7 @@ export class AdaptiveAvgPool2d extends Module {
   /** The output's [height, width] (null keeps the input's size on that axis). */
   readonly outputSize: Pair | readonly [number | null, number | null];
 
+  /** Average pooling to outputSize. */
   constructor(outputSize: Pair | readonly [number | null, number | null]) {
     super();
     this.outputSize = outputSize;

@@ -295,6 +295,7 @@ abstract class RNNBase extends Module {
  * output [T, B, H] ([B, T, H] batch-first) holds the last layer's h at every step; h_n, c_n [L, B, H].
  */
 export class LSTM extends RNNBase {
+  /** A (stacked) LSTM from inputSize features to hiddenSize. */
   constructor(inputSize: number, hiddenSize: number, opts: RNNOptions = {}) {
     super('LSTM', inputSize, hiddenSize, opts);
   }
@@ -306,6 +307,7 @@ export class LSTM extends RNNBase {
 
 /** Gated recurrent unit, as torch.nn.GRU. forward(x, h0?) returns [output, h_n]. */
 export class GRU extends RNNBase {
+  /** A (stacked) GRU from inputSize features to hiddenSize. */
   constructor(inputSize: number, hiddenSize: number, opts: RNNOptions = {}) {
     super('GRU', inputSize, hiddenSize, opts);
   }

@@ -154,6 +154,7 @@ export class CausalSelfAttention extends Module {
   /** Draws the dropout masks (the global generator when undefined). */
   generator: Generator | undefined;
 
+  /** Self-attention of width nEmbd over nHead heads. */
   constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
     super();
     checkFeatures('CausalSelfAttention', { nEmbd, nHead });
@@ -268,6 +269,7 @@ export class TransformerMLP extends Module {
   /** Dropout on the output (the residual branch). */
   dropout: Dropout;
 
+  /** The feed-forward part of a block of width nEmbd. */
   constructor(nEmbd: number, opts: TransformerBlockOptions = {}) {
     super();
     const dt = { dtype: opts.dtype, device: opts.device };
@@ -295,6 +297,7 @@ export class TransformerBlock extends Module {
   /** The feed-forward part. */
   mlp: TransformerMLP;
 
+  /** A block of width nEmbd with nHead attention heads. */
   constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
     super();
     const ln = { eps: opts.lnEps ?? 1e-5, bias: opts.bias ?? true, dtype: opts.dtype, device: opts.device };
