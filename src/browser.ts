@@ -3,6 +3,12 @@
 // the CPU (TypeScript kernels on one thread: a page cannot read the .wasm file synchronously) and the
 // GPU through navigator.gpu (`await mox.initDevice('webgpu')`).
 
+/**
+ * mox for web pages (`import * as mox from 'mox/browser'`): what needs no file system, on the CPU or on the
+ * GPU through WebGPU.
+ * @module mox/browser
+ */
+
 import './ops/tensor-methods.js'; // installs Tensor's chainable methods (x.add(y).sum()) before anything runs
 export * from './core.js';
 

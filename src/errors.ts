@@ -1,9 +1,11 @@
 // Typed errors. Every message names the operation first and then the shapes, dtypes or bytes at fault,
 // e.g. `matmul: inner dimensions differ: [32,784] @ [128,10]`, so a user can find the line that caused it.
 
+/** Base class of mox's errors; its message starts with the operation at fault ("matmul: ..."). */
 export class MoxError extends Error {
   /** The operation that raised the error, e.g. 'matmul' or 'safetensors'. */
   readonly op: string;
+  /** An error of operation `op`; the message becomes "op: message". */
   constructor(op: string, message: string) {
     super(`${op}: ${message}`);
     this.op = op;
@@ -35,6 +37,7 @@ export class AutogradError extends MoxError {}
  * The message names the op, the input the gradient was for, and where the op was recorded.
  */
 export class AnomalyError extends MoxError {
+  /** An anomaly found in op `node` (see the fields). */
   constructor(
     message: string,
     /** The op at fault, e.g. 'log'. */
@@ -63,7 +66,9 @@ export class NonFiniteError extends MoxError {
   readonly parameter: string | null;
   /** For fit: the epoch (from 0) and the batch within it. */
   readonly epoch: number | undefined;
+  /** The batch within the epoch (from 0), for fit. */
   readonly batch: number | undefined;
+  /** A non-finite loss or gradient at the step `at` describes. */
   constructor(op: string, message: string, at: { step: number; loss: number; parameter?: string | null; epoch?: number; batch?: number }) {
     super(op, message);
     this.step = at.step;
@@ -85,6 +90,7 @@ export class DataError extends MoxError {}
  * fields let a program that knows more (an example and its --data-dir flag) say how to fix it.
  */
 export class DatasetNotFoundError extends DataError {
+  /** Files of a named dataset that were not found (see the fields). */
   constructor(
     op: string,
     message: string,

@@ -3,6 +3,12 @@
 //   const x = mox.randn([64, 784]);  mox.nn.functional.relu(x);  loss.backward();
 // This is the Node entry point; `mox/browser` (browser.ts) is the one for web pages.
 
+/**
+ * mox for Node.js (`import * as mox from 'mox'`): tensors with autograd, layers, optimizers, the Keras-style
+ * training loop, datasets, tokenizers, ready models, LoRA, pruning, quantization and ONNX export.
+ * @module mox
+ */
+
 import './ops/tensor-methods.js'; // installs Tensor's chainable methods (x.add(y).sum()) before anything runs
 export * from './core.js';
 

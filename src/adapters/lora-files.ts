@@ -18,7 +18,9 @@ import { GPT } from '../models/gpt.js';
 import { LoraLinear } from './lora-layers.js';
 import { applyLora, loraConfigOf, loraLayers, unloadLora, type LoraConfig } from './lora.js';
 
+/** File name of a PEFT adapter's weights. */
 export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
+/** File name of a PEFT adapter's config. */
 export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
 /** PEFT's prefix for a LoRA model's keys: PeftModel.base_model (LoraModel) .model (the wrapped model). */
 export const PEFT_PREFIX = 'base_model.model.';

@@ -21,9 +21,13 @@ import { Dropout } from '../nn/layers/dropout.js';
 
 /** What one wrapper needs: rank, alpha, dropout on the adapter's input, and rsLoRA's scaling. */
 export interface LoraLayerOptions {
+  /** The rank of the update. */
   r: number;
+  /** PEFT's lora_alpha: the update is scaled by alpha / r. */
   alpha: number;
+  /** Dropout on the adapter's input (default 0). */
   dropout: number;
+  /** rsLoRA: scale by alpha / sqrt(r) instead. */
   useRslora?: boolean;
 }
 
@@ -58,15 +62,22 @@ function refuseTrainingWhileMerged(layer: Module, params: readonly Parameter[]):
  * (fan_in_fan_out), which mox's [out, in] weight never needs.
  */
 export class LoraLinear extends Linear {
+  /** The rank of the update. */
   readonly r: number;
+  /** PEFT's lora_alpha. */
   readonly alpha: number;
+  /** The update's scale: alpha / r (alpha / sqrt(r) with rsLoRA). */
   readonly scaling: number;
+  /** Dropout on the adapter's input (Identity without dropout). */
   lora_dropout: Dropout | Identity;
+  /** Down-projection A [r, inFeatures]. */
   lora_A: Linear;
+  /** Up-projection B [outFeatures, r], zero at the start. */
   lora_B: Linear;
   #merged = false;
   readonly #base: Linear;
 
+  /** A wrapper sharing base's weight and bias, plus A and B of rank opts.r (B zero: it starts as base). */
   constructor(base: Linear, opts: LoraLayerOptions) {
     // Linear's constructor allocates and initialises its own weight; ours is the base's, so the
     // placeholder is freed at once (resetParameters is a no-op here so no random draw is spent on it)
@@ -148,14 +159,20 @@ export class LoraLinear extends Linear {
  * (it makes the dropout layer and never calls it), so neither does this.
  */
 export class LoraEmbedding extends Embedding {
+  /** The rank of the update. */
   readonly r: number;
+  /** PEFT's lora_alpha. */
   readonly alpha: number;
+  /** The update's scale: alpha / r (alpha / sqrt(r) with rsLoRA). */
   readonly scaling: number;
+  /** A [r, numEmbeddings], zero at the start (PEFT's lora_embedding_A). */
   lora_embedding_A: Parameter;
+  /** B [embeddingDim, r] (PEFT's lora_embedding_B). */
   lora_embedding_B: Parameter;
   #merged = false;
   readonly #base: Embedding;
 
+  /** A wrapper sharing base's table, plus A and B of rank opts.r (A zero: it starts as base). */
   constructor(base: Embedding, opts: LoraLayerOptions) {
     super(base.numEmbeddings, base.embeddingDim, { paddingIdx: base.paddingIdx, dtype: base.weight.dtype, device: base.weight.device });
     this.weight.dispose();
@@ -180,10 +197,12 @@ export class LoraEmbedding extends Embedding {
     }
   }
 
+  /** The wrapped Embedding. */
   get baseLayer(): Embedding {
     return this.#base;
   }
 
+  /** Whether the update is merged into the weight. */
   get merged(): boolean {
     return this.#merged;
   }
@@ -193,12 +212,14 @@ export class LoraEmbedding extends Embedding {
     return this.lora_embedding_B.matmul(this.lora_embedding_A).transpose(0, 1).mul(this.scaling);
   }
 
+  /** Adds the update into the weight (faster inference; unmerge() takes it out). */
   merge(): void {
     if (this.#merged) return;
     shiftWeight_(this.weight, () => this.deltaWeight(), 1);
     this.#merged = true;
   }
 
+  /** Takes a merged update back out of the weight. */
   unmerge(): void {
     if (!this.#merged) return;
     shiftWeight_(this.weight, () => this.deltaWeight(), -1);
@@ -223,6 +244,7 @@ export class LoraEmbedding extends Embedding {
 /** A LoRA wrapper of either kind. */
 export type LoraLayer = LoraLinear | LoraEmbedding;
 
+/** Whether a module is a LoRA wrapper (LoraLinear or LoraEmbedding). */
 export function isLoraLayer(m: Module): m is LoraLayer {
   return m instanceof LoraLinear || m instanceof LoraEmbedding;
 }

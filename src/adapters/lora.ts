@@ -10,6 +10,7 @@ import { Linear } from '../nn/layers/linear.js';
 import { Embedding } from '../nn/layers/embedding.js';
 import { LoraEmbedding, LoraLinear, isLoraLayer, type LoraLayer } from './lora-layers.js';
 
+/** LoRA settings, as PEFT's LoraConfig: rank, alpha, dropout, target modules. */
 export interface LoraConfig {
   /** The rank, an integer >= 1. */
   r: number;
@@ -221,7 +222,14 @@ export function unloadLora(model: Module): Module {
 }
 
 /** Trainable and total parameter counts (each shared parameter once), and the trainable percentage. */
-export function trainableParameters(model: Module): { trainable: number; total: number; percent: number } {
+export function trainableParameters(model: Module): {
+  /** Elements of the parameters that require grad. */
+  trainable: number;
+  /** Elements of all parameters. */
+  total: number;
+  /** 100 * trainable / total. */
+  percent: number;
+} {
   let trainable = 0;
   let total = 0;
   for (const p of model.parameters()) {

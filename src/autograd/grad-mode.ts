@@ -3,10 +3,12 @@
 
 let enabled = true;
 
+/** Whether ops record the autograd graph now (false inside noGrad), like torch.is_grad_enabled. */
 export function isGradEnabled(): boolean {
   return enabled;
 }
 
+/** Runs fn without recording the graph, like torch.no_grad: for inference and in-place updates. */
 export function noGrad<T>(fn: () => T): T {
   const prev = enabled;
   enabled = false;
@@ -17,6 +19,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Runs fn with the graph recorded, even inside noGrad, like torch.enable_grad. */
 export function enableGrad<T>(fn: () => T): T {
   const prev = enabled;
   enabled = true;

@@ -7,18 +7,28 @@ import { tensor } from '../tensor/create.js';
 import { noGrad } from './grad-mode.js';
 import { scope } from '../tensor/memory.js';
 
+/** Options of gradcheck: finite-difference step, tolerances, and whether to throw. */
 export interface GradcheckOptions {
+  /** Finite-difference step (default 1e-6). */
   eps?: number;
+  /** Absolute tolerance (default 1e-5). */
   atol?: number;
+  /** Relative tolerance (default 1e-3). */
   rtol?: number;
   /** Throw on mismatch (default) or just return false. */
   raiseException?: boolean;
 }
 
+/**
+ * What gradcheckDetailed found: whether every gradient matched, the largest error, and a message.
+ * @inline
+ */
 export interface GradcheckResult {
+  /** Whether every gradient matched within the tolerances. */
   ok: boolean;
   /** Largest |analytic - numeric| over all inputs. */
   maxError: number;
+  /** What differed, and where (empty when ok). */
   message: string;
 }
 
@@ -30,6 +40,7 @@ export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: readonly Tens
   return gradcheckDetailed(fn, inputs, opts).ok;
 }
 
+/** gradcheck(), returning whether it passed, the largest error and a message rather than a boolean. */
 export function gradcheckDetailed(
   fn: (...xs: Tensor[]) => Tensor,
   inputs: readonly Tensor[],

@@ -13,14 +13,21 @@ import type { DType, TypedArray } from '../base/dtype.js';
 
 export type Buffer = unknown;
 
+/** A strided window into a buffer, as kernels read and write it: dtype, shape, strides and offset. */
 export interface View {
+  /** The device buffer. */
   readonly buf: Buffer;
+  /** Element type. */
   readonly dtype: DType;
+  /** Size of each dim. */
   readonly shape: readonly number[];
+  /** Elements to step per index of each dim. */
   readonly strides: readonly number[];
+  /** Index of the first element in the buffer. */
   readonly offset: number;
 }
 
+/** An elementwise op a backend's unary kernel runs. */
 export type UnaryOp =
   | 'neg'
   | 'abs'
@@ -56,6 +63,7 @@ export type UnaryOp =
   | 'clamp' // [min, max] (use ±Infinity for an open side)
   | 'affine'; // [scale, shift]: x * scale + shift
 
+/** An elementwise op on two operands a backend's binary kernel runs. */
 export type BinaryOp =
   | 'add'
   | 'sub'
@@ -73,17 +81,25 @@ export type BinaryOp =
   | 'and'
   | 'or';
 
+/** A reduction a backend's reduce kernel runs. */
 export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'argmax' | 'argmin';
 
 /** Geometry of a 2-D sliding window (conv, pooling), resolved to numbers. */
 export interface Window2d {
+  /** Window [height, width]. */
   kernel: [number, number];
+  /** Step of the window [height, width]. */
   stride: [number, number];
+  /** Padding on each side [height, width]. */
   padding: [number, number];
+  /** Spacing between taps [height, width]. */
   dilation: [number, number];
 }
 
-/** How average pooling divides each window's sum (PyTorch's avg_pool2d rules). */
+/**
+ * How average pooling divides each window's sum (PyTorch's avg_pool2d rules).
+ * @inline
+ */
 export interface AvgPoolDivisor {
   /** Count padding taps in the window area (clipped to the padded input). */
   countIncludePad: boolean;
@@ -91,6 +107,10 @@ export interface AvgPoolDivisor {
   divisorOverride?: number;
 }
 
+/**
+ * What a matmul kernel applies to its output before writing it: a bias row, then ReLU.
+ * @inline
+ */
 export interface MatmulEpilogue {
   bias?: View | null;
   relu?: boolean;
@@ -126,6 +146,7 @@ export interface AttentionDropout {
 
 /**
  * What a device can do, declared by its backend so callers ask this instead of comparing device names.
+ * @inline
  */
 export interface BackendCapabilities {
   /** `read` returns data at once; false where memory can only be read asynchronously (WebGPU). */
@@ -134,8 +155,11 @@ export interface BackendCapabilities {
   readonly dtypes: readonly DType[];
 }
 
+/** A device's kernels and memory: the small interface every device (CPU, WebGPU) implements. */
 export interface Backend {
+  /** The device's name, e.g. 'cpu'. */
   readonly name: string;
+  /** What the device can do (synchronous reads, dtypes). */
   readonly capabilities: BackendCapabilities;
   /** What runs the kernels, e.g. { kernels: 'wasm-relaxed-simd', threads: 2 }. */
   info?(): Record<string, string | number>;
@@ -144,28 +168,41 @@ export interface Backend {
   /** Frees memory kept pooled for reuse (a no-op where nothing is pooled); live buffers are untouched. */
   emptyCache(): void;
   /** Bytes the allocator has handed out (heapBytes) and keeps pooled for reuse (pooledBytes); mox.memory({ heap: true }). */
-  memoryInfo?(): { heapBytes: number; pooledBytes: number };
+  memoryInfo?(): {
+    /** Bytes handed out and not taken back. */
+    heapBytes: number;
+    /** Bytes kept for reuse. */
+    pooledBytes: number;
+  };
 
   // memory
   /** A buffer of `size` elements, zero-filled unless `zero` is false (then its contents are undefined). */
   alloc(dtype: DType, size: number, zero?: boolean): Buffer;
+  /** Gives a buffer's memory back. */
   free(buf: Buffer): void;
+  /** Size of a buffer in bytes. */
   byteLength(buf: Buffer): number;
+  /** A new buffer holding a copy of the array. */
   fromArray(data: TypedArray): Buffer; // copies
   /** Contiguous copy of a view's elements, as a typed array of its dtype. */
   read(view: View): TypedArray;
+  /** read(), for devices whose memory can only be read asynchronously. */
   readAsync(view: View): Promise<TypedArray>;
   /** Writes `src` into the (possibly strided) view `dst`, casting to dst's dtype. */
   copy(src: View, dst: View): void;
+  /** Sets every element of the view to a value. */
   fill(dst: View, value: number): void;
 
   // elementwise
+  /** Applies an elementwise op (params: e.g. clamp's [min, max]) to a view. */
   unary(op: UnaryOp, x: View, outDtype: DType, params?: readonly number[]): Buffer;
   /** a and b have the output's shape already (broadcast with stride-0 views). */
   binary(op: BinaryOp, a: View, b: View, outDtype: DType): Buffer;
+  /** Picks a where cond is true, b elsewhere (all three already broadcast). */
   where(cond: View, a: View, b: View, outDtype: DType): Buffer;
 
   // reductions: output shape is x.shape without `axes` (keepdim is a view concern)
+  /** Reduces over `axes`; the output shape is x's without them. */
   reduce(op: ReduceOp, x: View, axes: readonly number[], outDtype: DType): Buffer;
 
   /**
@@ -200,7 +237,17 @@ export interface Backend {
    * wins and NaN propagates (the first NaN wins); taps outside the image never win. A window with no
    * tap inside the image (possible with dilation) gives -inf and argmax -1, which the backward skips.
    */
-  maxPool2d(x: View, w: Window2d, outH: number, outW: number): { out: Buffer; argmax: Buffer };
+  maxPool2d(
+    x: View,
+    w: Window2d,
+    outH: number,
+    outW: number,
+  ): {
+    /** The pooled values [N, C, outH, outW]. */
+    out: Buffer;
+    /** int32 [N, C, outH, outW]: where each maximum was, within its plane. */
+    argmax: Buffer;
+  };
   /** zeros(inShape) [N, C, H, W] with each g [N, C, outH, outW] added at its argmax position in its plane. */
   maxPool2dBackward(g: View, argmax: View, inShape: readonly number[]): Buffer;
   /** Average pooling of x [N, C, H, W] -> [N, C, outH, outW]; out-of-image taps add nothing. */

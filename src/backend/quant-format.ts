@@ -29,13 +29,17 @@ import { ValueError } from '../errors.js';
 import type { View } from './backend.js';
 import { float32ToHalfBits, halfBitsToNumber } from '../base/float16.js';
 
+/** How weights are quantized: int8 per row, int4 in groups of 32 (llama.cpp's Q4_0), or int8 with int8 activations. */
 export type QuantScheme = 'int8' | 'int4' | 'dynamic-int8';
+/** Every quantization scheme. */
 export const QUANT_SCHEMES: readonly QuantScheme[] = ['int8', 'int4', 'dynamic-int8'];
 
 /** Weights per int4 group (and per block of quantized activations). */
 export const INT4_GROUP = 32;
 
+/** How a quantized weight is laid out: scheme, rows, columns, padded row bytes and scale groups. */
 export interface QuantLayout {
+  /** The quantization scheme. */
   readonly scheme: QuantScheme;
   /** Rows (a Linear's out features, an Embedding's entries). */
   readonly rows: number;
@@ -51,16 +55,22 @@ export interface QuantLayout {
  * A quantized weight on a device, as kernels receive it: data int32 [rows, rowBytes / 4] (the packed
  * bytes), scales float32 [rows, groups], rowSums int32 [rows] (dynamic-int8; null otherwise), all
  * contiguous.
+ * @inline
  */
 export interface QuantWeightViews {
+  /** How the weight is packed. */
   readonly layout: QuantLayout;
+  /** Packed bytes as int32 words [rows, rowBytes / 4]. */
   readonly data: View;
+  /** Scale of each group of each row, float32 [rows, groups]. */
   readonly scales: View;
+  /** Each row's sum of its int8 values, int32 [rows] (dynamic-int8; null otherwise). */
   readonly rowSums: View | null;
 }
 
 /** A weight quantized on the host: packed rows, scales, and (dynamic-int8) the rows' sums of q. */
 export interface PackedWeight {
+  /** How the weight is packed. */
   readonly layout: QuantLayout;
   /** rows * rowBytes bytes. */
   readonly bytes: Uint8Array;
@@ -76,6 +86,7 @@ export function isQuantScheme(s: unknown): s is QuantScheme {
   return typeof s === 'string' && (QUANT_SCHEMES as readonly string[]).includes(s);
 }
 
+/** The layout of a weight [rows, cols] under a scheme (padded row bytes, number of groups). */
 export function quantLayout(scheme: QuantScheme, rows: number, cols: number): QuantLayout {
   if (!isQuantScheme(scheme)) throw new ValueError('quantize', `unknown scheme '${String(scheme)}' (expected ${QUANT_SCHEMES.join(', ')})`);
   if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(cols) || cols < 1)

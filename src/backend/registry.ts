@@ -13,10 +13,12 @@ import './webgpu/fused-kernels.js';
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
 let current: Backend = cpuBackend;
 
+/** Adds a device implementation under its name (replacing one of that name). */
 export function registerBackend(b: Backend): void {
   backends.set(b.name, b);
 }
 
+/** The backend of a device by name, or of the current device. */
 export function getBackend(name?: string): Backend {
   if (name === undefined) return current;
   const b = backends.get(name);
@@ -31,6 +33,7 @@ export function setDevice(name: string): void {
   current = getBackend(name);
 }
 
+/** Names of the devices open now, e.g. ['cpu', 'webgpu']. */
 export function listDevices(): string[] {
   return [...backends.keys()];
 }

@@ -3,9 +3,11 @@
 
 import { DTypeError } from '../errors.js';
 
+/** Element type of a tensor: 32- or 64-bit float, 32-bit integer, or bool. */
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
 export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
 
+/** The typed array that holds a tensor's data, by dtype (bool as Uint8Array). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 export function bytesPerElement(dtype: DType): number {

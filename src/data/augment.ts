@@ -11,6 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/create.js';
 import type { Transform } from './transforms.js';
 
+/** Options every random augmentation takes: where its randomness comes from. */
 export interface AugmentOptions {
   /** Where the randomness comes from; default the global generator. */
   generator?: Generator;
@@ -128,6 +129,7 @@ export function randomVerticalFlip(p = 0.5, opts: AugmentOptions = {}): Transfor
   return randomFlip('randomVerticalFlip', 'v', p, opts);
 }
 
+/** Options of randomAffine: rotation, shift, scale and shear ranges, plus fill and generator. */
 export interface AffineOptions extends AugmentOptions {
   /** Rotation in degrees, counter-clockwise: d draws from [-d, d], [a, b] from [a, b]. Default 0. */
   degrees?: number | readonly [number, number];

@@ -14,6 +14,7 @@ import { tensor } from '../tensor/create.js';
 import { stack } from '../ops/join.js';
 import { type Dataset, randperm } from './dataset.js';
 
+/** Options of DataLoader: batch size, shuffling, seed or generator, dropLast and collate. */
 export interface DataLoaderOptions<T, B> {
   /** Examples per batch (default 1). */
   batchSize?: number;
@@ -70,10 +71,15 @@ function epochSeed(seed: number, epoch: number): number {
   return ((h ^ (h >>> 16)) >>> 0) + Math.floor(seed / 2 ** 32) * 2 ** 32;
 }
 
+/** Iterates over a dataset in batches, optionally shuffled each epoch, like torch.utils.data.DataLoader. */
 export class DataLoader<T = unknown, B = T> implements Iterable<B> {
+  /** The dataset batches are drawn from. */
   readonly dataset: Dataset<T>;
+  /** Examples per batch. */
   readonly batchSize: number;
+  /** Whether each epoch visits the examples in a new random order. */
   readonly shuffle: boolean;
+  /** Whether a last, smaller batch is dropped. */
   readonly dropLast: boolean;
   /** Epochs started so far; the next iteration shuffles for epoch `epoch`. */
   epoch = 0;
@@ -82,6 +88,7 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
   private readonly collate: ((items: T[]) => B) | undefined;
   private readonly transform: ((batch: B) => B) | undefined;
 
+  /** Batches of `dataset`: batch size, shuffling and collation from opts. */
   constructor(dataset: Dataset<T>, opts: DataLoaderOptions<T, B> = {}) {
     const { batchSize = 1, shuffle = false, seed, generator, dropLast = false, collate, transform } = opts;
     if (!dataset || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
@@ -119,9 +126,15 @@ export class DataLoader<T = unknown, B = T> implements Iterable<B> {
    * the order this one would (train.BackupAndRestore saves it; an order drawn from the global
    * generator also needs that generator's state).
    */
-  stateDict(): { epoch: number; generator: number[] | null } {
+  stateDict(): {
+    /** Epochs started so far. */
+    epoch: number;
+    /** The shuffle generator's state, or null without one. */
+    generator: number[] | null;
+  } {
     return { epoch: this.epoch, generator: this.generator ? this.generator.getState() : null };
   }
+  /** Restores the epoch and generator state from stateDict(). */
   loadStateDict(state: { epoch: number; generator: number[] | null }): void {
     this.setEpoch(state?.epoch);
     if (state.generator && this.generator) this.generator.setState(state.generator);

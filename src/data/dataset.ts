@@ -15,6 +15,7 @@ import { indexSelect } from '../ops/indexing.js';
 import { slice } from '../ops/view.js';
 import { noGrad } from '../autograd/grad-mode.js';
 
+/** Base class of map-style datasets, like torch.utils.data.Dataset: a length and get(index). */
 export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** The number of examples. */
   abstract get length(): number;
@@ -23,6 +24,7 @@ export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** Optional: the examples at `indices`, already collated into one batch. */
   getBatch?(indices: readonly number[]): T;
 
+  /** Iterates over the examples in order. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }
@@ -62,8 +64,10 @@ class MappedDataset<T, U> extends Dataset<U> {
  * (views sharing the tensors' memory), and a batch is [x[idx], y[idx], ...] gathered in one kernel.
  */
 export class TensorDataset extends Dataset<Tensor[]> {
+  /** The tensors whose rows are the examples. */
   readonly tensors: readonly Tensor[];
 
+  /** A dataset over tensors of equal first dimension. */
   constructor(...tensors: Tensor[]) {
     super();
     if (tensors.length === 0) throw new ValueError('TensorDataset', 'needs at least one tensor');
@@ -109,8 +113,11 @@ export class TensorDataset extends Dataset<Tensor[]> {
 
 /** The examples of `dataset` at `indices`, in that order. */
 export class Subset<T> extends Dataset<T> {
+  /** The examples of `dataset` at `indices`. */
   constructor(
+    /** The dataset the examples come from. */
     readonly dataset: Dataset<T>,
+    /** The indices of the examples, in this subset's order. */
     readonly indices: readonly number[],
   ) {
     super();
@@ -181,6 +188,7 @@ export function randomSplit<T>(dataset: Dataset<T>, lengths: readonly number[], 
   return out;
 }
 
+/** Options of trainValidationSplit: shuffle, seed and the validation share. */
 export interface TrainValidationSplitOptions {
   /** Shuffle before splitting (default true). With false, validation is the last fraction, as Keras's validation_split. */
   shuffle?: boolean;

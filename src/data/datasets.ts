@@ -20,9 +20,12 @@ import { downloadFile } from './download.js';
 import { textClassificationSplit, type TextClassificationDataset } from './text-classification.js';
 import { createHash } from 'node:crypto';
 
+/** A named image dataset loadDataset knows: MNIST, Fashion-MNIST or CIFAR-10. */
 export type ImageDatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
+/** A named dataset loadDataset knows: the image datasets, Tiny Shakespeare or rt-polarity. */
 export type DatasetName = ImageDatasetName | 'tinyshakespeare' | 'rt-polarity';
 
+/** One file of a dataset: its cache name, mirrors, checksum and (for an archive) its members. */
 export interface RemoteFile {
   /** The file name, as saved in the cache. */
   file: string;
@@ -34,9 +37,14 @@ export interface RemoteFile {
   members?: Readonly<Record<string, string>>;
 }
 
+/**
+ * Where a dataset lives: the cache folder names to try, and the remote files with their checksums.
+ * @inline
+ */
 interface Source {
   /** Folder names tried under each root, the first is the one the cache uses. */
   folders: string[];
+  /** The files to fetch when none is found locally. */
   remote: RemoteFile[];
 }
 
@@ -114,6 +122,7 @@ export const DATASET_SOURCES: Readonly<Record<DatasetName, Source>> = {
 export type FileSetName = 'gpt2-bpe';
 
 const GPT2_BASE = 'https://openaipublic.blob.core.windows.net/gpt-2/models/124M/';
+/** Where the non-dataset file sets (GPT-2's BPE vocabulary) are cached and fetched from. */
 export const FILE_SET_SOURCES: Readonly<Record<FileSetName, Source>> = {
   'gpt2-bpe': {
     folders: ['gpt2-bpe', 'gpt2'],
@@ -136,6 +145,7 @@ export const RT_POLARITY_CLASSES = ['negative', 'positive'] as const;
 
 const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
+/** Options of loadDataset: split, where to look and download, checksums, limits and scaling. */
 export interface LoadDatasetOptions {
   /**
    * 'train' (default) or 'test'; tinyshakespeare: the first 90% of the text, the last 10%, or 'all';
@@ -162,11 +172,17 @@ export interface LoadDatasetOptions {
 
 /** Images [N, C, H, W] float32 and labels [N] int32, usable directly as a TensorDataset of [image, label]. */
 export class ImageDataset extends TensorDataset {
+  /** A dataset of images x and labels y (loadDataset builds it). */
   constructor(
+    /** Which dataset this is. */
     readonly name: ImageDatasetName,
+    /** 'train' or 'test'. */
     readonly split: 'train' | 'test',
+    /** Images [N, C, H, W] float32. */
     readonly x: Tensor,
+    /** Labels [N] int32. */
     readonly y: Tensor,
+    /** classes[k] names class k. */
     readonly classes: readonly string[],
     /** The files read. */
     readonly files: readonly string[],
@@ -175,10 +191,15 @@ export class ImageDataset extends TensorDataset {
   }
 }
 
+/** Tiny Shakespeare as loadDataset returns it: the text of one split and the files read. */
 export interface TextDataset {
+  /** The dataset's name. */
   name: 'tinyshakespeare';
+  /** Which part of the text: the first 90% (train), the last 10% (test), or all of it. */
   split: 'train' | 'test' | 'all';
+  /** The text. */
   text: string;
+  /** The files read. */
   files: string[];
 }
 

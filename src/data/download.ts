@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { DataError } from '../errors.js';
 
+/** Options of download: expected sha256, idle timeout and verbosity. */
 export interface DownloadOptions {
   /** Expected sha256 (hex); the download fails and nothing is kept when it differs. null or undefined: no check. */
   sha256?: string | null;
@@ -17,9 +18,13 @@ export interface DownloadOptions {
   verbose?: boolean;
 }
 
+/** What download saved: where, how many bytes, and their sha256. */
 export interface DownloadResult {
+  /** Where the file was saved. */
   path: string;
+  /** Its size in bytes. */
   bytes: number;
+  /** Its sha256, hex. */
   sha256: string;
 }
 

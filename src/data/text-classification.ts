@@ -8,8 +8,11 @@ import { ValueError } from '../errors.js';
 import { Generator } from '../tensor/random.js';
 import { randperm } from './dataset.js';
 
+/** A labelled text dataset (rt-polarity): sentences, their class indices, the class names. */
 export interface TextClassificationDataset {
+  /** The dataset's name. */
   name: string;
+  /** Which split this is. */
   split: 'train' | 'test' | 'all';
   /** One sentence per example. */
   texts: string[];
@@ -21,6 +24,7 @@ export interface TextClassificationDataset {
   files: string[];
 }
 
+/** Options of textClassificationSplit: the test share and the seed. */
 export interface TextClassificationSplitOptions {
   /** The share of each class that goes to the test split, rounded down (default 0.1). */
   testFraction?: number;
@@ -29,8 +33,8 @@ export interface TextClassificationSplitOptions {
 }
 
 /**
- * [train, test]: from each class, floor(count * testFraction) examples chosen by a seeded shuffle go
- * to test, the rest to train, so both keep the class balance. Each split lists its examples in their
+ * Splits a dataset into `[train, test]`, stratified: from each class, floor(count * testFraction) examples
+ * chosen by a seeded shuffle go to test, the rest to train, so both keep the class balance. Each split lists its examples in their
  * original order.
  */
 export function textClassificationSplit(

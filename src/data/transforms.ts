@@ -8,6 +8,7 @@ import { tensor } from '../tensor/create.js';
 import { permute, reshape } from '../ops/view.js';
 import { div, sub } from '../ops/binary.js';
 
+/** A function from one example (or batch) to another, as torchvision's transforms. */
 export type Transform<I = Tensor, O = Tensor> = (x: I) => O;
 
 /** Applies the transforms left to right. */
@@ -19,6 +20,7 @@ export function compose(...fns: Transform<unknown, unknown>[]): Transform<unknow
   return (x) => fns.reduce((acc, f) => f(acc), x);
 }
 
+/** Options of normalize: the channel axis. */
 export interface NormalizeOptions {
   /** The axis the per-channel values run along; default the channel axis of [C,H,W] / [N,C,H,W] (ndim-3), else the last. */
   axis?: number;
@@ -78,13 +80,17 @@ export function oneHot(numClasses: number): Transform<Tensor | readonly number[]
 
 /** Pixels as they come from a decoder or a canvas: row-major height x width x channels bytes. */
 export interface RawImage {
+  /** The bytes, row-major height x width x channels. */
   data: Uint8Array | Uint8ClampedArray | readonly number[];
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
   /** Defaults to data.length / (height * width); a canvas ImageData has 4 (RGBA). */
   channels?: number;
 }
 
+/** Options of toTensor: whether to divide by 255. */
 export interface ToTensorOptions {
   /** Divide by 255 (default true), as torchvision's ToTensor does for uint8 images. */
   scale?: boolean;

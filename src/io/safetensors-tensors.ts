@@ -10,8 +10,14 @@ import { tensor } from '../tensor/create.js';
 import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors-format.js';
 import { tempName, writeFileAtomicSync } from './atomic.js';
 
+/**
+ * A safetensors file read back: its tensors by name and its string metadata.
+ * @inline
+ */
 export interface LoadedSafetensors {
+  /** The tensors by name. */
   tensors: Record<string, Tensor>;
+  /** The file's string metadata (__metadata__). */
   metadata: Record<string, string>;
 }
 
@@ -64,6 +70,7 @@ function writeError(file: string, e: unknown): SafetensorsError {
   return new SafetensorsError('safetensors', `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+/** Reads a safetensors file (Hugging Face's format) into tensors and metadata. */
 export async function loadSafetensors(file: string): Promise<LoadedSafetensors> {
   let bytes: Uint8Array;
   try {
@@ -74,6 +81,7 @@ export async function loadSafetensors(file: string): Promise<LoadedSafetensors> 
   return tensorsFromSafetensors(bytes, file);
 }
 
+/** loadSafetensors(), synchronously. */
 export function loadSafetensorsSync(file: string): LoadedSafetensors {
   let bytes: Uint8Array;
   try {
@@ -108,6 +116,7 @@ export async function saveSafetensors(file: string, tensors: Record<string, Tens
   }
 }
 
+/** saveSafetensors(), synchronously. */
 export function saveSafetensorsSync(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
   const bytes = safetensorsFromTensors(tensors, metadata);
   try {

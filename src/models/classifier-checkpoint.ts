@@ -32,10 +32,14 @@ const OP = 'classifier checkpoint';
 
 /** The "model" values of config.json this file reads and writes. */
 export const SEQUENTIAL_MODEL_TYPE = 'sequential';
+/** The "model" value of a TextCNN's config.json. */
 export const TEXT_CNN_MODEL_TYPE = 'text-cnn';
 
 /** One layer of a Sequential as config.json lists it. */
-export type LayerSpec = { type: string } & Record<string, unknown>;
+export type LayerSpec = {
+  /** The layer class, e.g. 'Linear'. */
+  type: string;
+} & Record<string, unknown>;
 
 const pair = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
@@ -271,6 +275,7 @@ function specSize(s: unknown): number {
   }
 }
 
+/** Options of saveClassifier: input shape, extra config entries, overwrite, tokenizer. */
 export interface SaveClassifierOptions {
   /** A Sequential's input, one example without the batch axis ([784], [1, 28, 28]); recorded for export and serving. */
   inputShape?: readonly number[];
@@ -279,7 +284,10 @@ export interface SaveClassifierOptions {
   /** Replace a checkpoint already in dir. */
   overwrite?: boolean;
   /** A text model's tokenizer, written as tokenizer.json (its toJSON()), so the folder turns text into ids. */
-  tokenizer?: Tokenizer & { toJSON(): object };
+  tokenizer?: Tokenizer & {
+    /** The tokenizer.json object. */
+    toJSON(): object;
+  };
 }
 
 /** Writes a Sequential or a TextCNN as a classifier checkpoint folder (config.json, model.safetensors), each file atomically. */
@@ -346,13 +354,17 @@ function parseTextCNNConfig(v: unknown, source: string): TextCNNConfig {
   };
 }
 
+/** A classifier checkpoint folder loaded back: the model, its kind, input shape, tokenizer and config. */
 export interface LoadedClassifier {
+  /** The model, with its weights loaded. */
   model: Sequential | TextCNN;
+  /** Which architecture the folder holds. */
   kind: 'sequential' | 'text-cnn';
   /** A Sequential's input shape from config.json (one example, no batch axis), when it was saved. */
   inputShape: number[] | undefined;
   /** The folder's tokenizer.json, when it has one. */
   tokenizer: Tokenizer | null;
+  /** The folder's config.json. */
   config: Record<string, unknown>;
 }
 

@@ -93,7 +93,14 @@ export async function saveGPTWeights(dir: string, model: GPT, metadata: Record<s
  * model, the whole config.json and the weights file's metadata. A Hugging Face GPT-2 folder
  * (config.json with model_type "gpt2") is accepted too: see hf-gpt2.ts.
  */
-export function loadGPT(dir: string): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
+export function loadGPT(dir: string): {
+  /** The model, with the folder's weights. */
+  model: GPT;
+  /** The folder's config.json. */
+  config: Record<string, unknown>;
+  /** The weights file's metadata. */
+  metadata: Record<string, string>;
+} {
   if (!fs.existsSync(dir)) throw new DataError('checkpoint', `no such folder: ${dir}`);
   if (!fs.statSync(dir).isDirectory())
     throw new DataError('checkpoint', `${dir} is not a folder (a checkpoint folder holds config.json and model.safetensors)`);

@@ -16,6 +16,7 @@ import { Generator, globalGenerator } from '../tensor/random.js';
 import { type GPT, GPTCache } from './gpt.js';
 import { type SamplingOptions, sampleLogits } from './sampling.js';
 
+/** Options of GPT.generate: the sampling options plus the KV cache switch and a per-token callback. */
 export interface GenerateOptions extends SamplingOptions {
   /** Keep keys and values of past tokens (default true); the tokens are the same without. */
   useCache?: boolean;
@@ -23,12 +24,15 @@ export interface GenerateOptions extends SamplingOptions {
   onToken?: (tokens: number[], step: number) => void;
 }
 
+/** What GPT.generate returns: the ids, the new tokens, and the speed. */
 export interface GenerateResult {
   /** [B, T + maxNewTokens] int32: the prompt followed by the new tokens. */
   ids: Tensor;
   /** The new tokens, per batch row. */
   newTokens: number[][];
+  /** Wall time of the generation. */
   seconds: number;
+  /** New tokens per second, over the batch. */
   tokensPerSecond: number;
 }
 

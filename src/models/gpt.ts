@@ -21,11 +21,17 @@ import { Dropout } from '../nn/layers/dropout.js';
 import { ModuleDict, ModuleList } from '../nn/layers/containers.js';
 import { KVCache, TransformerBlock, checkHeads } from '../nn/layers/transformer.js';
 
+/** A GPT's architecture and training settings (nanoGPT's GPTConfig). */
 export interface GPTConfig {
+  /** Number of token ids. */
   vocabSize: number;
+  /** Longest sequence (context length). */
   blockSize: number;
+  /** Number of Transformer blocks. */
   nLayer: number;
+  /** Attention heads per block. */
   nHead: number;
+  /** Model width. */
   nEmbd: number;
   /** Dropout on embeddings, attention weights and residual branches (default 0). */
   dropout: number;
@@ -76,6 +82,7 @@ export function normalizePrunedHeads(
   return Object.keys(out).length ? out : undefined;
 }
 
+/** Options of the GPT constructor: the required sizes, any other GPTConfig field, and a generator. */
 export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 'nHead' | 'nEmbd'> &
   Partial<GPTConfig> & {
     /** Generator for the initial weights (default: the global one, so mox.seed(n) fixes them). */
@@ -84,7 +91,9 @@ export type GPTOptions = Pick<GPTConfig, 'vocabSize' | 'blockSize' | 'nLayer' | 
 
 /** Keys and values of every layer for the tokens seen so far (one nn KVCache per block); dispose() when done. */
 export class GPTCache {
+  /** One KV cache per block. */
   readonly layers: KVCache[];
+  /** An empty cache for a model of nLayer blocks. */
   constructor(nLayer: number) {
     this.layers = Array.from({ length: nLayer }, () => new KVCache());
   }
@@ -92,6 +101,7 @@ export class GPTCache {
   get length(): number {
     return this.layers[0]?.length ?? 0;
   }
+  /** Frees every cached key and value. */
   dispose(): void {
     for (const l of this.layers) l.clear();
   }
@@ -103,6 +113,7 @@ export class GPTCache {
  * GPT2Model's: token ids to the hidden states after ln_f (the GPT adds the language-model head).
  */
 export class GPTTransformer extends ModuleDict {
+  /** The body of a GPT of the given configuration. */
   constructor(cfg: GPTConfig) {
     // built in this order (wte, wpe, drop, h, ln_f) so the global generator's draws stay as they were
     super({
@@ -125,12 +136,15 @@ export class GPTTransformer extends ModuleDict {
     });
   }
 
+  /** Token embedding (or its quantized form). */
   get wte(): Embedding | QuantizedEmbedding {
     return this.#child('wte') as Embedding | QuantizedEmbedding;
   }
+  /** Position embedding (or its quantized form). */
   get wpe(): Embedding | QuantizedEmbedding {
     return this.#child('wpe') as Embedding | QuantizedEmbedding;
   }
+  /** Dropout on the summed embeddings. */
   get drop(): Dropout {
     return this.#child('drop') as Dropout;
   }
@@ -138,6 +152,7 @@ export class GPTTransformer extends ModuleDict {
   get h(): TransformerBlock[] {
     return [...(this.#child('h') as ModuleList)] as TransformerBlock[];
   }
+  /** The final LayerNorm. */
   get ln_f(): LayerNorm {
     return this.#child('ln_f') as LayerNorm;
   }
@@ -162,6 +177,7 @@ export class GPTTransformer extends ModuleDict {
   }
 }
 
+/** Options of GPT.forward: a KV cache to run against, and whether to return the last position only. */
 export interface GPTForwardOptions {
   /** Run the new positions against (and append them to) this cache. */
   cache?: GPTCache;
@@ -170,11 +186,14 @@ export interface GPTForwardOptions {
 }
 
 export class GPT extends Module {
+  /** The architecture the model was built with. */
   readonly config: GPTConfig;
+  /** The body: embeddings, blocks and the final LayerNorm, under GPT-2's names. */
   transformer: GPTTransformer;
   /** The language-model head: a Linear, or a QuantizedLinear once quantized (mox.quantize). */
   lm_head: Linear | QuantizedLinear;
 
+  /** A GPT with fresh weights (nanoGPT's initialisation): the sizes are required, the rest default as GPT-2. */
   constructor(opts: GPTOptions) {
     super();
     const cfg: GPTConfig = {
@@ -239,7 +258,16 @@ export class GPT extends Module {
   }
 
   /** idx [B, T] int32 (T <= blockSize) -> logits [B, T, V]; with targets [B, T], the mean cross-entropy too. */
-  forward(idx: Tensor, targets?: Tensor | null, opts: GPTForwardOptions = {}): { logits: Tensor; loss?: Tensor } {
+  forward(
+    idx: Tensor,
+    targets?: Tensor | null,
+    opts: GPTForwardOptions = {},
+  ): {
+    /** [B, T, vocabSize] (or [B, 1, vocabSize] with lastOnly). */
+    logits: Tensor;
+    /** Mean cross-entropy against targets, when targets are given. */
+    loss?: Tensor;
+  } {
     if (idx.ndim !== 2) throw new ShapeError('GPT', `idx must be [B, T], got ${fmtShape(idx.shape)}`);
     const [b, t] = idx.shape as [number, number];
     const past = opts.cache?.length ?? 0;

@@ -46,11 +46,17 @@ export function isHuggingFaceGPT2Dir(dir: string): boolean {
 
 /** What loadHuggingFaceGPT2 reads from config.json. */
 export interface HuggingFaceGPT2Config {
+  /** Number of token ids (vocab_size). */
   vocabSize: number;
+  /** Longest sequence (n_positions). */
   blockSize: number;
+  /** Number of Transformer blocks (n_layer). */
   nLayer: number;
+  /** Attention heads per block (n_head). */
   nHead: number;
+  /** Model width (n_embd). */
   nEmbd: number;
+  /** LayerNorm epsilon (layer_norm_epsilon). */
   layerNormEpsilon: number;
   /** true / false as config.json's tie_word_embeddings says, undefined when it does not say. */
   tieWordEmbeddings: boolean | undefined;
@@ -175,8 +181,11 @@ function sameData(a: Float32Array, b: Float32Array): boolean {
 
 /** Loads a Hugging Face GPT-2 folder; returns the GPT, config.json and the weights file's metadata. */
 export function loadHuggingFaceGPT2Checkpoint(dir: string): {
+  /** The GPT, with the folder's weights. */
   model: GPT;
+  /** The folder's config.json. */
   config: Record<string, unknown>;
+  /** The weights file's metadata. */
   metadata: Record<string, string>;
 } {
   if (!fs.existsSync(dir)) throw new DataError(WHAT, `no such folder: ${dir}`);

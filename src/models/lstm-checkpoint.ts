@@ -71,7 +71,14 @@ export async function saveLSTM(
 }
 
 /** Loads an LSTM language model from a checkpoint folder; returns it, the whole config.json and the weights' metadata. */
-export function loadLSTM(dir: string): { model: LSTMLanguageModel; config: Record<string, unknown>; metadata: Record<string, string> } {
+export function loadLSTM(dir: string): {
+  /** The model, with the folder's weights. */
+  model: LSTMLanguageModel;
+  /** The folder's config.json. */
+  config: Record<string, unknown>;
+  /** The weights file's metadata. */
+  metadata: Record<string, string>;
+} {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new DataError('checkpoint', `no such folder: ${dir}`);
   const configFile = path.join(dir, 'config.json');
   const config = readJson(configFile);

@@ -23,9 +23,13 @@ import { Dropout } from '../nn/layers/dropout.js';
 import { LSTM } from '../nn/layers/rnn.js';
 import { type SamplingOptions, sampleLogits } from './sampling.js';
 
+/** An LSTM language model's architecture. */
 export interface LSTMLanguageModelConfig {
+  /** Number of token ids. */
   vocabSize: number;
+  /** Embedding width. */
   embedDim: number;
+  /** Features of each LSTM layer's hidden state. */
   hiddenSize: number;
   /** Stacked LSTM layers (default 2: Embedding → LSTM → LSTM → Dense). */
   numLayers: number;
@@ -35,6 +39,7 @@ export interface LSTMLanguageModelConfig {
   tieWeights: boolean;
 }
 
+/** Options of the LSTMLanguageModel constructor: the required sizes, any other config field, and a generator. */
 export type LSTMLanguageModelOptions = Pick<LSTMLanguageModelConfig, 'vocabSize' | 'embedDim' | 'hiddenSize'> &
   Partial<LSTMLanguageModelConfig> & {
     /** Generator for the initial weights and dropout masks (default: the global one). */
@@ -48,12 +53,18 @@ export type LSTMState = [Tensor, Tensor];
 export type LSTMGenerateOptions = SamplingOptions;
 
 export class LSTMLanguageModel extends Module {
+  /** The architecture the model was built with. */
   readonly config: LSTMLanguageModelConfig;
+  /** Token embedding. */
   encoder: Embedding;
+  /** Dropout on the embeddings and before the output layer. */
   drop: Dropout;
+  /** The stacked LSTM. */
   rnn: LSTM;
+  /** Output layer: hidden state to logits over the vocabulary. */
   decoder: Linear;
 
+  /** An LSTM language model with fresh weights: vocabSize, embedDim and hiddenSize are required. */
   constructor(opts: LSTMLanguageModelOptions) {
     super();
     const cfg: LSTMLanguageModelConfig = {
@@ -99,7 +110,15 @@ export class LSTMLanguageModel extends Module {
   }
 
   /** ids [B, T] int32 → logits [B, T, V] and the state after the last step (feed it to the next call). */
-  forward(ids: Tensor, state?: LSTMState | null): { logits: Tensor; state: LSTMState } {
+  forward(
+    ids: Tensor,
+    state?: LSTMState | null,
+  ): {
+    /** Logits over the vocabulary at every position. */
+    logits: Tensor;
+    /** The LSTM state after the last position, to continue from. */
+    state: LSTMState;
+  } {
     if (ids.ndim !== 2) throw new ShapeError('LSTMLanguageModel', `ids must be [B, T], got ${fmtShape(ids.shape)}`);
     const x = this.drop.forward(this.encoder.forward(ids));
     const [out, [h, c]] = this.rnn.forward(x, state ?? null);
@@ -108,7 +127,18 @@ export class LSTMLanguageModel extends Module {
   }
 
   /** The mean cross-entropy of predicting targets [B, T] (ignoreIndex -1), with the final state. */
-  loss(ids: Tensor, targets: Tensor, state?: LSTMState | null): { loss: Tensor; logits: Tensor; state: LSTMState } {
+  loss(
+    ids: Tensor,
+    targets: Tensor,
+    state?: LSTMState | null,
+  ): {
+    /** Mean cross-entropy of the next-token predictions. */
+    loss: Tensor;
+    /** Logits over the vocabulary at every position. */
+    logits: Tensor;
+    /** The LSTM state after the last position, to continue from. */
+    state: LSTMState;
+  } {
     const { logits, state: s } = this.forward(ids, state);
     const [b, t] = ids.shape as [number, number];
     if (targets.shape.length !== 2 || targets.shape[0] !== b || targets.shape[1] !== t) {

@@ -3,7 +3,10 @@
 
 import type { Generator } from '../tensor/random.js';
 
-/** How a language model's generate() picks each new token (the GPT's and the LSTM's share these). */
+/**
+ * How a language model's generate() picks each new token (the GPT's and the LSTM's share these).
+ * @inline
+ */
 export interface SamplingOptions {
   /** How many tokens to add. */
   maxNewTokens: number;

@@ -20,9 +20,13 @@ import { Conv2d } from '../nn/layers/conv.js';
 import { uniform_ } from '../nn/init.js';
 import { noGrad } from '../autograd/grad-mode.js';
 
+/** A text CNN's architecture (Kim 2014): vocabulary, widths, classes, filters and dropout. */
 export interface TextCNNConfig {
+  /** Number of token ids. */
   vocabSize: number;
+  /** Embedding width. */
   embedDim: number;
+  /** Number of output classes. */
   numClasses: number;
   /** Window widths, one bank of filters each (default [3, 4, 5]). */
   kernelSizes: number[];
@@ -39,15 +43,22 @@ export interface TextCNNConfig {
   embeddingInit: number | null;
 }
 
+/** Options of the TextCNN constructor: the required sizes and any other config field. */
 export type TextCNNOptions = Pick<TextCNNConfig, 'vocabSize' | 'embedDim' | 'numClasses'> & Partial<TextCNNConfig>;
 
 export class TextCNN extends Module {
+  /** The architecture the model was built with. */
   readonly config: TextCNNConfig;
+  /** Token embedding. */
   embedding: Embedding;
+  /** One convolution per window width. */
   convs: Conv2d[];
+  /** Dropout on the pooled features. */
   drop: Dropout;
+  /** Output layer: pooled features to class logits. */
   fc: Linear;
 
+  /** A text CNN with fresh weights: vocabSize, embedDim and numClasses are required. */
   constructor(opts: TextCNNOptions) {
     super();
     const cfg: TextCNNConfig = {

@@ -38,6 +38,7 @@ import { Dropout } from '../nn/layers/dropout.js';
 import { TransformerBlock } from '../nn/layers/transformer.js';
 import { toPair } from '../nn/layers/repr.js';
 
+/** A Vision Transformer's architecture (timm's names): image and patch sizes, width, depth, heads. */
 export interface ViTConfig {
   /** Input height and width (one number for a square image). */
   imageSize: [number, number];
@@ -45,6 +46,7 @@ export interface ViTConfig {
   patchSize: [number, number];
   /** Input channels (default 3, as timm). */
   inChannels: number;
+  /** Number of output classes. */
   numClasses: number;
   /** Token width (timm's embed_dim). */
   dim: number;
@@ -60,18 +62,31 @@ export interface ViTConfig {
   lnEps: number;
 }
 
+/** Options of the ViT constructor: the required sizes (a square as one number), the rest optional. */
 export type ViTOptions = {
+  /** Input height and width (one number for a square image). */
   imageSize: number | readonly [number, number];
+  /** Patch height and width; each must divide the image's. */
   patchSize: number | readonly [number, number];
+  /** Number of output classes. */
   numClasses: number;
+  /** Token width (timm's embed_dim). */
   dim: number;
+  /** Number of Transformer blocks. */
   depth: number;
+  /** Attention heads per block; must divide dim. */
   heads: number;
+  /** Input channels (default 3). */
   inChannels?: number;
+  /** MLP hidden width as a multiple of dim (default 4). */
   mlpRatio?: number;
+  /** Dropout after the position embedding and inside the blocks (default 0). */
   dropout?: number;
+  /** LayerNorm epsilon (default 1e-6). */
   lnEps?: number;
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default the current device). */
   device?: string;
   /** Generator for the initial weights and the dropout masks (default: the global one, so mox.seed(n) fixes them). */
   generator?: Generator;
@@ -85,12 +100,18 @@ function positiveInt(name: string, v: number): void {
 
 /** timm's PatchEmbed: a Conv2d with kernel = stride = patch size, its output flattened to tokens. */
 export class PatchEmbed extends Module {
+  /** Input [height, width]. */
   readonly imageSize: [number, number];
+  /** Patch [height, width]. */
   readonly patchSize: [number, number];
+  /** Patches per [column, row]: imageSize / patchSize. */
   readonly gridSize: [number, number];
+  /** Number of patches (tokens) per image. */
   readonly numPatches: number;
+  /** The patch projection: a Conv2d with kernel = stride = patch size. */
   proj: Conv2d;
 
+  /** Patch embedding of images of imageSize into tokens of width dim. */
   constructor(
     imageSize: [number, number],
     patchSize: [number, number],
@@ -119,15 +140,24 @@ export class PatchEmbed extends Module {
 }
 
 export class ViT extends Module {
+  /** The architecture the model was built with. */
   readonly config: ViTConfig;
+  /** The learned class token [1, 1, dim], prepended to the patch tokens. */
   cls_token: Parameter;
+  /** Learned position embedding [1, numPatches + 1, dim]. */
   pos_embed: Parameter;
+  /** Splits an image into patch tokens. */
   patch_embed: PatchEmbed;
+  /** Dropout after the position embedding. */
   pos_drop: Dropout;
+  /** The Transformer blocks. */
   blocks: TransformerBlock[];
+  /** The final LayerNorm. */
   norm: LayerNorm;
+  /** Classifier head on the class token. */
   head: Linear;
 
+  /** A Vision Transformer with fresh weights (timm's initialisation). */
   constructor(opts: ViTOptions) {
     super();
     const cfg: ViTConfig = {

@@ -1,6 +1,8 @@
 // mox.nn: Module and Parameter, the layers, initialisers (nn.init), summary, and nn.functional.
 
+/** Stateless forms of the layers, activations, losses and attention, like torch.nn.functional. */
 export * as functional from './functional.js';
+/** Weight initialisation in place (xavier, kaiming, normal, ...), like torch.nn.init. */
 export * as init from './init.js';
 export { Module, withEval } from './module.js';
 export { Parameter } from './parameter.js';

@@ -10,6 +10,7 @@ import { isFloat, typedArrayFor } from '../base/dtype.js';
 import { globalGenerator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** A nonlinearity calculateGain knows (PyTorch's names, plus leakyRelu). */
 export type Nonlinearity =
   | 'linear'
   | 'identity'
@@ -26,6 +27,7 @@ export type Nonlinearity =
   | 'leakyRelu'
   | 'selu';
 
+/** Which fan kaiming initialisation keeps the variance of: the forward pass's (fanIn) or the backward's (fanOut). */
 export type FanMode = 'fanIn' | 'fanOut' | 'fan_in' | 'fan_out';
 
 /** The recommended gain for a nonlinearity (torch.nn.init.calculate_gain); `param` is leaky_relu's slope. */
@@ -118,12 +120,15 @@ export function truncNormal_(t: Tensor, mean = 0, std = 1, a = -2, b = 2, genera
   });
 }
 
+/** Fills t with a value, in place; returns t. */
 export function constant_(t: Tensor, value: number): Tensor {
   noGrad(() => t.fill_(value));
   return t;
 }
 
+/** Fills t with zeros, in place; returns t. */
 export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+/** Fills t with ones, in place; returns t. */
 export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 
 /** Glorot uniform: U(-b, b), b = gain * sqrt(6 / (fanIn + fanOut)). */
@@ -139,6 +144,7 @@ export function xavierNormal_(t: Tensor, gain = 1, generator?: Generator): Tenso
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)), generator);
 }
 
+/** Options of the kaiming initialisers: slope, fan mode, nonlinearity and generator. */
 export interface KaimingOptions {
   /** The negative slope of the leaky_relu that follows (PyTorch's `a`); 0 by default. */
   a?: number;
@@ -146,6 +152,7 @@ export interface KaimingOptions {
   mode?: FanMode;
   /** Default 'leaky_relu' (with a=0 that is relu's gain, sqrt(2)), as PyTorch. */
   nonlinearity?: Nonlinearity;
+  /** Draw from this generator instead of the global one. */
   generator?: Generator;
 }
 

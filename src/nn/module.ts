@@ -10,6 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { Parameter } from './parameter.js';
 
+/** Base class of every layer and model, like torch.nn.Module: finds parameters, buffers and submodules, saves state and switches train/eval. */
 export abstract class Module {
   /** Training mode (dropout active, batch norm updating its statistics) or evaluation mode. */
   training = true;
@@ -18,6 +19,7 @@ export abstract class Module {
   private readonly _extraModules = new Map<string, Module>();
   private readonly _nonPersistent = new Set<string>();
 
+  /** Computes the module's output; each layer narrows the signature (Linear: Tensor -> Tensor). */
   // biome-ignore lint/suspicious/noExplicitAny: each subclass narrows forward's signature, as torch.nn.Module does
   abstract forward(...inputs: any[]): any;
 
@@ -38,6 +40,7 @@ export abstract class Module {
     this._buffers.set(name, t ? keep(t) : null);
   }
 
+  /** Adds a parameter under a name, beside those found in the module's properties. */
   registerParameter(name: string, p: Parameter | null): void {
     this._extraParams.set(name, p);
   }
@@ -53,6 +56,7 @@ export abstract class Module {
     return this._buffers.delete(name);
   }
 
+  /** Adds a submodule under a name, beside those found in the module's properties. */
   registerModule(name: string, m: Module): void {
     this._extraModules.set(name, m);
   }
@@ -83,6 +87,7 @@ export abstract class Module {
     return out;
   }
 
+  /** The direct submodules. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -94,6 +99,7 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every module below it, depth first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -112,10 +118,12 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter of this module and those below it (a shared one once), as an optimizer takes them. */
   parameters(): Parameter[] {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** Every buffer (running statistics, masks) of this module and those below it, with dotted names. */
   namedBuffers(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [mp, m] of this.namedModules(prefix)) {
@@ -153,6 +161,7 @@ export abstract class Module {
     return params.length === 0 ? this._trainableFlag : params.some((p) => p.requiresGrad);
   }
 
+  /** Freezes (false) or unfreezes (true) every parameter below this module, as Keras's layer.trainable. */
   set trainable(on: boolean) {
     for (const m of this.modules()) m._trainableFlag = on;
     this.requiresGrad_(on);
@@ -225,11 +234,13 @@ export abstract class Module {
     return false;
   }
 
+  /** Sets training mode (or evaluation mode with false) on this module and those below it; returns this. */
   train(mode = true): this {
     for (const m of this.modules()) m.training = mode;
     return this;
   }
 
+  /** Sets evaluation mode (dropout off, batch norm on running statistics), like torch's model.eval(). */
   eval(): this {
     return this.train(false);
   }
@@ -264,7 +275,15 @@ export abstract class Module {
    * Copies tensors into this module's parameters and buffers (in place, so optimizers keep working).
    * strict: every key must match and none may be missing, as in PyTorch.
    */
-  loadStateDict(sd: Record<string, Tensor>, strict = true): { missingKeys: string[]; unexpectedKeys: string[] } {
+  loadStateDict(
+    sd: Record<string, Tensor>,
+    strict = true,
+  ): {
+    /** Keys of this module that `sd` lacks. */
+    missingKeys: string[];
+    /** Keys of `sd` this module does not have. */
+    unexpectedKeys: string[];
+  } {
     const own = this.stateDict();
     const missingKeys = Object.keys(own).filter((k) => !(k in sd));
     const unexpectedKeys = Object.keys(sd).filter((k) => !(k in own));
@@ -353,6 +372,7 @@ export abstract class Module {
     return this.toString();
   }
 
+  /** The PyTorch-style tree of the module and its submodules. */
   toString(): string {
     const kids = this.namedChildren();
     const head = `${this.name}(${this.extraRepr()}`;

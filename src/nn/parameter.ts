@@ -6,6 +6,7 @@ import { keep } from '../tensor/memory.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zeros, type CreateOptions } from '../tensor/create.js';
 
+/** A tensor that a Module owns and an optimizer updates: requires grad, never freed by a scope. */
 export class Parameter extends Tensor {
   /** Wraps `data`'s storage (no copy) as a parameter; `requiresGrad` defaults to true, as in PyTorch. */
   constructor(data: Tensor, requiresGrad = true) {

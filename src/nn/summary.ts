@@ -24,6 +24,7 @@ declare module './module.js' {
   }
 }
 
+/** Options of summary(): the batch size, dtype, device or input it runs, and where it prints. */
 export interface SummaryOptions {
   /** Batch size of the zeros fed through the model (default 1; shown as None, as Keras does). */
   batchSize?: number;
@@ -44,6 +45,10 @@ interface Row {
   params: number;
 }
 
+/**
+ * One input shape, or one per input.
+ * @inline
+ */
 type Shapes = readonly number[] | readonly (readonly number[])[];
 
 const fmtInt = (n: number): string => n.toLocaleString('en-US');

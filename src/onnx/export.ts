@@ -31,6 +31,7 @@ const OP = 'exportONNX';
 /** The opset the files import (the default domain, ai.onnx). LayerNormalization needs 17. */
 export const ONNX_OPSET = 17;
 
+/** Options of exportONNX: a Sequential's input shape, metadata and producer version. */
 export interface ExportONNXOptions {
   /**
    * A Sequential's input: one example's shape, without the batch axis ([784], [1, 28, 28]); a string
@@ -46,11 +47,30 @@ export interface ExportONNXOptions {
 
 /** What was exported: the file's bytes and the graph's signature. */
 export interface ONNXExport {
+  /** The ONNX file's bytes. */
   bytes: Uint8Array;
+  /** Which kind of model was exported. */
   kind: 'sequential' | 'text-cnn' | 'gpt';
+  /** The opset imported (17). */
   opset: number;
-  inputs: { name: string; dtype: 'float32' | 'int64'; shape: Dim[] }[];
-  outputs: { name: string; dtype: 'float32'; shape: Dim[] | null }[];
+  /** Each graph input: name, element type, shape (strings are symbolic sizes). */
+  inputs: {
+    /** The input's name in the graph. */
+    name: string;
+    /** Its element type. */
+    dtype: 'float32' | 'int64';
+    /** Its shape; a string is a symbolic size. */
+    shape: Dim[];
+  }[];
+  /** Each graph output: name, element type, shape (null when not known). */
+  outputs: {
+    /** The output's name in the graph. */
+    name: string;
+    /** Its element type. */
+    dtype: 'float32';
+    /** Its shape (a string is a symbolic size), or null when not known. */
+    shape: Dim[] | null;
+  }[];
 }
 
 async function floats(op: string, name: string, t: Tensor): Promise<Float32Array> {

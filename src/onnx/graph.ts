@@ -20,7 +20,10 @@ export const IR_VERSION = 8;
 /** An attribute value: a number (an int unless `float` marks it), a list of ints, a float list, a string. */
 export type AttrValue = number | readonly number[] | string | { float: number } | { floats: readonly number[] };
 
-/** A dimension of a graph input or output: a size, or a name for a size given at run time. */
+/**
+ * A dimension of a graph input or output: a size, or a name for a size given at run time.
+ * @inline
+ */
 export type Dim = number | string;
 
 interface AttributeObj {

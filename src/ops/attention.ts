@@ -34,10 +34,12 @@ export function enableFusedAttention(on: boolean): void {
   fusedEnabled = on;
 }
 
+/** Whether scaledDotProductAttention may use the fused kernels (see enableFusedAttention). */
 export function fusedAttentionEnabled(): boolean {
   return fusedEnabled;
 }
 
+/** Options of scaledDotProductAttention: mask, causality, scale and dropout. */
 export interface AttentionOptions {
   /** Boolean mask (true = may attend) or an additive float mask, broadcast to [..., Lq, Lk]. */
   attnMask?: Tensor | null;
@@ -51,7 +53,9 @@ export interface AttentionOptions {
    * different masks on the two paths.
    */
   dropoutP?: number;
+  /** Apply dropoutP (true) or skip it (inference). */
   training?: boolean;
+  /** Random source of the dropout mask (the global generator by default). */
   generator?: Generator;
 }
 

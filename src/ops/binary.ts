@@ -55,14 +55,17 @@ function arith(
 const floatScalarOk = (x: TensorOrScalar, y: TensorOrScalar): x is Tensor =>
   typeof y === 'number' && typeof x !== 'number' && isFloat(x.dtype);
 
+/** Elementwise x + y, broadcasting (a number counts as a scalar tensor). */
 export function add(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   if (floatScalarOk(x, y)) return affine(x, 1, y as number);
   return arith('add', x, y, (g) => [g, g]);
 }
+/** Elementwise x - y, broadcasting. */
 export function sub(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   if (floatScalarOk(x, y)) return affine(x, 1, -(y as number));
   return arith('sub', x, y, (g) => [g, g.neg()]);
 }
+/** Elementwise x * y, broadcasting. */
 export function mul(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   if (floatScalarOk(x, y)) return affine(x, y as number, 0);
   return arith('mul', x, y, (g, a, b) => [g.mul(b), g.mul(a)]);
@@ -73,6 +76,7 @@ export function div(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   const dtype = promote(promote(a.dtype, b.dtype), 'float32');
   return arith('div', a, b, (g, a, b) => [g.div(b), g.mul(a).div(b.square()).neg()], dtype);
 }
+/** Elementwise x ** y, broadcasting. */
 export function pow(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   if (typeof y === 'number' && typeof x !== 'number') return powScalar(x, y);
   return arith('pow', x, y, (g, a, b, out) => [
@@ -81,9 +85,11 @@ export function pow(x: TensorOrScalar, y: TensorOrScalar): Tensor {
     where(a.eq(0).logicalAnd(b.ge(0)), 0, g.mul(out).mul(a.log())),
   ]);
 }
+/** Elementwise maximum of x and y, broadcasting. */
 export function maximum(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   return arith('maximum', x, y, (g, a, b) => minmaxGrad(g, a, b, 'gt'));
 }
+/** Elementwise minimum of x and y, broadcasting. */
 export function minimum(x: TensorOrScalar, y: TensorOrScalar): Tensor {
   return arith('minimum', x, y, (g, a, b) => minmaxGrad(g, a, b, 'lt'));
 }
@@ -97,13 +103,21 @@ function compare(op: BinaryOp, x: TensorOrScalar, y: TensorOrScalar): Tensor {
   const [a, b] = lift(x, y, op);
   return run(op, a, b, 'bool');
 }
+/** Elementwise x == y, as a bool tensor. */
 export const eq = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('eq', x, y);
+/** Elementwise x != y, as a bool tensor. */
 export const ne = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('ne', x, y);
+/** Elementwise x < y, as a bool tensor. */
 export const lt = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('lt', x, y);
+/** Elementwise x <= y, as a bool tensor. */
 export const le = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('le', x, y);
+/** Elementwise x > y, as a bool tensor. */
 export const gt = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('gt', x, y);
+/** Elementwise x >= y, as a bool tensor. */
 export const ge = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('ge', x, y);
+/** Elementwise AND, as a bool tensor. */
 export const logicalAnd = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('and', x, y);
+/** Elementwise OR, as a bool tensor. */
 export const logicalOr = (x: TensorOrScalar, y: TensorOrScalar): Tensor => compare('or', x, y);
 
 /** x with `value` wherever mask is true (mask broadcasts to x's shape). */

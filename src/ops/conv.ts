@@ -11,6 +11,10 @@ import { permute, reshape, transpose } from './view.js';
 import { pad } from './join.js';
 import { check4d } from '../base/shape.js';
 
+/**
+ * A 2-d size: one number for both axes, or [height, width].
+ * @inline
+ */
 export type Pair = number | readonly [number, number];
 
 export function pair(op: string, name: string, v: Pair, min: number): [number, number] {
@@ -67,11 +71,15 @@ function unfoldBatch(x: Tensor, w: Window2d, outH: number, outW: number): Tensor
   return record(out, 'unfold', [x], (g) => [fold(transpose(reshape(g, [rows, n, outH * outW]), 0, 1), w, c, h, width, outH, outW)]);
 }
 
+/** Options of conv2d: stride, padding, dilation and groups. */
 export interface Conv2dOptions {
+  /** Step of the window (default 1). */
   stride?: Pair;
   /** Zero padding on each side, or 'valid' (none) / 'same' (output size = input size, stride 1). */
   padding?: Pair | 'valid' | 'same';
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many independent groups (default 1). */
   groups?: number;
 }
 
@@ -133,11 +141,17 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   return y;
 }
 
+/** Options of convTranspose2d: stride, padding, output padding, dilation and groups. */
 export interface ConvTranspose2dOptions {
+  /** Step of the window over the output (default 1). */
   stride?: Pair;
+  /** Removed from each side of the output (default 0). */
   padding?: Pair;
+  /** Extra size added to one side of the output, to pick among the sizes a stride allows (default 0). */
   outputPadding?: Pair;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many independent groups (default 1). */
   groups?: number;
 }
 

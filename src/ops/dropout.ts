@@ -7,6 +7,7 @@ import { rand } from '../tensor/create.js';
 import type { Generator } from '../tensor/random.js';
 import { where } from './binary.js';
 
+/** Zeroes each element with probability p and scales the rest by 1/(1-p) when training; identity otherwise. */
 export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
   if (!(p >= 0 && p <= 1)) throw new ValueError('dropout', `probability must be in [0, 1], got ${p}`);
   if (!training || p === 0) return x;

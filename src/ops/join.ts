@@ -9,6 +9,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { empty, filled, record, sameDevice } from './make.js';
 import { copyInto, narrow, slice, unsqueeze, type SliceSpec } from './view.js';
 
+/** Joins tensors along an existing axis (also exported as cat), like torch.cat. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ValueError('concat', 'needs at least one tensor');
   const first = tensors[0]!;
@@ -46,6 +47,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   });
 }
 
+/** Joins tensors of one shape along a new axis, like torch.stack. */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ValueError('stack', 'needs at least one tensor');
   const first = tensors[0]!;

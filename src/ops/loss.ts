@@ -13,6 +13,7 @@ import { needsGrad, record, sameDevice, wrap } from './make.js';
 import type { FusedKernel } from '../backend/fused.js';
 import { dispatchFused } from './fused.js';
 
+/** How a loss reduces its per-element values: their mean, their sum, or none (the values as they are). */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, loss: Tensor, reduction: Reduction): Tensor {
@@ -34,24 +35,31 @@ function checkSame(op: string, input: Tensor, target: Tensor): void {
   }
 }
 
+/** Mean squared error, like torch.nn.functional.mse_loss. */
 export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   checkSame('mseLoss', input, target);
   return reduce('mseLoss', input.sub(target).square(), reduction);
 }
 
+/** Mean absolute error, like torch.nn.functional.l1_loss. */
 export function l1Loss(input: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   checkSame('l1Loss', input, target);
   return reduce('l1Loss', input.sub(target).abs(), reduction);
 }
 
+/** Options of nllLoss: class weights, an ignored label and the reduction. */
 export interface NllOptions {
   /** Per-class weights [C]. */
   weight?: Tensor | null;
+  /** Target value whose positions count neither in the loss nor in the mean (default -100). */
   ignoreIndex?: number;
+  /** How to reduce the per-example losses (default 'mean'). */
   reduction?: Reduction;
 }
 
+/** Options of crossEntropy: nllLoss's options plus label smoothing. */
 export interface CrossEntropyOptions extends NllOptions {
+  /** Share of probability spread uniformly over all classes in the target (default 0). */
   labelSmoothing?: number;
 }
 
@@ -212,9 +220,13 @@ function nllCore(op: string, input: Tensor, target: Tensor, opts: NllOptions, sm
   throw new ValueError(op, `reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
 }
 
+/** Options of binaryCrossEntropyWithLogits: element weights, positive-class weights, reduction. */
 export interface BceOptions {
+  /** Weight of each element's loss, broadcast to the input. */
   weight?: Tensor | null;
+  /** Weight of the positive examples per class, to trade recall against precision. */
   posWeight?: Tensor | null;
+  /** How to reduce the per-element losses (default 'mean'). */
   reduction?: Reduction;
 }
 
@@ -233,7 +245,9 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts
   return reduce('binaryCrossEntropyWithLogits', loss, opts.reduction ?? 'mean');
 }
 
+/** Options of klDiv: the reduction and whether the target is in log space. */
 export interface KlDivOptions {
+  /** How to reduce: PyTorch's 'batchmean' (sum / batch size) is the true KL divergence (default 'mean'). */
   reduction?: Reduction | 'batchmean';
   /** The target holds log-probabilities. */
   logTarget?: boolean;
@@ -250,6 +264,7 @@ export function klDiv(input: Tensor, target: Tensor, opts: KlDivOptions = {}): T
   return reduce('klDiv', pointwise, reduction);
 }
 
+/** Options of distillationLoss: temperature, the soft/hard mix and the ignored label. */
 export interface DistillationLossOptions {
   /** Softens both distributions: softmax(logits / temperature). Must be > 0. Default 1. */
   temperature?: number;

@@ -9,6 +9,7 @@ import { broadcastView, record, sameDevice, wrap } from './make.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { reshape, sumTo, transpose, unsqueeze } from './view.js';
 
+/** Matrix product with broadcasting batch dims, like torch.matmul (1-D operands as vectors). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const backend = sameDevice('matmul', a, b);
   if (a.ndim === 0 || b.ndim === 0) {

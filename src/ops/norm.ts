@@ -10,12 +10,17 @@ import { needsGrad, record, wrap } from './make.js';
 import type { FusedKernel } from '../backend/fused.js';
 import { dispatchFused } from './fused.js';
 
+/** Options of the functional batch norm: affine parameters, mode, momentum and eps. */
 export interface BatchNormOptions {
+  /** Per-channel scale (gamma), or none. */
   weight?: Tensor | null;
+  /** Per-channel shift (beta), or none. */
   bias?: Tensor | null;
   /** Use batch statistics (and update the running ones) rather than the running ones. */
   training?: boolean;
+  /** How far each batch moves the running statistics (default 0.1, as PyTorch). */
   momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
 }
 

@@ -12,11 +12,15 @@ import { matmul } from './matmul.js';
 import { reshape, transpose } from './view.js';
 import { pair, windowOut, type Pair } from './conv.js';
 
+/** Options of the 2-D pooling functions: stride, padding, dilation and rounding of the output size. */
 export interface Pool2dOptions {
   /** Defaults to the kernel size. */
   stride?: Pair | null;
+  /** Implicit padding on each side (default 0). */
   padding?: Pair;
+  /** Spacing between window taps (default 1). */
   dilation?: Pair;
+  /** Round the output size up instead of down. */
   ceilMode?: boolean;
 }
 
@@ -85,6 +89,7 @@ function maxPoolGrad(gy: Tensor, argmax: Tensor, inShape: readonly number[]): Te
   );
 }
 
+/** 2-D max pooling over x [N, C, H, W], like torch.nn.functional.max_pool2d. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, opts: Pool2dOptions = {}): Tensor {
   const g = geometry('maxPool2d', x, kernelSize, opts);
   return finish(maxPoolNode(as4d(x, g), g)[0], g);
@@ -99,12 +104,15 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: Pair, opts: Pool2dOp
   return [finish(out, g), finish(indices, g)];
 }
 
+/** Options of avgPool2d: the pooling options plus how each window's sum is divided. */
 export interface AvgPool2dOptions extends Pool2dOptions {
   /** Count padding zeros in the divisor (PyTorch's default true). */
   countIncludePad?: boolean;
+  /** When set, every window divides by this instead of its size. */
   divisorOverride?: number;
 }
 
+/** 2-D average pooling over x [N, C, H, W], like torch.nn.functional.avg_pool2d. */
 export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = {}): Tensor {
   if (opts.dilation !== undefined && opts.dilation !== 1) throw new ValueError('avgPool2d', 'dilation is not an option of average pooling');
   if (!isFloat(x.dtype)) throw new DTypeError('avgPool2d', `expected a floating-point input, got ${x.dtype}`);

@@ -28,19 +28,27 @@ import { contiguous } from './view.js';
  * serve two layers (a tied embedding and language-model head).
  */
 export class QuantizedWeight {
+  /** Wraps quantized buffers already on a device (see fromPacked and quantize to make them). */
   constructor(
+    /** How the weight is packed: scheme, rows, columns, groups and row bytes. */
     readonly layout: QuantLayout,
+    /** The packed bytes, int32 [rows, rowBytes / 4]. */
     readonly data: Tensor,
+    /** Scale of each group of each row, float32 [rows, groups]. */
     readonly scales: Tensor,
+    /** Sum of each row's quantized values, int32 [rows] (dynamic-int8 only; null otherwise). */
     readonly rowSums: Tensor | null,
   ) {}
 
+  /** The quantization scheme: 'int8', 'int4' or 'dynamic-int8'. */
   get scheme(): QuantScheme {
     return this.layout.scheme;
   }
+  /** The float weight's shape, [rows, cols]. */
   get shape(): [number, number] {
     return [this.layout.rows, this.layout.cols];
   }
+  /** The device the weight lives on. */
   get device(): string {
     return this.data.device;
   }
@@ -67,12 +75,14 @@ export class QuantizedWeight {
     return QuantizedWeight.fromPacked(quantizeWeight(scheme, Float32Array.from(weight.dataSync()), rows, cols), weight.device);
   }
 
+  /** quantize() for any device: reads the float weight asynchronously. */
   static async quantizeAsync(weight: Tensor, scheme: QuantScheme): Promise<QuantizedWeight> {
     checkWeight(weight);
     const [rows, cols] = weight.shape as [number, number];
     return QuantizedWeight.fromPacked(quantizeWeight(scheme, Float32Array.from(await weight.data()), rows, cols), weight.device);
   }
 
+  /** The buffers as kernels receive them. */
   views(): QuantWeightViews {
     return { layout: this.layout, data: this.data.view_(), scales: this.scales.view_(), rowSums: this.rowSums?.view_() ?? null };
   }
@@ -82,6 +92,7 @@ export class QuantizedWeight {
     return this.#packed(this.data.dataSync(), this.scales.dataSync(), this.rowSums?.dataSync() ?? null);
   }
 
+  /** packed() for any device: reads the buffers back asynchronously. */
   async packedAsync(): Promise<PackedWeight> {
     return this.#packed(await this.data.data(), await this.scales.data(), this.rowSums ? await this.rowSums.data() : null);
   }
@@ -101,11 +112,13 @@ export class QuantizedWeight {
     return tensor(dequantizeWeight(this.packed()), { shape: this.shape, device: this.device });
   }
 
+  /** A copy on another device (this weight if it is already there). */
   to(device: string): QuantizedWeight {
     if (device === this.device) return this;
     return new QuantizedWeight(this.layout, this.data.to(device), this.scales.to(device), this.rowSums?.to(device) ?? null);
   }
 
+  /** Frees the weight's device memory. */
   dispose(): void {
     this.data.dispose();
     this.scales.dispose();

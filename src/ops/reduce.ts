@@ -11,6 +11,10 @@ import { record, wrap } from './make.js';
 import { expand, reshape } from './view.js';
 import { where } from './binary.js';
 
+/**
+ * The axes to reduce: one, several, or all (null or omitted).
+ * @inline
+ */
 type Axes = number | readonly number[] | null | undefined;
 
 function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
@@ -36,6 +40,7 @@ function spread(g: Tensor, shape: readonly number[], axes: number[]): Tensor {
   return expand(reshape(g, keptShape(shape, axes)), shape);
 }
 
+/** Sum over the given axes (all by default), like torch.sum. */
 export function sum(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   const axes = normAxes('sum', axis, x.ndim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
@@ -43,6 +48,7 @@ export function sum(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   return record(out, 'sum', [x], (g) => [spread(g, x.shape, axes)]);
 }
 
+/** Mean over the given axes (all by default). */
 export function mean(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   const axes = normAxes('mean', axis, x.ndim);
   const n = axes.reduce((p, a) => p * x.shape[a]!, 1);
@@ -50,6 +56,7 @@ export function mean(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   return sum(xf, axes, keepdim).div(n);
 }
 
+/** Product over the given axes (all by default). */
 export function prod(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   const axes = normAxes('prod', axis, x.ndim);
   const dtype: DType = isFloat(x.dtype) ? x.dtype : 'int32';
@@ -84,7 +91,9 @@ function extremum(op: 'max' | 'min', x: Tensor, axis: Axes, keepdim: boolean): T
   );
 }
 
+/** Maximum over the given axes (all by default); the values only (argmax gives the indices). */
 export const max = (x: Tensor, axis?: Axes, keepdim = false): Tensor => extremum('max', x, axis, keepdim);
+/** Minimum over the given axes (all by default); the values only (argmin gives the indices). */
 export const min = (x: Tensor, axis?: Axes, keepdim = false): Tensor => extremum('min', x, axis, keepdim);
 
 function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number | null | undefined, keepdim: boolean): Tensor {
@@ -102,17 +111,22 @@ function argExtremum(op: 'argmax' | 'argmin', x: Tensor, axis: number | null | u
   const axes = normAxes(op, axis, x.ndim);
   return reduceRaw(op, x, axes, keepdim, 'int32');
 }
+/** Index of the largest element along an axis (of the flattened tensor by default), as int32. */
 export const argmax = (x: Tensor, axis?: number | null, keepdim = false): Tensor => argExtremum('argmax', x, axis, keepdim);
+/** Index of the smallest element along an axis (of the flattened tensor by default), as int32. */
 export const argmin = (x: Tensor, axis?: number | null, keepdim = false): Tensor => argExtremum('argmin', x, axis, keepdim);
 
+/** Options of var and std: the degrees-of-freedom correction and keepdim. */
 export interface VarOptions {
   /** Subtract this from the count in the denominator: 1 (default) is the unbiased estimate, 0 the population variance. */
   correction?: number;
   /** PyTorch's older flag: false means correction 0. */
   unbiased?: boolean;
+  /** Keep the reduced axes as size 1. */
   keepdim?: boolean;
 }
 
+/** Variance over the given axes (torch.var), unbiased unless opts.correction says otherwise. */
 export function variance(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor {
   const axes = normAxes('var', axis, x.ndim);
   const correction = opts.correction ?? (opts.unbiased === false ? 0 : 1);
@@ -124,6 +138,7 @@ export function variance(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor 
     .div(Math.max(n - correction, 0));
 }
 
+/** Standard deviation over the given axes (torch.std), unbiased unless opts.correction says otherwise. */
 export function std(x: Tensor, axis?: Axes, opts: VarOptions = {}): Tensor {
   return variance(x, axis, opts).sqrt();
 }

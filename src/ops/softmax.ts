@@ -16,5 +16,7 @@ function softmaxOp(x: Tensor, axis: number, log: boolean): Tensor {
   return record(out, name, [xf], (g) => [log ? g.sub(out.exp().mul(g.sum(a, true))) : out.mul(g.sub(g.mul(out).sum(a, true)))], [out]);
 }
 
+/** Softmax along an axis (the last by default). */
 export const softmax = (x: Tensor, axis = -1): Tensor => softmaxOp(x, axis, false);
+/** Log of the softmax along an axis (the last by default), computed stably. */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => softmaxOp(x, axis, true);

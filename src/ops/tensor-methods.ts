@@ -33,21 +33,33 @@ interface TensorMethods {
   backward(gradient?: Tensor, opts?: { retainGraph?: boolean }): void;
 
   // ---- views and shape ----
+  /** The same data in a new shape (one dim may be -1); a view where the strides allow, else a copy, like torch.reshape. */
   reshape(...shape: number[] | [readonly number[]]): Tensor;
+  /** reshape() under PyTorch's other name. */
   view(...shape: number[] | [readonly number[]]): Tensor;
+  /** Swaps two dims (0 and 1 by default), as a view. */
   transpose(a?: number, b?: number): Tensor;
   /** Transpose of a 2-D tensor (or the last two dims). */
   readonly T: Tensor;
+  /** Reorders the dims, as a view, like torch.permute. */
   permute(...axes: number[] | [readonly number[]]): Tensor;
+  /** Broadcasts size-1 dims to a larger shape without copying (-1 keeps a dim). */
   expand(...shape: number[] | [readonly number[]]): Tensor;
+  /** expand() to another tensor's shape. */
   expandAs(other: Tensor): Tensor;
+  /** Removes size-1 dims: all of them, or the given ones. */
   squeeze(axis?: number | readonly number[]): Tensor;
+  /** Inserts a size-1 dim at `axis`. */
   unsqueeze(axis: number): Tensor;
+  /** Merges dims startDim..endDim (default: all) into one. */
   flatten(startDim?: number, endDim?: number): Tensor;
   /** Python-style slicing per leading axis: [start, stop, step] (null for defaults) or an index. */
   slice(...specs: SliceSpec[]): Tensor;
+  /** The slice start..start+length of one dim, as a view, like torch.narrow. */
   narrow(axis: number, start: number, length: number): Tensor;
+  /** This tensor if its memory is row-major and dense, else a row-major copy. */
   contiguous(): Tensor;
+  /** A copy with its own memory that stays in the autograd graph. */
   clone(): Tensor;
   /**
    * A dtype ('float32', ...) casts; a device name ('cpu', 'webgpu') copies the tensor there. A GPU tensor
@@ -57,77 +69,143 @@ interface TensorMethods {
   to(dtypeOrDevice: DType | string): Tensor;
   /** to(), for any direction between devices (a GPU read is asynchronous). */
   toAsync(dtypeOrDevice: DType | string): Promise<Tensor>;
+  /** Cast to float32. */
   float(): Tensor;
+  /** Cast to float64. */
   double(): Tensor;
+  /** Cast to int32. */
   int(): Tensor;
+  /** Cast to bool. */
   bool(): Tensor;
+  /** Splits along an axis into pieces of one size (the last may be smaller) or of the given sizes. */
   split(sizeOrSections: number | number[], axis?: number): Tensor[];
+  /** Splits along an axis into `chunks` pieces of equal size (the last may be smaller), like torch.chunk. */
   chunk(chunks: number, axis?: number): Tensor[];
   // ---- in place (outside autograd: optimizers, initialisers) ----
   /** Copies src (broadcast to this shape, cast to this dtype) into this tensor's memory. */
   copy_(src: TensorOrScalar): this;
+  /** Fills this tensor with a value, in place. */
   fill_(value: number): this;
+  /** Sets every element to zero, in place. */
   zero_(): this;
   // ---- elementwise ----
+  /** Elementwise -x. */
   neg(): Tensor;
+  /** Elementwise |x|. */
   abs(): Tensor;
+  /** Elementwise sign: -1, 0 or 1. */
   sign(): Tensor;
+  /** Elementwise e^x. */
   exp(): Tensor;
+  /** Elementwise natural logarithm. */
   log(): Tensor;
+  /** Elementwise log(1 + x), accurate near 0. */
   log1p(): Tensor;
+  /** Elementwise e^x - 1, accurate near 0. */
   expm1(): Tensor;
+  /** Elementwise square root. */
   sqrt(): Tensor;
+  /** Elementwise 1 / sqrt(x). */
   rsqrt(): Tensor;
+  /** Elementwise x * x. */
   square(): Tensor;
+  /** Elementwise 1 / x. */
   reciprocal(): Tensor;
+  /** Elementwise sine. */
   sin(): Tensor;
+  /** Elementwise cosine. */
   cos(): Tensor;
+  /** Elementwise hyperbolic tangent. */
   tanh(): Tensor;
+  /** Elementwise logistic sigmoid, 1 / (1 + e^-x). */
   sigmoid(): Tensor;
+  /** Elementwise max(x, 0). */
   relu(): Tensor;
+  /** Elementwise x for x > 0, negativeSlope * x otherwise (default slope 0.01). */
   leakyRelu(negativeSlope?: number): Tensor;
+  /** GELU: exact (erf) by default, or its tanh approximation (GPT-2's). */
   gelu(approximate?: 'none' | 'tanh'): Tensor;
+  /** SiLU (swish): x * sigmoid(x). */
   silu(): Tensor;
+  /** Elementwise Gauss error function. */
   erf(): Tensor;
+  /** Elementwise log(1 + e^x), a smooth ReLU. */
   softplus(): Tensor;
+  /** Elementwise rounding down. */
   floor(): Tensor;
+  /** Elementwise rounding up. */
   ceil(): Tensor;
+  /** Elementwise rounding to the nearest integer, halves to even (as torch.round). */
   round(): Tensor;
+  /** Limits every element to [min, max]; null or omitted leaves that side open. */
   clamp(min?: number | null, max?: number | null): Tensor;
+  /** Elementwise NOT of a bool tensor. */
   logicalNot(): Tensor;
+  /** Elementwise this + o, broadcasting. */
   add(o: TensorOrScalar): Tensor;
+  /** Elementwise this - o, broadcasting. */
   sub(o: TensorOrScalar): Tensor;
+  /** Elementwise this * o, broadcasting. */
   mul(o: TensorOrScalar): Tensor;
+  /** Elementwise this / o (true division), broadcasting. */
   div(o: TensorOrScalar): Tensor;
+  /** Elementwise this ** o, broadcasting. */
   pow(o: TensorOrScalar): Tensor;
+  /** Elementwise maximum of this and o, broadcasting. */
   maximum(o: TensorOrScalar): Tensor;
+  /** Elementwise minimum of this and o, broadcasting. */
   minimum(o: TensorOrScalar): Tensor;
+  /** Elementwise this == o, as a bool tensor. */
   eq(o: TensorOrScalar): Tensor;
+  /** Elementwise this != o, as a bool tensor. */
   ne(o: TensorOrScalar): Tensor;
+  /** Elementwise this < o, as a bool tensor. */
   lt(o: TensorOrScalar): Tensor;
+  /** Elementwise this <= o, as a bool tensor. */
   le(o: TensorOrScalar): Tensor;
+  /** Elementwise this > o, as a bool tensor. */
   gt(o: TensorOrScalar): Tensor;
+  /** Elementwise this >= o, as a bool tensor. */
   ge(o: TensorOrScalar): Tensor;
+  /** Elementwise AND of bool tensors. */
   logicalAnd(o: TensorOrScalar): Tensor;
+  /** Elementwise OR of bool tensors. */
   logicalOr(o: TensorOrScalar): Tensor;
+  /** Replaces the elements where mask is true with value, like torch.masked_fill. */
   maskedFill(mask: Tensor, value: number): Tensor;
   // ---- reductions ----
+  /** Sum over the given axes (all by default). */
   sum(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
+  /** Mean over the given axes (all by default). */
   mean(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
+  /** Maximum over the given axes (all by default); the values only (argmax gives the indices). */
   max(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
+  /** Minimum over the given axes (all by default); the values only (argmin gives the indices). */
   min(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
+  /** Product over the given axes (all by default). */
   prod(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
+  /** Index of the largest element along an axis (of the flattened tensor by default), as int32. */
   argmax(axis?: number | null, keepdim?: boolean): Tensor;
+  /** Index of the smallest element along an axis (of the flattened tensor by default), as int32. */
   argmin(axis?: number | null, keepdim?: boolean): Tensor;
+  /** Variance over the given axes, unbiased unless opts.correction says otherwise. */
   var(axis?: number | readonly number[] | null, opts?: VarOptions): Tensor;
+  /** Standard deviation over the given axes, unbiased unless opts.correction says otherwise. */
   std(axis?: number | readonly number[] | null, opts?: VarOptions): Tensor;
+  /** log(sum(exp(x))) over the given axes, computed without overflow. */
   logsumexp(axis?: number | readonly number[] | null, keepdim?: boolean): Tensor;
   // ---- linear algebra, indexing, softmax ----
+  /** Matrix product with broadcasting batch dims, like torch.matmul. */
   matmul(o: Tensor): Tensor;
+  /** Picks whole slices along an axis by an int32 index vector, like torch.index_select. */
   indexSelect(axis: number, index: Tensor): Tensor;
+  /** Picks elements along an axis by an index tensor of the output's shape, like torch.gather. */
   gather(axis: number, index: Tensor): Tensor;
+  /** A copy with src added at the positions index gives along an axis, like torch.scatter_add. */
   scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor;
+  /** Softmax along an axis (the last by default). */
   softmax(axis?: number): Tensor;
+  /** Log of the softmax along an axis (the last by default), computed stably. */
   logSoftmax(axis?: number): Tensor;
 }
 

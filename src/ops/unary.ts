@@ -21,36 +21,60 @@ export function unaryOp(op: UnaryOp, x: Tensor, grad: Grad | null, params?: read
   return record(out, op, [x], (g) => [grad(g, x, out)], [out]);
 }
 
+/** Elementwise -x (bool becomes int32). */
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x, (g) => neg(g), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+/** Elementwise |x|. */
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x, (g, x) => g.mul(sign(x)), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+/** Elementwise sign: -1, 0 or 1. */
 export const sign = (x: Tensor): Tensor => unaryOp('sign', x, null, undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+/** Elementwise e^x. */
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x, (g, _x, out) => g.mul(out));
+/** Elementwise e^x - 1, accurate near 0. */
 export const expm1 = (x: Tensor): Tensor => unaryOp('expm1', x, (g, _x, out) => g.mul(out.add(1)));
+/** Elementwise natural logarithm. */
 export const log = (x: Tensor): Tensor => unaryOp('log', x, (g, x) => g.div(x));
+/** Elementwise log(1 + x), accurate near 0. */
 export const log1p = (x: Tensor): Tensor => unaryOp('log1p', x, (g, x) => g.div(x.add(1)));
+/** Elementwise square root. */
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x, (g, _x, out) => g.div(out.mul(2)));
+/** Elementwise 1 / sqrt(x). */
 export const rsqrt = (x: Tensor): Tensor => unaryOp('rsqrt', x, (g, _x, out) => g.mul(out.pow(3)).mul(-0.5));
+/** Elementwise x * x. */
 export const square = (x: Tensor): Tensor =>
   unaryOp('square', x, (g, x) => g.mul(x).mul(2), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+/** Elementwise 1 / x. */
 export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x, (g, _x, out) => g.mul(out.square()).neg());
+/** Elementwise sine. */
 export const sin = (x: Tensor): Tensor => unaryOp('sin', x, (g, x) => g.mul(cos(x)));
+/** Elementwise cosine. */
 export const cos = (x: Tensor): Tensor => unaryOp('cos', x, (g, x) => g.mul(sin(x)).neg());
+/** Elementwise hyperbolic tangent. */
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x, (g, _x, out) => g.mul(out.square().neg().add(1)));
+/** Elementwise logistic sigmoid, 1 / (1 + e^-x). */
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x, (g, _x, out) => g.mul(out).mul(out.neg().add(1)));
+/** Elementwise log(1 + e^x), a smooth ReLU. */
 export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x, (g, x) => g.mul(sigmoid(x)));
+/** Elementwise Gauss error function. */
 export const erf = (x: Tensor): Tensor => unaryOp('erf', x, (g, x) => g.mul(x.square().neg().exp()).mul(2 / Math.sqrt(Math.PI)));
+/** Elementwise max(x, 0). */
 export const relu = (x: Tensor): Tensor =>
   unaryOp('relu', x, (g, x) => where(x.gt(0), g, 0), undefined, x.dtype === 'bool' ? 'int32' : x.dtype);
+/** SiLU (swish): x * sigmoid(x). */
 export const silu = (x: Tensor): Tensor =>
   unaryOp('silu', x, (g, x) => {
     const s = sigmoid(x);
     return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
   });
+/** Elementwise rounding down. */
 export const floor = (x: Tensor): Tensor => unaryOp('floor', x, null, undefined, x.dtype);
+/** Elementwise rounding up. */
 export const ceil = (x: Tensor): Tensor => unaryOp('ceil', x, null, undefined, x.dtype);
+/** Elementwise rounding to the nearest integer, halves to even (as torch.round). */
 export const round = (x: Tensor): Tensor => unaryOp('round', x, null, undefined, x.dtype);
+/** Elementwise NOT, as a bool tensor. */
 export const logicalNot = (x: Tensor): Tensor => unaryOp('not', x, null, undefined, 'bool');
 
+/** Elementwise x for x > 0, negativeSlope * x otherwise (default slope 0.01). */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return unaryOp('leakyRelu', x, (g, x) => where(x.gt(0), g, g.mul(negativeSlope)), [negativeSlope]);
 }

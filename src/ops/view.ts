@@ -38,6 +38,7 @@ function viewStrides(shape: readonly number[], strides: readonly number[], newSh
   return out;
 }
 
+/** The same data in a new shape (one dim may be -1): a view where the strides allow, else a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const to = inferShape('reshape', x.shape, shape);
   if (sameShape(to, x.shape)) return record(viewOf(x, x.shape, x.strides, x.offset), 'reshape', [x], (g) => [g]);
@@ -46,6 +47,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record(out, 'reshape', [x], (g) => [reshape(g, x.shape)]);
 }
 
+/** Swaps dims a and b, as a view, like torch.transpose. */
 export function transpose(x: Tensor, a: number, b: number): Tensor {
   const n = x.ndim;
   if (n < 2 && (a === 0 || a === -1) && (b === 0 || b === -1 || b === 1)) return reshape(x, x.shape);
@@ -57,6 +59,7 @@ export function transpose(x: Tensor, a: number, b: number): Tensor {
   return permute(x, axes);
 }
 
+/** Reorders the dims, as a view, like torch.permute. */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const n = x.ndim;
   if (axes.length !== n)
@@ -119,6 +122,7 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
   return reshape(summed, shape);
 }
 
+/** Removes size-1 dims: all of them, or the given ones. */
 export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   let axes: number[];
   if (axis === undefined) axes = x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
@@ -127,6 +131,7 @@ export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   return reshape(x, shape);
 }
 
+/** Inserts a size-1 dim at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = normAxis('unsqueeze', axis, x.ndim + 1);
   const shape = [...x.shape];
@@ -137,6 +142,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
   return record(viewOf(x, shape, strides, x.offset), 'reshape', [x], (g) => [reshape(g, x.shape)]);
 }
 
+/** Merges dims startDim..endDim (default: all) into one, like torch.flatten. */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
   const s = normAxis('flatten', startDim, x.ndim);
@@ -193,6 +199,7 @@ function sliceLayout(shape: readonly number[], strides: readonly number[], offse
   return { shape: outShape, strides: outStrides, offset: off };
 }
 
+/** Python-style slicing per leading axis ([start, stop, step], null, or an index), as a view. */
 export function slice(x: Tensor, specs: readonly SliceSpec[]): Tensor {
   const l = sliceLayout(x.shape, x.strides, x.offset, specs);
   const out = viewOf(x, l.shape, l.strides, l.offset);
@@ -204,6 +211,7 @@ export function slice(x: Tensor, specs: readonly SliceSpec[]): Tensor {
   });
 }
 
+/** The slice start..start+length of one axis, as a view, like torch.narrow. */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
   const a = normAxis('narrow', axis, x.ndim);
   const size = x.shape[a]!;
@@ -223,11 +231,13 @@ function copyContiguous(x: Tensor, dtype: DType = x.dtype): Tensor {
   return out;
 }
 
+/** x if its memory is row-major and dense, else a row-major copy. */
 export function contiguous(x: Tensor): Tensor {
   if (x.isContiguous()) return x;
   return clone(x);
 }
 
+/** A copy with its own memory that stays in the autograd graph, like torch.clone. */
 export function clone(x: Tensor): Tensor {
   const out = copyContiguous(x);
   return record(out, 'clone', [x], (g) => [g]);

@@ -10,21 +10,30 @@ import type { Tensor } from '../tensor/tensor.js';
 import { adamStep_ } from '../ops/adam-step.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/** Hyperparameters of Adam and AdamW (PyTorch's names and defaults). */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr: number;
+  /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
   betas: [number, number];
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** L2 penalty (Adam) or decoupled weight decay (AdamW) (default 0; AdamW 1e-2). */
   weightDecay: number;
+  /** Use the maximum of past second moments (AMSGrad). */
   amsgrad: boolean;
+  /** Maximize the objective instead of minimizing it. */
   maximize: boolean;
   /** Use the device's fused kernel (undefined: where it has one; false: always the composed ops). */
   fused?: boolean;
 }
 
+/** Adam (Kingma & Ba), like torch.optim.Adam; weightDecay adds an L2 term to the gradient. */
 export class Adam extends Optimizer<AdamOptions> {
   /** AdamW decays the weights directly; Adam adds weightDecay * param to the gradient. */
   protected readonly decoupled: boolean = false;
 
+  /** Adam over params (or groups of them), with PyTorch's defaults for any option not given. */
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...opts });
   }
@@ -58,9 +67,11 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 }
 
+/** Adam with decoupled weight decay (Loshchilov & Hutter), like torch.optim.AdamW. */
 export class AdamW extends Adam {
   protected override readonly decoupled: boolean = true;
 
+  /** AdamW over params (or groups of them): weightDecay defaults to 1e-2. */
   constructor(params: Params<AdamOptions>, opts: Partial<AdamOptions> = {}) {
     super(params, { weightDecay: 1e-2, ...opts });
   }

@@ -15,14 +15,21 @@ import { enableGrad, noGrad } from '../autograd/grad-mode.js';
 
 /** Hyperparameters every optimizer has; each optimizer adds its own. */
 export interface BaseHyper {
+  /** Learning rate. */
   lr: number;
 }
 
 /** A group of parameters sharing hyperparameters (PyTorch's param_groups entry). */
-export type ParamGroup<H extends BaseHyper> = H & { params: Tensor[] };
+export type ParamGroup<H extends BaseHyper> = H & {
+  /** The group's parameters. */
+  params: Tensor[];
+};
 
 /** What a constructor accepts for one group: its parameters and any hyperparameters to override. */
-export type ParamGroupSpec<H extends BaseHyper> = Partial<H> & { params: Iterable<Tensor> };
+export type ParamGroupSpec<H extends BaseHyper> = Partial<H> & {
+  /** The group's parameters. */
+  params: Iterable<Tensor>;
+};
 
 /** A constructor's first argument: parameters, or groups of them. */
 export type Params<H extends BaseHyper> = Iterable<Tensor> | readonly ParamGroupSpec<H>[];
@@ -35,17 +42,26 @@ export type ParamState = Record<string, Tensor | number>;
  * order (as PyTorch numbers them) and `paramGroups` hold the hyperparameters with those indices.
  */
 export interface OptimizerStateDict {
+  /** Per-parameter state (step count, moment tensors), by parameter index. */
   state: Record<number, ParamState>;
-  paramGroups: (Record<string, unknown> & { params: number[] })[];
+  /** Each group's hyperparameters and the indices of its parameters. */
+  paramGroups: (Record<string, unknown> & {
+    /** Indices of the group's parameters, counted across groups. */
+    params: number[];
+  })[];
 }
 
+/** Base class of the optimizers, like torch.optim.Optimizer: parameter groups, per-parameter state, step and zeroGrad. */
 export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
+  /** The hyperparameters given at construction (with defaults filled in), used for groups that do not override them. */
   readonly defaults: H;
+  /** The parameter groups, each with its own hyperparameters (PyTorch's param_groups). */
   readonly paramGroups: ParamGroup<H>[] = [];
   /** Per-parameter state, created on a parameter's first update. */
   protected readonly state = new Map<Tensor, ParamState>();
   private readonly name: string;
 
+  /** An optimizer over params (or groups of them), with `defaults` for the hyperparameters a group does not set. */
   constructor(params: Params<H>, defaults: H) {
     this.name = new.target.name;
     this.defaults = { ...defaults };
@@ -163,6 +179,7 @@ export abstract class Optimizer<H extends BaseHyper = BaseHyper> {
     this.state.clear();
   }
 
+  /** A snapshot of the state and hyperparameters, keyed by parameter index, for checkpoints. */
   stateDict(): OptimizerStateDict {
     const state: Record<number, ParamState> = {};
     const paramGroups: OptimizerStateDict['paramGroups'] = [];

@@ -6,17 +6,27 @@ import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/** Hyperparameters of RMSprop (PyTorch's names and defaults). */
 export interface RMSpropOptions {
+  /** Learning rate (default 1e-2). */
   lr: number;
+  /** Smoothing constant of the squared-gradient average (default 0.99). */
   alpha: number;
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Momentum factor (default 0). */
   momentum: number;
+  /** Normalize by the estimated variance of the gradient rather than its second moment. */
   centered: boolean;
+  /** Maximize the objective instead of minimizing it. */
   maximize: boolean;
 }
 
+/** RMSprop (Hinton), like torch.optim.RMSprop. */
 export class RMSprop extends Optimizer<RMSpropOptions> {
+  /** RMSprop over params (or groups of them), with PyTorch's defaults for any option not given. */
   constructor(params: Params<RMSpropOptions>, opts: Partial<RMSpropOptions> = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...opts });
   }

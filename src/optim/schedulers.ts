@@ -10,6 +10,10 @@
 import { ValueError } from '../errors.js';
 import type { Optimizer } from './optimizer.js';
 
+/**
+ * Any optimizer, whatever its options.
+ * @inline
+ */
 // biome-ignore lint/suspicious/noExplicitAny: a scheduler drives optimizers of any option type
 type AnyOptimizer = Optimizer<any>;
 
@@ -35,14 +39,18 @@ function perGroup(op: string, name: string, v: number | readonly number[], n: nu
  * constructor applies the lr of step 0 at once (as PyTorch's does), and each step() advances one.
  */
 export abstract class LRScheduler {
+  /** The optimizer whose learning rates this schedules. */
   readonly optimizer: AnyOptimizer;
   /** Each group's learning rate before any scheduling. */
   baseLrs: number[];
   /** Steps taken; 0 right after construction. */
   lastEpoch: number;
+  /** The learning rates of the last step, per group. */
   protected lastLr: number[] = [];
+  /** The class name, used in error messages. */
   protected readonly name: string;
 
+  /** A schedule of optimizer's learning rates; lastEpoch >= 0 resumes one (each group then needs initialLr). */
   constructor(optimizer: AnyOptimizer, lastEpoch = -1) {
     this.name = new.target.name;
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new ValueError(this.name, 'expected an optimizer');
@@ -106,8 +114,11 @@ export abstract class LRScheduler {
 
 /** lr = base * gamma^floor(epoch / stepSize). */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   stepSize: number;
+  /** Multiplier applied at each decay. */
   gamma: number;
+  /** Decays the learning rate by gamma every stepSize epochs. */
   constructor(optimizer: AnyOptimizer, stepSize: number, gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     checkPositiveInt(this.name, 'stepSize', stepSize);
@@ -122,8 +133,11 @@ export class StepLR extends LRScheduler {
 
 /** lr = base * gamma^(number of milestones <= epoch). */
 export class MultiStepLR extends LRScheduler {
+  /** Epochs at which the learning rate decays, ascending. */
   milestones: number[];
+  /** Multiplier applied at each milestone. */
   gamma: number;
+  /** Decays the learning rate by gamma at each milestone. */
   constructor(optimizer: AnyOptimizer, milestones: readonly number[], gamma = 0.1, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     for (const m of milestones) checkPositiveInt(this.name, 'each milestone', m, 0);
@@ -140,7 +154,9 @@ export class MultiStepLR extends LRScheduler {
 
 /** lr = base * gamma^epoch. */
 export class ExponentialLR extends LRScheduler {
+  /** Multiplier applied every epoch. */
   gamma: number;
+  /** Decays the learning rate by gamma every epoch. */
   constructor(optimizer: AnyOptimizer, gamma: number, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     if (!(gamma > 0)) throw new ValueError(this.name, `gamma must be > 0, got ${gamma}`);
@@ -157,8 +173,11 @@ export class ExponentialLR extends LRScheduler {
  * tMax steps (SGDR without restarts). Past tMax the cosine goes on, rising again, as PyTorch's does.
  */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Steps from the base rate down to etaMin. */
   tMax: number;
+  /** The lowest learning rate. */
   etaMin: number;
+  /** Anneals the learning rate from its base to etaMin over tMax steps. */
   constructor(optimizer: AnyOptimizer, tMax: number, etaMin = 0, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     checkPositiveInt(this.name, 'tMax', tMax);
@@ -174,6 +193,7 @@ export class CosineAnnealingLR extends LRScheduler {
 /** lr = base * fn(epoch), for any schedule the others do not cover. */
 export class LambdaLR extends LRScheduler {
   private readonly fn: (epoch: number, group: number) => number;
+  /** Sets the learning rate to base * fn(epoch, group). */
   constructor(optimizer: AnyOptimizer, fn: (epoch: number, group: number) => number, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     if (typeof fn !== 'function') throw new ValueError(this.name, 'expected a function of the epoch');
@@ -185,6 +205,7 @@ export class LambdaLR extends LRScheduler {
   }
 }
 
+/** Options of CosineWithWarmup: warmup steps, total steps and the floor. */
 export interface CosineWithWarmupOptions {
   /** Steps of linear warmup from base/(warmupSteps+1) up to base. */
   warmupSteps: number;
@@ -199,9 +220,13 @@ export interface CosineWithWarmupOptions {
  * for it < warmupSteps; then a cosine from base down to minLr at totalSteps; minLr after that.
  */
 export class CosineWithWarmup extends LRScheduler {
+  /** Steps of linear warmup. */
   warmupSteps: number;
+  /** The step at which the cosine reaches the floor. */
   totalSteps: number;
+  /** The floor, per group. */
   minLrs: number[];
+  /** Linear warmup then cosine decay, stepped per iteration. */
   constructor(optimizer: AnyOptimizer, opts: CosineWithWarmupOptions, lastEpoch = -1) {
     super(optimizer, lastEpoch);
     const { warmupSteps, totalSteps, minLr = 0 } = opts ?? ({} as CosineWithWarmupOptions);
@@ -223,6 +248,7 @@ export class CosineWithWarmup extends LRScheduler {
   }
 }
 
+/** Options of ReduceLROnPlateau, as PyTorch's. */
 export interface ReduceLROnPlateauOptions {
   /** 'min': lower is better (a loss); 'max': higher is better (an accuracy). Default 'min'. */
   mode?: 'min' | 'max';
@@ -244,21 +270,36 @@ export interface ReduceLROnPlateauOptions {
 
 /** Lowers the learning rate when a metric stops improving; step(metric) once per epoch. */
 export class ReduceLROnPlateau {
+  /** The optimizer whose learning rates this lowers. */
   readonly optimizer: AnyOptimizer;
+  /** 'min' when lower is better (a loss), 'max' when higher is (an accuracy). */
   mode: 'min' | 'max';
+  /** lr *= factor on a plateau. */
   factor: number;
+  /** Epochs without improvement tolerated before reducing. */
   patience: number;
+  /** How much better counts as an improvement. */
   threshold: number;
+  /** 'rel' compares with best * (1 ∓ threshold), 'abs' with best ∓ threshold. */
   thresholdMode: 'rel' | 'abs';
+  /** Epochs to wait after a reduction before counting bad epochs again. */
   cooldown: number;
+  /** The floor, per group. */
   minLrs: number[];
+  /** A reduction smaller than this is skipped. */
   eps: number;
+  /** The best metric value seen. */
   best: number;
+  /** Epochs since the last improvement. */
   numBadEpochs = 0;
+  /** Epochs left in the current cooldown. */
   cooldownCounter = 0;
+  /** Number of step() calls so far. */
   lastEpoch = 0;
+  /** The learning rates after the last step, per group. */
   protected lastLr: number[];
 
+  /** Lowers optimizer's learning rates on a plateau of the metric step() is given. */
   constructor(optimizer: AnyOptimizer, opts: ReduceLROnPlateauOptions = {}) {
     const op = 'ReduceLROnPlateau';
     if (!optimizer || !Array.isArray(optimizer.paramGroups)) throw new ValueError(op, 'expected an optimizer');
@@ -325,16 +366,19 @@ export class ReduceLROnPlateau {
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
 
+  /** The learning rates after the last step, per group. */
   getLastLr(): number[] {
     return [...this.lastLr];
   }
 
+  /** The scheduler's counters and settings, for checkpoints. */
   stateDict(): SchedulerStateDict {
     const out: SchedulerStateDict = {};
     for (const [k, v] of Object.entries(this)) if (k !== 'optimizer') out[k] = structuredClone(v);
     return out;
   }
 
+  /** Restores counters and settings from stateDict(). */
   loadStateDict(sd: SchedulerStateDict): void {
     if (typeof sd !== 'object' || sd === null)
       throw new ValueError('ReduceLROnPlateau', 'loadStateDict expects an object from stateDict()');

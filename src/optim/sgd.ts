@@ -6,16 +6,25 @@ import { ValueError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/** Hyperparameters of SGD (PyTorch's names; lr has no default). */
 export interface SGDOptions {
+  /** Learning rate (required). */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum: number;
+  /** Dampening of the momentum (default 0). */
   dampening: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay: number;
+  /** Use Nesterov momentum. */
   nesterov: boolean;
+  /** Maximize the objective instead of minimizing it. */
   maximize: boolean;
 }
 
+/** Stochastic gradient descent with optional momentum and Nesterov, like torch.optim.SGD. */
 export class SGD extends Optimizer<SGDOptions> {
+  /** SGD over params (or groups of them); lr is required, as in PyTorch. */
   constructor(params: Params<SGDOptions>, opts: Partial<SGDOptions> & { lr: number }) {
     if (opts?.lr === undefined) throw new ValueError('SGD', 'lr is required');
     super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...opts });

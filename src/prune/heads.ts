@@ -75,12 +75,15 @@ export function pruneHeads(model: GPT, heads: HeadsToPrune): Record<number, numb
 
 /** One head's score (see headScores). */
 export interface HeadScore {
+  /** The layer (block) index. */
   layer: number;
   /** The head's number in the unpruned model. */
   head: number;
+  /** The head's importance: the norm of its weights. */
   score: number;
 }
 
+/** Options of headScores: the norm. */
 export interface HeadScoreOptions {
   /** The norm of the weights: 1 or 2 (Frobenius, the default). */
   norm?: 1 | 2;
@@ -209,6 +212,7 @@ export interface AttentionHeadPruningReport {
   scores: HeadScore[];
   /** Heads over all layers before and after. */
   before: number;
+  /** Heads over all layers after. */
   after: number;
 }
 

@@ -25,6 +25,7 @@ export function polynomialSparsity(
   return s.finalSparsity + (initial - s.finalSparsity) * (1 - p) ** power;
 }
 
+/** Options of PruningSchedule: target sparsity, steps, frequency, power and which parameters. */
 export interface PruningScheduleOptions {
   /** The sparsity to reach (a fraction in [0, 1)). */
   finalSparsity: number;
@@ -54,13 +55,16 @@ function checkFraction(what: string, v: number, max: number): void {
  * makes them permanent. `history` holds [step, sparsity] of each pruning.
  */
 export class PruningSchedule extends Callback {
+  /** The options given. */
   readonly opts: PruningScheduleOptions;
   /** Steps counted since the start of the fit. */
   step = 0;
+  /** [step, sparsity] of each pruning so far. */
   readonly history: [number, number][] = [];
   private endStep = 0;
   private targets: [Module, string][] = [];
 
+  /** A gradual pruning schedule reaching opts.finalSparsity. */
   constructor(opts: PruningScheduleOptions) {
     super();
     checkFraction('finalSparsity', opts.finalSparsity, 1);
@@ -77,6 +81,7 @@ export class PruningSchedule extends Callback {
     this.opts = opts;
   }
 
+  /** Resolves the parameters to prune and the end step from the fit. */
   override onTrainBegin(_logs: Logs): void {
     this.targets = this.opts.parameters ?? prunableWeights(this.model);
     if (this.targets.length === 0) throw new ValueError('PruningSchedule', `${this.model.name} has no Linear or Conv weight to prune`);
@@ -93,6 +98,7 @@ export class PruningSchedule extends Callback {
     return polynomialSparsity(step, { ...this.opts, endStep: this.endStep || (this.opts.endStep ?? 1) });
   }
 
+  /** Prunes when the schedule says so, and keeps the masks in force after each step. */
   override onBatchEnd(_batch: number, _logs: Logs): void {
     const t = this.step++;
     const begin = this.opts.beginStep ?? 0;

@@ -38,7 +38,9 @@ export interface StructuredOptions extends PruneAmount {
 export interface StructuredReport {
   /** The layer's name in the Sequential. */
   layer: string;
+  /** Units (outputs) of the layer before. */
   before: number;
+  /** Units of the layer after. */
   after: number;
   /** The indices of the kept units, in their original order. */
   kept: number[];

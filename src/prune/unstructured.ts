@@ -23,7 +23,9 @@ import { QuantizedEmbedding, QuantizedLinear } from '../quant/layers.js';
  * JavaScript number cannot tell from the fractions 0.0 and 1.0). Give one of the two.
  */
 export interface PruneAmount {
+  /** A fraction in [0, 1] to prune, or an integer >= 2 as a count. */
   amount?: number;
+  /** An explicit number of entries to prune. */
   count?: number;
 }
 
@@ -343,18 +345,25 @@ export function prunableWeights(model: Module): [Module, string][] {
   return matrixWeightModules(model, 'skip').map(([, m]): [Module, string] => [m, 'weight']);
 }
 
+/** Sparsity of one parameter. */
 export interface LayerSparsity {
   /** The dotted name of the parameter ('0.weight'). */
   name: string;
+  /** Number of entries. */
   size: number;
+  /** Number of zero entries. */
   zeros: number;
   /** zeros / size. */
   sparsity: number;
 }
 
+/** Sparsity of a model: per parameter and overall. */
 export interface SparsityReport {
+  /** One entry per parameter. */
   layers: LayerSparsity[];
+  /** Entries over every listed parameter. */
   size: number;
+  /** Zeros over every listed parameter. */
   zeros: number;
   /** Zeros over every listed parameter together. */
   global: number;

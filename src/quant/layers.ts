@@ -24,10 +24,14 @@ function heldWeight(m: Module, layout: QuantLayout): QuantizedWeight {
 }
 
 export class QuantizedEmbedding extends Module {
+  /** Number of ids (rows of the table). */
   readonly numEmbeddings: number;
+  /** Size of each vector. */
   readonly embeddingDim: number;
+  /** How the table is packed. */
   readonly layout: QuantLayout;
 
+  /** An embedding over a quantized table. */
   constructor(weight: QuantizedWeight) {
     super();
     this.layout = weight.layout;
@@ -36,6 +40,7 @@ export class QuantizedEmbedding extends Module {
     holdWeight(this, weight);
   }
 
+  /** The quantization scheme. */
   get scheme(): QuantScheme {
     return this.layout.scheme;
   }
@@ -55,9 +60,13 @@ export class QuantizedEmbedding extends Module {
 }
 
 export class QuantizedLinear extends Module {
+  /** Size of each input sample. */
   readonly inFeatures: number;
+  /** Size of each output sample. */
   readonly outFeatures: number;
+  /** How the weight is packed. */
   readonly layout: QuantLayout;
+  /** Float bias [outFeatures] (frozen), or null. */
   bias: Parameter | null;
   // private, so the embedding is not also a child of this module (it is its parent's child already)
   readonly #tiedTo: QuantizedEmbedding | null;
@@ -73,6 +82,7 @@ export class QuantizedLinear extends Module {
     this.bias = bias ? new Parameter(bias.detach(), false) : null;
   }
 
+  /** The quantization scheme. */
   get scheme(): QuantScheme {
     return this.layout.scheme;
   }
@@ -82,6 +92,7 @@ export class QuantizedLinear extends Module {
     return this.#tiedTo;
   }
 
+  /** The weight as a QuantizedWeight over this module's current buffers (or the tied embedding's). */
   get qweight(): QuantizedWeight {
     return this.tiedTo ? this.tiedTo.qweight : heldWeight(this, this.layout);
   }

@@ -28,6 +28,7 @@ export interface QuantizeOptions {
 
 /** What quantize did: the model's `quantization` block (config.json) and the layers it changed. */
 export interface QuantizationInfo {
+  /** The scheme used. */
   scheme: QuantScheme;
   /** int4's group size (32); 1 weight row per scale otherwise. */
   groupSize: number | null;

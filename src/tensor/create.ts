@@ -8,13 +8,17 @@ import { Storage } from './storage.js';
 import { Tensor, type NestedArray } from './tensor.js';
 import { type Generator, globalGenerator } from './random.js';
 
+/** Options of the tensor constructors: dtype, device and requiresGrad. */
 export interface CreateOptions {
+  /** Element type (default float32; tensor() infers int32 or bool from the data). */
   dtype?: DType;
   /** Backend name, e.g. 'cpu'. Defaults to the current device (mox.setDevice). */
   device?: string;
+  /** Track gradients from the start (floating-point dtypes only). */
   requiresGrad?: boolean;
 }
 
+/** Options of tensor(): the constructor options plus a shape for flat data. */
 export interface TensorOptions extends CreateOptions {
   /** Shape for flat data (a typed array or flat list); checked against the element count. */
   shape?: readonly number[];
@@ -104,6 +108,7 @@ function shapeArgs(op: string, shape: readonly number[]): number[] {
   return checkShape(op, shape);
 }
 
+/** A tensor of the given shape filled with one value, like torch.full. */
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = shapeArgs('full', shape);
   const dtype = dtypeArg('full', opts, typeof value === 'boolean' ? 'bool' : 'float32');
@@ -111,12 +116,17 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   if (value !== 0) arr.fill(value);
   return fromTyped(arr, s, opts);
 }
+/** A tensor of zeros, like torch.zeros. */
 export const zeros = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 0, opts);
+/** A tensor of ones, like torch.ones. */
 export const ones = (shape: readonly number[], opts: CreateOptions = {}): Tensor => full(shape, 1, opts);
 
 const likeOpts = (t: Tensor, opts: CreateOptions): CreateOptions => ({ dtype: t.dtype, device: t.device, ...opts });
+/** Zeros with t's shape, dtype and device. */
 export const zerosLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 0, likeOpts(t, opts));
+/** Ones with t's shape, dtype and device. */
 export const onesLike = (t: Tensor, opts: CreateOptions = {}): Tensor => full(t.shape, 1, likeOpts(t, opts));
+/** A tensor of one value with t's shape, dtype and device. */
 export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}): Tensor => full(t.shape, value, likeOpts(t, opts));
 
 /** Values from start (inclusive) to end (exclusive) by step; arange(n) is 0..n-1. */
@@ -140,6 +150,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   return fromTyped(arr, [steps], opts);
 }
 
+/** Identity matrix [n, m] (ones on the diagonal), like torch.eye. */
 export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   const s = shapeArgs('eye', [n, m]);
   const arr = typedArrayFor(dtypeArg('eye', opts, 'float32'), n * m);
@@ -147,7 +158,9 @@ export function eye(n: number, m = n, opts: CreateOptions = {}): Tensor {
   return fromTyped(arr, s, opts);
 }
 
+/** Options of the random constructors: the constructor options plus a generator. */
 export interface RandomOptions extends CreateOptions {
+  /** Draw from this generator instead of the global one (mox.seed). */
   generator?: Generator;
 }
 
@@ -181,5 +194,7 @@ export function randint(low: number, high: number, shape: readonly number[], opt
   return fromTyped(arr, s, opts);
 }
 
+/** Uniform [0, 1) values with t's shape, dtype and device. */
 export const randLike = (t: Tensor, opts: RandomOptions = {}): Tensor => rand(t.shape, { dtype: t.dtype, device: t.device, ...opts });
+/** Standard normal values with t's shape, dtype and device. */
 export const randnLike = (t: Tensor, opts: RandomOptions = {}): Tensor => randn(t.shape, { dtype: t.dtype, device: t.device, ...opts });

@@ -174,7 +174,16 @@ export function autoFreeEnabled(): boolean {
 }
 
 /** What automatic freeing has done: generations ended, tensors freed, tensors it manages now. */
-export function autoFreeStats(): { enabled: boolean; generation: number; freed: number; managed: number } {
+export function autoFreeStats(): {
+  /** Whether automatic freeing is on (setAutoFree). */
+  enabled: boolean;
+  /** backward() calls completed, each ending a generation. */
+  generation: number;
+  /** Tensors freed automatically so far. */
+  freed: number;
+  /** Tensors it manages now. */
+  managed: number;
+} {
   let managed = 0;
   const seen = new Set<Tracked>();
   for (const list of lists.values()) for (const t of list) if (t._auto === MANAGED) seen.add(t);
@@ -325,7 +334,9 @@ function disposeAll(s: ScopeSet, keepSet: Set<Tracked>): void {
 
 /** One device's share of `mox.memory()`. */
 export interface DeviceMemory {
+  /** Live tensors on the device. */
   numTensors: number;
+  /** Live storages (a storage serves a tensor and all its views). */
   numStorages: number;
   /** Bytes of the live storages (elements times element size). */
   numBytes: number;
@@ -342,9 +353,13 @@ export interface DeviceMemory {
  * allocator scratch and pooling, so they are left out of the default, which tests compare exactly).
  */
 export function memory(opts: { heap?: boolean } = {}): {
+  /** Live tensors, all devices. */
   numTensors: number;
+  /** Live storages, all devices. */
   numStorages: number;
+  /** Bytes of the live storages, all devices. */
   numBytes: number;
+  /** The same per device, for devices holding memory. */
   devices: Record<string, DeviceMemory>;
 } {
   const devices: Record<string, DeviceMemory> = {};

@@ -2,6 +2,7 @@
 // Generator objects for code that wants its own stream (data shuffling, dropout).
 // xoshiro128** for uniform 32-bit values; Box-Muller for normals.
 
+/** Seeded random number stream (xoshiro128**), like torch.Generator; pass one to keep a stream apart from the global one. */
 export class Generator {
   /**
    * The four state words. In a typed array, not four number fields: a uint32 above 2^30 is not a
@@ -11,6 +12,7 @@ export class Generator {
   private readonly s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /** A generator seeded with `seed` (default: the current time). */
   constructor(seed = Date.now()) {
     this.seed(seed);
   }
@@ -35,6 +37,7 @@ export class Generator {
   getState(): number[] {
     return [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!, this.spare ?? NaN];
   }
+  /** Restores a state from getState(). */
   setState(state: readonly number[]): void {
     for (let i = 0; i < 4; i++) this.s[i] = state[i]! >>> 0;
     this.spare = state[4] === undefined || Number.isNaN(state[4]) ? null : state[4];

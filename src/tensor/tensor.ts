@@ -16,16 +16,25 @@ import { formatTensor } from './print.js';
 let nextId = 0;
 
 export type Scalar = number;
+/** A tensor or a plain number, which ops treat as a scalar tensor. */
 export type TensorOrScalar = Tensor | number;
+/** Nested arrays of numbers or booleans, as tensor() takes them and tolist() returns them. */
 export type NestedArray = number | boolean | NestedArray[];
 
+/** An n-dimensional array on a device with autograd, like torch.Tensor: a strided view into reference-counted storage. */
 export class Tensor {
+  /** A number unique to this tensor in the process, in creation order. */
   readonly id = nextId++;
   // storage/strides/offset change only in _rebind (moving a parameter to another device in place)
+  /** The reference-counted device memory this tensor views (shared by its views). */
   storage: Storage;
+  /** Size of each dim. */
   readonly shape: readonly number[];
+  /** Elements to step in storage per index of each dim. */
   strides: readonly number[];
+  /** Index of the first element in storage. */
   offset: number;
+  /** Element type: 'float32', 'float64', 'int32' or 'bool'. */
   readonly dtype: DType;
   /** Gradient accumulated by backward() for a leaf that requires grad. */
   grad: Tensor | null = null;
@@ -42,6 +51,7 @@ export class Tensor {
   private _requiresGrad = false;
   private _disposed = false;
 
+  /** A view of `storage` (ops and mox.tensor() make tensors; this is for backends and internals). */
   constructor(storage: Storage, shape: readonly number[], strides?: readonly number[], offset = 0) {
     this.storage = storage;
     this.shape = Object.freeze([...shape]);
@@ -53,12 +63,15 @@ export class Tensor {
   }
 
   // ---- facts ----
+  /** The backend (device implementation) holding the data. */
   get backend(): Backend {
     return this.storage.backend;
   }
+  /** Name of the device holding the data, e.g. 'cpu' or 'webgpu'. */
   get device(): string {
     return this.storage.backend.name;
   }
+  /** Number of dims. */
   get ndim(): number {
     return this.shape.length;
   }
@@ -66,15 +79,19 @@ export class Tensor {
   get size(): number {
     return numel(this.shape);
   }
+  /** Number of elements (as size), like torch.numel. */
   numel(): number {
     return numel(this.shape);
   }
+  /** Whether dispose() has freed this tensor. */
   get isDisposed(): boolean {
     return this._disposed;
   }
+  /** Whether no recorded op made this tensor (a user-created tensor or a parameter), as PyTorch's is_leaf. */
   get isLeaf(): boolean {
     return this._node === null;
   }
+  /** Whether the elements lie row-major and dense in storage. */
   isContiguous(): boolean {
     return isContiguous(this.shape, this.strides);
   }
@@ -87,9 +104,11 @@ export class Tensor {
   }
 
   // ---- autograd ----
+  /** Whether backward() computes a gradient for this tensor (leaves: accumulated in .grad). */
   get requiresGrad(): boolean {
     return this._requiresGrad;
   }
+  /** Makes this leaf track gradients (floating-point only); turning it off on a non-leaf throws. */
   set requiresGrad(v: boolean) {
     if (v && !isFloat(this.dtype))
       throw new DTypeError('requiresGrad', `only floating-point tensors can require gradients, got ${this.dtype}`);
@@ -171,6 +190,7 @@ export class Tensor {
   tolist(): NestedArray {
     return nestedList(this.shape, this.dataSync(), this.dtype === 'bool');
   }
+  /** The tensor printed as PyTorch prints it (values included on devices with synchronous reads). */
   toString(): string {
     return formatTensor(this);
   }

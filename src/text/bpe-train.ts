@@ -10,6 +10,7 @@ import { BYTE_ORDER, BYTE_TO_CHAR, utf8Into } from './bytes.js';
 import { GPT2Tokenizer } from './gpt2.js';
 import { gpt2Regex } from './pretokenize.js';
 
+/** Options of trainBPE: target vocabulary size, special tokens and progress. */
 export interface TrainBPEOptions {
   /** The vocabulary size to reach: 256 bytes + merged tokens + special tokens. */
   vocabSize: number;

@@ -20,12 +20,14 @@ export function fromFile<T>(file: string, build: () => T): T {
   }
 }
 
+/** Character-level tokenizer: one id per distinct character of the corpus (Karpathy's char-rnn). */
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;
   /** The vocabulary: chars[id] is the character of id. */
   readonly chars: readonly string[];
   private readonly index = new Map<string, number>();
 
+  /** A tokenizer over the given characters (id = position). */
   constructor(chars: readonly string[]) {
     chars.forEach((c, i) => {
       if ([...c].length !== 1) throw new ValueError('CharTokenizer', `vocabulary entry ${i} is not one character: ${showValue(c)}`);
@@ -54,6 +56,7 @@ export class CharTokenizer implements Tokenizer {
     return CharTokenizer.fromJSON(obj, file);
   }
 
+  /** A CharTokenizer from its tokenizer.json object; `name` goes into errors. */
   static fromJSON(obj: { type?: unknown; chars?: unknown }, name = 'tokenizer.json'): CharTokenizer {
     if (obj.type !== 'char' || !Array.isArray(obj.chars) || !obj.chars.every((c) => typeof c === 'string')) {
       throw new DataError('tokenizer', `${name}: expected {"type": "char", "chars": [...]}`);
@@ -65,6 +68,7 @@ export class CharTokenizer implements Tokenizer {
     return this.chars.length;
   }
 
+  /** Ids of each character of the text; an unknown character throws. */
   encode(text: string): number[] {
     const out: number[] = [];
     for (const ch of text) {
@@ -75,6 +79,7 @@ export class CharTokenizer implements Tokenizer {
     return out;
   }
 
+  /** The text of a sequence of ids. */
   decode(ids: ArrayLike<number>): string {
     let s = '';
     for (let i = 0; i < ids.length; i++) {
@@ -85,7 +90,13 @@ export class CharTokenizer implements Tokenizer {
     return s;
   }
 
-  toJSON(): { type: 'char'; chars: string[] } {
+  /** The tokenizer.json object: the character list. */
+  toJSON(): {
+    /** Which tokenizer: 'char'. */
+    type: 'char';
+    /** The vocabulary: chars[id] is the character of id. */
+    chars: string[];
+  } {
     return { type: 'char', chars: [...this.chars] };
   }
 

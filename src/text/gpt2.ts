@@ -15,11 +15,13 @@ import type { Tokenizer } from './tokenizer.js';
 /** Which special tokens encode() turns into their ids; any other occurrence is plain text. */
 export type AllowedSpecial = 'all' | Iterable<string>;
 
+/** Options of GPT2Tokenizer.encode: which special tokens to recognise. */
 export interface GPT2EncodeOptions {
   /** Special tokens to recognise in the text (default none: `<|endoftext|>` is encoded as plain text). */
   allowedSpecial?: AllowedSpecial;
 }
 
+/** Options of the GPT2Tokenizer constructor: its special tokens. */
 export interface GPT2TokenizerOptions {
   /**
    * Tokens that encode() may recognise when allowed (default: `<|endoftext|>` where the vocabulary has it).
@@ -138,12 +140,14 @@ export function parseVocabBpe(text: string, name = 'vocab.bpe'): [string, string
   return merges;
 }
 
+/** GPT-2's byte-level BPE tokenizer (encoder.json + vocab.bpe), matching OpenAI's and tiktoken's ids. */
 export class GPT2Tokenizer implements Tokenizer {
   readonly kind = 'bpe' as const;
   /** Token string -> id, as in encoder.json. */
   readonly encoder: ReadonlyMap<string, number>;
   /** The merges, best (rank 0) first, as in vocab.bpe. */
   readonly merges: readonly (readonly [string, string])[];
+  /** Special token string -> id (e.g. <|endoftext|> -> 50256). */
   readonly specialTokens: ReadonlyMap<string, number>;
   /** One more than the largest id (50257 for GPT-2). */
   readonly vocabSize: number;
@@ -164,6 +168,7 @@ export class GPT2Tokenizer implements Tokenizer {
   /** The vocabulary's file, for errors (fromFiles sets it). */
   private source = 'encoder.json';
 
+  /** A tokenizer from GPT-2's encoder (token string -> id) and merges (rank order). */
   constructor(
     encoder: ReadonlyMap<string, number> | Record<string, number>,
     merges: readonly (readonly [string, string])[],

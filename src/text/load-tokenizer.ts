@@ -17,6 +17,7 @@ import { GPT2Tokenizer } from './gpt2.js';
 import { WordTokenizer } from './word.js';
 import type { Tokenizer } from './tokenizer.js';
 
+/** Options of loadTokenizer: the corpus to build from, and where GPT-2's files are. */
 export interface LoadTokenizerOptions {
   /** The text to build 'char' or train 'bpe:N' on. */
   corpus?: string;
@@ -37,6 +38,7 @@ export async function gpt2VocabDirAsync(vocabDir?: string): Promise<string> {
   return fetchFileSet('gpt2-bpe', vocabDir === undefined ? {} : { dataDir: vocabDir });
 }
 
+/** A tokenizer by name ('char', 'gpt2', 'bpe:N', 'word') or from a folder's tokenizer.json. */
 export function loadTokenizer(spec: string, opts: LoadTokenizerOptions = {}): Tokenizer {
   if (spec === 'char') {
     if (opts.corpus === undefined) throw new ValueError('loadTokenizer', "'char' needs a corpus to build its vocabulary from");

@@ -3,6 +3,7 @@
 // \s is written \p{White_Space}: that is what \s means in Python's `regex` module (GPT-2's encoder.py)
 // and in the Rust tokenizers/tiktoken; JavaScript's own \s differs (it takes U+FEFF, leaves out U+0085).
 
+/** GPT-2's pre-tokenization regex (its source), splitting text into words before BPE. */
 export const GPT2_PATTERN =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\p{White_Space}\\p{L}\\p{N}]+|\\p{White_Space}+(?!\\P{White_Space})|\\p{White_Space}+";
 

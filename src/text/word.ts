@@ -11,19 +11,25 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Tokenizer } from './tokenizer.js';
 import { fromFile } from './char.js';
 
+/** The padding token, id 0. */
 export const PAD = '<pad>';
+/** The unknown-word token, id 1. */
 export const UNK = '<unk>';
+/** Id of <pad>. */
 export const PAD_ID = 0;
+/** Id of <unk>. */
 export const UNK_ID = 1;
 
 /** Letters/digits with inner apostrophes ("don't"), or one other non-space character. */
 const WORD_RE = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]/gu;
 
+/** Options of WordTokenizer: whether to lowercase. */
 export interface WordTokenizerOptions {
   /** Lowercase text before splitting (default true). */
   lowercase?: boolean;
 }
 
+/** Options of WordTokenizer.fromTexts: the tokenizer options plus vocabulary size and minimum frequency. */
 export interface WordVocabOptions extends WordTokenizerOptions {
   /** The most tokens to keep, <pad> and <unk> included (default: all). */
   maxVocab?: number;
@@ -31,6 +37,7 @@ export interface WordVocabOptions extends WordTokenizerOptions {
   minFreq?: number;
 }
 
+/** Options of WordTokenizer.encode: a fixed length, and where padding and truncation apply (Keras's pad_sequences). */
 export interface WordEncodeOptions {
   /** Pad with <pad> or truncate to exactly this many ids. */
   length?: number;
@@ -40,13 +47,16 @@ export interface WordEncodeOptions {
   truncating?: 'pre' | 'post';
 }
 
+/** Word-level tokenizer with <pad> and <unk>, as Keras's Tokenizer: for text classification. */
 export class WordTokenizer implements Tokenizer {
   readonly kind = 'word' as const;
+  /** Whether text is lowercased before splitting. */
   readonly lowercase: boolean;
   /** vocab[id] is the word of id; vocab[0] = '<pad>', vocab[1] = '<unk>'. */
   readonly vocab: readonly string[];
   private readonly index = new Map<string, number>();
 
+  /** A tokenizer over the given vocabulary (vocab[0] '<pad>', vocab[1] '<unk>'). */
   constructor(vocab: readonly string[], opts: WordTokenizerOptions = {}) {
     if (vocab[0] !== PAD || vocab[1] !== UNK) throw new ValueError('WordTokenizer', `the vocabulary must start with '${PAD}', '${UNK}'`);
     vocab.forEach((w, i) => {
@@ -78,6 +88,7 @@ export class WordTokenizer implements Tokenizer {
     return new WordTokenizer([PAD, UNK, ...words], { lowercase });
   }
 
+  /** A WordTokenizer from a folder's (or a file's) tokenizer.json. */
   static load(dirOrFile: string): WordTokenizer {
     const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
     let obj: { type?: unknown; vocab?: unknown; lowercase?: unknown };
@@ -89,6 +100,7 @@ export class WordTokenizer implements Tokenizer {
     return WordTokenizer.fromJSON(obj, file);
   }
 
+  /** A WordTokenizer from its tokenizer.json object; `name` goes into errors. */
   static fromJSON(obj: { type?: unknown; vocab?: unknown; lowercase?: unknown }, name = 'tokenizer.json'): WordTokenizer {
     if (obj.type !== 'word' || !Array.isArray(obj.vocab) || !obj.vocab.every((w) => typeof w === 'string')) {
       throw new DataError('tokenizer', `${name}: expected {"type": "word", "vocab": [...], "lowercase": true|false}`);
@@ -105,6 +117,7 @@ export class WordTokenizer implements Tokenizer {
     return splitWords(text, this.lowercase);
   }
 
+  /** Ids of the words of the text (unknown words as <unk>), padded or truncated to opts.length. */
   encode(text: string, opts: WordEncodeOptions = {}): number[] {
     let ids = this.split(text).map((w) => this.index.get(w) ?? UNK_ID);
     const L = opts.length;
@@ -137,7 +150,15 @@ export class WordTokenizer implements Tokenizer {
     return words.join(' ');
   }
 
-  toJSON(): { type: 'word'; lowercase: boolean; vocab: string[] } {
+  /** The tokenizer.json object: the vocabulary and the lowercase flag. */
+  toJSON(): {
+    /** Which tokenizer: 'word'. */
+    type: 'word';
+    /** Whether text is lowercased before splitting. */
+    lowercase: boolean;
+    /** vocab[id] is the word of id. */
+    vocab: string[];
+  } {
     return { type: 'word', lowercase: this.lowercase, vocab: [...this.vocab] };
   }
 

@@ -29,6 +29,7 @@ import { crashPoint } from '../io/crash-point.js';
 import { commitCheckpoint, listCheckpoints, removeDir, sweepLeftovers, verifyCheckpoint } from '../io/checkpoint-dir.js';
 import { Callback, type FitSnapshot, type Logs } from './callback.js';
 
+/** Options of BackupAndRestore: the folder, how often, deletion at the end, how many to keep, verbosity. */
 export interface BackupAndRestoreOptions {
   /** The folder of the backups (created if needed); one run's, not shared by two fits at once. */
   backupDir: string;
@@ -44,15 +45,22 @@ export interface BackupAndRestoreOptions {
 
 const OP = 'BackupAndRestore';
 
+/** Backs up the model, optimizer and fit position so an interrupted fit resumes where it stopped (Keras's BackupAndRestore). */
 export class BackupAndRestore extends Callback {
+  /** The folder of the backups. */
   readonly backupDir: string;
+  /** 'epoch', or back up after every N-th batch. */
   readonly saveFreq: 'epoch' | number;
+  /** Whether the backups are removed when fit ends. */
   readonly deleteCheckpoint: boolean;
+  /** Backups kept. */
   readonly keep: number;
+  /** 1: a line when a fit resumes; 0: silent. */
   readonly verbose: 0 | 1;
   /** The backup the last fit resumed from, or null when it started from the beginning. */
   restoredFrom: string | null = null;
 
+  /** Backups in opts.backupDir. */
   constructor(opts: BackupAndRestoreOptions) {
     super();
     if (typeof opts?.backupDir !== 'string' || opts.backupDir === '') throw new ValueError(OP, 'backupDir must be a folder name');

@@ -4,12 +4,16 @@
 
 import type { Module } from '../nn/module.js';
 
+/** The numbers of the moment, by name: 'loss', metrics, 'val_*' (Keras's logs). */
 export type Logs = Record<string, number>;
 
+/** What fit() tells its callbacks: epochs, steps per epoch and verbosity (Keras's params). */
 export interface TrainParams {
+  /** Epochs the fit runs. */
   epochs: number;
   /** Steps (batches) per epoch, when known. */
   steps: number | undefined;
+  /** fit()'s verbosity: 0 silent, 1 a progress bar, 2 one line per epoch. */
   verbose: 0 | 1 | 2;
 }
 
@@ -24,6 +28,7 @@ export interface FitSnapshot {
   step: number;
   /** The epoch to go on with, and the batches of it already trained. */
   epoch: number;
+  /** The batch within that epoch. */
   batch: number;
   /** The global generator's state now. */
   rng: number[];
@@ -31,11 +36,24 @@ export interface FitSnapshot {
   data: unknown;
   /** The global generator and data source as the epoch in progress began, before its order was drawn (to draw it again). */
   epochRng: number[];
+  /** The data source's state as the epoch in progress began. */
   epochData: unknown;
   /** The epoch's running loss and metric state. */
-  tally: { lossSum: number; count: number; metrics: unknown[] } | null;
+  tally: {
+    /** Sum of the batch losses so far. */
+    lossSum: number;
+    /** Batches summed. */
+    count: number;
+    /** Each metric's running state. */
+    metrics: unknown[];
+  } | null;
   /** The History so far. */
-  history: { history: Record<string, number[]>; epoch: number[] };
+  history: {
+    /** Each log's value per epoch, by name. */
+    history: Record<string, number[]>;
+    /** The epoch numbers run. */
+    epoch: number[];
+  };
 }
 
 /** What fit() lets a callback do with its position (Callback.fit). */
@@ -46,31 +64,45 @@ export interface FitControl {
   resumeFrom(s: FitSnapshot): void;
 }
 
+/** Base class of training callbacks, as Keras's: fit() calls its hooks (each may be async) with the model attached. */
 export class Callback {
   /** The model being trained; set by fit() before onTrainBegin. */
   model!: Module;
+  /** What fit() runs: epochs, steps per epoch and verbosity; set by fit() before onTrainBegin. */
   params: TrainParams = { epochs: 0, steps: undefined, verbose: 0 };
   /** fit()'s position, to save and resume it (see BackupAndRestore); set by fit() before onTrainBegin. */
   fit: FitControl | undefined;
 
+  /** Attaches the model being trained (called by fit()). */
   setModel(model: Module): void {
     this.model = model;
   }
+  /** Sets what fit() runs (called by fit()). */
   setParams(params: TrainParams): void {
     this.params = params;
   }
 
+  /** Called once when fit() starts. */
   onTrainBegin(_logs: Logs): void | Promise<void> {}
+  /** Called once when fit() ends (also after an early stop). */
   onTrainEnd(_logs: Logs): void | Promise<void> {}
+  /** Called at the start of each epoch. */
   onEpochBegin(_epoch: number, _logs: Logs): void | Promise<void> {}
+  /** Called at the end of each epoch, with its figures (and 'val_*') in logs. */
   onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
+  /** Called before each batch. */
   onBatchBegin(_batch: number, _logs: Logs): void | Promise<void> {}
+  /** Called after each batch, with the running loss and metrics in logs. */
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
 }
 
 /** Calls every callback's hook in order, awaiting only those that return a promise. */
 export class CallbackList {
-  constructor(readonly callbacks: Callback[]) {}
+  /** Calls the given callbacks. */
+  constructor(
+    /** The callbacks, called in this order. */
+    readonly callbacks: Callback[],
+  ) {}
 
   private async each<A extends unknown[]>(pick: (c: Callback) => Hook<A>, args: A): Promise<void> {
     for (const c of this.callbacks) {
@@ -79,6 +111,7 @@ export class CallbackList {
     }
   }
 
+  /** Attaches the model, fit()'s parameters and its position to every callback. */
   setup(model: Module, params: TrainParams, fit?: FitControl): void {
     for (const c of this.callbacks) {
       c.setModel(model);
@@ -87,21 +120,27 @@ export class CallbackList {
     }
   }
 
+  /** Calls every onTrainBegin. */
   trainBegin(logs: Logs): Promise<void> {
     return this.each((c) => c.onTrainBegin, [logs]);
   }
+  /** Calls every onTrainEnd. */
   trainEnd(logs: Logs): Promise<void> {
     return this.each((c) => c.onTrainEnd, [logs]);
   }
+  /** Calls every onEpochBegin. */
   epochBegin(epoch: number, logs: Logs): Promise<void> {
     return this.each((c) => c.onEpochBegin, [epoch, logs]);
   }
+  /** Calls every onEpochEnd. */
   epochEnd(epoch: number, logs: Logs): Promise<void> {
     return this.each((c) => c.onEpochEnd, [epoch, logs]);
   }
+  /** Calls every onBatchBegin. */
   batchBegin(batch: number, logs: Logs): Promise<void> {
     return this.each((c) => c.onBatchBegin, [batch, logs]);
   }
+  /** Calls every onBatchEnd. */
   batchEnd(batch: number, logs: Logs): Promise<void> {
     return this.each((c) => c.onBatchEnd, [batch, logs]);
   }
@@ -112,15 +151,26 @@ export class CallbackList {
  * `epoch`, the epoch numbers (from 0, or from initialEpoch). Also a Callback, as in Keras.
  */
 export class History extends Callback {
+  /** Each log's value per epoch, by name ('loss', 'val_accuracy', ...). */
   history: Record<string, number[]> = {};
+  /** The epoch numbers run. */
   epoch: number[] = [];
 
+  /** Records the epoch's logs. */
   override onEpochEnd(epoch: number, logs: Logs): void {
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
   }
 
-  toJSON(): { history: Record<string, number[]>; epoch: number[]; params: TrainParams } {
+  /** The history as JSON: per-epoch logs, epoch numbers and fit's parameters. */
+  toJSON(): {
+    /** Each log's value per epoch, by name. */
+    history: Record<string, number[]>;
+    /** The epoch numbers run. */
+    epoch: number[];
+    /** What fit() ran. */
+    params: TrainParams;
+  } {
     return { history: this.history, epoch: this.epoch, params: this.params };
   }
 }

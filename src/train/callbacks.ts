@@ -14,6 +14,7 @@ import { maxNorm_ } from '../optim/clip.js';
 import { saveSafetensors } from '../io/safetensors-tensors.js';
 import { Callback, type Logs } from './callback.js';
 
+/** Whether a monitored value should go down ('min'), up ('max'), or follow its name ('auto': up for accuracies). */
 export type MonitorMode = 'auto' | 'min' | 'max';
 
 /** 'auto' means max for accuracy-like metrics (accuracy, precision, recall, f1, auc), min otherwise. */
@@ -47,6 +48,7 @@ function optimizerOf(who: string, model: Module): Optimizer {
   return opt;
 }
 
+/** Options of EarlyStopping, as Keras's: monitor, minDelta, patience, mode, baseline, restoreBestWeights. */
 export interface EarlyStoppingOptions {
   /** The logged value to watch (default 'val_loss'). */
   monitor?: string;
@@ -54,6 +56,7 @@ export interface EarlyStoppingOptions {
   minDelta?: number;
   /** Epochs without improvement before stopping (default 0). */
   patience?: number;
+  /** Whether the value should go down or up (default 'auto'). */
   mode?: MonitorMode;
   /** Stop at once if the value does not beat this. */
   baseline?: number;
@@ -61,21 +64,31 @@ export interface EarlyStoppingOptions {
   restoreBestWeights?: boolean;
   /** Epochs to wait before watching at all (warm-up). */
   startFromEpoch?: number;
+  /** 1: a line when training stops; 0: silent (default). */
   verbose?: 0 | 1;
 }
 
 /** Stops training once the monitored value has not improved for `patience` epochs (Keras's rules). */
 export class EarlyStopping extends Callback {
+  /** The logged value watched. */
   readonly monitor: string;
+  /** Smallest change that counts as an improvement. */
   readonly minDelta: number;
+  /** Epochs without improvement before stopping. */
   readonly patience: number;
+  /** Whether lower or higher is better. */
   readonly mode: 'min' | 'max';
+  /** Epochs since the last improvement. */
   wait = 0;
+  /** The epoch training stopped at, or -1. */
   stoppedEpoch = -1;
+  /** The best value seen. */
   best = Infinity;
+  /** The epoch of the best value, or -1. */
   bestEpoch = -1;
   private bestWeights: Record<string, Tensor> | null = null;
 
+  /** Early stopping with Keras's defaults for any option not given. */
   constructor(private readonly opts: EarlyStoppingOptions = {}) {
     super();
     this.monitor = opts.monitor ?? 'val_loss';
@@ -135,16 +148,20 @@ export class EarlyStopping extends Callback {
   }
 }
 
+/** Options of ModelCheckpoint: the path pattern, monitor, saveBestOnly, mode and verbosity. */
 export interface ModelCheckpointOptions {
   /**
    * Where to write; may hold Keras-style fields filled from the epoch (counted from 1) and the logs:
    * 'ckpt/model-{epoch:02d}-{val_loss:.4f}.safetensors'.
    */
   path: string;
+  /** The logged value saveBestOnly compares (default 'val_loss'). */
   monitor?: string;
   /** Write only when the monitored value improves on the best so far. */
   saveBestOnly?: boolean;
+  /** Whether the value should go down or up (default 'auto'). */
   mode?: MonitorMode;
+  /** 1: a line per file written; 0: silent (default). */
   verbose?: 0 | 1;
 }
 
@@ -179,12 +196,16 @@ export function formatPath(template: string, epoch: number, logs: Logs): string 
  * logs. Load it back with model.loadStateDict((await mox.loadSafetensors(file)).tensors).
  */
 export class ModelCheckpoint extends Callback {
+  /** The logged value compared with saveBestOnly. */
   readonly monitor: string;
+  /** Whether lower or higher is better. */
   readonly mode: 'min' | 'max';
+  /** The best value seen. */
   best: number;
   /** The files written, in order. */
   readonly saved: string[] = [];
 
+  /** Checkpoints at opts.path. */
   constructor(private readonly opts: ModelCheckpointOptions) {
     super();
     if (!opts || typeof opts.path !== 'string' || !opts.path) throw new ValueError('ModelCheckpoint', 'a path is required');
@@ -216,6 +237,7 @@ export class ModelCheckpoint extends Callback {
  * LearningRateScheduler. The rate in effect is logged as 'lr'.
  */
 export class LearningRateScheduler extends Callback {
+  /** Sets the learning rate from schedule(epoch, lr) each epoch. */
   constructor(
     private readonly schedule: (epoch: number, lr: number) => number,
     private readonly verbose: 0 | 1 = 0,
@@ -240,9 +262,11 @@ export class LearningRateScheduler extends Callback {
 
 /** Anything with step(): the mox.optim schedulers (ReduceLROnPlateau's step takes the metric). */
 export interface SteppableScheduler {
+  /** Advances the schedule; plateau schedulers take the monitored value. */
   step(metric: number): void;
 }
 
+/** Options of SchedulerCallback: step per epoch or per batch, and the value a plateau scheduler watches. */
 export interface SchedulerCallbackOptions {
   /** Step after every epoch (default) or after every batch. */
   interval?: 'epoch' | 'batch';
@@ -259,8 +283,11 @@ export interface SchedulerCallbackOptions {
  * steps). Logs the optimizer's rate as 'lr' at each epoch's end.
  */
 export class SchedulerCallback extends Callback {
+  /** Whether the scheduler steps after every epoch or every batch. */
   readonly interval: 'epoch' | 'batch';
+  /** Steps `scheduler` per epoch or per batch. */
   constructor(
+    /** The scheduler stepped. */
     readonly scheduler: SteppableScheduler,
     private readonly opts: SchedulerCallbackOptions = {},
   ) {
@@ -316,11 +343,15 @@ export class TerminateOnNaN extends Callback {
  * `new MaxNorm(model.fc.weight, 3, 1)` is Kim (2014)'s l2 constraint s = 3.
  */
 export class MaxNorm extends Callback {
+  /** The tensors capped after each batch. */
   readonly weights: Tensor[];
 
+  /** Caps the norm of each of `weights` at maxValue along `axis`. */
   constructor(
     weights: Tensor | Tensor[],
+    /** Largest norm allowed. */
     readonly maxValue: number,
+    /** The axis (or axes) the norm is taken over. */
     readonly axis: number | readonly number[],
   ) {
     super();

@@ -32,6 +32,7 @@ import { modelOutput } from './model-output.js';
 import type { NonFiniteMode } from './step.js';
 import type { OptimizerName } from './model.js';
 
+/** What Distiller.compile takes: optimizer, metrics, the two losses, alpha, temperature. */
 export interface DistillerCompileConfig {
   /** As compile's: a name or an Optimizer (made over the student's trainable parameters). Default 'adam'. */
   optimizer?: OptimizerName | Optimizer;
@@ -51,6 +52,7 @@ export interface DistillerCompileConfig {
   temperature?: number;
   /** Learning rate for a named optimizer. */
   lr?: number;
+  /** What to do when a loss or gradient is not finite (as compile's). */
   nonFinite?: NonFiniteMode;
 }
 
@@ -58,12 +60,15 @@ const klBatchmean = (s: Tensor, t: Tensor): Tensor => klDiv(s, t, { reduction: '
 
 /** A student trained by fit() on a frozen teacher's softened outputs mixed with the true labels. */
 export class Distiller extends Module {
+  /** The model trained. */
   readonly student: Module;
+  /** The frozen model it learns from. */
   readonly teacher: Module;
   /** The teacher's logits for the batch whose student output is `out` (set by a training forward). */
   private pending: { out: Tensor; teacher: Tensor } | null = null;
   private settings = { alpha: 0.9, temperature: 3 };
 
+  /** Distils `teacher` into `student`; the teacher is frozen and kept in eval mode. */
   constructor(student: Module, teacher: Module) {
     super();
     if (!(student instanceof Module) || !(teacher instanceof Module)) {
@@ -76,10 +81,12 @@ export class Distiller extends Module {
     teacher.eval();
   }
 
+  /** Weight of the distillation term (the student's loss gets 1 - alpha). */
   get alpha(): number {
     return this.settings.alpha;
   }
 
+  /** The softening temperature T. */
   get temperature(): number {
     return this.settings.temperature;
   }

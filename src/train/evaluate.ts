@@ -11,10 +11,13 @@ import { ProgressBar, type OutputStream } from './progress.js';
 import { type Source, checkBatchSize, toSource } from './batches.js';
 import { type Compiled, Tally, evalSteps, settle, settleSync } from './step.js';
 
+/** Options of evaluate: batch size, verbosity and output stream. */
 export interface EvaluateOptions {
+  /** Examples per batch (default 32). */
   batchSize?: number;
   /** 0 silent (default), 1 progress bar. */
   verbose?: 0 | 1;
+  /** Where the progress bar goes (default process.stdout). */
   stream?: OutputStream;
 }
 

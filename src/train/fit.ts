@@ -30,7 +30,9 @@ import {
 import { evaluateSource } from './evaluate.js';
 import { syncTrainable } from './trainable.js';
 
+/** Options of fit(), as Keras's: epochs, batch size, validation, shuffling, callbacks, verbosity. */
 export interface FitOptions {
+  /** Epochs to train (default 1). */
   epochs?: number;
   /** Examples per batch for tensors and datasets (default 32); a DataLoader keeps its own. */
   batchSize?: number;
@@ -44,6 +46,7 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Seed for the shuffle; without one, orders come from the global generator (mox.seed). */
   seed?: number;
+  /** Callbacks whose hooks fit() calls. */
   callbacks?: Callback[];
   /** 0 silent, 1 progress bar (default), 2 one line per epoch. */
   verbose?: 0 | 1 | 2;

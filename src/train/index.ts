@@ -42,7 +42,9 @@ export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-res
 export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';
 export { LiveProgress, interruptProgress, progressSettings, formatInterval, type LiveProgressOptions } from './live-progress.js';
+/** Classification metrics (accuracy, precision, recall, F1, confusion matrix) and the Metric classes compile() takes. */
 export * as metrics from './metrics.js';
+/** Losses by Keras's names for compile(), each (yPred, yTrue) => scalar tensor. */
 export * as losses from './losses.js';
 export {
   Metric,

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Callback, type Logs } from './callback.js';
 
+/** Options of CSVLogger and JSONLLogger: whether to append. */
 export interface FileLoggerOptions {
   /** Add to an existing file instead of starting it afresh (default false). */
   append?: boolean;
@@ -18,12 +19,15 @@ function prepare(file: string, append: boolean): boolean {
   return hasContent;
 }
 
+/** Writes each epoch's logs as a CSV row, flushed as it ends, like Keras's CSVLogger. */
 export class CSVLogger extends Callback {
   private readonly separator: string;
   private keys: string[] | null = null;
   private needHeader = true;
 
+  /** Logs to the CSV file at `path` (opts.separator: the field separator, default ','). */
   constructor(
+    /** The CSV file. */
     readonly path: string,
     private readonly opts: FileLoggerOptions & { separator?: string } = {},
   ) {
@@ -58,8 +62,11 @@ export class CSVLogger extends Callback {
   }
 }
 
+/** Writes each epoch's logs as one JSON object per line, flushed as it ends. */
 export class JSONLLogger extends Callback {
+  /** Logs to the JSON lines file at `path`. */
   constructor(
+    /** The JSON lines file. */
     readonly path: string,
     private readonly opts: FileLoggerOptions = {},
   ) {

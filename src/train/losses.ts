@@ -11,9 +11,12 @@ import { binaryCrossEntropyWithLogits, crossEntropy, l1Loss, mseLoss, nllLoss } 
 import { logSoftmax } from '../ops/softmax.js';
 import { alignTarget, flattenSequence } from './metrics.js';
 
+/** A loss for compile(): (yPred, yTrue) => scalar tensor, in PyTorch's argument order. */
 export type LossFn = (yPred: Tensor, yTrue: Tensor) => Tensor;
+/** A loss compile() knows by Keras's name. */
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'binaryCrossentropy' | 'mse' | 'mae';
 
+/** Options of the cross-entropy losses: whether the model outputs logits. */
 export interface CrossentropyOptions {
   /** The model outputs logits (default true); false: probabilities. */
   fromLogits?: boolean;
@@ -66,10 +69,12 @@ export function binaryCrossentropy(opts: CrossentropyOptions = {}): LossFn {
   };
 }
 
+/** Mean squared error, Keras's 'mse'. */
 export function meanSquaredError(): LossFn {
   return (yPred, yTrue) => mseLoss(yPred, alignTarget('mse', yTrue, yPred));
 }
 
+/** Mean absolute error, Keras's 'mae'. */
 export function meanAbsoluteError(): LossFn {
   return (yPred, yTrue) => l1Loss(yPred, alignTarget('mae', yTrue, yPred));
 }

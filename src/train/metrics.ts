@@ -18,6 +18,7 @@ import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../autograd/grad-mode.js';
 
+/** How predictions become labels: logits or probabilities, and the binary threshold. */
 export interface LabelOptions {
   /** Binary outputs are logits: threshold them at 0 instead of `threshold`. */
   fromLogits?: boolean;
@@ -142,11 +143,14 @@ function pairs(op: string, yTrue0: Tensor, yPred0: Tensor, opts: LabelOptions): 
  * column = predicted class, as sklearn's confusion_matrix.
  */
 export class ConfusionCounts {
+  /** Number of classes the matrix covers so far. */
   numClasses: number;
+  /** The counts, row-major [numClasses, numClasses]. */
   counts: Float64Array;
   /** Classes seen in yTrue or yPred so far (sklearn averages over these unless labels are given). */
   readonly seen = new Set<number>();
 
+  /** An empty matrix for numClasses classes (it grows as larger labels appear). */
   constructor(numClasses = 0) {
     this.numClasses = numClasses;
     this.counts = new Float64Array(numClasses * numClasses);
@@ -162,6 +166,7 @@ export class ConfusionCounts {
     this.counts = next;
   }
 
+  /** Counts the pairs (t[i], p[i]), growing the matrix for new labels. */
   add(t: Int32Array, p: Int32Array, op = 'confusionMatrix'): void {
     let maxLabel = -1;
     for (let i = 0; i < t.length; i++) {
@@ -180,13 +185,21 @@ export class ConfusionCounts {
     }
   }
 
+  /** Sets every count to zero. */
   reset(): void {
     this.counts.fill(0);
     this.seen.clear();
   }
 
   /** Per-class true positives, predicted counts (column sums) and actual counts (row sums). */
-  perClass(): { tp: number[]; predicted: number[]; actual: number[] } {
+  perClass(): {
+    /** True positives per class (the diagonal). */
+    tp: number[];
+    /** Predictions per class (column sums). */
+    predicted: number[];
+    /** True labels per class (row sums). */
+    actual: number[];
+  } {
     const c = this.numClasses;
     const tp = new Array<number>(c).fill(0),
       predicted = new Array<number>(c).fill(0),
@@ -203,9 +216,12 @@ export class ConfusionCounts {
   }
 }
 
+/** How per-class scores combine: unweighted mean over classes, pooled counts, or one positive class. */
 export type Average = 'macro' | 'micro' | 'binary';
+/** Which score: precision, recall or F1. */
 export type ScoreKind = 'precision' | 'recall' | 'f1';
 
+/** Options of precision, recall and F1: the averaging, class count and positive label. */
 export interface ScoreOptions extends LabelOptions {
   /**
    * 'macro' (default): the unweighted mean over classes of the per-class score; the classes are
@@ -214,7 +230,9 @@ export interface ScoreOptions extends LabelOptions {
    * `posLabel` (default 1) only.
    */
   average?: Average;
+  /** Number of classes (0..numClasses-1 enter the macro average). */
   numClasses?: number;
+  /** The positive class for average 'binary' (default 1). */
   posLabel?: number;
 }
 
@@ -303,9 +321,16 @@ export function confusionMatrix(yTrue: Tensor, yPred: Tensor, numClasses?: numbe
  * start over. Subclass it for a custom metric; compile() also accepts a plain function.
  */
 export abstract class Metric {
-  constructor(readonly name: string) {}
+  /** A metric logged as `name`. */
+  constructor(
+    /** The name under which fit() logs the metric. */
+    readonly name: string,
+  ) {}
+  /** Adds one batch of true labels and predictions. */
   abstract update(yTrue: Tensor, yPred: Tensor): void;
+  /** The metric over every batch since the last reset. */
   abstract result(): number;
+  /** Starts over. */
   abstract reset(): void;
   /**
    * The accumulated state as JSON, so a run resumed mid-epoch (train.BackupAndRestore) goes on with
@@ -327,6 +352,7 @@ function numbers(op: string, state: unknown, n: number): number[] {
 export class Accuracy extends Metric {
   private correct = 0;
   private total = 0;
+  /** Accuracy of class predictions (argmax, or a threshold for binary outputs). */
   constructor(private readonly opts: LabelOptions & { name?: string } = {}) {
     super(opts.name ?? 'accuracy');
   }
@@ -351,6 +377,7 @@ export class Accuracy extends Metric {
 
 /** Precision / recall / F1 from a confusion matrix accumulated over every batch. */
 class CountingScore extends Metric {
+  /** The confusion matrix accumulated so far. */
   protected readonly cm: ConfusionCounts;
   constructor(
     private readonly kind: ScoreKind,
@@ -383,19 +410,25 @@ class CountingScore extends Metric {
   }
 }
 
+/** Precision accumulated over batches (sklearn's average rules). */
 export class Precision extends CountingScore {
+  /** Precision with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('precision', opts);
   }
 }
 
+/** Recall accumulated over batches (sklearn's average rules). */
 export class Recall extends CountingScore {
+  /** Recall with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('recall', opts);
   }
 }
 
+/** F1 score accumulated over batches (sklearn's average rules). */
 export class F1Score extends CountingScore {
+  /** F1 score with the given averaging. */
   constructor(opts: ScoreOptions & { name?: string } = {}) {
     super('f1', opts);
   }
@@ -407,6 +440,7 @@ export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor | number;
 export class MeanMetric extends Metric {
   private sum = 0;
   private count = 0;
+  /** The mean of fn over every sample, logged as `name`. */
   constructor(
     name: string,
     private readonly fn: MetricFn,
@@ -448,6 +482,7 @@ export function alignTarget(op: string, yTrue: Tensor, yPred: Tensor): Tensor {
   return y;
 }
 
+/** A metric compile() knows by name. */
 export type MetricName = 'accuracy' | 'acc' | 'precision' | 'recall' | 'f1' | 'f1Score' | 'mse' | 'mae';
 
 /** A metric by its Keras-style name; `fromLogits` sets how binary outputs are thresholded. */

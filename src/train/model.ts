@@ -26,8 +26,10 @@ import { type FitOptions, fit } from './fit.js';
 import { type EvaluateOptions, evaluate, evaluateAsync } from './evaluate.js';
 import { type PredictOptions, predict } from './predict.js';
 
+/** An optimizer compile() knows by name. */
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
 
+/** What compile() takes: optimizer, loss, metrics and training options, as Keras's compile. */
 export interface CompileConfig {
   /** A name (Keras's default learning rates: adam, adamw, rmsprop 1e-3, sgd 1e-2) or an Optimizer. Default 'rmsprop', as Keras. */
   optimizer?: OptimizerName | Optimizer;
@@ -75,9 +77,11 @@ declare module '../nn/module.js' {
     fit(data: DataSource, opts?: FitOptions): Promise<History>;
     /** Loss and metrics over (x, y) or a data source, in eval mode: { loss, accuracy, ... }. */
     evaluate(x: Tensor, y: Tensor, opts?: EvaluateOptions): Logs;
+    /** Loss and metrics over the batches of a data source, in eval mode. */
     evaluate(data: DataSource, opts?: EvaluateOptions): Logs;
     /** evaluate() for a model on any device (a GPU's results are read back asynchronously). */
     evaluateAsync(x: Tensor, y: Tensor, opts?: EvaluateOptions): Promise<Logs>;
+    /** evaluateAsync() over the batches of a data source. */
     evaluateAsync(data: DataSource, opts?: EvaluateOptions): Promise<Logs>;
     /** The outputs for every example of x (or of a data source), concatenated; eval mode, no graph. */
     predict(x: Tensor | DataSource, opts?: PredictOptions): Tensor;

@@ -10,7 +10,9 @@ import type { Module } from '../nn/module.js';
 import { checkBatchSize, sliceSource, splitBatch, toSource } from './batches.js';
 import { forward } from './step.js';
 
+/** Options of predict: the batch size. */
 export interface PredictOptions {
+  /** Examples per forward pass (default 32). */
   batchSize?: number;
 }
 

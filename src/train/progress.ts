@@ -9,7 +9,9 @@ import type { Logs } from './callback.js';
 
 /** Where progress goes: process.stdout by default; anything with write() (and isTTY) for tests. */
 export interface OutputStream {
+  /** Writes text. */
   write(s: string): unknown;
+  /** Whether it is a terminal (then the bar redraws in place). */
   isTTY?: boolean;
   /** A terminal's width in characters (tty.WriteStream has it); live-progress.ts fits its line to it. */
   columns?: number;
@@ -17,11 +19,15 @@ export interface OutputStream {
 
 /** Options of fit()'s ProgressBar: Keras's verbose mode, the stream, the bar's width, the redraw interval, the unit. */
 export interface ProgressBarOptions {
+  /** 1: a bar redrawn as batches end; 2: one line per epoch. */
   verbose?: 1 | 2;
+  /** Where the bar goes (default process.stdout). */
   stream?: OutputStream;
+  /** Width of the bar in characters (default 30). */
   width?: number;
   /** Least time between two redraws on a terminal, in milliseconds. */
   intervalMs?: number;
+  /** What a step is called in the bar (e.g. 'step'). */
   unitName?: string;
 }
 

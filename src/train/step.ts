@@ -24,6 +24,7 @@ import { type Batch, type Source, onDevice, splitBatch } from './batches.js';
  * and ends training (Keras's TerminateOnNaN, one step earlier); 'skip' leaves the weights as they
  * were and goes on (the step counts in the logs' 'skipped', not in the loss or metrics); 'ignore'
  * (the default) checks nothing and steps the optimizer whatever the values.
+ * @inline
  */
 export type NonFiniteMode = 'raise' | 'stop' | 'skip' | 'ignore';
 

@@ -6,6 +6,7 @@
 
 import { DeviceError } from '../../errors.js';
 
+/** Options of initDevice('webgpu'): Dawn instance options, feature level and power preference. */
 export interface WebGPUOptions {
   /**
    * Dawn's instance options (Node only), e.g. ['backend=opengles'] to run on OpenGL ES (llvmpipe).
@@ -14,6 +15,7 @@ export interface WebGPUOptions {
   dawnOptions?: string[];
   /** 'compatibility' asks for WebGPU's compatibility feature level (needed on OpenGL ES). $MOX_WEBGPU_FEATURE_LEVEL. */
   featureLevel?: 'core' | 'compatibility';
+  /** Which GPU to ask for where there are several (WebGPU's powerPreference). */
   powerPreference?: 'low-power' | 'high-performance';
 }
 

@@ -9,12 +9,19 @@ import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
 import { pixelsToFloat } from './idx.js';
 
+/** Bytes of one CIFAR-10 record: a label byte and 32x32x3 pixels. */
 export const CIFAR10_RECORD_BYTES = 3073;
+/** CIFAR-10's class names, by label. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
+/**
+ * CIFAR-10 records split apart: the pixels of every image and their class labels.
+ * @inline
+ */
 export interface CifarRecords {
   /** Pixels of every record, [N, 3, 32, 32] row-major. */
   pixels: Uint8Array;
+  /** Class label of every record [N]. */
   labels: Int32Array;
 }
 
@@ -41,6 +48,7 @@ export function parseCifar10(bytes: Uint8Array, name = 'CIFAR-10 data'): CifarRe
   return { pixels, labels };
 }
 
+/** Options of readCifar10: scaling and a record limit. */
 export interface Cifar10Options {
   /** 'float' (default): float32 in [0, 1]; 'raw': float32 pixel values 0..255. */
   scale?: 'float' | 'raw';
@@ -49,7 +57,15 @@ export interface Cifar10Options {
 }
 
 /** Reads one or more CIFAR-10 binary files (gzip or raw) into images [N, 3, 32, 32] float32 and labels [N] int32. */
-export function readCifar10(paths: string | readonly string[], opts: Cifar10Options = {}): { images: Tensor; labels: Tensor } {
+export function readCifar10(
+  paths: string | readonly string[],
+  opts: Cifar10Options = {},
+): {
+  /** Images [N, 3, 32, 32] float32. */
+  images: Tensor;
+  /** Labels [N] int32. */
+  labels: Tensor;
+} {
   const list = typeof paths === 'string' ? [paths] : [...paths];
   if (list.length === 0) throw new DataError('cifar10', 'no files given');
   const limit = opts.limit ?? Infinity;

@@ -8,6 +8,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readText } from './text.js';
 
+/** Options of parseCsv: delimiter and header detection. */
 export interface CsvParseOptions {
   /** Field separator (default ','). */
   delimiter?: string;
@@ -15,8 +16,11 @@ export interface CsvParseOptions {
   header?: boolean | 'auto';
 }
 
+/** A parsed CSV file: the header, the rows as strings, and where each row starts. */
 export interface CsvTable {
+  /** Column names, or null when the file has no header. */
   header: string[] | null;
+  /** The fields of each row. */
   rows: string[][];
   /** The 1-based line each row starts on, for error messages. */
   lines: number[];
@@ -117,6 +121,7 @@ export function parseCsv(text: string, opts: CsvParseOptions = {}, name = 'CSV d
   return hasHeader ? { header: rows[0]!, rows: rows.slice(1), lines: lines.slice(1) } : { header: null, rows, lines };
 }
 
+/** Options of readCsv: the CSV options plus the label column and the feature columns. */
 export interface ReadCsvOptions extends CsvParseOptions {
   /** The column holding labels (a name from the header or an index); it is left out of x. */
   labelColumn?: string | number;
@@ -124,6 +129,7 @@ export interface ReadCsvOptions extends CsvParseOptions {
   columns?: readonly (string | number)[];
 }
 
+/** A CSV file as tensors: features x, labels y, column and class names. */
 export interface CsvData {
   /** The names of x's columns (from the header, or '0', '1', ... without one). */
   columns: string[];
@@ -133,6 +139,7 @@ export interface CsvData {
   y?: Tensor;
   /** When the labels are names: the sorted distinct names; y holds their indices. */
   classes?: string[];
+  /** The file's header, or null without one. */
   header: string[] | null;
 }
 

@@ -10,12 +10,21 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { tensor } from '../../tensor/create.js';
 import { readBytes } from './file.js';
 
+/** Element type of an IDX file (MNIST's format). */
 export type IdxDType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+/**
+ * The typed array an IDX file decodes to, by its element type.
+ * @inline
+ */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** An IDX file decoded: element type, shape and the values. */
 export interface IdxArray {
+  /** Element type. */
   dtype: IdxDType;
+  /** Size of each dim. */
   shape: number[];
+  /** The values, row-major. */
   data: IdxData;
 }
 
@@ -35,6 +44,7 @@ export function idxMagic(bytes: Uint8Array): number {
   return bytes.length < 4 ? 0 : new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, false);
 }
 
+/** Options of readIdx: how many entries to read. */
 export interface IdxOptions {
   /** Read only the first `limit` entries along the first dimension. */
   limit?: number;
@@ -99,6 +109,7 @@ export function readIdx(path: string, opts: IdxOptions = {}): IdxArray {
   return parseIdx(readBytes('idx', path), path, opts);
 }
 
+/** Options of readMnistImages: a limit and the pixel scaling. */
 export interface MnistImageOptions extends IdxOptions {
   /** 'float' (default): float32 in [0, 1]; 'raw': float32 pixel values 0..255. */
   scale?: 'float' | 'raw';

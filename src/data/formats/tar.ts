@@ -4,9 +4,13 @@
 import { DataError } from '../../errors.js';
 import { isGzip, gunzip } from './file.js';
 
+/** One member of a tar archive. */
 export interface TarEntry {
+  /** Path inside the archive. */
   name: string;
+  /** What the member is. */
   type: 'file' | 'directory' | 'other';
+  /** Size in bytes. */
   size: number;
   /** The member's bytes (a view into the archive). */
   data: Uint8Array;

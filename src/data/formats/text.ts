@@ -4,8 +4,10 @@
 import { readBytes } from './file.js';
 import { decodeWindows1252 } from './windows-1252.js';
 
+/** A text encoding readText decodes: UTF-8 or Windows-1252. */
 export type TextEncoding = 'utf-8' | 'windows-1252';
 
+/** Options of readText: the encoding. */
 export interface ReadTextOptions {
   /** How the bytes are decoded (default 'utf-8'; a leading byte-order mark is dropped). */
   encoding?: TextEncoding;

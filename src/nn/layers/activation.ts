@@ -8,16 +8,24 @@ import { logSoftmax, softmax } from '../../ops/softmax.js';
 import { Module } from '../module.js';
 import { pyNum } from './repr.js';
 
+/** ReLU layer: max(x, 0) elementwise. */
 export class ReLU extends Module {
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
+/** Leaky ReLU layer: x for x > 0, negativeSlope * x otherwise. */
 export class LeakyReLU extends Module {
-  constructor(readonly negativeSlope = 0.01) {
+  /** Leaky ReLU with the given slope for negative inputs. */
+  constructor(
+    /** Slope for negative inputs (default 0.01). */
+    readonly negativeSlope = 0.01,
+  ) {
     super();
   }
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return leakyRelu(x, this.negativeSlope);
   }
@@ -26,12 +34,18 @@ export class LeakyReLU extends Module {
   }
 }
 
+/** GELU layer, exact (erf) or its tanh approximation. */
 export class GELU extends Module {
-  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+  /** GELU, exact or with the tanh approximation. */
+  constructor(
+    /** 'none' for the exact erf form, 'tanh' for GPT-2's approximation. */
+    readonly approximate: 'none' | 'tanh' = 'none',
+  ) {
     super();
     if (approximate !== 'none' && approximate !== 'tanh')
       throw new ValueError('GELU', `approximate must be 'none' or 'tanh', got '${String(approximate)}'`);
   }
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return gelu(x, this.approximate);
   }
@@ -40,25 +54,33 @@ export class GELU extends Module {
   }
 }
 
+/** SiLU (swish) layer: x * sigmoid(x). */
 export class SiLU extends Module {
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return silu(x);
   }
 }
 
+/** Sigmoid layer: 1 / (1 + e^-x). */
 export class Sigmoid extends Module {
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
 }
 
+/** Tanh layer. */
 export class Tanh extends Module {
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
 }
 
+/** Softplus layer: log(1 + e^x). */
 export class Softplus extends Module {
+  /** Applies the activation elementwise. */
   forward(x: Tensor): Tensor {
     return softplus(x);
   }
@@ -66,9 +88,14 @@ export class Softplus extends Module {
 
 /** Softmax along `dim` (default the last, as Keras; PyTorch asks for it explicitly). */
 export class Softmax extends Module {
-  constructor(readonly dim = -1) {
+  /** Softmax along `dim`. */
+  constructor(
+    /** The axis the probabilities sum to 1 over. */
+    readonly dim = -1,
+  ) {
     super();
   }
+  /** Softmax along `dim`. */
   forward(x: Tensor): Tensor {
     return softmax(x, this.dim);
   }
@@ -77,10 +104,16 @@ export class Softmax extends Module {
   }
 }
 
+/** Log-softmax layer along `dim` (default the last). */
 export class LogSoftmax extends Module {
-  constructor(readonly dim = -1) {
+  /** Log-softmax along `dim`. */
+  constructor(
+    /** The axis the softmax is taken over. */
+    readonly dim = -1,
+  ) {
     super();
   }
+  /** Log-softmax along `dim`. */
   forward(x: Tensor): Tensor {
     return logSoftmax(x, this.dim);
   }

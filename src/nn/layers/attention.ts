@@ -21,6 +21,7 @@ import { Parameter } from '../parameter.js';
 import { Linear, checkFeatures } from './linear.js';
 import { pyBool, pyNum } from './repr.js';
 
+/** Options of MultiheadAttention.forward: masks, whether to return the weights, causality. */
 export interface MultiheadAttentionForwardOptions {
   /**
    * [L, S] or [N * numHeads, L, S]: bool (true = may NOT attend, as PyTorch) or float (added to the
@@ -37,10 +38,15 @@ export interface MultiheadAttentionForwardOptions {
   isCausal?: boolean;
 }
 
+/** Options of the functional multi-head attention: the forward options plus layout and dropout. */
 export interface MultiheadAttentionFunctionalOptions extends MultiheadAttentionForwardOptions {
+  /** Inputs and output as [batch, seq, embed] (default false: [seq, batch, embed]). */
   batchFirst?: boolean;
+  /** Dropout on the attention weights (default 0). */
   dropoutP?: number;
+  /** Apply dropoutP (true) or skip it (inference). */
   training?: boolean;
+  /** Draw dropout masks from this generator instead of the global one. */
   generator?: Generator;
 }
 
@@ -185,6 +191,7 @@ function combineCausal(mask: Tensor | null, like: Tensor, l: number, s: number):
   return mask.dtype === 'bool' ? logicalAnd(mask, c) : mask.add(where(c, 0, -Infinity).to(mask.dtype));
 }
 
+/** Options of MultiheadAttention: biases, layout, dropout, dtype, device and generator. */
 export interface MultiheadAttentionOptions {
   /** in_proj_bias and out_proj.bias (default true). */
   bias?: boolean;
@@ -192,23 +199,36 @@ export interface MultiheadAttentionOptions {
   batchFirst?: boolean;
   /** Dropout on the attention weights, in training mode only (default 0). */
   dropout?: number;
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default the current device). */
   device?: string;
+  /** Draw dropout masks from this generator instead of the global one. */
   generator?: Generator;
 }
 
 /** torch.nn.MultiheadAttention (key and value of embedDim features). */
 export class MultiheadAttention extends Module {
+  /** Model width: features of each query, key and value. */
   readonly embedDim: number;
+  /** Number of attention heads. */
   readonly numHeads: number;
+  /** Features per head: embedDim / numHeads. */
   readonly headDim: number;
+  /** Inputs and output as [batch, seq, embed] rather than [seq, batch, embed]. */
   readonly batchFirst: boolean;
+  /** Dropout probability on the attention weights, in training mode. */
   readonly dropout: number;
+  /** Draws the dropout masks (the global generator when undefined). */
   generator: Generator | undefined;
+  /** The packed q, k, v projection weight [3 * embedDim, embedDim], by PyTorch's name. */
   in_proj_weight: Parameter;
+  /** The packed q, k, v projection bias [3 * embedDim], or null. */
   in_proj_bias: Parameter | null;
+  /** The output projection. */
   out_proj: Linear;
 
+  /** Multi-head attention of embedDim features split over numHeads heads. */
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOptions = {}) {
     super();
     checkFeatures('MultiheadAttention', { embedDim, numHeads });

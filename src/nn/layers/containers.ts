@@ -19,6 +19,7 @@ export class Sequential extends Module {
   readonly #layers: Module[] = [];
   readonly #names = new Set<string>();
 
+  /** A chain of layers: given as arguments, as one array, or as an object of named layers. */
   constructor(...layers: Module[] | [readonly Module[]] | [Record<string, Module>]) {
     super();
     const first = layers[0];
@@ -39,6 +40,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** The number of layers. */
   get length(): number {
     return this.#layers.length;
   }
@@ -60,10 +62,12 @@ export class Sequential extends Module {
     return m;
   }
 
+  /** Iterates over the layers in order. */
   [Symbol.iterator](): Iterator<Module> {
     return this.#layers[Symbol.iterator]();
   }
 
+  /** Runs the layers in order, each on the previous one's output. */
   // biome-ignore lint/suspicious/noExplicitAny: Module.forward's signature; a Sequential passes whatever its layers take
   forward(...inputs: any[]): any {
     if (!this.#layers.length) return inputs[0];
@@ -77,11 +81,13 @@ export class Sequential extends Module {
 export class ModuleList extends Module {
   readonly #items: Module[] = [];
 
+  /** A list holding the given modules. */
   constructor(modules: readonly Module[] = []) {
     super();
     for (const m of modules) this.append(m);
   }
 
+  /** Adds a module at the end; returns the list. */
   append(m: Module): this {
     checkModule('ModuleList', m, `item ${this.#items.length}`);
     this.registerModule(String(this.#items.length), m);
@@ -89,6 +95,7 @@ export class ModuleList extends Module {
     return this;
   }
 
+  /** The number of modules. */
   get length(): number {
     return this.#items.length;
   }
@@ -102,16 +109,19 @@ export class ModuleList extends Module {
     return super.replaceChild(key, module);
   }
 
+  /** The module at position i (negative counts from the end). */
   at(i: number): Module {
     const m = this.#items[i < 0 ? i + this.#items.length : i];
     if (!m) throw new IndexError('ModuleList', `index ${i} is out of range for ${this.#items.length} modules`);
     return m;
   }
 
+  /** Iterates over the modules in order. */
   [Symbol.iterator](): Iterator<Module> {
     return this.#items[Symbol.iterator]();
   }
 
+  /** Throws: a ModuleList holds modules for the owner's forward, it has none of its own. */
   forward(): never {
     throw new ValueError('ModuleList', "a ModuleList has no forward; iterate over it in the owner's forward");
   }
@@ -127,6 +137,7 @@ export class ModuleDict<M extends Module = Module> extends Module {
   // a private field, so the base class's property scan does not list the modules a second time
   readonly #items = new Map<string, M>();
 
+  /** A dict holding the given modules, from an object or [key, module] pairs. */
   constructor(modules: Record<string, M> | Iterable<readonly [string, M]> = {}) {
     super();
     this.update(modules);
@@ -157,14 +168,17 @@ export class ModuleDict<M extends Module = Module> extends Module {
     return true;
   }
 
+  /** The module under `key`, or undefined. */
   get(key: string): M | undefined {
     return this.#items.get(key);
   }
 
+  /** Whether a module is stored under `key`. */
   has(key: string): boolean {
     return this.#items.has(key);
   }
 
+  /** The number of modules. */
   get size(): number {
     return this.#items.size;
   }
@@ -188,22 +202,27 @@ export class ModuleDict<M extends Module = Module> extends Module {
     for (const k of [...this.#items.keys()]) this.delete(k);
   }
 
+  /** The keys, in insertion order. */
   keys(): IterableIterator<string> {
     return this.#items.keys();
   }
 
+  /** The modules, in insertion order. */
   values(): IterableIterator<M> {
     return this.#items.values();
   }
 
+  /** The [key, module] pairs, in insertion order. */
   entries(): IterableIterator<[string, M]> {
     return this.#items.entries();
   }
 
+  /** Iterates over the [key, module] pairs, in insertion order. */
   [Symbol.iterator](): IterableIterator<[string, M]> {
     return this.#items.entries();
   }
 
+  /** Throws: a ModuleDict holds modules for the owner's forward, it has none of its own. */
   forward(..._inputs: unknown[]): unknown {
     throw new ValueError('ModuleDict', "a ModuleDict has no forward; look its modules up in the owner's forward");
   }

@@ -12,20 +12,30 @@ import { checkFeatures, type LayerOptions } from './linear.js';
 import { pyTuple, toPair } from './repr.js';
 
 export interface Conv2dLayerOptions extends LayerOptions {
+  /** Step of the window (default 1). */
   stride?: Pair;
   /** Zero padding on each side, or 'valid' (none) or 'same' (output size = input size; stride 1). */
   padding?: Pair | 'same' | 'valid';
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many independent groups (default 1). */
   groups?: number;
+  /** Learn a per-channel bias (default true). */
   bias?: boolean;
 }
 
 export interface ConvTranspose2dLayerOptions extends LayerOptions {
+  /** Step of the window over the output (default 1). */
   stride?: Pair;
+  /** Removed from each side of the output (default 0). */
   padding?: Pair;
+  /** Extra size added to one side of the output, to pick among the sizes a stride allows (default 0). */
   outputPadding?: Pair;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Pair;
+  /** Split input and output channels into this many independent groups (default 1). */
   groups?: number;
+  /** Learn a per-channel bias (default true). */
   bias?: boolean;
 }
 
@@ -60,16 +70,26 @@ function convRepr(c: {
 
 /** 2-D convolution over [N, C, H, W] (or unbatched [C, H, W]) input. */
 export class Conv2d extends Module {
+  /** Channels of the input. */
   readonly inChannels: number;
+  /** Channels of the output (number of filters). */
   readonly outChannels: number;
+  /** Kernel [height, width]. */
   readonly kernelSize: [number, number];
+  /** Step of the window [height, width]. */
   readonly stride: [number, number];
+  /** Padding [height, width] on each side, or 'same' / 'valid'. */
   readonly padding: [number, number] | 'same' | 'valid';
+  /** Spacing between kernel taps [height, width]. */
   readonly dilation: [number, number];
+  /** Number of channel groups. */
   readonly groups: number;
+  /** Filters [outChannels, inChannels / groups, kh, kw]. */
   weight: Parameter;
+  /** Bias [outChannels], or null without one. */
   bias: Parameter | null;
 
+  /** A convolution from inChannels to outChannels with a kernelSize kernel. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: Conv2dLayerOptions = {}) {
     super();
     checkFeatures('Conv2d', { inChannels, outChannels });
@@ -91,6 +111,7 @@ export class Conv2d extends Module {
     this.resetParameters();
   }
 
+  /** PyTorch's default: kaiming-uniform weight (a = sqrt(5)) and bias U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
   resetParameters(): void {
     defaultLayerInit_(this.weight, this.bias);
   }
@@ -106,17 +127,28 @@ export class Conv2d extends Module {
 
 /** Transposed 2-D convolution (a "deconvolution": the gradient of Conv2d with respect to its input). */
 export class ConvTranspose2d extends Module {
+  /** Channels of the input. */
   readonly inChannels: number;
+  /** Channels of the output. */
   readonly outChannels: number;
+  /** Kernel [height, width]. */
   readonly kernelSize: [number, number];
+  /** Step of the window over the output [height, width]. */
   readonly stride: [number, number];
+  /** Padding removed from each side of the output [height, width]. */
   readonly padding: [number, number];
+  /** Extra size on one side of the output [height, width]. */
   readonly outputPadding: [number, number];
+  /** Spacing between kernel taps [height, width]. */
   readonly dilation: [number, number];
+  /** Number of channel groups. */
   readonly groups: number;
+  /** Filters [inChannels, outChannels / groups, kh, kw], as PyTorch lays them out. */
   weight: Parameter;
+  /** Bias [outChannels], or null without one. */
   bias: Parameter | null;
 
+  /** A transposed convolution from inChannels to outChannels with a kernelSize kernel. */
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvTranspose2dLayerOptions = {}) {
     super();
     checkFeatures('ConvTranspose2d', { inChannels, outChannels });

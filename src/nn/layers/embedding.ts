@@ -11,17 +11,24 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { checkFeatures, type LayerOptions } from './linear.js';
 
+/** Options of Embedding: the padding id, dtype and device. */
 export interface EmbeddingLayerOptions extends LayerOptions {
   /** This id's row stays zero-initialised and gets no gradient; negative counts from the end. */
   paddingIdx?: number | null;
 }
 
+/** Lookup table of vectors by integer id, like torch.nn.Embedding. */
 export class Embedding extends Module {
+  /** Number of ids (rows of the table). */
   readonly numEmbeddings: number;
+  /** Size of each vector. */
   readonly embeddingDim: number;
+  /** The id whose row stays zero and gets no gradient, or null. */
   readonly paddingIdx: number | null;
+  /** The table [numEmbeddings, embeddingDim]. */
   weight: Parameter;
 
+  /** A table of numEmbeddings vectors of embeddingDim, drawn from N(0, 1). */
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingLayerOptions = {}) {
     super();
     checkFeatures('Embedding', { numEmbeddings, embeddingDim });
@@ -52,6 +59,7 @@ export class Embedding extends Module {
     }
   }
 
+  /** Looks up the vector of each id: int32 ids [...] give [..., embeddingDim]. */
   forward(ids: Tensor): Tensor {
     return embedding(ids, this.weight, this.paddingIdx);
   }

@@ -10,8 +10,11 @@ import { Module } from '../module.js';
 import { Parameter } from '../parameter.js';
 import { pyBool } from './repr.js';
 
+/** Where a layer creates its parameters: dtype (default float32) and device (default the current one). */
 export interface LayerOptions {
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default the current device). */
   device?: string;
 }
 
@@ -21,12 +24,18 @@ export function checkFeatures(op: string, pairs: Record<string, number>): void {
   }
 }
 
+/** Fully connected layer, y = x W^T + b, like torch.nn.Linear. */
 export class Linear extends Module {
+  /** Size of each input sample. */
   readonly inFeatures: number;
+  /** Size of each output sample. */
   readonly outFeatures: number;
+  /** Weight [outFeatures, inFeatures]. */
   weight: Parameter;
+  /** Bias [outFeatures], or null without one. */
   bias: Parameter | null;
 
+  /** A layer from inFeatures to outFeatures, with a bias unless `bias` is false. */
   constructor(inFeatures: number, outFeatures: number, bias = true, opts: LayerOptions = {}) {
     super();
     checkFeatures('Linear', { inFeatures, outFeatures });
@@ -42,6 +51,7 @@ export class Linear extends Module {
     defaultLayerInit_(this.weight, this.bias);
   }
 
+  /** Applies the layer to x [..., inFeatures]. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
@@ -53,6 +63,7 @@ export class Linear extends Module {
 
 /** Passes its input through unchanged (a placeholder, e.g. for a removed layer). */
 export class Identity extends Module {
+  /** Returns x unchanged. */
   forward(x: Tensor): Tensor {
     return x;
   }

@@ -14,6 +14,7 @@ import { checkFeatures, type LayerOptions } from './linear.js';
 import { pyBool, pyNum } from './repr.js';
 
 export interface BatchNormLayerOptions extends LayerOptions {
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
   /** Weight of the newest batch in the running statistics (default 0.1); null: a cumulative average. */
   momentum?: number | null;
@@ -24,16 +25,24 @@ export interface BatchNormLayerOptions extends LayerOptions {
 }
 
 abstract class BatchNormBase extends Module {
+  /** Number of channels C. */
   readonly numFeatures: number;
+  /** Added to the variance before the square root. */
   readonly eps: number;
+  /** Weight of the newest batch in the running statistics; null for a cumulative average. */
   readonly momentum: number | null;
+  /** Whether the layer learns a per-channel scale and shift. */
   readonly affine: boolean;
+  /** Whether the layer keeps running statistics for evaluation. */
   readonly trackRunningStats: boolean;
+  /** Per-channel scale (gamma) [C], or null when not affine. */
   weight: Parameter | null;
+  /** Per-channel shift (beta) [C], or null when not affine. */
   bias: Parameter | null;
   /** Host copy of num_batches_tracked's count, for momentum null on a device read asynchronously. */
   private batchesSeen = 0;
 
+  /** Batch norm over numFeatures channels. */
   constructor(numFeatures: number, opts: BatchNormLayerOptions = {}) {
     super();
     checkFeatures(this.constructor.name, { numFeatures });
@@ -60,16 +69,20 @@ abstract class BatchNormBase extends Module {
     this.resetParameters();
   }
 
+  /** Running mean of each channel (the running_mean buffer), or null when not tracked. */
   get runningMean(): Tensor | null {
     return this.buffer('running_mean');
   }
+  /** Running variance of each channel (the running_var buffer), or null when not tracked. */
   get runningVar(): Tensor | null {
     return this.buffer('running_var');
   }
+  /** Number of batches seen in training (num_batches_tracked), or null when not tracked. */
   get numBatchesTracked(): Tensor | null {
     return this.buffer('num_batches_tracked');
   }
 
+  /** Resets the running statistics to mean 0, variance 1 and no batches. */
   resetRunningStats(): void {
     if (!this.trackRunningStats) return;
     noGrad(() => {
@@ -80,6 +93,7 @@ abstract class BatchNormBase extends Module {
     });
   }
 
+  /** Resets the running statistics, the scale to 1 and the shift to 0. */
   resetParameters(): void {
     this.resetRunningStats();
     if (this.weight) ones_(this.weight);
@@ -127,6 +141,7 @@ abstract class BatchNormBase extends Module {
 
 /** Batch norm over [N, C] or [N, C, L] (per channel C). */
 export class BatchNorm1d extends BatchNormBase {
+  /** Throws a ShapeError unless x is [N, C] or [N, C, L]. */
   protected checkInput(x: Tensor): void {
     if (x.ndim !== 2 && x.ndim !== 3)
       throw new ShapeError('BatchNorm1d', `expected 2D or 3D input [N, C] or [N, C, L], got ${fmtShape(x.shape)}`);
@@ -135,12 +150,14 @@ export class BatchNorm1d extends BatchNormBase {
 
 /** Batch norm over [N, C, H, W] (per channel C). */
 export class BatchNorm2d extends BatchNormBase {
+  /** Throws a ShapeError unless x is [N, C, H, W]. */
   protected checkInput(x: Tensor): void {
     if (x.ndim !== 4) throw new ShapeError('BatchNorm2d', `expected 4D input [N, C, H, W], got ${fmtShape(x.shape)}`);
   }
 }
 
 export interface LayerNormLayerOptions extends LayerOptions {
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
   /** Learnable per-element scale (and shift) over normalizedShape (default true). */
   elementwiseAffine?: boolean;
@@ -150,12 +167,18 @@ export interface LayerNormLayerOptions extends LayerOptions {
 
 /** Layer norm over the trailing normalizedShape dims. */
 export class LayerNorm extends Module {
+  /** The trailing shape normalised over. */
   readonly normalizedShape: readonly number[];
+  /** Added to the variance before the square root. */
   readonly eps: number;
+  /** Whether the layer learns a per-element scale (and shift). */
   readonly elementwiseAffine: boolean;
+  /** Per-element scale [...normalizedShape], or null. */
   weight: Parameter | null;
+  /** Per-element shift [...normalizedShape], or null. */
   bias: Parameter | null;
 
+  /** Layer norm over the trailing normalizedShape. */
   constructor(normalizedShape: number | readonly number[], opts: LayerNormLayerOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
@@ -170,6 +193,7 @@ export class LayerNorm extends Module {
     this.resetParameters();
   }
 
+  /** Resets the scale to 1 and the shift to 0. */
   resetParameters(): void {
     if (this.weight) ones_(this.weight);
     if (this.bias) zeros_(this.bias);

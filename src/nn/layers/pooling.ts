@@ -7,29 +7,45 @@ import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../../ops/pool.js';
 import { Module } from '../module.js';
 import { pyBool, pyValue } from './repr.js';
 
+/** Options of MaxPool2d: stride, padding, dilation and rounding of the output size. */
 export interface MaxPool2dLayerOptions {
+  /** Step of the window (default: the kernel size). */
   stride?: Pair | null;
+  /** Implicit padding on each side, with -Infinity (default 0). */
   padding?: Pair;
+  /** Spacing between window taps (default 1). */
   dilation?: Pair;
+  /** Round the output size up instead of down. */
   ceilMode?: boolean;
 }
 
+/** Options of AvgPool2d: stride, padding, rounding, and how each window's sum is divided. */
 export interface AvgPool2dLayerOptions {
+  /** Step of the window (default: the kernel size). */
   stride?: Pair | null;
+  /** Implicit zero padding on each side (default 0). */
   padding?: Pair;
+  /** Round the output size up instead of down. */
   ceilMode?: boolean;
   /** Count padding zeros in the divisor (default true, as PyTorch). */
   countIncludePad?: boolean;
+  /** When set, every window divides by this instead of its size. */
   divisorOverride?: number;
 }
 
 export class MaxPool2d extends Module {
+  /** Window size. */
   readonly kernelSize: Pair;
+  /** Step of the window. */
   readonly stride: Pair;
+  /** Implicit padding on each side. */
   readonly padding: Pair;
+  /** Spacing between window taps. */
   readonly dilation: Pair;
+  /** Whether the output size rounds up. */
   readonly ceilMode: boolean;
 
+  /** Max pooling with a kernelSize window. */
   constructor(kernelSize: Pair, opts: MaxPool2dLayerOptions = {}) {
     super();
     this.kernelSize = kernelSize;
@@ -52,13 +68,20 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
+  /** Window size. */
   readonly kernelSize: Pair;
+  /** Step of the window. */
   readonly stride: Pair;
+  /** Implicit zero padding on each side. */
   readonly padding: Pair;
+  /** Whether the output size rounds up. */
   readonly ceilMode: boolean;
+  /** Whether padding zeros count in the divisor. */
   readonly countIncludePad: boolean;
+  /** A fixed divisor for every window, if set. */
   readonly divisorOverride: number | undefined;
 
+  /** Average pooling with a kernelSize window. */
   constructor(kernelSize: Pair, opts: AvgPool2dLayerOptions = {}) {
     super();
     this.kernelSize = kernelSize;
@@ -86,8 +109,10 @@ export class AvgPool2d extends Module {
 
 /** Average pooling to a fixed output size whatever the input size (null keeps that axis's size). */
 export class AdaptiveAvgPool2d extends Module {
+  /** The output's [height, width] (null keeps the input's size on that axis). */
   readonly outputSize: Pair | readonly [number | null, number | null];
 
+  /** Average pooling to outputSize. */
   constructor(outputSize: Pair | readonly [number | null, number | null]) {
     super();
     this.outputSize = outputSize;

@@ -23,6 +23,7 @@ import { Parameter } from '../parameter.js';
 import { checkFeatures } from './linear.js';
 import { pyBool, pyNum } from './repr.js';
 
+/** Options of LSTM and GRU: layers, bias, layout, dropout, dtype, device and generator. */
 export interface RNNOptions {
   /** Number of stacked layers (default 1). */
   numLayers?: number;
@@ -32,21 +33,34 @@ export interface RNNOptions {
   batchFirst?: boolean;
   /** Dropout on the outputs of every layer but the last, in training mode only (default 0). */
   dropout?: number;
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default the current device). */
   device?: string;
   /** Draw dropout masks from this generator instead of the global one. */
   generator?: Generator;
 }
 
+/** Options of the functional LSTM and GRU (every field given). */
 export interface RNNFunctionalOptions {
+  /** Number of stacked layers. */
   numLayers: number;
+  /** Whether the weights include biases. */
   bias: boolean;
+  /** Input and output as [batch, time, features] instead of [time, batch, features]. */
   batchFirst: boolean;
+  /** Dropout on the outputs of every layer but the last. */
   dropout: number;
+  /** Apply the dropout (true) or skip it (inference). */
   training: boolean;
+  /** Draw dropout masks from this generator instead of the global one. */
   generator?: Generator;
 }
 
+/**
+ * Which recurrent cell a layer runs.
+ * @inline
+ */
 type Mode = 'LSTM' | 'GRU';
 const GATES: Record<Mode, number> = { LSTM: 4, GRU: 3 };
 
@@ -193,13 +207,21 @@ export function gru(x: Tensor, h0: Tensor | null, weights: readonly Tensor[], o:
 abstract class RNNBase extends Module {
   /** The parameters, by PyTorch's names (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...). */
   [name: `weight_ih_l${number}` | `weight_hh_l${number}` | `bias_ih_l${number}` | `bias_hh_l${number}`]: Parameter;
+  /** Which cell runs: 'LSTM' or 'GRU'. */
   readonly mode: Mode;
+  /** Features of each input step. */
   readonly inputSize: number;
+  /** Features of the hidden state. */
   readonly hiddenSize: number;
+  /** Number of stacked layers. */
   readonly numLayers: number;
+  /** Whether the weights include biases. */
   readonly bias: boolean;
+  /** Input and output as [batch, time, features] rather than [time, batch, features]. */
   readonly batchFirst: boolean;
+  /** Dropout on the outputs of every layer but the last, in training. */
   readonly dropout: number;
+  /** Draws the dropout masks (the global generator when undefined). */
   generator: Generator | undefined;
   private readonly _weightNames: string[] = [];
 
@@ -246,6 +268,7 @@ abstract class RNNBase extends Module {
     return this._weightNames.map((n) => self[n]!);
   }
 
+  /** The options the functional form runs with, from the layer's settings and mode. */
   protected functionalOptions(): RNNFunctionalOptions {
     return {
       numLayers: this.numLayers,
@@ -272,6 +295,7 @@ abstract class RNNBase extends Module {
  * output [T, B, H] ([B, T, H] batch-first) holds the last layer's h at every step; h_n, c_n [L, B, H].
  */
 export class LSTM extends RNNBase {
+  /** A (stacked) LSTM from inputSize features to hiddenSize. */
   constructor(inputSize: number, hiddenSize: number, opts: RNNOptions = {}) {
     super('LSTM', inputSize, hiddenSize, opts);
   }
@@ -283,6 +307,7 @@ export class LSTM extends RNNBase {
 
 /** Gated recurrent unit, as torch.nn.GRU. forward(x, h0?) returns [output, h_n]. */
 export class GRU extends RNNBase {
+  /** A (stacked) GRU from inputSize features to hiddenSize. */
   constructor(inputSize: number, hiddenSize: number, opts: RNNOptions = {}) {
     super('GRU', inputSize, hiddenSize, opts);
   }

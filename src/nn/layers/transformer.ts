@@ -24,6 +24,7 @@ import { LayerNorm } from './normalization.js';
 import { GELU } from './activation.js';
 import { Dropout } from './dropout.js';
 
+/** Options of a GPT-2 Transformer block: dropout, biases, epsilon, MLP width, GELU form, causality, pruned heads. */
 export interface TransformerBlockOptions {
   /** Dropout on the attention weights and on both residual branches, in training only (default 0). */
   dropout?: number;
@@ -42,8 +43,11 @@ export interface TransformerBlockOptions {
    * in the unpruned layer: the layer is built with the others only (see CausalSelfAttention.pruneHeads).
    */
   prunedHeads?: readonly number[];
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default the current device). */
   device?: string;
+  /** Draw dropout masks from this generator instead of the global one. */
   generator?: Generator;
 }
 
@@ -53,7 +57,9 @@ export interface TransformerBlockOptions {
  * recorded (generation runs under noGrad), and clear() frees them.
  */
 export class KVCache {
+  /** Cached keys [B, heads, T, headDim], or null before the first step. */
   k: Tensor | null = null;
+  /** Cached values [B, heads, T, headDim], or null before the first step. */
   v: Tensor | null = null;
 
   /** Number of cached positions. */
@@ -74,6 +80,7 @@ export class KVCache {
     return [nk, nv];
   }
 
+  /** Frees the cached keys and values and empties the cache. */
   clear(): void {
     this.k?.dispose();
     this.v?.dispose();
@@ -126,6 +133,7 @@ function selectParameter(p: Parameter, axis: 0 | 1, index: readonly number[]): P
  * [nEmbd, inner].
  */
 export class CausalSelfAttention extends Module {
+  /** Model width (features per position). */
   readonly nEmbd: number;
   /** The heads this layer computes (fewer than it was built with once heads are pruned). */
   nHead: number;
@@ -133,13 +141,20 @@ export class CausalSelfAttention extends Module {
   readonly headDim: number;
   /** The removed heads, ascending, numbered as in the unpruned layer (Hugging Face's pruned_heads). */
   prunedHeads: number[] = [];
+  /** Whether position i attends only to positions j <= i. */
   readonly causal: boolean;
+  /** Dropout probability on the attention weights and the output, in training. */
   readonly dropoutP: number;
+  /** The packed q, k, v projection [3 * inner, nEmbd]. */
   c_attn: Linear;
+  /** The output projection [nEmbd, inner]. */
   c_proj: Linear;
+  /** Dropout on the output (the residual branch). */
   resid_dropout: Dropout;
+  /** Draws the dropout masks (the global generator when undefined). */
   generator: Generator | undefined;
 
+  /** Self-attention of width nEmbd over nHead heads. */
   constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
     super();
     checkFeatures('CausalSelfAttention', { nEmbd, nHead });
@@ -245,11 +260,16 @@ export class CausalSelfAttention extends Module {
 
 /** The block's feed-forward part: c_fc, GELU (tanh approximation unless geluApproximate is 'none'), c_proj, dropout. */
 export class TransformerMLP extends Module {
+  /** First projection, nEmbd to the hidden width. */
   c_fc: Linear;
+  /** The activation between the projections. */
   gelu: GELU;
+  /** Second projection, back to nEmbd. */
   c_proj: Linear;
+  /** Dropout on the output (the residual branch). */
   dropout: Dropout;
 
+  /** The feed-forward part of a block of width nEmbd. */
   constructor(nEmbd: number, opts: TransformerBlockOptions = {}) {
     super();
     const dt = { dtype: opts.dtype, device: opts.device };
@@ -268,11 +288,16 @@ export class TransformerMLP extends Module {
 
 /** Pre-LayerNorm Transformer (GPT-2) block; forward(x [B, T, C], cache?) -> [B, T, C]. */
 export class TransformerBlock extends Module {
+  /** LayerNorm before the attention. */
   ln_1: LayerNorm;
+  /** The causal self-attention. */
   attn: CausalSelfAttention;
+  /** LayerNorm before the MLP. */
   ln_2: LayerNorm;
+  /** The feed-forward part. */
   mlp: TransformerMLP;
 
+  /** A block of width nEmbd with nHead attention heads. */
   constructor(nEmbd: number, nHead: number, opts: TransformerBlockOptions = {}) {
     super();
     const ln = { eps: opts.lnEps ?? 1e-5, bias: opts.bias ?? true, dtype: opts.dtype, device: opts.device };
