@@ -3,6 +3,7 @@
 // of the moment: running 'loss' and metrics after a batch, the epoch's figures (and 'val_*') at its end.
 
 import type { Module } from '../nn/module.js';
+import type { Source } from './batches.js';
 
 export type Logs = Record<string, number>;
 
@@ -38,8 +39,25 @@ export interface FitSnapshot {
   history: { history: Record<string, number[]>; epoch: number[] };
 }
 
+/** What fit() was asked to do, for a callback that records the run (train.RunLogger). */
+export interface FitInfo {
+  epochs: number;
+  initialEpoch: number;
+  /** Examples per batch (a DataLoader's own batch size is not known here: then fit's option). */
+  batchSize: number;
+  gradientAccumulationSteps: number;
+  /** The compiled loss's name, whether the model outputs logits, and the metrics' names. */
+  loss: string;
+  fromLogits: boolean | undefined;
+  metrics: string[];
+  /** The validation data as fit evaluates it, or null without. */
+  validation: Source | null;
+}
+
 /** What fit() lets a callback do with its position (Callback.fit). */
 export interface FitControl {
+  /** What this fit was asked to do. */
+  info: FitInfo;
   /** The position now: after a batch, or, from onEpochEnd, the start of the next epoch. */
   snapshot(): FitSnapshot;
   /** Called from onTrainBegin: fit goes on from this snapshot instead of from initialEpoch. */

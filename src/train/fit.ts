@@ -28,6 +28,7 @@ import {
   stepLoss,
 } from './step.js';
 import { evaluateSource } from './evaluate.js';
+import { RunLogger, type RunLoggerOptions } from './run-logger.js';
 import { syncTrainable } from './trainable.js';
 
 export interface FitOptions {
@@ -72,6 +73,14 @@ export interface FitOptions {
    * average over every example.
    */
   gradientAccumulationSteps?: number;
+  /**
+   * Write the run's metrics to RUN_DIR/metrics.jsonl as it trains (adds a train.RunLogger, as Keras's
+   * TensorBoard(log_dir) callback): the run's config, the train scalars, the val scalars per epoch and,
+   * for a classifier, a confusion matrix on the validation data. See docs/reports.md.
+   */
+  runDir?: string;
+  /** The RunLogger's options for runDir: labels, config, logEvery, ... */
+  runLog?: RunLoggerOptions;
 }
 
 /** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
@@ -148,7 +157,8 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
 
   const history = new History();
   // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
-  const callbacks = new CallbackList([...(opts.callbacks ?? []), history]);
+  const runLogger = opts.runDir !== undefined ? [new RunLogger(opts.runDir, opts.runLog)] : [];
+  const callbacks = new CallbackList([...(opts.callbacks ?? []), ...runLogger, history]);
   // where the run stands, for a callback that saves it (BackupAndRestore): the batches trained, the
   // epoch and batch, and the generator and data state the epoch's order was drawn from
   const pos = { step: 0, epoch: initialEpoch, batch: 0, epochEnded: false };
@@ -158,6 +168,16 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   let epochLogs: Logs | null = null;
   let resume: FitSnapshot | null = null;
   const control: FitControl = {
+    info: {
+      epochs,
+      initialEpoch,
+      batchSize,
+      gradientAccumulationSteps: accum,
+      loss: c.lossName ?? '',
+      fromLogits: c.fromLogits,
+      metrics: c.metrics.map((m) => m.name),
+      validation: val,
+    },
     snapshot: () => {
       const h = { history: structuredClone(history.history), epoch: [...history.epoch] };
       const ended = pos.epochEnded;
