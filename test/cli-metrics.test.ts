@@ -97,14 +97,33 @@ test('train gpt writes metrics.jsonl: run config, every step, evaluations with s
   const after = readRunLog(resumed);
   assert.equal(after.resumes.length, 1);
   assert.equal(after.resumes[0]!.resumedFrom, 3);
-  assert.deepEqual(timeless(resumed), timeless(full).map((r) => ((r as { type: string }).type === 'run' ? { ...(r as object), name: 'resumed' } : r)));
+  assert.deepEqual(
+    timeless(resumed),
+    timeless(full).map((r) => ((r as { type: string }).type === 'run' ? { ...(r as object), name: 'resumed' } : r)),
+  );
 });
 
 test('finetune gpt (LoRA) and distill gpt write their kind of run, with samples', () => {
   const base = path.join(tmp, 'base');
   moxOk(['train', 'gpt', '--data', textFile, '--out', base, ...SHAPE, ...RUN, '--max-iters', '2', '--eval-interval', '2']);
   const lora = path.join(tmp, 'lora');
-  moxOk(['finetune', 'gpt', '--from', base, '--data', textFile, '--out', lora, ...RUN, '--lora', 'r=2', '--max-iters', '2', '--eval-interval', '2']);
+  moxOk([
+    'finetune',
+    'gpt',
+    '--from',
+    base,
+    '--data',
+    textFile,
+    '--out',
+    lora,
+    ...RUN,
+    '--lora',
+    'r=2',
+    '--max-iters',
+    '2',
+    '--eval-interval',
+    '2',
+  ]);
   const tuned = readRunLog(lora);
   assert.equal(tuned.run.kind, 'finetune');
   assert.ok((tuned.run.config as Record<string, any>).finetune.lora);
@@ -113,7 +132,27 @@ test('finetune gpt (LoRA) and distill gpt write their kind of run, with samples'
     [0, 2],
   );
   const student = path.join(tmp, 'student');
-  moxOk(['distill', 'gpt', '--teacher', base, '--data', textFile, '--out', student, '--n-layer', '1', '--n-head', '2', '--n-embd', '16', ...RUN, '--max-iters', '2', '--eval-interval', '2']);
+  moxOk([
+    'distill',
+    'gpt',
+    '--teacher',
+    base,
+    '--data',
+    textFile,
+    '--out',
+    student,
+    '--n-layer',
+    '1',
+    '--n-head',
+    '2',
+    '--n-embd',
+    '16',
+    ...RUN,
+    '--max-iters',
+    '2',
+    '--eval-interval',
+    '2',
+  ]);
   const distilled = readRunLog(student);
   assert.equal(distilled.run.kind, 'distill');
   assert.deepEqual(
@@ -124,4 +163,31 @@ test('finetune gpt (LoRA) and distill gpt write their kind of run, with samples'
   const quiet = path.join(tmp, 'quiet');
   moxOk(['train', 'gpt', '--data', textFile, '--out', quiet, ...SHAPE, ...RUN, '--sample-tokens', '0', '--max-iters', '1']);
   assert.equal(readRunLog(quiet).samples.length, 0);
+});
+
+test('train lstm writes metrics.jsonl; a run resumed in two parts writes the same scalars and samples', () => {
+  const common = ['--data', textFile, '--hidden-size', '16', '--embed-dim', '8', '--seq-len', '12', '--batch-size', '2'];
+  const rest = ['--eval-interval', '2', '--eval-iters', '1', '--dropout', '0.1', '--threads', '1', '--sample-tokens', '10'];
+  const full = path.join(tmp, 'lstm-full');
+  moxOk(['train', 'lstm', ...common, ...rest, '--max-iters', '4', '--out', full]);
+  const data = readRunLog(full);
+  assert.equal(data.run.kind, 'lstm');
+  assert.equal((data.run.config as Record<string, any>).model.hiddenSize, 16);
+  assert.deepEqual(
+    data.scalars.filter((s) => s.split === 'train' && 'loss' in s.values).map((s) => s.step),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    data.scalars.filter((s) => s.split === 'val').map((s) => s.step),
+    [0, 2, 4],
+  );
+  assert.deepEqual(
+    data.samples.map((s) => s.step),
+    [0, 2, 4],
+  );
+  const part = path.join(tmp, 'lstm-part');
+  moxOk(['train', 'lstm', ...common, ...rest, '--max-iters', '2', '--lr-decay-iters', '4', '--out', part]);
+  moxOk(['train', 'lstm', '--out', part, '--resume', '--max-iters', '4', '--threads', '1', '--sample-tokens', '10']);
+  const records = (dir: string) => timeless(dir).filter((r) => (r as { type: string }).type !== 'run');
+  assert.deepEqual(records(part), records(full));
 });

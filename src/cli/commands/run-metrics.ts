@@ -37,14 +37,24 @@ export function samplePrompt(tok: Tokenizer, val: ArrayLike<number>, max: number
 }
 
 /** A language model's generate, as each trainer calls it: the new tokens of one prompt. */
-export type Sampler = (prompt: number[], opts: { maxNewTokens: number; temperature: number; topK: number; seed: number }) => Promise<number[]>;
+export type Sampler = (
+  prompt: number[],
+  opts: { maxNewTokens: number; temperature: number; topK: number; seed: number },
+) => Promise<number[]>;
 
 /**
  * Writes a `samples` record: `tokens` new tokens from the prompt, sampled at temperature 0.8 among the
  * 40 likeliest from a generator of its own. Ids the tokenizer does not know (a teacher's padded
  * vocabulary) are left out of the text.
  */
-export async function logSamples(log: RunLog, step: number, tok: Tokenizer, prompt: number[], tokens: number, sample: Sampler): Promise<void> {
+export async function logSamples(
+  log: RunLog,
+  step: number,
+  tok: Tokenizer,
+  prompt: number[],
+  tokens: number,
+  sample: Sampler,
+): Promise<void> {
   if (tokens <= 0 || prompt.length === 0) return;
   const ids = await sample(prompt, { maxNewTokens: tokens, temperature: 0.8, topK: 40, seed: SAMPLE_SEED });
   const known = ids.filter((id) => id >= 0 && id < tok.vocabSize);

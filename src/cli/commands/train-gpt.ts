@@ -654,7 +654,12 @@ export async function runTrainGpt(
     windowMs += dt;
     windowIters++;
     // step + 1: the optimizer steps taken once this one is done, recorded before a non-finite loss stops the run (an evaluation at step S follows S of them)
-    runLog.scalars(step + 1, 'train', { loss, lr, tokens_per_s: Math.round(tokensPerIter / (dt / 1000)), ms_per_step: Math.round(dt * 10) / 10 });
+    runLog.scalars(step + 1, 'train', {
+      loss,
+      lr,
+      tokens_per_s: Math.round(tokensPerIter / (dt / 1000)),
+      ms_per_step: Math.round(dt * 10) / 10,
+    });
     stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
     losses.push(loss);
     crashPoint('step');
