@@ -246,6 +246,16 @@ export class RunLogger extends Callback {
     this.classes = await this.writeConfusion(val, 'val');
   }
 
+  /** Appends scalars measured outside fit (a test set's evaluate()), at the step training reached. */
+  logScalars(split: Split, values: Record<string, number>): void {
+    (this.log ?? this.open()).scalars(this.step, split, values);
+  }
+
+  /** Appends a language model's generations, at the step training reached. */
+  logSamples(samples: { prompt: string; text: string }[]): void {
+    (this.log ?? this.open()).samples(this.step, samples);
+  }
+
   /**
    * Writes a confusion record of the model on other data (a test set), at the step training reached:
    * [x, y] tensors or a data source of [x, y] batches. Returns false when the model and targets are not

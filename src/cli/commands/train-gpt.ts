@@ -72,6 +72,8 @@ export interface TrainGptOptions {
   logInterval: number;
   /** Tokens generated into metrics.jsonl's samples at each evaluation (default 100; 0: none). */
   sampleTokens?: number;
+  /** The folder of the run's metrics.jsonl (default: out). */
+  runDir?: string;
   seed: number;
   threads?: number;
   /** 'cpu' (default) or 'webgpu'. */
@@ -576,7 +578,7 @@ export async function runTrainGpt(
   };
 
   // --out/metrics.jsonl: a resume keeps the records up to its checkpoint's step and goes on from there
-  const runLog = new RunLog(out, {
+  const runLog = new RunLog(opts.runDir ?? out, {
     kind: finetune ? 'finetune' : distill ? 'distill' : 'gpt',
     config: {
       model: { ...cfg, parameters: numParams },
