@@ -86,6 +86,13 @@ export class Callback {
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
 }
 
+/**
+ * How fit() makes the callback of its `runDir` option: set when train/run-logger.ts loads (the Node
+ * entry loads it). The logger writes files; this slot keeps fit and this file free of the file system,
+ * so they still bundle for a web page.
+ */
+export const runDirCallback: { make: ((dir: string, opts: unknown) => Callback) | null } = { make: null };
+
 /** Calls every callback's hook in order, awaiting only those that return a promise. */
 export class CallbackList {
   constructor(readonly callbacks: Callback[]) {}

@@ -10,7 +10,7 @@ import type { Module } from '../nn/module.js';
 import { type Dataset, TensorDataset, trainValidationSplit } from '../data/dataset.js';
 import { globalGenerator } from '../tensor/random.js';
 import { crashPoint } from '../io/crash-point.js';
-import { type Callback, CallbackList, type FitControl, type FitSnapshot, History, type Logs } from './callback.js';
+import { type Callback, CallbackList, type FitControl, type FitSnapshot, History, type Logs, runDirCallback } from './callback.js';
 import { ProgressBar, type OutputStream } from './progress.js';
 import { type DataSource, type Source, checkBatchSize, checkPair, isDataset, loaderSource, toSource } from './batches.js';
 import {
@@ -28,7 +28,7 @@ import {
   stepLoss,
 } from './step.js';
 import { evaluateSource } from './evaluate.js';
-import { RunLogger, type RunLoggerOptions } from './run-logger.js';
+import type { RunLoggerOptions } from './run-logger.js';
 import { syncTrainable } from './trainable.js';
 
 export interface FitOptions {
@@ -157,7 +157,12 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
 
   const history = new History();
   // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
-  const runLogger = opts.runDir !== undefined ? [new RunLogger(opts.runDir, opts.runLog)] : [];
+  const runLogger: Callback[] = [];
+  if (opts.runDir !== undefined) {
+    if (!runDirCallback.make)
+      throw new ValueError('fit', "runDir writes files: it needs mox's Node entry (import * as mox from 'mox'), not the browser's");
+    runLogger.push(runDirCallback.make(opts.runDir, opts.runLog));
+  }
   const callbacks = new CallbackList([...(opts.callbacks ?? []), ...runLogger, history]);
   // where the run stands, for a callback that saves it (BackupAndRestore): the batches trained, the
   // epoch and batch, and the generator and data state the epoch's order was drawn from

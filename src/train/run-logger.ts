@@ -24,7 +24,7 @@ import { scope, keep } from '../tensor/memory.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { Callback, type Logs } from './callback.js';
+import { Callback, type Logs, runDirCallback } from './callback.js';
 import { type DataSource, type Source, onDevice, splitBatch, toSource } from './batches.js';
 import { forward } from './step.js';
 import { METRICS_FILE, type RunKind, RunLog, type Split, readRunLog } from './run-log.js';
@@ -283,3 +283,6 @@ export class RunLogger extends Callback {
     return true;
   }
 }
+
+// fit's runDir option makes one of these (see runDirCallback)
+runDirCallback.make = (dir, opts) => new RunLogger(dir, opts as RunLoggerOptions | undefined);
