@@ -191,8 +191,14 @@ test('RunLogger: initialEpoch continues the file with no step twice; BackupAndRe
   });
   const resumed = readRunLog(dir2);
   const trainSteps = resumed.scalars.filter((s) => s.split === 'train').map((s) => s.step);
-  // epoch 1's summary was lost with the interruption (after the backup, before the logger); the rest is whole
-  assert.deepEqual(trainSteps, [4, 5, 8, 12, 15]);
+  // epoch 1's summary, lost with the interruption (after the backup, before the logger), is written
+  // again from the restored History when the fit resumes
+  assert.deepEqual(trainSteps, [4, 5, 8, 10, 12, 15]);
+  const uninterrupted = path.join(tmpDir(), 'whole');
+  await classifier(2).fit(x, y, { ...opts, epochs: 3, runDir: uninterrupted });
+  const epochSummaries = (d: mox.train.RunData) =>
+    d.scalars.filter((s) => s.epoch !== undefined).map((s) => [s.split, s.step, s.epoch, s.values]);
+  assert.deepEqual(epochSummaries(resumed), epochSummaries(readRunLog(uninterrupted)));
   assert.equal(resumed.resumes[0]!.resumedFrom, 10);
 });
 

@@ -166,7 +166,8 @@ export class RunLogger extends Callback {
   private open(): RunLog {
     if (this.log) return this.log;
     const info = this.fit?.info;
-    const resumed = this.fit ? this.fit.snapshot().step : 0;
+    const snap = this.fit?.snapshot();
+    const resumed = snap?.step ?? 0;
     let from: number | undefined;
     if (resumed > 0) from = resumed;
     else if (info && info.initialEpoch > 0) from = lastStepBefore(this.dir, info.initialEpoch) ?? 0;
@@ -196,7 +197,34 @@ export class RunLogger extends Callback {
     });
     this.mark = { step: this.step, samples: 0, time: this.log.elapsed() };
     this.samples = 0;
+    if (resumed > 0 && snap) this.restoreEpochSummary(this.log, snap.batch, snap.history);
     return this.log;
+  }
+
+  /**
+   * A backup made at an epoch's end (BackupAndRestore) is written by a callback before this one: a kill
+   * between the two leaves the backup without the epoch's summary here. The resumed fit's History holds
+   * that epoch's logs, so the summary is written from them (the file then reads as one uninterrupted run).
+   */
+  private restoreEpochSummary(log: RunLog, batch: number, h: { history: Record<string, number[]>; epoch: number[] }): void {
+    const epoch = h.epoch.at(-1);
+    if (batch !== 0 || epoch === undefined) return;
+    if (readRunLog(this.dir).scalars.some((r) => r.epoch === epoch && r.split === 'train')) return;
+    const logs: Logs = {};
+    for (const [k, v] of Object.entries(h.history)) if (v.length === h.epoch.length) logs[k] = v.at(-1)!;
+    this.writeEpochSummary(log, epoch, logs);
+  }
+
+  private writeEpochSummary(log: RunLog, epoch: number, logs: Logs): void {
+    const train: Record<string, number> = {};
+    const val: Record<string, number> = {};
+    for (const [k, v] of Object.entries(logs)) {
+      if (k.startsWith('val_')) val[k.slice(4)] = v;
+      else train[k] = v;
+    }
+    // a scheduler callback's 'lr' in the logs is the rate the epoch ran with; the optimizer may be past it
+    log.scalars(this.step, 'train', { ...this.lr(), ...train }, epoch);
+    if (Object.keys(val).length > 0) log.scalars(this.step, 'val', val, epoch);
   }
 
   private lr(): Record<string, number> {
@@ -223,15 +251,7 @@ export class RunLogger extends Callback {
   }
 
   override async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
-    const log = this.open();
-    const train: Record<string, number> = {};
-    const val: Record<string, number> = {};
-    for (const [k, v] of Object.entries(logs)) {
-      if (k.startsWith('val_')) val[k.slice(4)] = v;
-      else train[k] = v;
-    }
-    log.scalars(this.step, 'train', { ...train, ...this.lr() }, epoch);
-    if (Object.keys(val).length > 0) log.scalars(this.step, 'val', val, epoch);
+    this.writeEpochSummary(this.open(), epoch, logs);
     if (this.opts.confusion === 'epoch') await this.logConfusionOnValidation();
   }
 

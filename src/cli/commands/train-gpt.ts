@@ -655,7 +655,8 @@ export async function runTrainGpt(
     iters++;
     windowMs += dt;
     windowIters++;
-    // step + 1: the optimizer steps taken once this one is done, recorded before a non-finite loss stops the run (an evaluation at step S follows S of them)
+    // at step + 1, the optimizer steps taken once this one is done (an evaluation at step S follows S of
+    // them); recorded before a non-finite loss stops the run, so the report shows it
     runLog.scalars(step + 1, 'train', {
       loss,
       lr,
