@@ -14,8 +14,8 @@ export const SAMPLE_TOKENS = 100;
 const SAMPLE_SEED = 0;
 
 /**
- * The samples' prompt: the first whole line of the validation tokens (they start mid-text), newline
- * included, at most `max` tokens; the first tokens when no line ends early enough.
+ * The samples' prompt: the first whole non-blank line of the validation tokens (they start mid-text),
+ * newline included, at most `max` tokens; the first tokens when no line ends early enough.
  */
 export function samplePrompt(tok: Tokenizer, val: ArrayLike<number>, max: number): number[] {
   const n = Math.min(val.length, Math.max(1000, 4 * max));
@@ -27,6 +27,8 @@ export function samplePrompt(tok: Tokenizer, val: ArrayLike<number>, max: number
       break;
     }
   }
+  // blank lines (between a play's speeches) make no prompt: the first line with text
+  while (start > 0 && start < n && ends(start)) start++;
   if (start >= val.length - 1) start = 0;
   const ids: number[] = [];
   for (let i = start; i < val.length && ids.length < max; i++) {
