@@ -18,6 +18,8 @@
 // ~/.cache/mox/cifar10, and otherwise the archive is downloaded (unless $MOX_DATA_OFFLINE=1); see
 // docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/cifar10-cnn) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 40), --batch-size N (default 32), --limit N (training examples,
 // default all), --test-limit N (test examples, default all), --lr X (default 1e-3), --seed S
 // (default 0), --no-augment, --data-dir DIR, --threads N (default: every core).
@@ -64,5 +66,6 @@ runMain('cifar10-cnn', async () => {
     target: '>= 50% on the 4,000-image subset with the defaults',
     start,
     extra: { train_examples: train.length, augment: augmentOn },
+    labels: test.classes,
   });
 });

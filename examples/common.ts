@@ -1,6 +1,7 @@
 // What the classifier examples share: the command line, Keras's initialisation, and the
 // compile -> fit -> evaluate -> `RESULT {json}` sequence. Each example file keeps only its data and model.
 
+import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as mox from '../src/index.js';
 
@@ -30,6 +31,20 @@ export function integer(name: string, v: string | undefined, dflt: number): numb
   return n;
 }
 
+/**
+ * The --run-dir option every training example takes: where its runs' metrics.jsonl go (one folder per
+ * training run), for `mox report`. Spread it into a parseArgs `options`.
+ */
+export const RUN_DIR_OPTION = { 'run-dir': { type: 'string' } } as const satisfies ParseArgsConfig['options'];
+
+/** The folder of an example's runs: --run-dir, else runs/<example> under the current folder. */
+export function runDirOf(example: string, values: Record<string, unknown>): string {
+  const v = values['run-dir'];
+  if (v === undefined) return path.join('runs', example);
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--run-dir must be a folder, got '${String(v)}'`);
+  return v;
+}
+
 export interface ClassifierArgs {
   epochs: number;
   batchSize: number;
@@ -38,12 +53,14 @@ export interface ClassifierArgs {
   lr: number;
   seed: number;
   dataDir?: string;
+  /** --run-dir, or runs/<example>: see runDirOf (the example's name is not known here). */
+  runDir: string | undefined;
   /** Every parsed flag, for options an example adds. */
   values: Record<string, string | boolean | undefined>;
 }
 
 /**
- * Parses --epochs --batch-size --limit --test-limit --lr --seed --data-dir --threads (and `extra`)
+ * Parses --epochs --batch-size --limit --test-limit --lr --seed --data-dir --threads --run-dir (and `extra`)
  * and applies --threads.
  */
 export function parseClassifierArgs(
@@ -60,6 +77,7 @@ export function parseClassifierArgs(
       seed: { type: 'string' },
       'data-dir': { type: 'string' },
       threads: { type: 'string' },
+      ...RUN_DIR_OPTION,
       ...extra,
     },
     strict: true,
@@ -75,6 +93,7 @@ export function parseClassifierArgs(
     lr: positiveNumber('lr', str('lr'), 1e-3),
     seed: integer('seed', str('seed'), 0),
     dataDir: str('data-dir'),
+    runDir: str('run-dir'),
     values: v,
   };
 }
@@ -106,7 +125,29 @@ export interface TrainAndReport {
   callbacks?: mox.train.Callback[];
   /** Held-out data evaluated after each epoch (fit's validationData; carved from the training data, never the test set). */
   validation?: { x: mox.Tensor; y: mox.Tensor };
+  /** The class names, for the confusion matrices in the run log (default '0' to 'C-1'). */
+  labels?: readonly string[];
   start: number;
+}
+
+/**
+ * A RunLogger for one of an example's training runs: into runDirOf(example)/`sub` (or the run folder
+ * itself without `sub`), with the example's settings in the run record.
+ */
+export function exampleRunLogger(
+  example: string,
+  args: { values: Record<string, unknown> },
+  opts: { sub?: string; labels?: readonly string[]; config?: Record<string, unknown>; kind?: mox.train.RunKind } = {},
+): mox.train.RunLogger {
+  const root = runDirOf(example, args.values);
+  const dir = opts.sub ? path.join(root, opts.sub) : root;
+  const flags = Object.fromEntries(Object.entries(args.values).filter(([k, v]) => v !== undefined && k !== 'run-dir'));
+  return new mox.train.RunLogger(dir, {
+    name: opts.sub ? `${example}/${opts.sub}` : example,
+    kind: opts.kind,
+    labels: opts.labels ? [...opts.labels] : undefined,
+    config: { example, flags, ...opts.config },
+  });
 }
 
 /** Adam + sparse categorical cross-entropy on logits, fit, evaluate, and the RESULT line. */
@@ -115,6 +156,8 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   kerasInit(model);
   model.summary(o.inputShape);
   model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  const runLogger = exampleRunLogger(o.name, args, { labels: o.labels, config: { ...o.extra, seed: args.seed } });
+  const callbacks = [...(o.callbacks ?? []), runLogger];
   const fitStart = performance.now();
   const history =
     'x' in o.train
@@ -122,12 +165,12 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
           epochs: args.epochs,
           batchSize: args.batchSize,
           seed: args.seed,
-          callbacks: o.callbacks,
+          callbacks,
           validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
         })
       : await model.fit(o.train, {
           epochs: args.epochs,
-          callbacks: o.callbacks,
+          callbacks,
           validationData: o.validation ? [o.validation.x, o.validation.y] : undefined,
         });
   const fitSeconds = (performance.now() - fitStart) / 1000;
@@ -135,6 +178,8 @@ export async function trainAndReport(o: TrainAndReport): Promise<void> {
   console.log('Evaluating on the test set');
   const { loss, accuracy } = model.evaluate(o.test.x, o.test.y, { batchSize: 256, verbose: 1 });
   console.log(`test accuracy ${(100 * accuracy!).toFixed(2)}% (target ${o.target}), test loss ${loss!.toFixed(4)}`);
+  await logTestSet(runLogger, { loss: loss!, accuracy: accuracy! }, o.test);
+  console.log(`metrics: ${runLogger.dir}/metrics.jsonl (mox report ${runLogger.dir})`);
 
   const round = (v: number, d = 4): number => Number(v.toFixed(d));
   const last = (k: string): number => history.history[k]!.at(-1)!;
@@ -206,18 +251,24 @@ export function loadExampleDataset(
   return withDataHelp(example, () => mox.data.loadDataset(name, opts));
 }
 
-/** One split of a 28x28 grey dataset with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32. */
+/** One split of a 28x28 grey dataset with pixels scaled from 0..255 to [0, 1]: x [N, 1, 28, 28] float32, y [N] int32, and the class names. */
 export async function loadGreyImages(
   example: string,
   dataset: 'mnist' | 'fashion-mnist',
   split: 'train' | 'test',
   args: ClassifierArgs,
-): Promise<{ x: mox.Tensor; y: mox.Tensor }> {
+): Promise<{ x: mox.Tensor; y: mox.Tensor; classes: readonly string[] }> {
   const limit = split === 'train' ? args.limit : args.testLimit;
   const ds = await loadExampleDataset(example, dataset, { split, dataDir: args.dataDir, limit, scale: 'raw' });
   const x = ds.x.div(255);
   ds.x.dispose();
-  return { x, y: ds.y };
+  return { x, y: ds.y, classes: ds.classes };
+}
+
+/** Logs a test set's loss and metrics and its confusion matrix into a run that has ended. */
+export async function logTestSet(logger: mox.train.RunLogger, logs: mox.train.Logs, test: { x: mox.Tensor; y: mox.Tensor }): Promise<void> {
+  logger.logScalars('test', logs);
+  await logger.logConfusion([test.x, test.y], 'test');
 }
 
 /** Runs main: usage errors exit 2, mox's own errors (a missing dataset, ...) exit 1 with the message only. */

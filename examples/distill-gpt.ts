@@ -20,6 +20,8 @@
 //   npm run example:distill-gpt
 //   npm run example:distill-gpt -- --teacher DIR --iters 500
 //
+// Metrics: --run-dir DIR (default runs/distill-gpt) gets each training run's metrics.jsonl (one folder per run: teacher, distilled, alone),
+// for `mox report` (docs/reports.md).
 // Options: --teacher DIR (a Tiny Shakespeare GPT checkpoint; default: train one, ~2.5 min), --iters N
 // (student iterations, default 2000), --temperature T (default 1), --alpha A (default 0.5),
 // --data-dir DIR (holding tinyshakespeare/), --threads N, --keep (leave the run folders).
@@ -30,7 +32,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
 import { runTrainGpt, trainGptOptions, type TrainGptOptions } from '../src/cli/commands/train-gpt.js';
-import { UsageError, positiveInt, positiveNumber } from './common.js';
+import { RUN_DIR_OPTION, UsageError, positiveInt, positiveNumber, runDirOf } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,8 +43,11 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     threads: { type: 'string' },
     keep: { type: 'boolean' },
+    ...RUN_DIR_OPTION,
   },
 });
+// the metrics of each training run: --run-dir/teacher, /distilled, /alone (default runs/distill-gpt)
+const runDir = runDirOf('distill-gpt', values);
 
 const STUDENT = { nLayer: 2, nHead: 4, nEmbd: 64 };
 
@@ -69,7 +74,11 @@ async function main(): Promise<void> {
     teacherDir = path.join(work, 'teacher');
     console.log('teacher: mox train gpt --dataset tinyshakespeare (4 layers, 128 wide, 2000 iterations)');
     const tt = performance.now();
-    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: teacherDir }), new Set(), quiet);
+    await runTrainGpt(
+      trainGptOptions({ dataset: 'tinyshakespeare', out: teacherDir, runDir: path.join(runDir, 'teacher') }),
+      new Set(),
+      quiet,
+    );
     teacherSeconds = (performance.now() - tt) / 1000;
   }
   const teacherHistory = JSON.parse(fs.readFileSync(path.join(teacherDir, 'trainer_state.json'), 'utf8')).history as { val: number }[];
@@ -84,6 +93,7 @@ async function main(): Promise<void> {
   const distilled = await runTrainGpt(
     student({
       out: path.join(work, 'distilled'),
+      runDir: path.join(runDir, 'distilled'),
       distill: { teacher: path.resolve(teacherDir), temperature, alpha, unknown: { kind: 'error' } },
     }),
     new Set(),
@@ -92,7 +102,7 @@ async function main(): Promise<void> {
   const distilledSeconds = (performance.now() - ts) / 1000;
   console.log(`alone: mox train gpt --n-layer 2 --n-embd 64 --max-iters ${iters}`);
   ts = performance.now();
-  const alone = await runTrainGpt(student({ out: path.join(work, 'alone') }), new Set(), quiet);
+  const alone = await runTrainGpt(student({ out: path.join(work, 'alone'), runDir: path.join(runDir, 'alone') }), new Set(), quiet);
   const aloneSeconds = (performance.now() - ts) / 1000;
 
   const distilledVal = distilled.history.at(-1)!.val;

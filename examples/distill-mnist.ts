@@ -22,6 +22,8 @@
 // The files are found by mox.data.loadDataset('mnist'): --data-dir DIR, then $MOX_DATA_DIR/mnist, then
 // ~/.cache/mox/mnist, and otherwise they are downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/distill-mnist) gets each training run's metrics.jsonl (one folder per run: teacher, alone, distilled),
+// for `mox report` (docs/reports.md).
 // Options: --teacher-epochs N (default 1), --limit N (teacher's training images, default all),
 // --student-examples N (default 1000), --epochs N (student epochs, default 20), --batch-size N
 // (students, default 32), --lr X (default 1e-3), --temperature T (default 4), --alpha A (default 0.9),
@@ -29,7 +31,17 @@
 // The last line of output is `RESULT {json}`.
 
 import * as mox from '../src/index.js';
-import { kerasInit, loadGreyImages, parseClassifierArgs, positiveInt, positiveNumber, runMain, UsageError } from './common.js';
+import {
+  exampleRunLogger,
+  kerasInit,
+  loadGreyImages,
+  logTestSet,
+  parseClassifierArgs,
+  positiveInt,
+  positiveNumber,
+  runMain,
+  UsageError,
+} from './common.js';
 import { smallCnn } from './small-cnn.js';
 
 const { nn } = mox;
@@ -62,9 +74,14 @@ runMain(NAME, async () => {
   kerasInit(teacher);
   teacher.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   let t0 = performance.now();
-  await teacher.fit(train.x, train.y, { epochs: teacherEpochs, batchSize: 64, seed: args.seed, verbose: 0 });
+  // one run folder per training run: --run-dir/teacher, /alone, /distilled
+  const logger = (sub: string) => exampleRunLogger(NAME, args, { sub, labels: test.classes, kind: 'classifier' });
+  const teacherLog = logger('teacher');
+  await teacher.fit(train.x, train.y, { epochs: teacherEpochs, batchSize: 64, seed: args.seed, verbose: 0, callbacks: [teacherLog] });
   const teacherSeconds = (performance.now() - t0) / 1000;
-  const teacherAcc = teacher.evaluate(test.x, test.y, { batchSize: 256 })['accuracy']!;
+  const teacherEval = teacher.evaluate(test.x, test.y, { batchSize: 256 });
+  const teacherAcc = teacherEval['accuracy']!;
+  await logTestSet(teacherLog, teacherEval, test);
   console.log(
     `teacher (small CNN, ${teacherEpochs} epoch of ${train.x.shape[0]}): test accuracy ${(100 * teacherAcc).toFixed(2)}% (${teacherSeconds.toFixed(1)} s)`,
   );
@@ -81,9 +98,11 @@ runMain(NAME, async () => {
 
   t0 = performance.now();
   alone.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  await alone.fit(xs, ys, fitOpts);
+  const aloneLog = logger('alone');
+  await alone.fit(xs, ys, { ...fitOpts, callbacks: [aloneLog] });
   const aloneSeconds = (performance.now() - t0) / 1000;
   const a = alone.evaluate(test.x, test.y, { batchSize: 256 });
+  await logTestSet(aloneLog, a, test);
   console.log(
     `student alone:     test accuracy ${(100 * a['accuracy']!).toFixed(2)}%, loss ${a['loss']!.toFixed(4)} (${aloneSeconds.toFixed(1)} s)`,
   );
@@ -91,9 +110,11 @@ runMain(NAME, async () => {
   t0 = performance.now();
   const distiller = new mox.train.Distiller(student, teacher);
   distiller.compile({ optimizer: 'adam', lr: args.lr, metrics: ['accuracy'], alpha, temperature });
-  await distiller.fit(xs, ys, fitOpts);
+  const distilledLog = logger('distilled');
+  await distiller.fit(xs, ys, { ...fitOpts, callbacks: [distilledLog] });
   const distillSeconds = (performance.now() - t0) / 1000;
   const d = distiller.evaluate(test.x, test.y, { batchSize: 256 });
+  await logTestSet(distilledLog, d, test);
   console.log(
     `student distilled: test accuracy ${(100 * d['accuracy']!).toFixed(2)}%, loss ${d['loss']!.toFixed(4)} (${distillSeconds.toFixed(1)} s)`,
   );

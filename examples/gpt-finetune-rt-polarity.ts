@@ -18,6 +18,8 @@
 //   npm run example:gpt-finetune-rt-polarity
 //   npm run example:gpt-finetune-rt-polarity -- --base DIR --iters 100     # an existing base, fewer steps
 //
+// Metrics: --run-dir DIR (default runs/gpt-finetune-rt-polarity) gets each training run's metrics.jsonl (one folder per run: base, full, lora),
+// for `mox report` (docs/reports.md).
 // Options: --base DIR (a Shakespeare GPT checkpoint; default: train one, ~2.5 min), --iters N
 // (fine-tuning steps, default 600), --data-dir DIR (holding rt-polarity/ and tinyshakespeare/),
 // --threads N, --prompt TEXT (for the samples, default 'the film '), --keep (leave the run folders in
@@ -30,7 +32,7 @@ import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
 import { runTrainGpt, trainGptOptions, type TrainGptOptions, type TrainGptResult } from '../src/cli/commands/train-gpt.js';
 import { runGenerate } from '../src/cli/commands/generate.js';
-import { UsageError, positiveInt } from './common.js';
+import { RUN_DIR_OPTION, UsageError, positiveInt, runDirOf } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,8 +42,11 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     prompt: { type: 'string' },
     keep: { type: 'boolean' },
+    ...RUN_DIR_OPTION,
   },
 });
+// the metrics of each training run: --run-dir/base, /full, /lora (default runs/gpt-finetune-rt-polarity)
+const runDir = runDirOf('gpt-finetune-rt-polarity', values);
 
 async function main(): Promise<void> {
   const iters = positiveInt('iters', values.iters, 600);
@@ -64,7 +69,7 @@ async function main(): Promise<void> {
     baseDir = path.join(work, 'shakespeare');
     console.log('base: mox train gpt --dataset tinyshakespeare (nanoGPT CPU configuration, 2000 iterations)');
     const tb = performance.now();
-    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: baseDir }), new Set(), quiet);
+    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: baseDir, runDir: path.join(runDir, 'base') }), new Set(), quiet);
     baseTrainSeconds = (performance.now() - tb) / 1000;
   }
 
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
         data: pos,
         encoding: 'windows-1252',
         out: path.join(work, name),
+        runDir: path.join(runDir, name),
         maxIters: iters,
         evalInterval: iters,
         evalIters: 50,

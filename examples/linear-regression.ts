@@ -8,6 +8,8 @@
 //
 //   npm run example:linear-regression -- --epochs 100 --lr 0.1
 //
+// Metrics: --run-dir DIR (default runs/linear-regression) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (gradient steps, default 100), --limit N (training examples, default 1000),
 // --lr X (default 0.1), --noise X (standard deviation, default 0.1), --seed S (default 0),
 // --threads N (default: every core).
@@ -15,7 +17,7 @@
 
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
-import { integer, positiveInt, positiveNumber, runMain } from './common.js';
+import { RUN_DIR_OPTION, integer, positiveInt, positiveNumber, runMain, runDirOf } from './common.js';
 
 const TRUE_W = [3, -2] as const;
 const TRUE_B = 0.5;
@@ -29,6 +31,7 @@ function main(): void {
       noise: { type: 'string' },
       seed: { type: 'string' },
       threads: { type: 'string' },
+      ...RUN_DIR_OPTION,
     },
     strict: true,
   });
@@ -60,6 +63,11 @@ function main(): void {
     `linear regression: ${n} examples of y = ${TRUE_W[0]}*x1 ${TRUE_W[1] < 0 ? '-' : '+'} ${Math.abs(TRUE_W[1])}*x2 + ${TRUE_B} + N(0, ${noise}^2), ` +
       `full-batch gradient descent, lr ${lr}, ${epochs} steps, seed ${seed}`,
   );
+  // a loop of one's own writes its metrics with a RunLog: --run-dir/metrics.jsonl, for `mox report`
+  const log = new mox.train.RunLog(runDirOf('linear-regression', values), {
+    kind: 'other',
+    config: { examples: n, lr, noise, seed, steps: epochs, trueW: [...TRUE_W], trueB: TRUE_B },
+  });
   const every = Math.max(1, Math.round(epochs / 10));
   let firstLoss = NaN;
   let loss = NaN;
@@ -78,8 +86,9 @@ function main(): void {
       return l.item();
     });
     if (step === 1) firstLoss = loss;
+    const [w1, w2] = w.dataSync();
+    log.scalars(step, 'train', { loss, lr, w1: w1!, w2: w2!, b: b.item() });
     if (step % every === 0 || step === 1 || step === epochs) {
-      const [w1, w2] = w.dataSync();
       console.log(
         `step ${String(step).padStart(String(epochs).length)}/${epochs} - loss: ${loss.toFixed(6)} - w: [${w1!.toFixed(4)}, ${w2!.toFixed(4)}] - b: ${b.item().toFixed(4)}`,
       );

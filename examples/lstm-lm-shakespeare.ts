@@ -20,6 +20,8 @@
 //   npm run example:lstm-lm-shakespeare                          # the full run
 //   npm run example:lstm-lm-shakespeare -- --max-steps 20 --limit 2000 --test-limit 200
 //
+// Metrics: --run-dir DIR (default runs/lstm-lm-shakespeare) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 3), --max-steps N (stop after N batches, default: no limit),
 // --batch-size N (default 64), --seq-len T (default 64), --hidden N (default 256), --embed N (default
 // 64), --layers N (default 2), --lr X (default 3e-3), --limit N (training windows, default all),
@@ -32,7 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as mox from '../src/index.js';
 import { writeFileAtomicSync } from '../src/io/atomic.js';
-import { parseClassifierArgs, positiveInt, runMain, withDataHelp } from './common.js';
+import { exampleRunLogger, parseClassifierArgs, positiveInt, runMain, withDataHelp } from './common.js';
 
 const TARGET = 1.7;
 
@@ -119,6 +121,8 @@ runMain('lstm-lm-shakespeare', async () => {
   const callbacks: mox.train.Callback[] = [new mox.train.TerminateOnNaN()];
   if (schedule) callbacks.push(new mox.train.SchedulerCallback(schedule, { interval: 'batch' }));
   if (maxSteps !== undefined) callbacks.push(new StopAfter(maxSteps));
+  const runLogger = exampleRunLogger('lstm-lm-shakespeare', args, { kind: 'lstm', config: { model: config, seqLen, warmup } });
+  callbacks.push(runLogger);
 
   const fitStart = performance.now();
   const history = await model.fit(train.x, train.y, {
@@ -148,6 +152,7 @@ runMain('lstm-lm-shakespeare', async () => {
   const ids = reloaded.generate(reloadedTok.encode(prompt), { maxNewTokens: sampleLength, temperature: 0.8, seed: args.seed })[0]!;
   const sample = prompt + reloadedTok.decode(ids);
   console.log(`sample (temperature 0.8):\n${sample}\n`);
+  runLogger.logSamples([{ prompt, text: reloadedTok.decode(ids) }]);
 
   const round = (v: number, d = 4): number => Number(v.toFixed(d));
   const last = (k: string): number => history.history[k]!.at(-1)!;

@@ -15,6 +15,8 @@
 // files, or a folder holding mnist/), then $MOX_DATA_DIR/mnist, then ~/.cache/mox/mnist, and otherwise
 // they are downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/mnist-mlp) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 5), --batch-size N (default 32), --limit N (training examples, default
 // all), --test-limit N (test examples, default all), --lr X (default 1e-3, Keras's Adam), --seed S
 // (default 0), --data-dir DIR, --threads N (default: every core).
@@ -43,6 +45,7 @@ runMain('mnist-mlp', async () => {
     test,
     args,
     target: '>= 97.5% with the defaults',
+    labels: test.classes,
     start,
   });
 });

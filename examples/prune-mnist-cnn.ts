@@ -25,6 +25,8 @@
 //   npm run example:prune-mnist-cnn
 //   npm run example:prune-mnist-cnn -- --epochs 1 --limit 2000
 //
+// Metrics: --run-dir DIR (default runs/prune-mnist-cnn) gets each training run's metrics.jsonl (one folder per run: dense, structured, sparse50, sparse80, sparse90),
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (dense training epochs, default 2), --finetune-epochs N (per sparsity level and
 // for the structured model, default 1), --batch-size N (default 64), --limit N, --test-limit N, --lr X
 // (default 1e-3), --seed S (default 0), --data-dir DIR, --threads N. The files are found by
@@ -36,7 +38,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as mox from '../src/index.js';
-import { kerasInit, loadGreyImages, parseClassifierArgs, positiveInt, runMain } from './common.js';
+import { exampleRunLogger, kerasInit, loadGreyImages, logTestSet, parseClassifierArgs, positiveInt, runMain } from './common.js';
 import { smallCnn } from './small-cnn.js';
 
 const NAME = 'prune-mnist-cnn';
@@ -59,8 +61,12 @@ runMain(NAME, async () => {
   const compile = (m: mox.nn.Module): void => {
     m.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   };
-  const fit = (m: mox.nn.Module, epochs: number, callbacks: mox.train.Callback[] = []) =>
-    m.fit(train.x, train.y, { epochs, batchSize: args.batchSize, seed: args.seed, callbacks, verbose: 2 });
+  /** Trains m, its metrics and test set scores into --run-dir/`run` (dense, structured, sparse50, ...). */
+  const fit = async (m: mox.nn.Module, epochs: number, run: string, callbacks: mox.train.Callback[] = []): Promise<void> => {
+    const log = exampleRunLogger(NAME, args, { sub: run, labels: test.classes });
+    await m.fit(train.x, train.y, { epochs, batchSize: args.batchSize, seed: args.seed, callbacks: [...callbacks, log], verbose: 2 });
+    await logTestSet(log, m.evaluate(test.x, test.y, { batchSize: 256 }), test);
+  };
   const accuracy = (m: mox.nn.Module): number => m.evaluate(test.x, test.y, { batchSize: 256 }).accuracy!;
   /** The weights as the forward pass sees them (orig * mask where pruned), saved as safetensors: bytes, gzipped bytes. */
   const saved = (m: mox.nn.Module, tag: string): { bytes: number; gzip: number } => {
@@ -92,7 +98,7 @@ runMain(NAME, async () => {
   dense.summary([1, 28, 28]);
   compile(dense);
   console.log(`Training the dense CNN, ${args.epochs} epochs`);
-  await fit(dense, args.epochs);
+  await fit(dense, args.epochs, 'dense');
   const denseAcc = accuracy(dense);
   const denseSize = saved(dense, 'dense');
   const denseParams = dense.numParameters();
@@ -110,7 +116,7 @@ runMain(NAME, async () => {
   compile(structured);
   const structuredOneShot = accuracy(structured);
   console.log(`structured, before fine-tuning: test accuracy ${(100 * structuredOneShot).toFixed(2)}%`);
-  await fit(structured, finetuneEpochs);
+  await fit(structured, finetuneEpochs, 'structured');
   const structuredAcc = accuracy(structured);
   const structuredSize = saved(structured, 'structured');
   const structuredParams = structured.numParameters();
@@ -169,7 +175,7 @@ runMain(NAME, async () => {
       frequency: Math.max(1, Math.floor(steps / 20)),
     });
     console.log(`Pruning to ${100 * level}% (from ${100 * previous}%) over half of ${finetuneEpochs} fine-tuning epoch(s)`);
-    await fit(dense, finetuneEpochs, [schedule]);
+    await fit(dense, finetuneEpochs, `sparse${Math.round(100 * level)}`, [schedule]);
     const acc = accuracy(dense);
     const report = prune.sparsity(dense);
     const size = saved(dense, `sparse${100 * level}`);

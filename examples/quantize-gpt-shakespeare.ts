@@ -10,6 +10,8 @@
 //   npm run example:quantize-gpt-shakespeare
 //   npm run example:quantize-gpt-shakespeare -- --model DIR
 //
+// Metrics: --run-dir DIR (default runs/quantize-gpt-shakespeare) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --model DIR (a Tiny Shakespeare GPT checkpoint; default: train one, ~2.5 min), --iters N (the
 // training iterations when there is no --model; default 2000), --data-dir DIR (holding tinyshakespeare/),
 // --threads N, --keep (leave the folders).
@@ -25,7 +27,7 @@ import { loadModelTokenizer } from '../src/cli/commands/gpt-tokenizer.js';
 import { loadGPT } from '../src/models/gpt-checkpoint.js';
 import type { GPT } from '../src/models/gpt.js';
 import type { QuantScheme } from '../src/backend/quant-format.js';
-import { UsageError, positiveInt } from './common.js';
+import { RUN_DIR_OPTION, UsageError, positiveInt, runDirOf } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     threads: { type: 'string' },
     keep: { type: 'boolean' },
+    ...RUN_DIR_OPTION,
   },
 });
 const SCHEMES: QuantScheme[] = ['int8', 'dynamic-int8', 'int4'];
@@ -78,9 +81,15 @@ async function main(): Promise<void> {
     modelDir = path.join(work, 'fp32');
     console.log(`model: mox train gpt --dataset tinyshakespeare (4 layers, 128 wide, ${iters} iterations)`);
     const short = iters < 2000 ? { evalInterval: iters, evalIters: 5 } : {};
-    await runTrainGpt(trainGptOptions({ dataset: 'tinyshakespeare', out: modelDir, maxIters: iters, ...short }), new Set(), (line) => {
-      if (/^(step|training|done)/.test(line)) console.log(`  ${line}`);
-    });
+    // the training run's metrics: --run-dir (default runs/quantize-gpt-shakespeare)
+    const runDir = runDirOf('quantize-gpt-shakespeare', values);
+    await runTrainGpt(
+      trainGptOptions({ dataset: 'tinyshakespeare', out: modelDir, maxIters: iters, runDir, ...short }),
+      new Set(),
+      (line) => {
+        if (/^(step|training|done)/.test(line)) console.log(`  ${line}`);
+      },
+    );
   }
   const tok = loadModelTokenizer(modelDir);
   if (!tok) throw new UsageError(`${modelDir} has no tokenizer`);

@@ -9,12 +9,14 @@
 //   npm run example:quantize-mnist-cnn
 //   npm run example:quantize-mnist-cnn -- --epochs 1 --limit 2000
 //
+// Metrics: --run-dir DIR (default runs/quantize-mnist-cnn) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 2), --batch-size N (default 64), --limit N, --test-limit N, --lr X
 // (default 1e-3), --seed S (default 0), --data-dir DIR, --threads N, as mnist-cnn.
 
 import * as mox from '../src/index.js';
 import type { QuantScheme } from '../src/backend/quant-format.js';
-import { kerasInit, loadGreyImages, parseClassifierArgs, runMain } from './common.js';
+import { exampleRunLogger, kerasInit, loadGreyImages, logTestSet, parseClassifierArgs, runMain } from './common.js';
 import { smallCnn } from './small-cnn.js';
 
 const NAME = 'quantize-mnist-cnn';
@@ -33,9 +35,18 @@ runMain(NAME, async () => {
   kerasInit(model);
   model.compile({ optimizer: 'adam', lr: args.lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   console.log(`Training the CNN, ${args.epochs} epochs`);
-  await model.fit(train.x, train.y, { epochs: args.epochs, batchSize: args.batchSize, seed: args.seed, verbose: 2 });
+  const runLogger = exampleRunLogger(NAME, args, { labels: test.classes });
+  await model.fit(train.x, train.y, {
+    epochs: args.epochs,
+    batchSize: args.batchSize,
+    seed: args.seed,
+    verbose: 2,
+    callbacks: [runLogger],
+  });
   const accuracy = (m: mox.nn.Module): number => m.evaluate(test.x, test.y, { batchSize: 256 }).accuracy!;
-  const fp32 = accuracy(model);
+  const fp32Logs = model.evaluate(test.x, test.y, { batchSize: 256 });
+  await logTestSet(runLogger, fp32Logs, test);
+  const fp32 = fp32Logs.accuracy!;
   console.log(`fp32: test accuracy ${(100 * fp32).toFixed(2)}%`);
   const state = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.clone()]));
   const result: Record<string, unknown> = { example: NAME, fp32_accuracy: round(fp32) };
@@ -50,6 +61,7 @@ runMain(NAME, async () => {
     console.log(
       `${scheme}: test accuracy ${(100 * acc).toFixed(2)}% (${(100 * (acc - fp32)).toFixed(2)} points)${scheme === 'int8' ? ', target >= -0.2' : ''}`,
     );
+    runLogger.logScalars('test', { [`${key}_accuracy`]: acc });
     Object.assign(result, { [`${key}_accuracy`]: round(acc), [`${key}_drop_points`]: round(100 * (fp32 - acc), 2) });
   }
   result['seconds'] = round((performance.now() - start) / 1000, 1);

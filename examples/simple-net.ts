@@ -8,6 +8,8 @@
 //
 //   npm run example:simple-net -- --epochs 20 --out /tmp/simple-net.safetensors
 //
+// Metrics: --run-dir DIR (default runs/simple-net) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 20), --limit N (training examples, default 1000), --batch-size N
 // (default 32), --lr X (default 0.01), --seed S (default 0), --out FILE (default
 // <os.tmpdir()>/mox-simple-net.safetensors), --threads N (default: every core).
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mox from '../src/index.js';
-import { integer, positiveInt, positiveNumber, runMain } from './common.js';
+import { RUN_DIR_OPTION, integer, positiveInt, positiveNumber, runMain, runDirOf } from './common.js';
 
 const { nn, optim, data, train } = mox;
 const { mseLoss } = nn.functional;
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       out: { type: 'string' },
       threads: { type: 'string' },
+      ...RUN_DIR_OPTION,
     },
     strict: true,
   });
@@ -67,6 +70,12 @@ async function main(): Promise<void> {
   // the loss over the whole training set, without a graph
   const fullLoss = (): number => mox.scope(() => mox.noGrad(() => mseLoss(model.forward(x), y).item()));
   const initialLoss = fullLoss();
+  // a loop of one's own writes its metrics with a RunLog: --run-dir/metrics.jsonl, for `mox report`
+  const log = new mox.train.RunLog(runDirOf('simple-net', values), {
+    kind: 'other',
+    config: { model: 'Linear(2, 1)', optimizer: { name: 'SGD', lr }, loss: 'mse', batchSize, epochs, examples: n, seed },
+  });
+  let steps = 0;
 
   let epochLoss = NaN;
   for (let epoch = 0; epoch < epochs; epoch++) {
@@ -88,10 +97,12 @@ async function main(): Promise<void> {
       yb!.dispose();
       sum += value * size;
       count += size;
+      if (++steps % 10 === 0) log.scalars(steps, 'train', { loss: sum / count, lr });
       bar.update(++step, { loss: sum / count });
     }
     epochLoss = sum / count;
     bar.finish(step, { loss: epochLoss });
+    log.scalars(steps, 'train', { loss: epochLoss, lr }, epoch);
   }
   const finalLoss = fullLoss();
 

@@ -67,6 +67,7 @@ export function runGreyCnn(p: GreyCnnProgram): void {
       target: p.target,
       start,
       extra: { dataset: p.dataset },
+      labels: test.classes,
     });
   });
 }

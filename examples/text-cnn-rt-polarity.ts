@@ -27,6 +27,8 @@
 // holding rt-polarity/), then $MOX_DATA_DIR/rt-polarity, then ~/.cache/mox/rt-polarity, and otherwise
 // the published tarball is downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/text-cnn-rt-polarity) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (at most; default 5), --batch-size N (default 50), --limit N (training sentences, a
 // seeded sample; default all), --test-limit N (test sentences, default all), --lr X (default 1e-3),
 // --seed S (default 0: weights, dropout, shuffling), --embed-dim N (default 128), --max-len N
@@ -88,6 +90,7 @@ runMain('text-cnn-rt-polarity', async () => {
       new mox.train.EarlyStopping({ monitor: 'val_accuracy', patience: 1, restoreBestWeights: true }),
     ],
     target: '>= 75% with the defaults (Kim 2014, CNN-rand: 76.1%)',
+    labels: all.classes,
     extra: { target: 0.75, vocab_size: tokenizer.vocabSize, embed_dim: embedDim, max_len: maxLen, embedding_init: 0.25, max_norm: 3 },
     start,
   });

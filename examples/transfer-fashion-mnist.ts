@@ -25,6 +25,8 @@
 // holding mnist/ and fashion-mnist/), then $MOX_DATA_DIR, then ~/.cache/mox, and otherwise they are
 // downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/transfer-fashion-mnist) gets each training run's metrics.jsonl (one folder per run: pretrain, frozen, unfrozen, scratch),
+// for `mox report` (docs/reports.md).
 // Options: --pretrain-epochs N (default 1), --pretrain-shift P (random shifts of up to P pixels while
 // pretraining, default 0: off), --limit N (MNIST pretraining images, default all), --finetune-examples N
 // (Fashion-MNIST training images, default 1000), --epochs N (frozen-base epochs, default 2),
@@ -36,7 +38,17 @@
 // The last line of output is `RESULT {json}`.
 
 import * as mox from '../src/index.js';
-import { kerasInit, loadGreyImages, parseClassifierArgs, positiveInt, positiveNumber, runMain, UsageError } from './common.js';
+import {
+  exampleRunLogger,
+  kerasInit,
+  loadGreyImages,
+  logTestSet,
+  parseClassifierArgs,
+  positiveInt,
+  positiveNumber,
+  runMain,
+  UsageError,
+} from './common.js';
 import { smallCnn } from './small-cnn.js';
 
 const NAME = 'transfer-fashion-mnist';
@@ -114,10 +126,16 @@ runMain(NAME, async () => {
   const compile = (model: mox.nn.Module, lr: number): void => {
     model.compile({ optimizer: 'adam', lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   };
-  const fitFashion = (model: mox.nn.Module, epochs: number): Promise<mox.train.History> =>
-    model.fit(fashion.x, fashion.y, { epochs, batchSize: args.batchSize, seed: args.seed, verbose: 2 });
-  const testAccuracy = (model: mox.nn.Module, data: { x: mox.Tensor; y: mox.Tensor }): number =>
-    model.evaluate(data.x, data.y, { batchSize: 256, ...silent }).accuracy!;
+  // one run folder per training run: --run-dir/pretrain, /frozen, /unfrozen, /scratch
+  const logger = (sub: string, classes: readonly string[]) => exampleRunLogger(NAME, args, { sub, labels: classes });
+  const fitFashion = (model: mox.nn.Module, epochs: number, log: mox.train.RunLogger): Promise<mox.train.History> =>
+    model.fit(fashion.x, fashion.y, { epochs, batchSize: args.batchSize, seed: args.seed, verbose: 2, callbacks: [log] });
+  const testAccuracy = async (model: mox.nn.Module, data: { x: mox.Tensor; y: mox.Tensor }, log: mox.train.RunLogger): Promise<number> => {
+    const logs = model.evaluate(data.x, data.y, { batchSize: 256, ...silent });
+    await logTestSet(log, logs, data);
+    return logs.accuracy!;
+  };
+  const fashionClasses = fashionAll.classes;
 
   // 1. pretrain on MNIST
   const shiftNote = pretrainShift > 0 ? `, random shifts of up to ${pretrainShift} pixels` : '';
@@ -127,6 +145,7 @@ runMain(NAME, async () => {
   kerasInit(model);
   compile(model, 1e-3);
   const pretrainStart = performance.now();
+  const pretrainLog = logger('pretrain', mnistTest.classes);
   if (pretrainShift > 0) {
     // each batch shifted at random: padded by pretrainShift pixels, then a 28x28 window cut (seeded)
     const shift = mox.data.randomCrop(28, { padding: pretrainShift, generator: new mox.Generator(args.seed + 3) });
@@ -136,10 +155,11 @@ runMain(NAME, async () => {
       seed: args.seed,
       transform: ([x, y]) => [shift(x!), y!],
     });
-    await model.fit(loader, { epochs: pretrainEpochs, verbose: 2 });
-  } else await model.fit(mnist.x, mnist.y, { epochs: pretrainEpochs, batchSize: 64, seed: args.seed, verbose: 2 });
+    await model.fit(loader, { epochs: pretrainEpochs, verbose: 2, callbacks: [pretrainLog] });
+  } else
+    await model.fit(mnist.x, mnist.y, { epochs: pretrainEpochs, batchSize: 64, seed: args.seed, verbose: 2, callbacks: [pretrainLog] });
   const pretrainSeconds = (performance.now() - pretrainStart) / 1000;
-  const pretrainAccuracy = testAccuracy(model, mnistTest);
+  const pretrainAccuracy = await testAccuracy(model, mnistTest, pretrainLog);
   console.log(`MNIST test accuracy of the base: ${(100 * pretrainAccuracy).toFixed(2)}%`);
 
   // 2. a fresh head, the convolutional base frozen
@@ -160,23 +180,27 @@ runMain(NAME, async () => {
   const trainableFrozenPhase = model.numParameters(true);
   compile(model, args.lr); // as in Keras: compile after changing `trainable`
   const transferStart = performance.now();
-  await fitFashion(model, args.epochs);
+  const frozenLog = logger('frozen', fashionClasses);
+  await fitFashion(model, args.epochs, frozenLog);
   // the frozen weights must not have moved by a single bit
   for (const [k, p] of model.namedParameters()) {
     const before = frozen.get(k);
     if (before && !Array.from(p.dataSync()).every((v, i) => Object.is(v, before[i])))
       throw new Error(`${NAME}: the frozen parameter '${k}' changed during fine-tuning`);
   }
-  const frozenAccuracy = testAccuracy(model, fashionTest);
+  const frozenAccuracy = await testAccuracy(model, fashionTest, frozenLog);
   console.log(`Fashion-MNIST ${evalName} accuracy with the base frozen: ${(100 * frozenAccuracy).toFixed(2)}%`);
+  let lastLog = frozenLog;
   if (unfreezeEpochs > 0) {
     console.log(`\n== 3. transfer: everything unfrozen (${unfreezeEpochs} epochs at ${unfreezeLr})`);
     model.trainable = true;
     compile(model, unfreezeLr);
-    await fitFashion(model, unfreezeEpochs);
+    lastLog = logger('unfrozen', fashionClasses);
+    await fitFashion(model, unfreezeEpochs, lastLog);
   }
   const transferSeconds = (performance.now() - transferStart) / 1000;
-  const transferAccuracy = testAccuracy(model, fashionTest);
+  // the frozen phase's run was scored above; a second score of the same weights would only repeat it
+  const transferAccuracy = unfreezeEpochs > 0 ? await testAccuracy(model, fashionTest, lastLog) : frozenAccuracy;
   console.log(`Fashion-MNIST ${evalName} accuracy, transfer: ${(100 * transferAccuracy).toFixed(2)}%`);
 
   // 4. the baseline: the same CNN from scratch, the same images, epochs and batches
@@ -186,9 +210,10 @@ runMain(NAME, async () => {
   kerasInit(scratch);
   compile(scratch, scratchLr);
   const scratchStart = performance.now();
-  await fitFashion(scratch, epochs);
+  const scratchLog = logger('scratch', fashionClasses);
+  await fitFashion(scratch, epochs, scratchLog);
   const scratchSeconds = (performance.now() - scratchStart) / 1000;
-  const scratchAccuracy = testAccuracy(scratch, fashionTest);
+  const scratchAccuracy = await testAccuracy(scratch, fashionTest, scratchLog);
   console.log(`Fashion-MNIST ${evalName} accuracy, from scratch: ${(100 * scratchAccuracy).toFixed(2)}%`);
 
   const improvement = transferAccuracy - scratchAccuracy;

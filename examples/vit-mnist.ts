@@ -21,6 +21,8 @@
 // files, or a folder holding mnist/), then $MOX_DATA_DIR/mnist, then ~/.cache/mox/mnist, and otherwise
 // they are downloaded (unless $MOX_DATA_OFFLINE=1); see docs/data.md.
 //
+// Metrics: --run-dir DIR (default runs/vit-mnist) gets each training run's metrics.jsonl,
+// for `mox report` (docs/reports.md).
 // Options: --epochs N (default 5), --batch-size N (default 128), --limit N (training examples, default
 // all), --test-limit N (test examples, default all), --lr X (peak learning rate, default 3e-3),
 // --weight-decay X (default 0.05), --warmup N (warmup steps, default 5% of the steps), --seed S
@@ -28,7 +30,7 @@
 // The last line of output is `RESULT {json}`.
 
 import * as mox from '../src/index.js';
-import { UsageError, loadGreyImages, parseClassifierArgs, runMain } from './common.js';
+import { UsageError, exampleRunLogger, loadGreyImages, logTestSet, parseClassifierArgs, runMain } from './common.js';
 
 const NAME = 'vit-mnist';
 const TARGET = 0.97;
@@ -81,17 +83,19 @@ runMain(NAME, async () => {
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const schedule = new mox.optim.CosineWithWarmup(optimizer, { warmupSteps: warmup, totalSteps, minLr: lr / 100 });
 
+  const runLogger = exampleRunLogger(NAME, args, { config: { model: MODEL, warmupSteps: warmup, weightDecay } });
   const fitStart = performance.now();
   const history = await model.fit(train.x, train.y, {
     epochs: args.epochs,
     batchSize: args.batchSize,
     seed: args.seed,
-    callbacks: [new mox.train.TerminateOnNaN(), new mox.train.SchedulerCallback(schedule, { interval: 'batch' })],
+    callbacks: [new mox.train.TerminateOnNaN(), new mox.train.SchedulerCallback(schedule, { interval: 'batch' }), runLogger],
   });
   const fitSeconds = (performance.now() - fitStart) / 1000;
 
   console.log('Evaluating on the test set');
   const { loss, accuracy } = model.evaluate(test.x, test.y, { batchSize: 256, verbose: 1 });
+  await logTestSet(runLogger, { loss: loss!, accuracy: accuracy! }, test);
   console.log(
     `test accuracy ${(100 * accuracy!).toFixed(2)}% (target >= ${100 * TARGET}% with the defaults), test loss ${loss!.toFixed(4)}`,
   );

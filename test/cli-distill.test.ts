@@ -160,10 +160,15 @@ test('example distill-gpt runs end to end on a tiny teacher (2 steps each)', () 
   fs.copyFileSync(textFile, path.join(dataDir, 'tinyshakespeare', 'input.txt'));
   const r = spawnSync(
     process.execPath,
-    [path.resolve('dist/examples/distill-gpt.js'), '--teacher', teacherDir, '--iters', '2', '--data-dir', dataDir, '--threads', '1'],
+    [
+      path.resolve('dist/examples/distill-gpt.js'),
+      ...['--teacher', teacherDir, '--iters', '2', '--data-dir', dataDir, '--threads', '1', '--run-dir', path.join(tmp, 'runs')],
+    ],
     { encoding: 'utf8', timeout: 120_000 },
   );
   assert.equal(r.status, 0, r.stderr);
+  // the metrics of its two training runs (the teacher was given)
+  for (const sub of ['distilled', 'alone']) assert.equal(mox.train.readRunLog(path.join(tmp, 'runs', sub)).run.name, sub);
   const line = r.stdout.trim().split('\n').at(-1)!;
   assert.ok(line.startsWith('RESULT '), line);
   const res = JSON.parse(line.slice('RESULT '.length));

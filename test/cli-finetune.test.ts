@@ -294,6 +294,8 @@ test('example gpt-finetune-rt-polarity runs end to end on a tiny base (2 steps e
       '1',
       '--prompt',
       'the cat ',
+      '--run-dir',
+      path.join(tmp, 'runs'),
     ],
     { encoding: 'utf8', timeout: 120_000 },
   );

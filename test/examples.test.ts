@@ -31,6 +31,26 @@ interface Run {
   result: Record<string, unknown> | null;
 }
 
+/** Where runExample puts an example's run logs. */
+const runsOf = (name: string): string => join(tmp, 'runs', name);
+
+/** The confusion matrix an example logged on its test set into `dir`, checked to count `n` examples. */
+function testConfusion(dir: string, labels: readonly string[], n: number): number[][] {
+  const data = mox.train.readRunLog(dir);
+  const c = data.confusion.filter((r) => r.split === 'test');
+  assert.equal(c.length, 1, `${dir}: one test confusion matrix`);
+  assert.deepEqual(c[0]!.labels, labels);
+  assert.equal(
+    c[0]!.matrix.flat().reduce((a, b) => a + b, 0),
+    n,
+  );
+  assert.ok(
+    data.scalars.some((s) => s.split === 'train' && s.epoch !== undefined),
+    `${dir}: epoch records`,
+  );
+  return c[0]!.matrix;
+}
+
 function runExample(name: string, args: string[], env: Record<string, string | undefined> = {}): Run {
   const script = join(EXAMPLES, `${name}.js`);
   assert.ok(existsSync(script), `${script} is missing: build with npm run build`);
@@ -42,7 +62,9 @@ function runExample(name: string, args: string[], env: Record<string, string | u
     ...env,
   };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-  const r = spawnSync(process.execPath, [script, '--threads', '1', ...args], {
+  // the run logs go into the test's folder, not runs/ under the repository
+  const runDir = args.includes('--run-dir') ? [] : ['--run-dir', runsOf(name)];
+  const r = spawnSync(process.execPath, [script, '--threads', '1', ...runDir, ...args], {
     encoding: 'utf8',
     timeout: 60_000,
     env: childEnv as NodeJS.ProcessEnv,
@@ -211,6 +233,16 @@ for (const name of ['mnist-mlp', 'mnist-cnn', 'fashion-mnist-cnn', 'cifar10-cnn'
     assert.equal(r.epochs, 1);
     assert.equal(r.train_examples, 64);
     assert.equal(r.test_examples, name === 'cifar10-cnn' ? 24 : 32);
+    // the run log: the test set's confusion matrix with the dataset's class names, and its accuracy
+    const labels =
+      name === 'fashion-mnist-cnn'
+        ? ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
+        : name === 'cifar10-cnn'
+          ? [...mox.data.CIFAR10_CLASSES]
+          : ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+    const m = testConfusion(runsOf(name), labels, r.test_examples as number);
+    // RESULT rounds the accuracy to 4 decimals
+    assert.ok(Math.abs(m.reduce((a, row, i) => a + row[i]!, 0) / (r.test_examples as number) - acc) <= 5e-5);
   });
 }
 
@@ -302,6 +334,8 @@ test('distill-mnist: the smoke version trains the CNN teacher, the MLP alone and
     assert.ok(typeof v === 'number' && v >= 0 && v <= 1, `${k} ${v}`);
   }
   assert.ok(Math.abs((r.improvement as number) - ((r.distilled_accuracy as number) - (r.alone_accuracy as number))) < 2e-4);
+  // one run folder per training run
+  for (const sub of ['teacher', 'alone', 'distilled']) testConfusion(join(runsOf('distill-mnist'), sub), [...'0123456789'], 32);
 });
 
 test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to the same loss and samples', () => {
@@ -340,6 +374,14 @@ test('lstm-lm-shakespeare: the smoke version trains with fit, saves, reloads to 
   const config = mox.models.loadLSTM(out).config as { model: string; lstm: { hiddenSize: number } };
   assert.equal(config.model, 'lstm');
   assert.equal(config.lstm.hiddenSize, 16);
+  const log = mox.train.readRunLog(runsOf('lstm-lm-shakespeare'));
+  assert.equal(log.run.kind, 'lstm');
+  assert.equal(log.confusion.length, 0, 'a language model gets no confusion matrix');
+  assert.deepEqual(
+    log.scalars.filter((s) => s.split === 'val').map((s) => s.step),
+    [3, 6],
+  );
+  assert.equal(log.samples[0]!.samples[0]!.prompt, 'ROMEO:');
 });
 
 test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by --data-dir', () => {
@@ -375,6 +417,9 @@ test('text-cnn-rt-polarity: the smoke version runs on tiny cp1252 files given by
   const acc = r.test_accuracy as number;
   assert.ok(acc >= 0 && acc <= 1 && Number.isFinite(r.test_loss as number), `test_accuracy ${acc}`);
   assert.ok(typeof r.seconds === 'number');
+  testConfusion(runsOf('text-cnn-rt-polarity'), ['negative', 'positive'], 12);
+  // EarlyStopping's validation data gets its confusion matrix too
+  assert.equal(mox.train.readRunLog(runsOf('text-cnn-rt-polarity')).confusion.filter((c) => c.split === 'val').length, 1);
 });
 
 test('without data, the data examples say where they looked, the files they expect, --data-dir and MOX_DATA_DIR', () => {

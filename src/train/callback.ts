@@ -3,6 +3,7 @@
 // of the moment: running 'loss' and metrics after a batch, the epoch's figures (and 'val_*') at its end.
 
 import type { Module } from '../nn/module.js';
+import type { Source } from './batches.js';
 
 /** The numbers of the moment, by name: 'loss', metrics, 'val_*' (Keras's logs). */
 export type Logs = Record<string, number>;
@@ -56,8 +57,25 @@ export interface FitSnapshot {
   };
 }
 
+/** What fit() was asked to do, for a callback that records the run (train.RunLogger). */
+export interface FitInfo {
+  epochs: number;
+  initialEpoch: number;
+  /** Examples per batch (a DataLoader's own batch size is not known here: then fit's option). */
+  batchSize: number;
+  gradientAccumulationSteps: number;
+  /** The compiled loss's name, whether the model outputs logits, and the metrics' names. */
+  loss: string;
+  fromLogits: boolean | undefined;
+  metrics: string[];
+  /** The validation data as fit evaluates it, or null without. */
+  validation: Source | null;
+}
+
 /** What fit() lets a callback do with its position (Callback.fit). */
 export interface FitControl {
+  /** What this fit was asked to do. */
+  info: FitInfo;
   /** The position now: after a batch, or, from onEpochEnd, the start of the next epoch. */
   snapshot(): FitSnapshot;
   /** Called from onTrainBegin: fit goes on from this snapshot instead of from initialEpoch. */
@@ -95,6 +113,13 @@ export class Callback {
   /** Called after each batch, with the running loss and metrics in logs. */
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
 }
+
+/**
+ * How fit() makes the callback of its `runDir` option: set when train/run-logger.ts loads (the Node
+ * entry loads it). The logger writes files; this slot keeps fit and this file free of the file system,
+ * so they still bundle for a web page.
+ */
+export const runDirCallback: { make: ((dir: string, opts: unknown) => Callback) | null } = { make: null };
 
 /** Calls every callback's hook in order, awaiting only those that return a promise. */
 export class CallbackList {

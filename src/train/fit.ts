@@ -10,7 +10,7 @@ import type { Module } from '../nn/module.js';
 import { type Dataset, TensorDataset, trainValidationSplit } from '../data/dataset.js';
 import { globalGenerator } from '../tensor/random.js';
 import { crashPoint } from '../io/crash-point.js';
-import { type Callback, CallbackList, type FitControl, type FitSnapshot, History, type Logs } from './callback.js';
+import { type Callback, CallbackList, type FitControl, type FitSnapshot, History, type Logs, runDirCallback } from './callback.js';
 import { ProgressBar, type OutputStream } from './progress.js';
 import { type DataSource, type Source, checkBatchSize, checkPair, isDataset, loaderSource, toSource } from './batches.js';
 import {
@@ -28,6 +28,7 @@ import {
   stepLoss,
 } from './step.js';
 import { evaluateSource } from './evaluate.js';
+import type { RunLoggerOptions } from './run-logger.js';
 import { syncTrainable } from './trainable.js';
 
 /** Options of fit(), as Keras's: epochs, batch size, validation, shuffling, callbacks, verbosity. */
@@ -75,6 +76,14 @@ export interface FitOptions {
    * average over every example.
    */
   gradientAccumulationSteps?: number;
+  /**
+   * Write the run's metrics to RUN_DIR/metrics.jsonl as it trains (adds a train.RunLogger, as Keras's
+   * TensorBoard(log_dir) callback): the run's config, the train scalars, the val scalars per epoch and,
+   * for a classifier, a confusion matrix on the validation data. See docs/reports.md.
+   */
+  runDir?: string;
+  /** The RunLogger's options for runDir: labels, config, logEvery, ... */
+  runLog?: RunLoggerOptions;
 }
 
 /** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
@@ -151,7 +160,13 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
 
   const history = new History();
   // History goes last (as in Keras), so it records what the other callbacks add to the logs (lr)
-  const callbacks = new CallbackList([...(opts.callbacks ?? []), history]);
+  const runLogger: Callback[] = [];
+  if (opts.runDir !== undefined) {
+    if (!runDirCallback.make)
+      throw new ValueError('fit', "runDir writes files: it needs mox's Node entry (import * as mox from 'mox'), not the browser's");
+    runLogger.push(runDirCallback.make(opts.runDir, opts.runLog));
+  }
+  const callbacks = new CallbackList([...(opts.callbacks ?? []), ...runLogger, history]);
   // where the run stands, for a callback that saves it (BackupAndRestore): the batches trained, the
   // epoch and batch, and the generator and data state the epoch's order was drawn from
   const pos = { step: 0, epoch: initialEpoch, batch: 0, epochEnded: false };
@@ -161,6 +176,16 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   let epochLogs: Logs | null = null;
   let resume: FitSnapshot | null = null;
   const control: FitControl = {
+    info: {
+      epochs,
+      initialEpoch,
+      batchSize,
+      gradientAccumulationSteps: accum,
+      loss: c.lossName ?? '',
+      fromLogits: c.fromLogits,
+      metrics: c.metrics.map((m) => m.name),
+      validation: val,
+    },
     snapshot: () => {
       const h = { history: structuredClone(history.history), epoch: [...history.epoch] };
       const ended = pos.epochEnded;

@@ -8,7 +8,16 @@ export type { FitOptions } from './fit.js';
 export type { EvaluateOptions } from './evaluate.js';
 export type { PredictOptions } from './predict.js';
 export type { DataSource, Batch } from './batches.js';
-export { Callback, CallbackList, History, type FitControl, type FitSnapshot, type Logs, type TrainParams } from './callback.js';
+export {
+  Callback,
+  CallbackList,
+  History,
+  type FitControl,
+  type FitInfo,
+  type FitSnapshot,
+  type Logs,
+  type TrainParams,
+} from './callback.js';
 export {
   EarlyStopping,
   MaxNorm,
@@ -38,6 +47,7 @@ export {
   type SamplesRecord,
   type Split,
 } from './run-log.js';
+export { RunLogger, confusionCounts, type RunLoggerOptions } from './run-logger.js';
 export { BackupAndRestore, type BackupAndRestoreOptions } from './backup-and-restore.js';
 export { Distiller, type DistillerCompileConfig } from './distiller.js';
 export { ProgressBar, formatValue, type OutputStream, type ProgressBarOptions } from './progress.js';

@@ -161,7 +161,8 @@ function compile(this: Module, config: CompileConfig): Module {
   const nonFinite = checkNonFiniteMode('compile', config.nonFinite ?? 'ignore');
   const namedOptimizer = !(config.optimizer instanceof Optimizer);
   const trainable = new Set<Tensor>(trainableParameters(this).map(([, p]) => p));
-  stateOf(this).compiled = { optimizer, loss: lossFn, metrics, nonFinite, namedOptimizer, trainable };
+  const lossName = typeof loss === 'function' ? loss.name || 'function' : loss;
+  stateOf(this).compiled = { optimizer, loss: lossFn, metrics, nonFinite, namedOptimizer, trainable, lossName, fromLogits };
   return this;
 }
 

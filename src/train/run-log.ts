@@ -21,9 +21,12 @@ import { writeFileAtomicSync } from '../io/atomic.js';
 /** The file name inside a run folder. */
 export const METRICS_FILE = 'metrics.jsonl';
 
+/** What kind of training a run is, for reports to choose their charts. */
 export type RunKind = 'gpt' | 'lstm' | 'classifier' | 'finetune' | 'distill' | 'other';
+/** Which data a record's numbers are measured on. */
 export type Split = 'train' | 'val' | 'test';
 
+/** The first line of a run's file (and one more on each resume): its name, kind and settings. */
 export interface RunRecord {
   type: 'run';
   /** A short name for legends: the folder's name unless given. */
@@ -37,6 +40,7 @@ export interface RunRecord {
   resumedFrom?: number;
 }
 
+/** Numbers measured at one step on one split: losses, metrics, learning rate, throughput. */
 export interface ScalarsRecord {
   type: 'scalars';
   step: number;
@@ -48,6 +52,7 @@ export interface ScalarsRecord {
   values: Record<string, number>;
 }
 
+/** A classifier's confusion matrix at one step on one split. */
 export interface ConfusionRecord {
   type: 'confusion';
   step: number;
@@ -57,14 +62,17 @@ export interface ConfusionRecord {
   matrix: number[][];
 }
 
+/** A language model's generations at one step, from fixed prompts. */
 export interface SamplesRecord {
   type: 'samples';
   step: number;
   samples: { prompt: string; text: string }[];
 }
 
+/** Any line of metrics.jsonl. */
 export type MetricsRecord = RunRecord | ScalarsRecord | ConfusionRecord | SamplesRecord;
 
+/** How a RunLog starts: the run record's fields, and whether it continues a resumed run's file. */
 export interface RunLogOptions {
   name?: string;
   kind: RunKind;
@@ -97,7 +105,11 @@ export class RunLog {
     if (opts.resumeFrom !== undefined) {
       run.resumedFrom = opts.resumeFrom;
       const kept = fs.existsSync(this.file)
-        ? readLines(this.file).filter((r) => !('step' in r) || (r as { step: number }).step <= opts.resumeFrom!)
+        ? readLines(this.file).filter((r) => {
+            // a record of a later step, or the run record of a resume from one, is made again
+            const at = r['type'] === 'run' ? r['resumedFrom'] : r['step'];
+            return typeof at !== 'number' || at <= opts.resumeFrom!;
+          })
         : [];
       writeFileAtomicSync(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
     } else {
@@ -111,16 +123,19 @@ export class RunLog {
     return (performance.now() - this.start) / 1000;
   }
 
+  /** Appends the numbers of one step on one split (`epoch` marks an epoch's summary). */
   scalars(step: number, split: Split, values: Record<string, number>, epoch?: number): void {
     const r: ScalarsRecord = { type: 'scalars', step, split, time: round(this.elapsed()), values };
     if (epoch !== undefined) r.epoch = epoch;
     this.append(r);
   }
 
+  /** Appends a confusion matrix, matrix[true][predicted]. */
   confusion(step: number, split: Split, labels: string[], matrix: number[][]): void {
     this.append({ type: 'confusion', step, split, labels, matrix });
   }
 
+  /** Appends a language model's generations. */
   samples(step: number, samples: { prompt: string; text: string }[]): void {
     this.append({ type: 'samples', step, samples });
   }

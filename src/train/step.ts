@@ -47,6 +47,10 @@ export interface Compiled {
   namedOptimizer: boolean;
   /** The parameters that required grad when compile() ran (or fit last synced them): see syncTrainable. */
   trainable: Set<Tensor>;
+  /** The loss as compile() was given it: a Keras name, or a function's name (for run records). */
+  lossName?: string;
+  /** Whether the model outputs logits (compile's `fromLogits`, resolved). */
+  fromLogits?: boolean;
 }
 
 export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {

@@ -5,6 +5,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { runTrainGpt, GPT_CHECKPOINT_FILES, TRAIN_GPT_DEFAULTS, type TrainGptOptions } from './train-gpt.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
+import { SAMPLE_TOKENS } from './run-metrics.js';
 import { runGenerate } from './generate.js';
 import { runExportHf } from './export-hf.js';
 
@@ -85,6 +86,7 @@ export const RUN_FLAGS: Options = Object.fromEntries(
     'eval-interval',
     'eval-iters',
     'log-interval',
+    'sample-tokens',
     'seed',
     'threads',
     'out',
@@ -140,6 +142,7 @@ export function runFlags(
     evalInterval: intFlag(bad, values, 'eval-interval', d.evalInterval, 1),
     evalIters: intFlag(bad, values, 'eval-iters', D.evalIters, 1),
     logInterval: intFlag(bad, values, 'log-interval', D.logInterval, 0),
+    sampleTokens: intFlag(bad, values, 'sample-tokens', SAMPLE_TOKENS, 0),
     seed: intFlag(bad, values, 'seed', D.seed, 0),
     threads: intFlag(bad, values, 'threads', undefined, 1),
     device: deviceFlag(bad, values['device']),
@@ -171,6 +174,7 @@ export function runFlagsUsage(
   --eval-interval N     evaluate and checkpoint every N iterations (default ${d.evalInterval})
   --eval-iters N        batches per split in each evaluation (default ${D.evalIters})
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
+  --sample-tokens N     tokens generated into OUT/metrics.jsonl at each evaluation, 0 for none (default ${SAMPLE_TOKENS})
   --seed S              seed for ${seeds} (default ${D.seed})
   --threads N           CPU threads (default: all cores)
   --device D            cpu (default) or webgpu
@@ -241,6 +245,7 @@ training:
   --eval-interval N     evaluate and checkpoint every N iterations (default 250)
   --eval-iters N        batches per split in each evaluation (default 20)
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
+  --sample-tokens N     tokens generated into OUT/metrics.jsonl at each evaluation, 0 for none (default ${SAMPLE_TOKENS})
   --seed S              seed for the weights, batches and dropout (default 1337)
   --threads N           CPU threads (default: all cores)
   --device D            cpu (default) or webgpu (the GPU, through WebGPU)

@@ -40,6 +40,9 @@ import { readTrainerState, type TrainerState } from './trainer-state.js';
 import { formatTrainableParameters, saveLoraAdapter } from '../../adapters/index.js';
 import { type FinetuneSpec, encodeCorpus, loadBase, loadLoraRun, prepareModel, readFinetuneSpec } from './finetune-gpt.js';
 import { type DistillSpec, distillStepLoss, loadTeacher, readDistillSpec } from './distill-gpt.js';
+import { RunLog } from '../../train/run-log.js';
+import { generateAsync } from '../../models/gpt-generate.js';
+import { logSamples, SAMPLE_TOKENS, samplePrompt } from './run-metrics.js';
 
 /** The settings of a `mox train gpt` run (also of `finetune gpt` and `distill gpt`, which set `finetune` / `distill`). */
 export interface TrainGptOptions {
@@ -69,6 +72,10 @@ export interface TrainGptOptions {
   evalIters: number;
   /** Print the training loss every this many iterations (0: only at evaluations). */
   logInterval: number;
+  /** Tokens generated into metrics.jsonl's samples at each evaluation (default 100; 0: none). */
+  sampleTokens?: number;
+  /** The folder of the run's metrics.jsonl (default: out). */
+  runDir?: string;
   seed: number;
   threads?: number;
   /** 'cpu' (default) or 'webgpu'. */
@@ -579,6 +586,32 @@ export async function runTrainGpt(
     publishCheckpoint(dir, manifest, out);
   };
 
+  // --out/metrics.jsonl: a resume keeps the records up to its checkpoint's step and goes on from there
+  const runLog = new RunLog(opts.runDir ?? out, {
+    kind: finetune ? 'finetune' : distill ? 'distill' : 'gpt',
+    config: {
+      model: { ...cfg, parameters: numParams },
+      train: {
+        ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
+        maxIters: o.maxIters,
+        lrDecayIters: o.lrDecayIters,
+        evalInterval: o.evalInterval,
+        evalIters: o.evalIters,
+        tokensPerIter,
+      },
+      data: { ...dataSpec, source, tokens: ids.length, trainTokens: trainData.length, valTokens: valData.length },
+      tokenizer: { type: tok.kind, vocabSize: tok.vocabSize },
+      device,
+      ...(finetune ? { finetune } : {}),
+      ...(distill ? { distill } : {}),
+    },
+    resumeFrom: opts.resume ? startStep : undefined,
+  });
+  const prompt = samplePrompt(tok, valData, Math.min(32, Math.max(1, o.blockSize >> 1)));
+  const sampleTokens = opts.sampleTokens ?? SAMPLE_TOKENS;
+  const sample = async (p: number[], so: { maxNewTokens: number; temperature: number; topK: number; seed: number }) =>
+    (await generateAsync(model, [p], so)).newTokens[0]!;
+
   let iterMs = 0;
   let iters = 0;
   let windowMs = 0;
@@ -600,8 +633,12 @@ export async function runTrainGpt(
       const { train, val } = await evaluate();
       stopOnNonFinite('train gpt', 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
+      runLog.scalars(step, 'train', { eval_loss: train });
+      runLog.scalars(step, 'val', { loss: val });
+      const evalSeconds = (performance.now() - t0) / 1000; // the losses' time, not the sample's
+      await logSamples(runLog, step, tok, prompt, sampleTokens, sample);
       say(
-        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${evalSeconds.toFixed(1)} s)`,
       );
       windowMs = 0;
       windowIters = 0;
@@ -635,6 +672,14 @@ export async function runTrainGpt(
     iters++;
     windowMs += dt;
     windowIters++;
+    // at step + 1, the optimizer steps taken once this one is done (an evaluation at step S follows S of
+    // them); recorded before a non-finite loss stops the run, so the report shows it
+    runLog.scalars(step + 1, 'train', {
+      loss,
+      lr,
+      tokens_per_s: Math.round(tokensPerIter / (dt / 1000)),
+      ms_per_step: Math.round(dt * 10) / 10,
+    });
     stopOnNonFinite('train gpt', 'loss', loss, step, out, lastCheckpoint);
     losses.push(loss);
     crashPoint('step');

@@ -5,6 +5,7 @@ import { givenOptionKeys, intFlag, numFlag, type CliCommand, type MakeUsageError
 import { LSTM_CHECKPOINT_FILES, runTrainLstm, type TrainLstmOptions } from './train-lstm.js';
 import { checkRunDir } from './run-dir.js';
 import { dataFlags } from './text-input.js';
+import { SAMPLE_TOKENS } from './run-metrics.js';
 
 const OP = 'train lstm';
 
@@ -44,6 +45,7 @@ training:
   --eval-interval N     evaluate and checkpoint every N iterations (default 250)
   --eval-iters N        batches per split in each evaluation (default 20)
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
+  --sample-tokens N     tokens generated into OUT/metrics.jsonl at each evaluation, 0 for none (default ${SAMPLE_TOKENS})
   --seed S              seed for the weights, batches and dropout (default 1337)
   --threads N           CPU threads (default: all cores)
   --out DIR             checkpoint folder (created if needed)
@@ -82,6 +84,7 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
       'eval-interval': str,
       'eval-iters': str,
       'log-interval': str,
+      'sample-tokens': str,
       seed: str,
       threads: str,
       out: str,
@@ -122,6 +125,7 @@ export function trainLstmCommand(bad: MakeUsageError): CliCommand {
         evalInterval: intFlag(bad, values, 'eval-interval', 250, 1),
         evalIters: intFlag(bad, values, 'eval-iters', 20, 1),
         logInterval: intFlag(bad, values, 'log-interval', 0, 0),
+        sampleTokens: intFlag(bad, values, 'sample-tokens', SAMPLE_TOKENS, 0),
         seed: intFlag(bad, values, 'seed', 1337, 0),
         threads: intFlag(bad, values, 'threads', undefined, 1),
         out,

@@ -33,6 +33,8 @@ import { readTrainerState, type TrainerState } from './trainer-state.js';
 import { resolveDataPath } from './text-input.js';
 import { stopOnNonFinite } from './non-finite.js';
 import { buildTokenizer, loadCheckpointTokenizer, saveTokenizerAtomic, type GptTokenizer } from './gpt-tokenizer.js';
+import { RunLog } from '../../train/run-log.js';
+import { logSamples, SAMPLE_TOKENS, samplePrompt } from './run-metrics.js';
 
 const OP = 'train lstm';
 
@@ -64,6 +66,8 @@ export interface TrainLstmOptions {
   evalIters: number;
   /** Print the training loss every this many iterations (0: only at evaluations). */
   logInterval: number;
+  /** Tokens generated into metrics.jsonl's samples at each evaluation (default 100; 0: none). */
+  sampleTokens?: number;
   seed: number;
   threads?: number;
   out: string;
@@ -276,6 +280,29 @@ export async function runTrainLstm(
     writeFileAtomic(stateFile, JSON.stringify(state) + '\n'); // last: the commit
   };
 
+  // --out/metrics.jsonl: a resume keeps the records up to its checkpoint's step and goes on from there
+  const runLog = new RunLog(out, {
+    kind: 'lstm',
+    config: {
+      model: { ...cfg, parameters: numParams },
+      train: {
+        ...Object.fromEntries(TRAIN_KEYS.map((k) => [k, o[k]])),
+        maxIters,
+        evalInterval: o.evalInterval,
+        evalIters: o.evalIters,
+        tokensPerIter,
+      },
+      data: { ...dataSpec, source, tokens: ids.length, trainTokens: trainData.length, valTokens: valData.length },
+      tokenizer: { type: tok.kind, vocabSize: tok.vocabSize },
+      device,
+    },
+    resumeFrom: opts.resume ? startStep : undefined,
+  });
+  const prompt = samplePrompt(tok, valData, 32);
+  const sampleTokens = opts.sampleTokens ?? SAMPLE_TOKENS;
+  const sample = async (p: number[], so: { maxNewTokens: number; temperature: number; topK: number; seed: number }) =>
+    (await model.generateAsync(p, so))[0]!;
+
   let iterMs = 0;
   let iters = 0;
   let windowMs = 0;
@@ -293,8 +320,12 @@ export async function runTrainLstm(
       const { train, val } = evaluate();
       stopOnNonFinite(OP, 'evaluation loss', Number.isFinite(train) ? val : train, step, out, lastCheckpoint);
       history.push({ step, train, val });
+      runLog.scalars(step, 'train', { eval_loss: train });
+      runLog.scalars(step, 'val', { loss: val });
+      const evalSeconds = (performance.now() - t0) / 1000; // the losses' time, not the sample's
+      await logSamples(runLog, step, tok, prompt, sampleTokens, sample);
       say(
-        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `step ${step}: train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)}${fmtRate(windowMs, windowIters)} (eval ${evalSeconds.toFixed(1)} s)`,
       );
       windowMs = 0;
       windowIters = 0;
@@ -318,6 +349,13 @@ export async function runTrainLstm(
     iters++;
     windowMs += dt;
     windowIters++;
+    // step + 1: the optimizer steps taken once this one is done; recorded before a non-finite loss stops the run
+    runLog.scalars(step + 1, 'train', {
+      loss,
+      lr,
+      tokens_per_s: Math.round(tokensPerIter / (dt / 1000)),
+      ms_per_step: Math.round(dt * 10) / 10,
+    });
     stopOnNonFinite(OP, 'loss', loss, step, out, lastCheckpoint);
     bar.update(step + 1, `loss ${loss.toFixed(4)}, ${Math.round((tokensPerIter * windowIters) / (windowMs / 1000))} tokens/s`);
     if (o.logInterval > 0 && step % o.logInterval === 0)
