@@ -29,6 +29,8 @@ import {
 } from './step.js';
 import { evaluateSource } from './evaluate.js';
 import { syncTrainable } from './trainable.js';
+import type { DataParallelOptions } from '../distributed/data-parallel.js';
+import { FitDataParallel } from '../distributed/fit-data-parallel.js';
 
 export interface FitOptions {
   epochs?: number;
@@ -72,6 +74,13 @@ export interface FitOptions {
    * average over every example.
    */
   gradientAccumulationSteps?: number;
+  /**
+   * Data-parallel training, as PyTorch's DDP on one node: `workers` processes (this one included) split
+   * each batch by rows and sum their gradients, so each step equals a single-process one (to float
+   * rounding); each worker builds its replica with `modelFactory` (a module URL whose export returns
+   * the model, compiled: its loss is the workers'). See docs/data-parallel.md.
+   */
+  dataParallel?: DataParallelOptions;
 }
 
 /** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
@@ -186,6 +195,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   const steps = train.steps === undefined ? undefined : Math.ceil(train.steps / accum);
   callbacks.setup(model, { epochs, steps, verbose }, control);
   model.stopTraining = false;
+  const dp = await FitDataParallel.start(model, c, opts.dataParallel, device);
   const wasTraining = model.training;
   try {
     await callbacks.trainBegin({});
@@ -235,11 +245,12 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
               const next = it.next();
               if (next.done) return null;
               if (k === 0) pending = callbacks.batchBegin(step, { batch: step });
-              return backwardStep(model, c, next.value, device, k === 0, weighted);
+              return dp ? dp.backwardStep(next.value, k === 0, weighted) : backwardStep(model, c, next.value, device, k === 0, weighted);
             });
             if (k === 0 && pending) await pending;
             if (!r) break;
             parts.push(r);
+            if (dp) await dp.reduce(r); // the workers' gradients, loss and predictions
           }
           if (parts.length > 0) flag = scope(() => finishStep(c, parts, weighted, check));
         } catch (e) {
@@ -296,6 +307,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
     await callbacks.trainEnd({});
   } finally {
     model.train(wasTraining);
+    await dp?.close();
   }
   model.history = history;
   return history;

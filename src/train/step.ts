@@ -52,7 +52,8 @@ export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
   return modelOutput(op, model, model.forward(...inputs));
 }
 
-function lossValue(op: string, c: Compiled, out: Tensor, target: Tensor): Tensor {
+/** The compiled loss of `out` against `target`, checked to be a scalar tensor. */
+export function lossValue(op: string, c: Compiled, out: Tensor, target: Tensor): Tensor {
   const loss = c.loss(out, target);
   if (!(loss instanceof Tensor) || loss.size !== 1) {
     throw new ValueError(op, `the loss must return a scalar tensor, got ${loss instanceof Tensor ? fmtShape(loss.shape) : typeof loss}`);
