@@ -5,9 +5,11 @@
 // process group likewise tears down on a rank's failure), and the group refuses further requests.
 
 import type { ChildProcess } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 import { DistributedError, ValueError } from '../errors.js';
 import { nodeBuiltin } from '../backend/cpu/wasm/node-builtins.js';
 import type { Reply, Request } from './protocol.js';
+import { BlobReader, sendSplit } from './channel.js';
 
 const OP = 'dataParallel';
 /** The last characters of a worker's stderr that an error message quotes. */
@@ -24,6 +26,9 @@ interface Pending {
 interface Worker {
   rank: number;
   child: ChildProcess;
+  /** The socket the typed arrays of the messages travel on (channel.ts), and its reading end. */
+  data: Duplex;
+  reader: BlobReader;
   pending: Map<number, Pending>;
   stderr: string;
 }
@@ -60,18 +65,23 @@ export class ProcessGroup {
         serialization: 'advanced',
         env: { ...process.env, ...rankEnv },
         execArgv: workerExecArgv(),
-        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+        // fd 4: the socket for the messages' typed arrays (channel.ts)
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'],
       });
+      const data = child.stdio[4] as Duplex;
       // an idle worker never keeps rank 0 alive (a pending request's timer does); it exits with rank 0
       child.unref();
-      for (const h of [child.channel, child.stderr] as ({ unref?: () => void } | null | undefined)[]) h?.unref?.();
-      const w: Worker = { rank, child, pending: new Map(), stderr: '' };
+      for (const h of [child.channel, child.stderr, data] as ({ unref?: () => void } | null | undefined)[]) h?.unref?.();
+      const w: Worker = { rank, child, data, reader: new BlobReader(data), pending: new Map(), stderr: '' };
+      data.on('error', () => {}); // a worker that dies closes its end: its exit event says so
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (s: string) => {
         process.stderr.write(s);
         w.stderr = (w.stderr + s).slice(-STDERR_TAIL);
       });
-      child.on('message', (m: Reply) => this.answer(w, m));
+      child.on('message', (head: unknown) => {
+        w.reader.receive<Reply>(head).then((m) => this.answer(w, m));
+      });
       child.on('error', (e) => this.fail(w.rank, 'exit', `worker ${rank} failed: ${e.message}`));
       child.on('exit', (code, signal) => {
         if (this.closing) return;
@@ -112,9 +122,11 @@ export class ProcessGroup {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const p = this.expect(w, id, what);
-    w.child.send({ ...req, id } as Request, (e) => {
-      if (e) this.fail(w.rank, 'exit', `worker ${rank}: sending ${what} failed: ${e.message}`);
-    });
+    const send = (m: unknown) =>
+      w.child.send(m as Request, (e) => {
+        if (e) this.fail(w.rank, 'exit', `worker ${rank}: sending ${what} failed: ${e.message}`);
+      });
+    sendSplit({ ...req, id }, send, w.data);
     return p;
   }
 
@@ -179,6 +191,7 @@ export class ProcessGroup {
       x.child.ref();
       // a worker leaves when its channel closes; SIGKILL for one busy in a step
       if (x.child.connected) x.child.disconnect();
+      x.data.destroy();
       if (x.child.exitCode === null && x.child.signalCode === null) x.child.kill('SIGKILL');
     }
     await Promise.all(exits);

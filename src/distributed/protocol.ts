@@ -1,6 +1,6 @@
-// The messages rank 0 and its worker processes exchange over the IPC channel of child_process.fork.
-// The channel uses Node's 'advanced' serialization (the structured clone algorithm), so typed arrays
-// travel as they are, with no JSON of numbers. Every request carries an id its answer echoes.
+// The messages rank 0 and its worker processes exchange: the IPC channel of child_process.fork carries
+// them (with Node's 'advanced' serialization, so a NaN loss stays NaN), their typed arrays travel raw
+// on a socket beside it (channel.ts). Every request carries an id its answer echoes.
 
 import '../ops/tensor-methods.js';
 import type { DType, TypedArray } from '../base/dtype.js';
@@ -110,12 +110,10 @@ export function fromWire(w: WireTensor): Tensor {
   return tensor(w.data, { shape: w.shape, dtype: w.dtype });
 }
 
-/**
- * The sum of the elements in float64, in order: a fingerprint of a replica's weights, equal on two
- * processes exactly when (barring a collision of sums) they hold the same bits.
- */
-export function checksum(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * ((i % 7) + 1);
-  return s;
+/** A fingerprint of float32 values (FNV-1a over their bits): equal on two processes when they hold the same bits. */
+export function checksum(a: Float32Array): number {
+  const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < u.length; i++) h = Math.imul(h ^ u[i]!, 16777619);
+  return h >>> 0;
 }

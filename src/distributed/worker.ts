@@ -17,6 +17,8 @@ import { compiledOf } from '../train/model.js';
 import type { Compiled } from '../train/step.js';
 import { type GradReply, type InitRequest, type Reply, type Request, type StepRequest, checksum, fromWire, toWire } from './protocol.js';
 import { gradients, replicaLoss, shardBackward, weightsOf } from './replica.js';
+import { BlobReader, sendSplit } from './channel.js';
+import { nodeBuiltin } from '../backend/cpu/wasm/node-builtins.js';
 
 interface Replica {
   model: Module;
@@ -30,9 +32,10 @@ interface Replica {
 
 let replica: Replica | null = null;
 
-const send = (r: Reply): void => {
-  process.send?.(r);
-};
+// fd 4: the socket the messages' typed arrays travel on (channel.ts)
+const data = new (nodeBuiltin('node:net')!.Socket)({ fd: 4, readable: true, writable: true });
+const reader = new BlobReader(data);
+const send = (r: Reply): void => sendSplit(r, (m) => process.send?.(m), data);
 
 async function init(req: InitRequest): Promise<Reply> {
   cpuBackend.setThreads(req.threads);
@@ -121,8 +124,9 @@ async function handle(req: Request): Promise<Reply> {
 
 // requests are answered in the order they came, one at a time
 let queue: Promise<void> = Promise.resolve();
-process.on('message', (req: Request) => {
+process.on('message', (head: unknown) => {
   queue = queue.then(async () => {
+    const req = await reader.receive<Request>(head);
     try {
       send(await handle(req));
     } catch (e) {

@@ -6,6 +6,7 @@
 import type * as ChildProcess from 'node:child_process';
 import type * as Fs from 'node:fs';
 import type * as NodeModule from 'node:module';
+import type * as Net from 'node:net';
 import type * as Os from 'node:os';
 import type * as Path from 'node:path';
 import type * as Url from 'node:url';
@@ -16,6 +17,7 @@ interface Builtins {
   'node:child_process': typeof ChildProcess;
   'node:fs': typeof Fs;
   'node:module': typeof NodeModule;
+  'node:net': typeof Net;
   'node:os': typeof Os;
   'node:path': typeof Path;
   'node:url': typeof Url;
