@@ -106,6 +106,8 @@ export class DataParallel {
     readonly world: number,
     private readonly trains: Tensor[],
     private readonly threadsBefore: number,
+    /** Where the workers' loss comes from. */
+    readonly loss: LossMode,
   ) {
     this.held = new Array<number>(world).fill(-1);
   }
@@ -137,6 +139,7 @@ export class DataParallel {
       world,
       named.filter(([, p]) => p.requiresGrad).map(([, p]) => p),
       threadsBefore,
+      opts.loss,
     );
     try {
       await group.ready();
@@ -173,7 +176,8 @@ export class DataParallel {
    */
   backward(inputs: Tensor[], target: Tensor, o: { lossOf: ShardLoss; scale: number; newWeights: boolean; wantOutput: boolean }): ShardStep {
     if (this.group.failed) throw this.group.failed;
-    const n = target.ndim > 0 ? target.shape[0]! : 1;
+    if (target.ndim === 0) throw new ValueError(OP, 'the target must have a first dimension of rows to split, got a scalar');
+    const n = target.shape[0]!;
     for (const x of inputs) {
       if (x.ndim === 0 || x.shape[0] !== n)
         throw new ValueError(OP, `every input must have the target's ${n} rows to be split, got shape [${x.shape.join(',')}]`);
@@ -296,6 +300,9 @@ export class DataParallel {
    * the weights. Returns the mean loss; the caller then clips and steps.
    */
   async accumulate(micro: number, next: () => { inputs: Tensor[]; target: Tensor }): Promise<number> {
+    if (this.loss !== 'model')
+      throw new ValueError(OP, "accumulate computes the model's own loss (loss 'model'); with 'compiled', call backward and reduce");
+    if (!Number.isInteger(micro) || micro < 1) throw new ValueError(OP, `micro-batches must be a positive integer, got ${micro}`);
     const lossOf = replicaLoss('model', null);
     let sum = 0;
     for (let k = 0; k < micro; k++) {

@@ -42,6 +42,8 @@ const workerExecArgv = (): string[] => process.execArgv.filter((a) => !a.startsW
 /** The workers of ranks 1 to world - 1, with requests that settle or fail, never hang. */
 export class ProcessGroup {
   private readonly workers: Worker[] = [];
+  /** Each worker's hello, sent once it listens. */
+  private readonly started: Promise<Reply>[] = [];
   private nextId = 1;
   private failure: DistributedError | null = null;
   private closing = false;
@@ -95,8 +97,6 @@ export class ProcessGroup {
     }
   }
 
-  private readonly started: Promise<Reply>[] = [];
-
   /** Resolves when every worker has started and listens (a DistributedError if one fails first). */
   async ready(): Promise<void> {
     await Promise.all(this.started);
@@ -119,7 +119,11 @@ export class ProcessGroup {
     // the returned promise is already handled (see expect): await it, or its failure goes unseen
     const w = this.workers[rank - 1];
     if (!w) throw new DistributedError(OP, `no worker of rank ${rank} (world ${this.world})`, rank, 'error');
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) {
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => {});
+      return failed;
+    }
     const id = this.nextId++;
     const p = this.expect(w, id, what);
     const send = (m: unknown) =>
