@@ -190,7 +190,7 @@ test('bad settings are typed errors naming what is wrong', async () => {
   );
 });
 
-test('mox train gpt --workers 2: the losses of --workers 1, from the command line too', async () => {
+test('mox train gpt --workers 2: the losses of --workers 1, an exact --resume, the command line', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mox-dp-'));
   try {
     const data = path.join(dir, 'words.txt');
@@ -230,6 +230,16 @@ test('mox train gpt --workers 2: the losses of --workers 1, from the command lin
       quiet,
     );
     close(accum2.losses, accum1.losses, 1e-5, 'accumulated loss');
+    // a run with workers resumes exactly, as one process does: 3 iterations, then 3 more from the checkpoint
+    const every3 = { ...base, evalInterval: 3, lrDecayIters: 6, workers: 2 };
+    const straight = await runTrainGpt(trainGptOptions({ ...every3, out: path.join(dir, 'straight') }), new Set(), quiet);
+    await runTrainGpt(trainGptOptions({ ...every3, maxIters: 3, out: path.join(dir, 'resumed') }), new Set(), quiet);
+    const resumed = await runTrainGpt(
+      trainGptOptions({ ...every3, resume: true, out: path.join(dir, 'resumed') }),
+      new Set(['maxIters']),
+      quiet,
+    );
+    assert.deepEqual(resumed.losses, straight.losses);
     const out = moxOk([
       'train',
       'gpt',
