@@ -1,6 +1,7 @@
 // Typed errors. Every message names the operation first and then the shapes, dtypes or bytes at fault,
 // e.g. `matmul: inner dimensions differ: [32,784] @ [128,10]`, so a user can find the line that caused it.
 
+/** The base of mox's errors: the message starts with the operation that raised it. */
 export class MoxError extends Error {
   /** The operation that raised the error, e.g. 'matmul' or 'safetensors'. */
   readonly op: string;

@@ -32,6 +32,7 @@ import { syncTrainable } from './trainable.js';
 import type { DataParallelOptions } from '../distributed/data-parallel.js';
 import { FitDataParallel } from '../distributed/fit-data-parallel.js';
 
+/** The options of fit(). */
 export interface FitOptions {
   epochs?: number;
   /** Examples per batch for tensors and datasets (default 32); a DataLoader keeps its own. */
@@ -95,6 +96,7 @@ function parseFitArgs(a: unknown, b: unknown, c: unknown): { data: unknown; y: T
   return { data: a, y: undefined, opts: (b ?? {}) as FitOptions };
 }
 
+/** Trains `model` with what compile() set up (`c`) on the data of model.fit's arguments; returns the History. */
 export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Promise<History> {
   const { data, y, opts } = parseFitArgs(a, b, c3);
   const epochs = opts.epochs ?? 1;

@@ -26,8 +26,10 @@ import { type FitOptions, fit } from './fit.js';
 import { type EvaluateOptions, evaluate, evaluateAsync } from './evaluate.js';
 import { type PredictOptions, predict } from './predict.js';
 
+/** The optimizers compile() makes from a name. */
 export type OptimizerName = 'adam' | 'sgd' | 'adamw' | 'rmsprop';
 
+/** What compile() takes: the optimizer, the loss, the metrics. */
 export interface CompileConfig {
   /** A name (Keras's default learning rates: adam, adamw, rmsprop 1e-3, sgd 1e-2) or an Optimizer. Default 'rmsprop', as Keras. */
   optimizer?: OptimizerName | Optimizer;

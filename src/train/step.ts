@@ -27,6 +27,7 @@ import { type Batch, type Source, onDevice, splitBatch } from './batches.js';
  */
 export type NonFiniteMode = 'raise' | 'stop' | 'skip' | 'ignore';
 
+/** `mode` if it is a NonFiniteMode, else a ValueError naming `op`. */
 export function checkNonFiniteMode(op: string, mode: unknown): NonFiniteMode {
   if (mode === 'raise' || mode === 'stop' || mode === 'skip' || mode === 'ignore') return mode;
   throw new ValueError(op, `nonFinite must be 'raise', 'stop', 'skip' or 'ignore', got ${JSON.stringify(mode)}`);
@@ -48,6 +49,7 @@ export interface Compiled {
   trainable: Set<Tensor>;
 }
 
+/** The model's output for `inputs` (the compiled `output` entry of a model that returns an object). */
 export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
   return modelOutput(op, model, model.forward(...inputs));
 }

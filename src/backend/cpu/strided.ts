@@ -43,6 +43,7 @@ export function storeAs(dtype: DType, values: Float64Array): TypedArray {
   return out;
 }
 
+/** How a strided walk visits its elements: rows of `n` elements, each with its inner strides. */
 export interface RowPlan {
   /** Coalesced dims except the innermost one. */
   readonly outerShape: readonly number[];

@@ -25,6 +25,7 @@ interface Builtins {
   'node:worker_threads': typeof WorkerThreads;
 }
 
+/** A Node built-in module by name ('node:fs', ...), or null where there is none (a browser). */
 export function nodeBuiltin<K extends keyof Builtins>(name: K): Builtins[K] | null {
   const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   return (p?.getBuiltinModule?.(name) as Builtins[K] | undefined) ?? null;
