@@ -40,7 +40,10 @@ export interface DataParallelOptions {
   modelFactory: ModelFactory;
   /** CPU threads of each process, rank 0 included (default: the cores divided by workers, at least 1). */
   threads?: number;
-  /** How long rank 0 waits for a worker's answer before it stops them all (default 30 minutes, as PyTorch). */
+  /**
+   * How long rank 0 waits for a worker's answer to a step before it stops them all (default 30
+   * minutes, as PyTorch); starting a worker and building its replica may take 2 minutes, or this if longer.
+   */
   timeoutMs?: number;
   /** Seeds the workers' generators (dropout): worker r gets seed + r (default 0). */
   seed?: number;

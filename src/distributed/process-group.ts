@@ -12,6 +12,11 @@ import type { Reply, Request } from './protocol.js';
 import { BlobReader, sendSplit } from './channel.js';
 
 const OP = 'dataParallel';
+/**
+ * How long a worker may take to start and build its replica, at least: under load, importing mox and
+ * compiling WebAssembly takes seconds, which a short step timeout (a test's) must not cut.
+ */
+const START_TIMEOUT_MS = 120_000;
 /** The last characters of a worker's stderr that an error message quotes. */
 const STDERR_TAIL = 2000;
 
@@ -93,7 +98,7 @@ export class ProcessGroup {
       });
       this.workers.push(w);
       // a worker says hello (id 0) once it listens: a message sent before that would be lost
-      this.started.push(this.expect(w, 0, 'its start-up'));
+      this.started.push(this.expect(w, 0, 'its start-up', Math.max(timeoutMs, START_TIMEOUT_MS)));
     }
   }
 
@@ -102,11 +107,11 @@ export class ProcessGroup {
     await Promise.all(this.started);
   }
 
-  private expect(w: Worker, id: number, what: string): Promise<Reply> {
+  private expect(w: Worker, id: number, what: string, ms = this.timeoutMs): Promise<Reply> {
     const p = new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(w.rank, 'timeout', `worker ${w.rank} did not answer ${what} within ${this.timeoutMs} ms`);
-      }, this.timeoutMs);
+        this.fail(w.rank, 'timeout', `worker ${w.rank} did not answer ${what} within ${ms} ms`);
+      }, ms);
       w.pending.set(id, { resolve, reject, timer, what });
     });
     // handled here so that a failure before anyone awaits it is no unhandled rejection; awaiting it still throws
@@ -125,7 +130,8 @@ export class ProcessGroup {
       return failed;
     }
     const id = this.nextId++;
-    const p = this.expect(w, id, what);
+    // building the replica (init) may take as long as starting
+    const p = this.expect(w, id, what, req.type === 'init' ? Math.max(this.timeoutMs, START_TIMEOUT_MS) : this.timeoutMs);
     const send = (m: unknown) =>
       w.child.send(m as Request, (e) => {
         if (e) this.fail(w.rank, 'exit', `worker ${rank}: sending ${what} failed: ${e.message}`);
