@@ -148,7 +148,8 @@ test('a worker that exits, raises or hangs gives a DistributedError, not a hang'
         return true;
       },
     );
-    assert.ok(performance.now() - t0 < 20_000, `${k.how}: gave up in time`);
+    // far below the 30-minute default: the 3 s timeout, or the exit, ended it (the rest is start-up under load)
+    assert.ok(performance.now() - t0 < 90_000, `${k.how}: gave up in time`);
   }
   // the model and the thread count are rank 0's again, and it trains on alone
   mox.seed(5);
