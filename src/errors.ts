@@ -111,6 +111,24 @@ export class DatasetNotFoundError extends DataError {
  */
 export class DeviceError extends MoxError {}
 
+/**
+ * A worker process of data-parallel training that failed: it exited or was killed (`reason` 'exit'),
+ * raised an error in its step ('error', the worker's message follows), did not answer within the
+ * timeout ('timeout'), or computed with weights other than rank 0's ('drift'). The other workers are stopped before it is thrown, so nothing hangs.
+ */
+export class DistributedError extends MoxError {
+  constructor(
+    op: string,
+    message: string,
+    /** The rank of the worker at fault (1 to workers - 1; rank 0 is the calling process). */
+    readonly rank: number,
+    /** What happened: the process ended, its step raised, it did not answer in time, or its replica drifted. */
+    readonly reason: 'exit' | 'error' | 'timeout' | 'drift',
+  ) {
+    super(op, message);
+  }
+}
+
 /** Formats a shape the way messages show it: [32,784]. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -35,6 +35,9 @@ export * as prune from './prune/index.js';
 /** ONNX export (opset 17) of the MLP, the CNN, the text CNN and the GPT: mox.onnx.exportONNX(model), mox.onnx.saveONNX(model, file). */
 export * as onnx from './onnx/index.js';
 
+/** Training across processes: data parallelism on one machine (DataParallel; fit's `dataParallel`), as PyTorch's DDP. */
+export * as distributed from './distributed/index.js';
+
 /** Quantization: int8 and int4 weights (llama.cpp's Q4_0 groups) and dynamic int8, with WebAssembly and WGSL kernels. */
 export * as quant from './quant/index.js';
 /** Quantizes a model's Linear and Embedding layers in place: mox.quantize(model, { scheme: 'int8' | 'int4' | 'dynamic-int8' }). */

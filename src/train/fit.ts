@@ -30,6 +30,8 @@ import {
 import { evaluateSource } from './evaluate.js';
 import type { RunLoggerOptions } from './run-logger.js';
 import { syncTrainable } from './trainable.js';
+import type { DataParallelOptions } from '../distributed/data-parallel.js';
+import { FitDataParallel } from '../distributed/fit-data-parallel.js';
 
 /** Options of fit(), as Keras's: epochs, batch size, validation, shuffling, callbacks, verbosity. */
 export interface FitOptions {
@@ -84,6 +86,13 @@ export interface FitOptions {
   runDir?: string;
   /** The RunLogger's options for runDir: labels, config, logEvery, ... */
   runLog?: RunLoggerOptions;
+  /**
+   * Data-parallel training, as PyTorch's DDP on one node: `workers` processes (this one included) split
+   * each batch by rows and sum their gradients, so each step equals a single-process one (to float
+   * rounding); each worker builds its replica with `modelFactory` (a module URL whose export returns
+   * the model, compiled: its loss is the workers'). See docs/data-parallel.md.
+   */
+  dataParallel?: DataParallelOptions;
 }
 
 /** The one-line account of a non-finite step that 'raise' throws and 'stop' and 'skip' log. */
@@ -98,6 +107,7 @@ function parseFitArgs(a: unknown, b: unknown, c: unknown): { data: unknown; y: T
   return { data: a, y: undefined, opts: (b ?? {}) as FitOptions };
 }
 
+/** Trains `model` with what compile() set up (`c`) on the data of model.fit's arguments; returns the History. */
 export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c3?: unknown): Promise<History> {
   const { data, y, opts } = parseFitArgs(a, b, c3);
   const epochs = opts.epochs ?? 1;
@@ -214,6 +224,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
   const steps = train.steps === undefined ? undefined : Math.ceil(train.steps / accum);
   callbacks.setup(model, { epochs, steps, verbose }, control);
   model.stopTraining = false;
+  const dp = await FitDataParallel.start(model, c, opts.dataParallel, device);
   const wasTraining = model.training;
   try {
     await callbacks.trainBegin({});
@@ -263,11 +274,12 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
               const next = it.next();
               if (next.done) return null;
               if (k === 0) pending = callbacks.batchBegin(step, { batch: step });
-              return backwardStep(model, c, next.value, device, k === 0, weighted);
+              return dp ? dp.backwardStep(next.value, k === 0, weighted) : backwardStep(model, c, next.value, device, k === 0, weighted);
             });
             if (k === 0 && pending) await pending;
             if (!r) break;
             parts.push(r);
+            if (dp) await dp.reduce(r); // the workers' gradients, loss and predictions
           }
           if (parts.length > 0) flag = scope(() => finishStep(c, parts, weighted, check));
         } catch (e) {
@@ -324,6 +336,7 @@ export async function fit(model: Module, c: Compiled, a: unknown, b?: unknown, c
     await callbacks.trainEnd({});
   } finally {
     model.train(wasTraining);
+    await dp?.close();
   }
   model.history = history;
   return history;

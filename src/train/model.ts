@@ -108,7 +108,8 @@ function stateOf(m: Module): TrainState {
   return s;
 }
 
-function compiledOf(op: string, m: Module): Compiled {
+/** What compile() set up for `m` (its optimizer, loss, metrics); a ValueError naming `op` before compile(). */
+export function compiledOf(op: string, m: Module): Compiled {
   const c = stateOf(m).compiled;
   if (!c) throw new ValueError(op, 'the model must be compiled first: model.compile({ optimizer, loss, metrics })');
   return c;

@@ -28,6 +28,7 @@ import { type Batch, type Source, onDevice, splitBatch } from './batches.js';
  */
 export type NonFiniteMode = 'raise' | 'stop' | 'skip' | 'ignore';
 
+/** `mode` if it is a NonFiniteMode, else a ValueError naming `op`. */
 export function checkNonFiniteMode(op: string, mode: unknown): NonFiniteMode {
   if (mode === 'raise' || mode === 'stop' || mode === 'skip' || mode === 'ignore') return mode;
   throw new ValueError(op, `nonFinite must be 'raise', 'stop', 'skip' or 'ignore', got ${JSON.stringify(mode)}`);
@@ -53,11 +54,13 @@ export interface Compiled {
   fromLogits?: boolean;
 }
 
+/** The model's output for `inputs` (the compiled `output` entry of a model that returns an object). */
 export function forward(op: string, model: Module, inputs: Tensor[]): Tensor {
   return modelOutput(op, model, model.forward(...inputs));
 }
 
-function lossValue(op: string, c: Compiled, out: Tensor, target: Tensor): Tensor {
+/** The compiled loss of `out` against `target`, checked to be a scalar tensor. */
+export function lossValue(op: string, c: Compiled, out: Tensor, target: Tensor): Tensor {
   const loss = c.loss(out, target);
   if (!(loss instanceof Tensor) || loss.size !== 1) {
     throw new ValueError(op, `the loss must return a scalar tensor, got ${loss instanceof Tensor ? fmtShape(loss.shape) : typeof loss}`);

@@ -247,7 +247,10 @@ training:
   --log-interval N      print the training loss every N iterations, 0 for never (default 0)
   --sample-tokens N     tokens generated into OUT/metrics.jsonl at each evaluation, 0 for none (default ${SAMPLE_TOKENS})
   --seed S              seed for the weights, batches and dropout (default 1337)
-  --threads N           CPU threads (default: all cores)
+  --threads N           CPU threads (default: all cores; with --workers, per process: cores / N)
+  --workers N           processes that split each batch's rows and sum their gradients, as PyTorch's
+                        DDP on one node; the same losses as one process (default 1;
+                        docs/data-parallel.md says when it pays)
   --device D            cpu (default) or webgpu (the GPU, through WebGPU)
   --out DIR             checkpoint folder (created if needed); one that holds a checkpoint needs
                         --resume or --overwrite
@@ -271,6 +274,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
       'block-size': str,
       dropout: str,
       'no-bias': { type: 'boolean' },
+      workers: str,
     },
     async run(values, positionals) {
       if (positionals.length === 0) throw bad('train: missing the model to train (mox train gpt ...)');
@@ -291,6 +295,7 @@ export function trainGptCommand(bad: MakeUsageError): CliCommand {
         blockSize: intFlag(bad, values, 'block-size', D.blockSize, 1),
         dropout: numFlag(bad, values, 'dropout', D.dropout, unit, 'in [0, 1)'),
         bias: values['no-bias'] !== true,
+        workers: intFlag(bad, values, 'workers', 1, 1),
       };
       if (opts.nEmbd % opts.nHead !== 0) throw bad(`--n-embd (${opts.nEmbd}) must be a multiple of --n-head (${opts.nHead})`);
       const given = givenFlags(values);

@@ -43,6 +43,7 @@ import { type DistillSpec, distillStepLoss, loadTeacher, readDistillSpec } from 
 import { RunLog } from '../../train/run-log.js';
 import { generateAsync } from '../../models/gpt-generate.js';
 import { logSamples, SAMPLE_TOKENS, samplePrompt } from './run-metrics.js';
+import { batchOf, startGptDataParallel } from '../../distributed/gpt-replica.js';
 
 /** The settings of a `mox train gpt` run (also of `finetune gpt` and `distill gpt`, which set `finetune` / `distill`). */
 export interface TrainGptOptions {
@@ -93,6 +94,8 @@ export interface TrainGptOptions {
    * vocabulary win over the flags, and each step's loss mixes its softened outputs with the true tokens.
    */
   distill?: DistillSpec;
+  /** Processes that split each batch (data parallel, as DDP on one node; default 1). See docs/data-parallel.md. */
+  workers?: number;
 }
 
 /** `mox train gpt`'s defaults: nanoGPT's CPU configuration for Shakespeare (the flags and the examples share them). */
@@ -504,6 +507,7 @@ export async function runTrainGpt(
     globalGenerator.seed(o.seed + 1); // dropout's stream, apart from the initial weights'
   }
 
+  const dp = await startGptDataParallel(model, { workers: opts.workers, threads: opts.threads, seed: o.seed + 1, finetune, distill });
   const numParams = model.getNumParams();
   const tokensPerIter = o.batchSize * o.blockSize * gradAccum;
   const prunedHeads = Object.values(model.config.prunedHeads ?? {}).reduce((n, h) => n + h.length, 0);
@@ -514,7 +518,7 @@ export async function runTrainGpt(
   );
   log(
     `data: ${source}: ${ids.length} tokens, ${trainData.length} for training, ${valData.length} for validation; ` +
-      `batch ${o.batchSize} x ${o.blockSize}${gradAccum > 1 ? ` x ${gradAccum} micro-batches` : ''} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`,
+      `batch ${o.batchSize} x ${o.blockSize}${gradAccum > 1 ? ` x ${gradAccum} micro-batches` : ''} = ${tokensPerIter} tokens/iter, ${o.maxIters} iterations, ${device === 'cpu' ? `threads ${mox.getNumThreads()}${dp ? ` in each of ${dp.world} processes` : ''}` : `device ${device} (${String(mox.getBackend(device).info?.().adapter ?? '')})`}`,
   );
 
   if (finetune) log(formatTrainableParameters(model));
@@ -649,11 +653,13 @@ export async function runTrainGpt(
     const lr = lrAt(step, o);
     for (const g of opt.paramGroups) g.lr = lr;
     const t0 = performance.now();
+    // --workers: the micro-batches' rows split across the processes, their gradients summed here
+    const dpLoss = dp ? await dp.accumulate(gradAccum, () => batchOf(batch(trainData, o.blockSize, o.batchSize, batchGen, device))) : null;
     const lossT = mox.scope(() => {
       // gradAccum micro-batches, each loss scaled by 1/gradAccum: the summed gradient is that of their
       // mean, one batch of gradAccum x batchSize (the windows are drawn in the same order as one batch's)
-      let sum: Tensor | null = null;
-      for (let k = 0; k < gradAccum; k++) {
+      let sum: Tensor | null = dpLoss === null ? null : mox.tensor(dpLoss);
+      for (let k = 0; dpLoss === null && k < gradAccum; k++) {
         const { x, y } = batch(trainData, o.blockSize, o.batchSize, batchGen, device);
         const l = teacher ? distillStepLoss(model, teacher, distill!, x, y) : model.forward(x, y).loss!;
         (gradAccum > 1 ? l.div(gradAccum) : l).backward();
@@ -662,7 +668,7 @@ export async function runTrainGpt(
       if (o.gradClip > 0) mox.optim.clipGradNorm(model.parameters(), o.gradClip);
       opt.step();
       opt.zeroGrad();
-      return mox.keep(gradAccum > 1 ? sum!.div(gradAccum) : sum!);
+      return mox.keep(gradAccum > 1 && dpLoss === null ? sum!.div(gradAccum) : sum!);
     });
     // reading the loss waits for the step to finish on the device, so the time below is the step's
     const loss = await lossT.itemAsync();
@@ -692,6 +698,7 @@ export async function runTrainGpt(
   log(
     `done: ${iters} iterations, ${msPerIter.toFixed(1)} ms/iter, ${Math.round(iters > 0 ? tokensPerIter / (msPerIter / 1000) : 0)} tokens/s; checkpoint in ${out}`,
   );
+  await dp?.close();
   opt.dispose();
   if (teacher) for (const p of teacher.parameters()) p.dispose();
   return {
