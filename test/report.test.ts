@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { RunLog } from '../src/train/run-log.js';
 import { writeReport, renderReport } from '../src/report/report.js';
-import { classScores, emaSmooth, summaryRows, runNames, wallSeconds } from '../src/report/series.js';
+import { classScores, emaSmooth, summaryRows, runNames, thin, wallSeconds } from '../src/report/series.js';
 import { pngFonts } from '../src/report/png.js';
 import { DataError, ValueError } from '../src/errors.js';
 
@@ -92,6 +92,18 @@ test('TensorBoard smoothing: debiased EMA, non-finite passed through, constants 
   assert.equal(+n[2]!.toFixed(6), 2.333333); // 0.5 then 0.25+1.5=1.75, /0.75
   assert.deepEqual(emaSmooth([2, 2, 2], 0.9), [2, 2, 2]);
   assert.deepEqual(emaSmooth([1, 5], 0), [1, 5]);
+});
+
+test('a long run is thinned per line to at most 1,000 points, the last kept', () => {
+  const pts = Array.from({ length: 5001 }, (_v, i) => ({ run: 'a', split: 'train' as const, step: i, value: i }));
+  const val = [{ run: 'a', split: 'val' as const, step: 0, value: 1 }];
+  const t = thin([...pts, ...val]);
+  const train = t.filter((p) => p.split === 'train');
+  assert.ok(train.length <= 1001, `${train.length} points`);
+  assert.equal(train.at(-1)!.step, 5000);
+  assert.equal(train[1]!.step, 6);
+  assert.equal(t.filter((p) => p.split === 'val').length, 1);
+  assert.equal(thin(pts.slice(0, 10)).length, 10);
 });
 
 test('precision, recall and F1 of a 3-class matrix match the hand computation', () => {

@@ -5,7 +5,7 @@
 
 import type { TopLevelSpec } from 'vega-lite';
 import type { RunData } from '../train/run-log.js';
-import { type Point, lowerIsBetter, metricNames, metricPoints, pickConfusion, throughputPoints } from './series.js';
+import { type Point, thin, lowerIsBetter, metricNames, metricPoints, pickConfusion, throughputPoints } from './series.js';
 
 /** A chart of a report: its file name (without .png), title, text alternative, and Vega-Lite spec. */
 export interface Chart {
@@ -45,7 +45,7 @@ const finite = (p: Point): boolean => Number.isFinite(p.value);
  * (the summary table names their steps). Vertical rules mark where a run resumed.
  */
 function metricChart(runs: readonly RunData[], names: readonly string[], key: string, smoothing: number): Chart | undefined {
-  const points = metricPoints(runs, names, key, smoothing).filter(finite);
+  const points = thin(metricPoints(runs, names, key, smoothing).filter(finite));
   if (points.length === 0) return undefined;
   const several = runs.length > 1;
   const data = points.map((p) => ({ ...p, series: several ? p.run : p.split }));
@@ -140,7 +140,7 @@ function simpleChart(
   several: boolean,
   log = false,
 ): Chart | undefined {
-  const data = points.filter(finite);
+  const data = thin(points.filter(finite));
   if (data.length === 0) return undefined;
   return {
     name,

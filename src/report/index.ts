@@ -20,6 +20,8 @@ export {
   nonFiniteSteps,
   pickConfusion,
   THROUGHPUT_KEYS,
+  MAX_LINE_POINTS,
+  thin,
   type Point,
   type SummaryRow,
   type ClassScores,

@@ -72,6 +72,29 @@ export function metricPoints(runs: readonly RunData[], names: readonly string[],
   return out;
 }
 
+/** Points per line a chart draws at most; a longer run is thinned (after smoothing) to keep pages and PNGs small. */
+export const MAX_LINE_POINTS = 1000;
+
+/**
+ * Every k-th point of each (run, split) line, k chosen so that no line has more than `max`, the last
+ * point always kept. A 5,000-step run logged every step draws 1,000 points: no visible difference at
+ * 640 pixels wide, a fifth of the page.
+ */
+export function thin(points: readonly Point[], max = MAX_LINE_POINTS): Point[] {
+  const lines = new Map<string, Point[]>();
+  for (const p of points) {
+    const k = `${p.run}\u0000${p.split}`;
+    if (!lines.has(k)) lines.set(k, []);
+    lines.get(k)!.push(p);
+  }
+  const out: Point[] = [];
+  for (const line of lines.values()) {
+    const stride = Math.ceil(line.length / max);
+    out.push(...line.filter((_p, i) => i % stride === 0 || i === line.length - 1));
+  }
+  return out;
+}
+
 /**
  * Every run's throughput: tokens/s where it logged them, else samples/s, else steps/s from ms_per_step.
  * `unit` is the axis title: the one unit all runs share, or 'per second' when they differ.
