@@ -354,3 +354,30 @@ test('importing mox loads no chart library (vega, vega-lite, resvg load on first
     );
   }
 });
+
+test('the page opens in Chromium with no request but itself, every chart drawn', async (t) => {
+  const chromiumPath = process.env['MOX_CHROMIUM'] ?? '/usr/bin/chromium';
+  if (!fs.existsSync(chromiumPath)) return t.skip(`no Chromium at ${chromiumPath} (set MOX_CHROMIUM)`);
+  const { chromium } = await import('playwright-core');
+  const root = tmp();
+  const r = await writeReport([classifierRun(path.join(root, 'a'), 'a'), lmRun(path.join(root, 'b'))], { out: path.join(root, 'r.html') });
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (req) => requests.push(req.url()));
+    await page.goto(`file://${r.html}`);
+    assert.deepEqual(requests, [`file://${r.html}`]);
+    // each chart is an accessible image with a size in the layout
+    const charts = await page.$$eval('figure svg[role="img"]', (svgs) =>
+      svgs.map((s) => ({ label: s.getAttribute('aria-label') ?? '', w: s.getBoundingClientRect().width })),
+    );
+    assert.equal(charts.length, r.charts.length);
+    for (const c of charts) assert.ok(c.label.length > 20 && c.w > 100, JSON.stringify(c));
+    // the generated text is text, not markup: no element was made from it
+    assert.equal(await page.$$eval('pre.sample script', (s) => s.length), 0);
+    assert.match((await page.textContent('#samples')) ?? '', /<script>alert\("x"\)<\/script> & more/);
+  } finally {
+    await browser.close();
+  }
+});

@@ -73,17 +73,24 @@ function metricChart(runs: readonly RunData[], names: readonly string[], key: st
   const x = { field: 'step', type: 'quantitative' as const, title: 'step' };
   const hasTrain = data.some((d) => d.split === 'train');
   const resumes = runs.flatMap((r) => r.resumes.map((s) => s.resumedFrom)).filter((s): s is number => s !== undefined);
+  // y is not pinned to 0 (as TensorBoard): a loss falling from 2.9 to 2.7 should fill the chart
   // the faint raw train line is drawn last: the legend takes its symbols from the first layer
   const layers: object[] = [];
   if (hasTrain) {
     layers.push({
       transform: [{ filter: "datum.split === 'train' && isFinite(datum.smoothed)" }],
       mark: { type: 'line', strokeWidth: 2 },
-      encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: axisTitle(key) }, color, ...dash, detail: { field: 'run' } },
+      encoding: {
+        x,
+        y: { field: 'smoothed', type: 'quantitative', title: axisTitle(key), scale: { zero: false } },
+        color,
+        ...dash,
+        detail: { field: 'run' },
+      },
     });
   }
   if (data.some((d) => d.split !== 'train')) {
-    const y = { field: 'value', type: 'quantitative', title: axisTitle(key) };
+    const y = { field: 'value', type: 'quantitative', title: axisTitle(key), scale: { zero: false } };
     const held = [{ filter: "datum.split !== 'train'" }];
     layers.push({
       transform: held,
@@ -98,7 +105,12 @@ function metricChart(runs: readonly RunData[], names: readonly string[], key: st
     layers.push({
       transform: [{ filter: "datum.split === 'train'" }],
       mark: { type: 'line', strokeWidth: 1, opacity: 0.3 },
-      encoding: { x, y: { field: 'value', type: 'quantitative', title: axisTitle(key) }, color, detail: { field: 'run' } },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative', title: axisTitle(key), scale: { zero: false } },
+        color,
+        detail: { field: 'run' },
+      },
     });
   }
   if (resumes.length > 0) {
