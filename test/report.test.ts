@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 import { RunLog } from '../src/train/run-log.js';
 import { writeReport, renderReport } from '../src/report/report.js';
 import { classScores, emaSmooth, summaryRows, runNames, thin, wallSeconds } from '../src/report/series.js';
-import { pngFonts } from '../src/report/png.js';
+import { pngFonts, textRenders } from '../src/report/png.js';
 import { DataError, ValueError } from '../src/errors.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
@@ -191,6 +191,29 @@ test('PNG text renders with the system fonts (DejaVu Sans when installed)', asyn
   if (!fonts.textRenders) return t.skip('no font on this system that resvg can use');
   assert.equal(fonts.font.loadSystemFonts, true);
   if (fonts.family === 'DejaVu Sans') assert.equal(fonts.font.sansSerifFamily, 'DejaVu Sans');
+});
+
+test("resvg's font fallback, which pngFonts relies on: another family when DejaVu is missing, no text with no font", async (t) => {
+  // what resvg does, pinned: the charts ask for DejaVu Sans; a system without it still gets text
+  const other = [
+    '/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf',
+    '/usr/share/fonts/liberation/LiberationSans-Regular.ttf',
+  ].find((f) => fs.existsSync(f));
+  if (other === undefined) return t.skip('no Liberation Sans to stand in for a system without DejaVu');
+  assert.equal(
+    await textRenders({ loadSystemFonts: false, fontFiles: [other], sansSerifFamily: 'DejaVu Sans', defaultFontFamily: 'DejaVu Sans' }),
+    true,
+  );
+  // and with no font at all resvg draws no text and says nothing: hence the probe and the warning
+  assert.equal(await textRenders({ loadSystemFonts: false, fontFiles: [] }), false);
+});
+
+test('a metric key that is no file name gets a safe chart name', async () => {
+  const dir = tmp();
+  new RunLog(dir, { kind: 'other', name: 'k' }).scalars(1, 'train', { 'top5/acc %': 0.5 });
+  const r = await writeReport(dir, { png: path.join(dir, 'png') });
+  assert.deepEqual(r.charts, ['top5-acc']);
+  assert.ok(fs.existsSync(path.join(dir, 'png', 'top5-acc.png')));
 });
 
 test('a language model: samples escaped, latest first; no empty charts', async () => {

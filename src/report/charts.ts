@@ -123,7 +123,7 @@ function metricChart(runs: readonly RunData[], names: readonly string[], key: st
   const splits = splitsPresent.join(', ');
   const title = key === 'loss' ? 'Loss' : axisTitle(key)[0]!.toUpperCase() + axisTitle(key).slice(1);
   return {
-    name: key,
+    name: fileSafe(key),
     title,
     description:
       `${title} against step (${splits}${hasTrain ? `; train smoothed with EMA weight ${smoothing}, raw values faint` : ''})` +
@@ -213,6 +213,9 @@ export function confusionChart(name: string, runName: string, run: RunData, inde
     } as TopLevelSpec,
   };
 }
+
+/** A metric key as a chart (and PNG file) name: 'val/top5 acc' -> 'val-top5-acc'; letters, digits, _ . - kept. */
+export const fileSafe = (key: string): string => key.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+|-+$/g, '') || 'metric';
 
 /** File-name-safe form of a run name for per-run charts (confusion-<run>.png). */
 export const slug = (s: string): string =>

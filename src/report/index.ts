@@ -4,7 +4,7 @@
 
 export { writeReport, renderReport, defaultReportPath, type ReportOptions, type ReportResult } from './report.js';
 export { buildCharts, renderSvg, confusionChart, CHART_FONT, MAX_CONFUSION_LABELS, type Chart } from './charts.js';
-export { svgToPng, pngFonts, type PngFonts } from './png.js';
+export { svgToPng, pngFonts, textRenders, type PngFonts } from './png.js';
 export { renderPage, escapeHtml, fmt, type PageInput, type RenderedChart } from './html.js';
 export {
   emaSmooth,

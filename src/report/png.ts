@@ -39,10 +39,23 @@ export interface PngFonts {
 
 let cached: PngFonts | undefined;
 
+/**
+ * Whether resvg draws text with these font options: renders a word in black on white and looks for
+ * ink. False means no font it can use (resvg then silently drops every <text>).
+ */
+export async function textRenders(font: NonNullable<ResvgRenderOptions['font']>): Promise<boolean> {
+  const { Resvg } = await import('@resvg/resvg-js');
+  const probe =
+    '<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><rect width="60" height="20" fill="white"/>' +
+    '<text x="2" y="15" font-family="DejaVu Sans, sans-serif" font-size="14">Loss</text></svg>';
+  const pixels = new Resvg(probe, { font, logLevel: 'off' }).render().pixels;
+  for (let i = 0; i < pixels.length; i += 4) if (pixels[i]! < 200) return true;
+  return false;
+}
+
 /** Chooses the fonts (once per process) and probes that text renders with them. */
 export async function pngFonts(): Promise<PngFonts> {
   if (cached) return cached;
-  const { Resvg } = await import('@resvg/resvg-js');
   const files: string[] = [];
   let family: string | null = null;
   const own = process.env['MOX_REPORT_FONT'];
@@ -57,12 +70,7 @@ export async function pngFonts(): Promise<PngFonts> {
     family ??= 'DejaVu Sans';
     Object.assign(font, { defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' });
   }
-  // the probe: black text on white; any pixel that is not white is ink
-  const probe = `<svg xmlns="http://www.w3.org/2000/svg" width="60" height="20"><rect width="60" height="20" fill="white"/><text x="2" y="15" font-family="sans-serif" font-size="14">Loss</text></svg>`;
-  const pixels = new Resvg(probe, { font, logLevel: 'off' }).render().pixels;
-  let ink = false;
-  for (let i = 0; i < pixels.length && !ink; i += 4) ink = pixels[i]! < 200;
-  cached = { font, family, textRenders: ink };
+  cached = { font, family, textRenders: await textRenders(font) };
   return cached;
 }
 
