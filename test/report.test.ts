@@ -14,6 +14,8 @@ import { RunLog } from '../src/train/run-log.js';
 import { writeReport, renderReport } from '../src/report/report.js';
 import { classScores, emaSmooth, summaryRows, runNames, thin, wallSeconds } from '../src/report/series.js';
 import { pngFonts, textRenders } from '../src/report/png.js';
+import { strokePath, strokeText } from '../src/report/stroke-font.js';
+import { Resvg } from '@resvg/resvg-js';
 import { DataError, ValueError } from '../src/errors.js';
 
 const MAIN = path.resolve(process.cwd(), 'dist/src/cli/main.js');
@@ -206,6 +208,28 @@ test("resvg's font fallback, which pngFonts relies on: another family when DejaV
   );
   // and with no font at all resvg draws no text and says nothing: hence the probe and the warning
   assert.equal(await textRenders({ loadSystemFonts: false, fontFiles: [] }), false);
+});
+
+test('with no font at all, PNG text is drawn with the built-in stroke font', async () => {
+  const dir = classifierRun(tmp(), 'a&b');
+  const { charts } = await renderReport([dir]);
+  const svg = charts.find((c) => c.name === 'loss')!.svg;
+  const stroked = strokeText(svg);
+  assert.doesNotMatch(stroked, /<text/);
+  // one path per text: the title, the axis titles, tick labels, legend
+  assert.equal((stroked.match(/stroke-linecap="round" stroke-linejoin="round"/g) ?? []).length, texts(svg).length);
+  // entities decoded before drawing: 'a&amp;b' is 3 glyphs wide, not 7
+  assert.equal(strokePath('a&b').width, strokePath('abc').width);
+  assert.equal(strokePath('').d, '');
+  /** Dark pixels in the title's corner (top left, 120 x 24 at 1x) of a PNG drawn with no font loaded. */
+  const titleInk = (s: string): number => {
+    const img = new Resvg(s, { font: { loadSystemFonts: false, fontFiles: [] }, background: 'white', logLevel: 'off' }).render();
+    let n = 0;
+    for (let y = 0; y < 24; y++) for (let x = 0; x < 120; x++) if (img.pixels[(y * img.width + x) * 4]! < 128) n++;
+    return n;
+  };
+  assert.equal(titleInk(svg), 0, 'resvg with no font drew text');
+  assert.ok(titleInk(stroked) > 30, 'the stroked title drew nothing');
 });
 
 test('a metric key that is no file name gets a safe chart name', async () => {

@@ -6,13 +6,15 @@
 // the system has any font at all; with none it silently draws no text. So: DejaVu Sans (what the charts
 // ask for first) is looked up where Linux distributions and macOS put it and made the sans-serif and
 // default family; MOX_REPORT_FONT=/path/font.ttf adds a font of the user's choice; and a one-word probe
-// renders at first use: if it draws no ink, no font is usable and pngFonts() says so (writeReport then
-// warns and still writes the PNGs, whose text is missing; the HTML is unaffected, browsers bring fonts).
+// renders at first use: if it draws no ink, no font is usable, and the text is drawn as strokes of a
+// small built-in font instead (stroke-font.ts; writeReport warns). The HTML needs none of this: browsers
+// bring their fonts.
 
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResvgRenderOptions } from '@resvg/resvg-js';
+import { strokeText } from './stroke-font.js';
 
 /** Where DejaVu Sans lives on Debian/Ubuntu, Fedora, Arch, Alpine, Homebrew and a user's own fonts. */
 const DEJAVU_PATHS = [
@@ -77,7 +79,7 @@ export async function pngFonts(): Promise<PngFonts> {
 /** An SVG drawn as PNG bytes at `zoom` times its size, on white. */
 export async function svgToPng(svg: string, zoom = 2): Promise<Uint8Array> {
   const { Resvg } = await import('@resvg/resvg-js');
-  const { font } = await pngFonts();
-  const r = new Resvg(svg, { font, fitTo: { mode: 'zoom', value: zoom }, background: 'white', logLevel: 'off' });
+  const { font, textRenders: ok } = await pngFonts();
+  const r = new Resvg(ok ? svg : strokeText(svg), { font, fitTo: { mode: 'zoom', value: zoom }, background: 'white', logLevel: 'off' });
   return new Uint8Array(r.render().asPng());
 }
