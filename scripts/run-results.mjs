@@ -5,22 +5,45 @@
 //   npm run results                                   every program (about an hour on 2 cores)
 //   npm run results -- --only linear-regression,gpt   these; the other rows are kept from docs/results.json
 //   npm run results -- --dry-run                      list the programs, their commands and data; run nothing
+//   npm run results -- --png-docs                     also copy the main runs' charts to docs/img/results/
+//
+// Each program writes its run folder(s) under runs/results/<name>/ (`--run-dir`, or `--out` for `mox
+// train gpt`): metrics.jsonl beside the checkpoint. After each program, `mox report` draws every folder
+// there that holds a metrics.jsonl (report.html and the charts as PNG, in that folder; several folders
+// are also compared in runs/results/<name>/report.html). docs/reports.md describes the reports.
 //
 // The data folder is $MOX_DATA_DIR, or ../shared/data when it exists. A program whose files are missing
 // there (or whose script is not on this branch) gets a row saying so instead of a figure.
 // To add a program: one entry in PROGRAMS.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildIfStale, root } from './build-if-stale.mjs';
 import { mergeRows, parseGptEval, parseResultLine, renderResults } from './results-format.mjs';
 
 const PYTHON = '/usr/bin/python3';
-const example = (name) => ({ script: `examples/${name}.ts`, argv: [`dist/examples/${name}.js`], command: `npm run example:${name}` });
+const example = (name) => ({
+  script: `examples/${name}.ts`,
+  built: `dist/examples/${name}.js`,
+  argv: (out) => [`dist/examples/${name}.js`, '--run-dir', out],
+  command: `npm run example:${name} -- --run-dir runs/results/${name}`,
+});
+/** Where each program's run folders go (metrics.jsonl, checkpoints, reports); not in git. */
+const RUNS = join(root, 'runs/results');
+/** The programs whose charts --png-docs copies into docs/img/results/, and which charts. */
+const DOCS_PNGS = {
+  'mnist-cnn': ['loss', 'accuracy', 'confusion'],
+  'fashion-mnist-cnn': ['loss', 'accuracy', 'confusion'],
+  gpt: ['loss', 'lr'],
+  'lstm-lm-shakespeare': ['loss'],
+};
+const DOCS_IMG = join(root, 'docs/img/results');
+/** A docs PNG above this many bytes is reported (they are committed: keep them small). */
+const DOCS_PNG_LIMIT = 80 * 1024;
 
 /**
  * Every program, in the order they run. `target`: checks on the RESULT fields (`{ wall: s }` limits the
@@ -134,7 +157,7 @@ const PROGRAMS = [
   {
     name: 'gpt',
     script: 'src/cli/commands/train-gpt.ts',
-    command: 'npx mox train gpt --dataset tinyshakespeare --out <tmpdir>',
+    command: 'npx mox train gpt --dataset tinyshakespeare --out runs/results/gpt',
     argv: (out) => ['dist/src/cli/main.js', 'train', 'gpt', '--dataset', 'tinyshakespeare', '--out', out],
     data: ['tinyshakespeare/input.txt'],
     target: [{ field: 'val_loss', op: '<=', value: 1.88 }],
@@ -186,10 +209,16 @@ const PROGRAMS = [
 ];
 
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, 'dry-run': { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    only: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    list: { type: 'boolean' },
+    'png-docs': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (values.help) {
-  console.log('usage: npm run results -- [--only name,name] [--dry-run]\nprograms: ' + PROGRAMS.map((p) => p.name).join(', '));
+  console.log('usage: npm run results -- [--only name,name] [--dry-run] [--png-docs]\nprograms: ' + PROGRAMS.map((p) => p.name).join(', '));
   process.exit(0);
 }
 const names = PROGRAMS.map((p) => p.name);
@@ -276,29 +305,83 @@ function runChild(exe, argv, bar) {
   });
 }
 
+/** The folders under `dir` (itself included, 3 levels down at most) that hold a metrics.jsonl. */
+function runFolders(dir, depth = 0) {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
+  const here = existsSync(join(dir, 'metrics.jsonl')) ? [dir] : [];
+  if (depth >= 3) return here;
+  const subs = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.'));
+  return [...here, ...subs.flatMap((e) => runFolders(join(dir, e.name), depth + 1))];
+}
+
+/**
+ * `mox report` on each run folder of a program (the page and the PNG charts in that folder), and a page
+ * comparing them in `out` when there are several. A report that fails is said and does not fail the row:
+ * the figures come from the program's own output.
+ */
+function reportRuns(name, out, bar) {
+  const dirs = runFolders(out);
+  if (dirs.length === 0) {
+    bar.print(`== ${name}: no metrics.jsonl under ${relative(root, out)}: no report`, process.stderr);
+    return [];
+  }
+  const jobs = dirs.map((d) => [d, '--png', d]);
+  if (dirs.length > 1 && !dirs.includes(out))
+    jobs.push([...dirs, '--out', join(out, 'report.html'), '--title', `${name}: ${dirs.length} runs`]);
+  for (const args of jobs) {
+    const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'report', ...args], { cwd: root, encoding: 'utf8' });
+    if (r.status !== 0) bar.print(`== ${name}: mox report failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+  }
+  const pages = [...new Set(jobs.map((a) => (a.includes('--out') ? a[a.indexOf('--out') + 1] : join(a[0], 'report.html'))))];
+  for (const page of pages.filter((f) => existsSync(f))) bar.print(`== ${name}: report ${relative(root, page)}`, process.stderr);
+  return dirs;
+}
+
 async function runProgram(p, run, bar) {
   const base = { name: p.name, command: p.command, target: p.target, figures: p.figures, run };
   const why = whyNot(p);
   if (why) return { ...base, status: 'skipped', note: why };
-  const out = mkdtempSync(join(tmpdir(), `mox-results-${p.name}-`));
-  try {
-    bar.print(`\n== ${p.name}: ${p.command}`);
-    const argv = typeof p.argv === 'function' ? p.argv(out) : p.argv;
-    const r = await runChild(p.exe ?? process.execPath, argv, bar);
-    const result = p.read ? p.read(r.output, out) : parseResultLine(r.output);
-    const wall_s = Number(r.wall.toFixed(2));
-    if (r.code !== 0 || !result) {
-      const last = r.output.trim().split('\n').at(-1) ?? '';
-      return {
-        ...base,
-        status: 'failed',
-        wall_s,
-        note: `failed (exit ${r.code ?? r.signal}${result ? '' : ', no result'}): ${last.slice(0, 300)}`,
-      };
+  // a fresh folder per program: the run folders of an earlier `npm run results` are replaced
+  const out = join(RUNS, p.name);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  bar.print(`\n== ${p.name}: ${p.command}`);
+  const argv = typeof p.argv === 'function' ? p.argv(out) : p.argv;
+  const r = await runChild(p.exe ?? process.execPath, argv, bar);
+  const result = p.read ? p.read(r.output, out) : parseResultLine(r.output);
+  const wall_s = Number(r.wall.toFixed(2));
+  if (!p.exe) reportRuns(p.name, out, bar);
+  if (r.code !== 0 || !result) {
+    const last = r.output.trim().split('\n').at(-1) ?? '';
+    return {
+      ...base,
+      status: 'failed',
+      wall_s,
+      note: `failed (exit ${r.code ?? r.signal}${result ? '' : ', no result'}): ${last.slice(0, 300)}`,
+    };
+  }
+  return { ...base, status: 'ok', wall_s, result };
+}
+
+/**
+ * --png-docs: the charts of the main runs into docs/img/results/<program>-<chart>.png, for the README
+ * and docs. The program's own folder when it holds metrics.jsonl, else its first run folder.
+ */
+function copyDocsPngs(programs) {
+  mkdirSync(DOCS_IMG, { recursive: true });
+  for (const name of programs.filter((n) => Object.hasOwn(DOCS_PNGS, n))) {
+    const dir = runFolders(join(RUNS, name))[0];
+    if (!dir) continue;
+    for (const chart of DOCS_PNGS[name]) {
+      const src = join(dir, `${chart}.png`);
+      if (!existsSync(src)) continue;
+      const dest = join(DOCS_IMG, `${name}-${chart}.png`);
+      copyFileSync(src, dest);
+      const size = statSync(dest).size;
+      console.error(
+        `== ${name}: ${relative(root, dest)} (${Math.round(size / 1024)} KB${size > DOCS_PNG_LIMIT ? `, over ${DOCS_PNG_LIMIT / 1024} KB` : ''})`,
+      );
     }
-    return { ...base, status: 'ok', wall_s, result };
-  } finally {
-    rmSync(out, { recursive: true, force: true });
   }
 }
 
@@ -324,10 +407,7 @@ function machine() {
   };
 }
 
-buildIfStale([
-  'dist/src/cli/main.js',
-  ...PROGRAMS.filter((p) => p.script.startsWith('examples/') && existsSync(join(root, p.script))).map((p) => p.argv[0]),
-]);
+buildIfStale(['dist/src/cli/main.js', ...PROGRAMS.filter((p) => p.built && existsSync(join(root, p.script))).map((p) => p.built)]);
 const run = {
   commit: git(['rev-parse', '--short=12', 'HEAD']) || 'unknown',
   dirty: git(['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs/results.md', ':!docs/results.json']) !== '',
@@ -352,6 +432,8 @@ for (const [i, p] of selected.entries()) {
 }
 bar.update(selected.length, '');
 bar.close();
+
+if (values['png-docs']) copyDocsPngs(fresh.filter((r) => r.status !== 'skipped').map((r) => r.name));
 
 const jsonPath = join(root, 'docs/results.json');
 const previous = values.only && existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')).rows : [];

@@ -20,6 +20,9 @@ export * as data from './data/index.js';
 /** The Keras-style loop (model.compile/fit/evaluate/predict, installed on every nn.Module), callbacks and metrics. */
 export * as train from './train/index.js';
 
+/** Run reports: an HTML page (charts as inline SVG) and PNG charts from run folders' metrics.jsonl; vega loads on first use. */
+export * as report from './report/index.js';
+
 /** Tokenizers: character-level, GPT-2's byte-level BPE (loaded from encoder.json + vocab.bpe, or trained), word-level. */
 export * as text from './text/index.js';
 

@@ -21,6 +21,7 @@ import { pruneHeadsCommand } from './commands/prune-heads.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 import { exportOnnxCommand } from './commands/export-onnx.js';
+import { reportCommand } from './commands/report.js';
 
 class UsageError extends Error {}
 
@@ -103,6 +104,7 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
   'prune-heads': pruneHeadsCommand((m) => new UsageError(m)),
+  report: reportCommand((m) => new UsageError(m)),
 };
 
 const USAGE = `usage: mox <command> [options]
