@@ -6,6 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { assertClose } from '../test-support/assert.js';
@@ -278,5 +280,45 @@ describe('clients over HTTP', () => {
     } finally {
       await hung.stop();
     }
+  });
+});
+
+describe('examples/fedavg-mnist', () => {
+  const dataDir = [process.env.MOX_DATA_DIR, path.resolve(process.cwd(), '../shared/data')].find(
+    (d) => d !== undefined && existsSync(path.join(d, 'mnist/train-images-idx3-ubyte.gz')),
+  );
+  const run = (extra: string[]): Record<string, unknown> => {
+    const args = [
+      '--data-dir',
+      dataDir!,
+      '--limit',
+      '2000',
+      '--test-limit',
+      '500',
+      '--rounds',
+      '2',
+      '--no-centralized',
+      '--threads',
+      '1',
+      ...extra,
+    ];
+    const r = spawnSync(process.execPath, [path.resolve(process.cwd(), 'dist/examples/fedavg-mnist.js'), ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, `fedavg-mnist exited with ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    const last = r.stdout.trimEnd().split('\n').at(-1)!;
+    assert.match(last, /^RESULT /);
+    assert.match(r.stdout, /client 0: \d+ images, digits \d:\d+ \d:\d+\n/, 'each client holds two digits');
+    return JSON.parse(last.slice('RESULT '.length)) as Record<string, unknown>;
+  };
+
+  it('runs its clients in 2 processes over HTTP with the same accuracies as in-process', (t) => {
+    if (!dataDir) return t.skip('MNIST not found in $MOX_DATA_DIR or ../shared/data');
+    const inProcess = run([]);
+    const overHttp = run(['--processes', '2']);
+    assert.equal((inProcess.per_round_accuracy as number[]).length, 2);
+    assert.deepEqual(overHttp.per_round_accuracy, inProcess.per_round_accuracy);
+    assert.equal(overHttp.processes, 2);
   });
 });
