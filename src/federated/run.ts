@@ -145,18 +145,21 @@ export async function runFederated(opts: RunFederatedOptions): Promise<Federated
       }
     }
     const fit = await callAll(clients, instructions, round, 'fit', (c, config) => c.fit(current, config));
-    const keep = new Set(Object.values(current));
-    let next: Weights | null;
+    const previous = new Set(Object.values(current));
+    let next: Weights | null = null;
     let fitMetrics: Metrics;
     try {
       for (const r of fit.ok) checkFitRes(r.res, current, r.id);
       ({ weights: next, metrics: fitMetrics } = await strategy.aggregateFit(round, fit.ok as FitResult[], fit.failures, current));
+      if (next) checkWeights(op, current, next, `round ${round}'s aggregate`);
     } finally {
+      // the results are freed, except tensors the global weights (old or new) still hold
+      const keep = new Set([...previous, ...Object.values(next ?? {})]);
       for (const r of fit.ok) if (r.res && typeof r.res === 'object') disposeResult(r.res, keep);
     }
     if (next) {
-      checkWeights(op, current, next, `round ${round}'s aggregate`);
-      for (const t of keep) if (!Object.values(next).includes(t)) t.dispose();
+      const kept = new Set(Object.values(next));
+      for (const t of previous) if (!kept.has(t)) t.dispose();
       current = next;
     }
 

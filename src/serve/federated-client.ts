@@ -11,7 +11,7 @@
 // spawnClientProcess / runClientProcess start such processes from the server's side and serve in them.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ClientFailureError, MoxError, ValueError } from '../errors.js';
 import type { Client, Config, EvaluateRes, FitRes, Metrics } from '../federated/client.js';
 import type { Weights } from '../federated/weights.js';
@@ -88,7 +88,7 @@ export async function serveClient(client: Client, opts: ClientServerOptions = {}
       dispose(req.weights);
     }
   };
-  const fail = (reply: import('fastify').FastifyReply, e: unknown) =>
+  const fail = (reply: FastifyReply, e: unknown) =>
     reply
       .code(500)
       .send(errorBody(e instanceof Error ? e.message : String(e), 'client_error', null, e instanceof MoxError ? e.name : null));
