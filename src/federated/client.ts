@@ -23,16 +23,23 @@ export type Metrics = Record<string, number>;
  * examples it trained on, which FedAvg weighs it by.
  */
 export interface FitRes {
+  /** The new weights (or else delta). */
   weights?: Weights;
+  /** The new weights minus the ones received (or else weights). */
   delta?: Weights;
+  /** n_k: the examples trained on. */
   numExamples: number;
+  /** The client's own figures (its training loss, accuracy, ...). */
   metrics: Metrics;
 }
 
 /** A client's answer to evaluate: the loss of the weights on its own examples. */
 export interface EvaluateRes {
+  /** The mean loss over its examples. */
   loss: number;
+  /** The examples evaluated. */
   numExamples: number;
+  /** The other figures (accuracy, ...). */
   metrics: Metrics;
 }
 
@@ -134,6 +141,7 @@ export class ModelClient implements Client {
     });
   }
 
+  /** Loads the weights, trains config.epochs epochs of config.batchSize at config.lr, returns copies of the new weights. */
   fit(weights: Weights, config: Config): Promise<FitRes> {
     const o = this.options;
     return takeTurn(o.model, async () => {
@@ -155,6 +163,7 @@ export class ModelClient implements Client {
     });
   }
 
+  /** Loads the weights and evaluates them on testX/testY (else the training examples). */
   evaluate(weights: Weights, config: Config): Promise<EvaluateRes> {
     const o = this.options;
     return takeTurn(o.model, async () => {

@@ -135,10 +135,15 @@ function fraction(name: string, v: number, allowZero: boolean): number {
 
 /** Federated averaging (McMahan et al. 2017, Algorithm 1) as a Strategy; see FedAvgOptions. */
 export class FedAvg implements Strategy {
+  /** C, the fraction of clients sampled to fit each round. */
   readonly fractionFit: number;
+  /** The fewest clients a round samples. */
   readonly minFitClients: number;
+  /** The fraction of clients that evaluate each round (0: none). */
   readonly fractionEvaluate: number;
+  /** Whether a round goes on without the clients that failed. */
   readonly acceptFailures: boolean;
+  /** The seed of the sampling and of the clients' shuffle seeds. */
   readonly seed: number;
   private readonly options: FedAvgOptions;
 

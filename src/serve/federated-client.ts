@@ -29,8 +29,11 @@ export interface ClientServerOptions extends BaseServeOptions {
 
 /** A served client: its base URL and how to stop it. */
 export interface ClientServer {
+  /** The base URL, e.g. http://127.0.0.1:41271, for HttpClient. */
   url: string;
+  /** The Fastify instance. */
   app: FastifyInstance;
+  /** Stops listening. */
   close(): Promise<void>;
 }
 
@@ -190,16 +193,30 @@ export class HttpClient implements Client {
     return res;
   }
 
+  /** The remote client's fit: the weights and config sent as safetensors, its new weights back. */
   async fit(weights: Weights, config: Config): Promise<FitRes> {
     const res = await this.post('fit', weights, config);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    const { tensors, metadata } = tensorsFromSafetensors(bytes, `${this.id}'s fit`);
-    const op = 'federated.HttpClient';
-    const metrics = parseRecord(op, metadata['mox.metrics'], 'mox.metrics') as Metrics;
-    const numExamples = numberOr(metadata['mox.numExamples'], Number.NaN);
-    return metadata['mox.kind'] === 'delta' ? { delta: tensors, numExamples, metrics } : { weights: tensors, numExamples, metrics };
+    try {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const { tensors, metadata } = tensorsFromSafetensors(bytes, `${this.id}'s fit`);
+      const metrics = parseRecord('federated.HttpClient', metadata['mox.metrics'], 'mox.metrics') as Metrics;
+      const numExamples = numberOr(metadata['mox.numExamples'], Number.NaN);
+      return metadata['mox.kind'] === 'delta' ? { delta: tensors, numExamples, metrics } : { weights: tensors, numExamples, metrics };
+    } catch (e) {
+      // a body cut short or garbled is the client's failure, like no answer at all
+      const round = typeof config.round === 'number' ? config.round : 0;
+      throw new ClientFailureError(
+        'federated',
+        `client ${this.id} failed to fit in round ${round}: its answer is unreadable: ${(e as Error).message}`,
+        {
+          client: this.id,
+          round,
+        },
+      );
+    }
   }
 
+  /** The remote client's evaluate. */
   async evaluate(weights: Weights, config: Config): Promise<EvaluateRes> {
     const res = await this.post('evaluate', weights, config);
     return (await res.json()) as EvaluateRes;
