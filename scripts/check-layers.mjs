@@ -20,7 +20,7 @@ export const FLOORS = [
   ['backend'],
   ['tensor', 'autograd', 'ops'],
   ['nn', 'optim', 'data', 'text', 'io'],
-  ['train', 'models', 'adapters', 'prune', 'quant', 'onnx', 'distributed', 'report'],
+  ['train', 'models', 'adapters', 'prune', 'quant', 'onnx', 'distributed', 'report', 'federated'],
   ['cli', 'serve', 'core.ts', 'index.ts', 'browser.ts', 'types'],
 ];
 // Inside the core floor the order is stricter: tensor below autograd below ops (the Tensor class

@@ -131,6 +131,14 @@ const PROGRAMS = [
     figures: ['fp32_accuracy', 'int8_accuracy', 'dynamic_int8_accuracy', 'int4_accuracy'],
   },
   {
+    // federated averaging: 10 clients of two digits each, 30 rounds of C 0.5, E 1, B 50; centralized as the reference
+    name: 'fedavg-mnist',
+    ...example('fedavg-mnist'),
+    data: ['mnist/train-images-idx3-ubyte.gz', 'mnist/t10k-images-idx3-ubyte.gz'],
+    target: [{ field: 'fedavg_accuracy', op: '>=', value: 0.75 }],
+    figures: ['fedavg_accuracy', 'centralized_accuracy', 'rounds', 'centralized_epochs'],
+  },
+  {
     name: 'cifar10-cnn',
     ...example('cifar10-cnn'),
     data: ['cifar10/data_batch_1.bin', 'cifar10/test_batch.bin'],

@@ -129,6 +129,22 @@ export class DistributedError extends MoxError {
   }
 }
 
+/**
+ * A federated client that failed in a round: its call timed out, its process died or could not be
+ * reached, or it answered with an error. The message names the client and the round.
+ */
+export class ClientFailureError extends MoxError {
+  /** The client's id (its index among the clients, or the id it was given). */
+  readonly client: string;
+  /** The round (from 1), or 0 outside a round. */
+  readonly round: number;
+  constructor(op: string, message: string, at: { client: string; round: number }) {
+    super(op, message);
+    this.client = at.client;
+    this.round = at.round;
+  }
+}
+
 /** Formats a shape the way messages show it: [32,784]. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;

@@ -45,3 +45,6 @@ export * as distributed from './distributed/index.js';
 export * as quant from './quant/index.js';
 /** Quantizes a model's Linear and Embedding layers in place: mox.quantize(model, { scheme: 'int8' | 'int4' | 'dynamic-int8' }). */
 export { quantize } from './quant/quantize.js';
+
+/** Federated averaging (McMahan et al. 2017) in Flower's shape: clients in-process or over HTTP, FedAvg, runFederated. */
+export * as federated from './serve/federated.js';
