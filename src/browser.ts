@@ -8,3 +8,6 @@ export * from './core.js';
 
 /** GPT (with generate/generateAsync and a KV cache), the LSTM language model and the text CNN. */
 export * as models from './models/portable.js';
+
+/** Tokenizers built from their files' contents (tokenizerFromFiles), for a GPT checkpoint fetched by a page. */
+export * as text from './text/portable.js';
