@@ -20,6 +20,7 @@ import { pruneHeadsCommand } from './commands/prune-heads.js';
 import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 import { exportOnnxCommand } from './commands/export-onnx.js';
+import { playgroundCommand } from './commands/playground.js';
 
 class UsageError extends Error {}
 
@@ -102,6 +103,7 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand((m) => new UsageError(m)),
   'compress-report': compressReportCommand((m) => new UsageError(m)),
   'prune-heads': pruneHeadsCommand((m) => new UsageError(m)),
+  playground: playgroundCommand((m) => new UsageError(m), version),
 };
 
 const USAGE = `usage: mox <command> [options]
