@@ -49,6 +49,7 @@ function writeError(file: string, e: unknown): SafetensorsError {
   return new SafetensorsError('safetensors', `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+/** Reads a safetensors file into mox tensors; an unreadable file is a SafetensorsError naming it. */
 export async function loadSafetensors(file: string): Promise<LoadedSafetensors> {
   let bytes: Uint8Array;
   try {
@@ -59,6 +60,7 @@ export async function loadSafetensors(file: string): Promise<LoadedSafetensors> 
   return tensorsFromSafetensors(bytes, file);
 }
 
+/** loadSafetensors, synchronously. */
 export function loadSafetensorsSync(file: string): LoadedSafetensors {
   let bytes: Uint8Array;
   try {
@@ -93,6 +95,7 @@ export async function saveSafetensors(file: string, tensors: Record<string, Tens
   }
 }
 
+/** saveSafetensors, synchronously (the same atomic write). */
 export function saveSafetensorsSync(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
   const bytes = safetensorsFromTensors(tensors, metadata);
   try {

@@ -16,6 +16,7 @@ import { Generator, globalGenerator } from '../tensor/random.js';
 import { type GPT, GPTCache } from './gpt.js';
 import { type SamplingOptions, sampleLogits } from './sampling.js';
 
+/** How generate and generateAsync sample: SamplingOptions plus the cache, a per-token callback and a stop signal. */
 export interface GenerateOptions extends SamplingOptions {
   /** Keep keys and values of past tokens (default true); the tokens are the same without. */
   useCache?: boolean;
@@ -28,6 +29,7 @@ export interface GenerateOptions extends SamplingOptions {
   signal?: AbortSignal;
 }
 
+/** What a generation returns: the whole sequences, the new tokens, and its speed. */
 export interface GenerateResult {
   /** [B, T + maxNewTokens] int32: the prompt followed by the new tokens. */
   ids: Tensor;

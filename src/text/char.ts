@@ -19,6 +19,7 @@ export function fromFile<T>(file: string, build: () => T): T {
   }
 }
 
+/** A character-level tokenizer (nanoGPT's shakespeare_char): one id per code point of the corpus. */
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;
   /** The vocabulary: chars[id] is the character of id. */

@@ -14,11 +14,13 @@ import type { Tokenizer } from './tokenizer.js';
 /** Which special tokens encode() turns into their ids; any other occurrence is plain text. */
 export type AllowedSpecial = 'all' | Iterable<string>;
 
+/** Options of GPT2Tokenizer.encode. */
 export interface GPT2EncodeOptions {
   /** Special tokens to recognise in the text (default none: `<|endoftext|>` is encoded as plain text). */
   allowedSpecial?: AllowedSpecial;
 }
 
+/** Options of GPT2Tokenizer's constructors. */
 export interface GPT2TokenizerOptions {
   /**
    * Tokens that encode() may recognise when allowed (default: `<|endoftext|>` where the vocabulary has it).
@@ -137,6 +139,7 @@ export function parseVocabBpe(text: string, name = 'vocab.bpe'): [string, string
   return merges;
 }
 
+/** GPT-2's byte-level BPE (encoder.json + vocab.bpe), or one trained with trainBPE. */
 export class GPT2Tokenizer implements Tokenizer {
   readonly kind = 'bpe' as const;
   /** Token string -> id, as in encoder.json. */

@@ -10,19 +10,25 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Tokenizer } from './tokenizer.js';
 import { fromFile } from './char.js';
 
+/** The padding token. */
 export const PAD = '<pad>';
+/** The token of words outside the vocabulary. */
 export const UNK = '<unk>';
+/** The id of <pad>. */
 export const PAD_ID = 0;
+/** The id of <unk>. */
 export const UNK_ID = 1;
 
 /** Letters/digits with inner apostrophes ("don't"), or one other non-space character. */
 const WORD_RE = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]/gu;
 
+/** Options of WordTokenizer. */
 export interface WordTokenizerOptions {
   /** Lowercase text before splitting (default true). */
   lowercase?: boolean;
 }
 
+/** Options of building a WordTokenizer's vocabulary from a corpus. */
 export interface WordVocabOptions extends WordTokenizerOptions {
   /** The most tokens to keep, <pad> and <unk> included (default: all). */
   maxVocab?: number;
@@ -30,6 +36,7 @@ export interface WordVocabOptions extends WordTokenizerOptions {
   minFreq?: number;
 }
 
+/** Options of WordTokenizer.encode: a fixed length, padding and truncation. */
 export interface WordEncodeOptions {
   /** Pad with <pad> or truncate to exactly this many ids. */
   length?: number;
@@ -39,6 +46,7 @@ export interface WordEncodeOptions {
   truncating?: 'pre' | 'post';
 }
 
+/** A word-level tokenizer for classifiers: words and punctuation marks, most frequent first; <pad> = 0, <unk> = 1. */
 export class WordTokenizer implements Tokenizer {
   readonly kind = 'word' as const;
   readonly lowercase: boolean;
