@@ -150,7 +150,7 @@ export function loadGPTFromBytes(
   if (c['model_type'] === 'gpt2')
     throw new DataError(
       'checkpoint',
-      `${names.config} is a Hugging Face GPT-2 folder's: loadGPTFromBytes reads mox checkpoints (loadGPT in Node reads both)`,
+      `${names.config} describes a Hugging Face GPT-2 model: loadGPTFromBytes reads mox checkpoints (loadGPT in Node reads both)`,
     );
   if (c['quantization'] !== undefined && c['quantization'] !== null)
     throw new DataError(
