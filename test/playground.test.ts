@@ -149,10 +149,21 @@ test('the playground trains, classifies a drawn digit and generates text in Chro
     assert.equal(probs.length, 10);
     assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'the probabilities sum to 1');
     assert.equal(Number(digit), probs.indexOf(Math.max(...probs)));
+    assert.equal(digit, '1', 'the stroke, made into an MNIST image, reads as a 1');
     assert.match((await page.locator('#prediction').textContent()) ?? '', /^Prediction: \d \(\d+\.\d%\)$/);
     await page.screenshot({ path: path.join(shots, 'drawn.png'), fullPage: true });
     await page.getByRole('button', { name: 'Clear' }).click();
     assert.match((await page.locator('#prediction').textContent()) ?? '', /Cleared/);
+
+    // the keyboard draws too: space puts the pen down, arrows move it, space lifts it and classifies
+    await pad.focus();
+    await page.keyboard.press('ArrowUp');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('Space');
+    for (let i = 0; i < 9; i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Space');
+    await page.waitForFunction("/^Prediction: /.test(document.getElementById('prediction').textContent)", null, { timeout: 30_000 });
+    t.diagnostic(`a stroke drawn with the keyboard: ${await page.locator('#prediction').textContent()}`);
 
     // generate on the CPU (the GPU's path is test/browser.test.ts's; SwiftShader makes a token cost
     // half a second): tokens stream into the page, with the rate

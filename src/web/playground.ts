@@ -79,6 +79,7 @@ function showDevice(): void {
   const info = mox.getBackend(state.device).info?.() ?? { device: state.device };
   $('kernels').textContent =
     Object.entries(info)
+      .filter(([k]) => k !== 'native') // "not running: not in Node.js": true of every page
       .map(([k, v]) => `${k}: ${v}`)
       .join(', ') + (state.device === 'cpu' && cpuKernelsNote ? ` (${cpuKernelsNote})` : '');
   if (state.gpuAdapter) $('adapter').textContent = state.gpuAdapter;
