@@ -184,6 +184,26 @@ test('the playground trains, classifies a drawn digit and generates text in Chro
     assert.ok(rate > 0, `tokens/s shown: ${rate}`);
     await page.screenshot({ path: path.join(shots, 'generated.png'), fullPage: true });
 
+    // Stop ends a long generation and a long training early, and each says so
+    await page.getByLabel('Tokens', { exact: true }).fill('5000');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.waitForFunction("document.getElementById('gpt-text').textContent.length >= 5", null, { timeout: 30_000 });
+    await page.getByRole('button', { name: 'Stop' }).nth(1).click();
+    await page.waitForFunction("/^Stopped after \\d+ tokens/.test(document.getElementById('gpt-status').textContent)", null, {
+      timeout: 30_000,
+    });
+    assert.ok(((await page.locator('#gpt-text').textContent()) ?? '').length < 5000);
+    await page.getByLabel('Steps', { exact: true }).fill('100000');
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await page.waitForFunction("/^Training on cpu: step/.test(document.getElementById('train-status').textContent)", null, {
+      timeout: 60_000,
+    });
+    await page.locator('#train-stop').click();
+    await page.waitForFunction("/^Stopped at step \\d+ on cpu/.test(document.getElementById('train-status').textContent)", null, {
+      timeout: 60_000,
+    });
+    assert.equal(await page.getByRole('button', { name: 'Start training' }).isEnabled(), true);
+
     // 360 px wide: nothing wider than the screen
     await page.setViewportSize({ width: 360, height: 780 });
     const overflow = Number(await page.evaluate('document.documentElement.scrollWidth'));
