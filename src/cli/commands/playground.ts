@@ -83,7 +83,7 @@ export function checkPlaygroundModel(dir: string): Record<string, unknown> {
   }
 }
 
-const USAGE = `usage: mox playground [--model DIR] [--port 8080] [--host 127.0.0.1] [--data-dir D]
+const USAGE = `usage: mox playground [--model DIR] [--port 8080] [--host 127.0.0.1] [--data-dir D] [--quiet]
 
 Serves the browser playground: open the printed address in a browser. The page trains an MNIST
 classifier in the browser (WebGPU when the browser has it, else the CPU) while a chart shows the
