@@ -21,7 +21,7 @@ export const FLOORS = [
   ['tensor', 'autograd', 'ops'],
   ['nn', 'optim', 'data', 'text', 'io'],
   ['train', 'models', 'adapters', 'prune', 'quant', 'onnx', 'distributed', 'report', 'federated'],
-  ['cli', 'serve', 'core.ts', 'index.ts', 'browser.ts', 'types'],
+  ['cli', 'serve', 'core.ts', 'index.ts', 'browser.ts', 'types', 'web'],
 ];
 // Inside the core floor the order is stricter: tensor below autograd below ops (the Tensor class
 // gets its chainable methods from ops/, never imports them).

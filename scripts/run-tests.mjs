@@ -4,7 +4,8 @@
 //
 //   MOX_DEVICE=webgpu npm test   the WebGPU phase must run (fails when no adapter opens)
 //   MOX_DEVICE=cpu npm test      the CPU phase only
-// Then a browser phase (dist/test/browser*.test.js: mox/browser in headless Chromium) when Chromium is
+// Then a browser phase (dist/test/browser*.test.js: mox/browser in headless Chromium; playground.test.js:
+// the `mox playground` page driven by playwright-core) when Chromium is
 // found; MOX_BROWSER=1 makes a missing Chromium an error.
 // With MOX_DEVICE unset, the WebGPU phase runs when an adapter opens and is reported as absent
 // otherwise (CI sets MOX_DEVICE=webgpu, so there it is never silently left out).
@@ -20,8 +21,10 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith('.test.js'))
   .sort();
 const gpuFiles = files.filter((f) => f.startsWith('webgpu-'));
-const browserFiles = files.filter((f) => f.startsWith('browser'));
-const cpuFiles = files.filter((f) => !f.startsWith('webgpu-') && !f.startsWith('browser'));
+// the browser phase: mox/browser in Chromium, and the playground page driven by playwright-core
+const isBrowserFile = (f) => f.startsWith('browser') || f === 'playground.test.js';
+const browserFiles = files.filter(isBrowserFile);
+const cpuFiles = files.filter((f) => !f.startsWith('webgpu-') && !isBrowserFile(f));
 
 function run(label, list, env) {
   console.log(`\n== ${label}: ${list.length} files ==`);

@@ -22,6 +22,7 @@ import { tokenizeCommand } from './commands/tokenize.js';
 import { trainCommand, trainLstmCommand } from './commands/train-lstm-cli.js';
 import { exportOnnxCommand } from './commands/export-onnx.js';
 import { reportCommand } from './commands/report.js';
+import { playgroundCommand } from './commands/playground.js';
 
 class UsageError extends Error {}
 
@@ -105,6 +106,7 @@ const COMMANDS: Record<string, Command> = {
   'compress-report': compressReportCommand((m) => new UsageError(m)),
   'prune-heads': pruneHeadsCommand((m) => new UsageError(m)),
   report: reportCommand((m) => new UsageError(m)),
+  playground: playgroundCommand((m) => new UsageError(m), version),
 };
 
 const USAGE = `usage: mox <command> [options]

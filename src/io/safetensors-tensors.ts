@@ -6,32 +6,11 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { SafetensorsError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { tensor } from '../tensor/create.js';
-import { decodeEntry, encodeSafetensors, parseSafetensors, type RawTensor } from './safetensors-format.js';
+import { encodeSafetensors, type RawTensor } from './safetensors-format.js';
+import { type LoadedSafetensors, tensorsFromSafetensors } from './safetensors-bytes.js';
+
+export { type LoadedSafetensors, tensorsFromSafetensors } from './safetensors-bytes.js';
 import { tempName, writeFileAtomicSync } from './atomic.js';
-
-/**
- * A safetensors file read back: its tensors by name and its string metadata.
- * @inline
- */
-export interface LoadedSafetensors {
-  /** The tensors by name. */
-  tensors: Record<string, Tensor>;
-  /** The file's string metadata (__metadata__). */
-  metadata: Record<string, string>;
-}
-
-/** Parses a safetensors file's bytes into mox tensors (each owns a copy of its data). */
-export function tensorsFromSafetensors(bytes: Uint8Array, source?: string): LoadedSafetensors {
-  const { metadata, entries } = parseSafetensors(bytes, source);
-  const pairs: [string, Tensor][] = [];
-  for (const [name, entry] of entries) {
-    const { dtype, data } = decodeEntry(entry, name, source);
-    pairs.push([name, tensor(data, { shape: entry.shape.slice(), dtype })]);
-  }
-  // fromEntries defines own properties, so a tensor named "__proto__" is stored like any other.
-  return { tensors: Object.fromEntries(pairs), metadata };
-}
 
 function checkedTensors(tensors: Record<string, Tensor>): [string, Tensor][] {
   if (typeof tensors !== 'object' || tensors === null) {

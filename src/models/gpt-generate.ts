@@ -16,12 +16,17 @@ import { Generator, globalGenerator } from '../tensor/random.js';
 import { type GPT, GPTCache } from './gpt.js';
 import { type SamplingOptions, sampleLogits } from './sampling.js';
 
-/** Options of GPT.generate: the sampling options plus the KV cache switch and a per-token callback. */
+/** How generate and generateAsync sample: SamplingOptions plus the cache, a per-token callback and a stop signal. */
 export interface GenerateOptions extends SamplingOptions {
   /** Keep keys and values of past tokens (default true); the tokens are the same without. */
   useCache?: boolean;
-  /** Called with each batch row's new token as it is picked. */
-  onToken?: (tokens: number[], step: number) => void;
+  /**
+   * Called with each batch row's new token as it is picked. generateAsync awaits what it returns, so a
+   * web page can yield to the browser there (repaint the text, take a click on its stop button).
+   */
+  onToken?: (tokens: number[], step: number) => void | Promise<void>;
+  /** Stops the generation early when aborted: the result holds the tokens picked so far. */
+  signal?: AbortSignal;
 }
 
 /** What GPT.generate returns: the ids, the new tokens, and the speed. */
@@ -104,7 +109,7 @@ class Generation {
   }
 
   /** Samples one token per row from the logits just read back. */
-  accept(last: Float32Array, step: number): void {
+  accept(last: Float32Array, step: number): Promise<void> | undefined {
     const { vocabSize } = this.model.config;
     const { temperature = 1, topK, topP } = this.opts;
     const picked: number[] = [];
@@ -114,7 +119,8 @@ class Generation {
       this.newTokens[r]!.push(tok);
       picked.push(tok);
     }
-    this.opts.onToken?.(picked, step);
+    const r = this.opts.onToken?.(picked, step);
+    return r instanceof Promise ? r : undefined;
   }
 
   end(): void {
@@ -124,7 +130,7 @@ class Generation {
 
   result(): GenerateResult {
     const seconds = (performance.now() - this.start) / 1000;
-    const n = this.opts.maxNewTokens;
+    const n = this.newTokens[0]!.length; // fewer than maxNewTokens when the signal stopped it
     const ids = tensor(Int32Array.from(this.seqs.flat()), { shape: [this.b, this.t0 + n], dtype: 'int32', device: this.model.device });
     return { ids, newTokens: this.newTokens, seconds, tokensPerSecond: seconds > 0 ? (this.b * n) / seconds : 0 };
   }
@@ -144,10 +150,10 @@ export function generate(model: GPT, idx: Tensor | number[] | number[][], opts: 
     idx instanceof Tensor ? (idx.ndim === 1 ? [Array.from(idx.dataSync(), Number)] : (idx.tolist() as number[][])) : promptRows(idx);
   const g = new Generation(model, rows, opts);
   try {
-    for (let step = 0; step < opts.maxNewTokens; step++) {
+    for (let step = 0; step < opts.maxNewTokens && !opts.signal?.aborted; step++) {
       const logits = g.nextLogits();
       try {
-        g.accept(Float32Array.from(logits.dataSync()), step);
+        void g.accept(Float32Array.from(logits.dataSync()), step);
       } finally {
         logits.dispose();
       }
@@ -163,13 +169,15 @@ export async function generateAsync(model: GPT, idx: Tensor | number[] | number[
   const rows = idx instanceof Tensor ? ((await idx.array()) as number[] | number[][]) : idx;
   const g = new Generation(model, promptRows(rows as number[] | number[][]), opts);
   try {
-    for (let step = 0; step < opts.maxNewTokens; step++) {
+    for (let step = 0; step < opts.maxNewTokens && !opts.signal?.aborted; step++) {
       const logits = g.nextLogits();
+      let picked: Promise<void> | undefined;
       try {
-        g.accept(Float32Array.from(await logits.data()), step);
+        picked = g.accept(Float32Array.from(await logits.data()), step);
       } finally {
         logits.dispose();
       }
+      await picked;
     }
   } finally {
     g.end();

@@ -12,3 +12,4 @@ export {
 } from './lstm-lm.js';
 export { TextCNN, type TextCNNConfig, type TextCNNOptions } from './text-cnn.js';
 export { ViT, PatchEmbed, vitKeyFromTimm, vitKeyToTimm, type ViTConfig, type ViTOptions } from './vit.js';
+export { loadGPTFromBytes, gptFromTensors, type GPTCheckpointNames } from './gpt-bytes.js';

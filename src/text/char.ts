@@ -1,9 +1,8 @@
 // Character-level tokenizer, as nanoGPT's shakespeare_char: the vocabulary is the sorted set of the
 // corpus's characters (code points, sorted by code point), and a character's id is its index.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataError, ValueError, showValue } from '../errors.js';
+import { nodeFs, nodePath } from './node-files.js';
 import type { Tokenizer } from './tokenizer.js';
 
 function describe(ch: string): string {
@@ -46,10 +45,10 @@ export class CharTokenizer implements Tokenizer {
 
   /** Reads what save() wrote: dir/tokenizer.json, or a tokenizer.json path. */
   static load(dirOrFile: string): CharTokenizer {
-    const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
+    const file = dirOrFile.endsWith('.json') ? dirOrFile : nodePath().join(dirOrFile, 'tokenizer.json');
     let obj: { type?: unknown; chars?: unknown };
     try {
-      obj = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof obj;
+      obj = JSON.parse(nodeFs().readFileSync(file, 'utf8')) as typeof obj;
     } catch (e) {
       throw new DataError('tokenizer', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -101,8 +100,8 @@ export class CharTokenizer implements Tokenizer {
   }
 
   save(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(this.toJSON()) + '\n');
+    nodeFs().mkdirSync(dir, { recursive: true });
+    nodeFs().writeFileSync(nodePath().join(dir, 'tokenizer.json'), JSON.stringify(this.toJSON()) + '\n');
   }
 
   /**

@@ -5,9 +5,8 @@
 // OpenAI's encoder.py. A per-piece cache makes repeated words free; the merge loop works on an Int32Array
 // of symbol ids with a hash table of pairs, so it allocates nothing per character.
 
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataError, ValueError, showValue } from '../errors.js';
+import { nodeFs, nodePath } from './node-files.js';
 import { BYTE_TO_CHAR, bytesToTokenString, decodeUtf8, tokenStringToBytes, utf8Into } from './bytes.js';
 import { gpt2Regex } from './pretokenize.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -70,7 +69,7 @@ class PairTable {
 
 function readFile(file: string, what: string): string {
   try {
-    return fs.readFileSync(file, 'utf8');
+    return nodeFs().readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new DataError(
@@ -246,7 +245,7 @@ export class GPT2Tokenizer implements Tokenizer {
 
   /** From a folder holding encoder.json and vocab.bpe (GPT-2's files, or what save() wrote). */
   static fromDir(dir: string, opts?: GPT2TokenizerOptions): GPT2Tokenizer {
-    return GPT2Tokenizer.fromFiles(path.join(dir, 'encoder.json'), path.join(dir, 'vocab.bpe'), opts);
+    return GPT2Tokenizer.fromFiles(nodePath().join(dir, 'encoder.json'), nodePath().join(dir, 'vocab.bpe'), opts);
   }
 
   /** The ids of a text. Special tokens are plain text unless opts.allowedSpecial names them (or is 'all'). */
@@ -295,12 +294,12 @@ export class GPT2Tokenizer implements Tokenizer {
 
   /** Writes encoder.json, vocab.bpe and tokenizer.json ({"type":"bpe", ...}) into dir (created if needed). */
   save(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
+    nodeFs().mkdirSync(dir, { recursive: true });
     const entries = [...this.encoder].sort((x, y) => x[1] - y[1]);
-    fs.writeFileSync(path.join(dir, 'encoder.json'), `{${entries.map(([s, id]) => `${JSON.stringify(s)}: ${id}`).join(', ')}}`);
-    fs.writeFileSync(path.join(dir, 'vocab.bpe'), `#version: 0.2\n${this.merges.map(([a, b]) => `${a} ${b}\n`).join('')}`);
-    fs.writeFileSync(
-      path.join(dir, 'tokenizer.json'),
+    nodeFs().writeFileSync(nodePath().join(dir, 'encoder.json'), `{${entries.map(([s, id]) => `${JSON.stringify(s)}: ${id}`).join(', ')}}`);
+    nodeFs().writeFileSync(nodePath().join(dir, 'vocab.bpe'), `#version: 0.2\n${this.merges.map(([a, b]) => `${a} ${b}\n`).join('')}`);
+    nodeFs().writeFileSync(
+      nodePath().join(dir, 'tokenizer.json'),
       JSON.stringify(
         {
           type: 'bpe',

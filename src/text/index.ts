@@ -9,6 +9,7 @@ export {
   type LoadTokenizerOptions,
 } from './load-tokenizer.js';
 export { CharTokenizer } from './char.js';
+export { tokenizerFromFiles, type TokenizerFileContents } from './tokenizer-files.js';
 export {
   GPT2Tokenizer,
   parseEncoderJson,

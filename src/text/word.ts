@@ -3,9 +3,8 @@
 // encodeBatch gives an int32 tensor [N, L] for an Embedding layer.
 
 import '../ops/tensor-methods.js';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { DataError, ValueError, showValue } from '../errors.js';
+import { nodeFs, nodePath } from './node-files.js';
 import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -90,10 +89,10 @@ export class WordTokenizer implements Tokenizer {
 
   /** A WordTokenizer from a folder's (or a file's) tokenizer.json. */
   static load(dirOrFile: string): WordTokenizer {
-    const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, 'tokenizer.json');
+    const file = dirOrFile.endsWith('.json') ? dirOrFile : nodePath().join(dirOrFile, 'tokenizer.json');
     let obj: { type?: unknown; vocab?: unknown; lowercase?: unknown };
     try {
-      obj = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof obj;
+      obj = JSON.parse(nodeFs().readFileSync(file, 'utf8')) as typeof obj;
     } catch (e) {
       throw new DataError('tokenizer', `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -163,8 +162,8 @@ export class WordTokenizer implements Tokenizer {
   }
 
   save(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(this.toJSON()) + '\n');
+    nodeFs().mkdirSync(dir, { recursive: true });
+    nodeFs().writeFileSync(nodePath().join(dir, 'tokenizer.json'), JSON.stringify(this.toJSON()) + '\n');
   }
 }
 

@@ -31,4 +31,6 @@ declare namespace WebAssembly {
     readonly exports: Exports;
   }
   function validate(bytes: BufferSource): boolean;
+  /** Compiles off the calling thread (a web page's way: loadWasmKernels). */
+  function compile(bytes: BufferSource): Promise<Module>;
 }

@@ -12,6 +12,13 @@ export interface KernelModule {
 }
 
 let relaxedFlagSet = false;
+/** A module compiled elsewhere and handed in (a web page compiles it asynchronously: load-async.ts). */
+let provided: KernelModule | null = null;
+
+/** Makes compileKernels return `k`: for a runtime that cannot read the .wasm file synchronously (a web page). */
+export function provideKernels(k: KernelModule): void {
+  provided = k;
+}
 
 function load(file: string): Uint8Array | null {
   const fs = nodeBuiltin('node:fs');
@@ -52,6 +59,7 @@ export function compileKernels(): KernelModule | null {
   const want = requestedKernels();
   if (want === 'typescript') return null;
   if (typeof SharedArrayBuffer === 'undefined' || typeof WebAssembly === 'undefined') return null;
+  if (provided) return provided;
   if (want !== 'simd') {
     // Node 20's V8 has relaxed SIMD behind a flag; it must be set before the module is compiled.
     if (!relaxedFlagSet) {

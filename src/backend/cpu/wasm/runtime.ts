@@ -2,7 +2,7 @@
 // instance of the kernel module, the native kernels that stand in for some of its functions (when
 // built and allowed; ../native/loader.ts), the thread pool, and per-thread scratch space.
 
-import { availableParallelism } from './node-builtins.js';
+import { availableParallelism, nodeBuiltin } from './node-builtins.js';
 import { WasmHeap } from './heap.js';
 import { compileKernels, requestedKernels, type KernelKind } from './loader.js';
 import { loadNative, type NativeKernels } from '../native/loader.js';
@@ -88,11 +88,18 @@ function nativeOverrides(wasm: KernelExports, native: NativeKernels): Partial<Ke
 }
 
 function defaultThreads(): number {
+  // a web page has no worker_threads (and may not block in Atomics.wait on its main thread): one thread
+  if (!nodeBuiltin('node:worker_threads')) return 1;
   const env = typeof process !== 'undefined' ? Number(process.env.MOX_NUM_THREADS) : NaN;
   return Number.isInteger(env) && env > 0 ? env : availableParallelism();
 }
 
 let runtime: WasmRuntime | null | undefined;
+
+/** Whether the runtime was already created (or found impossible): kernels handed in later would not be used. */
+export function wasmRuntimeStarted(): boolean {
+  return runtime !== undefined;
+}
 
 /** The runtime, created on first use; null where WASM SIMD or shared memory is unavailable. */
 export function wasmRuntime(): WasmRuntime | null {

@@ -97,9 +97,15 @@ export class ThreadPool {
    * takes: the pool shrinks to the workers that did come up and says so once.
    */
   private ensureWorkers(n: number): number {
+    const workerThreads = nodeBuiltin('node:worker_threads');
+    if (!workerThreads) {
+      // a web page: no worker_threads, so every job runs on the calling thread
+      this.startFailed = true;
+      this.threads = 1;
+    }
     while (this.workers.length < n && !this.startFailed) {
       const index = this.workers.length;
-      const w = new (nodeBuiltin('node:worker_threads')!.Worker)(new URL('./threads-worker.js', import.meta.url), {
+      const w = new workerThreads!.Worker(new URL('./threads-worker.js', import.meta.url), {
         workerData: {
           module: this.kernels.module,
           memory: this.memory,
