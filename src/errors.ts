@@ -117,6 +117,7 @@ export class DeviceError extends MoxError {}
  * timeout ('timeout'), or computed with weights other than rank 0's ('drift'). The other workers are stopped before it is thrown, so nothing hangs.
  */
 export class DistributedError extends MoxError {
+  /** A failure of worker `rank` (see the fields). */
   constructor(
     op: string,
     message: string,
@@ -138,6 +139,7 @@ export class ClientFailureError extends MoxError {
   readonly client: string;
   /** The round (from 1), or 0 outside a round. */
   readonly round: number;
+  /** A failure of client `at.client` in round `at.round`. */
   constructor(op: string, message: string, at: { client: string; round: number }) {
     super(op, message);
     this.client = at.client;

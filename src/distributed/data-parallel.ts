@@ -30,7 +30,17 @@ const OP = 'dataParallel';
 const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** How a worker builds its replica: a module (URL or absolute path) whose export returns the model. */
-export type ModelFactory = URL | string | { module: URL | string; export?: string; args?: unknown[] };
+export type ModelFactory =
+  | URL
+  | string
+  | {
+      /** The module: a URL, or an absolute path (a worker resolves nothing relative). */
+      module: URL | string;
+      /** The name of the export that returns the model (default 'default'). */
+      export?: string;
+      /** Arguments passed to that export (default none). */
+      args?: unknown[];
+    };
 
 /** The settings of a data-parallel group. */
 export interface DataParallelOptions {
@@ -73,6 +83,7 @@ export interface ShardStep {
   loss: Tensor;
   /** Rank 0's output, kept, when outputs were asked for. */
   output: Tensor | null;
+  /** Each worker's answer to come, by rank (null for rank 0 and for a rank with no rows). */
   replies: (Promise<GradReply> | null)[];
 }
 
@@ -230,7 +241,12 @@ export class DataParallel {
    * all-reduce of shard-weighted sums). Returns the batch's mean loss and, when asked for, the whole
    * batch's output (rank 0's rows then each worker's), both kept; frees the step's own tensors.
    */
-  async reduce(step: ShardStep): Promise<{ loss: Tensor; output: Tensor | null }> {
+  async reduce(step: ShardStep): Promise<{
+    /** The whole batch's mean loss, a scalar. */
+    loss: Tensor;
+    /** The whole batch's output, rank 0's rows first, or null when not asked for. */
+    output: Tensor | null;
+  }> {
     const answers: (GradReply | null)[] = [];
     try {
       for (const r of step.replies) answers.push(r ? await r : null);
@@ -324,7 +340,16 @@ export class DataParallel {
    * Each worker's replica as it is now: its parameters (float32, in parameters() order) and buffers,
    * and the version of rank 0's weights it holds. To check that no replica drifted.
    */
-  async replicaStates(): Promise<{ params: Float32Array; buffers: TypedArray[]; version: number }[]> {
+  async replicaStates(): Promise<
+    {
+      /** The parameters' values concatenated, in parameters() order. */
+      params: Float32Array;
+      /** Each buffer's values, in namedBuffers() order. */
+      buffers: TypedArray[];
+      /** Which broadcast of rank 0's weights the worker holds. */
+      version: number;
+    }[]
+  > {
     const out = [];
     for (let rank = 1; rank < this.world; rank++) {
       const r = await this.group.request(rank, { type: 'state' }, 'a state request');

@@ -9,8 +9,20 @@ import type { Module } from '../nn/module.js';
 import { type Compiled, forward, lossValue } from '../train/step.js';
 import type { LossMode } from './protocol.js';
 
-/** The loss of a model on one shard, and the output the metrics read. */
-export type ShardLoss = (model: Module, inputs: Tensor[], target: Tensor) => { loss: Tensor; output: Tensor };
+/**
+ * The loss of a model on one shard, and the output the metrics read.
+ * @inline
+ */
+export type ShardLoss = (
+  model: Module,
+  inputs: Tensor[],
+  target: Tensor,
+) => {
+  /** The shard's loss, a scalar. */
+  loss: Tensor;
+  /** The model's output on the shard. */
+  output: Tensor;
+};
 
 /** The shard loss of a LossMode: the compiled loss of forward(...inputs), or the model's own forward(...inputs, target).loss. */
 export function replicaLoss(mode: LossMode, compiled: Compiled | null): ShardLoss {

@@ -62,9 +62,11 @@ export interface ModelClientOptions {
   model: Module;
   /** This client's training examples. */
   x: Tensor;
+  /** The targets of the training examples. */
   y: Tensor;
   /** Examples evaluate() measures (default: the training examples). */
   testX?: Tensor;
+  /** The targets of testX. */
   testY?: Tensor;
   /** Default 'sparseCategoricalCrossentropy' (logits and class indices). */
   loss?: LossName | LossFn;
@@ -76,7 +78,9 @@ export interface ModelClientOptions {
   lr?: number;
   /** Default epochs E and batch size B when the config has none (1 and 32). */
   epochs?: number;
+  /** Default batch size B when the config has none (32). */
   batchSize?: number;
+  /** The client's name in history and messages (default: its index). */
   id?: string;
 }
 
@@ -109,7 +113,11 @@ function takeTurn<T>(model: Module, fn: () => Promise<T>): Promise<T> {
  */
 export class ModelClient implements Client {
   readonly id?: string;
-  constructor(readonly options: ModelClientOptions) {
+  /** A client over `options.model` and its examples; x and y must hold the same number of rows. */
+  constructor(
+    /** What this client trains and how. */
+    readonly options: ModelClientOptions,
+  ) {
     const { x, y } = options;
     if (!x || !y || x.shape[0] !== y.shape[0] || x.shape[0] === 0) {
       throw new ValueError(

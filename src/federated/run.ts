@@ -15,6 +15,7 @@ import { type Weights, checkWeights, cloneWeights } from './weights.js';
 export interface RunFederatedOptions {
   /** The K clients; sampled by index. */
   clients: readonly Client[];
+  /** How clients are sampled and their results combined: FedAvg, or your own. */
   strategy: Strategy;
   /** Rounds to run (Flower's num_rounds). */
   rounds: number;
@@ -31,23 +32,36 @@ export interface RoundRecord {
   /** The ids of the clients sampled to fit. */
   clients: string[];
   /** Clients whose fit failed (accepted by the strategy), with the reason. */
-  failures: { client: string; error: string }[];
+  failures: {
+    /** The client's id. */
+    client: string;
+    /** The error's message. */
+    error: string;
+  }[];
   /** Examples behind the new weights: the sum of n_k over the clients that returned. */
   numExamples: number;
   /** The clients' training metrics, pooled by the strategy (weighted by examples, for FedAvg). */
   fitMetrics: Metrics;
   /** The server's test loss and metrics of the weights after the round (undefined without a test set). */
   loss?: number;
+  /** The server's test metrics of the weights after the round (empty without a test set). */
   metrics: Metrics;
   /** The clients' own evaluation, pooled (federated evaluation), when the strategy asks for one. */
-  distributed?: { loss: number; metrics: Metrics };
+  distributed?: {
+    /** The clients' mean loss, weighted by their examples. */
+    loss: number;
+    /** The clients' other metrics, weighted by their examples. */
+    metrics: Metrics;
+  };
   /** Wall time of the round. */
   seconds: number;
 }
 
 /** What runFederated returns: the final global weights (the caller's to keep) and each round's record. */
 export interface FederatedHistory {
+  /** The final global weights (the caller's to keep and dispose). */
   weights: Weights;
+  /** Each round's record, round 0 (the initial evaluation) first. */
   rounds: RoundRecord[];
 }
 

@@ -17,33 +17,45 @@ import { type Weights, addDelta, weightedAverage } from './weights.js';
 export interface Instruction {
   /** The client's index in the clients list. */
   client: number;
+  /** What the client is told: epochs, batchSize, lr, seed, round. */
   config: Config;
 }
 
 /** A client's fit that came back. */
 export interface FitResult {
+  /** The client's index in the clients list. */
   client: number;
+  /** The client's id (its own, or its index). */
   id: string;
+  /** What its fit returned: new weights or a delta, n_k and metrics. */
   res: FitRes;
 }
 
 /** A client's evaluate that came back. */
 export interface EvaluateResult {
+  /** The client's index in the clients list. */
   client: number;
+  /** The client's id (its own, or its index). */
   id: string;
+  /** What its evaluate returned: loss, examples and metrics. */
   res: EvaluateRes;
 }
 
 /** A client's call that failed (timed out, died, answered an error). */
 export interface Failure {
+  /** The client's index in the clients list. */
   client: number;
+  /** The client's id (its own, or its index). */
   id: string;
+  /** Why it failed, naming the client and the round. */
   error: ClientFailureError;
 }
 
 /** A loss and metrics: the server's own test of the weights, or the clients' pooled. */
 export interface Evaluation {
+  /** The mean loss. */
   loss: number;
+  /** The other metrics (accuracy, ...). */
   metrics: Metrics;
 }
 
@@ -60,7 +72,12 @@ export interface Strategy {
     results: FitResult[],
     failures: Failure[],
     current: Weights,
-  ): Promise<{ weights: Weights | null; metrics: Metrics }>;
+  ): Promise<{
+    /** The new global weights, or null to keep the current ones. */
+    weights: Weights | null;
+    /** The clients' training metrics, pooled. */
+    metrics: Metrics;
+  }>;
   /** The clients that evaluate the new weights on their own data (federated evaluation); may be none. */
   configureEvaluate(round: number, weights: Weights, clientIds: readonly string[]): Instruction[];
   /** The clients' evaluations pooled. */
@@ -147,6 +164,7 @@ export class FedAvg implements Strategy {
   readonly seed: number;
   private readonly options: FedAvgOptions;
 
+  /** A FedAvg strategy; options are checked here (a ValueError names the one at fault). */
   constructor(options: FedAvgOptions = {}) {
     this.options = options;
     this.fractionFit = fraction('fractionFit (C)', options.fractionFit ?? 1, false);
@@ -183,7 +201,12 @@ export class FedAvg implements Strategy {
     results: FitResult[],
     failures: Failure[],
     current: Weights,
-  ): Promise<{ weights: Weights | null; metrics: Metrics }> {
+  ): Promise<{
+    /** The examples-weighted mean of the clients' weights, or null when none returned. */
+    weights: Weights | null;
+    /** The clients' training metrics, weighted by their examples. */
+    metrics: Metrics;
+  }> {
     if (failures.length && !this.acceptFailures) throw failureError(round, failures);
     if (results.length === 0) return { weights: null, metrics: {} };
     const made: Weights[] = [];

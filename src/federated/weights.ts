@@ -14,7 +14,9 @@ export type Weights = Record<string, Tensor>;
 
 /** One client's weights and how many examples it trained on: the n_k of n_k / n. */
 export interface WeightedWeights {
+  /** The client's weights. */
   weights: Weights;
+  /** n_k: the examples it trained on. */
   numExamples: number;
 }
 

@@ -9,10 +9,13 @@ import { type Point, thin, lowerIsBetter, metricNames, metricPoints, pickConfusi
 
 /** A chart of a report: its file name (without .png), title, text alternative, and Vega-Lite spec. */
 export interface Chart {
+  /** The file name, without .png (loss, accuracy, lr, ...). */
   name: string;
+  /** The heading shown above the chart. */
   title: string;
   /** One sentence for screen readers and the figure's caption: what is plotted against what. */
   description: string;
+  /** The Vega-Lite spec that draws it. */
   spec: TopLevelSpec;
   /** For a chart of one run among several (a confusion matrix): that run's index. */
   run?: number;

@@ -7,9 +7,13 @@ import { classScores, flattenConfig, nonFiniteSteps, pickConfusion, type Summary
 
 /** A chart as the page shows it: the rendered SVG and its caption. */
 export interface RenderedChart {
+  /** The file name, without .png (loss, accuracy, lr, ...). */
   name: string;
+  /** The heading shown above the chart. */
   title: string;
+  /** One sentence for screen readers and the figure's caption: what is plotted against what. */
   description: string;
+  /** The chart drawn as inline SVG. */
   svg: string;
   /** For a chart of one run among several (a confusion matrix): that run's index. */
   run?: number;
@@ -17,10 +21,15 @@ export interface RenderedChart {
 
 /** What the page is made of. */
 export interface PageInput {
+  /** The page's title. */
   title: string;
+  /** The runs' records, in the order given. */
   runs: readonly RunData[];
+  /** Each run's name in legends and tables, in the order of `runs`. */
   names: readonly string[];
+  /** The charts to show, in order. */
   charts: readonly RenderedChart[];
+  /** The table of final and best values. */
   summary: readonly SummaryRow[];
   /** When the report was made (ISO 8601). */
   generated: string;

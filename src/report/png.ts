@@ -32,6 +32,7 @@ const DEJAVU_PATHS = [
 
 /** The fonts PNGs are drawn with: resvg's font options, the family chosen, and whether text renders. */
 export interface PngFonts {
+  /** resvg's font options: the font files to load, the system fonts, the default families. */
   font: NonNullable<ResvgRenderOptions['font']>;
   /** 'DejaVu Sans', the MOX_REPORT_FONT file, or null: resvg's own pick among the system fonts. */
   family: string | null;

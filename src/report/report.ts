@@ -60,7 +60,14 @@ function readRun(dir: string): RunData {
 export async function renderReport(
   dirs: readonly string[],
   opts: Omit<ReportOptions, 'out' | 'png' | 'zoom'> = {},
-): Promise<{ html: string; charts: RenderedChart[]; runs: RunData[] }> {
+): Promise<{
+  /** The page: one self-contained HTML document. */
+  html: string;
+  /** The charts, each with its SVG, in page order. */
+  charts: RenderedChart[];
+  /** The runs' records as read. */
+  runs: RunData[];
+}> {
   if (dirs.length === 0) throw new ValueError(OP, 'no run folder given');
   const smoothing = opts.smoothing ?? 0.6;
   if (!(smoothing >= 0 && smoothing < 1)) throw new ValueError(OP, `smoothing must be in [0, 1), got ${smoothing}`);

@@ -6,10 +6,15 @@ import type { ConfusionRecord, RunData, Split } from '../train/run-log.js';
 
 /** One point of a chart: a run's value of a metric on a split at a step (`smoothed` only on train curves). */
 export interface Point {
+  /** The run's name. */
   run: string;
+  /** The data measured on: train, val or test. */
   split: Split;
+  /** The optimizer step (the x axis). */
   step: number;
+  /** The value as logged. */
   value: number;
+  /** The EMA-smoothed value, as TensorBoard's smoothing slider draws it. */
   smoothed?: number;
 }
 
@@ -99,7 +104,15 @@ export function thin(points: readonly Point[], max = MAX_LINE_POINTS): Point[] {
  * Every run's throughput: tokens/s where it logged them, else samples/s, else steps/s from ms_per_step.
  * `unit` is the axis title: the one unit all runs share, or 'per second' when they differ.
  */
-export function throughputPoints(runs: readonly RunData[], names: readonly string[]): { points: Point[]; unit: string } {
+export function throughputPoints(
+  runs: readonly RunData[],
+  names: readonly string[],
+): {
+  /** The throughput of every run's train steps, by step. */
+  points: Point[];
+  /** The axis title: tokens/s, samples/s, steps/s, or 'per second' when runs differ. */
+  unit: string;
+} {
   const points: Point[] = [];
   const units = new Set<string>();
   runs.forEach((r, i) => {
@@ -122,12 +135,19 @@ export const lowerIsBetter = (metric: string): boolean => /loss|error|perplexity
 
 /** A run's final and best value of one metric on one split (NaN where it logged no finite value). */
 export interface SummaryRow {
+  /** The run's name. */
   run: string;
+  /** The data measured on: train, val or test. */
   split: Split;
+  /** The metric's name (loss, accuracy, ...). */
   metric: string;
+  /** The value at the last step logged (NaN if it was not finite). */
   final: number;
+  /** The last step logged. */
   finalStep: number;
+  /** The best finite value: the lowest for losses and errors, else the highest (NaN if none). */
   best: number;
+  /** The step of the best value (-1 if none). */
   bestStep: number;
 }
 
@@ -185,10 +205,15 @@ export function pickConfusion(run: RunData): ConfusionRecord | undefined {
 
 /** Per-class precision, recall and F1 (0 where undefined, as scikit-learn's zero_division=0), with support. */
 export interface ClassScores {
+  /** The class's name. */
   label: string;
+  /** Of the examples predicted as this class, the fraction that are (tp / (tp + fp)). */
   precision: number;
+  /** Of the examples of this class, the fraction predicted as it (tp / (tp + fn)). */
   recall: number;
+  /** The harmonic mean of precision and recall. */
   f1: number;
+  /** The examples of this class (its row's sum). */
   support: number;
 }
 
@@ -198,9 +223,20 @@ export interface ClassScores {
  * classification_report), accuracy the trace over the total.
  */
 export function classScores(c: Pick<ConfusionRecord, 'labels' | 'matrix'>): {
+  /** Each class's scores, in label order. */
   classes: ClassScores[];
-  macro: { precision: number; recall: number; f1: number };
+  /** The unweighted mean of the classes' scores. */
+  macro: {
+    /** The mean of the classes' precisions. */
+    precision: number;
+    /** The mean of the classes' recalls. */
+    recall: number;
+    /** The mean of the classes' F1 scores. */
+    f1: number;
+  };
+  /** The fraction of examples predicted right: the trace over the total. */
   accuracy: number;
+  /** The examples counted: the matrix's sum. */
   total: number;
 } {
   const n = c.labels.length;

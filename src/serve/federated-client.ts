@@ -151,8 +151,11 @@ export interface HttpClientOptions {
 /** A Client whose fit and evaluate run in another process, reached over HTTP (the server's ClientProxy). */
 export class HttpClient implements Client {
   readonly id: string;
+  /** A call taking longer fails with a ClientFailureError. */
   readonly timeoutMs: number;
+  /** A proxy for the client served at `url` (by serveClient or a client process). */
   constructor(
+    /** The client's base URL, e.g. http://127.0.0.1:41271 (a trailing slash is dropped). */
     readonly url: string,
     private readonly options: HttpClientOptions = {},
   ) {
@@ -243,7 +246,9 @@ export async function runClientProcess(clients: readonly Client[], opts: ClientS
 
 /** A started client process: its clients' URLs, the process, and how to stop it. */
 export interface ClientProcess {
+  /** Its clients' base URLs, in the order it serves them (one HttpClient each). */
   urls: string[];
+  /** The Node.js child process. */
   child: ChildProcess;
   /** Closes its stdin (it exits), and kills it if it has not within 5 s. */
   stop(): Promise<void>;

@@ -375,8 +375,11 @@ export function createServer(opts: ServeOptions): MoxServer {
 
 /** What every mox server shares: the Fastify instance with its limits, API key, error shape, /health and /metrics. */
 export interface BaseServeOptions {
+  /** When set, /v1/* needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
+  /** Largest request body in bytes (default 1 MiB; serveClient's default is 1 GiB, for weights). */
   bodyLimit?: number;
+  /** Fastify's logger: true for JSON access logs on stdout, false for none, or pino options. */
   logger?: boolean | Record<string, unknown>;
 }
 

@@ -15,13 +15,18 @@ export type Batch = readonly Tensor[];
 /** What fit/evaluate/predict accept besides (x, y) tensors: a Dataset or any iterable of batches (a DataLoader). */
 export type DataSource = Dataset<readonly Tensor[]> | Iterable<Batch | Tensor>;
 
-/** Batches of one epoch, made on demand (so inside the step's scope), and how many there are. */
+/**
+ * Batches of one epoch, made on demand (so inside the step's scope), and how many there are.
+ * @inline
+ */
 export interface Source {
+  /** Batches per epoch, or undefined when an iterable's length is unknown. */
   steps: number | undefined;
   /** Epoch `epoch`'s batches; with `skip`, from batch `skip` on (a resumed epoch), without making the skipped ones where it can. */
   iterator(epoch: number, skip?: number): Iterator<Batch | Tensor>;
   /** What decides the next epoch's order besides the global generator (a DataLoader's counter and generator), as JSON. */
   state?(): unknown;
+  /** Puts back what state() returned, so the next epoch's order is as it was then. */
   restore?(state: unknown): void;
 }
 

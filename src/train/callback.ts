@@ -59,14 +59,19 @@ export interface FitSnapshot {
 
 /** What fit() was asked to do, for a callback that records the run (train.RunLogger). */
 export interface FitInfo {
+  /** The epoch fit stops at (Keras's `epochs`: a count from 0, not from initialEpoch). */
   epochs: number;
+  /** The epoch fit starts at (Keras's `initial_epoch`). */
   initialEpoch: number;
   /** Examples per batch (a DataLoader's own batch size is not known here: then fit's option). */
   batchSize: number;
+  /** Batches whose gradients are summed before each optimizer step (1: none). */
   gradientAccumulationSteps: number;
   /** The compiled loss's name, whether the model outputs logits, and the metrics' names. */
   loss: string;
+  /** Whether the model outputs logits rather than probabilities (compile's fromLogits; undefined when unknown). */
   fromLogits: boolean | undefined;
+  /** The compiled metrics' names. */
   metrics: string[];
   /** The validation data as fit evaluates it, or null without. */
   validation: Source | null;

@@ -37,7 +37,12 @@ export interface LiveProgressOptions {
 }
 
 /** The environment's progress settings: MOX_PROGRESS (0 off, 1 on) and MOX_PROGRESS_INTERVAL (seconds). */
-export function progressSettings(env: Record<string, string | undefined> = process.env): { enabled: boolean; intervalS: number } {
+export function progressSettings(env: Record<string, string | undefined> = process.env): {
+  /** Whether progress is shown (false only for MOX_PROGRESS=0). */
+  enabled: boolean;
+  /** Seconds between progress lines (default 30). */
+  intervalS: number;
+} {
   const on = env['MOX_PROGRESS'];
   if (on !== undefined && on !== '' && on !== '0' && on !== '1')
     throw new ValueError('progress', `MOX_PROGRESS must be 0 (off) or 1 (on), got '${on}'`);

@@ -28,9 +28,11 @@ export type Split = 'train' | 'val' | 'test';
 
 /** The first line of a run's file (and one more on each resume): its name, kind and settings. */
 export interface RunRecord {
+  /** Marks a run record. */
   type: 'run';
   /** A short name for legends: the folder's name unless given. */
   name: string;
+  /** What kind of training it is (gpt, classifier, ...), so reports pick its charts. */
   kind: RunKind;
   /** ISO 8601 start time. */
   time: string;
@@ -42,9 +44,13 @@ export interface RunRecord {
 
 /** Numbers measured at one step on one split: losses, metrics, learning rate, throughput. */
 export interface ScalarsRecord {
+  /** Marks a scalars record. */
   type: 'scalars';
+  /** The optimizer step the numbers were taken at (for fit, batches so far). */
   step: number;
+  /** Set on an epoch's summary: the epoch (from 0); absent on running train scalars. */
   epoch?: number;
+  /** The data measured on: train, val or test. */
   split: Split;
   /** Seconds since the run (or its latest resume) began. */
   time: number;
@@ -54,9 +60,13 @@ export interface ScalarsRecord {
 
 /** A classifier's confusion matrix at one step on one split. */
 export interface ConfusionRecord {
+  /** Marks a confusion record. */
   type: 'confusion';
+  /** The optimizer step the matrix was taken at. */
   step: number;
+  /** The data the predictions were made on. */
   split: Split;
+  /** The class names, in the matrix's row and column order. */
   labels: string[];
   /** matrix[i][j]: examples of true class i predicted as class j. */
   matrix: number[][];
@@ -64,9 +74,17 @@ export interface ConfusionRecord {
 
 /** A language model's generations at one step, from fixed prompts. */
 export interface SamplesRecord {
+  /** Marks a samples record. */
   type: 'samples';
+  /** The optimizer step the text was generated at. */
   step: number;
-  samples: { prompt: string; text: string }[];
+  /** One generation per prompt. */
+  samples: {
+    /** The prompt given to the model. */
+    prompt: string;
+    /** What the model generated after it. */
+    text: string;
+  }[];
 }
 
 /** Any line of metrics.jsonl. */
@@ -74,8 +92,11 @@ export type MetricsRecord = RunRecord | ScalarsRecord | ConfusionRecord | Sample
 
 /** How a RunLog starts: the run record's fields, and whether it continues a resumed run's file. */
 export interface RunLogOptions {
+  /** The run's name in reports (default: the folder's name). */
   name?: string;
+  /** What kind of training it is, so reports pick its charts. */
   kind: RunKind;
+  /** The run's settings (hyperparameters, model shape, data), as JSON; default {}. */
   config?: Record<string, unknown>;
   /**
    * Continue the file of a run resumed from this step: records of later steps are dropped first. Without
@@ -86,10 +107,13 @@ export interface RunLogOptions {
 
 /** Appends a run's records to DIR/metrics.jsonl. */
 export class RunLog {
+  /** The log's path: DIR/metrics.jsonl. */
   readonly file: string;
   private readonly start = performance.now();
 
+  /** Opens DIR/metrics.jsonl afresh (or, with resumeFrom, continues it) and writes the run record. */
   constructor(
+    /** The run folder, made if missing. */
     readonly dir: string,
     opts: RunLogOptions,
   ) {
@@ -149,12 +173,17 @@ const round = (s: number): number => Math.round(s * 1000) / 1000;
 
 /** A run folder's records, checked. */
 export interface RunData {
+  /** The run folder read. */
   dir: string;
   /** The first run record; `resumes` holds the later ones. */
   run: RunRecord;
+  /** The run records written on each resume, in order. */
   resumes: RunRecord[];
+  /** Every scalars record, in file order. */
   scalars: ScalarsRecord[];
+  /** Every confusion matrix, in file order. */
   confusion: ConfusionRecord[];
+  /** Every set of generations, in file order. */
   samples: SamplesRecord[];
 }
 

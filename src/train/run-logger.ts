@@ -134,6 +134,7 @@ function lastStepBefore(dir: string, epoch: number): number | null {
 
 /** Writes fit()'s run record, scalars and confusion matrices into DIR/metrics.jsonl (see the top of this file). */
 export class RunLogger extends Callback {
+  /** Running train scalars are written every this many optimizer steps (0: at epoch ends only). */
   readonly logEvery: number;
   /** The run log, once training has begun. */
   log: RunLog | null = null;
@@ -142,7 +143,9 @@ export class RunLogger extends Callback {
   private samples = 0;
   private classes: boolean | null = null;
 
+  /** A logger into run folder `dir`, like Keras's TensorBoard(log_dir). */
   constructor(
+    /** The run folder: metrics.jsonl is written there (beside a checkpoint). */
     readonly dir: string,
     private readonly opts: RunLoggerOptions = {},
   ) {

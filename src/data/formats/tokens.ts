@@ -17,15 +17,23 @@ export type TokenDType = 'uint16' | 'uint32';
 export interface TokenFileInfo {
   /** Always "mox-tokens". */
   format: 'mox-tokens';
+  /** The format's version: 1. */
   version: 1;
+  /** The ids' element type: uint16 when every id fits, else uint32. */
   dtype: TokenDType;
+  /** Always "little" (little-endian, as numpy's '<u2' and '<u4'). */
   byte_order: 'little';
   /** One more than the largest id the tokenizer makes. */
   vocab_size: number;
   /** The number of tokens (the bin holds count * 2 or count * 4 bytes). */
   count: number;
   /** The tokenizer: its kind ('char', 'bpe', 'word') and the folder or name it was loaded from. */
-  tokenizer: { kind: string; source: string };
+  tokenizer: {
+    /** The tokenizer's kind: 'char', 'bpe' or 'word'. */
+    kind: string;
+    /** The folder or name it was loaded from. */
+    source: string;
+  };
   /** The text file the tokens came from ('-' for stdin). */
   source: string;
   /** sha256 of the bin's bytes, hex. */
@@ -89,7 +97,12 @@ export function writeTokenFile(
  * Reads a token file and its FILE.json; a missing or inconsistent description (size, sha256, an id
  * past the vocabulary) is a DataError naming the file.
  */
-export function readTokenFile(file: string): { ids: Uint16Array | Uint32Array; info: TokenFileInfo } {
+export function readTokenFile(file: string): {
+  /** The token ids, in the file's dtype. */
+  ids: Uint16Array | Uint32Array;
+  /** The description read from FILE.json. */
+  info: TokenFileInfo;
+} {
   const infoFile = tokenInfoPath(file);
   const bad = (msg: string) => new DataError('token file', `${file}: ${msg}`);
   if (!fs.existsSync(file)) throw bad('no such file');
