@@ -143,7 +143,14 @@ export function loadGPTFromBytes(
   config: unknown,
   weights: Uint8Array,
   names: GPTCheckpointNames = { config: 'config.json', weights: 'model.safetensors' },
-): { model: GPT; config: Record<string, unknown>; metadata: Record<string, string> } {
+): {
+  /** The GPT, with the checkpoint's weights. */
+  model: GPT;
+  /** The checkpoint's config.json as read. */
+  config: Record<string, unknown>;
+  /** The safetensors file's string metadata. */
+  metadata: Record<string, string>;
+} {
   if (typeof config !== 'object' || config === null || Array.isArray(config))
     throw new DataError('checkpoint', `${names.config} must hold a JSON object, got ${showValue(config)}`);
   const c = config as Record<string, unknown>;

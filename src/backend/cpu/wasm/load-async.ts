@@ -22,7 +22,12 @@ export interface WasmKernelURLs {
  * or null with the reason where none can run (no shared memory: the page is not cross-origin
  * isolated; no WebAssembly SIMD; a file that does not load), leaving the TypeScript kernels.
  */
-export async function loadWasmKernels(urls: WasmKernelURLs): Promise<{ kind: KernelKind | null; reason?: string }> {
+export async function loadWasmKernels(urls: WasmKernelURLs): Promise<{
+  /** The kernels compiled ('relaxed-simd' or 'simd'), or null when neither could be used. */
+  kind: KernelKind | null;
+  /** Why no kernels were loaded, when kind is null. */
+  reason?: string;
+}> {
   if (wasmRuntimeStarted())
     throw new DeviceError('loadWasmKernels', 'the CPU backend has already started: call loadWasmKernels before making the first tensor');
   if (typeof SharedArrayBuffer === 'undefined')

@@ -4,6 +4,10 @@
 
 import { nodeBuiltin } from './node-builtins.js';
 
+/**
+ * Which WebAssembly build of the kernels: with relaxed SIMD (fused multiply-add) or plain SIMD.
+ * @inline
+ */
 export type KernelKind = 'relaxed-simd' | 'simd';
 
 export interface KernelModule {
