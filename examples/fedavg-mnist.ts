@@ -30,9 +30,10 @@
 // clients in this process), --no-centralized, --limit N, --test-limit N, --seed S (default 0), --data-dir
 // DIR, --threads N. The last line of output is `RESULT {json}`.
 
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as mox from '../src/index.js';
-import { UsageError, loadGreyImages, parseClassifierArgs, positiveInt, positiveNumber, runMain } from './common.js';
+import { UsageError, loadGreyImages, parseClassifierArgs, positiveInt, positiveNumber, runDirOf, runMain } from './common.js';
 
 const { nn, federated } = mox;
 const NAME = 'fedavg-mnist';
@@ -157,6 +158,11 @@ runMain(NAME, async () => {
     evaluateFn: federated.evaluateOn(model, test.x, test.y),
     seed: args.seed,
   });
+  // metrics.jsonl for `mox report`: one run per method, the step being the round (for the centralized
+  // run, the round that has seen as many examples), so the two accuracy curves overlay
+  const runDir = runDirOf(NAME, args.values);
+  const config = { clients: k, fraction, localEpochs, batchSize: args.batchSize, lr, rounds, seed: args.seed, model: '2NN 784-200-200-10' };
+  const fedLog = new mox.train.RunLog(path.join(runDir, 'fedavg'), { name: 'FedAvg (non-IID)', kind: 'classifier', config });
   const fedStart = performance.now();
   let history: mox.federated.FederatedHistory;
   try {
@@ -166,6 +172,8 @@ runMain(NAME, async () => {
       rounds,
       initialWeights: initial,
       onRound: (r) => {
+        fedLog.scalars(r.round, 'test', { accuracy: r.metrics.accuracy!, loss: r.loss! });
+        if (r.fitMetrics.accuracy !== undefined) fedLog.scalars(r.round, 'train', { accuracy: r.fitMetrics.accuracy });
         const who = r.round === 0 ? 'initial weights' : `clients ${r.clients.map((c) => c.replace('client-', '')).join(',')}`;
         const train = r.fitMetrics.accuracy === undefined ? '' : `, their train accuracy ${(100 * r.fitMetrics.accuracy).toFixed(2)}%`;
         console.log(
@@ -186,8 +194,28 @@ runMain(NAME, async () => {
     console.log(`centralized: ${centralizedEpochs} epochs of all ${train.x.shape[0]} images, batch ${args.batchSize}, SGD lr ${lr}`);
     model.loadStateDict(initial);
     model.compile({ optimizer: 'sgd', lr, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const centralLog = new mox.train.RunLog(path.join(runDir, 'centralized'), {
+      name: 'centralized',
+      kind: 'classifier',
+      config: { ...config, epochs: centralizedEpochs, fraction: 1, clients: 1 },
+    });
+    const initialScores = model.evaluate(test.x, test.y, { batchSize: 256 });
+    centralLog.scalars(0, 'test', { accuracy: initialScores.accuracy!, loss: initialScores.loss! });
+    /** The test accuracy after each epoch, at the round that has seen as many examples. */
+    class TestEachEpoch extends mox.train.Callback {
+      override onEpochEnd(epoch: number): void {
+        const r = model.evaluate(test.x, test.y, { batchSize: 256 });
+        centralLog.scalars(Math.round(((epoch + 1) * rounds) / centralizedEpochs), 'test', { accuracy: r.accuracy!, loss: r.loss! });
+      }
+    }
     const t0 = performance.now();
-    await model.fit(train.x, train.y, { epochs: centralizedEpochs, batchSize: args.batchSize, seed: args.seed, verbose: 2 });
+    await model.fit(train.x, train.y, {
+      epochs: centralizedEpochs,
+      batchSize: args.batchSize,
+      seed: args.seed,
+      verbose: 2,
+      callbacks: [new TestEachEpoch()],
+    });
     const { loss, accuracy } = model.evaluate(test.x, test.y, { batchSize: 256 });
     centralized = { accuracy: accuracy!, loss: loss!, seconds: (performance.now() - t0) / 1000 };
     console.log(`centralized test accuracy ${(100 * accuracy!).toFixed(2)}%, loss ${loss!.toFixed(4)}`);

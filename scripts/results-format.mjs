@@ -86,7 +86,7 @@ const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
  * docs/results.md from the saved results (`{ run, rows }`, the content of docs/results.json): the
  * run's commit and machine, a table with one row per program, and the raw RESULT lines.
  */
-export function renderResults(saved) {
+export function renderResults(saved, charts = []) {
   const { run, rows } = saved;
   const m = run.machine;
   const out = [];
@@ -113,6 +113,17 @@ export function renderResults(saved) {
   out.push('');
   const lines = rows.filter((r) => r.status === 'ok' && r.result).map((r) => `RESULT ${JSON.stringify(r.result)}`);
   if (lines.length) out.push('The RESULT lines:', '', '```', ...lines, '```', '');
+  if (charts.length) {
+    // the main runs' charts (`npm run results -- --png-docs` copies them from each run's `mox report --png`)
+    out.push('## Charts of the main runs', '');
+    out.push("Drawn by `mox report` from the runs' `metrics.jsonl` (the whole page of each run is");
+    out.push('`runs/results/<name>/report.html` after `npm run results`; not committed).', '');
+    for (const name of [...new Set(charts.map((c) => c.name))]) {
+      out.push(`### ${name}`, '');
+      for (const c of charts.filter((x) => x.name === name)) out.push(`![${name}: ${c.chart}](${c.file})`);
+      out.push('');
+    }
+  }
   out.push('Reproduce: `npm run results` (every program; `-- --only name,name` for some, the other rows kept from');
   out.push('`docs/results.json`; `-- --dry-run` lists them). The data folder is `$MOX_DATA_DIR`, or `../shared/data`.', '');
   return out.join('\n');

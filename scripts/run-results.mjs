@@ -40,6 +40,7 @@ const DOCS_PNGS = {
   'fashion-mnist-cnn': ['loss', 'accuracy', 'confusion'],
   gpt: ['loss', 'lr'],
   'lstm-lm-shakespeare': ['loss'],
+  'fedavg-mnist': ['accuracy'],
 };
 const DOCS_IMG = join(root, 'docs/img/results');
 /** A docs PNG above this many bytes is reported (they are committed: keep them small). */
@@ -335,7 +336,7 @@ function reportRuns(name, out, bar) {
   }
   const jobs = dirs.map((d) => [d, '--png', d]);
   if (dirs.length > 1 && !dirs.includes(out))
-    jobs.push([...dirs, '--out', join(out, 'report.html'), '--title', `${name}: ${dirs.length} runs`]);
+    jobs.push([...dirs, '--out', join(out, 'report.html'), '--png', join(out, 'compare'), '--title', `${name}: ${dirs.length} runs`]);
   for (const args of jobs) {
     const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'report', ...args], { cwd: root, encoding: 'utf8' });
     if (r.status !== 0) bar.print(`== ${name}: mox report failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
@@ -378,7 +379,8 @@ async function runProgram(p, run, bar) {
 function copyDocsPngs(programs) {
   mkdirSync(DOCS_IMG, { recursive: true });
   for (const name of programs.filter((n) => Object.hasOwn(DOCS_PNGS, n))) {
-    const dir = runFolders(join(RUNS, name))[0];
+    // the charts comparing its runs when it has several (e.g. FedAvg beside centralized training), else its run's
+    const dir = existsSync(join(RUNS, name, 'compare')) ? join(RUNS, name, 'compare') : runFolders(join(RUNS, name))[0];
     if (!dir) continue;
     for (const chart of DOCS_PNGS[name]) {
       const src = join(dir, `${chart}.png`);
@@ -464,5 +466,11 @@ if (gpt && torch)
 
 const saved = { run, rows };
 writeFileAtomicSync(jsonPath, JSON.stringify(saved, null, 2) + '\n');
-writeFileAtomicSync(join(root, 'docs/results.md'), renderResults(saved));
+// the charts in docs/img/results/ (--png-docs, this run's or an earlier one's), in DOCS_PNGS' order
+const charts = Object.entries(DOCS_PNGS).flatMap(([name, list]) =>
+  list
+    .filter((chart) => existsSync(join(DOCS_IMG, `${name}-${chart}.png`)))
+    .map((chart) => ({ name, chart, file: `img/results/${name}-${chart}.png` })),
+);
+writeFileAtomicSync(join(root, 'docs/results.md'), renderResults(saved, charts));
 console.error(`\nwrote docs/results.md and docs/results.json (${fresh.length} run, ${rows.length} rows)`);

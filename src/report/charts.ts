@@ -73,7 +73,7 @@ function metricChart(runs: readonly RunData[], names: readonly string[], key: st
         },
       }
     : {};
-  const x = { field: 'step', type: 'quantitative' as const, title: 'step' };
+  const x = { field: 'step', type: 'quantitative' as const, title: 'step', axis: { tickMinStep: 1, format: 'd' } };
   const hasTrain = data.some((d) => d.split === 'train');
   const resumes = runs.flatMap((r) => r.resumes.map((s) => s.resumedFrom)).filter((s): s is number => s !== undefined);
   // y is not pinned to 0 (as TensorBoard): a loss falling from 2.9 to 2.7 should fill the chart
@@ -170,7 +170,7 @@ function simpleChart(
       data: { values: data },
       mark: { type: 'line', strokeWidth: 2 },
       encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
+        x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1, format: 'd' } },
         y: { field: 'value', type: 'quantitative', title: yTitle, ...(log ? { scale: { type: 'log' } } : {}) },
         color: several ? { field: 'run', type: 'nominal', title: 'run' } : { value: '#4c78a8' },
       },
