@@ -99,6 +99,15 @@ test('fit with runDir: run record, train scalars every logEvery steps and per ep
     ],
   );
   const h = model.history!.history;
+  // each running record is the mean over its own 2 batches of 16 (not the epoch's running mean): the
+  // three windows of an epoch average to the epoch's loss and accuracy
+  for (let e = 0; e < 3; e++) {
+    const windows = running.slice(3 * e, 3 * e + 3);
+    for (const k of ['loss', 'accuracy'] as const) {
+      const mean = windows.reduce((a, s) => a + s.values[k]!, 0) / 3;
+      assert.ok(Math.abs(mean - h[k]![e]!) < 1e-6, `epoch ${e} ${k}: windows average ${mean}, the epoch's ${h[k]![e]}`);
+    }
+  }
   assert.deepEqual(
     epochs.filter((s) => s.split === 'val').map((s) => s.values.accuracy),
     h.val_accuracy,

@@ -189,7 +189,16 @@ export function confusionChart(name: string, runName: string, run: RunData, inde
   const max = Math.max(1, ...values.map((v) => v.count));
   const side = Math.min(480, Math.max(160, 28 * c.labels.length));
   const title = `Confusion matrix: ${runName} (${c.split}, step ${c.step})`;
-  const ord = (field: string, t: string) => ({ field, type: 'ordinal' as const, title: t, sort: [...c.labels], axis: { labelAngle: 0 } });
+  // column labels upright while they fit a cell (digits), slanted when they do not (Fashion-MNIST's names)
+  const cell = side / c.labels.length;
+  const slant = Math.max(...c.labels.map((l) => l.length)) * 6.5 > cell;
+  const ord = (field: string, t: string, x = false) => ({
+    field,
+    type: 'ordinal' as const,
+    title: t,
+    sort: [...c.labels],
+    axis: x && slant ? { labelAngle: -40, labelAlign: 'right' as const } : { labelAngle: 0 },
+  });
   return {
     name,
     run: index,
@@ -202,7 +211,7 @@ export function confusionChart(name: string, runName: string, run: RunData, inde
       height: side,
       config: CONFIG,
       data: { values },
-      encoding: { x: ord('predicted', 'predicted'), y: ord('actual', 'true class') },
+      encoding: { x: ord('predicted', 'predicted', true), y: ord('actual', 'true class') },
       layer: [
         { mark: 'rect', encoding: { color: { field: 'count', type: 'quantitative', title: 'count', scale: { scheme: 'blues' } } } },
         {

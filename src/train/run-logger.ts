@@ -141,6 +141,9 @@ export class RunLogger extends Callback {
   private step = 0;
   private mark = { step: 0, samples: 0, time: 0 };
   private samples = 0;
+  /** Examples of this epoch so far, and the running sums at the last record (for windowed means). */
+  private epochSeen = 0;
+  private window: { seen: number; sums: Record<string, number> } = { seen: 0, sums: {} };
   private classes: boolean | null = null;
 
   /** A logger into run folder `dir`, like Keras's TensorBoard(log_dir). */
@@ -237,15 +240,29 @@ export class RunLogger extends Callback {
 
   override onEpochBegin(): void {
     this.open();
+    this.window = { seen: 0, sums: {} };
+    this.epochSeen = 0;
   }
 
   override onBatchEnd(_batch: number, logs: Logs): void {
     const log = this.open();
     this.step++;
     this.samples += logs.size ?? 0;
+    this.epochSeen += logs.size ?? 0;
     if (this.logEvery === 0 || this.step % this.logEvery !== 0) return;
     const values: Record<string, number> = {};
     for (const [k, v] of Object.entries(logs)) if (k !== 'batch' && k !== 'size') values[k] = v;
+    // fit's logs hold the epoch's running means, which jump where an epoch starts; the loss and the
+    // accuracies (means over examples) are recorded as the mean over the batches since the last record,
+    // as TensorBoard's per-step scalars are. Other metrics (precision, F1: not means) stay running.
+    const sums: Record<string, number> = {};
+    const span = this.epochSeen - this.window.seen;
+    for (const k of Object.keys(values)) {
+      if (k !== 'loss' && !k.endsWith('accuracy')) continue;
+      sums[k] = values[k]! * this.epochSeen;
+      if (span > 0) values[k] = (sums[k] - (this.window.sums[k] ?? 0)) / span;
+    }
+    this.window = { seen: this.epochSeen, sums };
     const now = log.elapsed();
     const dt = now - this.mark.time;
     if (dt > 0) values.samples_per_s = Math.round((this.samples - this.mark.samples) / dt);
