@@ -9,12 +9,13 @@
 // whole training set.
 //
 //   model: the paper's 2NN, Flatten -> Dense(200, relu) -> Dense(200, relu) -> Dense(10) (199,210 weights)
-//   defaults: K 10, C 0.5, E 1, B 50, SGD lr 0.2, 30 rounds (so 15 centralized epochs)
+//   defaults: K 10, C 0.5, E 1, B 50, SGD lr 0.2, 100 rounds (so 50 centralized epochs)
 //
-// Target: fedavg_accuracy >= 0.75 with the defaults. Centralized training reaches ~0.98 with the same
-// examples seen: data this skewed costs FedAvg accuracy per round (each round ~2 of the 10 digits are on
-// no sampled client, and the clients forget them), the paper's point; it catches up over hundreds of
-// rounds, not 30. lr 0.2 was the best of 0.01, 0.05, 0.1, 0.2, 0.4 at 30 rounds (on 2,000 test images).
+// Target: fedavg_accuracy >= 0.90 with the defaults (93.45% measured; 82.21% after 30 rounds).
+// Centralized training reaches ~0.98 with the same examples seen: data this skewed costs FedAvg accuracy
+// per round (each round ~2 of the 10 digits are on no sampled client, and the clients forget them), the
+// paper's point; it closes the gap slowly, over rounds. lr 0.2 was the best of 0.01, 0.05, 0.1, 0.2, 0.4
+// at 30 rounds, judged on 2,000 of the test images (no validation split was held out for it).
 // `npm run results` keeps the figures in docs/results.md.
 //
 //   npm run example:fedavg-mnist
@@ -25,7 +26,7 @@
 // each serving its clients' fit and evaluate on loopback (mox.federated.runClientProcess), and the
 // server reaches them with mox.federated.HttpClient; the numbers are the same as in-process.
 //
-// Options: --rounds N (default 30), --fraction C (default 0.5), --local-epochs
+// Options: --rounds N (default 100), --fraction C (default 0.5), --local-epochs
 // E (default 1), --batch-size B (default 50), --lr X (default 0.2), --processes P (default 0: the
 // clients in this process), --no-centralized, --limit N, --test-limit N, --seed S (default 0), --data-dir
 // DIR, --threads N. The last line of output is `RESULT {json}`.
@@ -93,7 +94,7 @@ runMain(NAME, async () => {
     },
   );
   const str = (k: string): string | undefined => (typeof args.values[k] === 'string' ? (args.values[k] as string) : undefined);
-  const rounds = positiveInt('rounds', str('rounds'), 30);
+  const rounds = positiveInt('rounds', str('rounds'), 100);
   const k = 10; // clients: one per pair of half-digits
   const fraction = positiveNumber('fraction', str('fraction'), 0.5);
   if (fraction > 1) throw new UsageError(`--fraction must be in (0, 1], got ${fraction}`);
@@ -223,7 +224,7 @@ runMain(NAME, async () => {
 
   const last = history.rounds.at(-1)!;
   console.log(
-    `FedAvg test accuracy after ${rounds} rounds ${(100 * last.metrics.accuracy!).toFixed(2)}% (target >= 75% with the defaults)`,
+    `FedAvg test accuracy after ${rounds} rounds ${(100 * last.metrics.accuracy!).toFixed(2)}% (target >= 90% with the defaults)`,
   );
   const round = (v: number, d = 4): number => Number(v.toFixed(d));
   const result = {

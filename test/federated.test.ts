@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as mox from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { assertClose } from '../test-support/assert.js';
@@ -300,6 +301,8 @@ describe('examples/fedavg-mnist', () => {
       '--no-centralized',
       '--threads',
       '1',
+      '--run-dir',
+      mkdtempSync(path.join(tmpdir(), 'mox-fedavg-runs-')),
       ...extra,
     ];
     const r = spawnSync(process.execPath, [path.resolve(process.cwd(), 'dist/examples/fedavg-mnist.js'), ...args], {
